@@ -1,0 +1,183 @@
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from 'cassandra-driver';
+import { cached } from './cache.js';
+import { EnvError } from './errors.js';
+import type { Launcher } from './launcher.js';
+import { freePort } from './ports.js';
+import { run } from './process.js';
+import { slowStep } from './progress.js';
+import { requireCommand } from './tools.js';
+import { cacheDir, versions } from './versions.js';
+
+const POM = fileURLToPath(new URL('cassandra/pom.xml', import.meta.url));
+export const CASSANDRA_DATACENTER = 'datacenter1';
+const JAVA_REMEDY = 'install Java 17 (Debian: openjdk-17-jre-headless) or set JAVA_HOME to a Java 11 or 17';
+
+/** What running Cassandra needs: a suitable `java` and the folder of Cassandra's jars. */
+export interface CassandraInstall {
+  java: string;
+  libDir: string;
+}
+
+/**
+ * Fetches cassandra-all and its runtime dependencies from Maven Central (once, cached
+ * by version). The binary tarball is not published there, so Maven resolves the jars.
+ */
+export async function provisionCassandra(): Promise<CassandraInstall> {
+  const java = await findJava();
+  const mvn = requireCommand('mvn', "install Maven (Debian package 'maven')");
+  const dir = await cached(cacheDir('cassandra', versions.cassandra), async (staging) => {
+    await slowStep(`Cassandra ${versions.cassandra}: fetching jars with Maven`, () =>
+      run(mvn, [
+        '-B', '-q', '-f', POM,
+        `-Dcassandra.version=${versions.cassandra}`,
+        'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies',
+        '-DincludeScope=runtime',
+        `-DoutputDirectory=${join(staging, 'lib')}`,
+      ], { remedy: 'Maven needs Maven Central; check the network or ~/.m2/settings.xml' }),
+    );
+  });
+  return { java, libDir: join(dir, 'lib') };
+}
+
+/** Cassandra 5.0 runs on Java 11 or 17 only. */
+async function findJava(): Promise<string> {
+  const java = process.env.JAVA_HOME === undefined ? requireCommand('java', JAVA_REMEDY) : join(process.env.JAVA_HOME, 'bin', 'java');
+  const banner = await run(java, ['-version'], { remedy: JAVA_REMEDY });
+  const major = /version "(?:1\.)?(\d+)/.exec(banner)?.[1];
+  if (major !== '11' && major !== '17') {
+    throw new EnvError(`Cassandra ${versions.cassandra} needs Java 11 or 17, but ${java} is Java ${major ?? '(unknown)'}`, JAVA_REMEDY);
+  }
+  return java;
+}
+
+/** Ports of one Cassandra node. */
+export interface CassandraPorts {
+  native: number;
+  storage: number;
+}
+
+/** A minimal single-node cassandra.yaml on loopback (Cassandra rejects unknown keys). */
+export function singleNodeCassandraYaml(dir: string, ports: CassandraPorts): string {
+  const path = (name: string): string => JSON.stringify(join(dir, name));
+  return [
+    'cluster_name: chatcluster-testenv',
+    'num_tokens: 1',
+    'initial_token: 0',
+    'partitioner: org.apache.cassandra.dht.Murmur3Partitioner',
+    'endpoint_snitch: SimpleSnitch',
+    'seed_provider:',
+    '  - class_name: org.apache.cassandra.locator.SimpleSeedProvider',
+    `    parameters: [{seeds: "127.0.0.1:${ports.storage}"}]`,
+    'listen_address: 127.0.0.1',
+    'rpc_address: 127.0.0.1',
+    `storage_port: ${ports.storage}`,
+    `native_transport_port: ${ports.native}`,
+    'start_native_transport: true',
+    'commitlog_sync: periodic',
+    'commitlog_sync_period: 10000ms',
+    `data_file_directories: [${path('data')}]`,
+    `commitlog_directory: ${path('commitlog')}`,
+    `saved_caches_directory: ${path('saved_caches')}`,
+    `hints_directory: ${path('hints')}`,
+    `cdc_raw_directory: ${path('cdc_raw')}`,
+    'authenticator: AllowAllAuthenticator',
+    'authorizer: AllowAllAuthorizer',
+    // Tests create and drop a keyspace per file; snapshots on drop would only fill the disk.
+    'auto_snapshot: false',
+    '',
+  ].join('\n');
+}
+
+const LOGBACK = `<configuration>
+  <appender name="FILE" class="ch.qos.logback.core.FileAppender">
+    <file>\${cassandra.logdir}/system.log</file>
+    <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="FILE"/></root>
+</configuration>
+`;
+
+/**
+ * The JVM flags Cassandra 5.0 needs on Java 17 (module access it relies on), with a
+ * heap capped at 1 GiB. They mirror the distribution's jvm17-server.options.
+ */
+function jvmFlags(libDir: string): string[] {
+  const exports = [
+    'java.base/jdk.internal.misc', 'java.management.rmi/com.sun.jmx.remote.internal.rmi',
+    'java.rmi/sun.rmi.registry', 'java.rmi/sun.rmi.server', 'java.sql/java.sql', 'java.base/java.lang.ref',
+    'jdk.unsupported/sun.misc', 'jdk.compiler/com.sun.tools.javac.file', 'jdk.attach/sun.tools.attach',
+  ];
+  const opens = [
+    'java.base/java.lang.module', 'java.base/jdk.internal.loader', 'java.base/jdk.internal.ref',
+    'java.base/jdk.internal.reflect', 'java.base/jdk.internal.math', 'java.base/jdk.internal.module',
+    'java.base/jdk.internal.util.jar', 'jdk.management/com.sun.management.internal', 'java.base/sun.nio.ch',
+    'java.base/java.io', 'java.base/java.lang.reflect', 'jdk.compiler/com.sun.tools.javac',
+    'java.base/java.lang', 'java.base/java.util',
+  ];
+  return [
+    '-Xms256m', '-Xmx1g', '-Xss512k',
+    '-XX:+UseG1GC', '-XX:+ExitOnOutOfMemoryError',
+    '-Djdk.attach.allowAttachSelf=true',
+    '-Dio.netty.tryReflectionSetAccessible=true',
+    `-javaagent:${jammAgent(libDir)}`,
+    ...exports.flatMap((name) => ['--add-exports', `${name}=ALL-UNNAMED`]),
+    ...opens.flatMap((name) => ['--add-opens', `${name}=ALL-UNNAMED`]),
+  ];
+}
+
+/** Cassandra measures memory with jamm, loaded as a Java agent. */
+function jammAgent(libDir: string): string {
+  const jar = readdirSync(libDir).find((name) => /^jamm-[\d.]+\.jar$/.test(name));
+  if (jar === undefined) throw new EnvError(`no jamm jar in ${libDir}; remove that folder to fetch Cassandra again`);
+  return join(libDir, jar);
+}
+
+/**
+ * Starts one Cassandra node as its own JVM; resolves with its contact point
+ * (`127.0.0.1:<port>`) once `SELECT release_version FROM system.local` answers.
+ */
+export async function startCassandra(install: CassandraInstall, launcher: Launcher): Promise<string> {
+  const [native, storage] = await Promise.all([freePort(), freePort()]);
+  const dataDir = launcher.path('data');
+  mkdirSync(dataDir, { recursive: true });
+  const config = launcher.path('cassandra.yaml');
+  const logback = launcher.path('logback.xml');
+  writeFileSync(config, singleNodeCassandraYaml(dataDir, { native, storage }));
+  writeFileSync(logback, LOGBACK);
+
+  const contactPoint = `127.0.0.1:${native}`;
+  await launcher.start(
+    'cassandra',
+    install.java,
+    [
+      ...jvmFlags(install.libDir),
+      `-Dcassandra.config=file://${config}`,
+      `-Dlogback.configurationFile=file://${logback}`,
+      `-Dcassandra.logdir=${launcher.path('logs')}`,
+      `-Dcassandra.storagedir=${dataDir}`,
+      `-Dcassandra.triggers_dir=${launcher.path('triggers')}`,
+      '-Dcassandra-foreground=yes',
+      // One node: no ring to wait for.
+      '-Dcassandra.skip_wait_for_gossip_to_settle=0',
+      '-Dcassandra.ring_delay_ms=0',
+      '-cp', `${install.libDir}/*`,
+      'org.apache.cassandra.service.CassandraDaemon',
+    ],
+    () => answersQuery(contactPoint),
+    { timeoutMs: 180_000 },
+  );
+  return contactPoint;
+}
+
+async function answersQuery(contactPoint: string): Promise<boolean> {
+  const client = new Client({ contactPoints: [contactPoint], localDataCenter: CASSANDRA_DATACENTER });
+  try {
+    const result = await client.execute('SELECT release_version FROM system.local');
+    return result.first().get('release_version') !== undefined;
+  } finally {
+    await client.shutdown();
+  }
+}

@@ -1,0 +1,158 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from './cassandra.js';
+import { EnvError } from './errors.js';
+import { provisionHelm } from './helm.js';
+import { provisionKubernetes } from './kubernetes/binaries.js';
+import { startKubernetes } from './kubernetes/cluster.js';
+import { Launcher } from './launcher.js';
+import { isAlive, stopServer, type ServerProcess } from './process.js';
+import { slowStep } from './progress.js';
+import { provisionRedis, startRedis } from './redis.js';
+
+/** What a started part tells its users: environment variables and folders for PATH. */
+export interface PartExports {
+  variables: Record<string, string>;
+  pathDirs: string[];
+}
+
+/** One part of the environment: made available once (cached), started per run. */
+interface Part<Provisioned> {
+  provision(): Promise<Provisioned>;
+  start(provisioned: Provisioned, launcher: Launcher): Promise<PartExports>;
+}
+
+function part<Provisioned>(definition: Part<Provisioned>): Part<unknown> {
+  return definition as Part<unknown>;
+}
+
+/** Every part, by the name `env:up` takes. Adding a server is one entry here. */
+const PARTS = {
+  redis: part({
+    provision: provisionRedis,
+    start: async (redisServer, launcher) => ({
+      variables: { CHAT_REDIS_URL: await startRedis(redisServer, launcher) },
+      pathDirs: [],
+    }),
+  }),
+  cassandra: part({
+    provision: provisionCassandra,
+    start: async (install, launcher) => ({
+      variables: {
+        CHAT_CASSANDRA_CONTACT_POINTS: await startCassandra(install, launcher),
+        CHAT_CASSANDRA_DC: CASSANDRA_DATACENTER,
+      },
+      pathDirs: [],
+    }),
+  }),
+  k8s: part({
+    provision: provisionKubernetes,
+    start: async (binaries, launcher) => {
+      const cluster = await startKubernetes(binaries, launcher);
+      return { variables: { KUBECONFIG: cluster.kubeconfig }, pathDirs: [cluster.kubectlDir] };
+    },
+  }),
+  helm: part({
+    provision: provisionHelm,
+    start: (helm) => Promise.resolve({ variables: {}, pathDirs: [dirname(helm)] }),
+  }),
+} as const;
+
+export type PartName = keyof typeof PARTS;
+export const PART_NAMES = Object.keys(PARTS) as PartName[];
+
+export function parsePartNames(names: readonly string[]): PartName[] {
+  if (names.length === 0) return PART_NAMES;
+  const unknown = names.filter((name) => !(name in PARTS));
+  if (unknown.length > 0) {
+    throw new EnvError(`unknown part ${unknown.join(', ')}`, `choose from: ${PART_NAMES.join(', ')}`);
+  }
+  return [...new Set(names as PartName[])];
+}
+
+/** A started part: its processes (to stop) and its exports. */
+export interface RunningPart extends PartExports {
+  processes: ServerProcess[];
+}
+
+/** The running environment, kept in `<dir>/state.json` so a later command finds it. */
+export interface EnvironmentState {
+  dir: string;
+  parts: Partial<Record<PartName, RunningPart>>;
+}
+
+/** Builds or fetches everything the named parts need, in parallel, cached. */
+export async function provision(names: readonly PartName[]): Promise<void> {
+  await slowStep(`provisioning ${names.join(', ')}`, () => Promise.all(names.map((name) => PARTS[name].provision())));
+}
+
+export interface StartOptions {
+  /** Stop what is started when this process exits ... */
+  ownerPid?: number;
+  /** ... unless this file exists by then (`env:up` writes it once all is up). */
+  keepFile?: string;
+  /** Parts already running, reused when all their processes are alive. */
+  previous?: EnvironmentState;
+}
+
+/**
+ * Starts the named parts in parallel under `dir`. If any part fails, every part this call
+ * started is stopped again before the error is thrown.
+ */
+export async function startParts(names: readonly PartName[], dir: string, options: StartOptions = {}): Promise<EnvironmentState> {
+  mkdirSync(dir, { recursive: true });
+  const state: EnvironmentState = { dir, parts: { ...options.previous?.parts } };
+  const launchers: Launcher[] = [];
+  const results = await Promise.allSettled(
+    names.map(async (name) => {
+      const previous = state.parts[name];
+      if (previous !== undefined && previous.processes.every((server) => isAlive(server.pid))) return;
+      if (previous !== undefined) await stopProcesses(previous.processes);
+      const partDir = join(dir, name);
+      rmSync(partDir, { recursive: true, force: true });
+      const launcher = new Launcher(partDir, { ownerPid: options.ownerPid, keepFile: options.keepFile });
+      launchers.push(launcher);
+      const provisioned = await PARTS[name].provision();
+      const exports = await slowStep(`starting ${name}`, () => PARTS[name].start(provisioned, launcher));
+      state.parts[name] = { ...exports, processes: [...launcher.started] };
+    }),
+  );
+  const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+  if (failures.length > 0) {
+    await Promise.all(launchers.map((launcher) => launcher.stopAll()));
+    throw failures[0];
+  }
+  return state;
+}
+
+/** Stops every process of the environment and removes its folder. */
+export async function stopEnvironment(state: EnvironmentState): Promise<void> {
+  await Promise.all(Object.values(state.parts).map((running) => stopProcesses(running.processes)));
+  rmSync(state.dir, { recursive: true, force: true });
+}
+
+async function stopProcesses(processes: readonly ServerProcess[]): Promise<void> {
+  // Newest first: a control plane stops its controllers before its API server and etcd.
+  for (const server of [...processes].reverse()) await stopServer(server.pid);
+}
+
+/** Every exported variable of the running parts, with PATH additions merged into one list. */
+export function exportsOf(state: EnvironmentState): PartExports {
+  const running = Object.values(state.parts);
+  return {
+    variables: Object.assign({}, ...running.map((part) => part.variables)) as Record<string, string>,
+    pathDirs: [...new Set(running.flatMap((part) => part.pathDirs))],
+  };
+}
+
+const STATE_FILE = 'state.json';
+
+export function saveState(state: EnvironmentState): void {
+  writeFileSync(join(state.dir, STATE_FILE), JSON.stringify(state, null, 2));
+}
+
+export function loadState(dir: string): EnvironmentState | undefined {
+  const file = join(dir, STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as EnvironmentState;
+}

@@ -1,0 +1,58 @@
+import { EnvError } from './errors.js';
+import { run } from './process.js';
+import { slowStep } from './progress.js';
+import { requireCommand } from './tools.js';
+
+export interface GoBuild {
+  /** What is being built, for progress lines. */
+  what: string;
+  /** A folder of this repository holding the pinning go.mod and go.sum. */
+  moduleDir: string;
+  /** Import paths; a main package builds a binary named after the last element of its path. */
+  packages: readonly string[];
+  outDir: string;
+  ldflags?: string;
+}
+
+const GO_REMEDY = 'install Go ≥ 1.26 (Debian bookworm-backports golang-1.26, or the Go toolchain on PATH)';
+
+/**
+ * Builds `packages` in one `go build`, so binaries that share packages compile them once.
+ * Module hashes come from the committed go.sum; nothing is resolved afresh.
+ */
+export async function goBuild(build: GoBuild): Promise<void> {
+  const go = requireCommand('go', GO_REMEDY);
+  // GOTOOLCHAIN=local: fail with a clear message rather than try to download a toolchain.
+  const env = { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' };
+  const options = { cwd: build.moduleDir, env, remedy: GO_REMEDY };
+
+  let downloaded = 0;
+  const dependencies = await slowStep(
+    `${build.what}: fetching Go modules`,
+    () =>
+      run(go, ['list', '-deps', ...build.packages], {
+        ...options,
+        onLine: (line) => {
+          if (line.startsWith('go: downloading')) downloaded += 1;
+        },
+      }),
+    () => `${downloaded} modules downloaded`,
+  );
+  const total = dependencies.split('\n').filter((line) => line !== '' && !line.startsWith('go: ')).length;
+  if (total === 0) throw new EnvError(`${build.what}: go list found no packages in ${build.moduleDir}`);
+
+  let compiled = 0;
+  const args = ['build', '-v', '-trimpath', '-o', `${build.outDir}/`];
+  if (build.ldflags !== undefined) args.push('-ldflags', build.ldflags);
+  await slowStep(
+    `${build.what}: compiling`,
+    () =>
+      run(go, [...args, ...build.packages], {
+        ...options,
+        onLine: (line) => {
+          if (/^[\w.\-/]+$/.test(line)) compiled += 1;
+        },
+      }),
+    () => `${compiled} of at most ${total} packages compiled`,
+  );
+}

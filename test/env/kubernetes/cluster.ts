@@ -1,0 +1,186 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Launcher } from '../launcher.js';
+import { freePort } from '../ports.js';
+import { waitUntilReady } from '../process.js';
+import { answersOk } from '../probes.js';
+import { adminConnection, apiRequest, type AdminConnection } from './api.js';
+import type { KubernetesBinaries } from './binaries.js';
+import { makeControlPlanePki, type ControlPlanePki } from './pki.js';
+
+const KWOK_CONFIG = fileURLToPath(new URL('kwok.yaml', import.meta.url));
+const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+/** Fake nodes kwok keeps Ready, spread over zones so topology spread can be exercised. */
+const FAKE_NODES = ['kwok-node-0', 'kwok-node-1', 'kwok-node-2'];
+
+export interface RunningKubernetes {
+  kubeconfig: string;
+  server: string;
+  /** The folder holding kubectl, for PATH. */
+  kubectlDir: string;
+}
+
+/**
+ * Starts etcd, kube-apiserver (client-certificate and service-account authentication,
+ * RBAC), kube-controller-manager, kube-scheduler and kwok with three fake nodes, and
+ * writes an admin kubeconfig. Resolves once nodes are Ready and the default
+ * ServiceAccount exists, i.e. when a Deployment can get Ready pods.
+ */
+export async function startKubernetes(binaries: KubernetesBinaries, launcher: Launcher): Promise<RunningKubernetes> {
+  const [etcdClientPort, etcdPeerPort, apiserverPort, controllerManagerPort, schedulerPort, kwokPort] = await Promise.all(
+    Array.from({ length: 6 }, () => freePort()),
+  );
+  const pki = await makeControlPlanePki(launcher.path('pki'));
+
+  const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
+  const etcdPeerUrl = `http://127.0.0.1:${etcdPeerPort}`;
+  await launcher.start(
+    'etcd',
+    binaries.etcd,
+    [
+      '--name=testenv',
+      `--data-dir=${launcher.path('etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${etcdPeerUrl}`,
+      `--initial-advertise-peer-urls=${etcdPeerUrl}`,
+      `--initial-cluster=testenv=${etcdPeerUrl}`,
+      // Throw-away data: durability is not what these tests are about, speed is.
+      '--unsafe-no-fsync',
+    ],
+    () => answersOk(`${etcdUrl}/health`),
+  );
+
+  const server = `https://127.0.0.1:${apiserverPort}`;
+  const admin = adminConnection(server, pki);
+  await launcher.start(
+    'kube-apiserver',
+    binaries.kubeApiserver,
+    [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiserverPort}`,
+      `--cert-dir=${launcher.path('apiserver-certs')}`,
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+      `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
+      `--service-account-key-file=${pki.serviceAccountPublicKey}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      '--authorization-mode=RBAC',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--allow-privileged=true',
+      '--profiling=false',
+    ],
+    async () => (await apiRequest(admin, 'GET', '/readyz')).status === 200,
+    { timeoutMs: 90_000 },
+  );
+
+  const kubeconfig = launcher.path('kubeconfig');
+  writeFileSync(kubeconfig, adminKubeconfig(server, pki), { mode: 0o600 });
+
+  await Promise.all([
+    launcher.start(
+      'kube-controller-manager',
+      binaries.kubeControllerManager,
+      [
+        `--kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${controllerManagerPort}`,
+        '--leader-elect=false',
+        `--root-ca-file=${pki.caCert}`,
+        `--service-account-private-key-file=${pki.serviceAccountKey}`,
+        `--cluster-signing-cert-file=${pki.caCert}`,
+        `--cluster-signing-key-file=${pki.caKey}`,
+        '--profiling=false',
+      ],
+      () => answersOk(`https://127.0.0.1:${controllerManagerPort}/healthz`),
+    ),
+    launcher.start(
+      'kube-scheduler',
+      binaries.kubeScheduler,
+      [
+        `--kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${schedulerPort}`,
+        '--leader-elect=false',
+        '--profiling=false',
+      ],
+      () => answersOk(`https://127.0.0.1:${schedulerPort}/healthz`),
+    ),
+    launcher.start(
+      'kwok',
+      binaries.kwok,
+      [`--kubeconfig=${kubeconfig}`, `--config=${KWOK_CONFIG}`, `--server-address=127.0.0.1:${kwokPort}`],
+      () => answersOk(`http://127.0.0.1:${kwokPort}/healthz`),
+    ),
+  ]);
+
+  await Promise.all(FAKE_NODES.map((name, index) => createFakeNode(admin, name, index)));
+  await waitUntilReady(launcher.process('kwok'), () => nodesReady(admin), 60_000);
+  // The ServiceAccount controller makes `default`; pods cannot be admitted before it exists.
+  await waitUntilReady(
+    launcher.process('kube-controller-manager'),
+    async () => (await apiRequest(admin, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+    60_000,
+  );
+
+  return { kubeconfig, server, kubectlDir: dirname(binaries.kubectl) };
+}
+
+/** An admin kubeconfig with everything embedded; JSON, which every kubeconfig reader accepts. */
+function adminKubeconfig(server: string, pki: ControlPlanePki): string {
+  const base64 = (file: string): string => readFileSync(file).toString('base64');
+  return JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'testenv', cluster: { server, 'certificate-authority-data': base64(pki.caCert) } }],
+      users: [
+        {
+          name: 'testenv-admin',
+          user: { 'client-certificate-data': base64(pki.adminCert), 'client-key-data': base64(pki.adminKey) },
+        },
+      ],
+      contexts: [{ name: 'testenv', context: { cluster: 'testenv', user: 'testenv-admin', namespace: 'default' } }],
+      'current-context': 'testenv',
+    },
+    null,
+    2,
+  );
+}
+
+async function createFakeNode(admin: AdminConnection, name: string, index: number): Promise<void> {
+  const node = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'topology.kubernetes.io/zone': `zone-${index}`,
+        type: 'kwok',
+      },
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+    },
+  };
+  const response = await apiRequest(admin, 'POST', '/api/v1/nodes', node);
+  if (response.status !== 201 && response.status !== 409) {
+    throw new Error(`creating fake node ${name}: HTTP ${response.status} ${response.body}`);
+  }
+}
+
+async function nodesReady(admin: AdminConnection): Promise<boolean> {
+  const response = await apiRequest(admin, 'GET', '/api/v1/nodes');
+  if (response.status !== 200) return false;
+  const list = JSON.parse(response.body) as { items: { status?: { conditions?: { type: string; status: string }[] } }[] };
+  const ready = list.items.filter((node) =>
+    node.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True'),
+  );
+  return ready.length >= FAKE_NODES.length;
+}

@@ -1,0 +1,59 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer, stopServer, waitUntilReady, type ServerProcess } from './process.js';
+
+/**
+ * Starts the processes of one part of the environment into its own folder and remembers
+ * them, so a part that fails half-way can stop exactly what it had started.
+ */
+export class Launcher {
+  readonly started: ServerProcess[] = [];
+
+  constructor(
+    /** The part's folder: data, configuration and a `logs/` folder. */
+    readonly dir: string,
+    private readonly lifetime: { ownerPid?: number; keepFile?: string } = {},
+  ) {
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+  }
+
+  path(...segments: string[]): string {
+    return join(this.dir, ...segments);
+  }
+
+  /** Starts `name` and waits until `isReady` answers true. */
+  async start(
+    name: string,
+    command: string,
+    args: readonly string[],
+    isReady: () => Promise<boolean>,
+    options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  ): Promise<ServerProcess> {
+    const server = startServer({
+      name,
+      command,
+      args,
+      logFile: this.path('logs', `${name}.log`),
+      ownerPid: this.lifetime.ownerPid,
+      keepFile: this.lifetime.keepFile,
+      env: options.env,
+      cwd: options.cwd,
+    });
+    this.started.push(server);
+    await waitUntilReady(server, isReady, options.timeoutMs ?? 60_000);
+    return server;
+  }
+
+  /** A process this launcher started, by name. */
+  process(name: string): ServerProcess {
+    const server = this.started.find((candidate) => candidate.name === name);
+    if (server === undefined) throw new Error(`${name} was not started`);
+    return server;
+  }
+
+  /** Stops every process this launcher started, newest first. */
+  async stopAll(): Promise<void> {
+    for (const server of [...this.started].reverse()) await stopServer(server.pid);
+    this.started.length = 0;
+  }
+}

@@ -1,0 +1,27 @@
+import { delimiter } from 'node:path';
+import { inject } from 'vitest';
+import { z } from 'zod';
+
+const TestEnvironment = z.object({
+  CHAT_REDIS_URL: z.string().startsWith('redis://'),
+  CHAT_CASSANDRA_CONTACT_POINTS: z.string().min(1),
+  CHAT_CASSANDRA_DC: z.string().min(1),
+  KUBECONFIG: z.string().min(1),
+});
+
+/** The running test environment's addresses, as the global setup handed them over. */
+export type TestEnvironment = z.infer<typeof TestEnvironment> & {
+  /** `process.env` plus these variables and a PATH with kubectl and helm first, for child processes. */
+  processEnv: NodeJS.ProcessEnv;
+};
+
+/**
+ * The environment of the integration tests. Throws, failing the test, when the global
+ * setup did not provide a part: a missing server is an error, never a skip.
+ */
+export function testEnvironment(): TestEnvironment {
+  const provided = inject('testEnv');
+  const variables = TestEnvironment.parse(provided.variables);
+  const path = [...provided.pathDirs, process.env.PATH ?? ''].join(delimiter);
+  return { ...variables, processEnv: { ...process.env, ...provided.variables, PATH: path } };
+}
