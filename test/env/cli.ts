@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvError } from './errors.js';
 import {
+  exportLines,
   exportsOf,
   loadState,
   parsePartNames,
@@ -18,7 +19,6 @@ import {
   saveState,
   startParts,
   stopEnvironment,
-  type PartExports,
 } from './environment.js';
 import { say } from './progress.js';
 
@@ -27,17 +27,6 @@ function environmentDir(): string {
   const checkout = fileURLToPath(new URL('../../', import.meta.url));
   const id = createHash('sha256').update(checkout).digest('hex').slice(0, 10);
   return join(tmpdir(), `chatcluster-testenv-${id}`);
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
-/** Lines a shell can eval: `eval "$(npm run -s env:up)"`. */
-export function exportLines(exports: PartExports): string {
-  const lines = Object.entries(exports.variables).map(([name, value]) => `export ${name}=${shellQuote(value)}`);
-  if (exports.pathDirs.length > 0) lines.push(`export PATH=${shellQuote(exports.pathDirs.join(':'))}:"$PATH"`);
-  return lines.join('\n');
 }
 
 async function main(command: string | undefined, args: string[]): Promise<void> {

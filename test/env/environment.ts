@@ -22,8 +22,12 @@ interface Part<Provisioned> {
   start(provisioned: Provisioned, launcher: Launcher): Promise<PartExports>;
 }
 
+/** Erases a part's own provisioned type, which only its own `start` sees. */
 function part<Provisioned>(definition: Part<Provisioned>): Part<unknown> {
-  return definition as Part<unknown>;
+  return {
+    provision: () => definition.provision(),
+    start: (provisioned, launcher) => definition.start(provisioned as Provisioned, launcher),
+  };
 }
 
 /** Every part, by the name `env:up` takes. Adding a server is one entry here. */
@@ -143,6 +147,17 @@ export function exportsOf(state: EnvironmentState): PartExports {
     variables: Object.assign({}, ...running.map((part) => part.variables)) as Record<string, string>,
     pathDirs: [...new Set(running.flatMap((part) => part.pathDirs))],
   };
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Lines a shell can eval: `eval "$(npm run -s env:up)"`. */
+export function exportLines(exports: PartExports): string {
+  const lines = Object.entries(exports.variables).map(([name, value]) => `export ${name}=${shellQuote(value)}`);
+  if (exports.pathDirs.length > 0) lines.push(`export PATH=${shellQuote(exports.pathDirs.join(':'))}:"$PATH"`);
+  return lines.join('\n');
 }
 
 const STATE_FILE = 'state.json';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
+import { removeWhenOwnerExits } from './process.js';
 import { exportsOf, PART_NAMES, startParts, stopEnvironment, type PartExports } from './environment.js';
 
 declare module 'vitest' {
@@ -19,6 +20,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = mkdtempSync(join(tmpdir(), 'chatcluster-test-'));
+  removeWhenOwnerExits(process.pid, dir);
   const state = await startParts(PART_NAMES, dir, { ownerPid: process.pid });
   project.provide('testEnv', exportsOf(state));
   return () => stopEnvironment(state);

@@ -97,16 +97,27 @@ export function startServer(spec: ServerSpec): ServerProcess {
  * process group, so nothing is left listening whatever way the test run ends.
  */
 function stopWhenOwnerExits(ownerPid: number, serverPid: number, keepFile: string): void {
-  const script = `
-    while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
-    [ -n "$3" ] && [ -e "$3" ] && exit 0
-    kill -TERM -- "-$2" 2>/dev/null || exit 0
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$2" 2>/dev/null || exit 0; sleep 1; done
-    kill -KILL -- "-$2" 2>/dev/null`;
-  const watchdog = spawn('bash', ['-c', script, 'watchdog', String(ownerPid), String(serverPid), keepFile], {
-    detached: true,
-    stdio: 'ignore',
-  });
+  afterOwnerExits(ownerPid, `
+    [ -n "$2" ] && [ -e "$2" ] && exit 0
+    kill -TERM -- "-$1" 2>/dev/null || exit 0
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$1" 2>/dev/null || exit 0; sleep 1; done
+    kill -KILL -- "-$1" 2>/dev/null`, [String(serverPid), keepFile], serverPid);
+}
+
+/** Removes `dir` once its owner is gone and its servers had time to stop. */
+export function removeWhenOwnerExits(ownerPid: number, dir: string): void {
+  afterOwnerExits(ownerPid, 'sleep 15; rm -rf -- "$1"', [dir]);
+}
+
+/**
+ * Runs `script` (with `args` as $1, $2, ...) in a detached shell once `ownerPid` has
+ * exited, or `alsoWhenGone` has, whichever comes first.
+ */
+function afterOwnerExits(ownerPid: number, script: string, args: readonly string[], alsoWhenGone?: number): void {
+  const watched = [ownerPid, ...(alsoWhenGone === undefined ? [] : [alsoWhenGone])];
+  const wait = `while ${watched.map((pid) => `kill -0 ${pid} 2>/dev/null`).join(' && ')}; do sleep 1; done`;
+  const watchdog = spawn('bash', ['-c', `${wait}
+${script}`, 'watchdog', ...args], { detached: true, stdio: 'ignore' });
   watchdog.unref();
 }
 

@@ -9,7 +9,7 @@ import { adminConnection, apiRequest, type AdminConnection } from './api.js';
 import type { KubernetesBinaries } from './binaries.js';
 import { makeControlPlanePki, type ControlPlanePki } from './pki.js';
 
-const KWOK_CONFIG = fileURLToPath(new URL('kwok.yaml', import.meta.url));
+const KWOK_STAGES = fileURLToPath(new URL('kwok.yaml', import.meta.url));
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 /** Fake nodes kwok keeps Ready, spread over zones so topology spread can be exercised. */
 const FAKE_NODES = ['kwok-node-0', 'kwok-node-1', 'kwok-node-2'];
@@ -114,7 +114,16 @@ export async function startKubernetes(binaries: KubernetesBinaries, launcher: La
     launcher.start(
       'kwok',
       binaries.kwok,
-      [`--kubeconfig=${kubeconfig}`, `--config=${KWOK_CONFIG}`, `--server-address=127.0.0.1:${kwokPort}`],
+      [
+        `--kubeconfig=${kubeconfig}`,
+        `--config=${KWOK_STAGES}`,
+        `--server-address=127.0.0.1:${kwokPort}`,
+        '--manage-all-nodes=true',
+        // kwok renews each fake node's Lease, which is what keeps the node-lifecycle controller content.
+        '--node-lease-duration-seconds=40',
+        '--cidr=10.244.0.0/16',
+        '--node-ip=10.240.0.1',
+      ],
       () => answersOk(`http://127.0.0.1:${kwokPort}/healthz`),
     ),
   ]);

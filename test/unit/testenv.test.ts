@@ -1,0 +1,131 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cached } from '../env/cache.js';
+import { singleNodeCassandraYaml } from '../env/cassandra.js';
+import { EnvError } from '../env/errors.js';
+import { exportLines, parsePartNames, PART_NAMES } from '../env/environment.js';
+import { freePort } from '../env/ports.js';
+import { formatElapsed } from '../env/progress.js';
+
+const scratch: string[] = [];
+function scratchDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'testenv-unit-'));
+  scratch.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the build cache', () => {
+  it('builds once and returns the cached folder afterwards', async () => {
+    const dir = join(scratchDir(), 'thing-v1');
+    let builds = 0;
+    const build = (staging: string): Promise<void> => {
+      builds += 1;
+      writeFileSync(join(staging, 'artifact'), 'built');
+      return Promise.resolve();
+    };
+    await cached(dir, build);
+    await cached(dir, build);
+    expect(builds).toBe(1);
+    expect(readFileSync(join(dir, 'artifact'), 'utf8')).toBe('built');
+  });
+
+  it('leaves nothing behind when a build fails, and builds again next time', async () => {
+    const dir = join(scratchDir(), 'thing-v1');
+    await expect(cached(dir, () => Promise.reject(new Error('compiler crashed')))).rejects.toThrow('compiler crashed');
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(`${dir}.lock`)).toBe(false);
+    await cached(dir, (staging) => {
+      writeFileSync(join(staging, 'artifact'), 'second try');
+      return Promise.resolve();
+    });
+    expect(readFileSync(join(dir, 'artifact'), 'utf8')).toBe('second try');
+  });
+
+  it('lets only one of two concurrent runs build', async () => {
+    const dir = join(scratchDir(), 'thing-v1');
+    let builds = 0;
+    const slowBuild = async (staging: string): Promise<void> => {
+      builds += 1;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      writeFileSync(join(staging, 'artifact'), 'built');
+    };
+    await Promise.all([cached(dir, slowBuild), cached(dir, slowBuild)]);
+    expect(builds).toBe(1);
+  });
+
+  it('takes over a lock left by a process that died', async () => {
+    const dir = join(scratchDir(), 'thing-v1');
+    const deadPid = Number(execFileSync('bash', ['-c', 'sleep 0 & echo $!']).toString().trim());
+    execFileSync('mkdir', [`${dir}.lock`]);
+    writeFileSync(`${dir}.lock/pid`, String(deadPid));
+    await cached(dir, (staging) => {
+      writeFileSync(join(staging, 'artifact'), 'built');
+      return Promise.resolve();
+    });
+    expect(existsSync(join(dir, 'artifact'))).toBe(true);
+  });
+});
+
+describe('env:up output', () => {
+  it('is shell lines that export every variable and put tool folders first on PATH', () => {
+    const dir = scratchDir();
+    const lines = exportLines({
+      variables: { CHAT_REDIS_URL: 'redis://127.0.0.1:6390', ODD: "it's $HOME" },
+      pathDirs: ['/cache/kubernetes/bin', '/cache/helm/bin'],
+    });
+    const script = `${lines}\nprintf '%s\\n' "$CHAT_REDIS_URL" "$ODD" "$PATH"`;
+    const printed = execFileSync('/bin/sh', ['-c', script], { cwd: dir, env: { PATH: '/usr/bin:/bin' } }).toString();
+    expect(printed.split('\n')).toEqual([
+      'redis://127.0.0.1:6390',
+      "it's $HOME",
+      '/cache/kubernetes/bin:/cache/helm/bin:/usr/bin:/bin',
+      '',
+    ]);
+  });
+
+  it('accepts known part names, all of them by default, and names the unknown ones', () => {
+    expect(parsePartNames([])).toEqual(PART_NAMES);
+    expect(parsePartNames(['redis', 'k8s', 'redis'])).toEqual(['redis', 'k8s']);
+    expect(() => parsePartNames(['redis', 'postgres'])).toThrow(EnvError);
+    expect(() => parsePartNames(['postgres'])).toThrow(/unknown part postgres[\s\S]*redis, cassandra, k8s, helm/);
+  });
+});
+
+describe('the single-node cassandra.yaml', () => {
+  it('binds loopback on the given ports and keeps every directory under the data folder', () => {
+    const yaml = singleNodeCassandraYaml('/data/c', { native: 19042, storage: 17000 });
+    expect(yaml).toContain('native_transport_port: 19042');
+    expect(yaml).toContain('storage_port: 17000');
+    expect(yaml).toContain('seeds: "127.0.0.1:17000"');
+    expect(yaml).toContain('listen_address: 127.0.0.1');
+    expect(yaml).toContain('commitlog_sync: periodic');
+    expect(yaml).toContain('endpoint_snitch: SimpleSnitch');
+    expect(yaml).toContain('num_tokens: 1');
+    const directories = [...yaml.matchAll(/^(\w+_director(?:y|ies)): (.*)$/gm)];
+    expect(directories.map(([, key]) => key)).toEqual([
+      'data_file_directories', 'commitlog_directory', 'saved_caches_directory', 'hints_directory', 'cdc_raw_directory',
+    ]);
+    for (const [, , value] of directories) expect(value).toMatch(/"\/data\/c\/\w+"/);
+  });
+});
+
+describe('small helpers', () => {
+  it('formats elapsed time for progress lines', () => {
+    expect(formatElapsed(4_400)).toBe('4s');
+    expect(formatElapsed(59_400)).toBe('59s');
+    expect(formatElapsed(61_000)).toBe('1m01s');
+    expect(formatElapsed(3_725_000)).toBe('62m05s');
+  });
+
+  it('hands out distinct free loopback ports', async () => {
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    expect(new Set(ports).size).toBe(20);
+    for (const port of ports) expect(port).toBeGreaterThan(1023);
+  });
+});
