@@ -1,0 +1,127 @@
+import type { Ack, ChatMessage, PresenceStatus } from '../protocol/frames.js';
+import type { SessionRecord } from '../store/store.js';
+
+/**
+ * What one node sends another through its durable inbox. A node that was away (Redis
+ * blip, slow consumer) resumes after the last envelope it processed, losing none.
+ */
+export type Envelope =
+  | {
+      kind: 'message';
+      message: ChatMessage;
+      /** When the sending node accepted the send (ms), for the delivery-latency metric. */
+      acceptedAt: number;
+      /**
+       * Direct messages: the users to deliver to on the receiving node. Unset for group
+       * messages: the receiving node delivers to each of its local members of the group.
+       */
+      users?: string[];
+    }
+  | {
+      /** A user joined or left a group through another node; this node hosts sockets of theirs. */
+      kind: 'membership';
+      user: string;
+      group: string;
+      joined: boolean;
+    };
+
+/** What one node tells another with no durability (at most once): typing indicators. */
+export interface Signal {
+  kind: 'typing';
+  from: string;
+  conv: string;
+  /** The users to relay to on the receiving node. */
+  users: string[];
+}
+
+export type EnvelopeHandler = (envelope: Envelope) => Promise<void>;
+export type SignalHandler = (signal: Signal) => void;
+export type PresenceHandler = (user: string, status: PresenceStatus) => void;
+/** Stops a consumer or subscription. */
+export type Unsubscribe = () => Promise<void>;
+
+/**
+ * Which node hosts which user's sockets (a cache of the mapping table), and which nodes
+ * host at least one online member of each group, so a group message costs O(nodes).
+ */
+export interface RouteCache {
+  /** Records a socket; true when it is the user's first anywhere (the user came online). */
+  addSession(session: SessionRecord): Promise<boolean>;
+  /** Removes a socket; true when it was the user's last anywhere (the user went offline). */
+  removeSession(session: SessionRecord): Promise<boolean>;
+  /** The user's sockets. Empty may also mean the cache was lost: callers fall back to the store. */
+  sessionsOf(user: string): Promise<SessionRecord[]>;
+  /** Whether each user has a socket anywhere. */
+  onlineStatus(users: readonly string[]): Promise<Record<string, boolean>>;
+
+  addGroupNode(group: string, node: string): Promise<void>;
+  removeGroupNode(group: string, node: string): Promise<void>;
+  groupNodes(group: string): Promise<string[]>;
+
+  /** Forgets every route and group entry of a dead node; resolves with the users that left no socket anywhere. */
+  removeNode(node: string): Promise<string[]>;
+}
+
+/** Idempotency keys (`idem`), kept 24 hours per user. */
+export interface IdempotencyKeys {
+  /**
+   * Claims `key` for `user`. Resolves undefined when this call claimed it (go on and
+   * store), the first ack when a send with this key already completed, or 'pending'
+   * when one is still in flight.
+   */
+  claim(user: string, key: string): Promise<Ack | 'pending' | undefined>;
+  /** Records the ack of a claimed key, for 24 hours. */
+  complete(user: string, key: string, ack: Ack): Promise<void>;
+  /** Gives up a claim whose send failed, so a retry with the same key can succeed. */
+  release(user: string, key: string): Promise<void>;
+}
+
+/** Node liveness: a heartbeat with a time-to-live. */
+export interface NodeHeartbeats {
+  beat(node: string, ttlSeconds: number): Promise<void>;
+  /** Nodes whose last heartbeat has expired. */
+  expired(): Promise<string[]>;
+  forget(node: string): Promise<void>;
+  /**
+   * Claims the clean-up of a dead node for `ttlSeconds`, so only one survivor does it;
+   * true when this caller won.
+   */
+  claimCleanup(node: string, ttlSeconds: number): Promise<boolean>;
+}
+
+/** Presence changes, broadcast to every node that follows the user (at most once). */
+export interface PresenceChannel {
+  announce(user: string, status: PresenceStatus): Promise<void>;
+  /** Starts receiving the changes of these users (the handler is the node's, given at creation). */
+  follow(users: readonly string[]): Promise<void>;
+  unfollow(users: readonly string[]): Promise<void>;
+}
+
+/**
+ * The seam between "deliver to local sockets" and "reach other nodes" (Redis in a
+ * cluster, in-process in the embedded node). The router never knows which it has.
+ * Failures to reach the bus reject with `ChatError('unavailable')`.
+ */
+export interface Bus {
+  /** Appends to a node's durable inbox. */
+  publish(node: string, envelope: Envelope): Promise<void>;
+  /** Consumes this node's inbox in order from where it stopped, until unsubscribed. */
+  consume(node: string, handler: EnvelopeHandler): Promise<Unsubscribe>;
+  /** Sends an ephemeral signal to a node. */
+  signal(node: string, signal: Signal): Promise<void>;
+  onSignal(node: string, handler: SignalHandler): Promise<Unsubscribe>;
+
+  readonly routes: RouteCache;
+  readonly idempotency: IdempotencyKeys;
+  readonly heartbeats: NodeHeartbeats;
+  /** Presence, delivering followed users' changes to `handler`. */
+  presence(handler: PresenceHandler): Promise<PresenceChannel>;
+
+  /**
+   * Called after the bus lost and regained its server (e.g. Redis restarted), so the node
+   * can write its routes again: a restarted Redis may have lost them.
+   */
+  onReconnect(handler: () => void): void;
+  isHealthy(): Promise<boolean>;
+  close(): Promise<void>;
+}

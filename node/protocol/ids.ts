@@ -1,0 +1,35 @@
+import { decodeTime, monotonicFactory } from 'ulid';
+import type { Target } from './frames.js';
+
+/**
+ * Message ids are ULIDs: 48 bits of milliseconds then 80 random bits, Crockford base32.
+ * They sort in time order as plain strings, and the monotonic generator keeps ids from
+ * one node strictly increasing even within one millisecond.
+ */
+export type MessageIdGenerator = (now: number) => string;
+
+export function messageIdGenerator(): MessageIdGenerator {
+  const next = monotonicFactory();
+  return (now) => next(now);
+}
+
+const MESSAGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+export function isMessageId(value: string): boolean {
+  return MESSAGE_ID.test(value);
+}
+
+/** The millisecond timestamp inside a message id. */
+export function messageIdTime(id: string): number {
+  return decodeTime(id);
+}
+
+/**
+ * The conversation id of a target as seen by `from`: `dm:a:b` with a < b in byte order,
+ * or `g:<name>`.
+ */
+export function conversationId(from: string, to: Target): string {
+  if ('group' in to) return `g:${to.group}`;
+  const [first, second] = Buffer.compare(Buffer.from(from), Buffer.from(to.user)) <= 0 ? [from, to.user] : [to.user, from];
+  return `dm:${first}:${second}`;
+}
