@@ -16,6 +16,8 @@ export type Envelope =
        * messages: the receiving node delivers to each of its local members of the group.
        */
       users?: string[];
+      /** The sender's own socket, which has its ack and must not get the message again. */
+      exceptSession?: string;
     }
   | {
       /** A user joined or left a group through another node; this node hosts sockets of theirs. */
@@ -30,8 +32,8 @@ export interface Signal {
   kind: 'typing';
   from: string;
   conv: string;
-  /** The users to relay to on the receiving node. */
-  users: string[];
+  /** The users to relay to on the receiving node; unset for a group (`conv` is `g:<name>`): its local members. */
+  users?: string[];
 }
 
 export type EnvelopeHandler = (envelope: Envelope) => Promise<void>;

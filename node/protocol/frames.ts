@@ -28,6 +28,9 @@ export const HistoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
+export const CreateGroupBody = z.object({ name: GroupName });
+export const SyncQuery = z.object({ since: MessageIdOrZero.optional() });
+
 export const ClientFrame = z.discriminatedUnion('type', [
   SendBody.extend({ type: z.literal('send'), ref }),
   z.object({ type: z.literal('group.create'), ref, name: GroupName }),

@@ -1,0 +1,256 @@
+import type { Logger } from '../../common/log.js';
+import type { Bus, Unsubscribe } from '../bus/bus.js';
+import { NodeMetrics } from '../metrics.js';
+import { ChatError } from '../protocol/errors.js';
+import { messageIdGenerator } from '../protocol/ids.js';
+import type { SessionRecord, Store } from '../store/store.js';
+import { Delivery } from './delivery.js';
+import { LocalSockets, type ClientConnection } from './local-sockets.js';
+import { ChatOperations } from './operations.js';
+import { PresenceHub } from './presence.js';
+import { reconnectDelays } from './routing.js';
+
+export interface ChatNodeOptions {
+  nodeId: string;
+  /** Where the operator reaches this node's admin port (`host:port`), for the registry. */
+  address: string;
+  store: Store;
+  bus: Bus;
+  log: Logger;
+  limits: { maxTextBytes: number; messagesPerSecondPerUser: number };
+  metrics?: NodeMetrics;
+  clock?: () => number;
+  /** How often the node heartbeats; a node silent for three beats is presumed dead. */
+  heartbeatMs?: number;
+}
+
+/** Close code for sockets of a draining node: "going away" (RFC 6455). */
+export const CLOSE_GOING_AWAY = 1001;
+/** Close code when the node cannot serve the socket now (a dependency is down): "try again later". */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/**
+ * One chat node: its sockets, its registration in the cluster, and the wiring from its
+ * inbox to its sockets. Sockets and HTTP requests reach it through `operations`.
+ */
+export class ChatNode {
+  readonly sockets = new LocalSockets();
+  readonly metrics: NodeMetrics;
+  readonly operations: ChatOperations;
+  readonly presence: PresenceHub;
+  readonly nodeId: string;
+  private readonly delivery: Delivery;
+  private readonly clock: () => number;
+  private readonly heartbeatMs: number;
+  private readonly startedAt: number;
+  private subscriptions: Unsubscribe[] = [];
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private beats = 0;
+  private registered = false;
+  private draining = false;
+
+  constructor(private readonly options: ChatNodeOptions) {
+    this.nodeId = options.nodeId;
+    this.metrics = options.metrics ?? new NodeMetrics();
+    this.clock = options.clock ?? Date.now;
+    this.heartbeatMs = options.heartbeatMs ?? 5000;
+    this.startedAt = this.clock();
+    const common = { nodeId: options.nodeId, store: options.store, bus: options.bus, metrics: this.metrics, clock: this.clock };
+    this.delivery = new Delivery({ ...common, sockets: this.sockets, log: options.log });
+    this.operations = new ChatOperations({
+      ...common,
+      delivery: this.delivery,
+      nextMessageId: messageIdGenerator(),
+      limits: options.limits,
+    });
+    this.presence = new PresenceHub(options.bus);
+  }
+
+  private get nodeTtlSeconds(): number {
+    return Math.ceil((this.heartbeatMs * 3) / 1000);
+  }
+
+  private get sessionTtlSeconds(): number {
+    return Math.max(30, this.nodeTtlSeconds * 4);
+  }
+
+  /** Registers the node, starts consuming its inbox and heartbeating. */
+  async start(): Promise<void> {
+    const { bus } = this.options;
+    await this.presence.start();
+    this.subscriptions.push(
+      await bus.consume(this.nodeId, (envelope) => this.delivery.handleEnvelope(envelope)),
+      await bus.onSignal(this.nodeId, (signal) => {
+        this.delivery.handleSignal(signal);
+      }),
+    );
+    bus.onReconnect(() => {
+      void this.reassertRoutes();
+    });
+    await this.heartbeat();
+    this.registered = true;
+    this.heartbeatTimer = setInterval(() => {
+      void this.heartbeat();
+    }, this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Brings a new authenticated socket into the cluster: mapping row, route, groups, presence. */
+  async connect(connection: ClientConnection): Promise<void> {
+    if (this.draining) throw new ChatError('unavailable', 'this node is draining');
+    const { store, bus } = this.options;
+    const session = this.sessionRecord(connection);
+    const firstHere = this.sockets.add(connection);
+    this.metrics.connections.set(this.sockets.connectionCount);
+    try {
+      await this.metrics.timeStore('put_session', () => store.putSession(session, this.sessionTtlSeconds));
+      const cameOnline = await bus.routes.addSession(session);
+      if (firstHere) {
+        const groups = await this.metrics.timeStore('groups_of', () => store.groupsOf(connection.user));
+        await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
+      }
+      if (cameOnline) await this.presence.announce(connection.user, 'online');
+    } catch (error) {
+      await this.disconnect(connection);
+      throw error;
+    }
+  }
+
+  /** Takes a closed socket out of the cluster. Best effort: the TTLs clean up what fails here. */
+  async disconnect(connection: ClientConnection): Promise<void> {
+    const { store, bus, log } = this.options;
+    const lastHere = this.sockets.remove(connection);
+    this.metrics.connections.set(this.sockets.connectionCount);
+    const session = this.sessionRecord(connection);
+    try {
+      await this.presence.forget(connection);
+      await store.deleteSession(session);
+      const wentOffline = await bus.routes.removeSession(session);
+      if (lastHere) {
+        await Promise.all(this.sockets.forgetGroupsOf(connection.user).map((group) => bus.routes.removeGroupNode(group, this.nodeId)));
+      }
+      if (wentOffline) await this.presence.announce(connection.user, 'offline');
+    } catch (error) {
+      log.warn({ err: error, user: connection.user, session: connection.session }, 'could not fully remove a closed session; its TTL will');
+    }
+  }
+
+  /** Ready to take sockets: registered, not draining, store and bus answering. */
+  async isReady(): Promise<boolean> {
+    if (!this.registered || this.draining) return false;
+    const [store, bus] = await Promise.all([
+      this.options.store.isHealthy().catch(() => false),
+      this.options.bus.isHealthy().catch(() => false),
+    ]);
+    return store && bus;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** What `/load` reports to the operator. */
+  load(): { node: string; connections: number; draining: boolean } {
+    return { node: this.nodeId, connections: this.sockets.connectionCount, draining: this.draining };
+  }
+
+  /**
+   * Leaves the cluster gracefully: stops taking sockets, tells each client when to
+   * reconnect (spread over `spreadMs`), closes them, then deregisters. Acked messages are
+   * already durable, so nothing is lost.
+   */
+  async drain(spreadMs: number): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const connections = this.sockets.all();
+    const delays = reconnectDelays(connections.length, spreadMs);
+    connections.forEach((connection, index) => {
+      connection.send({ type: 'drain', reconnectAfterMs: delays[index] ?? 0 });
+    });
+    // Give the frames a moment to leave before the close frames follow.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const connection of connections) connection.close(CLOSE_GOING_AWAY, 'node draining');
+    await Promise.all(connections.map((connection) => this.disconnect(connection)));
+    await this.deregister();
+  }
+
+  /** Stops timers and consumers and leaves the registry (for a drained or failing node). */
+  async stop(): Promise<void> {
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    await Promise.all(this.subscriptions.map((unsubscribe) => unsubscribe()));
+    this.subscriptions = [];
+    await this.deregister();
+  }
+
+  private async deregister(): Promise<void> {
+    if (!this.registered) return;
+    this.registered = false;
+    const { store, bus, log } = this.options;
+    await Promise.all([
+      store.deleteNode(this.nodeId),
+      bus.heartbeats.forget(this.nodeId),
+      bus.routes.removeNode(this.nodeId),
+    ]).catch((error: unknown) => {
+      log.warn({ err: error }, 'could not fully deregister; the heartbeat TTL will');
+    });
+  }
+
+  private sessionRecord(connection: ClientConnection): SessionRecord {
+    return { user: connection.user, node: this.nodeId, session: connection.session };
+  }
+
+  /**
+   * Refreshes the registry row and heartbeat, the TTL of this node's mapping rows (every
+   * third beat), and cleans up after nodes whose heartbeat lapsed.
+   */
+  private async heartbeat(): Promise<void> {
+    const { store, bus, log } = this.options;
+    this.beats += 1;
+    try {
+      const now = this.clock();
+      await store.putNode({
+        id: this.nodeId,
+        address: this.options.address,
+        startedAt: this.startedAt,
+        heartbeatAt: now,
+        connections: this.sockets.connectionCount,
+      });
+      await bus.heartbeats.beat(this.nodeId, this.nodeTtlSeconds);
+      if (this.beats % 3 === 0) {
+        await Promise.all(this.sockets.all().map((connection) => store.putSession(this.sessionRecord(connection), this.sessionTtlSeconds)));
+      }
+      await this.removeDeadNodes();
+    } catch (error) {
+      log.warn({ err: error }, 'heartbeat failed');
+    }
+  }
+
+  /** Any live node removes a dead node's mapping rows and routes; one wins the claim. */
+  private async removeDeadNodes(): Promise<void> {
+    const { store, bus, log } = this.options;
+    for (const dead of await bus.heartbeats.expired()) {
+      if (dead === this.nodeId || !(await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds))) continue;
+      log.info({ deadNode: dead }, 'removing a dead node’s sessions and routes');
+      const wentOffline = await bus.routes.removeNode(dead);
+      const sessions = await store.sessionsOnNode(dead);
+      await Promise.all(sessions.map((session) => store.deleteSession(session)));
+      await store.deleteNode(dead);
+      await bus.heartbeats.forget(dead);
+      await Promise.all(wentOffline.map((user) => this.presence.announce(user, 'offline')));
+    }
+  }
+
+  /** After the bus lost its server (a restarted Redis may have lost everything): write this node's routes again. */
+  private async reassertRoutes(): Promise<void> {
+    const { bus, log } = this.options;
+    try {
+      await bus.heartbeats.beat(this.nodeId, this.nodeTtlSeconds);
+      await Promise.all(this.sockets.all().map((connection) => bus.routes.addSession(this.sessionRecord(connection))));
+      await Promise.all(this.sockets.hostedGroups().map((group) => bus.routes.addGroupNode(group, this.nodeId)));
+      log.info({ sockets: this.sockets.connectionCount }, 'routes written again after the bus reconnected');
+    } catch (error) {
+      log.warn({ err: error }, 'could not write routes after the bus reconnected');
+    }
+  }
+}

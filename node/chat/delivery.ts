@@ -1,0 +1,133 @@
+import type { Logger } from '../../common/log.js';
+import type { Bus, Envelope, Signal } from '../bus/bus.js';
+import type { NodeMetrics } from '../metrics.js';
+import type { ChatMessage, Target } from '../protocol/frames.js';
+import type { SessionRecord, Store } from '../store/store.js';
+import type { LocalSockets } from './local-sockets.js';
+import { groupFanOut, routeToNodes } from './routing.js';
+
+export interface DeliveryDeps {
+  nodeId: string;
+  store: Store;
+  bus: Bus;
+  sockets: LocalSockets;
+  metrics: NodeMetrics;
+  log: Logger;
+  clock: () => number;
+}
+
+/**
+ * Gets stored messages and typing signals to every socket that should see them: this
+ * node's directly, other nodes' through their inboxes (one entry per node).
+ */
+export class Delivery {
+  constructor(private readonly deps: DeliveryDeps) {}
+
+  /**
+   * Routes a stored, acked message. A bus failure here loses nothing: the message is
+   * durable and recipients get it from `sync`; it is logged, not thrown.
+   */
+  async routeMessage(message: ChatMessage, acceptedAt: number, exceptSession?: string): Promise<void> {
+    try {
+      if ('group' in message.to) await this.routeGroupMessage(message, message.to.group, acceptedAt, exceptSession);
+      else await this.routeDirectMessage(message, [message.to.user, message.from], acceptedAt, exceptSession);
+    } catch (error) {
+      this.deps.log.warn({ err: error, messageId: message.id }, 'routing failed after the message was stored; recipients will sync it');
+    }
+  }
+
+  /** Handles an entry of this node's inbox. */
+  handleEnvelope(envelope: Envelope): Promise<void> {
+    if (envelope.kind === 'membership') {
+      return envelope.joined ? this.hostGroupIfConnected(envelope.user, envelope.group) : this.unhostGroup(envelope.user, envelope.group);
+    }
+    this.deps.metrics.busLag.observe(Math.max(0, this.deps.clock() - envelope.acceptedAt) / 1000);
+    const users = envelope.users ?? this.localMembers(envelope.message.to);
+    this.deliverLocally(envelope.message, users, envelope.acceptedAt, envelope.exceptSession);
+    return Promise.resolve();
+  }
+
+  /** Relays a typing indicator to the target's sockets (never stored, at most once). */
+  async relayTyping(from: string, conv: string, to: Target, exceptSession: string): Promise<void> {
+    const frame = { type: 'typing', from, conv } as const;
+    if ('group' in to) {
+      const { remote } = groupFanOut(await this.deps.bus.routes.groupNodes(to.group), this.deps.nodeId);
+      this.deps.sockets.deliver(this.deps.sockets.membersOf(to.group), frame, exceptSession);
+      await Promise.all(remote.map((node) => this.deps.bus.signal(node, { kind: 'typing', from, conv })));
+      return;
+    }
+    const plan = routeToNodes(await this.deps.bus.routes.sessionsOf(to.user));
+    this.deps.sockets.deliver([to.user], frame, exceptSession);
+    plan.delete(this.deps.nodeId);
+    await Promise.all([...plan].map(([node, users]) => this.deps.bus.signal(node, { kind: 'typing', from, conv, users })));
+  }
+
+  /** Handles a signal sent to this node. */
+  handleSignal(signal: Signal): void {
+    const group = signal.conv.startsWith('g:') ? signal.conv.slice(2) : undefined;
+    const users = signal.users ?? (group === undefined ? [] : this.deps.sockets.membersOf(group));
+    this.deps.sockets.deliver(users.filter((user) => user !== signal.from), { type: 'typing', from: signal.from, conv: signal.conv });
+  }
+
+  /** Records that a locally connected user is in `group`, advertising this node for it. */
+  async hostGroup(user: string, group: string): Promise<void> {
+    if (this.deps.sockets.joinGroup(user, group)) await this.deps.bus.routes.addGroupNode(group, this.deps.nodeId);
+  }
+
+  /** Like hostGroup, for a user who may have no socket here (a join over HTTP). */
+  async hostGroupIfConnected(user: string, group: string): Promise<void> {
+    if (this.deps.sockets.hasUser(user)) await this.hostGroup(user, group);
+  }
+
+  async unhostGroup(user: string, group: string): Promise<void> {
+    if (this.deps.sockets.leaveGroup(user, group)) await this.deps.bus.routes.removeGroupNode(group, this.deps.nodeId);
+  }
+
+  private async routeDirectMessage(
+    message: ChatMessage,
+    recipients: string[],
+    acceptedAt: number,
+    exceptSession: string | undefined,
+  ): Promise<void> {
+    const users = [...new Set(recipients)];
+    const sessions = (await Promise.all(users.map((user) => this.sessionsOf(user)))).flat();
+    const plan = routeToNodes(sessions);
+    // This node's own sockets are known first-hand; the cache may lag behind them.
+    plan.delete(this.deps.nodeId);
+    this.deliverLocally(message, users, acceptedAt, exceptSession);
+    await Promise.all(
+      [...plan].map(([node, nodeUsers]) => this.publish(node, { kind: 'message', message, acceptedAt, users: nodeUsers, exceptSession })),
+    );
+  }
+
+  private async routeGroupMessage(message: ChatMessage, group: string, acceptedAt: number, exceptSession: string | undefined): Promise<void> {
+    const { remote } = groupFanOut(await this.deps.bus.routes.groupNodes(group), this.deps.nodeId);
+    this.deliverLocally(message, this.deps.sockets.membersOf(group), acceptedAt, exceptSession);
+    await Promise.all(remote.map((node) => this.publish(node, { kind: 'message', message, acceptedAt, exceptSession })));
+  }
+
+  /** A user's sockets from the route cache, or from the mapping table when the cache has none (e.g. Redis restarted). */
+  private async sessionsOf(user: string): Promise<SessionRecord[]> {
+    const cached = await this.deps.bus.routes.sessionsOf(user);
+    if (cached.length > 0) return cached;
+    return this.deps.metrics.timeStore('sessions_of', () => this.deps.store.sessionsOf(user));
+  }
+
+  private async publish(node: string, envelope: Envelope): Promise<void> {
+    await this.deps.bus.publish(node, envelope);
+    this.deps.metrics.busPublished.inc();
+  }
+
+  private localMembers(to: Target): string[] {
+    return 'group' in to ? this.deps.sockets.membersOf(to.group) : [];
+  }
+
+  private deliverLocally(message: ChatMessage, users: readonly string[], acceptedAt: number, exceptSession: string | undefined): void {
+    const delivered = this.deps.sockets.deliver(users, { type: 'message', ...message }, exceptSession);
+    if (delivered === 0) return;
+    const kind = 'group' in message.to ? 'group' : 'direct';
+    this.deps.metrics.messagesDelivered.inc({ kind }, delivered);
+    const latency = Math.max(0, this.deps.clock() - acceptedAt) / 1000;
+    for (let i = 0; i < delivered; i++) this.deps.metrics.deliveryLatency.observe(latency);
+  }
+}

@@ -1,0 +1,102 @@
+import type { ServerFrame } from '../protocol/frames.js';
+
+/** One open socket on this node, as the chat logic sees it. */
+export interface ClientConnection {
+  readonly user: string;
+  readonly session: string;
+  /** Queues a frame; a connection over its send-buffer bound closes itself instead. */
+  send(frame: ServerFrame): void;
+  close(code: number, reason: string): void;
+}
+
+/**
+ * This node's sockets by user, and the groups of its connected users, so a message that
+ * reaches the node is delivered to exactly its local sockets.
+ */
+export class LocalSockets {
+  private readonly byUser = new Map<string, Set<ClientConnection>>();
+  private readonly groupsByUser = new Map<string, Set<string>>();
+  private readonly usersByGroup = new Map<string, Set<string>>();
+
+  get connectionCount(): number {
+    let count = 0;
+    for (const connections of this.byUser.values()) count += connections.size;
+    return count;
+  }
+
+  all(): ClientConnection[] {
+    return [...this.byUser.values()].flatMap((connections) => [...connections]);
+  }
+
+  /** Adds a socket; true when it is the user's first on this node. */
+  add(connection: ClientConnection): boolean {
+    const connections = this.byUser.get(connection.user) ?? new Set();
+    this.byUser.set(connection.user, connections);
+    connections.add(connection);
+    return connections.size === 1;
+  }
+
+  /** Removes a socket; true when it was the user's last on this node. */
+  remove(connection: ClientConnection): boolean {
+    const connections = this.byUser.get(connection.user);
+    if (connections?.delete(connection) !== true) return false;
+    if (connections.size > 0) return false;
+    this.byUser.delete(connection.user);
+    return true;
+  }
+
+  hasUser(user: string): boolean {
+    return this.byUser.has(user);
+  }
+
+  /** Sends `frame` to every local socket of `users` but `exceptSession`; the number of sockets reached. */
+  deliver(users: Iterable<string>, frame: ServerFrame, exceptSession?: string): number {
+    let delivered = 0;
+    for (const user of new Set(users)) {
+      for (const connection of this.byUser.get(user) ?? []) {
+        if (connection.session === exceptSession) continue;
+        connection.send(frame);
+        delivered += 1;
+      }
+    }
+    return delivered;
+  }
+
+  /** Local users who are members of `group`. */
+  membersOf(group: string): string[] {
+    return [...(this.usersByGroup.get(group) ?? [])];
+  }
+
+  /** Records that a connected user is in `group`; true when the node now hosts its first member. */
+  joinGroup(user: string, group: string): boolean {
+    const groups = this.groupsByUser.get(user) ?? new Set();
+    this.groupsByUser.set(user, groups);
+    groups.add(group);
+    const users = this.usersByGroup.get(group) ?? new Set();
+    this.usersByGroup.set(group, users);
+    users.add(user);
+    return users.size === 1;
+  }
+
+  /** Records that a user left `group`; true when the node no longer hosts any member. */
+  leaveGroup(user: string, group: string): boolean {
+    this.groupsByUser.get(user)?.delete(group);
+    const users = this.usersByGroup.get(group);
+    if (users?.delete(user) !== true) return false;
+    if (users.size > 0) return false;
+    this.usersByGroup.delete(group);
+    return true;
+  }
+
+  /** Forgets a disconnected user's groups; the groups this node no longer hosts. */
+  forgetGroupsOf(user: string): string[] {
+    const groups = [...(this.groupsByUser.get(user) ?? [])];
+    this.groupsByUser.delete(user);
+    return groups.filter((group) => this.leaveGroup(user, group));
+  }
+
+  /** Every group this node hosts a member of. */
+  hostedGroups(): string[] {
+    return [...this.usersByGroup.keys()];
+  }
+}

@@ -1,0 +1,188 @@
+import type { Bus } from '../bus/bus.js';
+import type { NodeMetrics } from '../metrics.js';
+import { ChatError } from '../protocol/errors.js';
+import { cursorOf, type Ack, type ChatMessage, type GroupInfo, type Target } from '../protocol/frames.js';
+import { conversationId, type MessageIdGenerator } from '../protocol/ids.js';
+import type { HistoryPage, Store, SyncPage } from '../store/store.js';
+import type { Delivery } from './delivery.js';
+import { TokenBucket } from './rate-limit.js';
+
+export interface OperationsDeps {
+  nodeId: string;
+  store: Store;
+  bus: Bus;
+  delivery: Delivery;
+  metrics: NodeMetrics;
+  nextMessageId: MessageIdGenerator;
+  clock: () => number;
+  limits: { maxTextBytes: number; messagesPerSecondPerUser: number };
+}
+
+export interface SendRequest {
+  to: Target;
+  text: string;
+  idem?: string | undefined;
+}
+
+/** How long a duplicate send waits for the first one with the same `idem` to finish. */
+const PENDING_IDEM_WAIT_MS = 3000;
+const SYNC_PAGE = 200;
+
+/**
+ * The chat operations of PROTOCOL.md for an authenticated user, shared by the socket and
+ * the HTTP API. Each validates, authorizes, then reads or writes; errors are ChatErrors.
+ */
+export class ChatOperations {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(private readonly deps: OperationsDeps) {}
+
+  /**
+   * validate → authorize → store → ack → route. `onAck` runs once the message is durable
+   * and before it is routed; a repeated `idem` gets the first ack and nothing is stored.
+   */
+  async send(user: string, request: SendRequest, options: { exceptSession?: string; onAck?: (ack: Ack) => void } = {}): Promise<Ack> {
+    const { deps } = this;
+    if (Buffer.byteLength(request.text, 'utf8') > deps.limits.maxTextBytes) {
+      throw new ChatError('too_large', `text is longer than ${deps.limits.maxTextBytes} bytes`);
+    }
+    if (!this.takeToken(user)) {
+      deps.metrics.rateLimited.inc();
+      throw new ChatError('rate_limited', `more than ${deps.limits.messagesPerSecondPerUser} messages per second`);
+    }
+    if ('group' in request.to) await this.requireMembership(user, request.to.group);
+
+    if (request.idem !== undefined) {
+      const previous = await this.claimIdempotencyKey(user, request.idem);
+      if (previous !== undefined) {
+        options.onAck?.(previous);
+        return previous;
+      }
+    }
+    const acceptedAt = deps.clock();
+    const message: ChatMessage = {
+      id: deps.nextMessageId(acceptedAt),
+      conv: conversationId(user, request.to),
+      from: user,
+      to: request.to,
+      text: request.text,
+      ts: acceptedAt,
+    };
+    // Group messages reach members' `sync` through their group membership, not a row per member.
+    const participants = 'user' in request.to ? [...new Set([user, request.to.user])] : [];
+    try {
+      await deps.metrics.timeStore('append_message', () => deps.store.appendMessage(message, participants));
+    } catch (error) {
+      if (request.idem !== undefined) await deps.bus.idempotency.release(user, request.idem).catch(() => undefined);
+      throw error;
+    }
+    const ack: Ack = { id: message.id, ts: message.ts, conv: message.conv };
+    if (request.idem !== undefined) await deps.bus.idempotency.complete(user, request.idem, ack).catch(() => undefined);
+    deps.metrics.messagesReceived.inc({ kind: 'group' in request.to ? 'group' : 'direct' });
+    options.onAck?.(ack);
+    await deps.delivery.routeMessage(message, acceptedAt, options.exceptSession);
+    return ack;
+  }
+
+  /** Creates a group; its creator is its first member. `conflict` when the name is taken. */
+  async createGroup(user: string, name: string): Promise<GroupInfo> {
+    const group: GroupInfo = { name, createdBy: user, createdAt: this.deps.clock() };
+    const created = await this.deps.metrics.timeStore('create_group', () => this.deps.store.createGroup(group));
+    if (!created) throw new ChatError('conflict', `group ${name} already exists`);
+    await this.joinGroup(user, name);
+    return group;
+  }
+
+  async joinGroup(user: string, group: string): Promise<void> {
+    await this.requireGroup(group);
+    await this.deps.metrics.timeStore('add_member', () => this.deps.store.addMember(group, user));
+    await this.announceMembership(user, group, true);
+  }
+
+  async leaveGroup(user: string, group: string): Promise<void> {
+    await this.requireGroup(group);
+    await this.deps.metrics.timeStore('remove_member', () => this.deps.store.removeMember(group, user));
+    await this.announceMembership(user, group, false);
+  }
+
+  async members(user: string, group: string): Promise<string[]> {
+    await this.requireMembership(user, group);
+    return this.deps.metrics.timeStore('members', () => this.deps.store.members(group));
+  }
+
+  groups(user: string): Promise<string[]> {
+    return this.deps.metrics.timeStore('groups_of', () => this.deps.store.groupsOf(user));
+  }
+
+  /** A page of a conversation the user belongs to, newest first. */
+  async history(user: string, conv: Target, options: { before?: string | 0 | undefined; limit: number }): Promise<HistoryPage> {
+    if ('group' in conv) await this.requireMembership(user, conv.group);
+    // A direct conversation id is built from the caller's own id, so it is always theirs.
+    const before = cursorOf(options.before);
+    return this.deps.metrics.timeStore('history', () =>
+      this.deps.store.history(conversationId(user, conv), { limit: options.limit, ...(before === undefined ? {} : { before }) }),
+    );
+  }
+
+  /** The next page of what the user missed, oldest first. */
+  sync(user: string, since: string | 0 | undefined): Promise<SyncPage> {
+    const cursor = cursorOf(since);
+    return this.deps.metrics.timeStore('sync', () =>
+      this.deps.store.sync(user, { limit: SYNC_PAGE, ...(cursor === undefined ? {} : { since: cursor }) }),
+    );
+  }
+
+  /** Relays a typing indicator; never stored. Group typing needs membership like sending. */
+  async typing(user: string, to: Target, exceptSession: string): Promise<void> {
+    if ('group' in to) await this.requireMembership(user, to.group);
+    await this.deps.delivery.relayTyping(user, conversationId(user, to), to, exceptSession);
+  }
+
+  private takeToken(user: string): boolean {
+    const now = this.deps.clock();
+    let bucket = this.buckets.get(user);
+    if (bucket === undefined) {
+      const rate = this.deps.limits.messagesPerSecondPerUser;
+      bucket = new TokenBucket(rate, rate, now);
+      this.buckets.set(user, bucket);
+    }
+    return bucket.take(now);
+  }
+
+  /** The first ack of a key, waiting briefly when the first send is still in flight. */
+  private async claimIdempotencyKey(user: string, key: string): Promise<Ack | undefined> {
+    const deadline = this.deps.clock() + PENDING_IDEM_WAIT_MS;
+    for (;;) {
+      const claim = await this.deps.bus.idempotency.claim(user, key);
+      if (claim !== 'pending') return claim;
+      if (this.deps.clock() > deadline) {
+        throw new ChatError('unavailable', 'a send with this idem is still in progress; retry with the same idem');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private async requireGroup(group: string): Promise<void> {
+    const found = await this.deps.metrics.timeStore('get_group', () => this.deps.store.getGroup(group));
+    if (found === undefined) throw new ChatError('not_found', `no group ${group}`);
+  }
+
+  private async requireMembership(user: string, group: string): Promise<void> {
+    const member = await this.deps.metrics.timeStore('is_member', () => this.deps.store.isMember(group, user));
+    if (member) return;
+    await this.requireGroup(group);
+    throw new ChatError('forbidden', `not a member of group ${group}`);
+  }
+
+  /**
+   * Keeps group routing right while the user is online: this node updates its own record,
+   * and every other node hosting a socket of the user hears of it through its inbox.
+   */
+  private async announceMembership(user: string, group: string, joined: boolean): Promise<void> {
+    const { delivery, bus, nodeId } = this.deps;
+    await (joined ? delivery.hostGroupIfConnected(user, group) : delivery.unhostGroup(user, group));
+    const nodes = new Set((await bus.routes.sessionsOf(user)).map((session) => session.node));
+    nodes.delete(nodeId);
+    await Promise.all([...nodes].map((node) => bus.publish(node, { kind: 'membership', user, group, joined })));
+  }
+}

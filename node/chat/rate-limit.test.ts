@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { AbuseMeter, TokenBucket } from './rate-limit.js';
+
+describe('the per-user token bucket', () => {
+  it('allows a burst, then refuses until tokens refill at the configured rate', () => {
+    const bucket = new TokenBucket(20, 20, 0);
+    const burst = Array.from({ length: 25 }, () => bucket.take(0));
+    expect(burst.filter(Boolean)).toHaveLength(20);
+    expect(bucket.take(0)).toBe(false);
+    expect(bucket.take(49)).toBe(false); // 0.98 of a token after 49 ms at 20/s
+    expect(bucket.take(50)).toBe(true); // one token after 50 ms
+    expect(bucket.take(50)).toBe(false);
+  });
+
+  it('sustains exactly the rate over time and never stores more than the burst', () => {
+    const bucket = new TokenBucket(10, 5, 0);
+    let allowed = 0;
+    for (let now = 0; now <= 10_000; now += 10) if (bucket.take(now)) allowed += 1;
+    expect(allowed).toBe(5 + 100); // the initial burst plus 10/s for 10 s
+    const rested = new TokenBucket(10, 5, 0);
+    for (let i = 0; i < 5; i++) rested.take(0);
+    const afterLongIdle = Array.from({ length: 10 }, () => rested.take(60_000));
+    expect(afterLongIdle.filter(Boolean)).toHaveLength(5);
+  });
+});
+
+describe('the abuse meter', () => {
+  it('trips only when offences exceed the limit within the window', () => {
+    const meter = new AbuseMeter(3, 1000);
+    expect([meter.offend(0), meter.offend(100), meter.offend(200)]).toEqual([false, false, false]);
+    expect(meter.offend(300)).toBe(true);
+    const spread = new AbuseMeter(3, 1000);
+    expect([0, 600, 1200, 1800, 2400].map((t) => spread.offend(t))).toEqual([false, false, false, false, false]);
+  });
+});

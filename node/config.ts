@@ -1,0 +1,85 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ConfigError, portNumber, readVariable, wholeNumber } from '../common/env.js';
+import type { AuthConfig } from './auth/tokens.js';
+
+/** A chat node's configuration, read once at start from the environment. */
+export interface NodeConfig {
+  nodeId: string;
+  port: number;
+  adminPort: number;
+  /** `host:adminPort` other nodes and the operator use, written to the node registry. */
+  advertiseAddress: string;
+  /** Unset together with `cassandra`: the embedded single node. */
+  redisUrl: string | undefined;
+  cassandra: CassandraConfig | undefined;
+  auth: AuthConfig;
+  maxFrameBytes: number;
+  messagesPerSecondPerUser: number;
+  /** Clients of a draining node reconnect spread over this many milliseconds. */
+  drainSpreadMs: number;
+  /** Bytes a socket may have unsent before it is dropped as a slow consumer. */
+  maxBufferedBytes: number;
+}
+
+export interface CassandraConfig {
+  contactPoints: string[];
+  datacenter: string;
+  keyspace: string;
+  /** Replication factor `migrate` creates the keyspace with. */
+  replicationFactor: number;
+}
+
+const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port');
+const contactPoints = z
+  .string()
+  .transform((value) => value.split(',').map((point) => point.trim()).filter((point) => point !== ''))
+  .pipe(z.array(hostPort).min(1, 'expected at least one host:port'));
+const identifier = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,47}$/, 'expected a CQL identifier (letters, digits, _)');
+
+/**
+ * Reads and validates the node's environment variables. A bad value throws a
+ * ConfigError that names the variable; nothing else reads `process.env`.
+ */
+export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
+  const nodeId = readVariable(env, 'CHAT_NODE_ID', z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected 1-128 of [A-Za-z0-9._-]').default(hostname()));
+  const adminPort = readVariable(env, 'CHAT_ADMIN_PORT', portNumber.default(9090));
+  const redisUrl = readVariable(env, 'CHAT_REDIS_URL', z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional());
+  const points = readVariable(env, 'CHAT_CASSANDRA_CONTACT_POINTS', contactPoints.optional());
+  if ((redisUrl === undefined) !== (points === undefined)) {
+    const missing = redisUrl === undefined ? 'CHAT_REDIS_URL' : 'CHAT_CASSANDRA_CONTACT_POINTS';
+    throw new ConfigError(missing, 'a cluster node needs both Redis and Cassandra (set neither for the embedded single node)');
+  }
+  return {
+    nodeId,
+    port: readVariable(env, 'CHAT_PORT', portNumber.default(8080)),
+    adminPort,
+    advertiseAddress: readVariable(env, 'CHAT_ADVERTISE_ADDRESS', hostPort.default(`${nodeId}:${adminPort}`)),
+    redisUrl,
+    cassandra:
+      points === undefined
+        ? undefined
+        : {
+            contactPoints: points,
+            datacenter: readVariable(env, 'CHAT_CASSANDRA_DC', z.string().min(1).default('datacenter1')),
+            keyspace: readVariable(env, 'CHAT_CASSANDRA_KEYSPACE', identifier.default('chat')),
+            replicationFactor: readVariable(env, 'CHAT_CASSANDRA_REPLICATION_FACTOR', wholeNumber(1, 9).default(1)),
+          },
+    auth: readAuth(env),
+    maxFrameBytes: readVariable(env, 'CHAT_MAX_FRAME_BYTES', wholeNumber(1024, 16 * 1024 * 1024).default(65536)),
+    messagesPerSecondPerUser: readVariable(env, 'CHAT_MESSAGES_PER_SECOND', wholeNumber(1, 100_000).default(20)),
+    drainSpreadMs: readVariable(env, 'CHAT_DRAIN_SPREAD_MS', wholeNumber(0, 600_000).default(10_000)),
+    maxBufferedBytes: readVariable(env, 'CHAT_MAX_BUFFERED_BYTES', wholeNumber(64 * 1024).default(4 * 1024 * 1024)),
+  };
+}
+
+function readAuth(env: NodeJS.ProcessEnv): AuthConfig {
+  const secret = readVariable(env, 'CHAT_JWT_SECRET', z.string().min(32, 'an HS256 secret needs at least 32 characters').optional());
+  const jwksUrl = readVariable(env, 'CHAT_JWT_JWKS_URL', z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional());
+  if (secret !== undefined && jwksUrl !== undefined) {
+    throw new ConfigError('CHAT_JWT_JWKS_URL', 'set CHAT_JWT_SECRET or CHAT_JWT_JWKS_URL, not both');
+  }
+  if (secret !== undefined) return { kind: 'secret', secret };
+  if (jwksUrl !== undefined) return { kind: 'jwks', url: jwksUrl };
+  throw new ConfigError('CHAT_JWT_SECRET', 'set CHAT_JWT_SECRET (HS256) or CHAT_JWT_JWKS_URL (RS256/ES256)');
+}

@@ -1,0 +1,86 @@
+/**
+ * The chat node's entry point.
+ *   node dist/node/main.js            serve (the default)
+ *   node dist/node/main.js migrate    create the Cassandra keyspace and tables, then exit
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { ConfigError } from '../common/env.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { tokenVerifier } from './auth/tokens.js';
+import { openBackends, runMigrations } from './backends.js';
+import { ChatNode } from './chat/chat-node.js';
+import { loadNodeConfig, type NodeConfig } from './config.js';
+import { createAdminServer } from './server/admin-server.js';
+import { createPublicServer } from './server/public-server.js';
+
+const log = createLogger('chat-node');
+
+async function serve(config: NodeConfig): Promise<void> {
+  const backends = await openBackends(config, log);
+  const node = new ChatNode({
+    nodeId: config.nodeId,
+    address: config.advertiseAddress,
+    store: backends.store,
+    bus: backends.bus,
+    log,
+    limits: { maxTextBytes: config.maxFrameBytes, messagesPerSecondPerUser: config.messagesPerSecondPerUser },
+  });
+  await node.start();
+
+  const publicServer = createPublicServer({
+    node,
+    verifier: tokenVerifier(config.auth),
+    log,
+    maxFrameBytes: config.maxFrameBytes,
+    socketLimits: { maxBufferedBytes: config.maxBufferedBytes, abuseLimit: 20, abuseWindowMs: 10_000 },
+  });
+  let shuttingDown = false;
+  const drainAndExit = (reason: string): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ reason }, 'draining');
+    void (async () => {
+      await node.drain(config.drainSpreadMs);
+      await node.stop();
+      publicServer.close();
+      adminServer.close();
+      await backends.close();
+      log.info('drained; exiting');
+      process.exit(0);
+    })();
+  };
+  const adminServer = createAdminServer(node, () => {
+    drainAndExit('POST /drain');
+  });
+  await Promise.all([listen(publicServer, config.port), listen(adminServer, config.adminPort)]);
+  log.info({ node: config.nodeId, port: config.port, adminPort: config.adminPort, mode: backends.mode }, 'chat node serving');
+  process.on('SIGTERM', () => {
+    drainAndExit('SIGTERM');
+  });
+  process.on('SIGINT', () => {
+    drainAndExit('SIGINT');
+  });
+}
+
+async function listen(server: Server, port: number): Promise<void> {
+  server.listen(port);
+  await once(server, 'listening');
+}
+
+async function main(command: string): Promise<void> {
+  const config = loadNodeConfig(process.env);
+  if (command === 'serve') await serve(config);
+  else if (command === 'migrate') await runMigrations(config, log);
+  else throw new ConfigError('command', `unknown command ${command}; use serve or migrate`);
+}
+
+main(process.argv[2] ?? 'serve').catch((error: unknown) => {
+  fail(log, error);
+});
+
+function fail(logger: Logger, error: unknown): never {
+  if (error instanceof ConfigError) logger.fatal({ variable: error.variable }, `invalid configuration: ${error.message}`);
+  else logger.fatal({ err: error }, 'chat node failed');
+  process.exit(1);
+}

@@ -1,0 +1,79 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The chat node's Prometheus metrics, served on the admin port only. */
+export class NodeMetrics {
+  readonly registry = new Registry();
+
+  readonly connections = new Gauge({ name: 'chat_connections', help: 'Open WebSocket connections on this node', registers: [this.registry] });
+  readonly messagesReceived = new Counter({
+    name: 'chat_messages_received_total',
+    help: 'Messages accepted (acked) by this node, by kind (direct, group)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly messagesDelivered = new Counter({
+    name: 'chat_messages_delivered_total',
+    help: 'Message frames written to sockets of this node, by kind (direct, group)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveryLatency = new Histogram({
+    name: 'chat_delivery_latency_seconds',
+    help: 'From a send accepted on any node to the frame written on the recipient socket’s node',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly busPublished = new Counter({
+    name: 'chat_bus_published_total',
+    help: 'Entries this node appended to other nodes’ inboxes',
+    registers: [this.registry],
+  });
+  readonly busLag = new Histogram({
+    name: 'chat_bus_consumer_lag_seconds',
+    help: 'Age of inbox entries when this node processed them',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+  readonly storeLatency = new Histogram({
+    name: 'chat_store_latency_seconds',
+    help: 'Store (Cassandra) operation latency, by operation',
+    labelNames: ['operation'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'chat_errors_total',
+    help: 'Error replies sent to clients, by protocol code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'chat_auth_failures_total',
+    help: 'Connections and HTTP requests refused for missing or invalid credentials',
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'chat_rate_limited_total',
+    help: 'Sends refused by the per-user rate limit',
+    registers: [this.registry],
+  });
+  readonly slowConsumersClosed = new Counter({
+    name: 'chat_slow_consumers_closed_total',
+    help: 'Sockets closed because their send buffer exceeded the bound',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Times a store operation into `chat_store_latency_seconds`. */
+  async timeStore<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    const stop = this.storeLatency.startTimer({ operation });
+    try {
+      return await work();
+    } finally {
+      stop();
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import type { ChatNode } from '../chat/chat-node.js';
+import type { ClientConnection } from '../chat/local-sockets.js';
+import type { ClientFrame, ServerFrame } from '../protocol/frames.js';
+
+/**
+ * Runs one parsed client frame for the socket's user and returns the reply, if the
+ * frame has one. `send` replies with its ack through the connection as soon as the
+ * message is durable, before routing, so it returns nothing here.
+ */
+export async function answerFrame(node: ChatNode, connection: ClientConnection, frame: ClientFrame): Promise<ServerFrame | undefined> {
+  const { user } = connection;
+  const ops = node.operations;
+  const ref = frame.ref;
+  switch (frame.type) {
+    case 'send':
+      await ops.send(user, frame, {
+        exceptSession: connection.session,
+        onAck: (ack) => {
+          connection.send({ type: 'ack', ref, ...ack });
+        },
+      });
+      return undefined;
+    case 'group.create':
+      return { type: 'group', ref, group: await ops.createGroup(user, frame.name) };
+    case 'group.join':
+      await ops.joinGroup(user, frame.group);
+      return { type: 'ok', ref };
+    case 'group.leave':
+      await ops.leaveGroup(user, frame.group);
+      return { type: 'ok', ref };
+    case 'group.members':
+      return { type: 'members', ref, group: frame.group, members: await ops.members(user, frame.group) };
+    case 'groups':
+      return { type: 'groups', ref, groups: await ops.groups(user) };
+    case 'history': {
+      const page = await ops.history(user, frame.conv, { before: frame.before, limit: frame.limit });
+      return { type: 'history', ref, messages: page.messages, more: page.more };
+    }
+    case 'sync': {
+      const page = await ops.sync(user, frame.since);
+      return { type: 'sync', ref, messages: page.messages, next: page.next };
+    }
+    case 'presence.watch':
+      return { type: 'presence', ref, users: await node.presence.watch(connection, frame.users) };
+    case 'typing':
+      await ops.typing(user, frame.to, connection.session);
+      return undefined;
+  }
+}

@@ -1,0 +1,96 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Identity, TokenVerifier } from '../auth/tokens.js';
+import type { ChatNode } from '../chat/chat-node.js';
+import { asChatError, ChatError, HTTP_STATUS } from '../protocol/errors.js';
+import { CreateGroupBody, GroupName, HistoryQuery, parseOrBadRequest, SendBody, SyncQuery, type Target } from '../protocol/frames.js';
+
+/** The bearer token of a request: `Authorization: Bearer …` (or `?token=` for browsers). */
+export function bearerToken(authorization: string | undefined, query: URLSearchParams): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+  return match?.[1] ?? query.get('token') ?? undefined;
+}
+
+/** The target of a conversation id the caller belongs to; `forbidden` for anyone else's. */
+function conversationTarget(user: string, conv: string): Target {
+  if (conv.startsWith('g:')) return { group: parseOrBadRequest(GroupName, conv.slice(2)) };
+  const direct = /^dm:([^:]+):([^:]+)$/.exec(conv);
+  if (direct === null) throw new ChatError('bad_request', 'conv is dm:<a>:<b> or g:<name>');
+  const [, first, second] = direct as unknown as [string, string, string];
+  if (user !== first && user !== second) throw new ChatError('forbidden', 'not a participant of this conversation');
+  return { user: user === first ? second : first };
+}
+
+/**
+ * The HTTP API of PROTOCOL.md: the socket operations for backends and scripts, with the
+ * same bearer JWT, the same operations and the same error codes.
+ */
+export function httpApi(node: ChatNode, verifier: TokenVerifier, maxBodyBytes: number): express.Router {
+  const router = express.Router();
+  const ops = node.operations;
+  router.use(express.json({ limit: maxBodyBytes }));
+
+  router.use(async (req: Request, res: Response, next: NextFunction) => {
+    const token = bearerToken(req.headers.authorization, new URL(req.url, 'http://local').searchParams);
+    if (token === undefined) {
+      node.metrics.authFailures.inc();
+      next(new ChatError('unauthorized', 'missing bearer token'));
+      return;
+    }
+    try {
+      res.locals.identity = await verifier.verify(token);
+      next();
+    } catch (error) {
+      node.metrics.authFailures.inc();
+      next(error);
+    }
+  });
+  const userOf = (res: Response): string => (res.locals.identity as Identity).user;
+
+  router.post('/messages', async (req, res) => {
+    const body = parseOrBadRequest(SendBody, req.body);
+    res.status(201).json(await ops.send(userOf(res), body));
+  });
+  router.post('/groups', async (req, res) => {
+    const { name } = parseOrBadRequest(CreateGroupBody, req.body);
+    res.status(201).json(await ops.createGroup(userOf(res), name));
+  });
+  router.post('/groups/:name/join', async (req, res) => {
+    await ops.joinGroup(userOf(res), parseOrBadRequest(GroupName, req.params.name));
+    res.status(204).end();
+  });
+  router.post('/groups/:name/leave', async (req, res) => {
+    await ops.leaveGroup(userOf(res), parseOrBadRequest(GroupName, req.params.name));
+    res.status(204).end();
+  });
+  router.get('/groups/:name/members', async (req, res) => {
+    res.json({ members: await ops.members(userOf(res), parseOrBadRequest(GroupName, req.params.name)) });
+  });
+  router.get('/groups', async (_req, res) => {
+    res.json({ groups: await ops.groups(userOf(res)) });
+  });
+  router.get('/conversations/:conv/messages', async (req, res) => {
+    const user = userOf(res);
+    const query = parseOrBadRequest(HistoryQuery, req.query);
+    const page = await ops.history(user, conversationTarget(user, req.params.conv), query);
+    res.json(page);
+  });
+  router.get('/sync', async (req, res) => {
+    const { since } = parseOrBadRequest(SyncQuery, req.query);
+    res.json(await ops.sync(userOf(res), since));
+  });
+
+  router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const chatError = httpError(error);
+    node.metrics.errors.inc({ code: chatError.code });
+    res.status(HTTP_STATUS[chatError.code]).json({ code: chatError.code, message: chatError.message });
+  });
+  return router;
+}
+
+/** Errors of the JSON body parser as protocol errors; everything else as it is. */
+function httpError(error: unknown): ChatError {
+  const type = (error as { type?: unknown } | null)?.type;
+  if (type === 'entity.too.large') return new ChatError('too_large', 'request body is too large');
+  if (type === 'entity.parse.failed') return new ChatError('bad_request', 'request body is not valid JSON');
+  return asChatError(error);
+}

@@ -1,0 +1,81 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import express from 'express';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../../common/log.js';
+import type { TokenVerifier } from '../auth/tokens.js';
+import type { ChatNode } from '../chat/chat-node.js';
+import { asChatError, HTTP_STATUS } from '../protocol/errors.js';
+import { bearerToken, httpApi } from './http-api.js';
+import { serveSocket, type SocketLimits } from './socket.js';
+
+export interface PublicServerOptions {
+  node: ChatNode;
+  verifier: TokenVerifier;
+  log: Logger;
+  maxFrameBytes: number;
+  socketLimits: SocketLimits;
+}
+
+/**
+ * The public port: `/ws` (credentials checked before the upgrade: no socket without a
+ * valid token), the HTTP API under `/v1`, `/healthz` and `/readyz`.
+ */
+export function createPublicServer(options: PublicServerOptions): Server {
+  const { node, verifier, log } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await node.isReady();
+    res.status(ready ? 200 : 503).json({ ready, draining: node.isDraining });
+  });
+  app.use('/v1', httpApi(node, verifier, options.maxFrameBytes));
+
+  const server = createServer(app);
+  // ws closes a socket whose frame exceeds maxPayload with 1009, as the protocol requires.
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
+  server.on('upgrade', (request: IncomingMessage, stream: Duplex, head: Buffer) => {
+    const url = new URL(request.url ?? '/', 'http://local');
+    if (url.pathname !== '/ws') {
+      refuseUpgrade(stream, 404, 'not_found', 'WebSocket endpoint is /ws');
+      return;
+    }
+    if (node.isDraining) {
+      refuseUpgrade(stream, 503, 'unavailable', 'this node is draining; reconnect through the load balancer');
+      return;
+    }
+    const token = bearerToken(request.headers.authorization, url.searchParams);
+    if (token === undefined) {
+      node.metrics.authFailures.inc();
+      refuseUpgrade(stream, 401, 'unauthorized', 'missing credentials: Authorization: Bearer <JWT> or ?token=<JWT>');
+      return;
+    }
+    verifier.verify(token).then(
+      (identity) => {
+        sockets.handleUpgrade(request, stream, head, (socket) => {
+          serveSocket(socket, identity, node, options.socketLimits, log).catch((error: unknown) => {
+            log.error({ err: error }, 'socket failed');
+          });
+        });
+      },
+      (error: unknown) => {
+        node.metrics.authFailures.inc();
+        const chatError = asChatError(error);
+        refuseUpgrade(stream, HTTP_STATUS[chatError.code], chatError.code, chatError.message);
+      },
+    );
+  });
+  return server;
+}
+
+/** Answers an upgrade request with a plain HTTP error; no socket is opened. */
+function refuseUpgrade(stream: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ code, message });
+  const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  stream.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { WebSocket, type RawData } from 'ws';
+import type { Logger } from '../../common/log.js';
+import type { Identity } from '../auth/tokens.js';
+import { CLOSE_TRY_AGAIN_LATER, type ChatNode } from '../chat/chat-node.js';
+import type { ClientConnection } from '../chat/local-sockets.js';
+import { AbuseMeter } from '../chat/rate-limit.js';
+import { asChatError, ChatError } from '../protocol/errors.js';
+import { parseClientFrame, PROTOCOL_VERSION, refOf, type ServerFrame } from '../protocol/frames.js';
+import { answerFrame } from './frames.js';
+
+/** Close codes of PROTOCOL.md: token expired, sustained abuse. (1009, too big, is sent by ws itself.) */
+export const CLOSE_TOKEN_EXPIRED = 4401;
+export const CLOSE_POLICY_VIOLATION = 1008;
+
+export interface SocketLimits {
+  /** A socket whose unsent bytes exceed this is a slow consumer and is dropped; its client re-syncs. */
+  maxBufferedBytes: number;
+  /** Bad frames or rate-limited sends tolerated per `abuseWindowMs` before closing with 1008. */
+  abuseLimit: number;
+  abuseWindowMs: number;
+}
+
+/**
+ * Serves one authenticated WebSocket: hello, then frames in order, each answered or
+ * failed with an `error` frame (the socket stays open), until it closes.
+ */
+export async function serveSocket(
+  socket: WebSocket,
+  identity: Identity,
+  node: ChatNode,
+  limits: SocketLimits,
+  log: Logger,
+): Promise<void> {
+  const session = randomUUID();
+  const connection: ClientConnection = {
+    user: identity.user,
+    session,
+    send(frame: ServerFrame) {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      if (socket.bufferedAmount > limits.maxBufferedBytes) {
+        // A close frame would queue behind the backlog; drop the connection at once instead.
+        node.metrics.slowConsumersClosed.inc();
+        socket.terminate();
+        return;
+      }
+      socket.send(JSON.stringify(frame));
+    },
+    close(code, reason) {
+      socket.close(code, reason);
+    },
+  };
+
+  const abuse = new AbuseMeter(limits.abuseLimit, limits.abuseWindowMs);
+  const reportError = (error: ChatError, ref: string | undefined): void => {
+    node.metrics.errors.inc({ code: error.code });
+    connection.send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: error.code, message: error.message });
+    if ((error.code === 'bad_request' || error.code === 'rate_limited') && abuse.offend(Date.now())) {
+      socket.close(CLOSE_POLICY_VIOLATION, 'too many bad or rate-limited frames');
+    }
+  };
+
+  const closed = new Promise<void>((resolve) => {
+    socket.once('close', () => {
+      resolve();
+    });
+  });
+  const answer = async (data: RawData, isBinary: boolean): Promise<void> => {
+    if (isBinary) {
+      reportError(new ChatError('bad_request', 'binary frames are not supported; send JSON text frames'), undefined);
+      return;
+    }
+    const text = rawText(data);
+    try {
+      const reply = await answerFrame(node, connection, parseClientFrame(text));
+      if (reply !== undefined) connection.send(reply);
+    } catch (error) {
+      const chatError = asChatError(error);
+      if (chatError.code === 'internal') log.error({ err: error, user: identity.user }, 'frame failed');
+      reportError(chatError, refOf(text));
+    }
+  };
+
+  // Frames are answered one at a time in arrival order, and only after `hello`.
+  const registration = registerSocket();
+  let queue: Promise<void> = registration.then(() => undefined);
+  socket.on('message', (data: RawData, isBinary: boolean) => {
+    queue = queue.then(() => answer(data, isBinary));
+  });
+
+  const expiry = setTimeout(() => {
+    socket.close(CLOSE_TOKEN_EXPIRED, 'token expired');
+  }, Math.max(0, identity.expiresAt - Date.now()));
+  expiry.unref();
+
+  async function registerSocket(): Promise<boolean> {
+    try {
+      await node.connect(connection);
+    } catch (error) {
+      log.warn({ err: error, user: identity.user }, 'could not register a new socket');
+      connection.send({ type: 'error', code: 'unavailable', message: 'cannot serve this socket now; reconnect later' });
+      socket.close(CLOSE_TRY_AGAIN_LATER, 'unavailable');
+      return false;
+    }
+    connection.send({ type: 'hello', protocol: PROTOCOL_VERSION, node: node.nodeId, user: identity.user, session });
+    return true;
+  }
+
+  const registered = await registration;
+  await closed;
+  clearTimeout(expiry);
+  await queue;
+  if (registered) await node.disconnect(connection);
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : data).toString('utf8');
+}
