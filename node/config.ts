@@ -12,6 +12,8 @@ export interface NodeConfig {
   advertiseAddress: string;
   /** Unset together with `cassandra`: the embedded single node. */
   redisUrl: string | undefined;
+  /** Prefix of every Redis key and channel, so several clusters can share one Redis. */
+  redisKeyPrefix: string;
   cassandra: CassandraConfig | undefined;
   auth: AuthConfig;
   maxFrameBytes: number;
@@ -56,20 +58,23 @@ export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
     adminPort,
     advertiseAddress: readVariable(env, 'CHAT_ADVERTISE_ADDRESS', hostPort.default(`${nodeId}:${adminPort}`)),
     redisUrl,
-    cassandra:
-      points === undefined
-        ? undefined
-        : {
-            contactPoints: points,
-            datacenter: readVariable(env, 'CHAT_CASSANDRA_DC', z.string().min(1).default('datacenter1')),
-            keyspace: readVariable(env, 'CHAT_CASSANDRA_KEYSPACE', identifier.default('chat')),
-            replicationFactor: readVariable(env, 'CHAT_CASSANDRA_REPLICATION_FACTOR', wholeNumber(1, 9).default(1)),
-          },
+    redisKeyPrefix: readVariable(env, 'CHAT_REDIS_KEY_PREFIX', z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'expected 1-64 of [A-Za-z0-9:._-]').default('chat:')),
+    cassandra: points === undefined ? undefined : loadCassandraConfig(env),
     auth: readAuth(env),
     maxFrameBytes: readVariable(env, 'CHAT_MAX_FRAME_BYTES', wholeNumber(1024, 16 * 1024 * 1024).default(65536)),
     messagesPerSecondPerUser: readVariable(env, 'CHAT_MESSAGES_PER_SECOND', wholeNumber(1, 100_000).default(20)),
     drainSpreadMs: readVariable(env, 'CHAT_DRAIN_SPREAD_MS', wholeNumber(0, 600_000).default(10_000)),
     maxBufferedBytes: readVariable(env, 'CHAT_MAX_BUFFERED_BYTES', wholeNumber(64 * 1024).default(4 * 1024 * 1024)),
+  };
+}
+
+/** The Cassandra settings alone: all that `migrate` needs. */
+export function loadCassandraConfig(env: NodeJS.ProcessEnv): CassandraConfig {
+  return {
+    contactPoints: readVariable(env, 'CHAT_CASSANDRA_CONTACT_POINTS', contactPoints),
+    datacenter: readVariable(env, 'CHAT_CASSANDRA_DC', z.string().min(1).default('datacenter1')),
+    keyspace: readVariable(env, 'CHAT_CASSANDRA_KEYSPACE', identifier.default('chat')),
+    replicationFactor: readVariable(env, 'CHAT_CASSANDRA_REPLICATION_FACTOR', wholeNumber(1, 9).default(1)),
   };
 }
 

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import { tokenVerifier } from './auth/tokens.js';
 import { openBackends, runMigrations } from './backends.js';
 import { ChatNode } from './chat/chat-node.js';
-import { loadNodeConfig, type NodeConfig } from './config.js';
+import { loadCassandraConfig, loadNodeConfig, type NodeConfig } from './config.js';
 import { createAdminServer } from './server/admin-server.js';
 import { createPublicServer } from './server/public-server.js';
 
@@ -33,7 +33,8 @@ async function serve(config: NodeConfig): Promise<void> {
     verifier: tokenVerifier(config.auth),
     log,
     maxFrameBytes: config.maxFrameBytes,
-    socketLimits: { maxBufferedBytes: config.maxBufferedBytes, abuseLimit: 20, abuseWindowMs: 10_000 },
+    // Sustained abuse: more than 100 bad or rate-limited frames within 10 s.
+    socketLimits: { maxBufferedBytes: config.maxBufferedBytes, abuseLimit: 100, abuseWindowMs: 10_000 },
   });
   let shuttingDown = false;
   const drainAndExit = (reason: string): void => {
@@ -69,9 +70,8 @@ async function listen(server: Server, port: number): Promise<void> {
 }
 
 async function main(command: string): Promise<void> {
-  const config = loadNodeConfig(process.env);
-  if (command === 'serve') await serve(config);
-  else if (command === 'migrate') await runMigrations(config, log);
+  if (command === 'serve') await serve(loadNodeConfig(process.env));
+  else if (command === 'migrate') await runMigrations(loadCassandraConfig(process.env), log);
   else throw new ConfigError('command', `unknown command ${command}; use serve or migrate`);
 }
 

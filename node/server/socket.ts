@@ -60,6 +60,11 @@ export async function serveSocket(
     }
   };
 
+  // ws reports protocol violations (an oversized frame, which it closes with 1009) as
+  // 'error' events; unhandled, one would take the whole process down.
+  socket.on('error', (error) => {
+    log.debug({ err: error, user: identity.user }, 'socket error');
+  });
   const closed = new Promise<void>((resolve) => {
     socket.once('close', () => {
       resolve();

@@ -69,7 +69,8 @@ export class MemoryStore implements Store {
 
   sync(user: string, options: { since?: string; limit: number }): Promise<SyncPage> {
     const since = options.since;
-    const newer = [...(this.userConversations.get(user) ?? [])]
+    const groups = [...(this.userGroups.get(user) ?? [])].map((group) => `g:${group}`);
+    const newer = [...(this.userConversations.get(user) ?? []), ...groups]
       .flatMap((conv) => this.conversations.get(conv) ?? [])
       .filter((message) => since === undefined || message.id > since)
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -49,12 +49,17 @@ export interface Store {
 
   /**
    * Stores a message durably, and notes in each participant's conversation list that the
-   * conversation has a message with this id (what `sync` reads).
+   * conversation has a message with this id (what `sync` reads). Group messages pass no
+   * participants: members reach group conversations through their membership, so a
+   * message costs no write per member.
    */
   appendMessage(message: ChatMessage, participants: readonly string[]): Promise<void>;
   /** Messages of a conversation older than `before` (all when unset), newest first. */
   history(conv: string, options: { before?: string; limit: number }): Promise<HistoryPage>;
-  /** Messages of all the user's conversations newer than `since` (all when unset), oldest first. */
+  /**
+   * Messages newer than `since` (all when unset), oldest first, of the user's direct
+   * conversations and of the groups the user is a member of now.
+   */
   sync(user: string, options: { since?: string; limit: number }): Promise<SyncPage>;
 
   /** Writes a mapping-table row that expires after `ttlSeconds` unless written again. */

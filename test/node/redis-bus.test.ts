@@ -1,0 +1,436 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Envelope, Signal } from '../../node/bus/bus.js';
+import { connectRedisBus, type RedisBus, type RedisBusOptions } from '../../node/bus/redis-bus.js';
+import { ChatError } from '../../node/protocol/errors.js';
+import { describeBusContract, messageEnvelope, range, seqOf } from '../contract/bus-contract.js';
+import { Launcher } from '../env/launcher.js';
+import { freePort } from '../env/ports.js';
+import { stopServer, type ServerProcess } from '../env/process.js';
+import { provisionRedis } from '../env/redis.js';
+import { testEnvironment } from '../support/env.js';
+
+/** Keys of this file's own, so files running side by side on the shared Redis never meet. */
+const prefix = `test-${randomUUID()}:`;
+
+describeBusContract('RedisBus', async () => {
+  const bus = await connectRedisBus(testEnvironment().CHAT_REDIS_URL, { prefix });
+  return { bus, close: () => bus.close() };
+});
+
+/** Why a promise rejected, or undefined when it did not. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+async function answersPing(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {
+    // Refused while the server starts; connect() reports it.
+  });
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** CLIENT LIST, one line per connection. */
+async function clientList(admin: Redis): Promise<string[]> {
+  return String(await admin.client('LIST')).split('\n');
+}
+
+/** The ids of the connections whose CLIENT SETNAME is `name`. */
+async function connectionIds(admin: Redis, name: string): Promise<string[]> {
+  return (await clientList(admin))
+    .filter((line) => line.split(' ').includes(`name=${name}`))
+    .map((line) => /(?:^| )id=(\d+)/.exec(line)?.[1] ?? '')
+    .filter((id) => id !== '');
+}
+
+/** Kills the connections named `name`; resolves with how many there were. */
+async function killConnections(admin: Redis, name: string): Promise<number> {
+  const ids = await connectionIds(admin, name);
+  for (const id of ids) await admin.client('KILL', 'ID', id);
+  return ids.length;
+}
+
+describe('RedisBus on the shared Redis', () => {
+  const url = testEnvironment().CHAT_REDIS_URL;
+  const buses: RedisBus[] = [];
+  let admin: Redis;
+
+  async function openBus(options: RedisBusOptions = {}): Promise<RedisBus> {
+    const bus = await connectRedisBus(url, { prefix, ...options });
+    buses.push(bus);
+    return bus;
+  }
+
+  beforeAll(() => {
+    admin = new Redis(url, { maxRetriesPerRequest: 1 });
+  });
+  afterEach(async () => {
+    for (const bus of buses.splice(0)) await bus.close();
+  });
+  afterAll(async () => {
+    let cursor = '0';
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await admin.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    admin.disconnect();
+  });
+
+  it('two buses with the same prefix reach each other: inboxes, signals, presence and routes', async () => {
+    const [sender, receiver] = [await openBus(), await openBus()];
+    const node = `node-${randomUUID()}`;
+    const envelopes: number[] = [];
+    await receiver.consume(node, (envelope) => {
+      envelopes.push(seqOf(envelope));
+      return Promise.resolve();
+    });
+    const signals: Signal[] = [];
+    await receiver.onSignal(node, (signal) => signals.push(signal));
+    const changes: string[] = [];
+    const presence = await receiver.presence((user, status) => changes.push(`${user}:${status}`));
+    await presence.follow(['alice']);
+
+    await sender.publish(node, messageEnvelope(1));
+    const typing: Signal = { kind: 'typing', from: 'alice', conv: 'dm:alice:bob', users: ['bob'] };
+    await sender.signal(node, typing);
+    await (await sender.presence(() => undefined)).announce('alice', 'online');
+    await sender.routes.addSession({ user: 'alice', node, session: 's1' });
+
+    await vi.waitFor(() => {
+      expect(envelopes).toEqual([1]);
+      expect(signals).toEqual([typing]);
+      expect(changes).toEqual(['alice:online']);
+    });
+    expect(await receiver.routes.sessionsOf('alice')).toEqual([{ user: 'alice', node, session: 's1' }]);
+    expect(await receiver.routes.removeSession({ user: 'alice', node, session: 's1' })).toBe(true);
+  });
+
+  it('reports a handler that throws through onError and goes on', async () => {
+    const errors: unknown[] = [];
+    const bus = await openBus({ onError: (error) => errors.push(error) });
+    const node = `node-${randomUUID()}`;
+    const seen: number[] = [];
+    const failure = new Error('handler failed on purpose');
+    await bus.consume(node, (envelope) => {
+      seen.push(seqOf(envelope));
+      return seqOf(envelope) === 2 ? Promise.reject(failure) : Promise.resolve();
+    });
+    for (const seq of range(1, 3)) await bus.publish(node, messageEnvelope(seq));
+    await vi.waitFor(() => {
+      expect(seen).toEqual([1, 2, 3]);
+    });
+    expect(errors).toEqual([failure]);
+  });
+
+  it('skips an inbox entry that is not an envelope, reporting it', async () => {
+    const errors: unknown[] = [];
+    const bus = await openBus({ onError: (error) => errors.push(error) });
+    const node = `node-${randomUUID()}`;
+    const seen: number[] = [];
+    await bus.consume(node, (envelope) => {
+      seen.push(seqOf(envelope));
+      return Promise.resolve();
+    });
+    await admin.xadd(`${prefix}inbox:${node}`, '*', 'e', '{"kind":"nonsense"}');
+    await bus.publish(node, messageEnvelope(1));
+    await vi.waitFor(() => {
+      expect(seen).toEqual([1]);
+    });
+    expect(errors).toHaveLength(1);
+  });
+
+  it('keeps each inbox trimmed to about its maximum length and expiring', async () => {
+    const bus = await openBus({ inboxMaxLength: 100, inboxTtlSeconds: 600 });
+    const node = `node-${randomUUID()}`;
+    for (const seq of range(1, 1_000)) await bus.publish(node, messageEnvelope(seq));
+    const length = await admin.xlen(`${prefix}inbox:${node}`);
+    expect(length).toBeGreaterThanOrEqual(100);
+    expect(length).toBeLessThan(1_000);
+    const ttl = await admin.ttl(`${prefix}inbox:${node}`);
+    expect(ttl).toBeGreaterThan(500);
+    expect(ttl).toBeLessThanOrEqual(600);
+  });
+
+  it('keeps idempotency keys for 24 hours', async () => {
+    const bus = await openBus();
+    await bus.idempotency.claim('alice', 'k1');
+    expect(await admin.ttl(`${prefix}idem:alice:k1`)).toBeGreaterThan(86_000);
+    await bus.idempotency.complete('alice', 'k1', { id: '01JABCDEFGHJKMNPQRSTVWXYZ0', ts: 1, conv: 'dm:alice:bob' });
+    expect(await admin.ttl(`${prefix}idem:alice:k1`)).toBeGreaterThan(86_000);
+  });
+
+  it('rejects with unavailable at once when Redis cannot be reached at all', async () => {
+    const nobody = `redis://127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    const error = await rejectionOf(connectRedisBus(nobody, { prefix }));
+    expect(error).toBeInstanceOf(ChatError);
+    expect(error).toMatchObject({ code: 'unavailable' });
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
+
+/**
+ * Redis servers of this file's own, which the fault tests stop and restart; each on a port
+ * picked once, so a restarted server comes back where the clients expect it.
+ */
+describe('RedisBus when Redis fails', () => {
+  let redisServer: string;
+  let launcher: Launcher;
+  let dir: string;
+  const buses: RedisBus[] = [];
+  const clients: Redis[] = [];
+  let started = 0;
+
+  /** A redis-server of the test's own that can be stopped and started again on the same port. */
+  interface OwnRedis {
+    url: string;
+    start(): Promise<void>;
+    stop(): Promise<void>;
+  }
+
+  async function ownRedis(): Promise<OwnRedis> {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    let server: ServerProcess | undefined;
+    const own: OwnRedis = {
+      url,
+      async start() {
+        started += 1;
+        const args = ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'];
+        server = await launcher.start(`redis-${started}`, redisServer, args, () => answersPing(url));
+      },
+      async stop() {
+        if (server !== undefined) await stopServer(server.pid);
+        server = undefined;
+      },
+    };
+    await own.start();
+    return own;
+  }
+
+  async function openBus(url: string, options: RedisBusOptions = {}): Promise<RedisBus> {
+    const bus = await connectRedisBus(url, { prefix, ...options });
+    buses.push(bus);
+    return bus;
+  }
+
+  function adminOf(url: string): Redis {
+    const client = new Redis(url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => {
+      // Expected while the server is down.
+    });
+    clients.push(client);
+    return client;
+  }
+
+  beforeAll(async () => {
+    redisServer = await provisionRedis();
+    dir = mkdtempSync(join(tmpdir(), 'chatcluster-redis-bus-'));
+    launcher = new Launcher(dir, { ownerPid: process.pid });
+  });
+  afterEach(async () => {
+    for (const bus of buses.splice(0)) await bus.close();
+    for (const client of clients.splice(0)) client.disconnect();
+  });
+  afterAll(async () => {
+    await launcher.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('after Redis restarts, the consumer receives every envelope published since, and onReconnect fires', async () => {
+    const redis = await ownRedis();
+    const bus = await openBus(redis.url);
+    let reconnects = 0;
+    bus.onReconnect(() => {
+      reconnects += 1;
+    });
+    const node = 'node-restart';
+    const seen: number[] = [];
+    await bus.consume(node, (envelope) => {
+      seen.push(seqOf(envelope));
+      return Promise.resolve();
+    });
+
+    const accepted: { seq: number; startedAt: number }[] = [];
+    const refusals: unknown[] = [];
+    const publishing = new AbortController();
+    const publisher = (async () => {
+      for (let seq = 1; !publishing.signal.aborted; seq += 1) {
+        const startedAt = Date.now();
+        try {
+          await bus.publish(node, messageEnvelope(seq));
+          accepted.push({ seq, startedAt });
+        } catch (error) {
+          refusals.push(error);
+        }
+        await sleep(5);
+      }
+    })();
+
+    try {
+      await vi.waitFor(() => {
+        expect(seen.length).toBeGreaterThan(20);
+      }, { timeout: 5_000 });
+      await redis.stop();
+      await sleep(500);
+      await redis.start();
+      const restartedAt = Date.now();
+      const sinceRestart = (): number[] =>
+        accepted.filter((publish) => publish.startedAt >= restartedAt).map((publish) => publish.seq);
+
+      await vi.waitFor(() => {
+        expect(reconnects).toBe(1);
+        expect(sinceRestart().length).toBeGreaterThan(50);
+      }, { timeout: 15_000, interval: 50 });
+      publishing.abort();
+      await publisher;
+
+      const expected = sinceRestart();
+      await vi.waitFor(() => {
+        expect(seen).toEqual(expect.arrayContaining(expected));
+      }, { timeout: 10_000, interval: 50 });
+      // In order and never twice, across the restart too.
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+      expect(new Set(seen).size).toBe(seen.length);
+      // While Redis was away, publishing failed (it did not wait), and with the protocol's code.
+      expect(refusals.length).toBeGreaterThan(0);
+      for (const refusal of refusals) expect(refusal).toMatchObject({ code: 'unavailable' });
+      expect(await bus.isHealthy()).toBe(true);
+    } finally {
+      publishing.abort();
+      await publisher;
+    }
+  });
+
+  it('while Redis is down, calls reject with unavailable within a couple of seconds instead of hanging', async () => {
+    const redis = await ownRedis();
+    const bus = await openBus(redis.url);
+    await bus.consume('node-down', () => Promise.resolve());
+    await redis.stop();
+
+    const calls: [string, () => Promise<unknown>][] = [
+      ['publish', () => bus.publish('node-down', messageEnvelope(1))],
+      ['idempotency.claim', () => bus.idempotency.claim('alice', 'k1')],
+      ['routes.addSession', () => bus.routes.addSession({ user: 'alice', node: 'node-down', session: 's1' })],
+      ['routes.onlineStatus', () => bus.routes.onlineStatus(['alice', 'bob'])],
+      ['heartbeats.beat', () => bus.heartbeats.beat('node-down', 10)],
+      ['signal', () => bus.signal('node-down', { kind: 'typing', from: 'a', conv: 'dm:a:b', users: ['b'] })],
+      ['onSignal', () => bus.onSignal('node-down', () => undefined)],
+      ['presence follow', async () => (await bus.presence(() => undefined)).follow(['alice'])],
+      ['routes.removeNode', () => bus.routes.removeNode('node-gone')],
+      ['routes.groupNodes', () => bus.routes.groupNodes('team')],
+      ['heartbeats.expired', () => bus.heartbeats.expired()],
+      ['heartbeats.claimCleanup', () => bus.heartbeats.claimCleanup('node-gone', 10)],
+      ['idempotency.complete', () => bus.idempotency.complete('alice', 'k1', { id: 'x', ts: 1, conv: 'dm:a:b' })],
+    ];
+    for (const [name, call] of calls) {
+      const startedAt = Date.now();
+      const error = await rejectionOf(call());
+      expect(error, name).toBeInstanceOf(ChatError);
+      expect(error, name).toMatchObject({ code: 'unavailable' });
+      expect((error as ChatError).cause, name).toBeDefined();
+      expect(Date.now() - startedAt, name).toBeLessThan(2_000);
+    }
+
+    const checkedAt = Date.now();
+    expect(await bus.isHealthy()).toBe(false);
+    expect(Date.now() - checkedAt).toBeLessThan(2_000);
+
+    const closingAt = Date.now();
+    await bus.close();
+    expect(Date.now() - closingAt).toBeLessThan(2_000);
+  });
+
+  it('loses no envelope left unread when its consumer connection is killed and Redis stays up', async () => {
+    const redis = await ownRedis();
+    const admin = adminOf(redis.url);
+    const errors: unknown[] = [];
+    const bus = await openBus(redis.url, { onError: (error) => errors.push(error) });
+    const node = 'node-killed';
+    const inboxConnection = `${prefix}inbox:${node}`;
+    const seen: number[] = [];
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await bus.consume(node, async (envelope: Envelope) => {
+      seen.push(seqOf(envelope));
+      if (seqOf(envelope) === 1) await released;
+    });
+
+    // The consumer is busy with 1 while 2..10 wait unread in the inbox when its connection dies.
+    await bus.publish(node, messageEnvelope(1));
+    await vi.waitFor(() => {
+      expect(seen).toEqual([1]);
+    });
+    for (const seq of range(2, 10)) await bus.publish(node, messageEnvelope(seq));
+    expect(await killConnections(admin, inboxConnection)).toBe(1);
+    release();
+    await vi.waitFor(() => {
+      expect(seen).toEqual(range(1, 10));
+    }, { timeout: 10_000 });
+
+    // Killed again while blocked in XREAD, with nothing unread; what comes next still arrives.
+    await vi.waitFor(async () => {
+      const lines = await clientList(admin);
+      expect(lines.some((line) => line.includes(`name=${inboxConnection} `) && line.includes('cmd=xread'))).toBe(true);
+    }, { timeout: 10_000 });
+    expect(await killConnections(admin, inboxConnection)).toBe(1);
+    for (const seq of range(11, 20)) await bus.publish(node, messageEnvelope(seq));
+    await vi.waitFor(() => {
+      expect(seen).toEqual(range(1, 20));
+    }, { timeout: 10_000 });
+    await sleep(300);
+    expect(seen).toEqual(range(1, 20));
+    expect(errors.every((error) => error instanceof ChatError && error.code === 'unavailable')).toBe(true);
+  });
+
+  it('when all its connections are killed, the bus reconnects: subscriptions come back and onReconnect fires', async () => {
+    const redis = await ownRedis();
+    const admin = adminOf(redis.url);
+    const bus = await openBus(redis.url);
+    let reconnects = 0;
+    bus.onReconnect(() => {
+      reconnects += 1;
+    });
+    const signals: Signal[] = [];
+    await bus.onSignal('node-x', (signal) => signals.push(signal));
+    const changes: string[] = [];
+    const presence = await bus.presence((user, status) => changes.push(`${user}:${status}`));
+    await presence.follow(['alice']);
+
+    expect(await killConnections(admin, `${prefix}commands`)).toBe(1);
+    expect(await killConnections(admin, `${prefix}subscriber`)).toBe(1);
+    await vi.waitFor(() => {
+      expect(reconnects).toBe(1);
+    }, { timeout: 10_000 });
+    // The subscriber reconnects on its own schedule; signals sent before it is back are lost (at most once).
+    const typing: Signal = { kind: 'typing', from: 'bob', conv: 'dm:alice:bob', users: ['alice'] };
+    await vi.waitFor(async () => {
+      await bus.signal('node-x', typing);
+      await presence.announce('alice', 'online');
+      expect(signals.length).toBeGreaterThan(0);
+      expect(changes.length).toBeGreaterThan(0);
+    }, { timeout: 10_000, interval: 200 });
+    expect(signals[0]).toEqual(typing);
+    expect(changes[0]).toBe('alice:online');
+  });
+});

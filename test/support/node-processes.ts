@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../env/ports.js';
+import { mintToken } from '../../node/auth/tokens.js';
+
+const NODE_MAIN = fileURLToPath(new URL('../../node/main.ts', import.meta.url));
+export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789';
+
+/** A chat node running as a child process, as it runs in a pod. */
+export interface NodeProcess {
+  id: string;
+  url: string;
+  wsUrl: string;
+  adminUrl: string;
+  child: ChildProcess;
+  /** What the node logged (JSON lines), for assertions and failure messages. */
+  output: string[];
+}
+
+/** Runs the node entry point (TypeScript, through tsx) with `args` and `env`. */
+function spawnNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', NODE_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs `migrate` and resolves when it exited 0. */
+export async function migrate(env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawnNode(['migrate'], env);
+  const output: string[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`migrate exited ${String(code)}:\n${output.join('')}`);
+}
+
+/** Starts a node and waits until its /readyz answers 200. */
+export async function startNode(env: NodeJS.ProcessEnv, id = `node-${randomBytes(3).toString('hex')}`): Promise<NodeProcess> {
+  const [port, adminPort] = await Promise.all([freePort(), freePort()]);
+  const child = spawnNode([], {
+    ...env,
+    CHAT_NODE_ID: id,
+    CHAT_PORT: String(port),
+    CHAT_ADMIN_PORT: String(adminPort),
+    CHAT_ADVERTISE_ADDRESS: `127.0.0.1:${adminPort}`,
+    CHAT_JWT_SECRET: env.CHAT_JWT_SECRET ?? TEST_JWT_SECRET,
+    LOG_LEVEL: env.LOG_LEVEL ?? 'info',
+  });
+  const output: string[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter((line) => line !== '')));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const node: NodeProcess = { id, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}`, child, output };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`node ${id} exited ${child.exitCode} while starting:\n${output.join('\n')}`);
+    const ready = await fetch(`${node.url}/readyz`).then((response) => response.ok, () => false);
+    if (ready) return node;
+    if (Date.now() > deadline) throw new Error(`node ${id} not ready after 30 s:\n${output.join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Stops a node: SIGTERM (a graceful drain) by default, or SIGKILL to play a crash. */
+export async function stopNode(node: NodeProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (node.child.exitCode !== null || node.child.signalCode !== null) return node.child.exitCode;
+  const exited = once(node.child, 'exit') as Promise<[number | null]>;
+  node.child.kill(signal);
+  const [code] = await exited;
+  return code;
+}
+
+/** A token for `user` signed with the test secret. */
+export function tokenFor(user: string, ttlSeconds = 3600): Promise<string> {
+  return mintToken(TEST_JWT_SECRET, user, ttlSeconds);
+}
