@@ -1,0 +1,210 @@
+/**
+ * A command-line chat client for people trying ChatCluster and for scripts.
+ *
+ *   chat token <user> [--ttl <s>]                  mint a dev token (HS256, needs CHAT_JWT_SECRET)
+ *   chat listen                                    print every frame as a JSON line until Ctrl-C
+ *   chat send <user:ID|group:NAME> <text> [--idem <key>]
+ *   chat groups | chat group <create|join|leave|members> <name>
+ *   chat history <user:ID|group:NAME> [--limit <n>] [--before <id>]
+ *   chat sync [--since <id>]                       every message since the cursor, page after page
+ *
+ * Connection: --url (or CHAT_URL, default ws://127.0.0.1:8080) and --token (or CHAT_TOKEN);
+ * or --user <id> with CHAT_JWT_SECRET to mint a token on the fly.
+ */
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { mintToken } from '../auth/tokens.js';
+import { GroupName, UserId, type Target } from '../protocol/frames.js';
+
+type Frame = Record<string, unknown> & { type: string };
+
+class UsageError extends Error {}
+
+const USAGE = `usage: chat <token|listen|send|groups|group|history|sync> ... [--url ws://host:port] [--token JWT | --user ID]
+  chat token alice                 (with CHAT_JWT_SECRET set)
+  chat send user:bob "hello"       chat send group:team "hi all" --idem k1
+  chat group create team           chat groups
+  chat history user:bob --limit 20 chat sync --since 0
+  chat listen`;
+
+/** `user:bob` or `group:team` as a protocol target. */
+function parseTarget(text: string | undefined): Target {
+  const match = /^(user|group):(.+)$/.exec(text ?? '');
+  if (match === null) throw new UsageError(`expected user:<id> or group:<name>, got ${JSON.stringify(text ?? '')}`);
+  const [, kind, id] = match as unknown as [string, string, string];
+  return kind === 'user' ? { user: validUser(id) } : { group: valid(GroupName, id, 'group name') };
+}
+
+function validUser(id: string | undefined): string {
+  return valid(UserId, id, 'user id');
+}
+
+function valid(schema: typeof UserId, value: string | undefined, what: string): string {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new UsageError(`${JSON.stringify(value ?? '')} is not a valid ${what}: ${result.error.issues[0]?.message ?? ''}`);
+  return result.data;
+}
+
+/** One socket: connect, wait for hello, then request/reply by ref. */
+class Connection {
+  private nextRef = 0;
+  private readonly pending = new Map<string, (frame: Frame) => void>();
+
+  private constructor(
+    private readonly socket: WebSocket,
+    private readonly onPush: (frame: Frame) => void,
+  ) {
+    socket.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString('utf8')) as Frame;
+      const waiter = typeof frame.ref === 'string' ? this.pending.get(frame.ref) : undefined;
+      if (waiter !== undefined && typeof frame.ref === 'string') {
+        this.pending.delete(frame.ref);
+        waiter(frame);
+      } else {
+        onPush(frame);
+      }
+    });
+  }
+
+  static open(url: string, token: string, onPush: (frame: Frame) => void): Promise<{ connection: Connection; hello: Frame }> {
+    const socket = new WebSocket(`${url.replace(/\/$/, '')}/ws`, { headers: { authorization: `Bearer ${token}` } });
+    return new Promise((resolve, reject) => {
+      socket.once('unexpected-response', (_request, response) => {
+        reject(new Error(`the node refused the connection: HTTP ${response.statusCode ?? '?'}`));
+      });
+      socket.once('error', reject);
+      socket.once('message', (data: Buffer) => {
+        const hello = JSON.parse(data.toString('utf8')) as Frame;
+        if (hello.type !== 'hello') reject(new Error(`expected hello, got ${JSON.stringify(hello)}`));
+        else resolve({ connection: new Connection(socket, onPush), hello });
+      });
+    });
+  }
+
+  request(frame: Record<string, unknown>): Promise<Frame> {
+    const ref = `cli-${++this.nextRef}`;
+    return new Promise((resolve) => {
+      this.pending.set(ref, resolve);
+      this.socket.send(JSON.stringify({ ...frame, ref }));
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Prints a reply, failing the command (exit 1) when it is an `error` frame. */
+function expectReply(frame: Frame): Frame {
+  if (frame.type === 'error') throw new Error(`${String(frame.code)}: ${String(frame.message)}`);
+  return frame;
+}
+
+async function resolveToken(values: { token?: string | undefined; user?: string | undefined }): Promise<string> {
+  const token = values.token ?? process.env.CHAT_TOKEN;
+  if (token !== undefined && token !== '') return token;
+  const secret = process.env.CHAT_JWT_SECRET;
+  if (values.user !== undefined && secret !== undefined) return mintToken(secret, validUser(values.user));
+  throw new UsageError('no credentials: pass --token (or set CHAT_TOKEN), or --user with CHAT_JWT_SECRET set');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      user: { type: 'string' },
+      ttl: { type: 'string' },
+      idem: { type: 'string' },
+      limit: { type: 'string' },
+      before: { type: 'string' },
+      since: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help === true || command === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (command === 'token') {
+    const secret = process.env.CHAT_JWT_SECRET;
+    if (secret === undefined) throw new UsageError('chat token needs CHAT_JWT_SECRET (the cluster’s HS256 secret)');
+    process.stdout.write(`${await mintToken(secret, validUser(args[0]), Number(values.ttl ?? 3600))}\n`);
+    return;
+  }
+
+  const url = values.url ?? process.env.CHAT_URL ?? 'ws://127.0.0.1:8080';
+  const listening = command === 'listen';
+  const { connection, hello } = await Connection.open(url, await resolveToken(values), (frame) => {
+    if (listening) print(frame);
+  });
+  try {
+    switch (command) {
+      case 'listen':
+        print(hello);
+        await new Promise<never>(() => undefined);
+        break;
+      case 'send': {
+        const [to, text] = args;
+        if (text === undefined) throw new UsageError('chat send <user:ID|group:NAME> <text>');
+        print(expectReply(await connection.request({ type: 'send', to: parseTarget(to), text, ...(values.idem === undefined ? {} : { idem: values.idem }) })));
+        break;
+      }
+      case 'groups':
+        print(expectReply(await connection.request({ type: 'groups' })).groups);
+        break;
+      case 'group': {
+        const [action, name] = args;
+        const frames: Record<string, Record<string, unknown>> = {
+          create: { type: 'group.create', name },
+          join: { type: 'group.join', group: name },
+          leave: { type: 'group.leave', group: name },
+          members: { type: 'group.members', group: name },
+        };
+        const frame = action === undefined ? undefined : frames[action];
+        if (frame === undefined || name === undefined) throw new UsageError('chat group <create|join|leave|members> <name>');
+        print(expectReply(await connection.request(frame)));
+        break;
+      }
+      case 'history': {
+        const page = expectReply(
+          await connection.request({
+            type: 'history',
+            conv: parseTarget(args[0]),
+            ...(values.limit === undefined ? {} : { limit: Number(values.limit) }),
+            ...(values.before === undefined ? {} : { before: values.before }),
+          }),
+        );
+        for (const message of page.messages as unknown[]) print(message);
+        if (page.more === true) process.stderr.write('(more: page on with --before <oldest id>)\n');
+        break;
+      }
+      case 'sync': {
+        let since: string | null = values.since ?? '0';
+        while (since !== null) {
+          const page = expectReply(await connection.request({ type: 'sync', since }));
+          for (const message of page.messages as unknown[]) print(message);
+          since = page.next as string | null;
+        }
+        break;
+      }
+      default:
+        throw new UsageError(`unknown command ${command}`);
+    }
+  } finally {
+    connection.close();
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`chat: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+/**
+ * `npm start`: ChatCluster on this machine. Three chat nodes behind a least-connections
+ * load balancer, on a real Redis and Cassandra from the test environment; or, with
+ * `--embedded` (or when Java or Maven for Cassandra are missing), one self-contained node.
+ * Prints where to connect and how to get a token; Ctrl-C stops everything it started.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { migrate, startNode, stopNode, type NodeProcess } from '../support/node-processes.js';
+import { exportsOf, startParts, stopEnvironment, type EnvironmentState } from './environment.js';
+import { EnvError } from './errors.js';
+import { LoadBalancer } from './load-balancer.js';
+import { freePort } from './ports.js';
+import { say } from './progress.js';
+import { findCommand } from './tools.js';
+
+const { values } = parseArgs({
+  options: {
+    embedded: { type: 'boolean', default: false },
+    nodes: { type: 'string', default: '3' },
+    port: { type: 'string', default: '8080' },
+  },
+});
+
+/** Why the cluster cannot run here (and the embedded node must do), or undefined. */
+function missingForCluster(): string | undefined {
+  const missing = ['java', 'mvn'].filter((tool) => findCommand(tool) === undefined);
+  return missing.length === 0 ? undefined : `${missing.join(' and ')} not found (Cassandra needs Java 11/17 and Maven)`;
+}
+
+async function availablePort(wanted: number): Promise<number> {
+  const probe = new LoadBalancer([]);
+  try {
+    await probe.listen(wanted);
+    return wanted;
+  } catch {
+    return await freePort();
+  } finally {
+    probe.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const secret = process.env.CHAT_JWT_SECRET ?? randomBytes(24).toString('hex');
+  const nodeCount = Number(values.nodes);
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 9) throw new EnvError('--nodes takes 1 to 9');
+  const missing = values.embedded ? undefined : missingForCluster();
+  if (missing !== undefined) say(`${missing}: starting the embedded single node instead`);
+  const embedded = values.embedded || missing !== undefined;
+
+  let environment: EnvironmentState | undefined;
+  const nodes: NodeProcess[] = [];
+  let balancer: LoadBalancer | undefined;
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    balancer?.close();
+    await Promise.all(nodes.map((node) => stopNode(node)));
+    if (environment !== undefined) await stopEnvironment(environment);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, CHAT_JWT_SECRET: secret, CHAT_DRAIN_SPREAD_MS: '1000', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
+  let url: string;
+  if (embedded) {
+    delete baseEnv.CHAT_REDIS_URL;
+    delete baseEnv.CHAT_CASSANDRA_CONTACT_POINTS;
+    const node = await startNode(baseEnv, 'embedded');
+    nodes.push(node);
+    url = node.url;
+  } else {
+    environment = await startParts(['redis', 'cassandra'], mkdtempSync(join(tmpdir(), 'chatcluster-local-')), { ownerPid: process.pid });
+    const env = { ...baseEnv, ...exportsOf(environment).variables, CHAT_CASSANDRA_KEYSPACE: 'chat' };
+    await migrate(env);
+    nodes.push(...(await Promise.all(Array.from({ length: nodeCount }, (_, index) => startNode(env, `local-${index}`)))));
+    balancer = new LoadBalancer(nodes.map((node) => ({ host: '127.0.0.1', port: Number(new URL(node.url).port), readyUrl: `${node.url}/readyz` })));
+    const port = await balancer.listen(await availablePort(Number(values.port)));
+    url = `http://127.0.0.1:${port}`;
+  }
+
+  const wsUrl = url.replace(/^http/, 'ws');
+  const lines = [
+    '',
+    embedded
+      ? 'ChatCluster is running as one embedded node (in-process bus and store: nothing is kept when it stops).'
+      : `ChatCluster is running: ${nodeCount} chat nodes behind a least-connections load balancer, on Redis and Cassandra.`,
+    `  WebSocket  ${wsUrl}/ws        HTTP API  ${url}/v1`,
+    ...nodes.map((node) => `  node ${node.id.padEnd(10)} ${node.url}   admin ${node.adminUrl} (/metrics, /load)`),
+    '',
+    'Try it from another terminal:',
+    `  export CHAT_JWT_SECRET=${secret} CHAT_URL=${wsUrl}`,
+    '  npm run -s chat -- listen --user bob                # bob’s live frames',
+    '  npm run -s chat -- send user:bob "hello" --user alice',
+    '  npm run -s chat -- token alice                      # a token for your own client (?token=… or Bearer)',
+    '',
+    'Stop everything with Ctrl-C.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
+main().catch((error: unknown) => {
+  say(`error: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
