@@ -43,7 +43,7 @@ export async function startNode(env: NodeJS.ProcessEnv, id = `node-${randomBytes
     CHAT_PORT: String(port),
     CHAT_ADMIN_PORT: String(adminPort),
     CHAT_ADVERTISE_ADDRESS: `127.0.0.1:${adminPort}`,
-    CHAT_JWT_SECRET: env.CHAT_JWT_SECRET ?? TEST_JWT_SECRET,
+    ...(env.CHAT_JWT_JWKS_URL === undefined ? { CHAT_JWT_SECRET: env.CHAT_JWT_SECRET ?? TEST_JWT_SECRET } : {}),
     LOG_LEVEL: env.LOG_LEVEL ?? 'info',
   });
   const output: string[] = [];
