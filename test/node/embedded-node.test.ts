@@ -37,3 +37,36 @@ describe('the embedded single node', () => {
     expect(await exit).toBe(0);
   });
 });
+
+describe('a slow consumer', () => {
+  it('is dropped once its unsent frames pass the bound, and the node keeps serving everyone else', async () => {
+    const env = { ...embeddedEnv(), CHAT_MAX_BUFFERED_BYTES: String(64 * 1024), CHAT_MESSAGES_PER_SECOND: '100000' };
+    const node = await startNode(env);
+    try {
+      const slow = await ChatClient.connect(node.wsUrl, await tokenFor('slow-reader'));
+      // Stop reading: the kernel buffers fill, then the node's send buffer for this socket grows.
+      (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      const sender = await ChatClient.connect(node.wsUrl, await tokenFor('fast-writer'));
+      const text = 'x'.repeat(16 * 1024);
+      let acked = 0;
+      for (let i = 0; i < 400 && slow.closeCode === undefined; i++) {
+        const reply = await sender.request({ type: 'send', to: { user: 'slow-reader' }, text });
+        if (reply.type === 'ack') acked += 1;
+      }
+      (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+      await slow.closed();
+      expect(acked).toBeGreaterThan(0);
+      const metrics = await (await fetch(`${node.adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^chat_slow_consumers_closed_total [1-9]/m);
+      // Everyone else is still served, and the dropped reader catches up with sync.
+      expect(await sender.request({ type: 'groups' })).toMatchObject({ type: 'groups' });
+      const back = await ChatClient.connect(node.wsUrl, await tokenFor('slow-reader'));
+      const page = await back.request({ type: 'sync', since: 0 });
+      expect((page.messages as unknown[]).length).toBe(Math.min(acked, 200));
+      back.close();
+      sender.close();
+    } finally {
+      await stopNode(node);
+    }
+  });
+});
