@@ -1,0 +1,137 @@
+import { z } from 'zod';
+
+/**
+ * The `ChatCluster` resource (chatcluster.dev/v1alpha1, CRD.md), as the operator reads
+ * it. The CRD in crds/chatcluster.yaml is the API server's copy of the same schema; a test
+ * keeps the two in agreement (fields, types, defaults, ranges).
+ */
+export const CHATCLUSTER_GROUP = 'chatcluster.dev';
+export const CHATCLUSTER_VERSION = 'v1alpha1';
+export const CHATCLUSTER_KIND = 'ChatCluster';
+export const CHATCLUSTER_PLURAL = 'chatclusters';
+export const CHATCLUSTER_API_VERSION = `${CHATCLUSTER_GROUP}/${CHATCLUSTER_VERSION}`;
+
+/** A Kubernetes resource quantity ("500m", "1Gi", 2). */
+const Quantity = z.union([z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|[KMGTPE]i?|[munkMGTPE])?$/), z.number()]);
+const ResourceList = z.record(z.string(), Quantity);
+const Resources = z.object({ limits: ResourceList.optional(), requests: ResourceList.optional() });
+export type Resources = z.infer<typeof Resources>;
+
+const SecretKeyRef = z.object({ name: z.string().min(1), key: z.string().min(1) });
+export type SecretKeyRef = z.infer<typeof SecretKeyRef>;
+
+/** Objects passed through to the pod spec as they are (the API server validates them). */
+const PassThrough = z.record(z.string(), z.unknown());
+
+const ManagedRedis = z.object({
+  replicas: z.number().int().min(1).max(1).default(1),
+  storage: Quantity.default('1Gi'),
+  resources: Resources.optional(),
+});
+const ExternalRedis = z.object({ url: z.string().regex(/^rediss?:\/\//), secretRef: SecretKeyRef.optional() });
+
+const ManagedCassandra = z.object({
+  replicas: z.number().int().min(1).max(99).default(3),
+  storage: Quantity.default('10Gi'),
+  replicationFactor: z.number().int().min(1).max(9).default(3),
+  resources: Resources.optional(),
+});
+const ExternalCassandra = z.object({
+  contactPoints: z.array(z.string().regex(/^[^\s:,]+(:\d{1,5})?$/)).min(1),
+  datacenter: z.string().min(1).default('datacenter1'),
+  secretRef: SecretKeyRef.optional(),
+});
+
+export const ChatClusterSpec = z.object({
+  image: z.string().min(1).optional(),
+  replicas: z.number().int().min(0).max(1000).default(3),
+  autoscaling: z
+    .object({
+      enabled: z.boolean().default(true),
+      minReplicas: z.number().int().min(1).max(1000).default(2),
+      maxReplicas: z.number().int().min(1).max(1000).default(20),
+      targetConnectionsPerNode: z.number().int().min(1).max(1_000_000).default(5000),
+      targetCPUUtilization: z.number().int().min(1).max(100).default(70),
+      scaleDownStabilizationSeconds: z.number().int().min(0).max(3600).default(300),
+    })
+    .default({
+      enabled: true,
+      minReplicas: 2,
+      maxReplicas: 20,
+      targetConnectionsPerNode: 5000,
+      targetCPUUtilization: 70,
+      scaleDownStabilizationSeconds: 300,
+    }),
+  redis: z
+    .object({ managed: ManagedRedis.optional(), external: ExternalRedis.optional() })
+    .default({ managed: { replicas: 1, storage: '1Gi' } }),
+  cassandra: z
+    .object({ managed: ManagedCassandra.optional(), external: ExternalCassandra.optional(), keyspace: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,47}$/).default('chat') })
+    .default({ managed: { replicas: 3, storage: '10Gi', replicationFactor: 3 }, keyspace: 'chat' }),
+  auth: z.object({ jwtSecretRef: SecretKeyRef.optional(), jwksURL: z.string().regex(/^https?:\/\//).optional() }).default({}),
+  limits: z
+    .object({
+      maxFrameBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(65536),
+      messagesPerSecondPerUser: z.number().int().min(1).max(100_000).default(20),
+    })
+    .default({ maxFrameBytes: 65536, messagesPerSecondPerUser: 20 }),
+  service: z
+    .object({
+      type: z.enum(['ClusterIP', 'LoadBalancer', 'NodePort']).default('ClusterIP'),
+      annotations: z.record(z.string(), z.string()).default({}),
+    })
+    .default({ type: 'ClusterIP', annotations: {} }),
+  resources: Resources.optional(),
+  podTemplate: z
+    .object({
+      nodeSelector: z.record(z.string(), z.string()).optional(),
+      tolerations: z.array(PassThrough).optional(),
+      affinity: PassThrough.optional(),
+      topologySpreadConstraints: z.array(PassThrough).optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+      annotations: z.record(z.string(), z.string()).optional(),
+    })
+    .default({}),
+  monitoring: z.object({ serviceMonitor: z.enum(['auto', 'true', 'false']).default('auto') }).default({ serviceMonitor: 'auto' }),
+});
+/** A spec with every default applied (what the API server stores, given the CRD's defaults). */
+export type ChatClusterSpec = z.infer<typeof ChatClusterSpec>;
+
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'RedisReady', 'CassandraReady', 'SchemaReady'] as const;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration: number;
+}
+
+export type Phase = 'Pending' | 'Progressing' | 'Ready' | 'Degraded';
+
+export interface ChatClusterStatus {
+  observedGeneration?: number;
+  phase?: Phase;
+  conditions?: Condition[];
+  replicas?: number;
+  readyReplicas?: number;
+  connections?: number;
+  selector?: string;
+  endpoint?: string;
+}
+
+/** A ChatCluster as read from the API server, spec already defaulted. */
+export interface ChatCluster {
+  apiVersion: typeof CHATCLUSTER_API_VERSION;
+  kind: typeof CHATCLUSTER_KIND;
+  metadata: { name: string; namespace: string; uid: string; generation: number; resourceVersion?: string; labels?: Record<string, string> };
+  spec: ChatClusterSpec;
+  status?: ChatClusterStatus;
+}
+
+/** Applies defaults and checks a spec as the operator reads it; throws a ZodError naming the field. */
+export function parseChatClusterSpec(spec: unknown): ChatClusterSpec {
+  return ChatClusterSpec.parse(spec ?? {});
+}
