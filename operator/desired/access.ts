@@ -1,0 +1,53 @@
+import type { KubernetesObject, V1NetworkPolicy, V1Secret } from '@kubernetes/client-node';
+import type { ChatCluster } from '../../common/chatcluster.js';
+import { ADMIN_PORT, labelsOf, namesOf, NODE_PORT, ownedMeta, selectorLabels } from './meta.js';
+
+/**
+ * The generated JWT secret, when the spec names none and uses no JWKS. It is created once
+ * and never overwritten: rotating it would sign every client out.
+ */
+export function desiredJwtSecret(cluster: ChatCluster, randomSecret: () => string): V1Secret | undefined {
+  if (cluster.spec.auth.jwtSecretRef !== undefined || cluster.spec.auth.jwksURL !== undefined) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: ownedMeta(cluster, namesOf(cluster).jwtSecret, 'node'),
+    type: 'Opaque',
+    stringData: { secret: randomSecret() },
+  };
+}
+
+/**
+ * Only the public port is open to all; the admin port (metrics, load, drain) admits the
+ * operator and Prometheus pods alone, in any namespace.
+ */
+export function desiredNetworkPolicy(cluster: ChatCluster): V1NetworkPolicy {
+  const fromPodsNamed = (name: string) => ({ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': name } } });
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: ownedMeta(cluster, namesOf(cluster).nodes, 'node'),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(cluster, 'node') },
+      policyTypes: ['Ingress'],
+      ingress: [
+        { ports: [{ protocol: 'TCP', port: NODE_PORT }] },
+        // client-node's models name `from` `_from` (a reserved word); its serializer writes `from`.
+        { ports: [{ protocol: 'TCP', port: ADMIN_PORT }], _from: [fromPodsNamed('chatcluster-operator'), fromPodsNamed('prometheus')] },
+      ],
+    },
+  };
+}
+
+/** A Prometheus Operator ServiceMonitor scraping every node's admin port. */
+export function desiredServiceMonitor(cluster: ChatCluster): KubernetesObject & { spec: unknown } {
+  return {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    metadata: ownedMeta(cluster, namesOf(cluster).nodes, 'node'),
+    spec: {
+      selector: { matchLabels: labelsOf(cluster, 'node') },
+      endpoints: [{ port: 'admin', path: '/metrics', interval: '15s' }],
+    },
+  };
+}

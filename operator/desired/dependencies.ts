@@ -1,0 +1,150 @@
+import type { V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { ChatCluster } from '../../common/chatcluster.js';
+import { CQL_PORT, namesOf, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels } from './meta.js';
+
+/** Images of the managed dependencies, pinned. */
+export const REDIS_IMAGE = 'redis:7.4.2';
+export const CASSANDRA_IMAGE = 'cassandra:5.0.4';
+
+/**
+ * What happens to the data volumes when a ChatCluster is deleted or shrunk: they are kept
+ * (chat history is not something to lose to a mistyped kubectl delete); remove the
+ * PersistentVolumeClaims by hand to free the storage.
+ */
+const KEEP_VOLUMES = { whenDeleted: 'Retain', whenScaled: 'Retain' };
+
+/** Managed Redis: one pod with an append-only file on a persistent volume. */
+export function desiredRedis(cluster: ChatCluster): { statefulSet: V1StatefulSet; service: V1Service } | undefined {
+  const managed = cluster.spec.redis.managed;
+  if (managed === undefined || cluster.spec.redis.external !== undefined) return undefined;
+  const name = namesOf(cluster).redis;
+  const selector = selectorLabels(cluster, 'redis');
+  const statefulSet: V1StatefulSet = {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: ownedMeta(cluster, name, 'redis'),
+    spec: {
+      serviceName: name,
+      replicas: managed.replicas,
+      selector: { matchLabels: selector },
+      persistentVolumeClaimRetentionPolicy: KEEP_VOLUMES,
+      template: {
+        metadata: { labels: ownedMeta(cluster, name, 'redis').labels },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'redis',
+              image: REDIS_IMAGE,
+              args: ['--appendonly', 'yes', '--dir', '/data', '--protected-mode', 'no'],
+              ports: [{ name: 'redis', containerPort: REDIS_PORT }],
+              readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 5 },
+              livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10 },
+              volumeMounts: [{ name: 'data', mountPath: '/data' }],
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              ...resourceRequirements(managed.resources),
+            },
+          ],
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          metadata: { name: 'data', labels: selector },
+          spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(managed.storage) } } },
+        },
+      ],
+    },
+  };
+  const service: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: ownedMeta(cluster, name, 'redis'),
+    spec: { selector, ports: [{ name: 'redis', port: REDIS_PORT, targetPort: 'redis' }] },
+  };
+  return { statefulSet, service };
+}
+
+/**
+ * Managed Cassandra: a StatefulSet with a headless Service for stable peer names; the
+ * first pods are the seeds, and pods start one at a time (each joins the ring in turn).
+ */
+export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1StatefulSet; service: V1Service } | undefined {
+  const managed = cluster.spec.cassandra.managed;
+  if (managed === undefined || cluster.spec.cassandra.external !== undefined) return undefined;
+  const name = namesOf(cluster).cassandra;
+  const namespace = cluster.metadata.namespace;
+  const selector = selectorLabels(cluster, 'cassandra');
+  const seeds = Array.from({ length: Math.min(managed.replicas, 2) }, (_, ordinal) => `${name}-${ordinal}.${name}.${namespace}.svc`).join(',');
+  const statefulSet: V1StatefulSet = {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: ownedMeta(cluster, name, 'cassandra'),
+    spec: {
+      serviceName: name,
+      replicas: managed.replicas,
+      podManagementPolicy: 'OrderedReady',
+      selector: { matchLabels: selector },
+      persistentVolumeClaimRetentionPolicy: KEEP_VOLUMES,
+      template: {
+        metadata: { labels: ownedMeta(cluster, name, 'cassandra').labels },
+        spec: {
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 120,
+          securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } },
+          affinity: {
+            podAntiAffinity: {
+              preferredDuringSchedulingIgnoredDuringExecution: [
+                { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
+              ],
+            },
+          },
+          containers: [
+            {
+              name: 'cassandra',
+              image: CASSANDRA_IMAGE,
+              ports: [
+                { name: 'cql', containerPort: CQL_PORT },
+                { name: 'intra-node', containerPort: 7000 },
+              ],
+              env: [
+                { name: 'CASSANDRA_CLUSTER_NAME', value: `${cluster.metadata.name}-chat` },
+                { name: 'CASSANDRA_SEEDS', value: seeds },
+                { name: 'CASSANDRA_DC', value: 'dc1' },
+                { name: 'CASSANDRA_RACK', value: 'rack1' },
+                { name: 'CASSANDRA_ENDPOINT_SNITCH', value: 'GossipingPropertyFileSnitch' },
+              ],
+              readinessProbe: { tcpSocket: { port: 'cql' }, initialDelaySeconds: 15, periodSeconds: 10 },
+              lifecycle: { preStop: { exec: { command: ['nodetool', 'drain'] } } },
+              volumeMounts: [{ name: 'data', mountPath: '/var/lib/cassandra' }],
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              ...resourceRequirements(managed.resources),
+            },
+          ],
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          metadata: { name: 'data', labels: selector },
+          spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(managed.storage) } } },
+        },
+      ],
+    },
+  };
+  const service: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: ownedMeta(cluster, name, 'cassandra'),
+    spec: {
+      clusterIP: 'None',
+      // Peers must find each other before they are ready, or the ring never forms.
+      publishNotReadyAddresses: true,
+      selector,
+      ports: [
+        { name: 'cql', port: CQL_PORT, targetPort: 'cql' },
+        { name: 'intra-node', port: 7000, targetPort: 'intra-node' },
+      ],
+    },
+  };
+  return { statefulSet, service };
+}

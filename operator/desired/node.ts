@@ -1,0 +1,177 @@
+import type { V1Affinity, V1ConfigMap, V1Deployment, V1EnvVar, V1PodDisruptionBudget, V1Service, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
+import type { ChatCluster } from '../../common/chatcluster.js';
+import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
+
+/** Seconds clients of a draining node are spread over; the grace period leaves room for it. */
+export const DRAIN_SPREAD_SECONDS = 10;
+/** Time for endpoints to drop a terminating pod before it starts draining. */
+const PRE_STOP_SLEEP_SECONDS = 5;
+export const TERMINATION_GRACE_SECONDS = PRE_STOP_SLEEP_SECONDS + DRAIN_SPREAD_SECONDS + 15;
+/** The non-root user of the node image. */
+const NODE_UID = 10001;
+
+/** Where the node's JWT secret comes from: the user's Secret, or the one the operator generates. */
+export function jwtSecretRef(cluster: ChatCluster): { name: string; key: string } {
+  return cluster.spec.auth.jwtSecretRef ?? { name: namesOf(cluster).jwtSecret, key: 'secret' };
+}
+
+/** The node's non-secret configuration, as environment variables (CHAT_*). */
+export function desiredConfigMap(cluster: ChatCluster): V1ConfigMap {
+  const { spec } = cluster;
+  const names = namesOf(cluster);
+  const namespace = cluster.metadata.namespace;
+  const data: Record<string, string> = {
+    CHAT_PORT: String(NODE_PORT),
+    CHAT_ADMIN_PORT: String(ADMIN_PORT),
+    CHAT_CASSANDRA_KEYSPACE: spec.cassandra.keyspace,
+    CHAT_MAX_FRAME_BYTES: String(spec.limits.maxFrameBytes),
+    CHAT_MESSAGES_PER_SECOND: String(spec.limits.messagesPerSecondPerUser),
+    CHAT_DRAIN_SPREAD_MS: String(DRAIN_SPREAD_SECONDS * 1000),
+    CHAT_REDIS_KEY_PREFIX: 'chat:',
+  };
+  if (spec.redis.external === undefined) data.CHAT_REDIS_URL = `redis://${names.redis}.${namespace}.svc:${REDIS_PORT}`;
+  else if (spec.redis.external.secretRef === undefined) data.CHAT_REDIS_URL = spec.redis.external.url;
+  const cassandra = spec.cassandra;
+  if (cassandra.external === undefined) {
+    const replicas = cassandra.managed?.replicas ?? 3;
+    data.CHAT_CASSANDRA_CONTACT_POINTS = Array.from(
+      { length: Math.min(replicas, 3) },
+      (_, ordinal) => `${names.cassandra}-${ordinal}.${names.cassandra}.${namespace}.svc:${CQL_PORT}`,
+    ).join(',');
+    data.CHAT_CASSANDRA_DC = 'dc1';
+    data.CHAT_CASSANDRA_REPLICATION_FACTOR = String(cassandra.managed?.replicationFactor ?? 3);
+  } else {
+    data.CHAT_CASSANDRA_CONTACT_POINTS = cassandra.external.contactPoints.map((point) => (point.includes(':') ? point : `${point}:${CQL_PORT}`)).join(',');
+    data.CHAT_CASSANDRA_DC = cassandra.external.datacenter;
+  }
+  if (spec.auth.jwksURL !== undefined) data.CHAT_JWT_JWKS_URL = spec.auth.jwksURL;
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: ownedMeta(cluster, names.config, 'node'), data };
+}
+
+/** Secret-sourced environment: the JWT secret (unless JWKS) and an external Redis URL kept in a Secret. */
+function secretEnv(cluster: ChatCluster): V1EnvVar[] {
+  const env: V1EnvVar[] = [];
+  if (cluster.spec.auth.jwksURL === undefined) {
+    env.push({ name: 'CHAT_JWT_SECRET', valueFrom: { secretKeyRef: jwtSecretRef(cluster) } });
+  }
+  const externalRedis = cluster.spec.redis.external;
+  if (externalRedis?.secretRef !== undefined) {
+    env.push({ name: 'CHAT_REDIS_URL', valueFrom: { secretKeyRef: externalRedis.secretRef } });
+  }
+  return env;
+}
+
+/** The environment every chat container (node and schema job) gets. */
+export function nodeEnv(cluster: ChatCluster): { envFrom: { configMapRef: { name: string } }[]; env: V1EnvVar[] } {
+  return { envFrom: [{ configMapRef: { name: namesOf(cluster).config } }], env: secretEnv(cluster) };
+}
+
+/**
+ * The chat node Deployment. The config's hash is a pod annotation, so a configuration
+ * change rolls the pods; the grace period covers the preStop pause and the drain.
+ */
+export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, image: string): V1Deployment {
+  const names = namesOf(cluster);
+  const selector = selectorLabels(cluster, 'node');
+  const podTemplate = cluster.spec.podTemplate;
+  const { envFrom, env } = nodeEnv(cluster);
+  const configHash = hashOf({ config: desiredConfigMap(cluster).data, env });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: ownedMeta(cluster, names.nodes, 'node'),
+    spec: {
+      replicas,
+      selector: { matchLabels: selector },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: {
+          labels: { ...podTemplate.labels, ...ownedMeta(cluster, '', 'node').labels },
+          annotations: { ...podTemplate.annotations, 'chatcluster.dev/config-hash': configHash },
+        },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+          securityContext: { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, fsGroup: NODE_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          // Passed through as the user wrote them; the API server validates them.
+          ...(podTemplate.nodeSelector === undefined ? {} : { nodeSelector: podTemplate.nodeSelector }),
+          ...(podTemplate.tolerations === undefined ? {} : { tolerations: podTemplate.tolerations }),
+          ...(podTemplate.affinity === undefined ? {} : { affinity: podTemplate.affinity }),
+          // Spread nodes over hosts unless told otherwise: one host failing takes few sockets with it.
+          topologySpreadConstraints: (podTemplate.topologySpreadConstraints as V1TopologySpreadConstraint[] | undefined) ?? [
+            { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector } },
+          ],
+          containers: [
+            {
+              name: 'chat-node',
+              image,
+              ports: [
+                { name: 'http', containerPort: NODE_PORT },
+                { name: 'admin', containerPort: ADMIN_PORT },
+              ],
+              envFrom,
+              env: [
+                { name: 'CHAT_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                { name: 'CHAT_ADVERTISE_ADDRESS', value: `$(POD_IP):${ADMIN_PORT}` },
+                ...env,
+              ],
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+              startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 60 },
+              // The node drains itself on SIGTERM; the pause first lets endpoints drop the pod.
+              lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
+              ...resourceRequirements(cluster.spec.resources),
+              securityContext: RESTRICTED_CONTAINER,
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+        },
+      },
+    },
+  };
+}
+
+/** The load-balanced public Service (WebSocket and HTTP API); never the admin port. */
+export function desiredPublicService(cluster: ChatCluster): V1Service {
+  const { service } = cluster.spec;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: ownedMeta(cluster, namesOf(cluster).nodes, 'node', { annotations: service.annotations }),
+    spec: {
+      type: service.type,
+      selector: selectorLabels(cluster, 'node'),
+      ports: [{ name: 'http', port: NODE_PORT, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+/** A headless Service naming each node pod (DNS), with the admin port for scraping. */
+export function desiredHeadlessService(cluster: ChatCluster): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: ownedMeta(cluster, namesOf(cluster).headless, 'node'),
+    spec: {
+      clusterIP: 'None',
+      selector: selectorLabels(cluster, 'node'),
+      ports: [
+        { name: 'http', port: NODE_PORT, targetPort: 'http', protocol: 'TCP' },
+        { name: 'admin', port: ADMIN_PORT, targetPort: 'admin', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+/** Voluntary disruptions (drains, upgrades) take one node at a time. */
+export function desiredNodeDisruptionBudget(cluster: ChatCluster): V1PodDisruptionBudget {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: ownedMeta(cluster, namesOf(cluster).nodes, 'node'),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cluster, 'node') } },
+  };
+}

@@ -1,0 +1,170 @@
+import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Job, V1NetworkPolicy, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
+import { desiredObjects, type DesiredContext } from './objects.js';
+import { TERMINATION_GRACE_SECONDS } from './node.js';
+
+function cluster(spec: unknown = {}, name = 'demo'): ChatCluster {
+  return {
+    apiVersion: 'chatcluster.dev/v1alpha1',
+    kind: 'ChatCluster',
+    metadata: { name, namespace: 'team-a', uid: 'uid-1', generation: 1 },
+    spec: parseChatClusterSpec(spec),
+  };
+}
+
+const context: DesiredContext = { nodeReplicas: 3, defaultImage: 'chatcluster/chat-node:0.1.0', serviceMonitorCrdPresent: false, schemaReady: true };
+
+function objectsOf(spec: unknown = {}, overrides: Partial<DesiredContext> = {}) {
+  return desiredObjects(cluster(spec), { ...context, ...overrides }, () => 'generated-secret');
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the kind it expects
+function find<T extends KubernetesObject>(objects: KubernetesObject[], kind: string, name?: string): T {
+  const found = objects.find((object) => object.kind === kind && (name === undefined || object.metadata?.name === name));
+  if (found === undefined) throw new Error(`no ${kind} ${name ?? ''}`);
+  return found as T;
+}
+
+describe('the objects a minimal ChatCluster yields', () => {
+  const { applied, createOnly } = objectsOf();
+
+  it('are every object of the architecture, each labelled and owned by the ChatCluster', () => {
+    expect(applied.map((object) => `${object.kind}/${object.metadata?.name ?? ''}`)).toEqual([
+      'ConfigMap/demo-chat-config',
+      'Service/demo-redis',
+      'StatefulSet/demo-redis',
+      'Service/demo-cassandra',
+      'StatefulSet/demo-cassandra',
+      expect.stringMatching(/^Job\/demo-schema-[0-9a-f]{10}$/) as unknown as string,
+      'Service/demo-chat',
+      'Service/demo-chat-nodes',
+      'PodDisruptionBudget/demo-chat',
+      'NetworkPolicy/demo-chat',
+      'Deployment/demo-chat',
+    ]);
+    expect(createOnly.map((object) => `${object.kind}/${object.metadata?.name ?? ''}`)).toEqual(['Secret/demo-chat-jwt']);
+    for (const object of [...applied, ...createOnly]) {
+      expect(object.metadata?.namespace).toBe('team-a');
+      expect(object.metadata?.ownerReferences).toEqual([
+        { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', name: 'demo', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
+      ]);
+      expect(object.metadata?.labels).toMatchObject({
+        'app.kubernetes.io/name': 'chatcluster',
+        'app.kubernetes.io/instance': 'demo',
+        'app.kubernetes.io/managed-by': 'chatcluster-operator',
+        'app.kubernetes.io/part-of': 'chatcluster',
+      });
+      expect(['node', 'redis', 'cassandra', 'schema']).toContain(object.metadata?.labels?.['app.kubernetes.io/component']);
+    }
+  });
+
+  it('configure the nodes for the managed Redis and Cassandra', () => {
+    expect(find<V1ConfigMap>(applied, 'ConfigMap').data).toMatchObject({
+      CHAT_REDIS_URL: 'redis://demo-redis.team-a.svc:6379',
+      CHAT_CASSANDRA_CONTACT_POINTS: 'demo-cassandra-0.demo-cassandra.team-a.svc:9042,demo-cassandra-1.demo-cassandra.team-a.svc:9042,demo-cassandra-2.demo-cassandra.team-a.svc:9042',
+      CHAT_CASSANDRA_KEYSPACE: 'chat',
+      CHAT_CASSANDRA_REPLICATION_FACTOR: '3',
+      CHAT_MAX_FRAME_BYTES: '65536',
+      CHAT_MESSAGES_PER_SECOND: '20',
+    });
+  });
+
+  it('run hardened node pods named by the downward API, probed, drained before the grace period ends', () => {
+    const deployment = find<V1Deployment>(applied, 'Deployment');
+    expect(deployment.spec?.replicas).toBe(3);
+    const pod = deployment.spec?.template.spec;
+    const container = pod?.containers[0];
+    expect(container?.image).toBe('chatcluster/chat-node:0.1.0');
+    expect(container?.env).toContainEqual({ name: 'CHAT_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    expect(container?.env).toContainEqual({ name: 'CHAT_JWT_SECRET', valueFrom: { secretKeyRef: { name: 'demo-chat-jwt', key: 'secret' } } });
+    expect(container?.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(container?.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(container?.lifecycle?.preStop?.sleep?.seconds).toBeGreaterThan(0);
+    expect(pod?.terminationGracePeriodSeconds).toBe(TERMINATION_GRACE_SECONDS);
+    expect(container?.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(pod?.automountServiceAccountToken).toBe(false);
+    expect(deployment.spec?.template.metadata?.annotations?.['chatcluster.dev/config-hash']).toMatch(/^[0-9a-f]{10}$/);
+  });
+
+  it('expose only the public port through the load-balanced Service, and the admin port only to the operator and Prometheus', () => {
+    const service = find<V1Service>(applied, 'Service', 'demo-chat');
+    expect(service.spec?.ports?.map((port) => port.port)).toEqual([8080]);
+    expect(find<V1Service>(applied, 'Service', 'demo-chat-nodes').spec?.clusterIP).toBe('None');
+    const policy = find<V1NetworkPolicy>(applied, 'NetworkPolicy');
+    const adminRule = policy.spec?.ingress?.find((rule) => rule.ports?.some((port) => port.port === 9090));
+    expect(adminRule?._from?.map((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'])).toEqual(['chatcluster-operator', 'prometheus']);
+  });
+
+  it('keep the dependencies’ data volumes when the ChatCluster is deleted', () => {
+    for (const name of ['demo-redis', 'demo-cassandra']) {
+      const statefulSet = find<V1StatefulSet>(applied, 'StatefulSet', name);
+      expect(statefulSet.spec?.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+      expect(statefulSet.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.storage).toBe(name === 'demo-redis' ? '1Gi' : '10Gi');
+    }
+  });
+});
+
+describe('spec changes', () => {
+  it('roll the pods when the configuration changes, and not otherwise', () => {
+    const hash = (spec: unknown): string | undefined =>
+      find<V1Deployment>(objectsOf(spec).applied, 'Deployment').spec?.template.metadata?.annotations?.['chatcluster.dev/config-hash'];
+    expect(hash({})).toBe(hash({}));
+    expect(hash({ limits: { maxFrameBytes: 131072 } })).not.toBe(hash({}));
+    expect(hash({ replicas: 7 })).toBe(hash({}));
+  });
+
+  it('run the schema Job again for a new image, and hold the node rollout until it succeeded', () => {
+    const jobName = (spec: unknown) => find<V1Job>(objectsOf(spec).applied, 'Job').metadata?.name;
+    expect(jobName({ image: 'chat-node:2' })).not.toBe(jobName({ image: 'chat-node:1' }));
+    const waiting = objectsOf({ image: 'chat-node:2' }, { schemaReady: false });
+    expect(waiting.applied.some((object) => object.kind === 'Deployment')).toBe(false);
+    expect(find<V1Job>(waiting.applied, 'Job').spec?.template.spec?.containers[0]?.args).toEqual(['migrate']);
+  });
+
+  it('pass the pod template through to the node pods', () => {
+    const spec = {
+      podTemplate: {
+        nodeSelector: { pool: 'chat' },
+        tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'chat', effect: 'NoSchedule' }],
+        labels: { team: 'a' },
+        annotations: { 'example.com/owner': 'a' },
+      },
+      resources: { requests: { cpu: '500m', memory: 512 } },
+    };
+    const template = find<V1Deployment>(objectsOf(spec).applied, 'Deployment').spec?.template;
+    expect(template?.spec?.nodeSelector).toEqual({ pool: 'chat' });
+    expect(template?.spec?.tolerations).toEqual(spec.podTemplate.tolerations);
+    expect(template?.metadata?.labels).toMatchObject({ team: 'a', 'app.kubernetes.io/component': 'node' });
+    expect(template?.metadata?.annotations).toMatchObject({ 'example.com/owner': 'a' });
+    expect(template?.spec?.containers[0]?.resources).toEqual({ requests: { cpu: '500m', memory: '512' } });
+  });
+
+  it('reference external dependencies instead of running them', () => {
+    const { applied } = objectsOf({
+      redis: { external: { url: 'redis://cache:6379', secretRef: { name: 'redis-auth', key: 'url' } } },
+      cassandra: { external: { contactPoints: ['cass-a', 'cass-b:9142'], datacenter: 'eu1' }, keyspace: 'chat_eu' },
+    });
+    expect(applied.some((object) => object.kind === 'StatefulSet')).toBe(false);
+    const data = find<V1ConfigMap>(applied, 'ConfigMap').data ?? {};
+    expect(data.CHAT_REDIS_URL).toBeUndefined();
+    expect(data).toMatchObject({ CHAT_CASSANDRA_CONTACT_POINTS: 'cass-a:9042,cass-b:9142', CHAT_CASSANDRA_DC: 'eu1', CHAT_CASSANDRA_KEYSPACE: 'chat_eu' });
+    const env = find<V1Deployment>(applied, 'Deployment').spec?.template.spec?.containers[0]?.env;
+    expect(env).toContainEqual({ name: 'CHAT_REDIS_URL', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'url' } } });
+  });
+
+  it('generate no JWT secret when the spec names one or uses a JWKS', () => {
+    expect(objectsOf({ auth: { jwtSecretRef: { name: 'mine', key: 'k' } } }).createOnly).toEqual([]);
+    const jwks = objectsOf({ auth: { jwksURL: 'https://id.example/jwks.json' } });
+    expect(jwks.createOnly).toEqual([]);
+    expect(find<V1ConfigMap>(jwks.applied, 'ConfigMap').data?.CHAT_JWT_JWKS_URL).toBe('https://id.example/jwks.json');
+  });
+
+  it('add a ServiceMonitor when asked, or when auto and the Prometheus Operator is installed', () => {
+    const has = (spec: unknown, crdPresent: boolean) => objectsOf(spec, { serviceMonitorCrdPresent: crdPresent }).applied.some((o) => o.kind === 'ServiceMonitor');
+    expect(has({}, false)).toBe(false);
+    expect(has({}, true)).toBe(true);
+    expect(has({ monitoring: { serviceMonitor: 'false' } }, true)).toBe(false);
+    expect(has({ monitoring: { serviceMonitor: 'true' } }, false)).toBe(true);
+  });
+});

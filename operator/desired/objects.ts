@@ -1,0 +1,63 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ChatCluster } from '../../common/chatcluster.js';
+import { desiredJwtSecret, desiredNetworkPolicy, desiredServiceMonitor } from './access.js';
+import { desiredCassandra, desiredRedis } from './dependencies.js';
+import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService } from './node.js';
+import { desiredSchemaJob } from './schema.js';
+
+/** What, besides the spec, decides the objects: facts the reconciler observed or chose. */
+export interface DesiredContext {
+  /** Node replicas: the autoscaler's decision, or spec.replicas when autoscaling is off. */
+  nodeReplicas: number;
+  /** The node image when the spec names none: the one this operator was released with. */
+  defaultImage: string;
+  /** Whether the Prometheus Operator's ServiceMonitor CRD exists in the cluster. */
+  serviceMonitorCrdPresent: boolean;
+  /** Whether the schema Job of the current image has succeeded; nodes roll only after it. */
+  schemaReady: boolean;
+}
+
+/** Everything a ChatCluster should own, in apply order (dependencies before dependents). */
+export interface DesiredObjects {
+  /** Created once if missing, never updated (the generated JWT secret). */
+  createOnly: KubernetesObject[];
+  /** Applied with server-side apply on every reconcile. */
+  applied: KubernetesObject[];
+  schemaJobName: string;
+}
+
+export function nodeImage(cluster: ChatCluster, defaultImage: string): string {
+  return cluster.spec.image ?? defaultImage;
+}
+
+/** Whether a ServiceMonitor is wanted: `auto` follows the CRD's presence. */
+export function wantsServiceMonitor(cluster: ChatCluster, crdPresent: boolean): boolean {
+  const setting = cluster.spec.monitoring.serviceMonitor;
+  return setting === 'true' || (setting === 'auto' && crdPresent);
+}
+
+/**
+ * The objects a ChatCluster should own, as a pure function of its spec and the context.
+ * Until the schema Job of the current image succeeds, the node Deployment is left out
+ * (an existing one keeps running its previous image), so nodes never run on an old schema.
+ */
+export function desiredObjects(cluster: ChatCluster, context: DesiredContext, randomSecret: () => string): DesiredObjects {
+  const image = nodeImage(cluster, context.defaultImage);
+  const redis = desiredRedis(cluster);
+  const cassandra = desiredCassandra(cluster);
+  const schemaJob = desiredSchemaJob(cluster, image);
+  const secret = desiredJwtSecret(cluster, randomSecret);
+  const applied: KubernetesObject[] = [
+    desiredConfigMap(cluster),
+    ...(redis === undefined ? [] : [redis.service, redis.statefulSet]),
+    ...(cassandra === undefined ? [] : [cassandra.service, cassandra.statefulSet]),
+    schemaJob,
+    desiredPublicService(cluster),
+    desiredHeadlessService(cluster),
+    desiredNodeDisruptionBudget(cluster),
+    desiredNetworkPolicy(cluster),
+    ...(context.schemaReady ? [desiredNodeDeployment(cluster, context.nodeReplicas, image)] : []),
+    ...(wantsServiceMonitor(cluster, context.serviceMonitorCrdPresent) ? [desiredServiceMonitor(cluster)] : []),
+  ];
+  return { createOnly: secret === undefined ? [] : [secret], applied, schemaJobName: schemaJob.metadata?.name ?? '' };
+}
