@@ -1,4 +1,4 @@
-import type { V1Affinity, V1ConfigMap, V1Deployment, V1EnvVar, V1PodDisruptionBudget, V1Service, V1Toleration, V1TopologySpreadConstraint } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1EnvVar, V1PodDisruptionBudget, V1Service, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
 
