@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { decideReplicas, type Recommendation } from './decide.js';
+
+const autoscaling = { enabled: true, minReplicas: 2, maxReplicas: 20, targetConnectionsPerNode: 5000, targetCPUUtilization: 70, scaleDownStabilizationSeconds: 300 };
+
+function decide(connections: number, currentReplicas: number, now = 0, history: Recommendation[] = [], cpuUtilization?: number) {
+  return decideReplicas({ autoscaling, connections, currentReplicas, now, history, cpuUtilization });
+}
+
+describe('the autoscaling decision', () => {
+  it('asks for ceil(connections / target) nodes, within [min, max]', () => {
+    expect(decide(0, 2).replicas).toBe(2);
+    expect(decide(10_000, 2).replicas).toBe(2);
+    expect(decide(10_001, 2).replicas).toBe(3);
+    expect(decide(42_000, 2).replicas).toBe(9);
+    expect(decide(1_000_000, 2).replicas).toBe(20);
+  });
+
+  it('scales up at once', () => {
+    const decision = decide(30_000, 3);
+    expect(decision.replicas).toBe(6);
+    expect(decision.reason).toMatch(/^scale up/);
+  });
+
+  it('follows CPU when it asks for more than connections do', () => {
+    expect(decide(5_000, 4, 0, [], 140).replicas).toBe(8);
+    expect(decide(30_000, 4, 0, [], 10).replicas).toBe(6);
+  });
+
+  it('scales down only after the stabilization window has seen nothing higher', () => {
+    let history: Recommendation[] = [];
+    let replicas = 8;
+    const load = (at: number, connections: number) => {
+      const decision = decide(connections, replicas, at * 1000, history);
+      history = decision.history;
+      replicas = decision.replicas;
+      return decision;
+    };
+    expect(load(0, 40_000).replicas).toBe(8);
+    expect(load(60, 10_000).replicas).toBe(8); // the 8 of t=0 is still in the window
+    expect(load(200, 10_000).reason).toMatch(/^holding 8/);
+    expect(load(301, 10_000).replicas).toBe(2); // t=0 left the window; all since called for 2
+    expect(load(320, 20_000).replicas).toBe(4);
+  });
+
+  it('does not scale down below a recommendation still inside the window', () => {
+    const history = [{ at: 0, replicas: 5 }, { at: 100_000, replicas: 3 }];
+    expect(decide(5_000, 6, 200_000, history).replicas).toBe(5);
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
+import { computeStatus, statusChanged, type Observed } from './status.js';
+
+const now = new Date('2026-11-22T10:00:00Z');
+function cluster(spec: unknown = {}): ChatCluster {
+  return { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', metadata: { name: 'demo', namespace: 'ns', uid: 'u', generation: 4 }, spec: parseChatClusterSpec(spec) };
+}
+const readySet = (replicas: number) => ({ spec: { replicas, selector: {}, serviceName: 'x', template: {} }, status: { replicas, readyReplicas: replicas } });
+const allReady: Observed = {
+  redis: readySet(1),
+  cassandra: readySet(3),
+  schemaJob: { metadata: { name: 'demo-schema-abc' }, status: { succeeded: 1 } },
+  deployment: { status: { replicas: 3, readyReplicas: 3, updatedReplicas: 3 } },
+  desiredReplicas: 3,
+  connections: 1234,
+};
+const condition = (status: ReturnType<typeof computeStatus>, type: string) => status.conditions?.find((c) => c.type === type);
+
+describe('the ChatCluster status', () => {
+  it('is Ready with every condition true when dependencies, schema and nodes are ready', () => {
+    const status = computeStatus(cluster(), allReady, now);
+    expect(status).toMatchObject({
+      observedGeneration: 4,
+      phase: 'Ready',
+      replicas: 3,
+      readyReplicas: 3,
+      connections: 1234,
+      selector: 'app.kubernetes.io/name=chatcluster,app.kubernetes.io/instance=demo,app.kubernetes.io/component=node',
+      endpoint: 'demo-chat.ns.svc:8080',
+    });
+    expect(Object.fromEntries((status.conditions ?? []).map((c) => [c.type, c.status]))).toEqual({
+      Ready: 'True', Progressing: 'False', Degraded: 'False', RedisReady: 'True', CassandraReady: 'True', SchemaReady: 'True',
+    });
+  });
+
+  it('says what it waits for while Progressing', () => {
+    const status = computeStatus(cluster(), { ...allReady, cassandra: { ...readySet(3), status: { replicas: 3, readyReplicas: 1 } }, deployment: undefined }, now);
+    expect(status.phase).toBe('Progressing');
+    expect(condition(status, 'CassandraReady')).toMatchObject({ status: 'False', reason: 'PodsNotReady', message: '1/3 Cassandra pods ready' });
+    expect(condition(status, 'Ready')?.message).toContain('1/3 Cassandra pods ready');
+  });
+
+  it('is Degraded when the schema Job failed or a reconcile failed', () => {
+    const failedJob = { metadata: { name: 'demo-schema-abc' }, status: { failed: 11, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] } };
+    const status = computeStatus(cluster(), { ...allReady, schemaJob: failedJob }, now);
+    expect(status.phase).toBe('Degraded');
+    expect(condition(status, 'Degraded')).toMatchObject({ status: 'True', reason: 'SchemaFailed' });
+    expect(condition(status, 'SchemaReady')).toMatchObject({ status: 'False', reason: 'JobFailed' });
+    expect(computeStatus(cluster(), { ...allReady, error: 'forbidden: cannot create deployments' }, now).phase).toBe('Degraded');
+  });
+
+  it('treats external dependencies as ready', () => {
+    const external = cluster({ redis: { external: { url: 'redis://r:6379' } }, cassandra: { external: { contactPoints: ['c:9042'] } } });
+    const status = computeStatus(external, { ...allReady, redis: undefined, cassandra: undefined }, now);
+    expect(condition(status, 'RedisReady')).toMatchObject({ status: 'True', reason: 'External' });
+    expect(status.phase).toBe('Ready');
+  });
+
+  it('keeps a condition’s transition time until its status changes, and is unchanged when nothing changed', () => {
+    const first = computeStatus(cluster(), allReady, now);
+    const later = new Date(now.getTime() + 60_000);
+    const again = computeStatus({ ...cluster(), status: first }, allReady, later);
+    expect(condition(again, 'Ready')?.lastTransitionTime).toBe('2026-11-22T10:00:00Z');
+    expect(statusChanged(first, again)).toBe(false);
+    const flipped = computeStatus({ ...cluster(), status: first }, { ...allReady, deployment: { status: { replicas: 3, readyReplicas: 2, updatedReplicas: 3 } } }, later);
+    expect(condition(flipped, 'Ready')?.lastTransitionTime).toBe('2026-11-22T10:01:00Z');
+    expect(statusChanged(first, flipped)).toBe(true);
+  });
+});

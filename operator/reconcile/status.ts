@@ -1,0 +1,101 @@
+import type { V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
+import type { ChatCluster, ChatClusterStatus, Condition, ConditionType, Phase } from '../../common/chatcluster.js';
+import { namesOf, NODE_PORT, nodeSelectorString } from '../desired/meta.js';
+
+/** What the reconciler saw of the objects a ChatCluster owns. */
+export interface Observed {
+  deployment?: V1Deployment | undefined;
+  redis?: V1StatefulSet | undefined;
+  cassandra?: V1StatefulSet | undefined;
+  schemaJob?: V1Job | undefined;
+  /** The replicas the reconciler decided on. */
+  desiredReplicas: number;
+  /** Connections summed over the nodes' `/load`, when it could be read. */
+  connections: number;
+  /** A reconcile failure to report as Degraded. */
+  error?: string | undefined;
+}
+
+type Verdict = Pick<Condition, 'status' | 'reason' | 'message'>;
+
+const yes = (reason: string, message: string): Verdict => ({ status: 'True', reason, message });
+const no = (reason: string, message: string): Verdict => ({ status: 'False', reason, message });
+
+function statefulSetVerdict(what: string, external: boolean, statefulSet: V1StatefulSet | undefined): Verdict {
+  if (external) return yes('External', `${what} is external: not managed by the operator`);
+  if (statefulSet === undefined) return no('NotCreated', `${what} StatefulSet does not exist yet`);
+  const wanted = statefulSet.spec?.replicas ?? 1;
+  const ready = statefulSet.status?.readyReplicas ?? 0;
+  return ready >= wanted ? yes('Ready', `${ready}/${wanted} ${what} pods ready`) : no('PodsNotReady', `${ready}/${wanted} ${what} pods ready`);
+}
+
+function schemaVerdict(job: V1Job | undefined): Verdict {
+  if (job === undefined) return no('NotCreated', 'the schema Job does not exist yet');
+  if ((job.status?.succeeded ?? 0) > 0) return yes('Migrated', `schema Job ${job.metadata?.name ?? ''} succeeded`);
+  const failed = job.status?.conditions?.find((condition) => condition.type === 'Failed' && condition.status === 'True');
+  if (failed !== undefined) return no('JobFailed', `schema Job ${job.metadata?.name ?? ''} failed: ${failed.message ?? failed.reason ?? ''}`);
+  return no('Running', `schema Job ${job.metadata?.name ?? ''} is running`);
+}
+
+/**
+ * The ChatCluster's status from what was observed: conditions (each keeps its
+ * lastTransitionTime until its status changes), phase, replica counts, selector, endpoint.
+ */
+export function computeStatus(cluster: ChatCluster, observed: Observed, now: Date): ChatClusterStatus {
+  const { spec, metadata } = cluster;
+  const redis = statefulSetVerdict('Redis', spec.redis.external !== undefined, observed.redis);
+  const cassandra = statefulSetVerdict('Cassandra', spec.cassandra.external !== undefined, observed.cassandra);
+  const schema = schemaVerdict(observed.schemaJob);
+  const deployment = observed.deployment;
+  const replicas = deployment?.status?.replicas ?? 0;
+  const ready = deployment?.status?.readyReplicas ?? 0;
+  const updated = deployment?.status?.updatedReplicas ?? 0;
+  const rolledOut = deployment !== undefined && updated >= observed.desiredReplicas && ready >= observed.desiredReplicas && replicas === observed.desiredReplicas;
+
+  const dependenciesReady = [redis, cassandra, schema].every((verdict) => verdict.status === 'True');
+  const degradedBy = observed.error ?? (schema.reason === 'JobFailed' ? schema.message : undefined);
+  const verdicts: Record<ConditionType, Verdict> = {
+    RedisReady: redis,
+    CassandraReady: cassandra,
+    SchemaReady: schema,
+    Degraded: degradedBy === undefined ? no('AsExpected', 'no failures') : yes(observed.error === undefined ? 'SchemaFailed' : 'ReconcileFailed', degradedBy),
+    Progressing: rolledOut && dependenciesReady ? no('Stable', `${ready} nodes ready`) : yes('RollingOut', `${ready}/${observed.desiredReplicas} nodes ready, ${updated} updated`),
+    Ready:
+      dependenciesReady && rolledOut
+        ? yes('AllReady', `${ready} nodes ready; Redis, Cassandra and schema ready`)
+        : no('NotReady', [redis, cassandra, schema].filter((v) => v.status !== 'True').map((v) => v.message).concat(rolledOut ? [] : [`${ready}/${observed.desiredReplicas} nodes ready`]).join('; ')),
+  };
+
+  const previous = new Map((cluster.status?.conditions ?? []).map((condition) => [condition.type, condition]));
+  const conditions: Condition[] = (Object.keys(verdicts) as ConditionType[]).map((type) => {
+    const verdict = verdicts[type];
+    const before = previous.get(type);
+    return {
+      type,
+      ...verdict,
+      lastTransitionTime: before === undefined || before.status !== verdict.status ? now.toISOString().replace(/\.\d{3}Z$/, 'Z') : before.lastTransitionTime,
+      observedGeneration: metadata.generation,
+    };
+  });
+
+  // A failure shows even while the nodes still serve: Degraded outranks Ready.
+  const phase: Phase =
+    verdicts.Degraded.status === 'True' ? 'Degraded' : verdicts.Ready.status === 'True' ? 'Ready' : deployment === undefined && observed.schemaJob === undefined ? 'Pending' : 'Progressing';
+  return {
+    observedGeneration: metadata.generation,
+    phase,
+    conditions,
+    replicas,
+    readyReplicas: ready,
+    connections: observed.connections,
+    selector: nodeSelectorString(cluster),
+    endpoint: `${namesOf(cluster).nodes}.${metadata.namespace}.svc:${NODE_PORT}`,
+  };
+}
+
+/** Whether two statuses differ in anything but the order of conditions; the status is written only then. */
+export function statusChanged(before: ChatClusterStatus | undefined, after: ChatClusterStatus): boolean {
+  const normalize = (status: ChatClusterStatus | undefined) =>
+    JSON.stringify({ ...status, conditions: [...(status?.conditions ?? [])].sort((a, b) => a.type.localeCompare(b.type)) });
+  return normalize(before) !== normalize(after);
+}

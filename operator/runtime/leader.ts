@@ -1,0 +1,132 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../../common/log.js';
+import { ApiError, rawRequest } from './raw-api.js';
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  /** This process's identity (pod name); the Lease's holderIdentity while it leads. */
+  identity: string;
+  leaseDurationSeconds?: number;
+  /** How often the leader renews and candidates retry. */
+  retryPeriodMs?: number;
+  log: Logger;
+}
+
+interface Lease {
+  metadata: { resourceVersion?: string };
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string; acquireTime?: string; leaseTransitions?: number };
+}
+
+/** RFC 3339 with microseconds, the only form the API server accepts for a Lease's MicroTime fields. */
+function microTime(date: Date): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, as client-go's: the holder renews
+ * every retry period; a candidate takes the Lease once it has not been renewed for its
+ * duration. Writes carry the resourceVersion read, so two candidates never both win.
+ */
+export class LeaderElector {
+  private timer: NodeJS.Timeout | undefined;
+  private leading = false;
+  private lastRenewal = 0;
+
+  constructor(
+    private readonly config: KubeConfig,
+    private readonly options: LeaderElectionOptions,
+  ) {}
+
+  private get path(): string {
+    return `/apis/coordination.k8s.io/v1/namespaces/${this.options.namespace}/leases`;
+  }
+
+  private get durationSeconds(): number {
+    return this.options.leaseDurationSeconds ?? 15;
+  }
+
+  /** Campaigns until leading, then keeps renewing; `onLost` is called if leadership is lost. */
+  run(onStartedLeading: () => void, onLost: () => void): void {
+    const retry = this.options.retryPeriodMs ?? 2000;
+    const attempt = async (): Promise<void> => {
+      const now = Date.now();
+      const held = await this.tryAcquireOrRenew(new Date(now)).catch((error: unknown) => {
+        this.options.log.warn({ err: error }, 'leader election: could not reach the Lease');
+        return false;
+      });
+      if (held) this.lastRenewal = now;
+      if (held && !this.leading) {
+        this.leading = true;
+        this.options.log.info({ lease: this.options.name, identity: this.options.identity }, 'became leader');
+        onStartedLeading();
+      } else if (this.leading && !held && now - this.lastRenewal > this.durationSeconds * 1000 * 0.66) {
+        // Could not renew in time: another candidate may take over; stop acting at once.
+        this.leading = false;
+        this.options.log.error('lost leadership');
+        onLost();
+        return;
+      }
+      this.timer = setTimeout(() => void attempt(), retry);
+    };
+    void attempt();
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Gives the Lease up (on shutdown), so another candidate takes over without waiting for expiry. */
+  async release(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (!this.leading) return;
+    this.leading = false;
+    const lease = await this.read();
+    if (lease?.spec?.holderIdentity !== this.options.identity) return;
+    await rawRequest(this.config, 'PUT', `${this.path}/${this.options.name}`, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: this.options.name, namespace: this.options.namespace, resourceVersion: lease.metadata.resourceVersion },
+      spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) },
+    }).catch(() => undefined);
+  }
+
+  private async read(): Promise<Lease | undefined> {
+    try {
+      return await rawRequest<Lease>(this.config, 'GET', `${this.path}/${this.options.name}`);
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async tryAcquireOrRenew(now: Date): Promise<boolean> {
+    const { name, namespace, identity } = this.options;
+    const lease = await this.read();
+    const body = (spec: Lease['spec'], resourceVersion?: string) => ({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
+      spec,
+    });
+    if (lease === undefined) {
+      const spec = { holderIdentity: identity, leaseDurationSeconds: this.durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
+      return rawRequest(this.config, 'POST', this.path, body(spec)).then(() => true, () => false);
+    }
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    const renewed = spec.renewTime === undefined ? 0 : Date.parse(spec.renewTime);
+    const expired = renewed + (spec.leaseDurationSeconds ?? this.durationSeconds) * 1000 < now.getTime();
+    if (holder !== identity && holder !== '' && !expired) return false;
+    const taking = holder !== identity;
+    const next = {
+      holderIdentity: identity,
+      leaseDurationSeconds: this.durationSeconds,
+      acquireTime: taking ? microTime(now) : (spec.acquireTime ?? microTime(now)),
+      renewTime: microTime(now),
+      leaseTransitions: (spec.leaseTransitions ?? 0) + (taking ? 1 : 0),
+    };
+    // A conflict (409) means someone else wrote the Lease since we read it: not ours this round.
+    return rawRequest(this.config, 'PUT', `${this.path}/${name}`, body(next, lease.metadata.resourceVersion)).then(() => true, () => false);
+  }
+}
