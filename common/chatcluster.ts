@@ -12,7 +12,8 @@ export const CHATCLUSTER_PLURAL = 'chatclusters';
 export const CHATCLUSTER_API_VERSION = `${CHATCLUSTER_GROUP}/${CHATCLUSTER_VERSION}`;
 
 /** A Kubernetes resource quantity ("500m", "1Gi", 2). */
-const Quantity = z.union([z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|[KMGTPE]i?|[munkMGTPE])?$/), z.number()]);
+// Integer-or-string, as the CRD can hold it: no fractional numbers, binary suffixes end in i.
+const Quantity = z.union([z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[munkMGTPE])?$/), z.number().int()]);
 const ResourceList = z.record(z.string(), Quantity);
 const Resources = z.object({ limits: ResourceList.optional(), requests: ResourceList.optional() });
 export type Resources = z.infer<typeof Resources>;

@@ -3,13 +3,18 @@ import type { ChatCluster } from '../../common/chatcluster.js';
 import { hashOf, namesOf, ownedMeta, RESTRICTED_CONTAINER } from './meta.js';
 import { nodeEnv } from './node.js';
 
+/** The schema Job's name for an image: a new image (or keyspace) is a new Job. */
+export function schemaJobName(cluster: ChatCluster, image: string): string {
+  return `${namesOf(cluster).schemaJob}-${hashOf({ image, keyspace: cluster.spec.cassandra.keyspace })}`;
+}
+
 /**
  * The schema Job: the node image's `migrate` (idempotent). Its name carries a hash of the
  * image and keyspace, so a new image or keyspace runs it again before nodes roll.
  */
 export function desiredSchemaJob(cluster: ChatCluster, image: string): V1Job {
   const { envFrom, env } = nodeEnv(cluster);
-  const name = `${namesOf(cluster).schemaJob}-${hashOf({ image, keyspace: cluster.spec.cassandra.keyspace })}`;
+  const name = schemaJobName(cluster, image);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',

@@ -32,8 +32,8 @@ function keyOf(object: KubernetesObject): string {
  * still advances it), lists again when the server answers 410 Gone (the version is too old),
  * and re-watches with back-off after any other failure.
  */
-export class Informer {
-  private readonly cache = new Map<string, KubernetesObject>();
+export class Informer<T extends KubernetesObject = KubernetesObject> {
+  private readonly cache = new Map<string, T>();
   private resourceVersion = '';
   private request: { abort(): void } | undefined;
   private stopped = false;
@@ -61,11 +61,11 @@ export class Informer {
     this.request?.abort();
   }
 
-  get(namespace: string, name: string): KubernetesObject | undefined {
+  get(namespace: string, name: string): T | undefined {
     return this.cache.get(`${namespace}/${name}`);
   }
 
-  list(): KubernetesObject[] {
+  list(): T[] {
     return [...this.cache.values()];
   }
 
@@ -101,7 +101,7 @@ export class Informer {
     const seen = new Set<string>();
     for (const item of list.items) {
       // Items of a list carry no apiVersion/kind; the informer knows them.
-      const object = { ...item, apiVersion: this.options.apiVersion, kind: this.options.kind };
+      const object = { ...item, apiVersion: this.options.apiVersion, kind: this.options.kind } as T;
       const key = keyOf(object);
       seen.add(key);
       const previous = this.cache.get(key);
@@ -130,7 +130,7 @@ export class Informer {
         .watch(
           collectionPath(this.options.apiVersion, this.options.plural, this.options.namespace),
           query,
-          (type: string, object: KubernetesObject & { code?: number }) => {
+          (type: string, object: T & { code?: number }) => {
             if (type === 'ERROR') {
               if (object.code === 410) gone = true;
               return;

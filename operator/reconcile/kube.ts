@@ -1,0 +1,88 @@
+import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { OperatorMetrics } from '../metrics.js';
+import { ApiError, rawRequest } from '../runtime/raw-api.js';
+
+export const FIELD_MANAGER = 'chatcluster-operator';
+
+/** The few writes the reconciler makes, each counted, under one field manager. */
+export class KubeWriter {
+  private readonly objects: KubernetesObjectApi;
+
+  constructor(
+    private readonly config: KubeConfig,
+    private readonly metrics: OperatorMetrics,
+  ) {
+    this.objects = config.makeApiClient(KubernetesObjectApi);
+  }
+
+  /** Server-side apply: the operator owns exactly the fields it sets, and takes them back (force). */
+  async apply(object: KubernetesObject): Promise<void> {
+    this.metrics.writes.inc({ verb: 'apply', kind: object.kind ?? '' });
+    await this.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  }
+
+  /** Creates an object unless it exists; true when this call created it. */
+  async createIfMissing(object: KubernetesObject): Promise<boolean> {
+    try {
+      this.metrics.writes.inc({ verb: 'create', kind: object.kind ?? '' });
+      await this.objects.create(object, undefined, undefined, FIELD_MANAGER);
+      return true;
+    } catch (error) {
+      if (statusCodeOf(error) === 409) return false;
+      throw error;
+    }
+  }
+
+  async delete(object: KubernetesObject): Promise<void> {
+    this.metrics.writes.inc({ verb: 'delete', kind: object.kind ?? '' });
+    try {
+      await this.objects.delete(object, undefined, undefined, undefined, undefined, 'Background');
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+    }
+  }
+
+  /** Writes a ChatCluster's status through its status subresource (a merge patch of `status` only). */
+  async patchStatus(namespace: string, name: string, status: unknown): Promise<void> {
+    this.metrics.writes.inc({ verb: 'patch-status', kind: 'ChatCluster' });
+    await rawRequest(this.config, 'PATCH', `/apis/chatcluster.dev/v1alpha1/namespaces/${namespace}/chatclusters/${name}/status`, { status }, 'application/merge-patch+json');
+  }
+
+  /** Records a Kubernetes Event on the ChatCluster (best effort: an event never fails a reconcile). */
+  async event(involved: { namespace: string; name: string; uid: string }, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const now = new Date().toISOString();
+    this.metrics.writes.inc({ verb: 'create', kind: 'Event' });
+    await rawRequest(this.config, 'POST', `/api/v1/namespaces/${involved.namespace}/events`, {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: `${involved.name}.`, namespace: involved.namespace },
+      involvedObject: { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', name: involved.name, namespace: involved.namespace, uid: involved.uid },
+      reason,
+      message,
+      type,
+      source: { component: FIELD_MANAGER },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    }).catch(() => undefined);
+  }
+
+  /** Whether a CRD is installed (e.g. the Prometheus Operator's ServiceMonitor). */
+  async crdExists(name: string): Promise<boolean> {
+    try {
+      await rawRequest(this.config, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+      return true;
+    } catch (error) {
+      if (statusCodeOf(error) === 404 || statusCodeOf(error) === 403) return false;
+      throw error;
+    }
+  }
+}
+
+export function statusCodeOf(error: unknown): number | undefined {
+  if (error instanceof ApiError) return error.statusCode;
+  const candidate = error as { code?: unknown; statusCode?: unknown } | null;
+  if (typeof candidate?.code === 'number') return candidate.code;
+  if (typeof candidate?.statusCode === 'number') return candidate.statusCode;
+  return undefined;
+}

@@ -1,0 +1,254 @@
+import { randomBytes } from 'node:crypto';
+import type { KubernetesObject, V1Deployment, V1Job, V1ObjectMeta, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import { ZodError } from 'zod';
+import { parseChatClusterSpec, type ChatCluster, type ChatClusterStatus } from '../../common/chatcluster.js';
+import type { Logger } from '../../common/log.js';
+import { decideReplicas, type Recommendation } from '../autoscale/decide.js';
+import { hashOf, namesOf } from '../desired/meta.js';
+import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
+import { schemaJobName } from '../desired/schema.js';
+import type { OperatorMetrics } from '../metrics.js';
+import type { Informer } from '../runtime/informer.js';
+import type { KubeWriter } from './kube.js';
+import { computeStatus, statusChanged } from './status.js';
+
+const DESIRED_HASH = 'chatcluster.dev/desired-hash';
+const SERVICE_MONITOR_CRD = 'servicemonitors.monitoring.coreos.com';
+
+/** The caches the reconciler reads, one informer per kind it watches. */
+/** A ChatCluster as the informer holds it: spec not yet parsed. */
+export type StoredChatCluster = KubernetesObject & { spec?: unknown; status?: ChatClusterStatus };
+
+export interface Caches {
+  chatClusters: Informer<StoredChatCluster>;
+  owned: {
+    ConfigMap: Informer;
+    Service: Informer;
+    Deployment: Informer<V1Deployment>;
+    StatefulSet: Informer<V1StatefulSet>;
+    Job: Informer<V1Job>;
+    PodDisruptionBudget: Informer;
+    NetworkPolicy: Informer;
+    Pod: Informer<V1Pod>;
+  };
+}
+
+/** Reads one node's open connections (its admin `/load`); undefined when unreachable. */
+export type LoadReader = (pod: V1Pod) => Promise<number | undefined>;
+
+export interface ReconcilerDeps {
+  caches: Caches;
+  writer: KubeWriter;
+  metrics: OperatorMetrics;
+  log: Logger;
+  defaultImage: string;
+  readLoad: LoadReader;
+  clock?: () => number;
+}
+
+export interface ReconcileResult {
+  /** Look again after this long even without a change (autoscaling polls load; rollouts progress). */
+  requeueAfterMs?: number;
+}
+
+/**
+ * Makes one ChatCluster's owned objects match its spec and reports what it sees in its
+ * status: observe (caches) → decide (pure functions) → apply what differs → status.
+ */
+export class Reconciler {
+  private readonly scalingHistory = new Map<string, Recommendation[]>();
+  private serviceMonitorCrd: { present: boolean; checkedAt: number } | undefined;
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace = '', name = ''] = key.split('/');
+    const raw = this.deps.caches.chatClusters.get(namespace, name);
+    if (raw?.metadata?.uid === undefined || raw.metadata.deletionTimestamp !== undefined) {
+      // Gone or going: owner references let the garbage collector remove what it owned.
+      this.scalingHistory.delete(key);
+      return {};
+    }
+    let cluster: ChatCluster;
+    try {
+      cluster = {
+        apiVersion: 'chatcluster.dev/v1alpha1',
+        kind: 'ChatCluster',
+        metadata: { name, namespace, uid: raw.metadata.uid, generation: raw.metadata.generation ?? 0 },
+        spec: parseChatClusterSpec(raw.spec),
+        ...(raw.status === undefined ? {} : { status: raw.status }),
+      };
+    } catch (error) {
+      // The CRD schema refuses what this parser would; reaching here means the two disagree.
+      const message = error instanceof ZodError ? error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') : String(error);
+      this.deps.log.error({ key, message }, 'spec the API server accepted does not parse');
+      throw error;
+    }
+
+    try {
+      return await this.converge(cluster, key);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.writeStatus(cluster, this.observe(cluster, cluster.status?.replicas ?? 0, cluster.status?.connections ?? 0, message));
+      await this.deps.writer.event(this.involved(cluster), 'Warning', 'ReconcileFailed', message);
+      throw error;
+    }
+  }
+
+  private involved(cluster: ChatCluster): { namespace: string; name: string; uid: string } {
+    return { namespace: cluster.metadata.namespace, name: cluster.metadata.name, uid: cluster.metadata.uid };
+  }
+
+  private async converge(cluster: ChatCluster, key: string): Promise<ReconcileResult> {
+    const { writer, caches, log } = this.deps;
+    const names = namesOf(cluster);
+    const { namespace } = cluster.metadata;
+    const deployment = caches.owned.Deployment.get(namespace, names.nodes);
+    const currentReplicas = deployment?.spec?.replicas ?? 0;
+
+    const connections = await this.connections(cluster);
+    let nodeReplicas = cluster.spec.replicas;
+    if (cluster.spec.autoscaling.enabled) {
+      const decision = decideReplicas({
+        autoscaling: cluster.spec.autoscaling,
+        currentReplicas: currentReplicas === 0 ? cluster.spec.autoscaling.minReplicas : currentReplicas,
+        connections,
+        now: this.now(),
+        history: this.scalingHistory.get(key) ?? [],
+      });
+      this.scalingHistory.set(key, decision.history);
+      nodeReplicas = decision.replicas;
+      if (deployment !== undefined && nodeReplicas !== currentReplicas) {
+        await writer.event(this.involved(cluster), 'Normal', 'Scaled', `${currentReplicas} → ${nodeReplicas} nodes: ${decision.reason}`);
+      }
+    }
+    this.deps.metrics.desiredReplicas.set({ namespace, name: cluster.metadata.name }, nodeReplicas);
+
+    const serviceMonitorCrdPresent = cluster.spec.monitoring.serviceMonitor === 'auto' ? await this.serviceMonitorCrdPresent() : false;
+    const jobName = this.schemaJobNameOf(cluster);
+    // Nodes roll to a new image only once its schema Job has succeeded.
+    const schemaReady = this.schemaSucceeded(cluster, jobName);
+    const plan = desiredObjects(
+      cluster,
+      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady },
+      () => randomBytes(32).toString('base64url'),
+    );
+    const objects = plan.applied;
+
+    for (const secret of plan.createOnly) {
+      if (await writer.createIfMissing(secret)) {
+        await writer.event(this.involved(cluster), 'Normal', 'Created', `generated JWT secret ${secret.metadata?.name ?? ''}`);
+      }
+    }
+    let applied = 0;
+    for (const object of objects) {
+      if (await this.applyIfChanged(object)) applied += 1;
+    }
+    if (applied > 0) log.info({ key, applied }, 'applied changed objects');
+    await this.prune(cluster, jobName, schemaReady, objects);
+
+    const observed = this.observe(cluster, nodeReplicas, connections);
+    await this.writeStatus(cluster, observed);
+    this.deps.metrics.readyReplicas.set({ namespace, name: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
+    // Load changes without any watch event: poll it while autoscaling.
+    return cluster.spec.autoscaling.enabled ? { requeueAfterMs: 15_000 } : {};
+  }
+
+  private observe(cluster: ChatCluster, desiredReplicas: number, connections: number, error?: string) {
+    const { owned } = this.deps.caches;
+    const names = namesOf(cluster);
+    const { namespace } = cluster.metadata;
+    return {
+      deployment: owned.Deployment.get(namespace, names.nodes),
+      redis: owned.StatefulSet.get(namespace, names.redis),
+      cassandra: owned.StatefulSet.get(namespace, names.cassandra),
+      schemaJob: owned.Job.get(namespace, this.schemaJobNameOf(cluster)),
+      desiredReplicas,
+      connections,
+      error,
+    };
+  }
+
+  private async writeStatus(cluster: ChatCluster, observed: ReturnType<Reconciler['observe']>): Promise<void> {
+    const status = computeStatus(cluster, observed, new Date(this.now()));
+    if (!statusChanged(cluster.status, status)) return;
+    await this.deps.writer.patchStatus(cluster.metadata.namespace, cluster.metadata.name, status);
+    if (cluster.status?.phase !== status.phase) {
+      await this.deps.writer.event(this.involved(cluster), status.phase === 'Degraded' ? 'Warning' : 'Normal', `Phase${status.phase ?? ''}`, `phase is now ${status.phase ?? ''}`);
+    }
+  }
+
+  private schemaJobNameOf(cluster: ChatCluster): string {
+    return schemaJobName(cluster, nodeImage(cluster, this.deps.defaultImage));
+  }
+
+  private schemaSucceeded(cluster: ChatCluster, jobName: string): boolean {
+    const job = this.deps.caches.owned.Job.get(cluster.metadata.namespace, jobName);
+    return (job?.status?.succeeded ?? 0) > 0;
+  }
+
+  /** Applies an object unless the live one was applied from the same desired state (no write at steady state). */
+  private async applyIfChanged(object: KubernetesObject): Promise<boolean> {
+    const hash = hashOf(object);
+    const live = this.cacheFor(object.kind)?.get(object.metadata?.namespace ?? '', object.metadata?.name ?? '');
+    if (live?.metadata?.annotations?.[DESIRED_HASH] === hash) return false;
+    const metadata: V1ObjectMeta = Object.assign({}, object.metadata);
+    metadata.annotations = { ...metadata.annotations, [DESIRED_HASH]: hash };
+    await this.deps.writer.apply({ ...object, metadata });
+    return true;
+  }
+
+  private cacheFor(kind: string | undefined): Informer | undefined {
+    return kind !== undefined && kind in this.deps.caches.owned ? this.deps.caches.owned[kind as keyof Caches['owned']] : undefined;
+  }
+
+  /**
+   * Deletes owned objects the spec no longer calls for: schema Jobs of earlier images once
+   * the current one succeeded, a dependency switched from managed to external.
+   */
+  private async prune(cluster: ChatCluster, schemaJobName: string, schemaReady: boolean, wanted: readonly KubernetesObject[]): Promise<void> {
+    const { owned } = this.deps.caches;
+    const ownedByThis = (object: KubernetesObject): boolean =>
+      object.metadata?.namespace === cluster.metadata.namespace && (object.metadata.ownerReferences ?? []).some((ref) => ref.uid === cluster.metadata.uid);
+    const wantedKeys = new Set(wanted.map((object) => `${object.kind ?? ''}/${object.metadata?.name ?? ''}`));
+    const stale = [
+      ...(schemaReady ? owned.Job.list().filter((job) => ownedByThis(job) && job.metadata?.name !== schemaJobName) : []),
+      ...owned.StatefulSet.list().filter((set) => ownedByThis(set) && !wantedKeys.has(`StatefulSet/${set.metadata?.name ?? ''}`)),
+      ...owned.Service.list().filter(
+        (service) => ownedByThis(service) && service.metadata?.labels?.['app.kubernetes.io/component'] !== 'node' && !wantedKeys.has(`Service/${service.metadata?.name ?? ''}`),
+      ),
+    ];
+    for (const object of stale) {
+      await this.deps.writer.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace } });
+      await this.deps.writer.event(this.involved(cluster), 'Normal', 'Deleted', `deleted ${object.kind ?? ''} ${object.metadata?.name ?? ''}, no longer wanted`);
+    }
+    if (!wantsServiceMonitor(cluster, true) && (await this.serviceMonitorCrdPresent())) {
+      await this.deps.writer.delete({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: namesOf(cluster).nodes, namespace: cluster.metadata.namespace } });
+    }
+  }
+
+  /** Sum of `/load` over the ready node pods. */
+  private async connections(cluster: ChatCluster): Promise<number> {
+    const pods = this.deps.caches.owned.Pod.list().filter(
+      (pod) =>
+        pod.metadata?.namespace === cluster.metadata.namespace &&
+        pod.metadata.labels?.['app.kubernetes.io/instance'] === cluster.metadata.name &&
+        pod.metadata.labels['app.kubernetes.io/component'] === 'node' &&
+        pod.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') === true,
+    );
+    const loads = await Promise.all(pods.map((pod) => this.deps.readLoad(pod)));
+    return loads.reduce<number>((sum, load) => sum + (load ?? 0), 0);
+  }
+
+  private async serviceMonitorCrdPresent(): Promise<boolean> {
+    const now = this.now();
+    if (this.serviceMonitorCrd === undefined || now - this.serviceMonitorCrd.checkedAt > 60_000) {
+      this.serviceMonitorCrd = { present: await this.deps.writer.crdExists(SERVICE_MONITOR_CRD), checkedAt: now };
+    }
+    return this.serviceMonitorCrd.present;
+  }
+
+  private now(): number {
+    return (this.deps.clock ?? Date.now)();
+  }
+}
