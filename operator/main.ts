@@ -1,0 +1,140 @@
+/**
+ * The ChatCluster operator: `node dist/operator/main.js` with the ambient kubeconfig
+ * (KUBECONFIG, ~/.kube/config) or in-cluster credentials. Wires informers, the work
+ * queue, the reconciler, leader election and the health endpoints; the logic lives in
+ * desired/, reconcile/ and autoscale/.
+ */
+import { createServer } from 'node:http';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, CHATCLUSTER_PLURAL } from '../common/chatcluster.js';
+import { ConfigError } from '../common/env.js';
+import { createLogger } from '../common/log.js';
+import { loadOperatorConfig } from './config.js';
+import { readNodeLoad } from './load.js';
+import { OperatorMetrics } from './metrics.js';
+import { KubeWriter } from './reconcile/kube.js';
+import { Reconciler, type Caches } from './reconcile/reconciler.js';
+import { Informer, type InformerOptions } from './runtime/informer.js';
+import { LeaderElector } from './runtime/leader.js';
+import { WorkQueue } from './runtime/workqueue.js';
+
+const log = createLogger('chatcluster-operator');
+
+function main(): void {
+  const config = loadOperatorConfig(process.env);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const metrics = new OperatorMetrics();
+  let ready = false;
+
+  const queue = new WorkQueue(
+    async (key) => {
+      const stop = metrics.reconcileDuration.startTimer();
+      try {
+        const result = await reconciler.reconcile(key);
+        metrics.reconciles.inc({ result: 'success' });
+        if (result.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
+      } catch (error) {
+        metrics.reconciles.inc({ result: 'error' });
+        log.warn({ err: error, key }, 'reconcile failed; retrying with back-off');
+        throw error;
+      } finally {
+        stop();
+      }
+    },
+    { concurrency: config.concurrency, onDepth: (depth) => { metrics.queueDepth.set(depth); } },
+  );
+
+  const enqueueOwner = (_type: string, object: KubernetesObject): void => {
+    const owner = object.metadata?.ownerReferences?.find((ref) => ref.kind === CHATCLUSTER_KIND && ref.controller === true);
+    if (owner !== undefined) queue.add(`${object.metadata?.namespace ?? ''}/${owner.name}`);
+  };
+  const informer = <T extends KubernetesObject>(options: Omit<InformerOptions, 'namespace' | 'log'>): Informer<T> =>
+    new Informer<T>(kubeConfig, { ...options, log, ...(config.watchNamespace === undefined ? {} : { namespace: config.watchNamespace }) });
+  const managed = 'app.kubernetes.io/managed-by=chatcluster-operator';
+  const caches: Caches = {
+    chatClusters: informer({
+      apiVersion: CHATCLUSTER_API_VERSION,
+      kind: CHATCLUSTER_KIND,
+      plural: CHATCLUSTER_PLURAL,
+      onChange: (_type, object) => {
+        queue.add(`${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`);
+      },
+    }),
+    owned: {
+      ConfigMap: informer({ apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', labelSelector: managed, onChange: enqueueOwner }),
+      Service: informer({ apiVersion: 'v1', kind: 'Service', plural: 'services', labelSelector: managed, onChange: enqueueOwner }),
+      Deployment: informer({ apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', labelSelector: managed, onChange: enqueueOwner }),
+      StatefulSet: informer({ apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', labelSelector: managed, onChange: enqueueOwner }),
+      Job: informer({ apiVersion: 'batch/v1', kind: 'Job', plural: 'jobs', labelSelector: managed, onChange: enqueueOwner }),
+      PodDisruptionBudget: informer({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', labelSelector: managed, onChange: enqueueOwner }),
+      NetworkPolicy: informer({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', labelSelector: managed, onChange: enqueueOwner }),
+      // Node pods: their readiness and addresses feed the autoscaler; their changes need no reconcile.
+      Pod: informer({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: `${managed},app.kubernetes.io/component=node`, onChange: () => undefined }),
+    },
+  };
+  const reconciler = new Reconciler({ caches, writer: new KubeWriter(kubeConfig, metrics), metrics, log, defaultImage: config.defaultNodeImage, readLoad: readNodeLoad });
+
+  const startControllers = async (): Promise<void> => {
+    metrics.leader.set(1);
+    // Owned objects first, so the first reconciles see them in the caches.
+    await Promise.all(Object.values(caches.owned).map((cache) => cache.start()));
+    await caches.chatClusters.start();
+    ready = true;
+    log.info({ namespace: config.watchNamespace ?? '(all)', identity: config.identity }, 'controllers started');
+  };
+
+  const server = createServer((request, response) => {
+    if (request.url === '/healthz') {
+      response.end('ok');
+    } else if (request.url === '/readyz') {
+      // A standby (not leading) is ready too: it is healthy and will take over when needed.
+      response.statusCode = ready || config.leaderElection ? 200 : 503;
+      response.end(ready ? 'ok' : 'standby');
+    } else if (request.url === '/metrics') {
+      void metrics.registry.metrics().then((text) => {
+        response.setHeader('content-type', metrics.registry.contentType);
+        response.end(text);
+      });
+    } else {
+      response.statusCode = 404;
+      response.end();
+    }
+  });
+  server.listen(config.healthPort);
+
+  const elector = config.leaderElection
+    ? new LeaderElector(kubeConfig, { namespace: config.leaseNamespace, name: 'chatcluster-operator', identity: config.identity, log })
+    : undefined;
+  const shutdown = async (signal: string): Promise<void> => {
+    log.info({ signal }, 'shutting down');
+    await queue.stop();
+    for (const cache of [caches.chatClusters, ...Object.values(caches.owned)]) cache.stop();
+    await elector?.release();
+    server.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  if (elector === undefined) {
+    void startControllers();
+  } else {
+    elector.run(
+      () => void startControllers(),
+      () => {
+        // controller-runtime's choice: a leader that cannot renew stops at once, and restarts as a candidate.
+        log.error('leadership lost; exiting');
+        process.exit(1);
+      },
+    );
+  }
+}
+
+try {
+  main();
+} catch (error) {
+  if (error instanceof ConfigError) log.fatal({ variable: error.variable }, `invalid configuration: ${error.message}`);
+  else log.fatal({ err: error }, 'operator failed to start');
+  process.exit(1);
+}
