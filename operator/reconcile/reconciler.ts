@@ -57,6 +57,8 @@ export interface ReconcileResult {
  */
 export class Reconciler {
   private readonly scalingHistory = new Map<string, Recommendation[]>();
+  /** Create-only objects known to exist (the operator may not read Secrets), by namespace/kind/name. */
+  private readonly created = new Set<string>();
   private serviceMonitorCrd: { present: boolean; checkedAt: number } | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -135,10 +137,13 @@ export class Reconciler {
     );
     const objects = plan.applied;
 
-    for (const secret of plan.createOnly) {
-      if (await writer.createIfMissing(secret)) {
-        await writer.event(this.involved(cluster), 'Normal', 'Created', `generated JWT secret ${secret.metadata?.name ?? ''}`);
+    for (const object of plan.createOnly) {
+      const id = `${namespace}/${object.kind ?? ''}/${object.metadata?.name ?? ''}`;
+      if (this.created.has(id)) continue;
+      if (await writer.createIfMissing(object)) {
+        await writer.event(this.involved(cluster), 'Normal', 'Created', `generated ${object.kind ?? ''} ${object.metadata?.name ?? ''}`);
       }
+      this.created.add(id);
     }
     let applied = 0;
     for (const object of objects) {

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
 import type { ChatCluster, ChatClusterStatus, Condition, ConditionType, Phase } from '../../common/chatcluster.js';
 import { namesOf, NODE_PORT, nodeSelectorString } from '../desired/meta.js';
@@ -95,7 +96,10 @@ export function computeStatus(cluster: ChatCluster, observed: Observed, now: Dat
 
 /** Whether two statuses differ in anything but the order of conditions; the status is written only then. */
 export function statusChanged(before: ChatClusterStatus | undefined, after: ChatClusterStatus): boolean {
-  const normalize = (status: ChatClusterStatus | undefined) =>
-    JSON.stringify({ ...status, conditions: [...(status?.conditions ?? [])].sort((a, b) => a.type.localeCompare(b.type)) });
-  return normalize(before) !== normalize(after);
+  // The API server returns fields in its own order: compare values, not serializations.
+  const normalize = (status: ChatClusterStatus | undefined) => ({
+    ...status,
+    conditions: [...(status?.conditions ?? [])].sort((a, b) => a.type.localeCompare(b.type)),
+  });
+  return !isDeepStrictEqual(normalize(before), normalize(after));
 }

@@ -129,6 +129,7 @@ export async function startKubernetes(binaries: KubernetesBinaries, launcher: La
   ]);
 
   await Promise.all(FAKE_NODES.map((name, index) => createFakeNode(admin, name, index)));
+  await createVolumePool(admin);
   await waitUntilReady(launcher.process('kwok'), () => nodesReady(admin), 60_000);
   // The ServiceAccount controller makes `default`; pods cannot be admitted before it exists.
   await waitUntilReady(
@@ -182,6 +183,36 @@ async function createFakeNode(admin: AdminConnection, name: string, index: numbe
   if (response.status !== 201 && response.status !== 409) {
     throw new Error(`creating fake node ${name}: HTTP ${response.status} ${response.body}`);
   }
+}
+
+/** How many volumes the pool holds: StatefulSets of every test's ChatClusters claim from it. */
+const POOL_VOLUMES = 150;
+
+/**
+ * Pre-made PersistentVolumes, as a cluster with a static provisioner has: kwok runs no
+ * storage driver, so without them a volume claim (Redis, Cassandra) stays Pending and so
+ * does its pod. The controller-manager binds claims to them as it would on a real cluster.
+ */
+async function createVolumePool(admin: AdminConnection): Promise<void> {
+  await Promise.all(
+    Array.from({ length: POOL_VOLUMES }, async (_, index) => {
+      const name = `testenv-pv-${index}`;
+      const volume = {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name, labels: { 'chatcluster.dev/testenv-pool': 'true' } },
+        spec: {
+          capacity: { storage: '100Gi' },
+          accessModes: ['ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: '',
+          hostPath: { path: `/var/lib/testenv/${name}` },
+        },
+      };
+      const response = await apiRequest(admin, 'POST', '/api/v1/persistentvolumes', volume);
+      if (response.status !== 201 && response.status !== 409) throw new Error(`creating ${name}: HTTP ${response.status} ${response.body}`);
+    }),
+  );
 }
 
 async function nodesReady(admin: AdminConnection): Promise<boolean> {
