@@ -14,7 +14,7 @@ export interface GoBuild {
   ldflags?: string;
 }
 
-const GO_REMEDY = 'install Go ≥ 1.26 (Debian bookworm-backports golang-1.26, or the Go toolchain on PATH)';
+const GO_REMEDY = 'install the Go toolchain ≥ 1.26 and put go on PATH (Debian stable\'s golang package may be older)';
 
 /**
  * Builds `packages` in one `go build`, so binaries that share packages compile them once.
