@@ -116,23 +116,31 @@ export class ChatNode {
     }
   }
 
-  /** Takes a closed socket out of the cluster. Best effort: the TTLs clean up what fails here. */
+  /**
+   * Takes a closed socket out of the cluster. Best effort, the mapping row and the route each
+   * on their own: a row left behind expires with its TTL, but nothing expires a route, which
+   * would keep the user online (and this node in their groups' routes) for good.
+   */
   async disconnect(connection: ClientConnection): Promise<void> {
-    const { store, bus, log } = this.options;
+    const { store, log } = this.options;
     const lastHere = this.sockets.remove(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
+    const unhosted = lastHere ? this.sockets.forgetGroupsOf(connection.user) : [];
     const session = this.sessionRecord(connection);
-    try {
-      await this.presence.forget(connection);
-      await store.deleteSession(session);
-      const wentOffline = await bus.routes.removeSession(session);
-      if (lastHere) {
-        await Promise.all(this.sockets.forgetGroupsOf(connection.user).map((group) => bus.routes.removeGroupNode(group, this.nodeId)));
-      }
-      if (wentOffline) await this.presence.announce(connection.user, 'offline');
-    } catch (error) {
-      log.warn({ err: error, user: connection.user, session: connection.session }, 'could not fully remove a closed session; its TTL will');
+    const results = await Promise.allSettled([store.deleteSession(session), this.removeRoute(connection, session, unhosted)]);
+    for (const result of results) {
+      if (result.status === 'fulfilled') continue;
+      log.warn({ err: result.reason, user: connection.user, session: connection.session }, 'could not fully remove a closed session');
     }
+  }
+
+  /** The bus side of a closed socket: presence watches, the route, the groups it no longer hosts. */
+  private async removeRoute(connection: ClientConnection, session: SessionRecord, unhostedGroups: readonly string[]): Promise<void> {
+    const { bus } = this.options;
+    await this.presence.forget(connection);
+    const wentOffline = await bus.routes.removeSession(session);
+    await Promise.all(unhostedGroups.map((group) => bus.routes.removeGroupNode(group, this.nodeId)));
+    if (wentOffline) await this.presence.announce(connection.user, 'offline');
   }
 
   /** Ready to take sockets: registered, not draining, store and bus answering. */
@@ -201,28 +209,39 @@ export class ChatNode {
   }
 
   /**
-   * Refreshes the registry row and heartbeat, the TTL of this node's mapping rows (every
-   * third beat), and cleans up after nodes whose heartbeat lapsed.
+   * Refreshes the heartbeat, the registry row and the TTL of this node's mapping rows (every
+   * third beat), and cleans up after nodes whose heartbeat lapsed. Peers judge liveness by
+   * the bus heartbeat alone, so it is written whether or not the store answers: a node cut
+   * off from Cassandra for a while still holds its sockets, and a peer that took it for dead
+   * would remove its routes for good.
    */
   private async heartbeat(): Promise<void> {
-    const { store, bus, log } = this.options;
+    const { bus, log } = this.options;
     this.beats += 1;
+    const results = await Promise.allSettled([bus.heartbeats.beat(this.nodeId, this.nodeTtlSeconds), this.refreshRegistry()]);
+    const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+    for (const error of failures) log.warn({ err: error }, 'heartbeat failed');
+    // Cleaning up after a dead node takes both Redis and Cassandra.
+    if (failures.length > 0) return;
     try {
-      const now = this.clock();
-      await store.putNode({
-        id: this.nodeId,
-        address: this.options.address,
-        startedAt: this.startedAt,
-        heartbeatAt: now,
-        connections: this.sockets.connectionCount,
-      });
-      await bus.heartbeats.beat(this.nodeId, this.nodeTtlSeconds);
-      if (this.beats % 3 === 0) {
-        await Promise.all(this.sockets.all().map((connection) => store.putSession(this.sessionRecord(connection), this.sessionTtlSeconds)));
-      }
       await this.removeDeadNodes();
     } catch (error) {
-      log.warn({ err: error }, 'heartbeat failed');
+      log.warn({ err: error }, 'could not clean up after a dead node');
+    }
+  }
+
+  /** The store side of a heartbeat: the registry row, and every third beat the mapping rows' TTL. */
+  private async refreshRegistry(): Promise<void> {
+    const { store } = this.options;
+    await store.putNode({
+      id: this.nodeId,
+      address: this.options.address,
+      startedAt: this.startedAt,
+      heartbeatAt: this.clock(),
+      connections: this.sockets.connectionCount,
+    });
+    if (this.beats % 3 === 0) {
+      await Promise.all(this.sockets.all().map((connection) => store.putSession(this.sessionRecord(connection), this.sessionTtlSeconds)));
     }
   }
 

@@ -1,4 +1,4 @@
-import { Client, errors, types, type QueryOptions } from 'cassandra-driver';
+import { Client, errors, policies, types, type QueryOptions } from 'cassandra-driver';
 import { ChatError } from '../protocol/errors.js';
 import type { ChatMessage, GroupInfo, Target } from '../protocol/frames.js';
 import { isMessageId, messageIdTime } from '../protocol/ids.js';
@@ -108,6 +108,13 @@ export function storeError(error: unknown, operation: string): ChatError {
   return new ChatError('internal', `Cassandra failed (${operation})`, { cause: error });
 }
 
+/**
+ * How long the driver waits, at most, before trying a node it lost again. Its default (10
+ * minutes, doubling from 1 s) would leave a node unready and refusing every send for up to
+ * that long after Cassandra is back; one connection attempt every few seconds costs nothing.
+ */
+const MAX_RECONNECT_DELAY_MS = 5_000;
+
 /** A driver client for a cluster, not yet connected. */
 export function cassandraClient(connection: CassandraConnection): Client {
   return new Client({
@@ -118,6 +125,7 @@ export function cassandraClient(connection: CassandraConnection): Client {
       connectTimeout: connection.connectTimeoutMs ?? 5_000,
       readTimeout: connection.readTimeoutMs ?? 12_000,
     },
+    policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, MAX_RECONNECT_DELAY_MS) },
   });
 }
 

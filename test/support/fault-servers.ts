@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'cassandra-driver';
+import { Redis } from 'ioredis';
+import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from '../env/cassandra.js';
+import type { Launcher } from '../env/launcher.js';
+import { isAlive, type ServerProcess } from '../env/process.js';
+import { provisionRedis, startRedis } from '../env/redis.js';
+import { stopNode, type NodeProcess } from './node-processes.js';
+
+/**
+ * A server of a fault test's own, which the test stops (as a crash or a clean stop) and
+ * starts again at the same address, with the same configuration and data folder.
+ */
+export interface RestartableServer {
+  /** The address clients use: a `redis://` URL or a Cassandra contact point. */
+  readonly address: string;
+  /** Signals the server's process group and resolves once it is gone (SIGKILL after 10 s). */
+  stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Starts the server again where it was and resolves once it answers. */
+  start(): Promise<void>;
+}
+
+/** Starts a Redis with `startRedis`, restarted as a new redis-server on the same port (nothing persisted). */
+export async function startRestartableRedis(launcher: Launcher): Promise<RestartableServer> {
+  const redisServer = await provisionRedis();
+  const url = await startRedis(redisServer, launcher);
+  const port = new URL(url).port;
+  // The flags of startRedis: loopback, no persistence, so a restarted Redis starts empty.
+  const args = ['--bind', '127.0.0.1', '--port', port, '--dir', launcher.dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  return restartable(url, launcher.process('redis'), (name) => launcher.start(name, redisServer, args, () => answersPing(url)));
+}
+
+/**
+ * Starts a Cassandra with `startCassandra` (about 15 s), restarted with the very command
+ * line the first JVM ran: same ports, same cassandra.yaml, same data and commit log.
+ */
+export async function startRestartableCassandra(launcher: Launcher): Promise<RestartableServer> {
+  const contactPoint = await startCassandra(await provisionCassandra(), launcher);
+  const first = launcher.process('cassandra');
+  const [command, ...args] = commandLineOf(first.pid);
+  if (command === undefined) throw new Error(`cannot read the command line of Cassandra (pid ${first.pid})`);
+  return restartable(contactPoint, first, (name) =>
+    launcher.start(name, command, args, () => answersQuery(contactPoint), { timeoutMs: 180_000 }),
+  );
+}
+
+function restartable(address: string, first: ServerProcess, launch: (name: string) => Promise<ServerProcess>): RestartableServer {
+  let current: ServerProcess | undefined = first;
+  let starts = 1;
+  return {
+    address,
+    async stop(signal) {
+      if (current === undefined) return;
+      await stopProcessGroup(current.pid, signal);
+      current = undefined;
+    },
+    async start() {
+      if (current !== undefined) throw new Error(`${first.name} is already running`);
+      starts += 1;
+      current = await launch(`${first.name}-${starts}`);
+    },
+  };
+}
+
+/** The argv a process was started with (Linux: /proc/<pid>/cmdline, NUL-separated and -terminated). */
+function commandLineOf(pid: number): string[] {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  argv.pop();
+  return argv;
+}
+
+async function stopProcessGroup(pid: number, signal: NodeJS.Signals, graceMs = 10_000): Promise<void> {
+  const signalGroup = (which: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, which);
+    } catch {
+      // The group is already gone.
+    }
+  };
+  signalGroup(signal);
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+  signalGroup('SIGKILL');
+  while (isAlive(pid)) await sleep(50);
+}
+
+async function answersPing(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {
+    // Refused while the server starts; connect() reports it.
+  });
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function answersQuery(contactPoint: string): Promise<boolean> {
+  const client = new Client({ contactPoints: [contactPoint], localDataCenter: CASSANDRA_DATACENTER });
+  try {
+    await client.execute('SELECT release_version FROM system.local');
+    return true;
+  } finally {
+    await client.shutdown();
+  }
+}
+
+/**
+ * Stops chat nodes gracefully (SIGTERM, a drain), and kills those still running after
+ * `graceMs`: a node whose dependency a test left broken must not hold up the clean-up.
+ */
+export async function stopNodesWithin(nodes: readonly NodeProcess[], graceMs = 15_000): Promise<void> {
+  await Promise.all(
+    nodes.map(async (node) => {
+      const stopped = stopNode(node, 'SIGTERM');
+      const timer = setTimeout(() => node.child.kill('SIGKILL'), graceMs);
+      try {
+        await stopped;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+}
