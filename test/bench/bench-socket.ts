@@ -1,0 +1,134 @@
+import { performance } from 'node:perf_hooks';
+import WebSocket, { type RawData } from 'ws';
+
+/** A frame as a server sent it, loosely typed: the load generator reads a few fields. */
+export type Frame = Record<string, unknown> & { type: string };
+
+/**
+ * A lean protocol client for load: unlike the tests' ChatClient it keeps no frame history
+ * and hands every frame after `hello` to one replaceable handler, stamped on arrival with
+ * the generator's monotonic clock (the same clock that stamps sends).
+ */
+export class BenchSocket {
+  /** Called with every frame after `hello`; scenarios replace it. */
+  onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+  closeCode: number | undefined;
+  private hello: Frame | undefined;
+
+  private constructor(private readonly socket: WebSocket) {}
+
+  /** Opens `url` with `headers` and resolves once the server's `hello` arrived. */
+  static open(url: string, headers: Record<string, string>, timeoutMs = 10_000): Promise<BenchSocket> {
+    const socket = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: timeoutMs });
+    const client = new BenchSocket(socket);
+    return new Promise((resolve, reject) => {
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        socket.terminate();
+        reject(error);
+      };
+      const timer = setTimeout(() => {
+        fail(new Error(`no hello from ${url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.on('message', (data: RawData) => {
+        const receivedAt = performance.now();
+        const frame = parseFrame(data);
+        if (client.hello !== undefined) {
+          client.onFrame(frame, receivedAt);
+          return;
+        }
+        if (frame.type !== 'hello') {
+          fail(new Error(`expected hello, got ${JSON.stringify(frame).slice(0, 200)}`));
+          return;
+        }
+        clearTimeout(timer);
+        client.hello = frame;
+        resolve(client);
+      });
+      socket.on('close', (code: number) => {
+        client.closeCode = code;
+        if (client.hello === undefined) fail(new Error(`socket closed with ${code} before hello`));
+      });
+      socket.on('error', (error: Error) => {
+        if (client.hello === undefined) fail(error);
+      });
+      socket.on('unexpected-response', (_request, response) => {
+        fail(new Error(`upgrade refused with HTTP ${response.statusCode ?? '?'}`));
+      });
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  send(frame: Record<string, unknown>): void {
+    this.socket.send(JSON.stringify(frame));
+  }
+
+  /** Closes the socket and resolves once it is closed (or after `timeoutMs`, terminating it). */
+  close(timeoutMs = 5_000): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.socket.terminate();
+        resolve();
+      }, timeoutMs);
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.socket.close();
+    });
+  }
+}
+
+function parseFrame(data: RawData): Frame {
+  const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+  const value: unknown = JSON.parse(text);
+  if (typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string') return value as Frame;
+  return { type: 'unparsed', text };
+}
+
+/** What opening many sockets gave: the sockets that opened, and why the others did not. */
+export interface OpenedSockets {
+  sockets: BenchSocket[];
+  failures: string[];
+  elapsedMs: number;
+}
+
+/**
+ * Runs `open` for `count` indexes with at most `concurrency` in flight. Gives up opening
+ * more after `maxFailures` failures (the sockets already open stay open, for the caller to close).
+ */
+export async function openMany(
+  count: number,
+  concurrency: number,
+  open: (index: number) => Promise<BenchSocket>,
+  maxFailures = 0,
+): Promise<OpenedSockets> {
+  const started = performance.now();
+  const opened: (BenchSocket | undefined)[] = new Array<BenchSocket | undefined>(count).fill(undefined);
+  const failures: string[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count && failures.length <= maxFailures) {
+      const index = next++;
+      try {
+        opened[index] = await open(index);
+      } catch (error) {
+        failures.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  const sockets = opened.filter((socket): socket is BenchSocket => socket !== undefined);
+  return { sockets, failures, elapsedMs: performance.now() - started };
+}
+
+/** Closes every socket, at most `concurrency` closes in flight. */
+export async function closeAll(sockets: readonly BenchSocket[], concurrency = 200): Promise<void> {
+  for (let index = 0; index < sockets.length; index += concurrency) {
+    await Promise.all(sockets.slice(index, index + concurrency).map((socket) => socket.close()));
+  }
+}

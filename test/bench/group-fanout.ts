@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { closeAll, openMany, type BenchSocket, type Frame } from './bench-socket.js';
+import { progress } from './lifecycle.js';
+import { commandsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
+import { percentiles, round, type Percentiles } from './statistics.js';
+import type { LoadTarget } from './targets.js';
+
+export interface GroupFanoutOptions {
+  membersPerNode: number;
+  messages: number;
+  messagesPerSecond: number;
+}
+
+export interface GroupFanoutResult {
+  group: string;
+  members: number;
+  /** Nodes the members' sockets are on. */
+  nodesWithMembers: number;
+  /** Nodes in the group's Redis group-nodes set (what routing fans out to). */
+  groupNodesInRedis: number;
+  messages: number;
+  acked: number;
+  deliveriesExpected: number;
+  deliveries: number;
+  duplicates: number;
+  deliveryLatencyMs: Percentiles;
+  errors: Record<string, number>;
+  /** Length of both the measured and the idle interval. */
+  intervalMs: number;
+  redis: {
+    measured: CommandCounts;
+    idle: CommandCounts;
+    /** (measured - idle) / messages: what one group message costs Redis. */
+    commandsPerMessage: number;
+    commandsPerMessageByCommand: Record<string, number>;
+  };
+}
+
+/**
+ * Scenario 3: a group with members on every node; counts Redis commands over an interval
+ * in which `messages` group messages are sent, minus an idle interval of the same length.
+ */
+export async function measureGroupFanout(
+  target: LoadTarget,
+  redis: RedisCommandCounter,
+  groupNodesKey: (group: string) => string,
+  options: GroupFanoutOptions,
+): Promise<GroupFanoutResult> {
+  const memberCount = options.membersPerNode * target.nodeCount;
+  const opened = await openMany(memberCount, 10, (index) => target.open(`grp-m${index}`, index));
+  const members = opened.sockets;
+  try {
+    if (opened.failures.length > 0) throw new Error(`could not open the group's sockets: ${opened.failures[0] ?? ''}`);
+    const [sender, ...others] = members;
+    if (sender === undefined) throw new Error('no group member opened');
+    const group = `bench-${randomBytes(3).toString('hex')}`;
+    await request(sender, { type: 'group.create', name: group }, 'group');
+    await Promise.all(others.map((member) => request(member, { type: 'group.join', group }, 'ok')));
+    const groupNodes = await redis.members(groupNodesKey(group));
+    progress(`group ${group}: ${members.length} members on ${target.nodeCount} nodes; Redis lists ${groupNodes.length} nodes for it`);
+    await sleep(1_000);
+
+    const intervalMs = Math.ceil((options.messages / options.messagesPerSecond) * 1000) + 3_000;
+    progress(`group: idle interval of ${intervalMs} ms (Redis baseline)`);
+    const idleBefore = await redis.read();
+    await sleep(intervalMs);
+    const idle = commandsBetween(idleBefore, await redis.read());
+
+    progress(`group: ${options.messages} group messages at ${options.messagesPerSecond}/s in an interval of ${intervalMs} ms`);
+    const sent = await sendGroupMessages(sender, others, group, options, intervalMs, redis);
+    const net = commandsBetween(idle, sent.commands);
+    return {
+      group,
+      members: members.length,
+      nodesWithMembers: Math.min(target.nodeCount, members.length),
+      groupNodesInRedis: groupNodes.length,
+      messages: options.messages,
+      acked: sent.acked,
+      deliveriesExpected: options.messages * others.length,
+      deliveries: sent.deliveries,
+      duplicates: sent.duplicates,
+      deliveryLatencyMs: sent.latency,
+      errors: sent.errors,
+      intervalMs,
+      redis: {
+        measured: sent.commands,
+        idle,
+        commandsPerMessage: round(net.total / options.messages, 2),
+        commandsPerMessageByCommand: Object.fromEntries(
+          Object.entries(net.byCommand)
+            .map(([name, calls]) => [name, round(calls / options.messages, 3)] as const)
+            .filter(([, perMessage]) => perMessage !== 0)
+            .sort(([, a], [, b]) => b - a),
+        ),
+      },
+    };
+  } finally {
+    await closeAll(members);
+  }
+}
+
+/** Sends the group messages paced over the interval and counts what Redis did meanwhile. */
+async function sendGroupMessages(
+  sender: BenchSocket,
+  others: readonly BenchSocket[],
+  group: string,
+  options: GroupFanoutOptions,
+  intervalMs: number,
+  redis: RedisCommandCounter,
+): Promise<{ acked: number; deliveries: number; duplicates: number; latency: Percentiles; errors: Record<string, number>; commands: CommandCounts }> {
+  const sentAt = new Float64Array(options.messages);
+  const seen = others.map(() => new Uint8Array(options.messages));
+  const latencies: number[] = [];
+  const errors: Record<string, number> = {};
+  let acked = 0;
+  let deliveries = 0;
+  let duplicates = 0;
+  sender.onFrame = (frame) => {
+    if (frame.type === 'ack' && typeof frame.ref === 'string' && frame.ref.startsWith('g-')) acked += 1;
+    if (frame.type === 'error') errors[String(frame.code)] = (errors[String(frame.code)] ?? 0) + 1;
+  };
+  others.forEach((member, index) => {
+    member.onFrame = (frame, at) => {
+      if (frame.type !== 'message' || typeof frame.text !== 'string' || !frame.text.startsWith('g-')) return;
+      const seq = Number.parseInt(frame.text.slice(2), 10);
+      const marks = seen[index];
+      if (marks === undefined || !(seq >= 0 && seq < options.messages)) return;
+      if (marks[seq] === 1) {
+        duplicates += 1;
+        return;
+      }
+      marks[seq] = 1;
+      deliveries += 1;
+      latencies.push(at - (sentAt[seq] ?? at));
+    };
+  });
+
+  const before = await redis.read();
+  const startedAt = performance.now();
+  const gapMs = 1000 / options.messagesPerSecond;
+  for (let seq = 0; seq < options.messages; seq++) {
+    const dueAt = startedAt + seq * gapMs;
+    const wait = dueAt - performance.now();
+    if (wait > 0) await sleep(wait);
+    sentAt[seq] = performance.now();
+    sender.send({ type: 'send', ref: `g-${seq}`, to: { group }, text: `g-${seq} a message to everyone in the group` });
+  }
+  const expected = options.messages * others.length;
+  while (deliveries < expected && performance.now() - startedAt < intervalMs) await sleep(20);
+  const rest = intervalMs - (performance.now() - startedAt);
+  if (rest > 0) await sleep(rest);
+  const commands = commandsBetween(before, await redis.read());
+  return { acked, deliveries, duplicates, latency: percentiles(latencies), errors, commands };
+}
+
+/** Sends a frame with a ref and resolves with the reply of type `expected`; rejects on error or timeout. */
+function request(socket: BenchSocket, frame: Record<string, unknown>, expected: string, timeoutMs = 10_000): Promise<Frame> {
+  const ref = `q-${randomBytes(4).toString('hex')}`;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`no reply to ${String(frame.type)} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.onFrame = (reply) => {
+      if (reply.ref !== ref) return;
+      clearTimeout(timer);
+      if (reply.type === expected) resolve(reply);
+      else reject(new Error(`${String(frame.type)} answered ${JSON.stringify(reply).slice(0, 200)}`));
+    };
+    socket.send({ ...frame, ref });
+  });
+}

@@ -1,0 +1,184 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket, { type RawData } from 'ws';
+
+/** Prometheus text format, flattened: `name{labels}` → value (one sample per line). */
+export async function readMetrics(metricsUrl: string): Promise<Map<string, number>> {
+  const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`${metricsUrl} answered HTTP ${response.status}`);
+  const samples = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return samples;
+}
+
+/** A metric's value; throws naming it when the process does not export it. */
+export function metric(samples: Map<string, number>, name: string): number {
+  const value = samples.get(name);
+  if (value === undefined || Number.isNaN(value)) throw new Error(`metric ${name} missing`);
+  return value;
+}
+
+/**
+ * Mean of a Prometheus histogram between two scrapes of several processes, in ms:
+ * (Σ sum_after − Σ sum_before) / (Σ count_after − Σ count_before); null when nothing was observed.
+ */
+export function histogramMeanMs(
+  before: readonly Map<string, number>[],
+  after: readonly Map<string, number>[],
+  name: string,
+  labels = '',
+): number | null {
+  const total = (scrapes: readonly Map<string, number>[], suffix: string): number =>
+    scrapes.reduce((sum, samples) => sum + (samples.get(`${name}_${suffix}${labels}`) ?? 0), 0);
+  const count = total(after, 'count') - total(before, 'count');
+  if (count <= 0) return null;
+  return Math.round(((total(after, 'sum') - total(before, 'sum')) / count) * 1000 * 100) / 100;
+}
+
+/** Memory of a Node.js process as its default Prometheus metrics report it. */
+export interface MemorySample {
+  rssBytes: number;
+  heapUsedBytes: number;
+  externalBytes: number;
+}
+
+/**
+ * The inspector of a Node.js process started with `--inspect=127.0.0.1:0`: the only way
+ * to force a full garbage collection in a process whose code we do not change.
+ */
+export class Inspector {
+  private nextId = 0;
+  private readonly pending = new Map<number, () => void>();
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on('message', (data: RawData) => {
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+      const reply = JSON.parse(text) as { id?: number };
+      if (reply.id === undefined) return;
+      this.pending.get(reply.id)?.();
+      this.pending.delete(reply.id);
+    });
+  }
+
+  /** Attaches to the process whose stderr `output` will show the inspector's address. */
+  static async attach(output: readonly string[], timeoutMs = 15_000): Promise<Inspector> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const address = /Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/[\w-]+)/.exec(output.join(''))?.[1];
+      if (address !== undefined) {
+        const socket = new WebSocket(address, { perMessageDeflate: false });
+        await new Promise<void>((resolve, reject) => {
+          socket.once('open', () => {
+            resolve();
+          });
+          socket.once('error', reject);
+        });
+        return new Inspector(socket);
+      }
+      if (Date.now() > deadline) throw new Error(`no inspector address in the process output within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
+  /** A full, blocking garbage collection in the inspected process. */
+  collectGarbage(timeoutMs = 30_000): Promise<void> {
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error('HeapProfiler.collectGarbage did not answer'));
+      }, timeoutMs);
+      this.pending.set(id, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.socket.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/**
+ * Memory after a forced settle: wait (timers, in-flight writes finish), two full GCs (the
+ * second frees what finalizers of the first released), a moment, then the process's metrics.
+ */
+export async function settledMemory(metricsUrl: string, inspector: Inspector, quietMs = 2_000): Promise<MemorySample> {
+  await sleep(quietMs);
+  await inspector.collectGarbage();
+  await sleep(200);
+  await inspector.collectGarbage();
+  await sleep(300);
+  const samples = await readMetrics(metricsUrl);
+  return {
+    rssBytes: metric(samples, 'process_resident_memory_bytes'),
+    heapUsedBytes: metric(samples, 'nodejs_heap_size_used_bytes'),
+    externalBytes: metric(samples, 'nodejs_external_memory_bytes'),
+  };
+}
+
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined once it is gone. */
+export function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds the whole machine has been busy (all cores, everything but idle and iowait), from /proc/stat. */
+export function machineBusySeconds(): number {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((sum, value) => sum + value, 0);
+    return (total - (fields[3] ?? 0) - (fields[4] ?? 0)) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Measures CPU of named process groups over an interval: cores used on average. It adds
+ * `machine` (every process) and `other` (machine minus the groups): how much of the box
+ * something else (e.g. a concurrent test run) took meanwhile.
+ */
+export class CpuMeter {
+  private readonly started = new Map<string, number>();
+  private startedAt = 0;
+  private machineAtStart = 0;
+
+  constructor(private readonly groups: Record<string, readonly number[]>) {}
+
+  start(): void {
+    this.startedAt = performance.now();
+    this.machineAtStart = machineBusySeconds();
+    for (const [name, pids] of Object.entries(this.groups)) this.started.set(name, this.total(pids));
+  }
+
+  /** Cores used per group since `start` (1.0 = one core busy all the time), plus `machine` and `other`. */
+  stop(): Record<string, number> {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    const cores = Object.fromEntries(
+      Object.entries(this.groups).map(([name, pids]) => [name, (this.total(pids) - (this.started.get(name) ?? 0)) / seconds]),
+    );
+    const machine = (machineBusySeconds() - this.machineAtStart) / seconds;
+    const ours = Object.values(cores).reduce((sum, value) => sum + value, 0);
+    return { ...cores, machine, other: Math.max(0, machine - ours) };
+  }
+
+  private total(pids: readonly number[]): number {
+    return pids.reduce((sum, pid) => sum + (cpuSecondsOf(pid) ?? 0), 0);
+  }
+}

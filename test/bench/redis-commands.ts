@@ -1,0 +1,53 @@
+import { Redis } from 'ioredis';
+
+/** Commands Redis has processed: the total and the calls of each command. */
+export interface CommandCounts {
+  total: number;
+  /** Command name (`xadd`, `client|setname`, ...) → calls. */
+  byCommand: Record<string, number>;
+}
+
+/** Reads Redis's own command counters (`INFO stats` and `INFO commandstats`). */
+export class RedisCommandCounter {
+  private constructor(private readonly redis: Redis) {}
+
+  static async connect(url: string): Promise<RedisCommandCounter> {
+    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'bench-command-counter' });
+    await redis.connect();
+    return new RedisCommandCounter(redis);
+  }
+
+  /** The counters now. One INFO call: it counts itself the same way in every interval. */
+  async read(): Promise<CommandCounts> {
+    const text = await this.redis.info('stats', 'commandstats');
+    const byCommand: Record<string, number> = {};
+    let total = Number.NaN;
+    for (const line of text.split(/\r?\n/)) {
+      const totalMatch = /^total_commands_processed:(\d+)/.exec(line);
+      if (totalMatch?.[1] !== undefined) total = Number(totalMatch[1]);
+      const command = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+      if (command?.[1] !== undefined && command[2] !== undefined) byCommand[command[1]] = Number(command[2]);
+    }
+    if (Number.isNaN(total)) throw new Error('INFO stats has no total_commands_processed');
+    return { total, byCommand };
+  }
+
+  /** The members of a set, e.g. the group-nodes set scenario 3 checks. */
+  members(key: string): Promise<string[]> {
+    return this.redis.smembers(key);
+  }
+
+  close(): void {
+    this.redis.disconnect();
+  }
+}
+
+/** `after - before`, per command, leaving out commands that did not change. */
+export function commandsBetween(before: CommandCounts, after: CommandCounts): CommandCounts {
+  const byCommand: Record<string, number> = {};
+  for (const name of new Set([...Object.keys(before.byCommand), ...Object.keys(after.byCommand)])) {
+    const delta = (after.byCommand[name] ?? 0) - (before.byCommand[name] ?? 0);
+    if (delta !== 0) byCommand[name] = delta;
+  }
+  return { total: after.total - before.total, byCommand };
+}

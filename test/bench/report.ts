@@ -1,0 +1,264 @@
+import type { DirectLoadResult, DirectStep } from './direct-load.js';
+import type { GroupFanoutResult } from './group-fanout.js';
+import type { IdleSocketsResult } from './idle-sockets.js';
+import { ratio, round } from './statistics.js';
+
+type Cell = string | number | null | undefined;
+
+/** A plain-text table: text columns left-aligned, numbers right-aligned, `-` for missing. */
+export function table(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
+  const text = (cell: Cell): string => (cell === null || cell === undefined ? '-' : String(cell));
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => text(row[column]).length)));
+  const line = (cells: readonly Cell[], alignAll?: 'left'): string =>
+    cells
+      .map((cell, column) => {
+        const width = widths[column] ?? 0;
+        return alignAll === 'left' || typeof cell === 'string' ? text(cell).padEnd(width) : text(cell).padStart(width);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(headers, 'left'), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map((row) => line(row))].join('\n');
+}
+
+function kib(bytes: number | null | undefined): string {
+  return bytes === null || bytes === undefined ? '-' : `${round(bytes / 1024, 1)} KB`;
+}
+
+function mib(bytes: number): string {
+  return `${round(bytes / (1024 * 1024), 1)} MiB`;
+}
+
+function times(value: number | null): string {
+  return value === null ? 'n/a' : `${value}x`;
+}
+
+function errorsText(errors: Record<string, number>): string {
+  const entries = Object.entries(errors);
+  return entries.length === 0 ? '-' : entries.map(([code, count]) => `${code}:${count}`).join(' ');
+}
+
+/** Scenario 1: per step and target, what the clients saw, then what it cost the servers. */
+export function formatDirectLoad(chat: DirectLoadResult, relay: DirectLoadResult | null): string {
+  const results = [chat, ...(relay === null ? [] : [relay])];
+  const seen = results.flatMap((result) =>
+    result.steps.map((step) => [
+      result.target,
+      step.offeredPerSecond,
+      step.sentPerSecond,
+      step.ackedPerSecond,
+      step.deliveredPerSecond,
+      step.ackLatencyMs.p50,
+      step.deliveryLatencyMs.p50,
+      step.deliveryLatencyMs.p95,
+      step.deliveryLatencyMs.p99,
+      step.deliveryLatencyMs.max,
+      step.undelivered,
+      errorsText(step.errors),
+      step.saturated === null ? '' : `saturated: ${step.saturated}`,
+    ]),
+  );
+  const cost = results.flatMap((result) => [
+    [
+      result.target,
+      'idle',
+      result.idleCpuCores.server,
+      result.idleCpuCores.redis,
+      result.idleCpuCores.cassandra,
+      result.idleCpuCores.generator,
+      result.idleCpuCores.other,
+    ],
+    ...result.steps.map((step) => [
+      result.target,
+      step.offeredPerSecond,
+      step.cpuCores.server,
+      step.cpuCores.redis,
+      step.cpuCores.cassandra,
+      step.cpuCores.generator,
+      step.cpuCores.other,
+      step.redisCommandsPerMessage,
+      step.serverSideMs?.appendMessage,
+      step.serverSideMs?.busLag,
+      step.serverSideMs?.delivery,
+      step.serverSideMs?.eventLoopP99,
+      step.serverSideMs?.eventLoopMax,
+      step.serverSideMs?.gcPerSecond,
+    ]),
+  ]);
+  const firstChatStep = chat.steps[0];
+  const redisBreakdown = Object.entries(firstChatStep?.redisCommandsPerMessageByCommand ?? {})
+    .filter(([name, perMessage]) => name !== 'info' && perMessage >= 0.05)
+    .sort(([, a], [, b]) => b - a)
+    .map(([name, perMessage]) => `${name} ${perMessage}`)
+    .join(', ');
+  return [
+    `Scenario 1: cross-node direct messages (${chat.pairs} sender/recipient pairs, sender and recipient on different ` +
+      `nodes of ${chat.nodes}; ${chat.stepMs / 1000} s steps; ${chat.textBytes}-byte texts; every message stored)`,
+    table(['target', 'offered/s', 'sent/s', 'acked/s', 'delivered/s', 'ack p50', 'p50', 'p95', 'p99', 'max', 'undelivered', 'errors', 'note'], seen),
+    'rates over the step window; latencies in ms on the generator clock (send → ack, send → message frame); undelivered =',
+    'sent, not refused, and no message frame by the end of the grace period.',
+    '',
+    table(['target', 'offered/s', 'cpu server', 'cpu redis', 'cpu cassandra', 'cpu generator', 'cpu other', 'redis cmds/msg', 'node store ms', 'node bus lag ms', 'node deliver ms', 'loop p99 ms', 'loop max ms', 'gc ms/s'], cost),
+    'cpu = cores busy on average (idle row = sockets open, nothing sent; server = the chat nodes, or the relay; other =',
+    'the rest of the machine, e.g. a concurrent test run); redis cmds/msg = every Redis command during the step / acked',
+    'messages; node * ms = means of the nodes\' own histograms: Cassandra append_message, inbox entry age when processed',
+    '(from accept), accept → frame written; loop = the worst node\'s event-loop delay during the step; gc = GC pause time',
+    'of all nodes together per second.',
+    ...(firstChatStep === undefined || redisBreakdown === ''
+      ? []
+      : [`Redis commands per direct message at ${firstChatStep.offeredPerSecond} msg/s, by command: ${redisBreakdown}`]),
+  ].join('\n');
+}
+
+/** Scenario 2: memory per idle socket, with the aim. */
+export function formatIdleSockets(chat: IdleSocketsResult, relay: IdleSocketsResult | null, aimBytes: number): string {
+  const rows = [chat, ...(relay === null ? [] : [relay])].map((result) => [
+    result.target,
+    result.opened,
+    result.failures,
+    result.connectsPerSecond,
+    mib(result.baseline.rssBytes),
+    mib(result.loaded.rssBytes),
+    kib(result.bytesPerSocket.rss),
+    kib(result.bytesPerSocket.heapUsed),
+    kib(result.bytesPerSocket.external),
+    kib(result.residualBytesPerSocket.rss),
+    kib(result.residualBytesPerSocket.heapUsed),
+  ]);
+  const verdict = (bytes: number): string => (bytes <= aimBytes ? 'meets' : 'misses');
+  return [
+    `Scenario 2: idle authenticated sockets on one process (memory after a forced settle: wait, 2 full GCs via the inspector, /metrics)`,
+    table(
+      ['target', 'sockets', 'failed', 'connects/s', 'rss before', 'rss with', 'rss/socket', 'heap/socket', 'external/socket', 'rss left/socket', 'heap left/socket'],
+      rows,
+    ),
+    `aim ≤ ${kib(aimBytes)} per idle socket: chat ${verdict(chat.bytesPerSocket.rss)} it on RSS (${kib(chat.bytesPerSocket.rss)}) ` +
+      `and ${verdict(chat.bytesPerSocket.heapUsed + chat.bytesPerSocket.external)} it on heap+external (${kib(chat.bytesPerSocket.heapUsed + chat.bytesPerSocket.external)}).`,
+    `"left/socket" = memory still held after every socket closed, over the sockets that had been open (growth there is a leak suspect).`,
+  ].join('\n');
+}
+
+/** What each Redis command in a group message's path is for, from reading node/bus/redis-bus.ts and node/chat/delivery.ts. */
+const COMMAND_ROLES: Record<string, string> = {
+  smembers: 'group-nodes lookup by the sending node (RouteCache.groupNodes), one per message',
+  xadd: 'one inbox entry per other node hosting members: the essential cost',
+  multi: 'RedisBus.publish wraps each XADD in MULTI/EXEC',
+  exec: 'RedisBus.publish wraps each XADD in MULTI/EXEC',
+  expire: 'RedisBus.publish refreshes the inbox TTL with every XADD',
+  xread: 'each receiving node’s blocking XREAD returns per entry at this rate and is issued again',
+  hgetall: 'route-cache lookup of a user’s sessions',
+  set: 'idempotency key (claim, complete)',
+  eval: 'Lua scripts: heartbeat, route scripts',
+  evalsha: 'Lua scripts: heartbeat, route scripts',
+  publish: 'pub/sub: presence or typing',
+  info: 'the benchmark’s own INFO reads',
+};
+
+/** Scenario 3: Redis commands per group message, per command. */
+export function formatGroupFanout(result: GroupFanoutResult): string {
+  const rows = Object.entries(result.redis.commandsPerMessageByCommand)
+    .filter(([, perMessage]) => Math.abs(perMessage) >= 0.05)
+    .map(([name, perMessage]) => [
+    name,
+    perMessage,
+    result.redis.measured.byCommand[name] ?? 0,
+    result.redis.idle.byCommand[name] ?? 0,
+    COMMAND_ROLES[name.split('|')[0] ?? name] ?? '',
+  ]);
+  const hosting = result.groupNodesInRedis;
+  const perMessage = result.redis.commandsPerMessage;
+  const byCommand = result.redis.commandsPerMessageByCommand;
+  // The design's own cost: one lookup of the group's nodes, one inbox entry per other node.
+  const essential = round((byCommand.smembers ?? 0) + (byCommand.xadd ?? 0), 2);
+  const extra = Object.entries(byCommand)
+    .filter(([name, calls]) => name !== 'smembers' && name !== 'xadd' && Math.abs(calls) >= 0.05)
+    .map(([name, calls]) => `${name} ${calls}`)
+    .join(', ');
+  return [
+    `Scenario 3: a group over ${result.nodesWithMembers} nodes (${result.members} members, ${result.messages} group messages ` +
+      `at an even pace; Redis counters over a ${result.intervalMs / 1000} s interval minus an idle interval of the same length)`,
+    `Redis commands per group message: ${perMessage} (nodes hosting members: ${hosting}; aim ≈ ${hosting}; ratio ${times(ratio(perMessage, hosting))})`,
+    `  essential (group-nodes lookup + one XADD per other hosting node): ${essential}; the rest: ${round(perMessage - essential, 2)}${extra === '' ? '' : ` (${extra})`}`,
+    `delivered ${result.deliveries}/${result.deliveriesExpected} member frames, ${result.duplicates} duplicates, acked ${result.acked}/${result.messages}, ` +
+      `errors ${errorsText(result.errors)}; delivery latency p50 ${result.deliveryLatencyMs.p50 ?? '-'} ms, ` +
+      `p99 ${result.deliveryLatencyMs.p99 ?? '-'} ms, max ${result.deliveryLatencyMs.max ?? '-'} ms`,
+    table(['command', 'per message', 'calls (messages)', 'calls (idle)', 'what it is'], rows),
+    'commands within ±0.05 per message of the idle interval (heartbeats, timers) are left out here; the JSON has them all.',
+  ].join('\n');
+}
+
+/** The highest common offered rate at which neither target saturated. */
+function comparableSteps(chat: DirectLoadResult, relay: DirectLoadResult): [DirectStep, DirectStep][] {
+  return chat.steps.flatMap((ours) => {
+    const peer = relay.steps.find((step) => step.offeredPerSecond === ours.offeredPerSecond);
+    return peer === undefined ? [] : [[ours, peer] as [DirectStep, DirectStep]];
+  });
+}
+
+/** Our figures as ratios to the relay's, measured in the same run. */
+export interface Comparison {
+  peakDelivered: { chat: number; relay: number; ratio: number | null };
+  byRate: {
+    offeredPerSecond: number;
+    delivered: { chat: number; relay: number; ratio: number | null };
+    p50: { chat: number | null; relay: number | null; ratio: number | null };
+    p99: { chat: number | null; relay: number | null; ratio: number | null };
+    serverCoresPer1000: { chat: number | null; relay: number | null; ratio: number | null };
+  }[];
+  idleSocket: {
+    rss: { chat: number; relay: number; ratio: number | null };
+    heapUsed: { chat: number; relay: number; ratio: number | null };
+    connectsPerSecond: { chat: number; relay: number; ratio: number | null };
+  } | null;
+}
+
+/** Server-side cores (chat nodes + Redis + Cassandra, or the relay) per 1000 delivered msg/s. */
+function coresPer1000(step: DirectStep): number | null {
+  if (step.deliveredPerSecond === 0) return null;
+  const cores = (step.cpuCores.server ?? 0) + (step.cpuCores.redis ?? 0) + (step.cpuCores.cassandra ?? 0);
+  return round((cores / step.deliveredPerSecond) * 1000, 3);
+}
+
+export function compare(chat: DirectLoadResult, relay: DirectLoadResult, chatIdle: IdleSocketsResult | null, relayIdle: IdleSocketsResult | null): Comparison {
+  const pair = <T extends number | null>(ours: T, peer: T): { chat: T; relay: T; ratio: number | null } => ({ chat: ours, relay: peer, ratio: ratio(ours, peer) });
+  return {
+    peakDelivered: pair(chat.peakDeliveredPerSecond, relay.peakDeliveredPerSecond),
+    byRate: comparableSteps(chat, relay).map(([ours, peer]) => ({
+      offeredPerSecond: ours.offeredPerSecond,
+      delivered: pair(ours.deliveredPerSecond, peer.deliveredPerSecond),
+      p50: pair(ours.deliveryLatencyMs.p50, peer.deliveryLatencyMs.p50),
+      p99: pair(ours.deliveryLatencyMs.p99, peer.deliveryLatencyMs.p99),
+      serverCoresPer1000: pair(coresPer1000(ours), coresPer1000(peer)),
+    })),
+    idleSocket:
+      chatIdle === null || relayIdle === null
+        ? null
+        : {
+            rss: pair(chatIdle.bytesPerSocket.rss, relayIdle.bytesPerSocket.rss),
+            heapUsed: pair(chatIdle.bytesPerSocket.heapUsed, relayIdle.bytesPerSocket.heapUsed),
+            connectsPerSecond: pair(chatIdle.connectsPerSecond, relayIdle.connectsPerSecond),
+          },
+  };
+}
+
+export function formatComparison(comparison: Comparison): string {
+  const lines = [
+    'Against the peer (a plain in-process ws relay: no auth, no storage, no bus), same generator, same run:',
+    `  peak delivered msg/s: ${comparison.peakDelivered.chat} vs relay ${comparison.peakDelivered.relay} (${times(comparison.peakDelivered.ratio)})`,
+  ];
+  for (const row of comparison.byRate) {
+    lines.push(
+      `  at ${row.offeredPerSecond} msg/s offered: delivered ${row.delivered.chat} vs ${row.delivered.relay} (${times(row.delivered.ratio)}); ` +
+        `p50 ${row.p50.chat ?? '-'} vs ${row.p50.relay ?? '-'} ms (${times(row.p50.ratio)}); p99 ${row.p99.chat ?? '-'} vs ${row.p99.relay ?? '-'} ms (${times(row.p99.ratio)}); ` +
+        `server cores per 1000 msg/s ${row.serverCoresPer1000.chat ?? '-'} vs ${row.serverCoresPer1000.relay ?? '-'} (${times(row.serverCoresPer1000.ratio)})`,
+    );
+  }
+  const idle = comparison.idleSocket;
+  if (idle !== null) {
+    lines.push(
+      `  memory per idle socket: RSS ${kib(idle.rss.chat)} vs relay ${kib(idle.rss.relay)} (${times(idle.rss.ratio)}); ` +
+        `heap ${kib(idle.heapUsed.chat)} vs relay ${kib(idle.heapUsed.relay)} (${times(idle.heapUsed.ratio)})`,
+      `  socket opening rate: ${idle.connectsPerSecond.chat}/s vs relay ${idle.connectsPerSecond.relay}/s (${times(idle.connectsPerSecond.ratio)})`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,36 @@
+import { tokenFor, type NodeProcess } from '../support/node-processes.js';
+import { BenchSocket } from './bench-socket.js';
+import type { RelayProcess } from './relay-process.js';
+
+/** What the load generator drives: chat nodes, or the peer relay. */
+export interface LoadTarget {
+  name: string;
+  /** Processes a socket can be placed on ("nodes"); sockets of a pair go to different ones when there are several. */
+  nodeCount: number;
+  /** Opens an authenticated socket for `user` on node `node` (modulo nodeCount) and waits for `hello`. */
+  open(user: string, node: number): Promise<BenchSocket>;
+}
+
+/** Chat nodes: a JWT per user in the Authorization header, as a backend client connects. */
+export function chatTarget(nodes: readonly NodeProcess[]): LoadTarget {
+  return {
+    name: 'chat',
+    nodeCount: nodes.length,
+    async open(user, node) {
+      const target = nodes[node % nodes.length];
+      if (target === undefined) throw new Error('no chat node to connect to');
+      return BenchSocket.open(`${target.wsUrl}/ws`, { authorization: `Bearer ${await tokenFor(user)}` });
+    },
+  };
+}
+
+/** The relay: one process, the user as a query parameter, no credentials. */
+export function relayTarget(relay: RelayProcess): LoadTarget {
+  return {
+    name: 'relay',
+    nodeCount: 1,
+    open(user) {
+      return BenchSocket.open(`${relay.wsUrl}/ws?user=${encodeURIComponent(user)}`, {});
+    },
+  };
+}
