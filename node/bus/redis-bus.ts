@@ -625,6 +625,8 @@ export class RedisBus implements Bus {
   private readonly consumers = new Map<string, InboxConsumer>();
   /** Per node, the id of the last envelope processed, where the next consume starts. */
   private readonly cursors = new Map<string, string>();
+  /** When each inbox this bus publishes to last had its expiry pushed out (ms). */
+  private readonly expiryRefreshedAt = new Map<string, number>();
   private readonly reconnectHandlers: (() => void)[] = [];
   /**
    * Where a node's first consume starts: just before this bus opened (Redis clock), so
@@ -671,15 +673,19 @@ export class RedisBus implements Bus {
   async publish(node: string, envelope: Envelope): Promise<void> {
     const key = this.keys.inbox(node);
     const { inboxMaxLength, inboxTtlSeconds } = this.settings;
-    await reach('publish to an inbox', async () =>
-      resultsOf(
-        await this.commands
-          .multi()
-          .xadd(key, 'MAXLEN', '~', inboxMaxLength, '*', ENVELOPE_FIELD, JSON.stringify(envelope))
-          .expire(key, inboxTtlSeconds)
-          .exec(),
-      ),
-    );
+    const payload = JSON.stringify(envelope);
+    // One XADD per entry; the inbox's expiry (which clears a dead node's inbox) is pushed out
+    // at most once a minute per inbox, in the same round trip, not on every entry.
+    const now = Date.now();
+    const refreshExpiry = (this.expiryRefreshedAt.get(key) ?? 0) < now - 60_000;
+    await reach('publish to an inbox', async () => {
+      if (!refreshExpiry) {
+        await this.commands.xadd(key, 'MAXLEN', '~', inboxMaxLength, '*', ENVELOPE_FIELD, payload);
+        return;
+      }
+      resultsOf(await this.commands.pipeline().xadd(key, 'MAXLEN', '~', inboxMaxLength, '*', ENVELOPE_FIELD, payload).expire(key, inboxTtlSeconds).exec());
+      this.expiryRefreshedAt.set(key, now);
+    });
   }
 
   /** Consumes a node's inbox in order, after the last envelope this bus processed for it. */

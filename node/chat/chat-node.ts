@@ -24,6 +24,9 @@ export interface ChatNodeOptions {
   heartbeatMs?: number;
 }
 
+/** Mapping rows refreshed at once by the heartbeat. */
+const SESSION_REFRESH_BATCH = 128;
+
 /** Close code for sockets of a draining node: "going away" (RFC 6455). */
 export const CLOSE_GOING_AWAY = 1001;
 /** Close code when the node cannot serve the socket now (a dependency is down): "try again later". */
@@ -241,7 +244,14 @@ export class ChatNode {
       connections: this.sockets.connectionCount,
     });
     if (this.beats % 3 === 0) {
-      await Promise.all(this.sockets.all().map((connection) => store.putSession(this.sessionRecord(connection), this.sessionTtlSeconds)));
+      // A bounded number at a time: thousands of writes at once overflow the driver's
+      // per-connection request limit and fail the heartbeat with them.
+      const connections = this.sockets.all();
+      for (let start = 0; start < connections.length; start += SESSION_REFRESH_BATCH) {
+        await Promise.all(
+          connections.slice(start, start + SESSION_REFRESH_BATCH).map((connection) => store.putSession(this.sessionRecord(connection), this.sessionTtlSeconds)),
+        );
+      }
     }
   }
 

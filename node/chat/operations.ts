@@ -27,6 +27,7 @@ export interface SendRequest {
 /** How long a duplicate send waits for the first one with the same `idem` to finish. */
 const PENDING_IDEM_WAIT_MS = 3000;
 const SYNC_PAGE = 200;
+const BUCKET_SWEEP_MS = 60_000;
 
 /**
  * The chat operations of PROTOCOL.md for an authenticated user, shared by the socket and
@@ -34,6 +35,7 @@ const SYNC_PAGE = 200;
  */
 export class ChatOperations {
   private readonly buckets = new Map<string, TokenBucket>();
+  private lastSweep = 0;
 
   constructor(private readonly deps: OperationsDeps) {}
 
@@ -41,7 +43,19 @@ export class ChatOperations {
    * validate → authorize → store → ack → route. `onAck` runs once the message is durable
    * and before it is routed; a repeated `idem` gets the first ack and nothing is stored.
    */
-  async send(user: string, request: SendRequest, options: { exceptSession?: string; onAck?: (ack: Ack) => void } = {}): Promise<Ack> {
+  async send(
+    user: string,
+    request: SendRequest,
+    options: {
+      exceptSession?: string;
+      onAck?: (ack: Ack) => void;
+      /**
+       * Takes over routing (which runs after the ack) instead of `send` awaiting it: a socket
+       * chains it, keeping its messages in order without holding its next frame back.
+       */
+      routeLater?: (route: () => Promise<void>) => void;
+    } = {},
+  ): Promise<Ack> {
     const { deps } = this;
     if (Buffer.byteLength(request.text, 'utf8') > deps.limits.maxTextBytes) {
       throw new ChatError('too_large', `text is longer than ${deps.limits.maxTextBytes} bytes`);
@@ -80,7 +94,9 @@ export class ChatOperations {
     if (request.idem !== undefined) await deps.bus.idempotency.complete(user, request.idem, ack).catch(() => undefined);
     deps.metrics.messagesReceived.inc({ kind: 'group' in request.to ? 'group' : 'direct' });
     options.onAck?.(ack);
-    await deps.delivery.routeMessage(message, acceptedAt, options.exceptSession);
+    const route = (): Promise<void> => deps.delivery.routeMessage(message, acceptedAt, options.exceptSession);
+    if (options.routeLater === undefined) await route();
+    else options.routeLater(route);
     return ack;
   }
 
@@ -140,6 +156,7 @@ export class ChatOperations {
 
   private takeToken(user: string): boolean {
     const now = this.deps.clock();
+    this.forgetRestedBuckets(now);
     let bucket = this.buckets.get(user);
     if (bucket === undefined) {
       const rate = this.deps.limits.messagesPerSecondPerUser;
@@ -147,6 +164,17 @@ export class ChatOperations {
       this.buckets.set(user, bucket);
     }
     return bucket.take(now);
+  }
+
+  /**
+   * Drops the buckets of users idle long enough to have refilled: a full bucket is what a
+   * new one would be, so nothing is lost, and the map no longer grows with every sender
+   * the node has ever seen.
+   */
+  private forgetRestedBuckets(now: number): void {
+    if (now - this.lastSweep < BUCKET_SWEEP_MS) return;
+    this.lastSweep = now;
+    for (const [user, bucket] of this.buckets) if (bucket.isFull(now)) this.buckets.delete(user);
   }
 
   /** The first ack of a key, waiting briefly when the first send is still in flight. */

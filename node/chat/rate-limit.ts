@@ -15,6 +15,11 @@ export class TokenBucket {
     this.updatedAt = now;
   }
 
+  /** Whether the bucket would be full at `now`: its owner has been idle long enough to forget. */
+  isFull(now: number): boolean {
+    return this.tokens + (Math.max(0, now - this.updatedAt) / 1000) * this.ratePerSecond >= this.burst;
+  }
+
   /** Takes a token if one is there; false means "rate limited". */
   take(now: number): boolean {
     const elapsedSeconds = Math.max(0, now - this.updatedAt) / 1000;

@@ -7,7 +7,12 @@ import type { ClientFrame, ServerFrame } from '../protocol/frames.js';
  * frame has one. `send` replies with its ack through the connection as soon as the
  * message is durable, before routing, so it returns nothing here.
  */
-export async function answerFrame(node: ChatNode, connection: ClientConnection, frame: ClientFrame): Promise<ServerFrame | undefined> {
+export async function answerFrame(
+  node: ChatNode,
+  connection: ClientConnection,
+  frame: ClientFrame,
+  routeLater?: (route: () => Promise<void>) => void,
+): Promise<ServerFrame | undefined> {
   const { user } = connection;
   const ops = node.operations;
   const ref = frame.ref;
@@ -18,6 +23,7 @@ export async function answerFrame(node: ChatNode, connection: ClientConnection, 
         onAck: (ack) => {
           connection.send({ type: 'ack', ref, ...ack });
         },
+        ...(routeLater === undefined ? {} : { routeLater }),
       });
       return undefined;
     case 'group.create':

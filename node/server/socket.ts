@@ -12,6 +12,8 @@ import { answerFrame } from './frames.js';
 /** Close codes of PROTOCOL.md: token expired, sustained abuse. (1009, too big, is sent by ws itself.) */
 export const CLOSE_TOKEN_EXPIRED = 4401;
 export const CLOSE_POLICY_VIOLATION = 1008;
+/** Frames of one socket waiting to be answered before the node stops reading from it. */
+const MAX_PENDING_FRAMES = 64;
 
 export interface SocketLimits {
   /** A socket whose unsent bytes exceed this is a slow consumer and is dropped; its client re-syncs. */
@@ -77,7 +79,7 @@ export async function serveSocket(
     }
     const text = rawText(data);
     try {
-      const reply = await answerFrame(node, connection, parseClientFrame(text));
+      const reply = await answerFrame(node, connection, parseClientFrame(text), routeInOrder);
       if (reply !== undefined) connection.send(reply);
     } catch (error) {
       const chatError = asChatError(error);
@@ -86,11 +88,28 @@ export async function serveSocket(
     }
   };
 
-  // Frames are answered one at a time in arrival order, and only after `hello`.
+  // This socket's messages are routed in the order they were acked, on a chain of their
+  // own, so the next frame need not wait for the previous message's routing.
+  let routing: Promise<void> = Promise.resolve();
+  const routeInOrder = (route: () => Promise<void>): void => {
+    routing = routing.then(route);
+  };
+
+  // Frames are answered one at a time in arrival order, and only after `hello`. A client
+  // that sends faster than its frames are answered is paused (TCP back-pressure) rather
+  // than queued without bound.
   const registration = registerSocket();
   let queue: Promise<void> = registration.then(() => undefined);
+  let pending = 0;
   socket.on('message', (data: RawData, isBinary: boolean) => {
-    queue = queue.then(() => answer(data, isBinary));
+    pending += 1;
+    if (pending === MAX_PENDING_FRAMES) socket.pause();
+    queue = queue
+      .then(() => answer(data, isBinary))
+      .finally(() => {
+        pending -= 1;
+        if (pending === MAX_PENDING_FRAMES - 1) socket.resume();
+      });
   });
 
   const expiry = setTimeout(() => {
@@ -115,6 +134,7 @@ export async function serveSocket(
   await closed;
   clearTimeout(expiry);
   await queue;
+  await routing;
   if (registered) await node.disconnect(connection);
 }
 

@@ -36,6 +36,8 @@ export class ChatClient {
     const socket = new WebSocket(url, via === 'header' ? { headers: { authorization: `Bearer ${token}` } } : {});
     const client = new ChatClient(socket);
     const hello = client.waitFor((frame) => frame.type === 'hello');
+    // A refused upgrade never brings a hello; that failure is reported by the open below.
+    hello.catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => {
         resolve();
