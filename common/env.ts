@@ -19,12 +19,15 @@ export function readVariable<Schema extends z.ZodType>(
   env: NodeJS.ProcessEnv,
   name: string,
   schema: Schema,
+  options: { secret?: boolean } = {},
 ): z.output<Schema> {
   const raw = env[name];
   const result = schema.safeParse(raw === '' ? undefined : raw);
   if (!result.success) {
     const problem = result.error.issues.map((issue) => issue.message).join('; ');
-    throw new ConfigError(name, `${problem} (got ${raw === undefined ? 'nothing' : JSON.stringify(raw)})`);
+    // A secret's value must not reach the logs, even a wrong one.
+    const got = raw === undefined ? 'nothing' : options.secret === true ? `${raw.length} characters` : JSON.stringify(raw);
+    throw new ConfigError(name, `${problem} (got ${got})`);
   }
   return result.data;
 }

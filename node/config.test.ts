@@ -63,7 +63,9 @@ describe('the node configuration', () => {
 
   it('needs exactly one way to check tokens, and a strong enough secret', () => {
     expect(configError({ CHAT_NODE_ID: 'n1' }).variable).toBe('CHAT_JWT_SECRET');
-    expect(configError({ CHAT_NODE_ID: 'n1', CHAT_JWT_SECRET: 'short' }).message).toMatch(/at least 32 characters/);
+    const weak = configError({ CHAT_NODE_ID: 'n1', CHAT_JWT_SECRET: 'hunter2' }).message;
+    expect(weak).toMatch(/at least 32 characters \(got 7 characters\)/);
+    expect(weak).not.toContain('hunter2');
     expect(configError({ CHAT_NODE_ID: 'n1', CHAT_JWT_SECRET: SECRET, CHAT_JWT_JWKS_URL: 'https://x/jwks' }).variable).toBe('CHAT_JWT_JWKS_URL');
   });
 

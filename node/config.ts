@@ -46,7 +46,8 @@ const identifier = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,47}$/, 'expected a 
 export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
   const nodeId = readVariable(env, 'CHAT_NODE_ID', z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected 1-128 of [A-Za-z0-9._-]').default(hostname()));
   const adminPort = readVariable(env, 'CHAT_ADMIN_PORT', portNumber.default(9090));
-  const redisUrl = readVariable(env, 'CHAT_REDIS_URL', z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional());
+  // A Redis URL may carry a password: never echoed.
+  const redisUrl = readVariable(env, 'CHAT_REDIS_URL', z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(), { secret: true });
   const points = readVariable(env, 'CHAT_CASSANDRA_CONTACT_POINTS', contactPoints.optional());
   if ((redisUrl === undefined) !== (points === undefined)) {
     const missing = redisUrl === undefined ? 'CHAT_REDIS_URL' : 'CHAT_CASSANDRA_CONTACT_POINTS';
@@ -79,7 +80,7 @@ export function loadCassandraConfig(env: NodeJS.ProcessEnv): CassandraConfig {
 }
 
 function readAuth(env: NodeJS.ProcessEnv): AuthConfig {
-  const secret = readVariable(env, 'CHAT_JWT_SECRET', z.string().min(32, 'an HS256 secret needs at least 32 characters').optional());
+  const secret = readVariable(env, 'CHAT_JWT_SECRET', z.string().min(32, 'an HS256 secret needs at least 32 characters').optional(), { secret: true });
   const jwksUrl = readVariable(env, 'CHAT_JWT_JWKS_URL', z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional());
   if (secret !== undefined && jwksUrl !== undefined) {
     throw new ConfigError('CHAT_JWT_JWKS_URL', 'set CHAT_JWT_SECRET or CHAT_JWT_JWKS_URL, not both');
