@@ -38,6 +38,20 @@ describe('the embedded single node', () => {
   });
 });
 
+describe('POST /drain on the admin port', () => {
+  it('drains like SIGTERM: load says draining, readyz 503, new sockets refused, clients told, process exits 0', async () => {
+    const node = await startNode(embeddedEnv());
+    const client = await ChatClient.connect(node.wsUrl, await tokenFor('admin-drained'));
+    const exited = new Promise<number | null>((resolve) => node.child.once('exit', (code) => { resolve(code); }));
+    expect((await fetch(`${node.adminUrl}/drain`, { method: 'POST' })).status).toBe(202);
+    expect(await client.waitFor((frame) => frame.type === 'drain')).toMatchObject({ reconnectAfterMs: expect.any(Number) as unknown });
+    const readyz = await fetch(`${node.url}/readyz`).then((response) => response.status, () => 'closed');
+    expect([503, 'closed']).toContain(readyz);
+    expect(await client.closed()).toBe(1001);
+    expect(await exited).toBe(0);
+  });
+});
+
 describe('a slow consumer', () => {
   it('is dropped once its unsent frames pass the bound, and the node keeps serving everyone else', async () => {
     const env = { ...embeddedEnv(), CHAT_MAX_BUFFERED_BYTES: String(64 * 1024), CHAT_MESSAGES_PER_SECOND: '100000' };
