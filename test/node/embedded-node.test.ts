@@ -39,7 +39,7 @@ describe('the embedded single node', () => {
 });
 
 describe('POST /drain on the admin port', () => {
-  it('drains like SIGTERM: load says draining, readyz 503, new sockets refused, clients told, process exits 0', async () => {
+  it('drains like SIGTERM: readyz stops answering 200, clients are told and closed with 1001, the process exits 0', async () => {
     const node = await startNode(embeddedEnv());
     const client = await ChatClient.connect(node.wsUrl, await tokenFor('admin-drained'));
     const exited = new Promise<number | null>((resolve) => node.child.once('exit', (code) => { resolve(code); }));
