@@ -29,7 +29,8 @@ export async function startRedis(redisServer: string, launcher: Launcher): Promi
   return url;
 }
 
-async function answersPing(url: string): Promise<boolean> {
+/** Whether a Redis at `url` answers PING now (one attempt, no retries). */
+export async function answersPing(url: string): Promise<boolean> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => {
     // Refused connections while the server starts are expected; connect() reports them.

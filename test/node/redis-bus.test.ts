@@ -12,7 +12,7 @@ import { describeBusContract, messageEnvelope, range, seqOf } from '../contract/
 import { Launcher } from '../env/launcher.js';
 import { freePort } from '../env/ports.js';
 import { stopServer, type ServerProcess } from '../env/process.js';
-import { provisionRedis } from '../env/redis.js';
+import { answersPing, provisionRedis } from '../env/redis.js';
 import { testEnvironment } from '../support/env.js';
 
 /** Keys of this file's own, so files running side by side on the shared Redis never meet. */
@@ -33,19 +33,6 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   }
 }
 
-async function answersPing(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {
-    // Refused while the server starts; connect() reports it.
-  });
-  try {
-    await client.connect();
-    await client.ping();
-    return true;
-  } finally {
-    client.disconnect();
-  }
-}
 
 /** CLIENT LIST, one line per connection. */
 async function clientList(admin: Redis): Promise<string[]> {

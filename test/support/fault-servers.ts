@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
-import { Redis } from 'ioredis';
 import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from '../env/cassandra.js';
 import type { Launcher } from '../env/launcher.js';
 import { isAlive, type ServerProcess } from '../env/process.js';
-import { provisionRedis, startRedis } from '../env/redis.js';
+import { answersPing, provisionRedis, startRedis } from '../env/redis.js';
 import { stopNode, type NodeProcess } from './node-processes.js';
 
 /**
@@ -85,19 +84,6 @@ async function stopProcessGroup(pid: number, signal: NodeJS.Signals, graceMs = 1
   while (isAlive(pid)) await sleep(50);
 }
 
-async function answersPing(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {
-    // Refused while the server starts; connect() reports it.
-  });
-  try {
-    await client.connect();
-    await client.ping();
-    return true;
-  } finally {
-    client.disconnect();
-  }
-}
 
 async function answersQuery(contactPoint: string): Promise<boolean> {
   const client = new Client({ contactPoints: [contactPoint], localDataCenter: CASSANDRA_DATACENTER });
