@@ -45,6 +45,20 @@ function main(): void {
     { concurrency: config.concurrency, onDepth: (depth) => { metrics.queueDepth.set(depth); } },
   );
 
+  const keyOf = (object: KubernetesObject): string => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+  // Like controller-runtime's GenerationChangedPredicate: the operator's own status writes
+  // (and label edits) bump no generation and need no reconcile; failures retry with back-off.
+  const seenGenerations = new Map<string, number | undefined>();
+  const specChanged = (type: string, object: KubernetesObject): boolean => {
+    const key = keyOf(object);
+    if (type === 'DELETED') {
+      seenGenerations.delete(key);
+      return true;
+    }
+    const changed = !seenGenerations.has(key) || seenGenerations.get(key) !== object.metadata?.generation || object.metadata?.deletionTimestamp !== undefined;
+    seenGenerations.set(key, object.metadata?.generation);
+    return changed;
+  };
   const enqueueOwner = (_type: string, object: KubernetesObject): void => {
     const owner = object.metadata?.ownerReferences?.find((ref) => ref.kind === CHATCLUSTER_KIND && ref.controller === true);
     if (owner !== undefined) queue.add(`${object.metadata?.namespace ?? ''}/${owner.name}`);
@@ -57,8 +71,8 @@ function main(): void {
       apiVersion: CHATCLUSTER_API_VERSION,
       kind: CHATCLUSTER_KIND,
       plural: CHATCLUSTER_PLURAL,
-      onChange: (_type, object) => {
-        queue.add(`${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`);
+      onChange: (type, object) => {
+        if (specChanged(type, object)) queue.add(keyOf(object));
       },
     }),
     owned: {

@@ -22,6 +22,9 @@ export class OperatorMetrics {
   readonly leader = new Gauge({ name: 'chatcluster_operator_leader', help: '1 while this operator process is the leader', registers: [this.registry] });
 
   constructor() {
+    // Both results exist from the start: a failure series that appears only with the first
+    // failure cannot be alerted on (rate() and absent() see nothing before it).
+    for (const result of ['success', 'error'] as const) this.reconciles.inc({ result }, 0);
     collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -86,3 +86,24 @@ export function statusCodeOf(error: unknown): number | undefined {
   if (typeof candidate?.statusCode === 'number') return candidate.statusCode;
   return undefined;
 }
+
+/**
+ * A failure as the Degraded condition and the Event tell it: the HTTP status and the API
+ * server's own message, nothing that differs between two tries of the same failure
+ * (client-node's message holds the response headers, audit id included), so a lasting
+ * failure does not rewrite the status on every retry.
+ */
+export function describeFailure(error: unknown): string {
+  const status = statusCodeOf(error);
+  const body = (error as { body?: unknown } | null)?.body;
+  if (status !== undefined && typeof body === 'string') {
+    try {
+      const message = (JSON.parse(body) as { message?: unknown }).message;
+      if (typeof message === 'string') return `HTTP ${status}: ${message}`;
+    } catch {
+      // not a Status object: fall through
+    }
+  }
+  if (error instanceof ApiError) return error.message;
+  return error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
+}

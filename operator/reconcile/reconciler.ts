@@ -9,7 +9,7 @@ import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objec
 import { schemaJobName } from '../desired/schema.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { Informer } from '../runtime/informer.js';
-import type { KubeWriter } from './kube.js';
+import { describeFailure, type KubeWriter } from './kube.js';
 import { computeStatus, statusChanged } from './status.js';
 
 const DESIRED_HASH = 'chatcluster.dev/desired-hash';
@@ -90,7 +90,7 @@ export class Reconciler {
     try {
       return await this.converge(cluster, key);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = describeFailure(error);
       await this.writeStatus(cluster, this.observe(cluster, cluster.status?.replicas ?? 0, cluster.status?.connections ?? 0, message));
       await this.deps.writer.event(this.involved(cluster), 'Warning', 'ReconcileFailed', message);
       throw error;
@@ -138,7 +138,8 @@ export class Reconciler {
     const objects = plan.applied;
 
     for (const object of plan.createOnly) {
-      const id = `${namespace}/${object.kind ?? ''}/${object.metadata?.name ?? ''}`;
+      // By the cluster's uid: a ChatCluster deleted and created again under its name needs a new one.
+      const id = `${cluster.metadata.uid}/${object.kind ?? ''}/${object.metadata?.name ?? ''}`;
       if (this.created.has(id)) continue;
       if (await writer.createIfMissing(object)) {
         await writer.event(this.involved(cluster), 'Normal', 'Created', `generated ${object.kind ?? ''} ${object.metadata?.name ?? ''}`);

@@ -1,0 +1,99 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { z } from 'zod';
+
+const RBAC_RULES_FILE = new URL('../../charts/chatcluster-operator/files/rbac-rules.yaml', import.meta.url);
+const SERVICE_ACCOUNT = 'chatcluster-operator';
+
+const PolicyRule = z.object({
+  apiGroups: z.array(z.string()),
+  resources: z.array(z.string()),
+  verbs: z.array(z.string()).min(1),
+  resourceNames: z.array(z.string()).optional(),
+});
+const RbacRules = z.object({ clusterRules: z.array(PolicyRule).min(1), leaseRules: z.array(PolicyRule).min(1) });
+
+/** The operator's permissions exactly as the chart ships them (charts/chatcluster-operator/files/rbac-rules.yaml). */
+export function chartRbacRules(): { clusterRules: V1PolicyRule[]; leaseRules: V1PolicyRule[] } {
+  return RbacRules.parse(parse(readFileSync(RBAC_RULES_FILE, 'utf8')));
+}
+
+/** A ServiceAccount bound to the chart's rules, and a kubeconfig that authenticates as it. */
+export interface OperatorAccess {
+  /** A kubeconfig file for the operator: the test API server, its CA, the ServiceAccount's token. */
+  kubeconfig: string;
+  serviceAccount: { namespace: string; name: string };
+  /** Lets the ServiceAccount hold Leases in one more namespace (the `leaseRules` Role there). */
+  allowLeasesIn(namespace: string): Promise<void>;
+  /** Removes the cluster-scoped ClusterRole and ClusterRoleBinding (namespaced objects go with their namespaces). */
+  revoke(): Promise<void>;
+}
+
+/**
+ * What the Helm chart gives the operator, made by hand: a ServiceAccount in `namespace`,
+ * a ClusterRole of `clusterRules` and its ClusterRoleBinding, a Role of `leaseRules` and its
+ * RoleBinding in each Lease namespace; a token from the TokenRequest API. Nothing more, so a
+ * permission missing from the chart fails the operator here as it would in a cluster.
+ */
+export async function grantOperatorAccess(admin: KubeConfig, namespace: string, dir: string): Promise<OperatorAccess> {
+  const core = admin.makeApiClient(CoreV1Api);
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  const rules = chartRbacRules();
+  // Cluster-scoped names carry the namespace's random suffix: every test file has its own.
+  const clusterRoleName = `chatcluster-operator-${namespace}`;
+  const subjects = [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace }];
+
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: SERVICE_ACCOUNT } } });
+  await rbac.createClusterRole({ body: { metadata: { name: clusterRoleName }, rules: rules.clusterRules } });
+  await rbac.createClusterRoleBinding({
+    body: { metadata: { name: clusterRoleName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRoleName }, subjects },
+  });
+  const allowLeasesIn = async (leaseNamespace: string): Promise<void> => {
+    await rbac.createNamespacedRole({ namespace: leaseNamespace, body: { metadata: { name: 'chatcluster-operator-leases' }, rules: rules.leaseRules } });
+    await rbac.createNamespacedRoleBinding({
+      namespace: leaseNamespace,
+      body: {
+        metadata: { name: 'chatcluster-operator-leases' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'chatcluster-operator-leases' },
+        subjects,
+      },
+    });
+  };
+  await allowLeasesIn(namespace);
+
+  // No audiences: the token is for the API server's own (--api-audiences).
+  const tokenRequest = await core.createNamespacedServiceAccountToken({
+    name: SERVICE_ACCOUNT,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const token = tokenRequest.status?.token;
+  if (token === undefined || token === '') throw new Error('the TokenRequest API returned no token');
+  const cluster = admin.getCurrentCluster();
+  if (cluster?.caData === undefined) throw new Error('the admin kubeconfig has no embedded cluster CA');
+  const kubeconfig = join(dir, `${namespace}.kubeconfig`);
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'testenv', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
+      users: [{ name: SERVICE_ACCOUNT, user: { token } }],
+      contexts: [{ name: 'operator', context: { cluster: 'testenv', user: SERVICE_ACCOUNT, namespace } }],
+      'current-context': 'operator',
+    }),
+    { mode: 0o600 },
+  );
+
+  return {
+    kubeconfig,
+    serviceAccount: { namespace, name: SERVICE_ACCOUNT },
+    allowLeasesIn,
+    async revoke() {
+      await rbac.deleteClusterRoleBinding({ name: clusterRoleName }).catch(() => undefined);
+      await rbac.deleteClusterRole({ name: clusterRoleName }).catch(() => undefined);
+    },
+  };
+}
