@@ -1,4 +1,4 @@
-import type { V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { CQL_PORT, namesOf, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels } from './meta.js';
 
@@ -12,6 +12,17 @@ export const CASSANDRA_IMAGE = 'cassandra:5.0.4';
  * PersistentVolumeClaims by hand to free the storage.
  */
 const KEEP_VOLUMES = { whenDeleted: 'Retain', whenScaled: 'Retain' };
+
+/** The official Redis and Cassandra images run as uid 999; their data volume is made theirs. */
+const DEPENDENCY_POD_SECURITY = { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } };
+
+/** The one persistent volume claim of a dependency pod, mounted as `data`. */
+function dataVolumeClaim(selector: Record<string, string>, storage: string | number): V1PersistentVolumeClaim {
+  return {
+    metadata: { name: 'data', labels: selector },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(storage) } } },
+  };
+}
 
 /** Managed Redis: one pod with an append-only file on a persistent volume. */
 export function desiredRedis(cluster: ChatCluster): { statefulSet: V1StatefulSet; service: V1Service } | undefined {
@@ -32,7 +43,7 @@ export function desiredRedis(cluster: ChatCluster): { statefulSet: V1StatefulSet
         metadata: { labels: ownedMeta(cluster, name, 'redis').labels },
         spec: {
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: DEPENDENCY_POD_SECURITY,
           containers: [
             {
               name: 'redis',
@@ -48,12 +59,7 @@ export function desiredRedis(cluster: ChatCluster): { statefulSet: V1StatefulSet
           ],
         },
       },
-      volumeClaimTemplates: [
-        {
-          metadata: { name: 'data', labels: selector },
-          spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(managed.storage) } } },
-        },
-      ],
+      volumeClaimTemplates: [dataVolumeClaim(selector, managed.storage)],
     },
   };
   const service: V1Service = {
@@ -91,7 +97,7 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
         spec: {
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 120,
-          securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: DEPENDENCY_POD_SECURITY,
           affinity: {
             podAntiAffinity: {
               preferredDuringSchedulingIgnoredDuringExecution: [
@@ -123,12 +129,7 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
           ],
         },
       },
-      volumeClaimTemplates: [
-        {
-          metadata: { name: 'data', labels: selector },
-          spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(managed.storage) } } },
-        },
-      ],
+      volumeClaimTemplates: [dataVolumeClaim(selector, managed.storage)],
     },
   };
   const service: V1Service = {
