@@ -477,6 +477,23 @@ describe('the ChatCluster operator on a real control plane', () => {
     }, STEADY_STATE_MS + 60_000);
   });
 
+  describe('the namespaced install', () => {
+    it('reconciles a ChatCluster to Ready with the same rules granted as a Role in its one namespace', async () => {
+      const namespace = await newNamespace('chatns');
+      if (dir === undefined) throw new Error('beforeAll did not make a folder');
+      const namespacedAccess = await grantOperatorAccess(admin, namespace, dir, 'namespace');
+      const operator = await startOperator({ kubeconfig: namespacedAccess.kubeconfig, leaseNamespace: namespace, watchNamespace: namespace, identity: unique('namespaced') });
+      await waitUntilLeading(operator);
+      const namespacedClusters = new ChatClusters(admin, namespace);
+      const name = unique('ns-scoped');
+      await namespacedClusters.create(name, {});
+      const ready = await namespacedClusters.waitForReady(name);
+      expect(ready.status?.conditions?.find((condition) => condition.type === 'Ready')?.status).toBe('True');
+      expect(operator.warnings().filter((line) => line.includes('forbidden'))).toEqual([]);
+      await operator.stop();
+    });
+  });
+
   describe('leader election between two operator processes', () => {
     let watchNamespace: string;
     let leaseNamespace: string;

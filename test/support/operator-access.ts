@@ -32,12 +32,13 @@ export interface OperatorAccess {
 }
 
 /**
- * What the Helm chart gives the operator, made by hand: a ServiceAccount in `namespace`,
+ * What the Helm chart gives the operator, made by hand (`scope: 'namespace'`: the namespaced
+ * install, a Role of `clusterRules` in `namespace` instead of the ClusterRole): a ServiceAccount in `namespace`,
  * a ClusterRole of `clusterRules` and its ClusterRoleBinding, a Role of `leaseRules` and its
  * RoleBinding in each Lease namespace; a token from the TokenRequest API. Nothing more, so a
  * permission missing from the chart fails the operator here as it would in a cluster.
  */
-export async function grantOperatorAccess(admin: KubeConfig, namespace: string, dir: string): Promise<OperatorAccess> {
+export async function grantOperatorAccess(admin: KubeConfig, namespace: string, dir: string, scope: 'cluster' | 'namespace' = 'cluster'): Promise<OperatorAccess> {
   const core = admin.makeApiClient(CoreV1Api);
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   const rules = chartRbacRules();
@@ -46,10 +47,20 @@ export async function grantOperatorAccess(admin: KubeConfig, namespace: string, 
   const subjects = [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace }];
 
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: SERVICE_ACCOUNT } } });
-  await rbac.createClusterRole({ body: { metadata: { name: clusterRoleName }, rules: rules.clusterRules } });
-  await rbac.createClusterRoleBinding({
-    body: { metadata: { name: clusterRoleName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRoleName }, subjects },
-  });
+  if (scope === 'cluster') {
+    await rbac.createClusterRole({ body: { metadata: { name: clusterRoleName }, rules: rules.clusterRules } });
+    await rbac.createClusterRoleBinding({
+      body: { metadata: { name: clusterRoleName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRoleName }, subjects },
+    });
+  } else {
+    // The namespaced install: the same rules as a Role in the one namespace it manages (a
+    // Role's rule on a cluster-scoped resource, the CRD lookup, grants nothing).
+    await rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'chatcluster-operator' }, rules: rules.clusterRules } });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: { metadata: { name: 'chatcluster-operator' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'chatcluster-operator' }, subjects },
+    });
+  }
   const allowLeasesIn = async (leaseNamespace: string): Promise<void> => {
     await rbac.createNamespacedRole({ namespace: leaseNamespace, body: { metadata: { name: 'chatcluster-operator-leases' }, rules: rules.leaseRules } });
     await rbac.createNamespacedRoleBinding({
