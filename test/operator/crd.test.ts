@@ -4,17 +4,15 @@
  * the field at fault, and the scale subresource and printer columns work with kubectl.
  */
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   ApiException,
-  ApiextensionsV1Api,
   CustomObjectsApi,
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CHATCLUSTER_GROUP,
   CHATCLUSTER_KIND,
@@ -26,11 +24,8 @@ import {
 } from '../../common/chatcluster.js';
 import { testEnvironment } from '../support/env.js';
 import { adminKubeConfig, createTestNamespace } from '../support/kubernetes.js';
+import { installChatClusterCrd } from '../support/operator-chatclusters.js';
 
-const CRD_FILE = new URL('../../crds/chatcluster.yaml', import.meta.url);
-const CRD_NAME = `${CHATCLUSTER_PLURAL}.${CHATCLUSTER_GROUP}`;
-/** The field manager of the tests' server-side apply; the CRD is shared by every test file of a run. */
-const FIELD_MANAGER = 'chatcluster-tests';
 const RESOURCE = { group: CHATCLUSTER_GROUP, version: CHATCLUSTER_VERSION, plural: CHATCLUSTER_PLURAL };
 const run = promisify(execFile);
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -46,32 +41,6 @@ interface Refusal {
   message: string;
   /** The fields the API server names in `details.causes`. */
   fields: string[];
-}
-
-/**
- * Applies the CRD as a user would (kubectl, server-side, idempotent) and waits until the
- * API server serves it with this file's schema.
- */
-async function installCrd(admin: KubeConfig, processEnv: NodeJS.ProcessEnv, namespace: string): Promise<void> {
-  await run('kubectl', ['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, '--filename', fileURLToPath(CRD_FILE)], { env: processEnv });
-  const extensions = admin.makeApiClient(ApiextensionsV1Api);
-  await vi.waitFor(async () => {
-    const installed = await extensions.readCustomResourceDefinition({ name: CRD_NAME });
-    const established = installed.status?.conditions?.find((condition) => condition.type === 'Established');
-    expect(established?.status).toBe('True');
-  }, { timeout: 30_000, interval: 200 });
-  // Established says the resource is served, not that an updated schema is in use yet: wait
-  // until a dry-run create comes back defaulted as this file's CRD defaults it.
-  const customObjects = admin.makeApiClient(CustomObjectsApi);
-  await vi.waitFor(async () => {
-    const created = (await customObjects.createNamespacedCustomObject({
-      ...RESOURCE,
-      namespace,
-      dryRun: 'All',
-      body: chatCluster('schema-probe', {}),
-    })) as StoredChatCluster;
-    expect(created.spec).toEqual(parseChatClusterSpec({}));
-  }, { timeout: 30_000, interval: 250 });
 }
 
 function chatCluster(name: string, spec: unknown): object {
@@ -172,7 +141,7 @@ describe('the ChatCluster CRD on the API server', () => {
     admin = adminKubeConfig(env);
     customObjects = admin.makeApiClient(CustomObjectsApi);
     namespace = await createTestNamespace(admin, 'crd');
-    await installCrd(admin, env.processEnv, namespace.name);
+    await installChatClusterCrd(admin, env.processEnv, namespace.name);
   });
   afterAll(async () => {
     // The CRD stays: other test files of the run share it.
