@@ -15,6 +15,7 @@ import type {
 } from './bus.js';
 
 const IDEMPOTENCY_MS = 24 * 60 * 60 * 1000;
+const PENDING_MS = 60 * 1000;
 
 /**
  * The embedded node's bus: in-process queues and maps with the Redis bus's behaviour.
@@ -213,7 +214,8 @@ class MemoryIdempotencyKeys implements IdempotencyKeys {
     const id = `${user}\u0000${key}`;
     const existing = this.keys.get(id);
     if (existing !== undefined && existing.expiresAt > Date.now()) return Promise.resolve(existing.ack);
-    this.keys.set(id, { ack: 'pending', expiresAt: Date.now() + IDEMPOTENCY_MS });
+    // As in Redis: a claim never completed lapses soon, so a retry can go ahead.
+    this.keys.set(id, { ack: 'pending', expiresAt: Date.now() + PENDING_MS });
     return Promise.resolve(undefined);
   }
 

@@ -52,6 +52,11 @@ export interface RedisBusOptions {
 }
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+/**
+ * A claim whose send never completed (its node died between store and ack) lapses after
+ * this, so a retry with the same idem succeeds instead of waiting out the 24 hours.
+ */
+const PENDING_TTL_SECONDS = 60;
 const ENVELOPE_FIELD = 'e';
 const READ_BATCH = 100;
 const READ_BLOCK_MS = 5_000;
@@ -156,9 +161,11 @@ function parseSignal(text: string): Signal {
     value.kind === 'typing' &&
     typeof value.from === 'string' &&
     typeof value.conv === 'string' &&
-    Array.isArray(value.users)
+    (value.users === undefined || Array.isArray(value.users))
   ) {
-    return { kind: 'typing', from: value.from, conv: value.conv, users: value.users.map(String) };
+    // No users: a group's typing, relayed to the receiving node's members of the group.
+    const users = Array.isArray(value.users) ? { users: value.users.map(String) } : {};
+    return { kind: 'typing', from: value.from, conv: value.conv, ...users };
   }
   throw new Error(`not a signal: ${text.slice(0, 200)}`);
 }
@@ -350,7 +357,7 @@ class RedisIdempotencyKeys implements IdempotencyKeys {
   async claim(user: string, key: string): Promise<Ack | 'pending' | undefined> {
     // NX with GET (Redis 7) claims and reads what was there in one atomic step.
     const previous = await reach('claim an idempotency key', () =>
-      this.redis.set(this.keys.idempotency(user, key), 'pending', 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX', 'GET'),
+      this.redis.set(this.keys.idempotency(user, key), 'pending', 'EX', PENDING_TTL_SECONDS, 'NX', 'GET'),
     );
     if (previous === null) return undefined;
     if (previous === 'pending') return 'pending';

@@ -38,6 +38,11 @@ export function createPublicServer(options: PublicServerOptions): Server {
   // ws closes a socket whose frame exceeds maxPayload with 1009, as the protocol requires.
   const sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
   server.on('upgrade', (request: IncomingMessage, stream: Duplex, head: Buffer) => {
+    // Node removes its own error listener before 'upgrade': a client resetting the
+    // connection during the token check must not take the process down.
+    stream.on('error', () => {
+      stream.destroy();
+    });
     const url = new URL(request.url ?? '/', 'http://local');
     if (url.pathname !== '/ws') {
       refuseUpgrade(stream, 404, 'not_found', 'WebSocket endpoint is /ws');

@@ -12,6 +12,7 @@ import { answerFrame } from './frames.js';
 /** Close codes of PROTOCOL.md: token expired, sustained abuse. (1009, too big, is sent by ws itself.) */
 export const CLOSE_TOKEN_EXPIRED = 4401;
 export const CLOSE_POLICY_VIOLATION = 1008;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Frames of one socket waiting to be answered before the node stops reading from it. */
 const MAX_PENDING_FRAMES = 64;
 
@@ -112,10 +113,17 @@ export async function serveSocket(
       });
   });
 
-  const expiry = setTimeout(() => {
-    socket.close(CLOSE_TOKEN_EXPIRED, 'token expired');
-  }, Math.max(0, identity.expiresAt - Date.now()));
-  expiry.unref();
+  // setTimeout takes at most 2^31-1 ms (24.8 days); a longer token is checked again then.
+  let expiry: NodeJS.Timeout | undefined;
+  const closeWhenExpired = (): void => {
+    const remaining = identity.expiresAt - Date.now();
+    expiry = setTimeout(() => {
+      if (identity.expiresAt - Date.now() > 0) closeWhenExpired();
+      else socket.close(CLOSE_TOKEN_EXPIRED, 'token expired');
+    }, Math.min(Math.max(0, remaining), MAX_TIMER_MS));
+    expiry.unref();
+  };
+  closeWhenExpired();
 
   async function registerSocket(): Promise<boolean> {
     try {

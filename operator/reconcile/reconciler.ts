@@ -13,6 +13,7 @@ import { describeFailure, type KubeWriter } from './kube.js';
 import { computeStatus, statusChanged } from './status.js';
 
 const DESIRED_HASH = 'chatcluster.dev/desired-hash';
+const CREATE_ONLY_RECHECK_MS = 10 * 60_000;
 const SERVICE_MONITOR_CRD = 'servicemonitors.monitoring.coreos.com';
 
 /** The caches the reconciler reads, one informer per kind it watches. */
@@ -57,8 +58,12 @@ export interface ReconcileResult {
  */
 export class Reconciler {
   private readonly scalingHistory = new Map<string, Recommendation[]>();
-  /** Create-only objects known to exist (the operator may not read Secrets), by namespace/kind/name. */
-  private readonly created = new Set<string>();
+  /**
+   * When each create-only object was last known to exist. The operator may not read
+   * Secrets, so it tries the create again after a while (a 409 when it is still there):
+   * one deleted by hand comes back, and the map forgets clusters that are gone.
+   */
+  private readonly created = new Map<string, number>();
   private serviceMonitorCrd: { present: boolean; checkedAt: number } | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -140,11 +145,12 @@ export class Reconciler {
     for (const object of plan.createOnly) {
       // By the cluster's uid: a ChatCluster deleted and created again under its name needs a new one.
       const id = `${cluster.metadata.uid}/${object.kind ?? ''}/${object.metadata?.name ?? ''}`;
-      if (this.created.has(id)) continue;
+      if (this.now() - (this.created.get(id) ?? -Infinity) < CREATE_ONLY_RECHECK_MS) continue;
       if (await writer.createIfMissing(object)) {
         await writer.event(this.involved(cluster), 'Normal', 'Created', `generated ${object.kind ?? ''} ${object.metadata?.name ?? ''}`);
       }
-      this.created.add(id);
+      this.created.set(id, this.now());
+      for (const [known, at] of this.created) if (this.now() - at >= CREATE_ONLY_RECHECK_MS) this.created.delete(known);
     }
     let applied = 0;
     for (const object of objects) {

@@ -32,6 +32,8 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private leading = false;
   private lastRenewal = 0;
+  /** The Lease's holder and renewTime as last read, and when (local clock). */
+  private lastObserved = { value: '', at: 0 };
 
   constructor(
     private readonly config: KubeConfig,
@@ -115,8 +117,11 @@ export class LeaderElector {
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
-    const renewed = spec.renewTime === undefined ? 0 : Date.parse(spec.renewTime);
-    const expired = renewed + (spec.leaseDurationSeconds ?? this.durationSeconds) * 1000 < now.getTime();
+    // As client-go: the Lease expires a duration after this process last SAW it change, by
+    // its own clock; comparing the holder's renewTime with our clock would trust two clocks.
+    const observed = `${holder}/${spec.renewTime ?? ''}`;
+    if (observed !== this.lastObserved.value) this.lastObserved = { value: observed, at: now.getTime() };
+    const expired = this.lastObserved.at + (spec.leaseDurationSeconds ?? this.durationSeconds) * 1000 < now.getTime();
     if (holder !== identity && holder !== '' && !expired) return false;
     const taking = holder !== identity;
     const next = {

@@ -289,6 +289,17 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
         expect(atB).toEqual([toB]);
       });
 
+      it('carry a group’s typing, which names no users (the receiving node finds its members)', async () => {
+        const node = unique('node');
+        const received: Signal[] = [];
+        cleanups.push(await bus.onSignal(node, (signal) => received.push(signal)));
+        const groupTyping: Signal = { kind: 'typing', from: 'alice', conv: 'g:team' };
+        await bus.signal(node, groupTyping);
+        await vi.waitFor(() => {
+          expect(received).toEqual([groupTyping]);
+        }, WAIT);
+      });
+
       it('arrive as soon as onSignal has resolved', async () => {
         const node = unique('node');
         const received: Signal[] = [];

@@ -322,6 +322,23 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
       });
     });
 
+    describe('group typing', () => {
+      it('relays typing in a group to the other members on every node, and not to outsiders', async () => {
+        const group = `typing-${run}`;
+        const [a, b, c] = [user('gt-a'), user('gt-b'), user('gt-outsider')];
+        const typist = await connect(a, 0);
+        await typist.request({ type: 'group.create', name: group });
+        const member = await connect(b, 1);
+        await member.request({ type: 'group.join', group });
+        const outsider = await connect(c, 2);
+        typist.sendRaw(JSON.stringify({ type: 'typing', to: { group } }));
+        expect(await member.waitFor((f) => f.type === 'typing')).toEqual({ type: 'typing', from: a, conv: `g:${group}` });
+        await settle();
+        expect(outsider.frames.filter((f) => f.type === 'typing')).toEqual([]);
+        expect(typist.frames.filter((f) => f.type === 'typing')).toEqual([]);
+      });
+    });
+
     describe('bad input', () => {
       it('answers malformed JSON, unknown types and bad fields with bad_request and keeps the socket open', async () => {
         const client = await connect(user('bad-input'));
