@@ -24,6 +24,8 @@ export interface ChatNodeOptions {
   heartbeatMs?: number;
 }
 
+/** How long a drain waits for its sockets' own teardown before doing it for them. */
+const DRAIN_CLOSE_WAIT_MS = 5000;
 /** Mapping rows refreshed at once by the heartbeat. */
 const SESSION_REFRESH_BATCH = 128;
 
@@ -181,7 +183,11 @@ export class ChatNode {
     // Give the frames a moment to leave before the close frames follow.
     await new Promise((resolve) => setTimeout(resolve, 100));
     for (const connection of connections) connection.close(CLOSE_GOING_AWAY, 'node draining');
-    await Promise.all(connections.map((connection) => this.disconnect(connection)));
+    // Each socket takes itself out of the cluster as it closes; a client that does not answer
+    // the close in time is taken out here, so the drain ends within the grace period.
+    const deadline = Date.now() + DRAIN_CLOSE_WAIT_MS;
+    while (this.sockets.connectionCount > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.all(this.sockets.all().map((connection) => this.disconnect(connection)));
     await this.deregister();
   }
 
@@ -198,12 +204,10 @@ export class ChatNode {
     if (!this.registered) return;
     this.registered = false;
     const { store, bus, log } = this.options;
-    await Promise.all([
-      store.deleteNode(this.nodeId),
-      bus.heartbeats.forget(this.nodeId),
-      bus.routes.removeNode(this.nodeId),
-    ]).catch((error: unknown) => {
-      log.warn({ err: error }, 'could not fully deregister; the heartbeat TTL will');
+    // The heartbeat is left to lapse rather than removed: once it has, a survivor cleans up
+    // after this node again, catching a route re-added by work still in flight here.
+    await Promise.all([store.deleteNode(this.nodeId), bus.routes.removeNode(this.nodeId)]).catch((error: unknown) => {
+      log.warn({ err: error }, 'could not fully deregister; survivors will once the heartbeat lapses');
     });
   }
 
