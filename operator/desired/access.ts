@@ -1,6 +1,6 @@
 import type { KubernetesObject, V1NetworkPolicy, V1Secret } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import { ADMIN_PORT, labelsOf, namesOf, NODE_PORT, ownedMeta, selectorLabels } from './meta.js';
+import { ADMIN_PORT, CQL_PORT, labelsOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, selectorLabels } from './meta.js';
 
 /**
  * The generated JWT secret, when the spec names none and uses no JWKS. It is created once
@@ -48,6 +48,32 @@ export function desiredServiceMonitor(cluster: ChatCluster): KubernetesObject & 
     spec: {
       selector: { matchLabels: labelsOf(cluster, 'node') },
       endpoints: [{ port: 'admin', path: '/metrics', interval: '15s' }],
+    },
+  };
+}
+
+/**
+ * Only this cluster's chat nodes and schema Job reach its managed Redis and Cassandra
+ * (and Cassandra's peers each other): nothing else in the cluster can forge inbox entries
+ * or read the messages.
+ */
+export function desiredDependencyNetworkPolicy(cluster: ChatCluster, component: 'redis' | 'cassandra'): V1NetworkPolicy {
+  const clients = ['node', 'schema'].map((role) => ({ podSelector: { matchLabels: selectorLabels(cluster, role as 'node' | 'schema') } }));
+  const name = component === 'redis' ? namesOf(cluster).redis : namesOf(cluster).cassandra;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: ownedMeta(cluster, name, component),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(cluster, component) },
+      policyTypes: ['Ingress'],
+      ingress:
+        component === 'redis'
+          ? [{ ports: [{ protocol: 'TCP', port: REDIS_PORT }], _from: clients }]
+          : [
+              { ports: [{ protocol: 'TCP', port: CQL_PORT }], _from: [...clients, { podSelector: { matchLabels: selectorLabels(cluster, 'cassandra') } }] },
+              { ports: [{ protocol: 'TCP', port: 7000 }], _from: [{ podSelector: { matchLabels: selectorLabels(cluster, 'cassandra') } }] },
+            ],
     },
   };
 }

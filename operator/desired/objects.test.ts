@@ -32,8 +32,10 @@ describe('the objects a minimal ChatCluster yields', () => {
   it('are every object of the architecture, each labelled and owned by the ChatCluster', () => {
     expect(applied.map((object) => `${object.kind}/${object.metadata?.name ?? ''}`)).toEqual([
       'ConfigMap/demo-chat-config',
+      'NetworkPolicy/demo-redis',
       'Service/demo-redis',
       'StatefulSet/demo-redis',
+      'NetworkPolicy/demo-cassandra',
       'Service/demo-cassandra',
       'StatefulSet/demo-cassandra',
       expect.stringMatching(/^Job\/demo-schema-[0-9a-f]{10}$/) as unknown as string,
@@ -91,9 +93,18 @@ describe('the objects a minimal ChatCluster yields', () => {
     const service = find<V1Service>(applied, 'Service', 'demo-chat');
     expect(service.spec?.ports?.map((port) => port.port)).toEqual([8080]);
     expect(find<V1Service>(applied, 'Service', 'demo-chat-nodes').spec?.clusterIP).toBe('None');
-    const policy = find<V1NetworkPolicy>(applied, 'NetworkPolicy');
+    const policy = find<V1NetworkPolicy>(applied, 'NetworkPolicy', 'demo-chat');
     const adminRule = policy.spec?.ingress?.find((rule) => rule.ports?.some((port) => port.port === 9090));
     expect(adminRule?._from?.map((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'])).toEqual(['chatcluster-operator', 'prometheus']);
+  });
+
+  it('let only the cluster’s own nodes and schema Job reach its Redis and Cassandra', () => {
+    const redis = find<V1NetworkPolicy>(applied, 'NetworkPolicy', 'demo-redis');
+    expect(redis.spec?.podSelector?.matchLabels?.['app.kubernetes.io/component']).toBe('redis');
+    expect(redis.spec?.ingress?.[0]?._from?.map((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/component'])).toEqual(['node', 'schema']);
+    expect(redis.spec?.ingress?.[0]?._from?.every((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/instance'] === 'demo')).toBe(true);
+    const cassandra = find<V1NetworkPolicy>(applied, 'NetworkPolicy', 'demo-cassandra');
+    expect(cassandra.spec?.ingress?.map((rule) => rule.ports?.[0]?.port)).toEqual([9042, 7000]);
   });
 
   it('keep the dependencies’ data volumes when the ChatCluster is deleted', () => {

@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import { desiredJwtSecret, desiredNetworkPolicy, desiredServiceMonitor } from './access.js';
+import { desiredDependencyNetworkPolicy, desiredJwtSecret, desiredNetworkPolicy, desiredServiceMonitor } from './access.js';
 import { desiredCassandra, desiredRedis } from './dependencies.js';
 import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService } from './node.js';
 import { desiredSchemaJob } from './schema.js';
@@ -49,8 +49,8 @@ export function desiredObjects(cluster: ChatCluster, context: DesiredContext, ra
   const secret = desiredJwtSecret(cluster, randomSecret);
   const applied: KubernetesObject[] = [
     desiredConfigMap(cluster),
-    ...(redis === undefined ? [] : [redis.service, redis.statefulSet]),
-    ...(cassandra === undefined ? [] : [cassandra.service, cassandra.statefulSet]),
+    ...(redis === undefined ? [] : [desiredDependencyNetworkPolicy(cluster, 'redis'), redis.service, redis.statefulSet]),
+    ...(cassandra === undefined ? [] : [desiredDependencyNetworkPolicy(cluster, 'cassandra'), cassandra.service, cassandra.statefulSet]),
     schemaJob,
     desiredPublicService(cluster),
     desiredHeadlessService(cluster),

@@ -226,8 +226,11 @@ export class Reconciler {
     const stale = [
       ...(schemaReady ? owned.Job.list().filter((job) => ownedByThis(job) && job.metadata?.name !== schemaJobName) : []),
       ...owned.StatefulSet.list().filter((set) => ownedByThis(set) && !wantedKeys.has(`StatefulSet/${set.metadata?.name ?? ''}`)),
-      ...owned.Service.list().filter(
-        (service) => ownedByThis(service) && service.metadata?.labels?.['app.kubernetes.io/component'] !== 'node' && !wantedKeys.has(`Service/${service.metadata?.name ?? ''}`),
+      ...[...owned.Service.list(), ...owned.NetworkPolicy.list()].filter(
+        (object) =>
+          ownedByThis(object) &&
+          object.metadata?.labels?.['app.kubernetes.io/component'] !== 'node' &&
+          !wantedKeys.has(`${object.kind ?? ''}/${object.metadata?.name ?? ''}`),
       ),
     ];
     for (const object of stale) {

@@ -147,7 +147,9 @@ describe('the ChatCluster operator on a real control plane', () => {
             `ConfigMap/${name}-chat-config`,
             `Deployment/${name}-chat`,
             `Job/${schemaJobOf(objects)}`,
+            `NetworkPolicy/${name}-cassandra`,
             `NetworkPolicy/${name}-chat`,
+            `NetworkPolicy/${name}-redis`,
             `PodDisruptionBudget/${name}-chat`,
             `Secret/${name}-chat-jwt`,
             `Service/${name}-cassandra`,
@@ -440,7 +442,7 @@ describe('the ChatCluster operator on a real control plane', () => {
           StatefulSet: managed ? 2 : 0,
           Job: 1,
           PodDisruptionBudget: 1,
-          NetworkPolicy: 1,
+          NetworkPolicy: managed ? 3 : 1,
         });
         const ownReplicaSets = replicaSets.items.filter((set) => set.metadata?.labels?.['app.kubernetes.io/instance'] === name);
         expect(ownReplicaSets, `${name}: ReplicaSets`).toHaveLength(1);
