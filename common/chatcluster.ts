@@ -11,6 +11,9 @@ export const CHATCLUSTER_KIND = 'ChatCluster';
 export const CHATCLUSTER_PLURAL = 'chatclusters';
 export const CHATCLUSTER_API_VERSION = `${CHATCLUSTER_GROUP}/${CHATCLUSTER_VERSION}`;
 
+/** A Cassandra keyspace name: what CQL takes unquoted (letters, digits, _; at most 48). */
+export const CQL_IDENTIFIER = /^[a-zA-Z][a-zA-Z0-9_]{0,47}$/;
+
 /** A Kubernetes resource quantity ("500m", "1Gi", 2). */
 // Integer-or-string, as the CRD can hold it: no fractional numbers, binary suffixes end in i.
 const Quantity = z.union([z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[munkMGTPE])?$/), z.number().int()]);
@@ -67,7 +70,7 @@ export const ChatClusterSpec = z.object({
     .object({ managed: ManagedRedis.optional(), external: ExternalRedis.optional() })
     .default({ managed: { replicas: 1, storage: '1Gi' } }),
   cassandra: z
-    .object({ managed: ManagedCassandra.optional(), external: ExternalCassandra.optional(), keyspace: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,47}$/).default('chat') })
+    .object({ managed: ManagedCassandra.optional(), external: ExternalCassandra.optional(), keyspace: z.string().regex(CQL_IDENTIFIER).default('chat') })
     .default({ managed: { replicas: 3, storage: '10Gi', replicationFactor: 3 }, keyspace: 'chat' }),
   auth: z.object({ jwtSecretRef: SecretKeyRef.optional(), jwksURL: z.string().regex(/^https?:\/\//).optional() }).default({}),
   limits: z

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { CQL_IDENTIFIER } from '../common/chatcluster.js';
 import { ConfigError, portNumber, readVariable, wholeNumber } from '../common/env.js';
 import type { AuthConfig } from './auth/tokens.js';
 
@@ -37,7 +38,7 @@ const contactPoints = z
   .string()
   .transform((value) => value.split(',').map((point) => point.trim()).filter((point) => point !== ''))
   .pipe(z.array(hostPort).min(1, 'expected at least one host:port'));
-const identifier = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,47}$/, 'expected a CQL identifier (letters, digits, _)');
+const identifier = z.string().regex(CQL_IDENTIFIER, 'expected a CQL identifier (letters, digits, _)');
 
 /**
  * Reads and validates the node's environment variables. A bad value throws a

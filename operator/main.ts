@@ -14,7 +14,7 @@ import { readNodeLoad } from './load.js';
 import { OperatorMetrics } from './metrics.js';
 import { KubeWriter } from './reconcile/kube.js';
 import { Reconciler, type Caches } from './reconcile/reconciler.js';
-import { Informer, type InformerOptions } from './runtime/informer.js';
+import { Informer, keyOf, type InformerOptions } from './runtime/informer.js';
 import { LeaderElector } from './runtime/leader.js';
 import { WorkQueue } from './runtime/workqueue.js';
 
@@ -45,7 +45,6 @@ function main(): void {
     { concurrency: config.concurrency, onDepth: (depth) => { metrics.queueDepth.set(depth); } },
   );
 
-  const keyOf = (object: KubernetesObject): string => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
   // Like controller-runtime's GenerationChangedPredicate: the operator's own status writes
   // (and label edits) bump no generation and need no reconcile; failures retry with back-off.
   const seenGenerations = new Map<string, number | undefined>();

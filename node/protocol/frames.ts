@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { ChatError } from './errors.js';
+import { MESSAGE_ID } from './ids.js';
 
 /** Wire protocol version 1 (PROTOCOL.md): the frames, validated at the edge with zod. */
 export const PROTOCOL_VERSION = 1;
 
 export const UserId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a user id is 1 to 64 characters of [A-Za-z0-9._-]');
 export const GroupName = z.string().regex(/^[a-z0-9_-]{1,64}$/, 'a group name is 1 to 64 characters of [a-z0-9_-]');
-const MessageIdOrZero = z.union([z.literal(0), z.literal('0'), z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'not a message id')]);
+const MessageIdOrZero = z.union([z.literal(0), z.literal('0'), z.string().regex(MESSAGE_ID, 'not a message id')]);
 
 export const Target = z.union([
   z.object({ user: UserId }).strict(),

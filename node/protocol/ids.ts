@@ -13,7 +13,8 @@ export function messageIdGenerator(): MessageIdGenerator {
   return (now) => next(now);
 }
 
-const MESSAGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+/** A ULID: 26 characters of Crockford base32. */
+export const MESSAGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 export function isMessageId(value: string): boolean {
   return MESSAGE_ID.test(value);

@@ -1,4 +1,5 @@
 import type { Client, Host } from 'cassandra-driver';
+import { CQL_IDENTIFIER } from '../../common/chatcluster.js';
 
 /**
  * A keyspace's replication as a CQL map: `class` plus the strategy's settings
@@ -37,7 +38,7 @@ export const TABLES = [
 ] as const;
 
 // Unquoted CQL identifiers: the keyspace name is spliced into DDL, so it must be one.
-const KEYSPACE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
+const KEYSPACE_NAME = CQL_IDENTIFIER;
 
 /** The CQL statements that create the keyspace's tables; each is a no-op when its table exists. */
 export function tableStatements(keyspace: string): string[] {

@@ -22,7 +22,8 @@ export function collectionPath(apiVersion: string, plural: string, namespace?: s
   return namespace === undefined ? `${base}/${plural}` : `${base}/namespaces/${namespace}/${plural}`;
 }
 
-function keyOf(object: KubernetesObject): string {
+/** The cache key of an object: `namespace/name`, the work queue's key too. */
+export function keyOf(object: KubernetesObject): string {
   return `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
 }
 
