@@ -205,13 +205,17 @@ describe('the ChatCluster operator on a real control plane', () => {
         expect(Date.parse(conditions[type]?.lastTransitionTime ?? ''), type).not.toBeNaN();
       }
 
-      const events = await admin.makeApiClient(CoreV1Api).listNamespacedEvent({
-        namespace: watchNamespace,
-        fieldSelector: `involvedObject.kind=ChatCluster,involvedObject.name=${name}`,
-      });
-      const reasons = events.items.map((event) => event.reason);
-      expect(reasons).toContain('Created');
-      expect(reasons).toContain('PhaseReady');
+      // The PhaseReady Event is recorded just after the status that says Ready: wait for it.
+      const events = await vi.waitFor(async () => {
+        const listed = await admin.makeApiClient(CoreV1Api).listNamespacedEvent({
+          namespace: watchNamespace,
+          fieldSelector: `involvedObject.kind=ChatCluster,involvedObject.name=${name}`,
+        });
+        const reasons = listed.items.map((event) => event.reason);
+        expect(reasons).toContain('Created');
+        expect(reasons).toContain('PhaseReady');
+        return listed;
+      }, { timeout: 10_000, interval: 200 });
       for (const event of events.items) {
         expect(event.source?.component).toBe('chatcluster-operator');
         expect(event.involvedObject.uid).toBe(created.metadata.uid);
