@@ -1,6 +1,6 @@
-import type { KubernetesObject, V1NetworkPolicy, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1NetworkPolicy, V1NetworkPolicyIngressRule, V1Secret } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import { ADMIN_PORT, CQL_PORT, labelsOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, selectorLabels } from './meta.js';
+import { ADMIN_PORT, CQL_PORT, labelsOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, selectorLabels, type Component } from './meta.js';
 
 /**
  * The generated JWT secret, when the spec names none and uses no JWKS. It is created once
@@ -23,19 +23,22 @@ export function desiredJwtSecret(cluster: ChatCluster, randomSecret: () => strin
  */
 export function desiredNetworkPolicy(cluster: ChatCluster): V1NetworkPolicy {
   const fromPodsNamed = (name: string) => ({ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': name } } });
+  return ingressPolicy(cluster, namesOf(cluster).nodes, 'node', [
+    { ports: [{ protocol: 'TCP', port: NODE_PORT }] },
+    { ports: [{ protocol: 'TCP', port: ADMIN_PORT }], _from: [fromPodsNamed('chatcluster-operator'), fromPodsNamed('prometheus')] },
+  ]);
+}
+
+/**
+ * An ingress-only NetworkPolicy over one component's pods. (client-node's models name
+ * `from` `_from`, a reserved word; its serializer writes `from`.)
+ */
+function ingressPolicy(cluster: ChatCluster, name: string, component: Component, ingress: V1NetworkPolicyIngressRule[]): V1NetworkPolicy {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: ownedMeta(cluster, namesOf(cluster).nodes, 'node'),
-    spec: {
-      podSelector: { matchLabels: selectorLabels(cluster, 'node') },
-      policyTypes: ['Ingress'],
-      ingress: [
-        { ports: [{ protocol: 'TCP', port: NODE_PORT }] },
-        // client-node's models name `from` `_from` (a reserved word); its serializer writes `from`.
-        { ports: [{ protocol: 'TCP', port: ADMIN_PORT }], _from: [fromPodsNamed('chatcluster-operator'), fromPodsNamed('prometheus')] },
-      ],
-    },
+    metadata: ownedMeta(cluster, name, component),
+    spec: { podSelector: { matchLabels: selectorLabels(cluster, component) }, policyTypes: ['Ingress'], ingress },
   };
 }
 
@@ -60,20 +63,16 @@ export function desiredServiceMonitor(cluster: ChatCluster): KubernetesObject & 
 export function desiredDependencyNetworkPolicy(cluster: ChatCluster, component: 'redis' | 'cassandra'): V1NetworkPolicy {
   const clients = ['node', 'schema'].map((role) => ({ podSelector: { matchLabels: selectorLabels(cluster, role as 'node' | 'schema') } }));
   const name = component === 'redis' ? namesOf(cluster).redis : namesOf(cluster).cassandra;
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: ownedMeta(cluster, name, component),
-    spec: {
-      podSelector: { matchLabels: selectorLabels(cluster, component) },
-      policyTypes: ['Ingress'],
-      ingress:
-        component === 'redis'
-          ? [{ ports: [{ protocol: 'TCP', port: REDIS_PORT }], _from: clients }]
-          : [
-              { ports: [{ protocol: 'TCP', port: CQL_PORT }], _from: [...clients, { podSelector: { matchLabels: selectorLabels(cluster, 'cassandra') } }] },
-              { ports: [{ protocol: 'TCP', port: 7000 }], _from: [{ podSelector: { matchLabels: selectorLabels(cluster, 'cassandra') } }] },
-            ],
-    },
-  };
+  const peers = { podSelector: { matchLabels: selectorLabels(cluster, 'cassandra') } };
+  return ingressPolicy(
+    cluster,
+    name,
+    component,
+    component === 'redis'
+      ? [{ ports: [{ protocol: 'TCP', port: REDIS_PORT }], _from: clients }]
+      : [
+          { ports: [{ protocol: 'TCP', port: CQL_PORT }], _from: [...clients, peers] },
+          { ports: [{ protocol: 'TCP', port: 7000 }], _from: [peers] },
+        ],
+  );
 }
