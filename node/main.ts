@@ -25,6 +25,7 @@ async function serve(config: NodeConfig): Promise<void> {
     bus: backends.bus,
     log,
     limits: { maxTextBytes: config.maxFrameBytes, messagesPerSecondPerUser: config.messagesPerSecondPerUser },
+    dependencyNames: backends.mode === 'cluster' ? { store: 'cassandra', bus: 'redis' } : { store: 'memory-store', bus: 'memory-bus' },
   });
   await node.start();
 

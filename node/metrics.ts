@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ERROR_CODES } from './protocol/errors.js';
 
 /** The chat node's Prometheus metrics, served on the admin port only. */
 export class NodeMetrics {
@@ -57,6 +58,12 @@ export class NodeMetrics {
     help: 'Sends refused by the per-user rate limit',
     registers: [this.registry],
   });
+  readonly dependencyUp = new Gauge({
+    name: 'chat_dependency_up',
+    help: 'Whether the store (cassandra) and the bus (redis) answered this node’s last health check (1) or not (0)',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
   readonly slowConsumersClosed = new Counter({
     name: 'chat_slow_consumers_closed_total',
     help: 'Sockets closed because their send buffer exceeded the bound',
@@ -64,6 +71,9 @@ export class NodeMetrics {
   });
 
   constructor() {
+    // Every code exists from the start, at 0: an error series that appears only with the
+    // first error is invisible to rate() and to alerts until then.
+    for (const code of ERROR_CODES) this.errors.inc({ code }, 0);
     collectDefaultMetrics({ register: this.registry });
   }
 

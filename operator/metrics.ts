@@ -17,8 +17,8 @@ export class OperatorMetrics {
     labelNames: ['verb', 'kind'] as const,
     registers: [this.registry],
   });
-  readonly desiredReplicas = new Gauge({ name: 'chatcluster_desired_replicas', help: 'Chat nodes the operator wants', labelNames: ['namespace', 'name'] as const, registers: [this.registry] });
-  readonly readyReplicas = new Gauge({ name: 'chatcluster_ready_replicas', help: 'Chat nodes ready', labelNames: ['namespace', 'name'] as const, registers: [this.registry] });
+  readonly desiredReplicas = new Gauge({ name: 'chatcluster_desired_replicas', help: 'Chat nodes the operator wants', labelNames: ['namespace', 'chatcluster'] as const, registers: [this.registry] });
+  readonly readyReplicas = new Gauge({ name: 'chatcluster_ready_replicas', help: 'Chat nodes ready', labelNames: ['namespace', 'chatcluster'] as const, registers: [this.registry] });
   readonly leader = new Gauge({ name: 'chatcluster_operator_leader', help: '1 while this operator process is the leader', registers: [this.registry] });
 
   constructor() {

@@ -22,6 +22,8 @@ export interface ChatNodeOptions {
   clock?: () => number;
   /** How often the node heartbeats; a node silent for three beats is presumed dead. */
   heartbeatMs?: number;
+  /** What `chat_dependency_up` calls the store and the bus (`cassandra`, `redis` in a cluster). */
+  dependencyNames?: { store: string; bus: string };
 }
 
 /** How long a drain waits for its sockets' own teardown before doing it for them. */
@@ -151,11 +153,20 @@ export class ChatNode {
   /** Ready to take sockets: registered, not draining, store and bus answering. */
   async isReady(): Promise<boolean> {
     if (!this.registered || this.draining) return false;
+    const { store, bus } = await this.checkDependencies();
+    return store && bus;
+  }
+
+  /** Asks the store and the bus whether they answer, and records it in `chat_dependency_up`. */
+  private async checkDependencies(): Promise<{ store: boolean; bus: boolean }> {
     const [store, bus] = await Promise.all([
       this.options.store.isHealthy().catch(() => false),
       this.options.bus.isHealthy().catch(() => false),
     ]);
-    return store && bus;
+    const names = this.options.dependencyNames ?? { store: 'store', bus: 'bus' };
+    this.metrics.dependencyUp.set({ dependency: names.store }, store ? 1 : 0);
+    this.metrics.dependencyUp.set({ dependency: names.bus }, bus ? 1 : 0);
+    return { store, bus };
   }
 
   get isDraining(): boolean {
@@ -225,6 +236,8 @@ export class ChatNode {
   private async heartbeat(): Promise<void> {
     const { bus, log } = this.options;
     this.beats += 1;
+    // The dependency gauges stay current whether or not anything probes readiness.
+    void this.checkDependencies();
     const results = await Promise.allSettled([bus.heartbeats.beat(this.nodeId, this.nodeTtlSeconds), this.refreshRegistry()]);
     const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
     for (const error of failures) log.warn({ err: error }, 'heartbeat failed');

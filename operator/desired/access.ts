@@ -50,7 +50,15 @@ export function desiredServiceMonitor(cluster: ChatCluster): KubernetesObject & 
     metadata: ownedMeta(cluster, namesOf(cluster).nodes, 'node'),
     spec: {
       selector: { matchLabels: labelsOf(cluster, 'node') },
-      endpoints: [{ port: 'admin', path: '/metrics', interval: '15s' }],
+      endpoints: [
+        {
+          port: 'admin',
+          path: '/metrics',
+          interval: '15s',
+          // The `chatcluster` label the dashboards and alerts select by (beside namespace and pod).
+          relabelings: [{ sourceLabels: ['__meta_kubernetes_service_label_app_kubernetes_io_instance'], targetLabel: 'chatcluster' }],
+        },
+      ],
     },
   };
 }

@@ -178,4 +178,9 @@ describe('spec changes', () => {
     expect(has({ monitoring: { serviceMonitor: 'false' } }, true)).toBe(false);
     expect(has({ monitoring: { serviceMonitor: 'true' } }, false)).toBe(true);
   });
+
+  it('label every scraped node series with its ChatCluster, which the dashboards and alerts select by', () => {
+    const monitor = find<KubernetesObject & { spec: { endpoints: { relabelings: unknown[] }[] } }>(objectsOf({}, { serviceMonitorCrdPresent: true }).applied, 'ServiceMonitor');
+    expect(monitor.spec.endpoints[0]?.relabelings).toContainEqual({ sourceLabels: ['__meta_kubernetes_service_label_app_kubernetes_io_instance'], targetLabel: 'chatcluster' });
+  });
 });

@@ -74,6 +74,9 @@ export class Reconciler {
     if (raw?.metadata?.uid === undefined || raw.metadata.deletionTimestamp !== undefined) {
       // Gone or going: owner references let the garbage collector remove what it owned.
       this.scalingHistory.delete(key);
+      // Its gauges go with it, or a deleted cluster would show (and alert on) stale replicas.
+      this.deps.metrics.desiredReplicas.remove({ namespace, chatcluster: name });
+      this.deps.metrics.readyReplicas.remove({ namespace, chatcluster: name });
       return {};
     }
     let cluster: ChatCluster;
@@ -129,7 +132,7 @@ export class Reconciler {
         await writer.event(this.involved(cluster), 'Normal', 'Scaled', `${currentReplicas} → ${nodeReplicas} nodes: ${decision.reason}`);
       }
     }
-    this.deps.metrics.desiredReplicas.set({ namespace, name: cluster.metadata.name }, nodeReplicas);
+    this.deps.metrics.desiredReplicas.set({ namespace, chatcluster: cluster.metadata.name }, nodeReplicas);
 
     const serviceMonitorCrdPresent = cluster.spec.monitoring.serviceMonitor === 'auto' ? await this.serviceMonitorCrdPresent() : false;
     const jobName = this.schemaJobNameOf(cluster);
@@ -161,7 +164,7 @@ export class Reconciler {
 
     const observed = this.observe(cluster, nodeReplicas, connections);
     await this.writeStatus(cluster, observed);
-    this.deps.metrics.readyReplicas.set({ namespace, name: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
+    this.deps.metrics.readyReplicas.set({ namespace, chatcluster: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
     // Load changes without any watch event: poll it while autoscaling.
     return cluster.spec.autoscaling.enabled ? { requeueAfterMs: 15_000 } : {};
   }
