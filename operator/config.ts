@@ -17,6 +17,10 @@ export interface OperatorConfig {
   healthPort: number;
   /** ChatClusters reconciled at once. */
   concurrency: number;
+  /** Apply this release's ChatCluster CRD at start when the installed one is older (Helm never upgrades CRDs). */
+  manageCrd: boolean;
+  /** Name of the leader-election Lease, one per installation. */
+  leaseName: string;
 }
 
 /** The node image this operator release runs by default. */
@@ -32,5 +36,7 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv): OperatorConfig {
     defaultNodeImage: readVariable(env, 'CHAT_NODE_IMAGE', z.string().min(1).default(RELEASED_NODE_IMAGE)),
     healthPort: readVariable(env, 'HEALTH_PORT', portNumber.default(8081)),
     concurrency: readVariable(env, 'RECONCILE_CONCURRENCY', z.coerce.number().int().min(1).max(64).default(4)),
+    manageCrd: readVariable(env, 'MANAGE_CRD', z.enum(['true', 'false']).default('false')) === 'true',
+    leaseName: readVariable(env, 'LEASE_NAME', name.default('chatcluster-operator')),
   };
 }

@@ -10,6 +10,7 @@ import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, CHATCLUSTER_PLURAL } from '.
 import { ConfigError } from '../common/env.js';
 import { createLogger } from '../common/log.js';
 import { loadOperatorConfig } from './config.js';
+import { upgradeOwnCrd } from './crd/upgrade.js';
 import { readNodeLoad } from './load.js';
 import { OperatorMetrics } from './metrics.js';
 import { KubeWriter } from './reconcile/kube.js';
@@ -90,11 +91,23 @@ function main(): void {
 
   const startControllers = async (): Promise<void> => {
     metrics.leader.set(1);
+    // Before any watch: a ChatCluster informer needs the CRD's current schema being served.
+    if (config.manageCrd) await upgradeOwnCrd(kubeConfig, log);
     // Owned objects first, so the first reconciles see them in the caches.
     await Promise.all(Object.values(caches.owned).map((cache) => cache.start()));
     await caches.chatClusters.start();
     ready = true;
     log.info({ namespace: config.watchNamespace ?? '(all)', identity: config.identity }, 'controllers started');
+  };
+
+  // A leader that cannot start (the CRD upgrade refused, say) exits, so Kubernetes restarts it with back-off and shows why.
+  const startOrExit = async (): Promise<void> => {
+    try {
+      await startControllers();
+    } catch (error) {
+      log.fatal({ err: error }, 'could not start the controllers');
+      process.exit(1);
+    }
   };
 
   const server = createServer((request, response) => {
@@ -117,7 +130,7 @@ function main(): void {
   server.listen(config.healthPort);
 
   const elector = config.leaderElection
-    ? new LeaderElector(kubeConfig, { namespace: config.leaseNamespace, name: 'chatcluster-operator', identity: config.identity, log })
+    ? new LeaderElector(kubeConfig, { namespace: config.leaseNamespace, name: config.leaseName, identity: config.identity, log })
     : undefined;
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
@@ -131,10 +144,10 @@ function main(): void {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   if (elector === undefined) {
-    void startControllers();
+    void startOrExit();
   } else {
     elector.run(
-      () => void startControllers(),
+      () => void startOrExit(),
       () => {
         // controller-runtime's choice: a leader that cannot renew stops at once, and restarts as a candidate.
         log.error('leadership lost; exiting');

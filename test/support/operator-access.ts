@@ -13,10 +13,15 @@ const PolicyRule = z.object({
   verbs: z.array(z.string()).min(1),
   resourceNames: z.array(z.string()).optional(),
 });
-const RbacRules = z.object({ clusterRules: z.array(PolicyRule).min(1), leaseRules: z.array(PolicyRule).min(1) });
+const RbacRules = z.object({
+  clusterRules: z.array(PolicyRule).min(1),
+  crdRules: z.array(PolicyRule).min(1),
+  crdUpgradeRules: z.array(PolicyRule).min(1),
+  leaseRules: z.array(PolicyRule).min(1),
+});
 
 /** The operator's permissions exactly as the chart ships them (charts/chatcluster-operator/files/rbac-rules.yaml). */
-export function chartRbacRules(): { clusterRules: V1PolicyRule[]; leaseRules: V1PolicyRule[] } {
+export function chartRbacRules(): Record<keyof z.infer<typeof RbacRules>, V1PolicyRule[]> {
   return RbacRules.parse(parse(readFileSync(RBAC_RULES_FILE, 'utf8')));
 }
 
@@ -33,8 +38,8 @@ export interface OperatorAccess {
 
 /**
  * What the Helm chart gives the operator, made by hand (`scope: 'namespace'`: the namespaced
- * install, a Role of `clusterRules` in `namespace` instead of the ClusterRole): a ServiceAccount in `namespace`,
- * a ClusterRole of `clusterRules` and its ClusterRoleBinding, a Role of `leaseRules` and its
+ * install, a Role of `clusterRules` in `namespace`): a ServiceAccount in `namespace`,
+ * a ClusterRole of `clusterRules` and `crdRules` and its ClusterRoleBinding, a Role of `leaseRules` and its
  * RoleBinding in each Lease namespace; a token from the TokenRequest API. Nothing more, so a
  * permission missing from the chart fails the operator here as it would in a cluster.
  */
@@ -47,14 +52,14 @@ export async function grantOperatorAccess(admin: KubeConfig, namespace: string, 
   const subjects = [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace }];
 
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: SERVICE_ACCOUNT } } });
-  if (scope === 'cluster') {
-    await rbac.createClusterRole({ body: { metadata: { name: clusterRoleName }, rules: rules.clusterRules } });
-    await rbac.createClusterRoleBinding({
-      body: { metadata: { name: clusterRoleName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRoleName }, subjects },
-    });
-  } else {
-    // The namespaced install: the same rules as a Role in the one namespace it manages (a
-    // Role's rule on a cluster-scoped resource, the CRD lookup, grants nothing).
+  // CRD lookups are cluster-scoped: a ClusterRole in either mode, as the chart makes it.
+  const clusterRules = scope === 'cluster' ? [...rules.clusterRules, ...rules.crdRules] : rules.crdRules;
+  await rbac.createClusterRole({ body: { metadata: { name: clusterRoleName }, rules: clusterRules } });
+  await rbac.createClusterRoleBinding({
+    body: { metadata: { name: clusterRoleName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRoleName }, subjects },
+  });
+  if (scope === 'namespace') {
+    // The namespaced install: the rules on namespaced objects as a Role in the one namespace it manages.
     await rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'chatcluster-operator' }, rules: rules.clusterRules } });
     await rbac.createNamespacedRoleBinding({
       namespace,
