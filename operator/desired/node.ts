@@ -7,8 +7,8 @@ export const DRAIN_SPREAD_SECONDS = 10;
 /** Time for endpoints to drop a terminating pod before it starts draining. */
 const PRE_STOP_SLEEP_SECONDS = 5;
 export const TERMINATION_GRACE_SECONDS = PRE_STOP_SLEEP_SECONDS + DRAIN_SPREAD_SECONDS + 15;
-/** The non-root user of the node image. */
-const NODE_UID = 10001;
+/** The chat node image's user (`node`, 1000:1000 in the Dockerfile): numeric, so runAsNonRoot can be checked. */
+export const NODE_UID = 1000;
 
 /** Where the node's JWT secret comes from: the user's Secret, or the one the operator generates. */
 export function jwtSecretRef(cluster: ChatCluster): { name: string; key: string } {

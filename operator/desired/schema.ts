@@ -1,7 +1,7 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { hashOf, namesOf, ownedMeta, RESTRICTED_CONTAINER } from './meta.js';
-import { nodeEnv } from './node.js';
+import { NODE_UID, nodeEnv } from './node.js';
 
 /** The schema Job's name for an image: a new image (or keyspace) is a new Job. */
 export function schemaJobName(cluster: ChatCluster, image: string): string {
@@ -26,7 +26,7 @@ export function desiredSchemaJob(cluster: ChatCluster, image: string): V1Job {
         spec: {
           restartPolicy: 'OnFailure',
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
               name: 'migrate',

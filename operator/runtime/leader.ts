@@ -14,7 +14,7 @@ export interface LeaderElectionOptions {
 }
 
 interface Lease {
-  metadata: { resourceVersion?: string };
+  metadata: { resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string; acquireTime?: string; leaseTransitions?: number };
 }
 
@@ -85,12 +85,18 @@ export class LeaderElector {
     this.leading = false;
     const lease = await this.read();
     if (lease?.spec?.holderIdentity !== this.options.identity) return;
-    await rawRequest(this.config, 'PUT', `${this.path}/${this.options.name}`, {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name: this.options.name, namespace: this.options.namespace, resourceVersion: lease.metadata.resourceVersion },
-      spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) },
-    }).catch(() => undefined);
+    const spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) };
+    await rawRequest(this.config, 'PUT', `${this.path}/${this.options.name}`, this.leaseBody(spec, lease.metadata)).catch(() => undefined);
+  }
+
+  /**
+   * A Lease to write; an update carries the resourceVersion read and keeps the labels and
+   * annotations (the Helm chart creates the Lease, so `helm uninstall` removes it).
+   */
+  private leaseBody(spec: Lease['spec'], current?: Lease['metadata']): unknown {
+    const { name, namespace } = this.options;
+    const kept = current === undefined ? {} : { resourceVersion: current.resourceVersion, labels: current.labels, annotations: current.annotations };
+    return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, ...kept }, spec };
   }
 
   private async read(): Promise<Lease | undefined> {
@@ -103,17 +109,11 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(now: Date): Promise<boolean> {
-    const { name, namespace, identity } = this.options;
+    const { name, identity } = this.options;
     const lease = await this.read();
-    const body = (spec: Lease['spec'], resourceVersion?: string) => ({
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name, namespace, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
-      spec,
-    });
     if (lease === undefined) {
       const spec = { holderIdentity: identity, leaseDurationSeconds: this.durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
-      return rawRequest(this.config, 'POST', this.path, body(spec)).then(() => true, () => false);
+      return rawRequest(this.config, 'POST', this.path, this.leaseBody(spec)).then(() => true, () => false);
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
@@ -132,6 +132,6 @@ export class LeaderElector {
       leaseTransitions: (spec.leaseTransitions ?? 0) + (taking ? 1 : 0),
     };
     // A conflict (409) means someone else wrote the Lease since we read it: not ours this round.
-    return rawRequest(this.config, 'PUT', `${this.path}/${name}`, body(next, lease.metadata.resourceVersion)).then(() => true, () => false);
+    return rawRequest(this.config, 'PUT', `${this.path}/${name}`, this.leaseBody(next, lease.metadata)).then(() => true, () => false);
   }
 }

@@ -8,6 +8,8 @@ export const versions = {
   kwok: '0.8.0',
   helm: '3.22.0',
   cassandra: '5.0.9',
+  /** Only its ServiceMonitor and PrometheusRule CRDs, for the chart tests. */
+  prometheusOperator: '0.85.0',
 } as const;
 
 /**

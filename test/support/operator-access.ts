@@ -79,29 +79,7 @@ export async function grantOperatorAccess(admin: KubeConfig, namespace: string, 
   };
   await allowLeasesIn(namespace);
 
-  // No audiences: the token is for the API server's own (--api-audiences).
-  const tokenRequest = await core.createNamespacedServiceAccountToken({
-    name: SERVICE_ACCOUNT,
-    namespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const token = tokenRequest.status?.token;
-  if (token === undefined || token === '') throw new Error('the TokenRequest API returned no token');
-  const cluster = admin.getCurrentCluster();
-  if (cluster?.caData === undefined) throw new Error('the admin kubeconfig has no embedded cluster CA');
-  const kubeconfig = join(dir, `${namespace}.kubeconfig`);
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'testenv', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
-      users: [{ name: SERVICE_ACCOUNT, user: { token } }],
-      contexts: [{ name: 'operator', context: { cluster: 'testenv', user: SERVICE_ACCOUNT, namespace } }],
-      'current-context': 'operator',
-    }),
-    { mode: 0o600 },
-  );
+  const kubeconfig = await serviceAccountKubeconfig(admin, { namespace, name: SERVICE_ACCOUNT }, dir);
 
   return {
     kubeconfig,
@@ -112,4 +90,35 @@ export async function grantOperatorAccess(admin: KubeConfig, namespace: string, 
       await rbac.deleteClusterRole({ name: clusterRoleName }).catch(() => undefined);
     },
   };
+}
+
+/** A kubeconfig file that authenticates as a ServiceAccount (a TokenRequest token), for the same API server as `admin`. */
+export async function serviceAccountKubeconfig(admin: KubeConfig, serviceAccount: { namespace: string; name: string }, dir: string): Promise<string> {
+  const { namespace, name } = serviceAccount;
+  const core = admin.makeApiClient(CoreV1Api);
+  // No audiences: the token is for the API server's own (--api-audiences).
+  const tokenRequest = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const token = tokenRequest.status?.token;
+  if (token === undefined || token === '') throw new Error('the TokenRequest API returned no token');
+  const cluster = admin.getCurrentCluster();
+  if (cluster?.caData === undefined) throw new Error('the admin kubeconfig has no embedded cluster CA');
+  const kubeconfig = join(dir, `${namespace}.${name}.kubeconfig`);
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'testenv', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
+      users: [{ name, user: { token } }],
+      contexts: [{ name: 'operator', context: { cluster: 'testenv', user: name, namespace } }],
+      'current-context': 'operator',
+    }),
+    { mode: 0o600 },
+  );
+
+  return kubeconfig;
 }

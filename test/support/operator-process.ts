@@ -13,10 +13,12 @@ export interface OperatorOptions {
   kubeconfig: string;
   /** OPERATOR_NAMESPACE: where its leader-election Lease lives. */
   leaseNamespace: string;
-  /** WATCH_NAMESPACE: the only namespace whose ChatClusters it manages. */
-  watchNamespace: string;
+  /** WATCH_NAMESPACE: the only namespace whose ChatClusters it manages (unset: every namespace). */
+  watchNamespace?: string;
   /** POD_NAME: its identity in the Lease. */
   identity: string;
+  /** More of its environment (e.g. what the chart's Deployment sets); HEALTH_PORT is always a free port. */
+  env?: Record<string, string>;
 }
 
 /** One operator process, as it runs in its pod: `node --import tsx operator/main.ts`. */
@@ -58,10 +60,11 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
       HOME: process.env.HOME,
       KUBECONFIG: options.kubeconfig,
       OPERATOR_NAMESPACE: options.leaseNamespace,
-      WATCH_NAMESPACE: options.watchNamespace,
+      ...(options.watchNamespace === undefined ? {} : { WATCH_NAMESPACE: options.watchNamespace }),
+      LOG_LEVEL: 'info',
+      ...options.env,
       POD_NAME: options.identity,
       HEALTH_PORT: String(port),
-      LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cached } from '../cache.js';
 import { goBuild } from '../gobuild.js';
+import { provisionMonitoringCrds } from '../prometheus-operator-crds.js';
 import { cacheDir, versions } from '../versions.js';
 
 const GO_MODULES = fileURLToPath(new URL('../go/', import.meta.url));
@@ -15,6 +16,8 @@ export interface KubernetesBinaries {
   kubeScheduler: string;
   kubectl: string;
   kwok: string;
+  /** The Prometheus Operator's ServiceMonitor and PrometheusRule CRDs (a folder), installed in every cluster. */
+  monitoringCrds: string;
 }
 
 const CONTROL_PLANE = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
@@ -41,7 +44,7 @@ export async function provisionKubernetes(): Promise<KubernetesBinaries> {
     return path;
   };
 
-  const [etcd, kwok] = await Promise.all([fromAssets('etcd') ?? buildEtcd(), buildKwok()]);
+  const [etcd, kwok, monitoringCrds] = await Promise.all([fromAssets('etcd') ?? buildEtcd(), buildKwok(), provisionMonitoringCrds()]);
   return {
     etcd,
     kubeApiserver: controlPlane('kube-apiserver'),
@@ -49,6 +52,7 @@ export async function provisionKubernetes(): Promise<KubernetesBinaries> {
     kubeScheduler: controlPlane('kube-scheduler'),
     kubectl: controlPlane('kubectl'),
     kwok,
+    monitoringCrds,
   };
 }
 

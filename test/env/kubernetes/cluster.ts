@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Launcher } from '../launcher.js';
 import { freePort } from '../ports.js';
-import { waitUntilReady } from '../process.js';
+import { run, waitUntilReady } from '../process.js';
 import { answersOk } from '../probes.js';
 import { adminConnection, apiRequest, type AdminConnection } from './api.js';
 import type { KubernetesBinaries } from './binaries.js';
@@ -130,6 +130,11 @@ export async function startKubernetes(binaries: KubernetesBinaries, launcher: La
 
   await Promise.all(FAKE_NODES.map((name, index) => createFakeNode(admin, name, index)));
   await createVolumePool(admin);
+  // Like most production clusters, this one has the Prometheus Operator's CRDs: the operator
+  // creates ServiceMonitors and the chart its ServiceMonitor and PrometheusRule, each checked
+  // by its real schema. From the start, so every test sees the same cluster.
+  await run(binaries.kubectl, [`--kubeconfig=${kubeconfig}`, 'apply', '--server-side', '-f', binaries.monitoringCrds]);
+  await run(binaries.kubectl, [`--kubeconfig=${kubeconfig}`, 'wait', '--for=condition=Established', '--timeout=60s', '-f', binaries.monitoringCrds]);
   await waitUntilReady(launcher.process('kwok'), () => nodesReady(admin), 60_000);
   // The ServiceAccount controller makes `default`; pods cannot be admitted before it exists.
   await waitUntilReady(
