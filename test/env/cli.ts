@@ -1,8 +1,8 @@
 /**
  * The test environment from a shell:
- *   npm run -s env:up -- [redis|cassandra|k8s|helm ...]   start (or reuse), print `export` lines
- *   npm run -s env:down                                   stop everything, remove its data
- *   npm run -s env:provision -- [parts ...]               only build and fetch (cached)
+ *   npm run -s env:up -- [redis|cassandra|k8s|helm|prometheus ...]   start (or reuse), print `export` lines
+ *   npm run -s env:down                                              stop everything, remove its data
+ *   npm run -s env:provision -- [parts ...]                          only build and fetch (cached)
  */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

@@ -7,6 +7,7 @@ import { provisionKubernetes } from './kubernetes/binaries.js';
 import { startKubernetes } from './kubernetes/cluster.js';
 import { Launcher } from './launcher.js';
 import { isAlive, stopServer, type ServerProcess } from './process.js';
+import { prometheusPathDirs, provisionPrometheus } from './prometheus.js';
 import { slowStep } from './progress.js';
 import { provisionRedis, startRedis } from './redis.js';
 
@@ -59,6 +60,16 @@ const PARTS = {
   helm: part({
     provision: provisionHelm,
     start: (helm) => Promise.resolve({ variables: {}, pathDirs: [dirname(helm)] }),
+  }),
+  // Each test starts its own Prometheus (its scrape targets are the test's): the part only
+  // makes prometheus and promtool available.
+  prometheus: part({
+    provision: provisionPrometheus,
+    start: (tools) =>
+      Promise.resolve({
+        variables: { PROMETHEUS_BIN: tools.prometheus, PROMTOOL_BIN: tools.promtool },
+        pathDirs: prometheusPathDirs(tools),
+      }),
   }),
 } as const;
 

@@ -27,6 +27,8 @@ export function requireCommand(name: string, remedy: string): string {
 }
 
 let aptListsFresh = false;
+/** apt-get holds the dpkg lock and fails at once if another apt-get has it: parts install one at a time. */
+let aptQueue: Promise<unknown> = Promise.resolve();
 
 /**
  * The path of `binary`, installing Debian's `pkg` with apt-get when it is missing and
@@ -39,13 +41,21 @@ export async function ensureDebianPackage(binary: string, pkg: string): Promise<
   if (process.getuid?.() !== 0 || findCommand('apt-get') === undefined) {
     throw new EnvError(`${binary} is not installed`, remedy);
   }
+  const install = aptQueue.then(() => aptGetInstall(pkg, remedy));
+  aptQueue = install.catch(() => undefined);
+  await install;
+  return requireCommand(binary, remedy);
+}
+
+async function aptGetInstall(pkg: string, remedy: string): Promise<void> {
   await slowStep(`apt-get install ${pkg}`, async () => {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    // Another apt (outside this run) may hold the lock for a while: wait for it rather than fail.
+    const lockTimeout = ['-o', 'DPkg::Lock::Timeout=300'];
     if (!aptListsFresh) {
-      await run('apt-get', ['update', '-qq'], { env, remedy });
+      await run('apt-get', [...lockTimeout, 'update', '-qq'], { env, remedy });
       aptListsFresh = true;
     }
-    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], { env, remedy });
+    await run('apt-get', [...lockTimeout, 'install', '-y', '-qq', '--no-install-recommends', pkg], { env, remedy });
   });
-  return requireCommand(binary, remedy);
 }
