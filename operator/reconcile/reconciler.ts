@@ -10,10 +10,11 @@ import { schemaJobName } from '../desired/schema.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { Informer } from '../runtime/informer.js';
 import { describeFailure, type KubeWriter } from './kube.js';
+import { RecentWrites } from './recent-writes.js';
 import { computeStatus, statusChanged } from './status.js';
 
 const DESIRED_HASH = 'chatcluster.dev/desired-hash';
-const CREATE_ONLY_RECHECK_MS = 10 * 60_000;
+const UNCACHED_RECHECK_MS = 10 * 60_000;
 const SERVICE_MONITOR_CRD = 'servicemonitors.monitoring.coreos.com';
 
 /** The caches the reconciler reads, one informer per kind it watches. */
@@ -59,11 +60,11 @@ export interface ReconcileResult {
 export class Reconciler {
   private readonly scalingHistory = new Map<string, Recommendation[]>();
   /**
-   * When each create-only object was last known to exist. The operator may not read
-   * Secrets, so it tries the create again after a while (a 409 when it is still there):
-   * one deleted by hand comes back, and the map forgets clusters that are gone.
+   * Writes to objects without a cache: the generated Secret (the operator may not read
+   * Secrets, so it tries the create again after a while, a 409 when it is still there) and
+   * the ServiceMonitor (not watched). One deleted by hand comes back within the recheck time.
    */
-  private readonly created = new Map<string, number>();
+  private readonly uncachedWrites = new RecentWrites(UNCACHED_RECHECK_MS, () => this.now());
   private serviceMonitorCrd: { present: boolean; checkedAt: number } | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -148,16 +149,15 @@ export class Reconciler {
     for (const object of plan.createOnly) {
       // By the cluster's uid: a ChatCluster deleted and created again under its name needs a new one.
       const id = `${cluster.metadata.uid}/${object.kind ?? ''}/${object.metadata?.name ?? ''}`;
-      if (this.now() - (this.created.get(id) ?? -Infinity) < CREATE_ONLY_RECHECK_MS) continue;
+      if (this.uncachedWrites.isFresh(id, 'created')) continue;
       if (await writer.createIfMissing(object)) {
         await writer.event(this.involved(cluster), 'Normal', 'Created', `generated ${object.kind ?? ''} ${object.metadata?.name ?? ''}`);
       }
-      this.created.set(id, this.now());
-      for (const [known, at] of this.created) if (this.now() - at >= CREATE_ONLY_RECHECK_MS) this.created.delete(known);
+      this.uncachedWrites.record(id, 'created');
     }
     let applied = 0;
     for (const object of objects) {
-      if (await this.applyIfChanged(object)) applied += 1;
+      if (await this.applyIfChanged(cluster, object)) applied += 1;
     }
     if (applied > 0) log.info({ key, applied }, 'applied changed objects');
     await this.prune(cluster, jobName, schemaReady, objects);
@@ -203,13 +203,19 @@ export class Reconciler {
   }
 
   /** Applies an object unless the live one was applied from the same desired state (no write at steady state). */
-  private async applyIfChanged(object: KubernetesObject): Promise<boolean> {
+  private async applyIfChanged(cluster: ChatCluster, object: KubernetesObject): Promise<boolean> {
     const hash = hashOf(object);
-    const live = this.cacheFor(object.kind)?.get(object.metadata?.namespace ?? '', object.metadata?.name ?? '');
-    if (live?.metadata?.annotations?.[DESIRED_HASH] === hash) return false;
+    const cache = this.cacheFor(object.kind);
+    const id = `${cluster.metadata.uid}/${object.kind ?? ''}/${object.metadata?.name ?? ''}`;
+    if (cache === undefined) {
+      if (this.uncachedWrites.isFresh(id, hash)) return false;
+    } else if (cache.get(object.metadata?.namespace ?? '', object.metadata?.name ?? '')?.metadata?.annotations?.[DESIRED_HASH] === hash) {
+      return false;
+    }
     const metadata: V1ObjectMeta = Object.assign({}, object.metadata);
     metadata.annotations = { ...metadata.annotations, [DESIRED_HASH]: hash };
     await this.deps.writer.apply({ ...object, metadata });
+    if (cache === undefined) this.uncachedWrites.record(id, hash);
     return true;
   }
 
@@ -240,8 +246,10 @@ export class Reconciler {
       await this.deps.writer.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace } });
       await this.deps.writer.event(this.involved(cluster), 'Normal', 'Deleted', `deleted ${object.kind ?? ''} ${object.metadata?.name ?? ''}, no longer wanted`);
     }
-    if (!wantsServiceMonitor(cluster, true) && (await this.serviceMonitorCrdPresent())) {
+    const serviceMonitorId = `${cluster.metadata.uid}/ServiceMonitor/${namesOf(cluster).nodes}`;
+    if (!wantsServiceMonitor(cluster, true) && !this.uncachedWrites.isFresh(serviceMonitorId, 'deleted') && (await this.serviceMonitorCrdPresent())) {
       await this.deps.writer.delete({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: namesOf(cluster).nodes, namespace: cluster.metadata.namespace } });
+      this.uncachedWrites.record(serviceMonitorId, 'deleted');
     }
   }
 
