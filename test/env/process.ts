@@ -104,6 +104,14 @@ function stopWhenOwnerExits(ownerPid: number, serverPid: number, keepFile: strin
     kill -KILL -- "-$1" 2>/dev/null`, [String(serverPid), keepFile], serverPid);
 }
 
+/**
+ * Kills a child process of this test worker if the worker dies first (crash, interrupt),
+ * so no node or operator outlives the run; does nothing once the child exited on its own.
+ */
+export function killWhenOwnerExits(childPid: number): void {
+  afterOwnerExits(process.pid, 'kill -KILL "$1" 2>/dev/null', [String(childPid)], childPid);
+}
+
 /** Removes `dir` once its owner is gone and its servers had time to stop. */
 export function removeWhenOwnerExits(ownerPid: number, dir: string): void {
   afterOwnerExits(ownerPid, 'sleep 15; rm -rf -- "$1"', [dir]);

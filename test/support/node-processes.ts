@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../env/ports.js';
+import { killWhenOwnerExits } from '../env/process.js';
 import { mintToken } from '../../node/auth/tokens.js';
 
 const NODE_MAIN = fileURLToPath(new URL('../../node/main.ts', import.meta.url));
@@ -21,7 +22,9 @@ export interface NodeProcess {
 
 /** Runs the node entry point (TypeScript, through tsx) with `args` and `env`. */
 function spawnNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', NODE_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', NODE_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) killWhenOwnerExits(child.pid);
+  return child;
 }
 
 /** Runs `migrate` and resolves when it exited 0. */

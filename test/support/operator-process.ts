@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../env/ports.js';
+import { killWhenOwnerExits } from '../env/process.js';
 
 const OPERATOR_MAIN = fileURLToPath(new URL('../../operator/main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -117,15 +118,6 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorP
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/**
- * Kills the operator if this test worker dies before stopping it (crash, interrupt), so
- * no operator outlives the run; does nothing once the operator exited on its own.
- */
-function killWhenOwnerExits(pid: number): void {
-  const script = 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -0 "$1" 2>/dev/null || kill -KILL "$2" 2>/dev/null';
-  spawn('bash', ['-c', script, 'watchdog', String(process.pid), String(pid)], { detached: true, stdio: 'ignore' }).unref();
 }
 
 /** One sample of the Prometheus text format. */
