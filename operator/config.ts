@@ -37,6 +37,6 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv): OperatorConfig {
     healthPort: readVariable(env, 'HEALTH_PORT', portNumber.default(8081)),
     concurrency: readVariable(env, 'RECONCILE_CONCURRENCY', z.coerce.number().int().min(1).max(64).default(4)),
     manageCrd: readVariable(env, 'MANAGE_CRD', z.enum(['true', 'false']).default('false')) === 'true',
-    leaseName: readVariable(env, 'LEASE_NAME', name.default('chatcluster-operator')),
+    leaseName: readVariable(env, 'LEASE_NAME', z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a DNS subdomain').default('chatcluster-operator')),
   };
 }

@@ -27,6 +27,9 @@ function main(): void {
   kubeConfig.loadFromDefault();
   const metrics = new OperatorMetrics();
   let ready = false;
+  // Until this release's CRD is served, no replica is ready, so `helm upgrade --wait` returns
+  // only once the new schema is in place.
+  let crdCurrent = !config.manageCrd;
 
   const queue = new WorkQueue(
     async (key) => {
@@ -91,8 +94,6 @@ function main(): void {
 
   const startControllers = async (): Promise<void> => {
     metrics.leader.set(1);
-    // Before any watch: a ChatCluster informer needs the CRD's current schema being served.
-    if (config.manageCrd) await upgradeOwnCrd(kubeConfig, log);
     // Owned objects first, so the first reconciles see them in the caches.
     await Promise.all(Object.values(caches.owned).map((cache) => cache.start()));
     await caches.chatClusters.start();
@@ -115,8 +116,9 @@ function main(): void {
       response.end('ok');
     } else if (request.url === '/readyz') {
       // A standby (not leading) is ready too: it is healthy and will take over when needed.
-      response.statusCode = ready || config.leaderElection ? 200 : 503;
-      response.end(ready ? 'ok' : 'standby');
+      const serving = crdCurrent && (ready || config.leaderElection);
+      response.statusCode = serving ? 200 : 503;
+      response.end(!crdCurrent ? 'applying the CRD' : ready ? 'ok' : 'standby');
     } else if (request.url === '/metrics') {
       void metrics.registry.metrics().then((text) => {
         response.setHeader('content-type', metrics.registry.contentType);
@@ -143,9 +145,11 @@ function main(): void {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  if (elector === undefined) {
-    void startOrExit();
-  } else {
+  const campaign = (): void => {
+    if (elector === undefined) {
+      void startOrExit();
+      return;
+    }
     elector.run(
       () => void startOrExit(),
       () => {
@@ -154,6 +158,24 @@ function main(): void {
         process.exit(1);
       },
     );
+  };
+
+  // Every replica, before it campaigns: a standby too, so the schema changes with the rollout
+  // rather than whenever leadership next moves. Concurrent applies are safe (same content,
+  // and an older release never replaces a newer CRD).
+  if (config.manageCrd) {
+    void upgradeOwnCrd(kubeConfig, log).then(
+      () => {
+        crdCurrent = true;
+        campaign();
+      },
+      (error: unknown) => {
+        log.fatal({ err: error }, 'could not bring the ChatCluster CRD up to date');
+        process.exit(1);
+      },
+    );
+  } else {
+    campaign();
   }
 }
 

@@ -72,14 +72,25 @@ export function readOwnCrd(file: string = shippedCrdFile()): OwnCrd {
   return { object: { ...object, metadata: { ...object.metadata, annotations } }, version, hash };
 }
 
-/** Applies the operator's CRD when `decideCrdUpgrade` says so, and waits until it is Established. */
+/**
+ * Applies the operator's CRD when `decideCrdUpgrade` says so, and waits until it is
+ * Established (which matters when it was created). Not allowed to read it: leaves it.
+ */
 export async function upgradeOwnCrd(kubeConfig: KubeConfig, log: Logger, own: OwnCrd = readOwnCrd()): Promise<CrdDecision> {
   const name = own.object.metadata?.name ?? '';
   const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`;
-  const installed = await rawRequest<Crd>(kubeConfig, 'GET', path).catch((error: unknown) => {
-    if (error instanceof ApiError && error.statusCode === 404) return undefined;
-    throw error;
-  });
+  let installed: Crd | undefined;
+  try {
+    installed = await rawRequest<Crd>(kubeConfig, 'GET', path);
+  } catch (error) {
+    if (error instanceof ApiError && error.statusCode === 403) {
+      // Installed with RBAC of its own making (no crdUpgradeRules): manage ChatClusters with
+      // whatever CRD is there, as without MANAGE_CRD, rather than not at all.
+      log.warn({ crd: name, err: error }, 'not allowed to read the CRD; leaving it to whoever installed it');
+      return { action: 'keep', reason: 'forbidden' };
+    }
+    if (!(error instanceof ApiError && error.statusCode === 404)) throw error;
+  }
   const decision = decideCrdUpgrade(own, installed?.metadata);
   if (decision.action === 'keep') {
     log.info({ crd: name, reason: decision.reason }, 'CRD left as it is');

@@ -14,7 +14,7 @@ export interface LeaderElectionOptions {
 }
 
 interface Lease {
-  metadata: { resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: { resourceVersion?: string; managedFields?: unknown };
   spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string; acquireTime?: string; leaseTransitions?: number };
 }
 
@@ -90,13 +90,15 @@ export class LeaderElector {
   }
 
   /**
-   * A Lease to write; an update carries the resourceVersion read and keeps the labels and
-   * annotations (the Helm chart creates the Lease, so `helm uninstall` removes it).
+   * A Lease to write; an update carries the metadata read (its resourceVersion, and the
+   * labels and annotations of the Helm chart, which creates the Lease).
    */
   private leaseBody(spec: Lease['spec'], current?: Lease['metadata']): unknown {
     const { name, namespace } = this.options;
-    const kept = current === undefined ? {} : { resourceVersion: current.resourceVersion, labels: current.labels, annotations: current.annotations };
-    return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, ...kept }, spec };
+    // Everything read but managedFields, which the server keeps by itself.
+    const kept: Record<string, unknown> = { ...current };
+    delete kept.managedFields;
+    return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...kept, name, namespace }, spec };
   }
 
   private async read(): Promise<Lease | undefined> {

@@ -4,7 +4,8 @@
  * objects around): lint, every rendered object accepted by the API server, the upgrade
  * from a previous release whose CRD is older (Helm leaves the CRD; the operator, run with
  * the chart's ServiceAccount and environment, upgrades it and reconciles a ChatCluster),
- * and an uninstall that leaves nothing of the release behind.
+ * a namespaced install beside it, uninstalls that leave nothing behind, and an install
+ * that skipped crds/ (the operator creates the CRD).
  */
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,13 +14,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiextensionsV1Api, AppsV1Api, CoordinationV1Api, KubeConfig, type V1EnvVar } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { exportsOf, startParts, stopEnvironment, type EnvironmentState } from '../env/environment.js';
 import { CRD_HASH_ANNOTATION, CRD_VERSION_ANNOTATION, readOwnCrd } from '../../operator/crd/upgrade.js';
 import { testEnvironment } from '../support/env.js';
 import { serviceAccountKubeconfig } from '../support/operator-access.js';
 import { ChatClusters } from '../support/operator-chatclusters.js';
-import { startOperator, stopAllOperators } from '../support/operator-process.js';
+import { startOperator, stopAllOperators, type OperatorProcess } from '../support/operator-process.js';
 
 const CHART = fileURLToPath(new URL('../../charts/chatcluster-operator', import.meta.url));
 const EVERY_OPTION = fileURLToPath(new URL('every-option.values.yaml', import.meta.url));
@@ -27,6 +28,8 @@ const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', i
 const CRD_NAME = 'chatclusters.chatcluster.dev';
 const RELEASE = 'chat';
 const RELEASE_NAMESPACE = 'chatcluster-system';
+/** A second, namespaced install of the same release name. */
+const TENANT = { namespace: 'tenant-system', watchNamespace: 'tenant-apps' };
 
 interface ToolResult {
   code: number | null;
@@ -90,8 +93,8 @@ async function installedCrd(): Promise<{ annotations: Record<string, string>; co
 }
 
 /** The operator container's environment as the chart's Deployment sets it, for a process outside the cluster. */
-function environmentOf(variables: readonly V1EnvVar[], podName: string): Record<string, string> {
-  const fields: Record<string, string> = { 'metadata.namespace': RELEASE_NAMESPACE, 'metadata.name': podName };
+function environmentOf(variables: readonly V1EnvVar[], namespace: string, podName: string): Record<string, string> {
+  const fields: Record<string, string> = { 'metadata.namespace': namespace, 'metadata.name': podName };
   return Object.fromEntries(
     variables.map((variable) => {
       const field = variable.valueFrom?.fieldRef?.fieldPath;
@@ -100,6 +103,20 @@ function environmentOf(variables: readonly V1EnvVar[], podName: string): Record<
       return [variable.name, value];
     }),
   );
+}
+
+/**
+ * The operator as the chart runs it in `namespace`, but as a local process (kwok runs no
+ * containers): its ServiceAccount's credentials and its Deployment's environment.
+ */
+async function startChartOperator(namespace: string): Promise<OperatorProcess> {
+  const deployment = await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: `${RELEASE}-chatcluster-operator`, namespace });
+  const pod = deployment.spec?.template.spec;
+  const container = pod?.containers[0];
+  expect(container?.image).toBe(`chatcluster/chatcluster-operator:${PACKAGE_VERSION}`);
+  const kubeconfig = await serviceAccountKubeconfig(admin, { namespace, name: pod?.serviceAccountName ?? '' }, dir);
+  const podName = `${RELEASE}-chatcluster-operator-local`;
+  return startOperator({ kubeconfig, leaseNamespace: namespace, identity: podName, env: environmentOf(container?.env ?? [], namespace, podName) });
 }
 
 /** Every object in the cluster that carries this release's labels, as `Kind namespace/name`. */
@@ -144,14 +161,6 @@ describe('the chatcluster-operator chart', () => {
     expect(haWithoutElection.output).toContain('replicaCount > 1 needs leaderElection.enabled: true');
   });
 
-  it('keeps appVersion and the CRD version with the package version, and the CRD is crds/ itself', () => {
-    const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { version: string; appVersion: string };
-    expect(chart.appVersion).toBe(PACKAGE_VERSION);
-    expect(chart.version).toBe(PACKAGE_VERSION);
-    expect(readOwnCrd().version).toBe(PACKAGE_VERSION);
-    expect(readFileSync(join(CHART, 'crds', 'chatcluster.yaml'), 'utf8')).toBe(readFileSync(new URL('../../crds/chatcluster.yaml', import.meta.url), 'utf8'));
-  });
-
   it('installs its previous release: the CRD from crds/, and the operator Deployment becomes Ready', async () => {
     await ok('helm', ['install', RELEASE, previousRelease(), '--namespace', RELEASE_NAMESPACE, '--set', 'replicaCount=2', '--wait', '--timeout', '120s']);
     const deployment = await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: `${RELEASE}-chatcluster-operator`, namespace: RELEASE_NAMESPACE });
@@ -169,22 +178,31 @@ describe('the chatcluster-operator chart', () => {
       const accepted = await ok('kubectl', ['apply', '--dry-run=server', '--server-side', '--force-conflicts', '--field-manager=chart-dry-run', '-f', '-'], manifest);
       expect(accepted.trim().split('\n'), `server dry run of helm template ${args.join(' ')}`).toHaveLength(kinds.length);
     }
-    const everything = await render(['--values', EVERY_OPTION]);
-    for (const kind of ['PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap', 'Role', 'ChatCluster', 'Lease']) expect(everything).toContain(`kind: ${kind}\n`);
+    const everything = parseAllDocuments(await render(['--values', EVERY_OPTION]))
+      .map((document) => document.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null)
+      .flatMap((object) => (object?.kind === undefined ? [] : [`${object.kind} ${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`]));
+    expect(everything).toEqual(
+      expect.arrayContaining([
+        'Role chat-apps/chat-operator',
+        'RoleBinding chat-apps/chat-operator',
+        `ClusterRole /${RELEASE_NAMESPACE}-chat-operator`,
+        `PodDisruptionBudget ${RELEASE_NAMESPACE}/chat-operator`,
+        `ServiceMonitor ${RELEASE_NAMESPACE}/chat-operator`,
+        `PrometheusRule ${RELEASE_NAMESPACE}/chat-operator`,
+        'ConfigMap monitoring/chat-operator-chatcluster-overview',
+        'ConfigMap monitoring/chat-operator-chatcluster-operator',
+        `Lease ${RELEASE_NAMESPACE}/chat-operator`,
+        'ChatCluster chat-apps/demo',
+      ]),
+    );
   });
 
   it('upgrades: Helm leaves the older CRD, and the operator it installs upgrades it, then reconciles a ChatCluster', async () => {
     await ok('helm', ['upgrade', RELEASE, CHART, '--namespace', RELEASE_NAMESPACE, '--set', 'replicaCount=2', '--wait', '--timeout', '120s']);
     expect((await installedCrd()).annotations[CRD_VERSION_ANNOTATION], 'Helm never upgrades crds/').toBe('0.0.1');
 
-    // The operator as the chart runs it: its ServiceAccount's credentials, its Deployment's environment.
-    const deployment = await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: `${RELEASE}-chatcluster-operator`, namespace: RELEASE_NAMESPACE });
-    const pod = deployment.spec?.template.spec;
-    const container = pod?.containers[0];
-    expect(container?.image).toBe(`chatcluster/chatcluster-operator:${PACKAGE_VERSION}`);
-    const kubeconfig = await serviceAccountKubeconfig(admin, { namespace: RELEASE_NAMESPACE, name: pod?.serviceAccountName ?? '' }, dir);
-    const podName = `${RELEASE}-chatcluster-operator-local`;
-    const operator = await startOperator({ kubeconfig, leaseNamespace: RELEASE_NAMESPACE, identity: podName, env: environmentOf(container?.env ?? [], podName) });
+    const operator = await startChartOperator(RELEASE_NAMESPACE);
+    const podName = operator.identity;
 
     const own = readOwnCrd();
     await vi.waitFor(async () => {
@@ -200,19 +218,54 @@ describe('the chatcluster-operator chart', () => {
     const lease = await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `${RELEASE}-chatcluster-operator`, namespace: RELEASE_NAMESPACE });
     expect(lease.spec?.holderIdentity).toBe(podName);
     expect(lease.metadata?.labels?.['app.kubernetes.io/managed-by'], 'the operator keeps the chart’s labels on the Lease').toBe('Helm');
-    expect(operator.warnings().filter((line) => !line.includes('"msg":"CRD')), operator.tail()).toEqual([]);
+    expect(lease.metadata?.annotations?.['meta.helm.sh/release-name']).toBe(RELEASE);
+    // Helm still owns the Lease the operator renews: another upgrade goes through.
+    await ok('helm', ['upgrade', RELEASE, CHART, '--namespace', RELEASE_NAMESPACE, '--set', 'replicaCount=2', '--set', 'logLevel=debug', '--wait', '--timeout', '120s']);
+    expect(operator.warnings(), operator.tail()).toEqual([]);
     await chatClusters.delete('demo');
     await operator.stop();
   });
 
-  it('uninstalls leaving nothing of the release behind but the CRD', async () => {
+  it('installs namespaced beside it: that operator, with the chart’s Role, reconciles a ChatCluster of its one namespace', async () => {
+    for (const namespace of [TENANT.namespace, TENANT.watchNamespace]) await ok('kubectl', ['create', 'namespace', namespace]);
+    // The same release name as the cluster-wide install: cluster-scoped names carry the namespace.
+    await ok('helm', ['install', RELEASE, CHART, '--namespace', TENANT.namespace, '--set', 'rbac.scope=namespace', '--set', `watchNamespace=${TENANT.watchNamespace}`, '--wait', '--timeout', '120s']);
+    const operator = await startChartOperator(TENANT.namespace);
+    const chatClusters = new ChatClusters(admin, TENANT.watchNamespace);
+    await chatClusters.create('team', {});
+    await chatClusters.waitForReady('team', 90_000);
+    expect(operator.warnings(), operator.tail()).toEqual([]);
+    await chatClusters.delete('team');
+    await operator.stop();
+  });
+
+  it('uninstalls leaving nothing of either release behind but the CRD', async () => {
     expect(await releaseObjects()).not.toEqual([]);
-    await ok('helm', ['uninstall', RELEASE, '--namespace', RELEASE_NAMESPACE, '--wait', '--timeout', '120s']);
+    for (const namespace of [RELEASE_NAMESPACE, TENANT.namespace]) await ok('helm', ['uninstall', RELEASE, '--namespace', namespace, '--wait', '--timeout', '120s']);
     await vi.waitFor(async () => {
       expect(await releaseObjects()).toEqual([]);
     }, { timeout: 60_000, interval: 500 });
+    // By name too: an object re-created without the chart's labels would escape the selector.
+    const leases = await ok('kubectl', ['get', 'leases', '--all-namespaces', '-o', 'name']);
+    expect(leases).not.toContain('chatcluster-operator');
+    const clusterRbac = await ok('kubectl', ['get', 'clusterroles,clusterrolebindings', '-o', 'name']);
+    expect(clusterRbac).not.toContain('chatcluster-operator');
     expect(JSON.parse(await ok('helm', ['list', '--all-namespaces', '--all', '-o', 'json']))).toEqual([]);
     // Helm's policy for crds/, and ours: deleting the CRD would delete every ChatCluster with it.
     expect((await installedCrd()).annotations[CRD_VERSION_ANNOTATION]).toBe(PACKAGE_VERSION);
+  });
+
+  it('installed with --skip-crds (as some GitOps tools do), the operator creates the CRD itself', async () => {
+    await ok('kubectl', ['delete', 'crd', CRD_NAME, '--wait']);
+    await ok('helm', ['install', RELEASE, CHART, '--namespace', RELEASE_NAMESPACE, '--skip-crds', '--wait', '--timeout', '120s']);
+    const operator = await startChartOperator(RELEASE_NAMESPACE);
+    await vi.waitFor(async () => {
+      expect((await installedCrd()).annotations[CRD_HASH_ANNOTATION]).toBe(readOwnCrd().hash);
+    }, { timeout: 30_000, interval: 250 });
+    const chatClusters = new ChatClusters(admin, 'chat-apps');
+    await chatClusters.create('after-skip', {});
+    await chatClusters.waitForReady('after-skip', 90_000);
+    expect(operator.warnings(), operator.tail()).toEqual([]);
+    await operator.stop();
   });
 });

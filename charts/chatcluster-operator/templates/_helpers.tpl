@@ -17,10 +17,16 @@
 {{- end }}
 {{- end }}
 
+{{/* Names of cluster-scoped objects: with the namespace, so the same release name in two namespaces does not collide. */}}
+{{- define "chatcluster-operator.clusterScopedName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "chatcluster-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{/* Helm's standard labels, on every object. */}}
 {{- define "chatcluster-operator.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "chatcluster-operator.selectorLabels" . }}
+app.kubernetes.io/component: operator
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: chatcluster
