@@ -21,6 +21,8 @@ export interface OperatorConfig {
   manageCrd: boolean;
   /** Name of the leader-election Lease, one per installation. */
   leaseName: string;
+  /** Where Prometheus runs, the one namespace whose Prometheus pods may scrape the nodes (undefined: any). */
+  prometheusNamespace: string | undefined;
 }
 
 /** The node image this operator release runs by default. */
@@ -37,6 +39,7 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv): OperatorConfig {
     healthPort: readVariable(env, 'HEALTH_PORT', portNumber.default(8081)),
     concurrency: readVariable(env, 'RECONCILE_CONCURRENCY', z.coerce.number().int().min(1).max(64).default(4)),
     manageCrd: readVariable(env, 'MANAGE_CRD', z.enum(['true', 'false']).default('false')) === 'true',
+    prometheusNamespace: readVariable(env, 'PROMETHEUS_NAMESPACE', name.optional()),
     leaseName: readVariable(env, 'LEASE_NAME', z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a DNS subdomain').default('chatcluster-operator')),
   };
 }

@@ -90,7 +90,15 @@ function main(): void {
       Pod: informer({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: `${managed},app.kubernetes.io/component=node`, onChange: () => undefined }),
     },
   };
-  const reconciler = new Reconciler({ caches, writer: new KubeWriter(kubeConfig, metrics), metrics, log, defaultImage: config.defaultNodeImage, readLoad: readNodeLoad });
+  const reconciler = new Reconciler({
+    caches,
+    writer: new KubeWriter(kubeConfig, metrics),
+    metrics,
+    log,
+    defaultImage: config.defaultNodeImage,
+    adminPortClients: { operatorNamespace: config.leaseNamespace, prometheusNamespace: config.prometheusNamespace },
+    readLoad: readNodeLoad,
+  });
 
   const startControllers = async (): Promise<void> => {
     metrics.leader.set(1);

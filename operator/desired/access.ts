@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1NetworkPolicy, V1NetworkPolicyIngressRule, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1LabelSelector, V1NetworkPolicy, V1NetworkPolicyIngressRule, V1Secret } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { ADMIN_PORT, CQL_PORT, labelsOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, selectorLabels, type Component } from './meta.js';
 
@@ -17,15 +17,28 @@ export function desiredJwtSecret(cluster: ChatCluster, randomSecret: () => strin
   };
 }
 
+/** Where the pods that may call a node's admin port run. */
+export interface AdminPortClients {
+  /** The operator's namespace: its pods (labelled part-of chatcluster, component operator) read `/load`. */
+  operatorNamespace: string;
+  /** Prometheus's namespace (its pods are labelled app.kubernetes.io/name: prometheus); undefined: any. */
+  prometheusNamespace: string | undefined;
+}
+
 /**
  * Only the public port is open to all; the admin port (metrics, load, drain) admits the
- * operator and Prometheus pods alone, in any namespace.
+ * operator's pods from its namespace and Prometheus's pods alone.
  */
-export function desiredNetworkPolicy(cluster: ChatCluster): V1NetworkPolicy {
-  const fromPodsNamed = (name: string) => ({ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': name } } });
+export function desiredNetworkPolicy(cluster: ChatCluster, clients: AdminPortClients): V1NetworkPolicy {
+  const inNamespace = (namespace: string | undefined): V1LabelSelector => (namespace === undefined ? {} : { matchLabels: { 'kubernetes.io/metadata.name': namespace } });
+  const operator = {
+    namespaceSelector: inNamespace(clients.operatorNamespace),
+    podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'chatcluster', 'app.kubernetes.io/component': 'operator' } },
+  };
+  const prometheus = { namespaceSelector: inNamespace(clients.prometheusNamespace), podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } };
   return ingressPolicy(cluster, namesOf(cluster).nodes, 'node', [
     { ports: [{ protocol: 'TCP', port: NODE_PORT }] },
-    { ports: [{ protocol: 'TCP', port: ADMIN_PORT }], _from: [fromPodsNamed('chatcluster-operator'), fromPodsNamed('prometheus')] },
+    { ports: [{ protocol: 'TCP', port: ADMIN_PORT }], _from: [operator, prometheus] },
   ]);
 }
 

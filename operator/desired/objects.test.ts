@@ -13,7 +13,13 @@ function cluster(spec: unknown = {}, name = 'demo'): ChatCluster {
   };
 }
 
-const context: DesiredContext = { nodeReplicas: 3, defaultImage: 'chatcluster/chat-node:0.1.0', serviceMonitorCrdPresent: false, schemaReady: true };
+const context: DesiredContext = {
+  nodeReplicas: 3,
+  defaultImage: 'chatcluster/chat-node:0.1.0',
+  serviceMonitorCrdPresent: false,
+  schemaReady: true,
+  adminPortClients: { operatorNamespace: 'chatcluster-system', prometheusNamespace: undefined },
+};
 
 function objectsOf(spec: unknown = {}, overrides: Partial<DesiredContext> = {}) {
   return desiredObjects(cluster(spec), { ...context, ...overrides }, () => 'generated-secret');
@@ -95,7 +101,16 @@ describe('the objects a minimal ChatCluster yields', () => {
     expect(find<V1Service>(applied, 'Service', 'demo-chat-nodes').spec?.clusterIP).toBe('None');
     const policy = find<V1NetworkPolicy>(applied, 'NetworkPolicy', 'demo-chat');
     const adminRule = policy.spec?.ingress?.find((rule) => rule.ports?.some((port) => port.port === 9090));
-    expect(adminRule?._from?.map((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'])).toEqual(['chatcluster-operator', 'prometheus']);
+    expect(adminRule?._from).toEqual([
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'chatcluster-system' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'chatcluster', 'app.kubernetes.io/component': 'operator' } },
+      },
+      { namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } },
+    ]);
+    const narrowed = find<V1NetworkPolicy>(objectsOf({}, { adminPortClients: { operatorNamespace: 'ops', prometheusNamespace: 'monitoring' } }).applied, 'NetworkPolicy', 'demo-chat');
+    const prometheus = narrowed.spec?.ingress?.find((rule) => rule.ports?.some((port) => port.port === 9090))?._from?.[1];
+    expect(prometheus?.namespaceSelector).toEqual({ matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } });
   });
 
   it('let only the cluster’s own nodes and schema Job reach its Redis and Cassandra', () => {

@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import { desiredDependencyNetworkPolicy, desiredJwtSecret, desiredNetworkPolicy, desiredServiceMonitor } from './access.js';
+import { desiredDependencyNetworkPolicy, desiredJwtSecret, desiredNetworkPolicy, desiredServiceMonitor, type AdminPortClients } from './access.js';
 import { desiredCassandra, desiredRedis } from './dependencies.js';
 import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService } from './node.js';
 import { desiredSchemaJob } from './schema.js';
@@ -15,6 +15,8 @@ export interface DesiredContext {
   serviceMonitorCrdPresent: boolean;
   /** Whether the schema Job of the current image has succeeded; nodes roll only after it. */
   schemaReady: boolean;
+  /** Who may call the nodes' admin port. */
+  adminPortClients: AdminPortClients;
 }
 
 /** Everything a ChatCluster should own, in apply order (dependencies before dependents). */
@@ -55,7 +57,7 @@ export function desiredObjects(cluster: ChatCluster, context: DesiredContext, ra
     desiredPublicService(cluster),
     desiredHeadlessService(cluster),
     desiredNodeDisruptionBudget(cluster),
-    desiredNetworkPolicy(cluster),
+    desiredNetworkPolicy(cluster, context.adminPortClients),
     ...(context.schemaReady ? [desiredNodeDeployment(cluster, context.nodeReplicas, image)] : []),
     ...(wantsServiceMonitor(cluster, context.serviceMonitorCrdPresent) ? [desiredServiceMonitor(cluster)] : []),
   ];

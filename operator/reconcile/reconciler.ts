@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 import { parseChatClusterSpec, type ChatCluster, type ChatClusterStatus } from '../../common/chatcluster.js';
 import type { Logger } from '../../common/log.js';
 import { decideReplicas, type Recommendation } from '../autoscale/decide.js';
+import type { AdminPortClients } from '../desired/access.js';
 import { hashOf, namesOf } from '../desired/meta.js';
 import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
 import { schemaJobName } from '../desired/schema.js';
@@ -44,6 +45,7 @@ export interface ReconcilerDeps {
   metrics: OperatorMetrics;
   log: Logger;
   defaultImage: string;
+  adminPortClients: AdminPortClients;
   readLoad: LoadReader;
   clock?: () => number;
 }
@@ -141,7 +143,7 @@ export class Reconciler {
     const schemaReady = this.schemaSucceeded(cluster, jobName);
     const plan = desiredObjects(
       cluster,
-      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady },
+      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady, adminPortClients: this.deps.adminPortClients },
       () => randomBytes(32).toString('base64url'),
     );
     const objects = plan.applied;
