@@ -198,8 +198,14 @@ describe('the chatcluster-operator chart', () => {
   });
 
   it('upgrades: Helm leaves the older CRD, and the operator it installs upgrades it, then reconciles a ChatCluster', async () => {
-    await ok('helm', ['upgrade', RELEASE, CHART, '--namespace', RELEASE_NAMESPACE, '--set', 'replicaCount=2', '--wait', '--timeout', '120s']);
+    const upgraded = await ok('helm', ['upgrade', RELEASE, CHART, '--namespace', RELEASE_NAMESPACE, '--set', 'replicaCount=2', '--wait', '--timeout', '120s']);
     expect((await installedCrd()).annotations[CRD_VERSION_ANNOTATION], 'Helm never upgrades crds/').toBe('0.0.1');
+    // NOTES.txt: the next commands, with this release's names.
+    for (const command of [
+      `kubectl -n ${RELEASE_NAMESPACE} rollout status deployment/${RELEASE}-chatcluster-operator`,
+      'kubectl port-forward svc/demo-chat 8080:8080',
+      "kubectl get secret demo-chat-jwt -o jsonpath='{.data.secret}' | base64 -d",
+    ]) expect(upgraded).toContain(command);
 
     const operator = await startChartOperator(RELEASE_NAMESPACE);
     const podName = operator.identity;
