@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { EnvError } from './errors.js';
 import { run } from './process.js';
 import { slowStep } from './progress.js';
@@ -21,10 +22,7 @@ const GO_REMEDY = 'install the Go toolchain ≥ 1.26 and put go on PATH (Debian 
  * Module hashes come from the committed go.sum; nothing is resolved afresh.
  */
 export async function goBuild(build: GoBuild): Promise<void> {
-  const go = requireCommand('go', GO_REMEDY);
-  // GOTOOLCHAIN=local: fail with a clear message rather than try to download a toolchain.
-  const env = { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' };
-  const options = { cwd: build.moduleDir, env, remedy: GO_REMEDY };
+  const { go, options } = goIn(build.moduleDir);
 
   let downloaded = 0;
   const dependencies = await slowStep(
@@ -55,4 +53,24 @@ export async function goBuild(build: GoBuild): Promise<void> {
       }),
     () => `${compiled} of at most ${total} packages compiled`,
   );
+}
+
+/**
+ * Downloads `module` as pinned by the go.mod and go.sum in `moduleDir` (checked against the
+ * go.sum, nothing resolved afresh); resolves with its folder in the module cache.
+ */
+export async function goModDownload(moduleDir: string, module: string): Promise<string> {
+  const { go, options } = goIn(moduleDir);
+  const output = await run(go, ['mod', 'download', '-json', module], options);
+  const download = z.object({ Dir: z.string().optional(), Error: z.string().optional() }).parse(JSON.parse(output));
+  if (download.Dir === undefined) throw new EnvError(`go mod download ${module}: ${download.Error ?? 'no folder'}`, GO_REMEDY);
+  return download.Dir;
+}
+
+/** The go command and how to run it in a pinning module: offline from go.sum, no toolchain download. */
+function goIn(moduleDir: string): { go: string; options: { cwd: string; env: NodeJS.ProcessEnv; remedy: string } } {
+  const go = requireCommand('go', GO_REMEDY);
+  // GOTOOLCHAIN=local: fail with a clear message rather than try to download a toolchain.
+  const env = { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' };
+  return { go, options: { cwd: moduleDir, env, remedy: GO_REMEDY } };
 }

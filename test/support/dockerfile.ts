@@ -4,8 +4,14 @@
  * linter), the chain of stages a target builds on, and Docker's ignore-file matching.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Ignore } from '@balena/dockerignore';
 import { Copy, DockerfileParser, From, JSONInstruction, PropertyInstruction, type Instruction } from 'dockerfile-ast';
+
+// A CommonJS module whose typings claim a default export it does not have at run time.
+const dockerignore = createRequire(import.meta.url)('@balena/dockerignore') as () => Ignore;
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DOCKERFILE_PATH = fileURLToPath(new URL('../../Dockerfile', import.meta.url));
@@ -111,73 +117,15 @@ export function copyPaths(step: Step): { sources: string[]; destination: string 
 
 /** Resolves a destination the way the builder does: relative to the working directory. */
 export function inImage(workdir: string, path: string): string {
-  const joined = path.startsWith('/') ? path : `${workdir.replace(/\/$/, '')}/${path}`;
-  const parts: string[] = [];
-  for (const part of joined.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return `/${parts.join('/')}${path.endsWith('/') && parts.length > 0 ? '/' : ''}`;
+  const resolved = posix.resolve(workdir, path);
+  return path.endsWith('/') && resolved !== '/' ? `${resolved}/` : resolved;
 }
 
 /**
- * Docker's .dockerignore rules (moby/patternmatcher): the last pattern that matches a path
- * or one of its parent folders decides; `!` re-includes; `*` and `?` stay within a path
- * segment, `**` spans any number of segments. Returns "is this context path excluded".
+ * Docker's .dockerignore rules, by @balena/dockerignore (a port of moby's own matcher, as
+ * dockerode uses it). Returns "is this context path excluded".
  */
 export function dockerignoreMatcher(text: string): (path: string) => boolean {
-  const patterns = text
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const exclusion = line.startsWith('!');
-      const cleaned = cleanPattern(exclusion ? line.slice(1).trim() : line);
-      return { exclusion, regex: patternRegex(cleaned) };
-    });
-  return (path) => {
-    const segments = cleanPattern(path).split('/');
-    const candidates = segments.map((_, index) => segments.slice(0, index + 1).join('/')).reverse();
-    let excluded = false;
-    for (const pattern of patterns) {
-      // As moby does: skip what cannot change the outcome (an exclude once excluded, a `!` while included).
-      if (pattern.exclusion !== excluded) continue;
-      if (candidates.some((candidate) => pattern.regex.test(candidate))) excluded = !pattern.exclusion;
-    }
-    return excluded;
-  };
-}
-
-function cleanPattern(pattern: string): string {
-  return pattern
-    .split('/')
-    .filter((part) => part !== '' && part !== '.')
-    .join('/');
-}
-
-function patternRegex(pattern: string): RegExp {
-  let source = '';
-  for (let index = 0; index < pattern.length; index++) {
-    const char = pattern.charAt(index);
-    if (char === '*' && pattern.charAt(index + 1) === '*') {
-      index++;
-      if (pattern.charAt(index + 1) === '/') index++;
-      source += index + 1 >= pattern.length ? '.*' : '(.*/)?';
-    } else if (char === '*') {
-      source += '[^/]*';
-    } else if (char === '?') {
-      source += '[^/]';
-    } else if (char === '\\' && index + 1 < pattern.length) {
-      index++;
-      source += escapeRegex(pattern.charAt(index));
-    } else {
-      source += escapeRegex(char);
-    }
-  }
-  return new RegExp(`^${source}$`);
-}
-
-function escapeRegex(char: string): string {
-  return char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  const rules = dockerignore().add(text.split('\n'));
+  return (path) => rules.ignores(path.replace(/^\.?\/+/, ''));
 }

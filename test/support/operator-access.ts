@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { kubeConfigWithToken } from './kubernetes.js';
 import { z } from 'zod';
 
 const RBAC_RULES_FILE = new URL('../../charts/chatcluster-operator/files/rbac-rules.yaml', import.meta.url);
@@ -104,21 +105,7 @@ export async function serviceAccountKubeconfig(admin: KubeConfig, serviceAccount
   });
   const token = tokenRequest.status?.token;
   if (token === undefined || token === '') throw new Error('the TokenRequest API returned no token');
-  const cluster = admin.getCurrentCluster();
-  if (cluster?.caData === undefined) throw new Error('the admin kubeconfig has no embedded cluster CA');
   const kubeconfig = join(dir, `${namespace}.${name}.kubeconfig`);
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'testenv', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
-      users: [{ name, user: { token } }],
-      contexts: [{ name: 'operator', context: { cluster: 'testenv', user: name, namespace } }],
-      'current-context': 'operator',
-    }),
-    { mode: 0o600 },
-  );
-
+  writeFileSync(kubeconfig, kubeConfigWithToken(admin, token).exportConfig(), { mode: 0o600 });
   return kubeconfig;
 }
