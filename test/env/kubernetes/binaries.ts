@@ -58,6 +58,29 @@ export async function provisionKubernetes(): Promise<KubernetesBinaries> {
 
 async function buildControlPlane(names: readonly ControlPlaneBinary[]): Promise<Map<ControlPlaneBinary, string>> {
   const version = versions.kubernetes;
+  // Building a subset (some came from KUBEBUILDER_ASSETS) gets a cache folder of its own.
+  const all = names.length === CONTROL_PLANE.length;
+  const dir = all ? cacheDir('kubernetes', version) : `${cacheDir('kubernetes', version)}-${names.join('+')}`;
+  await buildKubernetesCommands(names, dir);
+  return new Map(names.map((name) => [name, join(dir, 'bin', name)]));
+}
+
+/** What a kind node runs besides the control plane: kubeadm sets it up, kubelet and kube-proxy run on it. */
+const NODE = ['kubeadm', 'kubelet', 'kube-proxy'] as const;
+type NodeBinary = (typeof NODE)[number];
+
+/**
+ * Builds (once, cached by version) the node binaries of a kind node image. Same module,
+ * flags and Go build cache as the control plane, so only what they add is compiled.
+ */
+export async function provisionKubernetesNode(): Promise<Record<NodeBinary, string>> {
+  const dir = cacheDir('kubernetes-node', versions.kubernetes);
+  await buildKubernetesCommands(NODE, dir);
+  return { kubeadm: join(dir, 'bin', 'kubeadm'), kubelet: join(dir, 'bin', 'kubelet'), 'kube-proxy': join(dir, 'bin', 'kube-proxy') };
+}
+
+async function buildKubernetesCommands(names: readonly string[], dir: string): Promise<void> {
+  const version = versions.kubernetes;
   const [major, minor] = version.split('.');
   // The version the binaries report (`/version`, `kubectl version`) is stamped at link time.
   const ldflags = [
@@ -67,9 +90,6 @@ async function buildControlPlane(names: readonly ControlPlaneBinary[]): Promise<
     `-X k8s.io/component-base/version.gitMinor=${minor ?? ''}`,
     '-X k8s.io/component-base/version.gitTreeState=clean',
   ].join(' ');
-  // Building a subset (some came from KUBEBUILDER_ASSETS) gets a cache folder of its own.
-  const all = names.length === CONTROL_PLANE.length;
-  const dir = all ? cacheDir('kubernetes', version) : `${cacheDir('kubernetes', version)}-${names.join('+')}`;
   await cached(dir, (staging) =>
     goBuild({
       what: `Kubernetes v${version} (${names.join(', ')})`,
@@ -79,7 +99,6 @@ async function buildControlPlane(names: readonly ControlPlaneBinary[]): Promise<
       ldflags,
     }),
   );
-  return new Map(names.map((name) => [name, join(dir, 'bin', name)]));
 }
 
 async function buildEtcd(): Promise<string> {
