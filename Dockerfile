@@ -4,6 +4,14 @@
 #   docker build --target node     -t chatcluster/chat-node:0.1.0 .
 #   docker build --target operator -t chatcluster/chatcluster-operator:0.1.0 .
 #
+# Behind a TLS-inspecting proxy, hand the builder your CA bundle as a BuildKit secret
+# (DOCKER_BUILDKIT=1); it is mounted for `npm ci` only and nothing of it stays in an image:
+#
+#   docker build --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt --target node ...
+#
+# NODE_IMAGE replaces the Node.js base (both stages), e.g. with a locally made image of
+# the same Node.js release where no registry is reachable; the default is the official one.
+#
 # One file with two targets rather than two Dockerfiles: both images come from the same
 # `npm ci` + `tsc` + prune, so the build steps and the Node.js pin live in one place, and
 # BuildKit builds the shared stage once when both targets are built.
@@ -20,12 +28,15 @@
 # No HEALTHCHECK: Kubernetes ignores it; the probes are in the Deployments.
 
 ARG VERSION=0.1.0
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
-FROM node:20.20.2-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Dependencies first, so a source change reuses the installed node_modules layer.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# The CA secret is optional: without it the mount is absent and Node.js warns once that it
+# ignores the missing file, then trusts its own CA list as usual.
+RUN --mount=type=secret,id=ca NODE_EXTRA_CA_CERTS=/run/secrets/ca npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY common ./common
 COPY node ./node
@@ -35,12 +46,13 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # What both images share: Node.js, the production dependencies, the shared code.
 # package.json is needed at run time: its "type": "module" makes dist/**/*.js ES modules.
-FROM node:20.20.2-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 ARG VERSION
+ARG NODE_IMAGE
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.vendor="ChatCluster" \
-      org.opencontainers.image.base.name="docker.io/library/node:20.20.2-bookworm-slim"
+      org.opencontainers.image.base.name="${NODE_IMAGE}"
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./

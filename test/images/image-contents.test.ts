@@ -66,12 +66,23 @@ function copyFromContext(step: Stage['steps'][number], root: Root): void {
   }
 }
 
-/** The build stage's RUN lines, which must be npm commands; run here with the npm cache preferred. */
+/**
+ * The build stage's RUN lines, which must be npm commands (after `NAME=value` assignments);
+ * run here with the npm cache preferred. An assignment naming a BuildKit secret mount
+ * (/run/secrets/...) is dropped: the host's npm already trusts the host's CAs.
+ */
 async function replayRun(step: Stage['steps'][number], root: Root): Promise<void> {
   for (const command of step.text.split('&&').map((part) => part.trim())) {
-    const [program, ...args] = command.split(/\s+/);
+    const words = command.split(/\s+/);
+    const assignments = words.slice(0, Math.max(0, words.findIndex((word) => !/^\w+=/.test(word))));
+    const [program, ...args] = words.slice(assignments.length);
     if (program !== 'npm') throw new Error(`RUN ${command} (line ${step.line}): this test replays npm commands only`);
-    await run('npm', args, { cwd: root.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, npm_config_prefer_offline: 'true' }, maxBuffer: 16 * 1024 * 1024 });
+    const variables: Record<string, string> = {};
+    for (const word of assignments) {
+      const [name = '', value = ''] = word.split(/=(.*)/s);
+      if (!value.startsWith('/run/secrets/')) variables[name] = value;
+    }
+    await run('npm', args, { cwd: root.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, npm_config_prefer_offline: 'true', ...variables }, maxBuffer: 16 * 1024 * 1024 });
   }
 }
 

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Ignore } from '@balena/dockerignore';
-import { Copy, DockerfileParser, From, JSONInstruction, PropertyInstruction, type Instruction } from 'dockerfile-ast';
+import { Copy, DockerfileParser, From, JSONInstruction, ModifiableInstruction, PropertyInstruction, type Instruction } from 'dockerfile-ast';
 
 // A CommonJS module whose typings claim a default export it does not have at run time.
 const dockerignore = createRequire(import.meta.url)('@balena/dockerignore') as () => Ignore;
@@ -22,8 +22,10 @@ export interface Step {
   keyword: string;
   /** The arguments as written, flags excluded (a shell-form RUN is split on blanks). */
   args: string[];
-  /** The arguments' text as written (a shell-form command line). */
+  /** The arguments' text as written (a shell-form command line), flags excluded. */
   text: string;
+  /** The flags as written, e.g. `--mount=type=secret,id=ca` of a RUN. */
+  flags: string[];
   /** The exec form's strings (ENTRYPOINT, CMD, RUN, COPY written as a JSON array), else undefined. */
   json: string[] | undefined;
   /** COPY --from. */
@@ -37,8 +39,10 @@ export interface Step {
 /** One build stage: `FROM base AS name` and its instructions. */
 export interface Stage {
   name: string;
-  /** The base: an image reference, or an earlier stage's name. */
+  /** The base: an image reference, or an earlier stage's name, with global ARGs' defaults put in. */
   base: string;
+  /** The base as written in FROM, e.g. `${NODE_IMAGE}`. */
+  baseAsWritten: string;
   /** The base image's tag, when the base is an image. */
   baseTag: string | null;
   /** The earlier stage this one builds on, if any. */
@@ -61,14 +65,27 @@ export function parseDockerfile(text: string): Dockerfile {
   for (const instruction of parsed.getInstructions()) {
     if (instruction instanceof From) {
       const from = instruction;
-      const base = from.getImage() ?? '';
+      const baseAsWritten = from.getImage() ?? '';
+      const base = withArgDefaults(baseAsWritten, globalArgs);
       const parent = stages.find((stage) => stage.name === base);
-      stages.push({ name: from.getBuildStage() ?? String(stages.length), base, baseTag: parent === undefined ? from.getImageTag() : null, parent, steps: [] });
+      stages.push({ name: from.getBuildStage() ?? String(stages.length), base, baseAsWritten, baseTag: parent === undefined ? tagOf(base) : null, parent, steps: [] });
     } else {
       stages.at(-1)?.steps.push(stepOf(instruction));
     }
   }
   return { text, globalArgs, stages };
+}
+
+/** `$NAME` and `${NAME}` replaced by the global ARG's default, as the builder does in FROM when no --build-arg is given. */
+function withArgDefaults(text: string, args: Map<string, string | null>): string {
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, braced: string | undefined, bare: string | undefined) => args.get(braced ?? bare ?? '') ?? '');
+}
+
+/** The tag of an image reference (`name[:tag][@digest]`), or null. */
+function tagOf(reference: string): string | null {
+  const name = reference.split('@')[0] ?? '';
+  const colon = name.lastIndexOf(':');
+  return colon > name.lastIndexOf('/') ? name.slice(colon + 1) : null;
 }
 
 export function readRepositoryDockerfile(): Dockerfile {
@@ -84,6 +101,7 @@ function stepOf(instruction: Instruction): Step {
     keyword,
     args: instruction.getArguments().map((argument) => argument.getValue()),
     text: instruction.getArgumentsContent() ?? '',
+    flags: instruction instanceof ModifiableInstruction ? instruction.getFlags().map((flag) => flag.toString()) : [],
     json: jsonStrings.length > 0 ? jsonStrings : undefined,
     copyFrom: instruction instanceof Copy ? (instruction.getFromFlag()?.getValue() ?? undefined) : undefined,
     properties,

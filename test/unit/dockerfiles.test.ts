@@ -96,6 +96,23 @@ describe('the Dockerfile', () => {
     expect(release(bases[0]?.baseTag ?? '')).toBeGreaterThanOrEqual(release(packageJson.engines.node.replace('>=', '')));
   });
 
+  it('takes the Node.js base from one build argument, NODE_IMAGE, whose default is the official image', () => {
+    const bases = dockerfile.stages.filter((stage) => stage.parent === undefined);
+    expect(bases.map((stage) => stage.baseAsWritten)).toEqual(bases.map(() => '${NODE_IMAGE}'));
+    expect(dockerfile.globalArgs.get('NODE_IMAGE')).toMatch(/^node:\d+\.\d+\.\d+-bookworm-slim$/);
+  });
+
+  it('hands npm ci a CA bundle only through an optional BuildKit secret, so nothing of it stays in an image', () => {
+    const npmCi = dockerfile.stages.flatMap((stage) => stage.steps).filter((step) => step.keyword === 'RUN' && /\bnpm ci\b/.test(step.text));
+    expect(npmCi).toHaveLength(1);
+    const [step] = npmCi;
+    // No required=true: a build without --secret id=ca (no proxy in the way) works as before.
+    expect(step?.flags).toEqual(['--mount=type=secret,id=ca']);
+    expect(step?.text).toMatch(/^NODE_EXTRA_CA_CERTS=\/run\/secrets\/ca npm ci /);
+    const persistent = dockerfile.stages.flatMap((stage) => stage.steps).filter((step) => ['ENV', 'ARG', 'COPY', 'ADD', 'LABEL'].includes(step.keyword));
+    expect(persistent.filter((candidate) => /secrets|NODE_EXTRA_CA_CERTS|cafile|\.crt|\.pem/i.test(candidate.text)).map((candidate) => candidate.text)).toEqual([]);
+  });
+
   it('runs each image as a numeric non-root user, so Kubernetes can enforce runAsNonRoot', () => {
     for (const target of TARGETS) {
       const user = stepsOf(stageChain(dockerfile, target), 'USER').at(-1)?.args[0];
