@@ -8,8 +8,20 @@ export const versions = {
   kwok: '0.8.0',
   helm: '3.22.0',
   cassandra: '5.0.9',
+  /** The Debian release of the locally made images (root filesystems by debootstrap). */
+  debian: 'bookworm',
+  /** Node.js of the local base image: the Dockerfile's NODE_IMAGE default names the same release. */
+  node: '20.20.2',
+  /** The npm that Node.js 20.20.2 ships (its CHANGELOG: "upgrade npm to 10.8.2"). */
+  npm: '10.8.2',
   /** Only its ServiceMonitor and PrometheusRule CRDs, for the chart tests. */
   prometheusOperator: '0.85.0',
+  kind: '0.33.0',
+  /** In the locally assembled kind node image: the cluster DNS and the default StorageClass. */
+  coredns: '1.13.1',
+  localPathProvisioner: '0.0.30',
+  /** kubeadm 1.35's pause image tag; the pause binary is built from the Kubernetes module. */
+  pause: '3.10.1',
 } as const;
 
 /**
