@@ -25,6 +25,14 @@ export type Envelope =
       user: string;
       group: string;
       joined: boolean;
+    }
+  | {
+      /**
+       * A node's marker in its own inbox: once it is consumed, every message below `value`
+       * that was routed to this node has been delivered to its sockets (ClusterProgress).
+       */
+      kind: 'watermark';
+      value: string;
     };
 
 /** What one node tells another with no durability (at most once): typing indicators. */
@@ -91,6 +99,32 @@ export interface NodeHeartbeats {
   claimCleanup(node: string, ttlSeconds: number): Promise<boolean>;
 }
 
+/** A message a node accepted and has not finished routing, kept so a survivor can finish it. */
+export interface InFlightEntry {
+  message: ChatMessage;
+  acceptedAt: number;
+  exceptSession?: string;
+}
+
+/**
+ * The cluster's progress: each node's watermark (no message it may still make visible has a
+ * lower id), and the messages each node accepted but has not routed yet, so a survivor can
+ * route them when the node dies.
+ */
+export interface ProgressLedger {
+  /** Records an accepted message before it is stored. */
+  track(node: string, entry: InFlightEntry): Promise<void>;
+  /**
+   * In one round trip: reads every node's published watermark, then publishes `node`'s and
+   * forgets its `settled` entries. Resolves with what was published before this write.
+   */
+  exchange(node: string, watermark: string, settled: readonly string[]): Promise<Map<string, string>>;
+  /** The entries a node left unsettled, oldest first. */
+  unsettled(node: string): Promise<InFlightEntry[]>;
+  /** Removes a node's watermark and entries: it left, or a survivor finished its work. */
+  forget(node: string): Promise<void>;
+}
+
 /** Presence changes, broadcast to every node that follows the user (at most once). */
 export interface PresenceChannel {
   announce(user: string, status: PresenceStatus): Promise<void>;
@@ -116,6 +150,7 @@ export interface Bus {
   readonly routes: RouteCache;
   readonly idempotency: IdempotencyKeys;
   readonly heartbeats: NodeHeartbeats;
+  readonly progress: ProgressLedger;
   /** Presence, delivering followed users' changes to `handler`. */
   presence(handler: PresenceHandler): Promise<PresenceChannel>;
 

@@ -13,6 +13,7 @@ import type {
   SignalHandler,
   Unsubscribe,
 } from './bus.js';
+import { MemoryProgressLedger } from './memory-progress.js';
 
 const IDEMPOTENCY_MS = 24 * 60 * 60 * 1000;
 const PENDING_MS = 60 * 1000;
@@ -29,6 +30,7 @@ export class MemoryBus implements Bus {
   readonly routes = new MemoryRouteCache();
   readonly idempotency = new MemoryIdempotencyKeys();
   readonly heartbeats = new MemoryHeartbeats();
+  readonly progress = new MemoryProgressLedger();
 
   publish(node: string, envelope: Envelope): Promise<void> {
     this.inbox(node).push(structuredClone(envelope));

@@ -10,11 +10,14 @@ import type {
   NodeHeartbeats,
   PresenceChannel,
   PresenceHandler,
+  ProgressLedger,
   RouteCache,
   Signal,
   SignalHandler,
   Unsubscribe,
 } from './bus.js';
+import { reach, resultsOf } from './redis-replies.js';
+import { RedisProgressLedger } from './redis-progress.js';
 
 /**
  * The cluster's bus on one standalone Redis (7 or later). Key layout, every key and
@@ -30,6 +33,8 @@ import type {
  * | `idem:<user>:<key>` | string | `pending` or the first ack (JSON), 24 h |
  * | `heartbeats` | sorted set | node id scored by the expiry of its last heartbeat (ms, Redis clock) |
  * | `cleanup:<node>` | string | the claim of one survivor to clean up a dead node |
+ * | `watermarks` | hash | node id → its watermark (a message id floor) |
+ * | `in-flight:<node>` | hash | message id → the node's accepted, not yet routed message (JSON) |
  *
  * Pub/sub channels: `signal:<node>` (typing, JSON) and `presence:<user>` (`online`/`offline`).
  * Connections are named `<prefix>commands`, `<prefix>subscriber` and `<prefix>inbox:<node>`
@@ -120,25 +125,6 @@ function openConnection(settings: BusSettings, role: string, extra: RedisOptions
   return connection;
 }
 
-/** Runs one Redis operation, turning any failure to get an answer into `unavailable`. */
-async function reach<T>(what: string, operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (error instanceof ChatError) throw error;
-    throw new ChatError('unavailable', `the bus (Redis) is unavailable: cannot ${what}`, { cause: error });
-  }
-}
-
-/** The results of a MULTI or pipeline, rejecting with the first command's error. */
-function resultsOf(replies: [Error | null, unknown][] | null): unknown[] {
-  if (replies === null) throw new Error('transaction aborted');
-  return replies.map(([error, value]) => {
-    if (error !== null) throw error;
-    return value;
-  });
-}
-
 /** Milliseconds from a TIME reply (seconds, microseconds). */
 function serverMilliseconds([seconds, microseconds]: readonly unknown[]): number {
   return Number(seconds) * 1000 + Math.floor(Number(microseconds) / 1000);
@@ -150,7 +136,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function parseEnvelope(text: string): Envelope {
   const value: unknown = JSON.parse(text);
-  if (isRecord(value) && (value.kind === 'message' || value.kind === 'membership')) return value as Envelope;
+  if (isRecord(value) && (value.kind === 'message' || value.kind === 'membership' || value.kind === 'watermark')) return value as Envelope;
   throw new Error(`inbox entry is not an envelope: ${text.slice(0, 200)}`);
 }
 
@@ -179,7 +165,7 @@ function parseAck(text: string): Ack {
 }
 
 /** Names of every key and channel, in one place so the layout above stays true. */
-class BusKeys {
+export class BusKeys {
   constructor(readonly prefix: string) {}
 
   inbox(node: string): string {
@@ -206,6 +192,12 @@ class BusKeys {
   }
   cleanup(node: string): string {
     return `${this.prefix}cleanup:${node}`;
+  }
+  watermarks(): string {
+    return `${this.prefix}watermarks`;
+  }
+  inFlight(node: string): string {
+    return `${this.prefix}in-flight:${node}`;
   }
   signalChannel(node: string): string {
     return `${this.prefix}signal:${node}`;
@@ -626,6 +618,7 @@ export class RedisBus implements Bus {
   readonly routes: RouteCache;
   readonly idempotency: IdempotencyKeys;
   readonly heartbeats: NodeHeartbeats;
+  readonly progress: ProgressLedger;
 
   private readonly keys: BusKeys;
   private readonly subscriptions: ChannelSubscriptions;
@@ -653,6 +646,7 @@ export class RedisBus implements Bus {
     this.routes = new RedisRouteCache(commands, this.keys);
     this.idempotency = new RedisIdempotencyKeys(commands, this.keys);
     this.heartbeats = new RedisNodeHeartbeats(commands, this.keys);
+    this.progress = new RedisProgressLedger(commands, this.keys);
     this.subscriptions = new ChannelSubscriptions(subscriber, settings.report);
     this.firstCursor = `${openedAtMs - 1}-${MAX_SEQUENCE}`;
     this.watchReconnects();

@@ -2,13 +2,16 @@ import type { Logger } from '../../common/log.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { NodeMetrics } from '../metrics.js';
 import { ChatError } from '../protocol/errors.js';
-import { messageIdGenerator } from '../protocol/ids.js';
 import type { SessionRecord, Store } from '../store/store.js';
 import { Delivery } from './delivery.js';
+import { InFlightMessages } from './in-flight.js';
 import { LocalSockets, type ClientConnection } from './local-sockets.js';
 import { ChatOperations } from './operations.js';
 import { PresenceHub } from './presence.js';
+import { ClusterProgress } from './progress.js';
+import { finishUnsettledMessages } from './recovery.js';
 import { reconnectDelays } from './routing.js';
+import { SocketCursors } from './socket-cursors.js';
 
 export interface ChatNodeOptions {
   nodeId: string;
@@ -22,6 +25,8 @@ export interface ChatNodeOptions {
   clock?: () => number;
   /** How often the node heartbeats; a node silent for three beats is presumed dead. */
   heartbeatMs?: number;
+  /** How often watermarks are exchanged (ClusterProgress). */
+  progressTickMs?: number;
   /** What `chat_dependency_up` calls the store and the bus (`cassandra`, `redis` in a cluster). */
   dependencyNames?: { store: string; bus: string };
 }
@@ -42,11 +47,14 @@ export const CLOSE_TRY_AGAIN_LATER = 1013;
  */
 export class ChatNode {
   readonly sockets = new LocalSockets();
+  readonly cursors = new SocketCursors();
   readonly metrics: NodeMetrics;
   readonly operations: ChatOperations;
   readonly presence: PresenceHub;
   readonly nodeId: string;
   private readonly delivery: Delivery;
+  private readonly inFlight = new InFlightMessages();
+  private readonly progress: ClusterProgress;
   private readonly clock: () => number;
   private readonly heartbeatMs: number;
   private readonly startedAt: number;
@@ -63,11 +71,26 @@ export class ChatNode {
     this.heartbeatMs = options.heartbeatMs ?? 5000;
     this.startedAt = this.clock();
     const common = { nodeId: options.nodeId, store: options.store, bus: options.bus, metrics: this.metrics, clock: this.clock };
-    this.delivery = new Delivery({ ...common, sockets: this.sockets, log: options.log });
+    this.progress = new ClusterProgress({
+      ...common,
+      inFlight: this.inFlight,
+      log: options.log,
+      ...(options.progressTickMs === undefined ? {} : { tickMs: options.progressTickMs }),
+      onStateLost: () => {
+        this.cursors.capAll(this.sockets.all(), this.progress.deliveredFloor);
+      },
+    });
+    this.delivery = new Delivery({
+      ...common,
+      sockets: this.sockets,
+      log: options.log,
+      cursorFor: (connection) => this.cursors.cursorFor(connection, this.progress.deliveredFloor),
+    });
     this.operations = new ChatOperations({
       ...common,
       delivery: this.delivery,
-      nextMessageId: messageIdGenerator(),
+      inFlight: this.inFlight,
+      progress: this.progress,
       limits: options.limits,
     });
     this.presence = new PresenceHub(options.bus);
@@ -86,7 +109,11 @@ export class ChatNode {
     const { bus } = this.options;
     await this.presence.start();
     this.subscriptions.push(
-      await bus.consume(this.nodeId, (envelope) => this.delivery.handleEnvelope(envelope)),
+      await bus.consume(this.nodeId, (envelope) => {
+        if (envelope.kind !== 'watermark') return this.delivery.handleEnvelope(envelope);
+        this.progress.reached(envelope.value);
+        return Promise.resolve();
+      }),
       await bus.onSignal(this.nodeId, (signal) => {
         this.delivery.handleSignal(signal);
       }),
@@ -95,6 +122,12 @@ export class ChatNode {
       void this.reassertRoutes();
     });
     await this.heartbeat();
+    // A previous life of this node id may have died with messages in flight: route them
+    // before joining, since joining replaces the watermark that holds cursors below them.
+    const previous = await finishUnsettledMessages(this.nodeId, { bus, store: this.options.store, delivery: this.delivery });
+    for (const id of previous) this.progress.finished(id);
+    await this.progress.join();
+    this.progress.start();
     this.registered = true;
     this.heartbeatTimer = setInterval(() => {
       void this.heartbeat();
@@ -199,6 +232,8 @@ export class ChatNode {
     const deadline = Date.now() + DRAIN_CLOSE_WAIT_MS;
     while (this.sockets.connectionCount > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     await Promise.all(this.sockets.all().map((connection) => this.disconnect(connection)));
+    // Acked messages still being routed (a bus blip) are finished here if they can be, or left recorded for a survivor.
+    while (this.inFlight.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     await this.deregister();
   }
 
@@ -206,6 +241,10 @@ export class ChatNode {
   async stop(): Promise<void> {
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
+    this.delivery.stop();
+    await this.progress.stop(true).catch((error: unknown) => {
+      this.options.log.warn({ err: error }, 'could not leave the watermarks; survivors will once the heartbeat lapses');
+    });
     await Promise.all(this.subscriptions.map((unsubscribe) => unsubscribe()));
     this.subscriptions = [];
     await this.deregister();
@@ -279,6 +318,8 @@ export class ChatNode {
       if (dead === this.nodeId || !(await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds))) continue;
       log.info({ deadNode: dead }, 'removing a dead node’s sessions and routes');
       const wentOffline = await bus.routes.removeNode(dead);
+      await finishUnsettledMessages(dead, { bus, store, delivery: this.delivery });
+      await bus.progress.forget(dead);
       const sessions = await store.sessionsOnNode(dead);
       await Promise.all(sessions.map((session) => store.deleteSession(session)));
       await store.deleteNode(dead);

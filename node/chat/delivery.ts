@@ -3,7 +3,7 @@ import type { Bus, Envelope, Signal } from '../bus/bus.js';
 import type { NodeMetrics } from '../metrics.js';
 import type { ChatMessage, Target } from '../protocol/frames.js';
 import type { SessionRecord, Store } from '../store/store.js';
-import type { LocalSockets } from './local-sockets.js';
+import type { ClientConnection, LocalSockets } from './local-sockets.js';
 import { groupFanOut, routeToNodes } from './routing.js';
 
 export interface DeliveryDeps {
@@ -14,7 +14,12 @@ export interface DeliveryDeps {
   metrics: NodeMetrics;
   log: Logger;
   clock: () => number;
+  /** The cursor a live `message` frame to this socket carries (undefined: none yet). */
+  cursorFor: (connection: ClientConnection) => string | undefined;
 }
+
+/** Pauses between attempts to reach other nodes' inboxes while the bus is away. */
+const ROUTE_RETRY_MS = [100, 250, 500, 1000, 2000] as const;
 
 /**
  * Gets stored messages and typing signals to every socket that should see them: this
@@ -23,21 +28,39 @@ export interface DeliveryDeps {
 export class Delivery {
   constructor(private readonly deps: DeliveryDeps) {}
 
+  private stopped = false;
+
   /**
-   * Routes a stored, acked message. A bus failure here loses nothing: the message is
-   * durable and recipients get it from `sync`; it is logged, not thrown.
+   * Routes a stored, acked message: to this node's sockets at once, to other nodes' inboxes
+   * until that succeeds (a bus that is away is retried, so no recipient online through it
+   * is skipped). Resolves true once routed; false when the node stopped first, leaving the
+   * message to the survivor that finishes this node's work.
    */
-  async routeMessage(message: ChatMessage, acceptedAt: number, exceptSession?: string): Promise<void> {
-    try {
-      if ('group' in message.to) await this.routeGroupMessage(message, message.to.group, acceptedAt, exceptSession);
-      else await this.routeDirectMessage(message, [message.to.user, message.from], acceptedAt, exceptSession);
-    } catch (error) {
-      this.deps.log.warn({ err: error, messageId: message.id }, 'routing failed after the message was stored; recipients will sync it');
+  async routeMessage(message: ChatMessage, acceptedAt: number, exceptSession?: string): Promise<boolean> {
+    const group = 'group' in message.to ? message.to.group : undefined;
+    const recipients = group === undefined ? [...new Set([message.from, ('user' in message.to ? message.to.user : message.from)])] : [];
+    this.deliverLocally(message, group === undefined ? recipients : this.deps.sockets.membersOf(group), acceptedAt, exceptSession);
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        if (group === undefined) await this.routeDirectMessage(message, recipients, acceptedAt, exceptSession);
+        else await this.routeGroupMessage(message, group, acceptedAt, exceptSession);
+        return true;
+      } catch (error) {
+        if (attempt === 0) this.deps.log.warn({ err: error, messageId: message.id }, 'cannot route a stored message yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, ROUTE_RETRY_MS[Math.min(attempt, ROUTE_RETRY_MS.length - 1)]));
+      }
     }
+    return false;
+  }
+
+  /** Stops retrying routes (the node is stopping). */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** Handles an entry of this node's inbox. */
   handleEnvelope(envelope: Envelope): Promise<void> {
+    if (envelope.kind === 'watermark') return Promise.resolve();
     if (envelope.kind === 'membership') {
       return envelope.joined ? this.hostGroupIfConnected(envelope.user, envelope.group) : this.unhostGroup(envelope.user, envelope.group);
     }
@@ -85,16 +108,14 @@ export class Delivery {
 
   private async routeDirectMessage(
     message: ChatMessage,
-    recipients: string[],
+    recipients: readonly string[],
     acceptedAt: number,
     exceptSession: string | undefined,
   ): Promise<void> {
-    const users = [...new Set(recipients)];
-    const sessions = (await Promise.all(users.map((user) => this.sessionsOf(user)))).flat();
+    const sessions = (await Promise.all(recipients.map((user) => this.sessionsOf(user)))).flat();
     const plan = routeToNodes(sessions);
-    // This node's own sockets are known first-hand; the cache may lag behind them.
+    // This node's own sockets are known first-hand (routeMessage delivered to them); the cache may lag behind them.
     plan.delete(this.deps.nodeId);
-    this.deliverLocally(message, users, acceptedAt, exceptSession);
     await Promise.all(
       [...plan].map(([node, nodeUsers]) => this.publish(node, { kind: 'message', message, acceptedAt, users: nodeUsers, exceptSession })),
     );
@@ -102,7 +123,6 @@ export class Delivery {
 
   private async routeGroupMessage(message: ChatMessage, group: string, acceptedAt: number, exceptSession: string | undefined): Promise<void> {
     const { remote } = groupFanOut(await this.deps.bus.routes.groupNodes(group), this.deps.nodeId);
-    this.deliverLocally(message, this.deps.sockets.membersOf(group), acceptedAt, exceptSession);
     await Promise.all(remote.map((node) => this.publish(node, { kind: 'message', message, acceptedAt, exceptSession })));
   }
 
@@ -123,7 +143,14 @@ export class Delivery {
   }
 
   private deliverLocally(message: ChatMessage, users: readonly string[], acceptedAt: number, exceptSession: string | undefined): void {
-    const delivered = this.deps.sockets.deliver(users, { type: 'message', ...message }, exceptSession);
+    const delivered = this.deps.sockets.deliver(
+      users,
+      (connection) => {
+        const cursor = this.deps.cursorFor(connection);
+        return cursor === undefined ? { type: 'message', ...message } : { type: 'message', ...message, cursor };
+      },
+      exceptSession,
+    );
     if (delivered === 0) return;
     const kind = 'group' in message.to ? 'group' : 'direct';
     this.deps.metrics.messagesDelivered.inc({ kind }, delivered);

@@ -49,13 +49,16 @@ export class LocalSockets {
     return this.byUser.has(user);
   }
 
-  /** Sends `frame` to every local socket of `users` but `exceptSession`; the number of sockets reached. */
-  deliver(users: Iterable<string>, frame: ServerFrame, exceptSession?: string): number {
+  /**
+   * Sends `frame` (or the frame it makes for each socket) to every local socket of `users`
+   * but `exceptSession`; the number of sockets reached.
+   */
+  deliver(users: Iterable<string>, frame: ServerFrame | ((connection: ClientConnection) => ServerFrame), exceptSession?: string): number {
     let delivered = 0;
     for (const user of new Set(users)) {
       for (const connection of this.byUser.get(user) ?? []) {
         if (connection.session === exceptSession) continue;
-        connection.send(frame);
+        connection.send(typeof frame === 'function' ? frame(connection) : frame);
         delivered += 1;
       }
     }

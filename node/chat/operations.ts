@@ -2,9 +2,12 @@ import type { Bus } from '../bus/bus.js';
 import type { NodeMetrics } from '../metrics.js';
 import { ChatError } from '../protocol/errors.js';
 import { cursorOf, type Ack, type ChatMessage, type GroupInfo, type Target } from '../protocol/frames.js';
-import { conversationId, type MessageIdGenerator } from '../protocol/ids.js';
-import type { HistoryPage, Store, SyncPage } from '../store/store.js';
+import { earlierId, encodeCursor, encodePageToken, laterId, parseSince, readAfter } from '../protocol/cursor.js';
+import { conversationId } from '../protocol/ids.js';
+import type { HistoryPage, Store } from '../store/store.js';
 import type { Delivery } from './delivery.js';
+import type { InFlightMessages } from './in-flight.js';
+import type { ClusterProgress } from './progress.js';
 import { TokenBucket } from './rate-limit.js';
 
 export interface OperationsDeps {
@@ -13,7 +16,8 @@ export interface OperationsDeps {
   bus: Bus;
   delivery: Delivery;
   metrics: NodeMetrics;
-  nextMessageId: MessageIdGenerator;
+  inFlight: InFlightMessages;
+  progress: ClusterProgress;
   clock: () => number;
   limits: { maxTextBytes: number; messagesPerSecondPerUser: number };
 }
@@ -22,6 +26,18 @@ export interface SendRequest {
   to: Target;
   text: string;
   idem?: string | undefined;
+}
+
+/** A page of `sync` as the protocol answers it. */
+export interface SyncReply {
+  /** Oldest first. */
+  messages: ChatMessage[];
+  /** Where the next page starts, or null on the last page. */
+  next: string | null;
+  /** The cursor to keep once `next` is null (on earlier pages: one safe to keep so far). */
+  cursor: string;
+  /** On the last page: the floor `cursor` encodes, which the socket's live frames start from. */
+  completedAt?: { floor: string | undefined };
 }
 
 /** How long a duplicate send waits for the first one with the same `idem` to finish. */
@@ -75,7 +91,7 @@ export class ChatOperations {
     }
     const acceptedAt = deps.clock();
     const message: ChatMessage = {
-      id: deps.nextMessageId(acceptedAt),
+      id: deps.inFlight.take(acceptedAt),
       conv: conversationId(user, request.to),
       from: user,
       to: request.to,
@@ -85,8 +101,12 @@ export class ChatOperations {
     // Group messages reach members' `sync` through their group membership, not a row per member.
     const participants = 'user' in request.to ? [...new Set([user, request.to.user])] : [];
     try {
+      // Recorded before it can become visible, so a survivor routes it if this node dies.
+      const exceptSession = options.exceptSession === undefined ? {} : { exceptSession: options.exceptSession };
+      await deps.bus.progress.track(deps.nodeId, { message, acceptedAt, ...exceptSession });
       await deps.metrics.timeStore('append_message', () => deps.store.appendMessage(message, participants));
     } catch (error) {
+      deps.progress.finished(message.id);
       if (request.idem !== undefined) await deps.bus.idempotency.release(user, request.idem).catch(() => undefined);
       throw error;
     }
@@ -94,7 +114,10 @@ export class ChatOperations {
     if (request.idem !== undefined) await deps.bus.idempotency.complete(user, request.idem, ack).catch(() => undefined);
     deps.metrics.messagesReceived.inc({ kind: 'group' in request.to ? 'group' : 'direct' });
     options.onAck?.(ack);
-    const route = (): Promise<void> => deps.delivery.routeMessage(message, acceptedAt, options.exceptSession);
+    const route = async (): Promise<void> => {
+      // Not finished when the node stopped first: it stays recorded for a survivor to route.
+      if (await deps.delivery.routeMessage(message, acceptedAt, options.exceptSession)) deps.progress.finished(message.id);
+    };
     if (options.routeLater === undefined) await route();
     else options.routeLater(route);
     return ack;
@@ -140,12 +163,24 @@ export class ChatOperations {
     );
   }
 
-  /** The next page of what the user missed, oldest first. */
-  sync(user: string, since: string | 0 | undefined): Promise<SyncPage> {
-    const cursor = cursorOf(since);
-    return this.deps.metrics.timeStore('sync', () =>
-      this.deps.store.sync(user, { limit: SYNC_PAGE, ...(cursor === undefined ? {} : { since: cursor }) }),
+  /**
+   * The next page of what the user missed, oldest first, with the cursor to keep. A walk's
+   * floor is fixed on its first page: the later of what the client held and the cluster's
+   * stored floor read before the first read, so every message below it was visible to that
+   * read and is returned by one of the walk's pages (they go up in id order).
+   */
+  async sync(user: string, since: string | 0 | undefined): Promise<SyncReply> {
+    const position = parseSince(since);
+    const floor = position.after === undefined ? laterId(position.floor, this.deps.progress.storedFloor) : position.floor;
+    const after = readAfter(position);
+    const page = await this.deps.metrics.timeStore('sync', () =>
+      this.deps.store.sync(user, { limit: SYNC_PAGE, ...(after === undefined ? {} : { since: after }) }),
     );
+    const last = page.messages.at(-1);
+    if (page.next !== null && last !== undefined) {
+      return { messages: page.messages, next: encodePageToken(floor, last.id), cursor: encodeCursor(earlierId(floor, last.id)) };
+    }
+    return { messages: page.messages, next: null, cursor: encodeCursor(floor), completedAt: { floor } };
   }
 
   /** Relays a typing indicator; never stored. Group typing needs membership like sending. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ChatError } from './errors.js';
+import { CURSOR } from './cursor.js';
 import { MESSAGE_ID } from './ids.js';
 
 /** Wire protocol version 1 (PROTOCOL.md): the frames, validated at the edge with zod. */
@@ -8,6 +9,13 @@ export const PROTOCOL_VERSION = 1;
 export const UserId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a user id is 1 to 64 characters of [A-Za-z0-9._-]');
 export const GroupName = z.string().regex(/^[a-z0-9_-]{1,64}$/, 'a group name is 1 to 64 characters of [a-z0-9_-]');
 const MessageIdOrZero = z.union([z.literal(0), z.literal('0'), z.string().regex(MESSAGE_ID, 'not a message id')]);
+/** What `sync` starts from: 0, a cursor or page token, or (no guarantee) a message id. */
+const SyncSince = z.union([
+  z.literal(0),
+  z.literal('0'),
+  z.string().regex(MESSAGE_ID, 'not a message id'),
+  z.string().regex(CURSOR, 'not a cursor (use the `cursor` or `next` of an earlier reply, or 0)'),
+]);
 
 export const Target = z.union([
   z.object({ user: UserId }).strict(),
@@ -30,7 +38,7 @@ export const HistoryQuery = z.object({
 });
 
 export const CreateGroupBody = z.object({ name: GroupName });
-export const SyncQuery = z.object({ since: MessageIdOrZero.optional() });
+export const SyncQuery = z.object({ since: SyncSince.optional() });
 
 export const ClientFrame = z.discriminatedUnion('type', [
   SendBody.extend({ type: z.literal('send'), ref }),
@@ -40,7 +48,7 @@ export const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('group.members'), ref, group: GroupName }),
   z.object({ type: z.literal('groups'), ref }),
   HistoryQuery.extend({ type: z.literal('history'), ref, conv: Target }),
-  z.object({ type: z.literal('sync'), ref, since: MessageIdOrZero }),
+  z.object({ type: z.literal('sync'), ref, since: SyncSince }),
   z.object({ type: z.literal('presence.watch'), ref, users: z.array(UserId).max(1000) }),
   z.object({ type: z.literal('typing'), ref, to: Target }),
 ]);
@@ -74,12 +82,12 @@ export type PresenceStatus = 'online' | 'offline';
 export type ServerFrame =
   | { type: 'hello'; protocol: typeof PROTOCOL_VERSION; node: string; user: string; session: string }
   | ({ type: 'ack'; ref?: string } & Ack)
-  | ({ type: 'message' } & ChatMessage)
+  | ({ type: 'message'; cursor?: string } & ChatMessage)
   | { type: 'group'; ref?: string; group: GroupInfo }
   | { type: 'members'; ref?: string; group: string; members: string[] }
   | { type: 'groups'; ref?: string; groups: string[] }
   | { type: 'history'; ref?: string; messages: ChatMessage[]; more: boolean }
-  | { type: 'sync'; ref?: string; messages: ChatMessage[]; next: string | null }
+  | { type: 'sync'; ref?: string; messages: ChatMessage[]; next: string | null; cursor: string }
   | { type: 'presence'; ref: string | undefined; users: Record<string, PresenceStatus> }
   | { type: 'presence'; user: string; status: PresenceStatus }
   | { type: 'typing'; from: string; conv: string }

@@ -44,7 +44,8 @@ export async function answerFrame(
     }
     case 'sync': {
       const page = await ops.sync(user, frame.since);
-      return { type: 'sync', ref, messages: page.messages, next: page.next };
+      if (page.completedAt !== undefined) node.cursors.synced(connection, page.completedAt.floor);
+      return { type: 'sync', ref, messages: page.messages, next: page.next, cursor: page.cursor };
     }
     case 'presence.watch':
       return { type: 'presence', ref, users: await node.presence.watch(connection, frame.users) };

@@ -76,7 +76,8 @@ export function httpApi(node: ChatNode, verifier: TokenVerifier, maxBodyBytes: n
   });
   router.get('/sync', async (req, res) => {
     const { since } = parseOrBadRequest(SyncQuery, req.query);
-    res.json(await ops.sync(userOf(res), since));
+    const { messages, next, cursor } = await ops.sync(userOf(res), since);
+    res.json({ messages, next, cursor });
   });
 
   router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -61,6 +61,7 @@ const CQL = {
   bucketsNewestFirst: 'SELECT bucket FROM conversation_buckets WHERE conv_id = ?',
   bucketsNewestFirstUpTo: 'SELECT bucket FROM conversation_buckets WHERE conv_id = ? AND bucket <= ?',
   bucketsOldestFirstFrom: 'SELECT bucket FROM conversation_buckets WHERE conv_id = ? AND bucket >= ? ORDER BY bucket ASC',
+  messageById: `${MESSAGES_OF_BUCKET} AND id = ?`,
   messagesNewestFirst: `${MESSAGES_OF_BUCKET} LIMIT ?`,
   messagesNewestFirstBefore: `${MESSAGES_OF_BUCKET} AND id < ? LIMIT ?`,
   messagesOldestFirst: `${MESSAGES_OF_BUCKET} ORDER BY id ASC LIMIT ?`,
@@ -249,6 +250,16 @@ export class CassandraStore implements Store {
       const [toKind, toId] = 'group' in message.to ? ['group', message.to.group] : ['user', message.to.user];
       const params = [message.conv, bucket, message.id, message.from, toKind, toId, message.text, new Date(message.ts)];
       await this.client.execute(CQL.insertMessage, params, WRITE);
+    });
+  }
+
+  /** One message by its conversation and id (its bucket follows from the id). */
+  findMessage(conv: string, id: string): Promise<ChatMessage | undefined> {
+    return this.guarded('findMessage', async () => {
+      checkMessageId(id);
+      const result = await this.client.execute(CQL.messageById, [conv, bucketOfMessageId(id), id], READ);
+      const row = result.first() as types.Row | null;
+      return row === null ? undefined : messageOf(row);
     });
   }
 

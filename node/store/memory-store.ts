@@ -60,6 +60,11 @@ export class MemoryStore implements Store {
     return Promise.resolve();
   }
 
+  findMessage(conv: string, id: string): Promise<ChatMessage | undefined> {
+    const found = this.conversations.get(conv)?.find((message) => message.id === id);
+    return Promise.resolve(found === undefined ? undefined : structuredClone(found));
+  }
+
   history(conv: string, options: { before?: string; limit: number }): Promise<HistoryPage> {
     const messages = this.conversations.get(conv) ?? [];
     const end = options.before === undefined ? messages.length : insertionIndex(messages, options.before);

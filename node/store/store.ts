@@ -54,6 +54,8 @@ export interface Store {
    * message costs no write per member.
    */
   appendMessage(message: ChatMessage, participants: readonly string[]): Promise<void>;
+  /** One stored message, or undefined when it was never stored. */
+  findMessage(conv: string, id: string): Promise<ChatMessage | undefined>;
   /** Messages of a conversation older than `before` (all when unset), newest first. */
   history(conv: string, options: { before?: string; limit: number }): Promise<HistoryPage>;
   /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Bus, Envelope, PresenceHandler, Signal, Unsubscribe } from '../../node/bus/bus.js';
+import type { Bus, Envelope, InFlightEntry, PresenceHandler, Signal, Unsubscribe } from '../../node/bus/bus.js';
 import type { PresenceStatus } from '../../node/protocol/frames.js';
 
 /** An open bus and how to close it, as each implementation's test file provides it. */
@@ -686,6 +686,46 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
           },
           { timeout: 5_000, interval: 100 },
         );
+      });
+    });
+
+    describe('progress', () => {
+      const entry = (seq: number, exceptSession?: string): InFlightEntry => {
+        const envelope = messageEnvelope(seq);
+        if (envelope.kind !== 'message') throw new Error('a message envelope');
+        return { message: envelope.message, acceptedAt: envelope.acceptedAt, ...(exceptSession === undefined ? {} : { exceptSession }) };
+      };
+
+      it('keeps what a node has in flight, intact and oldest first, until it is settled', async () => {
+        const node = unique('node');
+        await bus.progress.track(node, entry(3));
+        await bus.progress.track(node, entry(1, 'session-1'));
+        await bus.progress.track(node, entry(2));
+        expect(await bus.progress.unsettled(node)).toEqual([entry(1, 'session-1'), entry(2), entry(3)]);
+        await bus.progress.exchange(node, '01J00000000000000000000000', [entry(1).message.id, entry(3).message.id]);
+        expect(await bus.progress.unsettled(node)).toEqual([entry(2)]);
+        expect(await bus.progress.unsettled(unique('node'))).toEqual([]);
+      });
+
+      it('an exchange answers what was published before its own write, and later ones see it', async () => {
+        const [first, second] = [unique('node'), unique('node')];
+        const before = await bus.progress.exchange(first, '01J0000000000000000000000A', []);
+        expect(before.has(first)).toBe(false);
+        const seen = await bus.progress.exchange(second, '01J0000000000000000000000B', []);
+        expect(seen.get(first)).toBe('01J0000000000000000000000A');
+        expect(seen.has(second)).toBe(false);
+        const again = await bus.progress.exchange(first, '01J0000000000000000000000C', []);
+        expect(again.get(first)).toBe('01J0000000000000000000000A');
+        expect(again.get(second)).toBe('01J0000000000000000000000B');
+      });
+
+      it('forgetting a node removes its watermark and what it had in flight', async () => {
+        const [node, other] = [unique('node'), unique('node')];
+        await bus.progress.track(node, entry(1));
+        await bus.progress.exchange(node, '01J0000000000000000000000A', []);
+        await bus.progress.forget(node);
+        expect(await bus.progress.unsettled(node)).toEqual([]);
+        expect((await bus.progress.exchange(other, '01J0000000000000000000000B', [])).has(node)).toBe(false);
       });
     });
 

@@ -180,6 +180,82 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
       });
     });
 
+    describe('sync cursor', () => {
+      /** Every id a sync walk from `since` returns, page by page, and the cursor it ends with. */
+      const syncAll = async (client: ChatClient, since: string | 0): Promise<{ ids: string[]; cursor: string; pages: number }> => {
+        const ids: string[] = [];
+        let from: string | 0 | null = since;
+        let last: Frame | undefined;
+        let pages = 0;
+        while (from !== null) {
+          last = await client.request({ type: 'sync', since: from });
+          expect(last.type).toBe('sync');
+          expect(last.cursor).toMatch(/^c1\./);
+          ids.push(...(last.messages as Frame[]).map((m) => m.id as string));
+          from = last.next as string | null;
+          pages += 1;
+        }
+        return { ids, cursor: last?.cursor as string, pages };
+      };
+
+      it('live messages carry a cursor once the socket has synced, and resuming from the last one misses nothing', async () => {
+        const [a, b] = [user('cur-a'), user('cur-b')];
+        const sender = await connect(a, 0);
+        const early = await sender.request({ type: 'send', to: { user: b }, text: 'before b connects' });
+        const receiver = await connect(b, 1);
+        const beforeSync = await sender.request({ type: 'send', to: { user: b }, text: 'before b syncs' });
+        const unsynced = await receiver.waitFor((f) => f.id === beforeSync.id);
+        // Until the socket synced, a cursor could pass what the client has not synced yet.
+        expect(unsynced.cursor).toBeUndefined();
+        const first = await syncAll(receiver, 0);
+        expect(first.ids).toEqual([early.id, beforeSync.id]);
+        const live: string[] = [];
+        for (let i = 0; i < 3; i++) live.push((await sender.request({ type: 'send', to: { user: b }, text: `live ${i}` })).id as string);
+        const frames = await Promise.all(live.map((id) => receiver.waitFor((f) => f.id === id)));
+        for (const frame of frames) expect(frame.cursor).toEqual(expect.stringMatching(/^c1\./));
+        const kept = frames.at(-1)?.cursor as string;
+        receiver.close();
+        await receiver.closed();
+        const missed: string[] = [];
+        for (let i = 0; i < 2; i++) missed.push((await sender.request({ type: 'send', to: { user: b }, text: `missed ${i}` })).id as string);
+        const back = await connect(b, 2);
+        const resumed = await syncAll(back, kept);
+        expect(resumed.ids.slice(-2)).toEqual(missed);
+        // The overlap is only messages the client already holds, dropped by id.
+        for (const id of resumed.ids.slice(0, -2)) expect([...first.ids, ...live]).toContain(id);
+        expect((await syncAll(back, resumed.cursor)).ids).not.toContain(live[0]);
+      });
+
+      it('a walk over several pages returns every message once, in id order, and its cursor resumes after them', async () => {
+        const receiverName = user('pages-b');
+        const senders = await Promise.all(Array.from({ length: 11 }, (_, index) => connect(user(`pages-a${index}`))));
+        // 20 each: the per-user rate limit's burst, and 220 in all, more than one page.
+        const sent = (
+          await Promise.all(
+            senders.map(async (sender) => {
+              const ids: string[] = [];
+              for (let i = 0; i < 20; i++) ids.push((await sender.request({ type: 'send', to: { user: receiverName }, text: `page ${i}` })).id as string);
+              return ids;
+            }),
+          )
+        ).flat();
+        const receiver = await connect(receiverName);
+        const walk = await syncAll(receiver, 0);
+        expect(walk.pages).toBeGreaterThan(1);
+        expect(walk.ids).toEqual([...sent].sort());
+        const again = await syncAll(receiver, walk.cursor);
+        for (const id of again.ids) expect(sent).toContain(id);
+        expect(again.ids.length).toBeLessThan(sent.length);
+      });
+
+      it('refuses a cursor it did not make, naming the field', async () => {
+        const client = await connect(user('cur-bad'));
+        const refused = await client.request({ type: 'sync', since: 'c1.yesterday' });
+        expect(refused).toMatchObject({ type: 'error', code: 'bad_request' });
+        expect(refused.message).toMatch(/^since/);
+      });
+    });
+
     describe('groups', () => {
       it('creates, lists, joins, shows members and leaves', async () => {
         const [owner, guest] = [user('grp-owner'), user('grp-guest')];
@@ -395,6 +471,9 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
         expect(history.json).toMatchObject({ more: false, messages: [{ id, text: 'over http' }] });
         const synced = await api(b, 'GET', '/v1/sync?since=0');
         expect(synced.json).toMatchObject({ next: null });
+        const { cursor } = synced.json as { cursor: string };
+        expect(cursor).toMatch(/^c1\./);
+        expect((await api(b, 'GET', `/v1/sync?since=${encodeURIComponent(cursor)}`)).status).toBe(200);
         expect((synced.json as { messages: Frame[] }).messages.map((m) => m.id)).toContain(id);
         expect((await api(a, 'POST', '/v1/messages', '{oops')).status).toBe(400);
         expect((await api(a, 'POST', '/v1/messages', { to: { user: b }, text: 'x'.repeat(70 * 1024) })).status).toBe(413);

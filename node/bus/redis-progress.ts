@@ -1,0 +1,53 @@
+import type { Redis } from 'ioredis';
+import type { InFlightEntry, ProgressLedger } from './bus.js';
+import type { BusKeys } from './redis-bus.js';
+import { reach, resultsOf } from './redis-replies.js';
+
+/** The progress ledger on Redis: one hash of watermarks, one hash of in-flight messages per node. */
+export class RedisProgressLedger implements ProgressLedger {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: BusKeys,
+  ) {}
+
+  /** Records an accepted message under its id. */
+  async track(node: string, entry: InFlightEntry): Promise<void> {
+    await reach('record a message in flight', () => this.redis.hset(this.keys.inFlight(node), entry.message.id, JSON.stringify(entry)));
+  }
+
+  /** Reads the watermarks, then writes this node's and drops its settled entries, in one pipeline. */
+  async exchange(node: string, watermark: string, settled: readonly string[]): Promise<Map<string, string>> {
+    const pipeline = this.redis.pipeline().hgetall(this.keys.watermarks()).hset(this.keys.watermarks(), node, watermark);
+    if (settled.length > 0) pipeline.hdel(this.keys.inFlight(node), ...settled);
+    const [published] = await reach('exchange watermarks', async () => resultsOf(await pipeline.exec()));
+    return new Map(Object.entries(published as Record<string, string>));
+  }
+
+  /** A node's unsettled entries, oldest id first; unreadable ones are skipped. */
+  async unsettled(node: string): Promise<InFlightEntry[]> {
+    const entries = await reach('read messages in flight', () => this.redis.hgetall(this.keys.inFlight(node)));
+    return Object.keys(entries)
+      .sort()
+      .flatMap((id) => {
+        const entry = parseEntry(entries[id] ?? '');
+        return entry === undefined ? [] : [entry];
+      });
+  }
+
+  /** Drops a node's watermark and in-flight entries together. */
+  async forget(node: string): Promise<void> {
+    await reach('forget a node’s progress', async () =>
+      resultsOf(await this.redis.multi().hdel(this.keys.watermarks(), node).del(this.keys.inFlight(node)).exec()),
+    );
+  }
+}
+
+function parseEntry(text: string): InFlightEntry | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<InFlightEntry>;
+    if (typeof value.message?.id !== 'string' || typeof value.acceptedAt !== 'number') return undefined;
+    return value as InFlightEntry;
+  } catch {
+    return undefined;
+  }
+}
