@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from './cassandra.js';
 import { EnvError } from './errors.js';
+import { provisionFaketime } from './faketime.js';
 import { provisionHelm } from './helm.js';
 import { provisionKubernetes } from './kubernetes/binaries.js';
 import { startKubernetes } from './kubernetes/cluster.js';
@@ -56,6 +57,11 @@ const PARTS = {
       const cluster = await startKubernetes(binaries, launcher);
       return { variables: { KUBECONFIG: cluster.kubeconfig }, pathDirs: [cluster.kubectlDir] };
     },
+  }),
+  // Only makes libfaketime available: a test preloads it into the one node whose clock it shifts.
+  faketime: part({
+    provision: provisionFaketime,
+    start: (library) => Promise.resolve({ variables: { FAKETIME_LIBRARY: library }, pathDirs: [] }),
   }),
   helm: part({
     provision: provisionHelm,

@@ -7,6 +7,8 @@ const TestEnvironment = z.object({
   CHAT_CASSANDRA_CONTACT_POINTS: z.string().min(1),
   CHAT_CASSANDRA_DC: z.string().min(1),
   KUBECONFIG: z.string().min(1),
+  /** libfaketime, preloaded into a node whose clock a test shifts. */
+  FAKETIME_LIBRARY: z.string().min(1),
 });
 
 /** The running test environment's addresses, as the global setup handed them over. */
