@@ -1,0 +1,108 @@
+import { dirname } from 'node:path';
+import { provisionDocker, type DockerEngine } from '../docker/engine.js';
+import { provisionHelm } from '../helm.js';
+import { provisionKubernetes } from '../kubernetes/binaries.js';
+import { freePort } from '../ports.js';
+import { run } from '../process.js';
+import { say, slowStep } from '../progress.js';
+import { provisionKind } from './binary.js';
+import { clusterExists, createCluster, deleteCluster, existingCluster, kindEnv, type KindCluster } from './cluster.js';
+import { parseNodeImageChoice, provisionNodeImage } from './node-image/choose.js';
+import { installOperator } from './operator.js';
+import { provideProjectImages } from './project-images.js';
+
+/** Everything a test or a shell needs to use the e2e cluster. */
+export interface E2eCluster extends KindCluster {
+  engine: DockerEngine;
+  /** Folders holding kubectl and helm, for PATH. */
+  pathDirs: string[];
+}
+
+export interface E2eOptions {
+  /** Only the cluster: no project images, no operator. */
+  clusterOnly: boolean;
+  /** CHATCLUSTER_KIND_NODE_IMAGE (see node-image/choose.ts). */
+  nodeImage: string | undefined;
+}
+
+/**
+ * Creates (or reuses) the e2e kind cluster, loads the project's images into it and
+ * installs the operator chart with them. If interrupted while the cluster is being
+ * made, deletes it again.
+ */
+export async function bringUpE2eCluster(options: E2eOptions): Promise<E2eCluster> {
+  const engine = await provisionDocker();
+  // One Go build at a time: they share the machine's cores.
+  const kind = await provisionKind();
+  const kubernetes = await provisionKubernetes();
+  const helm = await provisionHelm();
+
+  let cluster: KindCluster;
+  if (await clusterExists(kind, engine)) {
+    cluster = await existingCluster(kind, engine);
+    const healthy = await run(kubernetes.kubectl, ['--kubeconfig', cluster.kubeconfig, 'get', '--raw', '/readyz']).then(
+      () => true,
+      () => false,
+    );
+    if (healthy) say(`reusing kind cluster ${cluster.name}`);
+    else {
+      say(`kind cluster ${cluster.name} exists but its API server does not answer: making it again`);
+      await deleteCluster(kind, engine);
+      cluster = await create(kind, engine, options);
+    }
+  } else {
+    cluster = await create(kind, engine, options);
+  }
+
+  if (!options.clusterOnly) {
+    const images = await provideProjectImages(engine);
+    const all = [images.operator, images.node, ...images.extra];
+    await slowStep(`kind load docker-image (${all.length} images)`, () =>
+      run(kind, ['load', 'docker-image', '--name', cluster.name, ...all], { env: kindEnv(engine, cluster.name) }),
+    );
+    await installOperator(helm, cluster.kubeconfig, images);
+  }
+  return { ...cluster, engine, pathDirs: [dirname(kubernetes.kubectl), dirname(helm)] };
+}
+
+async function create(kind: string, engine: DockerEngine, options: E2eOptions): Promise<KindCluster> {
+  const image = await provisionNodeImage(engine, parseNodeImageChoice(options.nodeImage));
+  const hostPort = await freePort();
+  return deleteIfInterrupted(kind, engine, () => createCluster(kind, engine, { image, hostPort }));
+}
+
+/** Runs `work`; on SIGINT or SIGTERM meanwhile, deletes the cluster and exits (130 or 143). */
+async function deleteIfInterrupted<T>(kind: string, engine: DockerEngine, work: () => Promise<T>): Promise<T> {
+  let cleaning = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (cleaning) return;
+    cleaning = true;
+    say(`${signal}: deleting the half-made cluster`);
+    void deleteCluster(kind, engine).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Deletes the e2e cluster and what was made for it; a second Ctrl-C does not cut the cleanup short. */
+export async function tearDownE2eCluster(): Promise<void> {
+  const ignore = (): void => {
+    say('finishing the cleanup first');
+  };
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', ignore);
+  try {
+    const engine = await provisionDocker();
+    const kind = await provisionKind();
+    await deleteCluster(kind, engine);
+  } finally {
+    process.off('SIGINT', ignore);
+    process.off('SIGTERM', ignore);
+  }
+}
