@@ -15,7 +15,8 @@ async function main(command: string | undefined, args: string[]): Promise<void> 
     case 'up': {
       const started = Date.now();
       const cluster = await bringUpE2eCluster({
-        clusterOnly: args.includes('--cluster-only'),
+        images: !args.includes('--cluster-only'),
+        operator: !args.includes('--cluster-only'),
         nodeImage: process.env.CHATCLUSTER_KIND_NODE_IMAGE,
       });
       say(`kind cluster ${cluster.name} ready in ${Math.round((Date.now() - started) / 1000)}s; delete it with: npm run -s kind:down`);

@@ -9,18 +9,24 @@ import { provisionKind } from './binary.js';
 import { clusterExists, createCluster, deleteCluster, existingCluster, kindEnv, type KindCluster } from './cluster.js';
 import { parseNodeImageChoice, provisionNodeImage } from './node-image/choose.js';
 import { installOperator } from './operator.js';
-import { provideProjectImages } from './project-images.js';
+import { provideProjectImages, type ProjectImages } from './project-images.js';
 
 /** Everything a test or a shell needs to use the e2e cluster. */
 export interface E2eCluster extends KindCluster {
   engine: DockerEngine;
+  helm: string;
+  kubectl: string;
+  /** The project's images in the node, when they were asked for. */
+  images: ProjectImages | undefined;
   /** Folders holding kubectl and helm, for PATH. */
   pathDirs: string[];
 }
 
 export interface E2eOptions {
-  /** Only the cluster: no project images, no operator. */
-  clusterOnly: boolean;
+  /** Build the project's images and load them into the node. */
+  images: boolean;
+  /** `helm install` the operator chart with them (needs `images`). */
+  operator: boolean;
   /** CHATCLUSTER_KIND_NODE_IMAGE (see node-image/choose.ts). */
   nodeImage: string | undefined;
 }
@@ -54,15 +60,16 @@ export async function bringUpE2eCluster(options: E2eOptions): Promise<E2eCluster
     cluster = await create(kind, engine, options);
   }
 
-  if (!options.clusterOnly) {
-    const images = await provideProjectImages(engine);
+  let images: ProjectImages | undefined;
+  if (options.images || options.operator) {
+    images = await provideProjectImages(engine);
     const all = [images.operator, images.node, ...images.extra];
     await slowStep(`kind load docker-image (${all.length} images)`, () =>
       run(kind, ['load', 'docker-image', '--name', cluster.name, ...all], { env: kindEnv(engine, cluster.name) }),
     );
-    await installOperator(helm, cluster.kubeconfig, images);
   }
-  return { ...cluster, engine, pathDirs: [dirname(kubernetes.kubectl), dirname(helm)] };
+  if (options.operator && images !== undefined) await installOperator(helm, cluster.kubeconfig, images);
+  return { ...cluster, engine, helm, kubectl: kubernetes.kubectl, images, pathDirs: [dirname(kubernetes.kubectl), dirname(helm)] };
 }
 
 async function create(kind: string, engine: DockerEngine, options: E2eOptions): Promise<KindCluster> {
