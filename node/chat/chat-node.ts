@@ -318,7 +318,8 @@ export class ChatNode {
       if (dead === this.nodeId || !(await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds))) continue;
       log.info({ deadNode: dead }, 'removing a dead node’s sessions and routes');
       const wentOffline = await bus.routes.removeNode(dead);
-      await finishUnsettledMessages(dead, { bus, store, delivery: this.delivery });
+      const unsettled = await finishUnsettledMessages(dead, { bus, store, delivery: this.delivery });
+      if (unsettled.length > 0) log.info({ deadNode: dead, messages: unsettled.length }, 'routed the messages a dead node left in flight');
       await bus.progress.forget(dead);
       const sessions = await store.sessionsOnNode(dead);
       await Promise.all(sessions.map((session) => store.deleteSession(session)));

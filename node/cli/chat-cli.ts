@@ -2,15 +2,20 @@
  * A command-line chat client for people trying ChatCluster and for scripts.
  *
  *   chat token <user> [--ttl <s>]                  mint a dev token (HS256, needs CHAT_JWT_SECRET)
- *   chat listen                                    print every frame as a JSON line until Ctrl-C
+ *   chat listen [--cursor-file <f>]                print every frame as a JSON line until Ctrl-C;
+ *                                                  with a cursor file, first what was missed since
+ *                                                  the cursor it holds, and it keeps the newest cursor
  *   chat send <user:ID|group:NAME> <text> [--idem <key>]
  *   chat groups | chat group <create|join|leave|members> <name>
  *   chat history <user:ID|group:NAME> [--limit <n>] [--before <id>]
- *   chat sync [--since <id>]                       every message since the cursor, page after page
+ *   chat sync [--since <cursor> | --cursor-file <f>]  every message since the cursor, page after page;
+ *                                                  the cursor to resume from is kept in the file
+ *                                                  (or printed on stderr)
  *
  * Connection: --url (or CHAT_URL, default ws://127.0.0.1:8080) and --token (or CHAT_TOKEN);
  * or --user <id> with CHAT_JWT_SECRET to mint a token on the fly.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { mintToken } from '../auth/tokens.js';
@@ -24,8 +29,8 @@ const USAGE = `usage: chat <token|listen|send|groups|group|history|sync> ... [--
   chat token alice                 (with CHAT_JWT_SECRET set)
   chat send user:bob "hello"       chat send group:team "hi all" --idem k1
   chat group create team           chat groups
-  chat history user:bob --limit 20 chat sync --since 0
-  chat listen`;
+  chat history user:bob --limit 20 chat sync --cursor-file bob.cursor
+  chat listen --cursor-file bob.cursor`;
 
 /** `user:bob` or `group:team` as a protocol target. */
 function parseTarget(text: string | undefined): Target {
@@ -104,6 +109,49 @@ function expectReply(frame: Frame): Frame {
   return frame;
 }
 
+/**
+ * The cursor a client keeps between runs (PROTOCOL.md: the last `cursor` received, from a
+ * `message` frame or the last page of a sync walk), in a file when one is named.
+ */
+class KeptCursor {
+  constructor(private readonly file: string | undefined) {}
+
+  /** Where to sync from: `--since`, else the file's cursor, else everything. */
+  since(explicit: string | undefined): string {
+    if (explicit !== undefined) return explicit;
+    if (this.file === undefined || !existsSync(this.file)) return '0';
+    return readFileSync(this.file, 'utf8').trim() || '0';
+  }
+
+  keep(cursor: unknown): void {
+    if (typeof cursor !== 'string' || this.file === undefined) return;
+    writeFileSync(this.file, `${cursor}\n`);
+  }
+}
+
+/** Runs a sync walk from `since` to its last page, printing each message once; resolves with the walk's cursor. */
+async function syncAll(connection: Connection, since: string, printed: Set<string>): Promise<string> {
+  let from: string | null = since;
+  let cursor = since;
+  while (from !== null) {
+    const page = expectReply(await connection.request({ type: 'sync', since: from }));
+    for (const message of page.messages as Frame[]) printOnce(message, printed);
+    from = page.next as string | null;
+    cursor = page.cursor as string;
+  }
+  return cursor;
+}
+
+/** Prints a message unless one with its id was printed already (a sync may repeat a few). */
+function printOnce(message: Frame, printed: Set<string>): void {
+  const id = String(message.id);
+  if (printed.has(id)) return;
+  printed.add(id);
+  // Bounded: repeats only come from the last moments before the kept cursor.
+  if (printed.size > 10_000) printed.delete(printed.values().next().value ?? id);
+  print(message);
+}
+
 async function resolveToken(values: { token?: string | undefined; user?: string | undefined }): Promise<string> {
   const token = values.token ?? process.env.CHAT_TOKEN;
   if (token !== undefined && token !== '') return token;
@@ -125,6 +173,7 @@ async function main(argv: string[]): Promise<void> {
       limit: { type: 'string' },
       before: { type: 'string' },
       since: { type: 'string' },
+      'cursor-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -142,13 +191,22 @@ async function main(argv: string[]): Promise<void> {
 
   const url = values.url ?? process.env.CHAT_URL ?? 'ws://127.0.0.1:8080';
   const listening = command === 'listen';
+  const kept = new KeptCursor(values['cursor-file']);
+  const printed = new Set<string>();
   const { connection, hello } = await Connection.open(url, await resolveToken(values), (frame) => {
-    if (listening) print(frame);
+    if (!listening) return;
+    if (frame.type !== 'message') {
+      print(frame);
+      return;
+    }
+    printOnce(frame, printed);
+    kept.keep(frame.cursor);
   });
   try {
     switch (command) {
       case 'listen':
         print(hello);
+        if (values['cursor-file'] !== undefined) kept.keep(await syncAll(connection, kept.since(values.since), printed));
         await new Promise<never>(() => undefined);
         break;
       case 'send': {
@@ -187,12 +245,9 @@ async function main(argv: string[]): Promise<void> {
         break;
       }
       case 'sync': {
-        let since: string | null = values.since ?? '0';
-        while (since !== null) {
-          const page = expectReply(await connection.request({ type: 'sync', since }));
-          for (const message of page.messages as unknown[]) print(message);
-          since = page.next as string | null;
-        }
+        const cursor = await syncAll(connection, kept.since(values.since), printed);
+        kept.keep(cursor);
+        if (values['cursor-file'] === undefined) process.stderr.write(`cursor: ${cursor} (resume with --since ${cursor})\n`);
         break;
       }
       default:

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +47,28 @@ describe('the chat command-line client', () => {
     expect(JSON.parse((await chat('groups', '--user', 'cli-alice')).stdout)).toEqual(['cli-crew']);
     const synced = (await chat('sync', '--user', 'cli-bob')).stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string });
     expect(synced.map((message) => message.id)).toEqual([ack.id]);
+  });
+
+  it('keeps the cursor in a file: a second sync prints only what came since, each message once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-cli-'));
+    const cursorFile = join(dir, 'carol.cursor');
+    const lines = (stdout: string): { id: string }[] => stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: string });
+    try {
+      const first = JSON.parse((await chat('send', 'user:cli-carol', 'one', '--user', 'cli-dave')).stdout) as { id: string };
+      expect(lines((await chat('sync', '--user', 'cli-carol', '--cursor-file', cursorFile)).stdout).map((m) => m.id)).toEqual([first.id]);
+      expect(readFileSync(cursorFile, 'utf8')).toMatch(/^c1\./);
+      const second = JSON.parse((await chat('send', 'user:cli-carol', 'two', '--user', 'cli-dave')).stdout) as { id: string };
+      const again = lines((await chat('sync', '--user', 'cli-carol', '--cursor-file', cursorFile)).stdout).map((m) => m.id);
+      // The cursor may trail the newest message a little (never past one in flight), so the
+      // first may come again; the second always comes, and nothing twice.
+      expect(again).toContain(second.id);
+      expect(new Set(again).size).toBe(again.length);
+      for (const id of again) expect([first.id, second.id]).toContain(id);
+      const { stderr } = await chat('sync', '--user', 'cli-carol');
+      expect(stderr).toMatch(/^cursor: c1\./);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails with a clear message and exit code 1 on a bad target or a refused operation', async () => {

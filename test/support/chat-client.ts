@@ -1,5 +1,12 @@
 import WebSocket from 'ws';
 
+/** The socket closed before the awaited frame came. */
+export class SocketClosedError extends Error {
+  constructor(readonly code: number) {
+    super(`the socket closed (${code}) before the awaited frame came`);
+  }
+}
+
 /** A frame as a node sent it, loosely typed: tests assert on its fields. */
 export type Frame = Record<string, unknown> & { type: string };
 
@@ -10,7 +17,7 @@ export type Frame = Record<string, unknown> & { type: string };
 export class ChatClient {
   readonly frames: Frame[] = [];
   hello!: Frame;
-  private readonly waiters = new Set<{ match: (frame: Frame) => boolean; resolve: (frame: Frame) => void }>();
+  private readonly waiters = new Set<{ match: (frame: Frame) => boolean; resolve: (frame: Frame) => void; reject: (error: Error) => void }>();
   private nextRef = 0;
   closeCode: number | undefined;
 
@@ -27,6 +34,9 @@ export class ChatClient {
     });
     socket.on('close', (code) => {
       this.closeCode = code;
+      // Nothing more will come on this socket: waiting out the timeout would only hide that.
+      for (const waiter of this.waiters) waiter.reject(new SocketClosedError(code));
+      this.waiters.clear();
     });
   }
 
@@ -72,8 +82,13 @@ export class ChatClient {
   waitFor(match: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
     const seen = this.frames.find(match);
     if (seen !== undefined) return Promise.resolve(seen);
+    if (this.closeCode !== undefined) return Promise.reject(new SocketClosedError(this.closeCode));
     return new Promise((resolve, reject) => {
-      const waiter = { match, resolve: (frame: Frame) => { clearTimeout(timer); resolve(frame); } };
+      const waiter = {
+        match,
+        resolve: (frame: Frame) => { clearTimeout(timer); resolve(frame); },
+        reject: (error: Error) => { clearTimeout(timer); reject(error); },
+      };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
         reject(new Error(`no matching frame within ${timeoutMs} ms; received: ${JSON.stringify(this.frames.slice(-5))}`));

@@ -16,9 +16,14 @@ export interface ChatCluster {
 
 /**
  * Migrates a fresh keyspace, then starts `size` nodes on it with a Redis key prefix of
- * their own; `stop` stops the nodes and drops the keyspace.
+ * their own (node `i` with `perNodeEnv[i]` on top); `stop` stops the nodes and drops the keyspace.
  */
-export async function startChatCluster(testEnv: TestEnvironment, size: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<ChatCluster> {
+export async function startChatCluster(
+  testEnv: Pick<TestEnvironment, 'CHAT_REDIS_URL' | 'CHAT_CASSANDRA_CONTACT_POINTS' | 'CHAT_CASSANDRA_DC'>,
+  size: number,
+  extraEnv: NodeJS.ProcessEnv = {},
+  perNodeEnv: readonly NodeJS.ProcessEnv[] = [],
+): Promise<ChatCluster> {
   const id = randomBytes(4).toString('hex');
   const keyspace = `chat_${id}`;
   const redisKeyPrefix = `test-${id}:`;
@@ -32,7 +37,7 @@ export async function startChatCluster(testEnv: TestEnvironment, size: number, e
     ...extraEnv,
   };
   await migrate(env);
-  const nodes = await Promise.all(Array.from({ length: size }, (_, index) => startNode(env, `node-${id}-${index}`)));
+  const nodes = await Promise.all(Array.from({ length: size }, (_, index) => startNode({ ...env, ...perNodeEnv[index] }, `node-${id}-${index}`)));
   let added = size;
   return {
     nodes,

@@ -18,6 +18,8 @@ export interface RestartableServer {
   stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts the server again where it was and resolves once it answers. */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP) for `ms`, as a long GC pause or a stalled disk would, then lets it go on. */
+  pause(ms: number): Promise<void>;
 }
 
 /** Starts a Redis with `startRedis`, restarted as a new redis-server on the same port (nothing persisted). */
@@ -53,6 +55,15 @@ function restartable(address: string, first: ServerProcess, launch: (name: strin
       if (current === undefined) return;
       await stopProcessGroup(current.pid, signal);
       current = undefined;
+    },
+    async pause(ms) {
+      if (current === undefined) throw new Error(`${first.name} is not running`);
+      process.kill(-current.pid, 'SIGSTOP');
+      try {
+        await sleep(ms);
+      } finally {
+        process.kill(-current.pid, 'SIGCONT');
+      }
     },
     async start() {
       if (current !== undefined) throw new Error(`${first.name} is already running`);

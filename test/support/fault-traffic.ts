@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RawData } from 'ws';
 import type { Target } from '../../node/protocol/frames.js';
-import { ChatClient, type Frame } from './chat-client.js';
+import { ChatClient, SocketClosedError, type Frame } from './chat-client.js';
 import { tokenFor, type NodeProcess } from './node-processes.js';
 
 /** One time a user's socket dropped and the user came back on another node. */
@@ -12,16 +12,19 @@ export interface Reconnection {
   /** When the catch-up `sync` (every page) was answered. */
   syncedAt: number;
   node: string;
-  /** The id the catch-up `sync` started after (undefined: `since: 0`). */
+  /** The cursor the catch-up `sync` started from (undefined: `since: 0`). */
   since: string | undefined;
   /** Messages the catch-up returned that had not been seen live. */
   recovered: number;
+  /** Messages the catch-up returned that the user already held (the overlap, dropped by id). */
+  repeated: number;
 }
 
 /**
  * A chat user as a careful client behaves: it remembers every message it saw and the last
- * id, and, when its socket drops, reconnects to the next node of its list and syncs from
- * that id (PROTOCOL.md: such a client never misses a message).
+ * `cursor` it received (from a `message` frame or a sync walk's last page), syncs when it
+ * connects, and, when its socket drops, reconnects to the next node of its list and syncs
+ * from that cursor (PROTOCOL.md: such a client never misses a message).
  */
 export class ChatUser {
   /** Message id → when it arrived live. */
@@ -29,8 +32,8 @@ export class ChatUser {
   /** Ids returned by `sync`. */
   readonly synced = new Set<string>();
   readonly reconnections: Reconnection[] = [];
-  /** The greatest message id seen, live or by sync. */
-  lastSeen: string | undefined;
+  /** The last cursor received, live or from a sync walk. */
+  cursor: string | undefined;
   /** Messages one socket received more than once (the protocol says once each). */
   duplicates = 0;
   /** Why the last reconnection failed (its catch-up sync was refused), if it did. */
@@ -44,17 +47,23 @@ export class ChatUser {
     /** Where the user connects first (index 0) and, in turn, after a drop. */
     private readonly nodes: readonly NodeProcess[],
     /** How long the user waits after a drop before reconnecting (undefined: it does not). */
-    private readonly reconnectAfterMs: number | undefined,
+    private readonly reconnectAfterMs: number | (() => number) | undefined,
   ) {}
 
   /**
    * Connects `name` to `nodes[0]`. With `reconnectAfterMs`, it moves along `nodes` whenever
    * its socket drops, after that pause (a client's back-off).
    */
-  static async connect(name: string, nodes: readonly NodeProcess[], options: { reconnectAfterMs?: number } = {}): Promise<ChatUser> {
+  static async connect(name: string, nodes: readonly NodeProcess[], options: { reconnectAfterMs?: number | (() => number) } = {}): Promise<ChatUser> {
     const user = new ChatUser(name, nodes, options.reconnectAfterMs);
     await user.open(0);
+    await user.syncFrom(undefined);
     return user;
+  }
+
+  /** Drops the socket as a flaky network would; the user reconnects to the next node and syncs. */
+  hop(): void {
+    this.client.socket.terminate();
   }
 
   /** The node the current socket is on. */
@@ -72,21 +81,23 @@ export class ChatUser {
     return this.client.request(frame, timeoutMs);
   }
 
-  /** Asks `sync` page by page from `since` (0: everything) and records what it returns. */
+  /** Asks `sync` page by page from `since` (0: everything), records what it returns, and keeps the walk's cursor. */
   async syncFrom(since: string | undefined): Promise<string[]> {
     const returned: string[] = [];
-    let cursor: string | 0 = since ?? 0;
+    let from: string | 0 = since ?? 0;
     for (;;) {
-      const page = await this.client.request({ type: 'sync', since: cursor });
+      const page = await this.client.request({ type: 'sync', since: from });
       if (page.type !== 'sync') throw new Error(`${this.name}: sync answered ${JSON.stringify(page)}`);
       for (const message of page.messages as Frame[]) {
         const id = message.id as string;
         returned.push(id);
         this.synced.add(id);
-        this.see(id);
       }
-      if (page.next === null) return returned;
-      cursor = page.next as string;
+      if (page.next === null) {
+        this.cursor = page.cursor as string;
+        return returned;
+      }
+      from = page.next as string;
     }
   }
 
@@ -112,7 +123,7 @@ export class ChatUser {
       if (onThisSocket.has(id)) this.duplicates += 1;
       onThisSocket.add(id);
       if (!this.live.has(id)) this.live.set(id, Date.now());
-      this.see(id);
+      if (typeof frame.cursor === 'string') this.cursor = frame.cursor;
     });
     client.socket.once('close', () => {
       if (this.closing || this.reconnectAfterMs === undefined) return;
@@ -122,9 +133,9 @@ export class ChatUser {
     });
   }
 
-  /** Tries the next nodes in turn until one says hello, then syncs from the last id seen. */
+  /** Tries the next nodes in turn until one says hello, then syncs from the cursor it kept. */
   private async reconnect(droppedAt: number): Promise<void> {
-    await sleep(this.reconnectAfterMs ?? 0);
+    await sleep(typeof this.reconnectAfterMs === 'function' ? this.reconnectAfterMs() : (this.reconnectAfterMs ?? 0));
     for (let attempt = 1; !this.closing; attempt++) {
       try {
         await this.open(this.nodeIndex + 1);
@@ -137,21 +148,26 @@ export class ChatUser {
     }
     if (this.closing) return;
     const helloAt = Date.now();
-    const since = this.lastSeen;
-    const seenBefore = new Set([...this.live.keys()]);
-    const returned = await this.syncFrom(since);
+    const since = this.cursor;
+    const liveBefore = new Set(this.live.keys());
+    const heldBefore = new Set([...this.live.keys(), ...this.synced]);
+    let returned: string[];
+    try {
+      returned = await this.syncFrom(since);
+    } catch (error) {
+      // The new socket dropped too: its close handler is already reconnecting again.
+      if (error instanceof SocketClosedError) return;
+      throw error;
+    }
     this.reconnections.push({
       droppedAt,
       helloAt,
       syncedAt: Date.now(),
       node: this.node,
       since,
-      recovered: returned.filter((id) => !seenBefore.has(id)).length,
+      recovered: returned.filter((id) => !liveBefore.has(id)).length,
+      repeated: returned.filter((id) => heldBefore.has(id)).length,
     });
-  }
-
-  private see(id: string): void {
-    if (this.lastSeen === undefined || id > this.lastSeen) this.lastSeen = id;
   }
 }
 
