@@ -27,19 +27,24 @@ export interface CassandraInstall {
  */
 export async function provisionCassandra(): Promise<CassandraInstall> {
   const java = await findJava();
+  return { java, libDir: await fetchCassandraJars(versions.cassandra) };
+}
+
+/** The folder of one Cassandra release's jars (cassandra-all and its runtime dependencies), fetched once. */
+export async function fetchCassandraJars(version: string): Promise<string> {
   const mvn = requireCommand('mvn', "install Maven (Debian package 'maven')");
-  const dir = await cached(cacheDir('cassandra', versions.cassandra), async (staging) => {
-    await slowStep(`Cassandra ${versions.cassandra}: fetching jars with Maven`, () =>
+  const dir = await cached(cacheDir('cassandra', version), async (staging) => {
+    await slowStep(`Cassandra ${version}: fetching jars with Maven`, () =>
       run(mvn, [
         '-B', '-q', '-f', POM,
-        `-Dcassandra.version=${versions.cassandra}`,
+        `-Dcassandra.version=${version}`,
         'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies',
         '-DincludeScope=runtime',
         `-DoutputDirectory=${join(staging, 'lib')}`,
       ], { remedy: 'Maven needs Maven Central; check the network or ~/.m2/settings.xml' }),
     );
   });
-  return { java, libDir: join(dir, 'lib') };
+  return join(dir, 'lib');
 }
 
 /** Cassandra 5.0 runs on Java 11 or 17 only. */

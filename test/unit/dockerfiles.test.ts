@@ -9,12 +9,16 @@ import { readFileSync } from 'node:fs';
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
 import { loadNodeConfig } from '../../node/config.js';
+import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { loadOperatorConfig } from '../../operator/config.js';
+import { desiredCassandra, desiredRedis } from '../../operator/desired/dependencies.js';
+import { versions } from '../env/versions.js';
 import {
   copyPaths,
   DOCKERIGNORE_PATH,
   dockerignoreMatcher,
   inImage,
+  parseDockerfile,
   readRepositoryDockerfile,
   REPO_ROOT,
   stageChain,
@@ -26,6 +30,13 @@ import {
 const dockerfile = readRepositoryDockerfile();
 const packageJson = JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { version: string; license: string; engines: { node: string } };
 const TARGETS = ['node', 'operator'] as const;
+/** A ChatCluster with the default managed Redis and Cassandra, for the operator's dependency objects. */
+const sampleCluster: ChatCluster = {
+  apiVersion: CHATCLUSTER_API_VERSION,
+  kind: CHATCLUSTER_KIND,
+  metadata: { name: 'sample', namespace: 'default', uid: '00000000-0000-0000-0000-000000000000', generation: 1 },
+  spec: parseChatClusterSpec({}),
+};
 
 /** Every rule the linter has, as an error. */
 const STRICT: ValidatorSettings = {
@@ -233,4 +244,41 @@ describe('the .dockerignore matcher (Docker’s rules)', () => {
     expect(matcher('tmp/x')).toBe(true);
     expect(matcher('a/b/tmp/x')).toBe(true);
   });
+});
+
+describe('the local stand-ins for the official Redis and Cassandra images (test/env/images)', () => {
+  const standIns = [
+    { name: 'redis', statefulSet: desiredRedis(sampleCluster)?.statefulSet },
+    { name: 'cassandra', statefulSet: desiredCassandra(sampleCluster)?.statefulSet },
+  ];
+
+  it('follow the Node.js release of the Dockerfile’s default base with their own Node.js base', () => {
+    expect(dockerfile.globalArgs.get('NODE_IMAGE')).toBe(`node:${versions.node}-${versions.debian}-slim`);
+  });
+
+  for (const { name, statefulSet } of standIns) {
+    const standIn = parseDockerfile(readFileSync(`${REPO_ROOT}test/env/images/${name}/Dockerfile`, 'utf8'));
+    const chain = standIn.stages;
+    const container = defined(statefulSet?.spec?.template.spec?.containers[0], `${name} container`);
+
+    it(`${name}: has no problems by the dockerfile-utils linter`, () => {
+      expect(validate(standIn.text, STRICT).map((problem) => problem.range.start.line + 1)).toEqual([]);
+    });
+
+    it(`${name}: exposes the ports, declares the volume and makes the UID-999 user the operator’s pods rely on`, () => {
+      const exposed = stepsOf(chain, 'EXPOSE').flatMap((step) => step.args.map(Number));
+      for (const port of container.ports ?? []) expect(exposed, `${name}: ${port.name ?? ''}`).toContain(port.containerPort);
+      const declared = stepsOf(chain, 'VOLUME').flatMap((step) => step.json ?? step.args);
+      expect(container.volumeMounts?.map((mount) => mount.mountPath)).toEqual(declared);
+      expect(statefulSet?.spec?.template.spec?.securityContext?.runAsUser).toBe(999);
+      const commands = stepsOf(chain, 'RUN').map((step) => step.text).join('\n');
+      expect(commands).toMatch(/--uid 999\b/);
+      expect(commands).toMatch(/--gid 999\b/);
+    });
+
+    it(`${name}: starts through docker-entrypoint.sh, so the operator's args and CASSANDRA_* variables mean what they mean to the official image`, () => {
+      expect(stepsOf(chain, 'ENTRYPOINT').at(-1)?.json).toEqual(['docker-entrypoint.sh']);
+      expect(stepsOf(chain, 'CMD').at(-1)?.json?.[0]).toBe(name === 'redis' ? 'redis-server' : 'cassandra');
+    });
+  }
 });
