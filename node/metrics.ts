@@ -64,6 +64,16 @@ export class NodeMetrics {
     labelNames: ['dependency'] as const,
     registers: [this.registry],
   });
+  readonly messagesInFlight = new Gauge({
+    name: 'chat_messages_in_flight',
+    help: 'Messages this node accepted and has not finished storing and routing',
+    registers: [this.registry],
+  });
+  readonly cursorLag = new Gauge({
+    name: 'chat_cursor_lag_seconds',
+    help: 'How far the sync cursors this node hands out trail its clock (grows while a message anywhere is stuck in flight)',
+    registers: [this.registry],
+  });
   readonly slowConsumersClosed = new Counter({
     name: 'chat_slow_consumers_closed_total',
     help: 'Sockets closed because their send buffer exceeded the bound',

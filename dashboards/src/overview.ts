@@ -131,6 +131,22 @@ export const overviewDashboard: DashboardSpec = {
             queries: [{ expr: quantile(0.99, 'chat_store_latency_seconds', SCOPE, ['operation']), legend: '{{operation}}' }],
           }),
         ],
+        [
+          timeseries('Sync cursor lag', {
+            description: 'How far the cursors handed to clients trail each node’s clock. It grows while a message anywhere is stuck in flight (a slow store, a bus outage, a dead node not yet cleaned up): clients then re-receive more on reconnect, and miss nothing.',
+            unit: 's',
+            min: 0,
+            width: 12,
+            queries: [{ expr: sumBy(['pod'], node('chat_cursor_lag_seconds')), legend: '{{pod}}' }],
+          }),
+          timeseries('Messages in flight', {
+            description: 'Messages accepted and not yet stored and routed, per node.',
+            unit: 'short',
+            min: 0,
+            width: 12,
+            queries: [{ expr: sumBy(['pod'], node('chat_messages_in_flight')), legend: '{{pod}}' }],
+          }),
+        ],
       ],
     },
     {

@@ -1,6 +1,7 @@
 import type { Logger } from '../../common/log.js';
 import type { Bus } from '../bus/bus.js';
-import { laterId } from '../protocol/cursor.js';
+import type { NodeMetrics } from '../metrics.js';
+import { idTime, laterId } from '../protocol/cursor.js';
 import type { InFlightMessages } from './in-flight.js';
 import { clockToFollow, clusterWatermark } from './watermark.js';
 
@@ -8,6 +9,7 @@ export interface ClusterProgressDeps {
   nodeId: string;
   bus: Bus;
   inFlight: InFlightMessages;
+  metrics: NodeMetrics;
   log: Logger;
   clock: () => number;
   /** How often watermarks are exchanged: the cursor trails the newest message by about two of these. */
@@ -111,6 +113,8 @@ export class ClusterProgress {
     const settled = this.settled;
     this.settled = [];
     const own = inFlight.watermark(clock());
+    this.deps.metrics.messagesInFlight.set(inFlight.inFlight);
+    if (this.delivered !== undefined) this.deps.metrics.cursorLag.set(Math.max(0, clock() - idTime(this.delivered)) / 1000);
     let published: Map<string, string>;
     try {
       published = await bus.progress.exchange(nodeId, own, settled);
