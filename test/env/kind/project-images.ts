@@ -1,26 +1,18 @@
 import type { DockerEngine } from '../docker/engine.js';
-import { EnvError } from '../errors.js';
+import { buildProjectImages } from '../images/index.js';
 
-/** The project's two images, as built from its Dockerfile into `engine`. */
+/** The images the cluster needs from this project, as built into `engine`. */
 export interface ProjectImages {
-  /** `--target operator`, e.g. `chatcluster/chatcluster-operator:e2e`. */
+  /** `--target operator` of the Dockerfile. */
   operator: string;
-  /** `--target node`, e.g. `chatcluster/chat-node:e2e`. */
+  /** `--target node` of the Dockerfile. */
   node: string;
-  /** Every other image the cluster needs without a registry (the managed Redis and Cassandra substitutes). */
+  /** The managed Redis and Cassandra images, under the names the operator deploys. */
   extra: string[];
 }
 
-/**
- * SEAM: the project's images come from test/env/images/ (built there with the project's
- * Dockerfile, a local Node.js base where no registry is reachable). Until that part
- * exports a function building them, this fails loudly, after the cluster is up.
- */
-export function provideProjectImages(_engine: DockerEngine): Promise<ProjectImages> {
-  return Promise.reject(
-    new EnvError(
-      'the project images are not built yet: test/env/images/ has no function building the node and operator images to call',
-      'wire test/env/kind/project-images.ts (provideProjectImages) to the images part, or run `npm run -s kind:up -- --cluster-only`',
-    ),
-  );
+/** Builds (or reuses) them with the images part of the environment (test/env/images). */
+export async function provideProjectImages(engine: DockerEngine): Promise<ProjectImages> {
+  const images = await buildProjectImages(engine);
+  return { operator: images.operator, node: images.node, extra: [images.redis, images.cassandra] };
 }
