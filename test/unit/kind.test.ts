@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kindModuleDir } from '../env/kind/binary.js';
 import { E2E_NODE_PORT, kindConfig } from '../env/kind/cluster.js';
-import { OFFICIAL_NODE_IMAGE, parseNodeImageChoice } from '../env/kind/node-image/choose.js';
+import { afterPull, OFFICIAL_NODE_IMAGE, parseNodeImageChoice } from '../env/kind/node-image/choose.js';
 import { kindStorage } from '../env/kind/node-image/images.js';
 import { POD_SUBNET, restrictOomScoreAdj, staticCniConfig } from '../env/kind/node-image/rootfs.js';
 import { splitImage } from '../env/kind/operator.js';
@@ -15,6 +15,13 @@ describe('which kind node image runs', () => {
     expect(parseNodeImageChoice('official')).toEqual({ use: 'official' });
     expect(parseNodeImageChoice('local')).toEqual({ use: 'local' });
     expect(parseNodeImageChoice('kindest/node:v1.35.8@sha256:abc')).toEqual({ use: 'given', image: 'kindest/node:v1.35.8@sha256:abc' });
+  });
+
+  it('falls back to the local image only when the official one cannot be pulled and was not demanded', () => {
+    expect(afterPull({ use: 'official-or-local' }, true)).toBe('official');
+    expect(afterPull({ use: 'official-or-local' }, false)).toBe('local');
+    expect(afterPull({ use: 'official' }, true)).toBe('official');
+    expect(afterPull({ use: 'official' }, false)).toBe('fail');
   });
 
   it('officially is kind\'s image of the pinned Kubernetes release', () => {

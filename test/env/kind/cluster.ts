@@ -118,10 +118,20 @@ export async function existingCluster(kind: string, engine: DockerEngine, name =
 export async function deleteCluster(kind: string, engine: DockerEngine, name = CLUSTER_NAME): Promise<void> {
   const env = kindEnv(engine, name);
   await slowStep(`kind delete cluster ${name}`, async () => {
-    await run(kind, ['delete', 'cluster', '--name', name], { env });
-    const leftovers = (await run(engine.client, ['ps', '-aq', '--filter', `label=${TEST_ENV_LABEL}`], { env })).split('\n').filter(Boolean);
-    if (leftovers.length > 0) await run(engine.client, ['rm', '-f', '-v', ...leftovers], { env });
-    const networks = (await run(engine.client, ['network', 'ls', '-q', '--filter', `name=^${name}$`], { env })).split('\n').filter(Boolean);
-    if (networks.length > 0) await run(engine.client, ['network', 'rm', ...networks], { env });
+    // Every step is tried, so what one failure left behind the next run of `down` still finds.
+    const failures: unknown[] = [];
+    const attempt = async (step: () => Promise<unknown>): Promise<void> => {
+      await step().catch((error: unknown) => failures.push(error));
+    };
+    await attempt(() => run(kind, ['delete', 'cluster', '--name', name], { env }));
+    await attempt(async () => {
+      const leftovers = (await run(engine.client, ['ps', '-aq', '--filter', `label=${TEST_ENV_LABEL}`], { env })).split('\n').filter(Boolean);
+      if (leftovers.length > 0) await run(engine.client, ['rm', '-f', '-v', ...leftovers], { env });
+    });
+    await attempt(async () => {
+      const networks = (await run(engine.client, ['network', 'ls', '-q', '--filter', `name=^${name}$`], { env })).split('\n').filter(Boolean);
+      if (networks.length > 0) await run(engine.client, ['network', 'rm', ...networks], { env });
+    });
+    if (failures.length > 0) throw failures[0];
   });
 }

@@ -78,19 +78,28 @@ async function create(kind: string, engine: DockerEngine, options: E2eOptions): 
   return deleteIfInterrupted(kind, engine, () => createCluster(kind, engine, { image, hostPort }));
 }
 
-/** Runs `work`; on SIGINT or SIGTERM meanwhile, deletes the cluster and exits (130 or 143). */
+/**
+ * Runs `work`; if SIGINT or SIGTERM comes meanwhile, deletes the cluster once `work` has
+ * ended (kind, in the same process group, stops on Ctrl-C too) and exits (130 or 143).
+ */
 async function deleteIfInterrupted<T>(kind: string, engine: DockerEngine, work: () => Promise<T>): Promise<T> {
-  let cleaning = false;
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (cleaning) return;
-    cleaning = true;
-    say(`${signal}: deleting the half-made cluster`);
-    void deleteCluster(kind, engine).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    if (interrupted === undefined) say(`${signal}: the half-made cluster will be deleted`);
+    interrupted = signal;
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await work();
+    const result = await work().catch((error: unknown) => {
+      if (interrupted === undefined) throw error;
+      return undefined;
+    });
+    if (interrupted !== undefined) {
+      await deleteCluster(kind, engine);
+      process.exit(interrupted === 'SIGINT' ? 130 : 143);
+    }
+    return result as T;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -37,14 +37,23 @@ export async function provisionNodeImage(engine: DockerEngine, choice: NodeImage
     case 'official':
     case 'official-or-local': {
       const problem = await pullProblem(engine, OFFICIAL_NODE_IMAGE);
-      if (problem === undefined) return { image: OFFICIAL_NODE_IMAGE, local: false };
-      if (choice.use === 'official') {
-        throw new EnvError(`cannot pull ${OFFICIAL_NODE_IMAGE}: ${problem}`, 'reach Docker Hub, or unset CHATCLUSTER_KIND_NODE_IMAGE to assemble a node image locally');
+      switch (afterPull(choice, problem === undefined)) {
+        case 'official':
+          return { image: OFFICIAL_NODE_IMAGE, local: false };
+        case 'fail':
+          throw new EnvError(`cannot pull ${OFFICIAL_NODE_IMAGE}: ${problem ?? ''}`, 'reach Docker Hub, or unset CHATCLUSTER_KIND_NODE_IMAGE to assemble a node image locally');
+        case 'local':
+          say(`${OFFICIAL_NODE_IMAGE} cannot be pulled (${problem ?? ''}): using a node image assembled here`);
+          return { image: await provisionLocalNodeImage(engine), local: true };
       }
-      say(`${OFFICIAL_NODE_IMAGE} cannot be pulled (${problem}): assembling a node image locally`);
-      return { image: await provisionLocalNodeImage(engine), local: true };
     }
   }
+}
+
+/** Once it is known whether the official image could be had: run it, fail, or assemble one here. */
+export function afterPull(choice: { use: 'official' | 'official-or-local' }, pulled: boolean): 'official' | 'local' | 'fail' {
+  if (pulled) return 'official';
+  return choice.use === 'official' ? 'fail' : 'local';
 }
 
 /** Why `image` is neither present nor pullable, or undefined when it is there now. */

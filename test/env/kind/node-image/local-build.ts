@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cached } from '../../cache.js';
 import { docker, dockerEnv, type DockerEngine } from '../../docker/engine.js';
 import { provisionKubernetes, provisionKubernetesNode } from '../../kubernetes/binaries.js';
 import { run } from '../../process.js';
 import { say, slowStep } from '../../progress.js';
-import { cacheDir, versions } from '../../versions.js';
+import { cacheDir, cacheRoot, versions } from '../../versions.js';
 import { kindModuleDir } from '../binary.js';
 import { TEST_ENV_LABEL } from '../cluster.js';
 import { provisionCoredns, provisionLocalPathProvisioner, provisionPause } from './components.js';
@@ -34,13 +34,31 @@ export async function provisionLocalNodeImage(engine: DockerEngine): Promise<str
   if (!(await hasImage(engine, image))) {
     await slowStep(`kind node image: docker load ${image}`, () => docker(engine, ['load', '-q', '-i', join(dir, 'image.tar')]));
   }
+  await pruneOtherNodeImages(engine, image, dir);
   return image;
 }
+
+/** Removes node images of earlier recipes from the cache and the engine: each is over a gigabyte. */
+async function pruneOtherNodeImages(engine: DockerEngine, image: string, dir: string): Promise<void> {
+  const current = basename(dir);
+  for (const entry of readdirSync(cacheRoot())) {
+    if (entry.startsWith('kind-node-image-v') && entry !== current && !/\.(lock|partial)$/.test(entry)) {
+      rmSync(join(cacheRoot(), entry), { recursive: true, force: true });
+    }
+  }
+  const listed = await docker(engine, ['images', '--format', '{{.Repository}}:{{.Tag}}', LOCAL_REPOSITORY]);
+  const stale = listed.split('\n').filter((line) => line !== '' && line !== image);
+  // An image a running cluster still uses stays; `docker rmi` refuses it.
+  for (const old of stale) await docker(engine, ['rmi', old]).catch(() => undefined);
+}
+
+/** The sources that decide what the image holds (choosing between images does not). */
+const RECIPE = ['components.ts', 'images.ts', 'local-build.ts', 'rootfs.ts'];
 
 /** Changes whenever a pinned version or how the image is made changes. */
 function contentKey(): string {
   const hash = createHash('sha256').update(JSON.stringify({ versions, NODE_PACKAGES, DEBIAN_SUITE }));
-  for (const name of readdirSync(THIS_FOLDER).filter((file) => file.endsWith('.ts')).sort()) {
+  for (const name of RECIPE) {
     hash.update(name).update(readFileSync(join(THIS_FOLDER, name)));
   }
   return hash.digest('hex').slice(0, 12);
