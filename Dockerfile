@@ -35,8 +35,10 @@ WORKDIR /app
 # Dependencies first, so a source change reuses the installed node_modules layer.
 COPY package.json package-lock.json ./
 # The CA secret is optional: without it the mount is absent and Node.js warns once that it
-# ignores the missing file, then trusts its own CA list as usual.
-RUN --mount=type=secret,id=ca NODE_EXTRA_CA_CERTS=/run/secrets/ca npm ci --no-audit --no-fund
+# ignores the missing file, then trusts its own CA list as usual. `npm ls` fails the step
+# when the install is incomplete: npm can exit 0 after failing to fetch ("Exit handler
+# never called!"), and the builder would cache that empty layer for every later build.
+RUN --mount=type=secret,id=ca NODE_EXTRA_CA_CERTS=/run/secrets/ca npm ci --no-audit --no-fund && npm ls --silent
 COPY tsconfig.json tsconfig.build.json ./
 COPY common ./common
 COPY node ./node

@@ -6,18 +6,21 @@
  * environment the operator's StatefulSets give them, keep their data in the volume path,
  * and answer PING and CQL on 127.0.0.1. Without Docker this fails, saying what to install.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { V1Container, V1StatefulSet } from '@kubernetes/client-node';
 import { Client } from 'cassandra-driver';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredCassandra, desiredRedis } from '../../operator/desired/dependencies.js';
-import { docker, provisionDocker, type DockerEngine } from '../env/docker/engine.js';
+import { docker, dockerEnv, provisionDocker, type DockerEngine } from '../env/docker/engine.js';
 import { buildProjectImages, type ProjectImages } from '../env/images/index.js';
 
 const JWT_SECRET = 'built-images-test-secret-0123456789abcdef';
 const RUN_ID = `chatcluster-images-test-${process.pid}`;
+const RUN_LABEL = `dev.chatcluster.test-run=${RUN_ID}`;
 
 let engine: DockerEngine;
 let images: ProjectImages;
@@ -28,7 +31,7 @@ const volumes: string[] = [];
 async function start(args: readonly string[]): Promise<string> {
   const name = `${RUN_ID}-${containers.length}`;
   containers.push(name);
-  await docker(engine, ['run', '--detach', '--name', name, ...args]);
+  await docker(engine, ['run', '--detach', '--name', name, '--label', RUN_LABEL, ...args]);
   return name;
 }
 
@@ -36,8 +39,17 @@ async function start(args: readonly string[]): Promise<string> {
 async function volume(): Promise<string> {
   const name = `${RUN_ID}-${volumes.length}`;
   volumes.push(name);
-  await docker(engine, ['volume', 'create', name]);
+  await docker(engine, ['volume', 'create', '--label', RUN_LABEL, name]);
   return name;
+}
+
+/** Removes this run's containers and volumes once this worker is gone, however it ended (Ctrl-C, crash). */
+function removeWhenWorkerExits(): void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done
+    docker ps -aq --filter label=${RUN_LABEL} | xargs -r docker rm -f
+    docker volume ls -q --filter label=${RUN_LABEL} | xargs -r docker volume rm -f`;
+  const env = { ...dockerEnv(engine), PATH: `${dirname(engine.client)}:${process.env.PATH ?? ''}` };
+  spawn('bash', ['-c', script], { detached: true, stdio: 'ignore', env }).unref();
 }
 
 /** The loopback port Docker published for a container port. */
@@ -86,6 +98,7 @@ function containerOf(statefulSet: V1StatefulSet | undefined): V1Container {
 
 beforeAll(async () => {
   engine = await provisionDocker();
+  removeWhenWorkerExits();
   const started = Date.now();
   images = await buildProjectImages(engine);
   console.log(`images built or reused in ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(images)}`);
