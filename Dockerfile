@@ -4,8 +4,11 @@
 #   docker build --target node     -t chatcluster/chat-node:0.1.0 .
 #   docker build --target operator -t chatcluster/chatcluster-operator:0.1.0 .
 #
-# Behind a TLS-inspecting proxy, hand the builder your CA bundle as a BuildKit secret
-# (DOCKER_BUILDKIT=1); it is mounted for `npm ci` only and nothing of it stays in an image:
+# BuildKit builds it (the default since Docker 23; DOCKER_BUILDKIT=1 on 20.10), with the
+# engine's own Dockerfile frontend: no `# syntax=` line, which would fetch one from a registry.
+#
+# Behind a TLS-inspecting proxy, hand the builder your CA bundle as a BuildKit secret;
+# it is mounted for `npm ci` only and nothing of it stays in an image:
 #
 #   docker build --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt --target node ...
 #
