@@ -2,9 +2,11 @@
  * The e2e kind cluster from a shell:
  *   npm run -s kind:up [-- --cluster-only]   create (or reuse) it, load the project's images,
  *                                            install the operator chart, print `export` lines
- *   npm run -s kind:down                     delete it and everything made for it
+ *   npm run -s kind:down [-- --engine]       delete it and everything made for it (and stop
+ *                                            the environment's own dockerd, if it runs one)
  * CHATCLUSTER_KIND_NODE_IMAGE: official | local | <image> (default: official, else local).
  */
+import { stopOwnDockerd } from '../docker/engine.js';
 import { EnvError } from '../errors.js';
 import { exportLines } from '../environment.js';
 import { say } from '../progress.js';
@@ -30,10 +32,11 @@ async function main(command: string | undefined, args: string[]): Promise<void> 
     }
     case 'down':
       await tearDownE2eCluster();
+      if (args.includes('--engine')) await stopOwnDockerd();
       say('deleted');
       return;
     default:
-      throw new EnvError(`unknown command ${command ?? '(none)'}`, 'use: up [--cluster-only], down');
+      throw new EnvError(`unknown command ${command ?? '(none)'}`, 'use: up [--cluster-only], down [--engine]');
   }
 }
 
