@@ -46,9 +46,25 @@ export async function tryPull(engine: DockerEngine, image: string): Promise<bool
   }
 }
 
+/** The image ID a name points at, or undefined. */
+async function imageId(engine: DockerEngine, image: string): Promise<string | undefined> {
+  return docker(engine, ['image', 'inspect', '--format', '{{.Id}}', image]).then((id) => id.trim(), () => undefined);
+}
+
+/**
+ * Runs `make`, which (re)makes `image`, then removes the image the name pointed at before,
+ * so repeated builds leave no untagged images behind. An old image still in use (a
+ * container, another tag) stays.
+ */
+async function replacing(engine: DockerEngine, image: string, make: () => Promise<unknown>): Promise<void> {
+  const before = await imageId(engine, image);
+  await make();
+  if (before !== undefined && before !== (await imageId(engine, image))) await docker(engine, ['image', 'rm', before]).catch(() => undefined);
+}
+
 /** `docker import` of a root filesystem tarball, with Dockerfile-style `changes` (ENV, CMD, LABEL, ...). */
 export async function importRootfs(engine: DockerEngine, tarball: string, image: string, changes: readonly string[]): Promise<void> {
-  await docker(engine, ['import', ...changes.flatMap((change) => ['--change', change]), tarball, image]);
+  await replacing(engine, image, () => docker(engine, ['import', ...changes.flatMap((change) => ['--change', change]), tarball, image]));
 }
 
 /** One `docker build` (BuildKit). */
@@ -77,11 +93,13 @@ export async function buildImage(engine: DockerEngine, request: BuildRequest, on
     ...Object.entries(request.secrets ?? {}).flatMap(([id, file]) => ['--secret', `id=${id},src=${file}`]),
     request.context,
   ];
-  await run(engine.client, args, {
-    env: dockerEnv(engine),
-    ...(onLine === undefined ? {} : { onLine }),
-    remedy: 'the docker build above failed; its last lines say which step',
-  });
+  await replacing(engine, request.tag, () =>
+    run(engine.client, args, {
+      env: dockerEnv(engine),
+      ...(onLine === undefined ? {} : { onLine }),
+      remedy: 'the docker build above failed; its last lines say which step',
+    }),
+  );
 }
 
 /** An image's size in bytes, as `docker image inspect` reports it. */
