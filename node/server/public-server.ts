@@ -8,6 +8,7 @@ import type { ChatNode } from '../chat/chat-node.js';
 import { asChatError, HTTP_STATUS } from '../protocol/errors.js';
 import { bearerToken, httpApi } from './http-api.js';
 import { serveSocket, type SocketLimits } from './socket.js';
+import { webClient } from './web-client.js';
 
 export interface PublicServerOptions {
   node: ChatNode;
@@ -19,7 +20,7 @@ export interface PublicServerOptions {
 
 /**
  * The public port: `/ws` (credentials checked before the upgrade: no socket without a
- * valid token), the HTTP API under `/v1`, `/healthz` and `/readyz`.
+ * valid token), the HTTP API under `/v1`, `/healthz`, `/readyz`, and the web client at `/`.
  */
 export function createPublicServer(options: PublicServerOptions): Server {
   const { node, verifier, log } = options;
@@ -33,6 +34,7 @@ export function createPublicServer(options: PublicServerOptions): Server {
     res.status(ready ? 200 : 503).json({ ready, draining: node.isDraining });
   });
   app.use('/v1', httpApi(node, verifier, options.maxFrameBytes));
+  app.use(webClient());
 
   const server = createServer(app);
   // ws closes a socket whose frame exceeds maxPayload with 1009, as the protocol requires.

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from './cassandra.js';
+import { provisionChromium } from './chromium.js';
 import { EnvError } from './errors.js';
 import { provisionFaketime } from './faketime.js';
 import { provisionHelm } from './helm.js';
@@ -62,6 +63,11 @@ const PARTS = {
   faketime: part({
     provision: provisionFaketime,
     start: (library) => Promise.resolve({ variables: { FAKETIME_LIBRARY: library }, pathDirs: [] }),
+  }),
+  // Only makes Chromium available: each browser test launches its own.
+  chromium: part({
+    provision: provisionChromium,
+    start: (chromium) => Promise.resolve({ variables: { CHROMIUM_BIN: chromium }, pathDirs: [] }),
   }),
   helm: part({
     provision: provisionHelm,

@@ -9,6 +9,8 @@ const TestEnvironment = z.object({
   KUBECONFIG: z.string().min(1),
   /** libfaketime, preloaded into a node whose clock a test shifts. */
   FAKETIME_LIBRARY: z.string().min(1),
+  /** Chromium, for the web client's browser tests. */
+  CHROMIUM_BIN: z.string().min(1),
 });
 
 /** The running test environment's addresses, as the global setup handed them over. */

@@ -1,0 +1,229 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { buildWebClient } from '../../web/build/bundle.js';
+import { LoadBalancer } from '../env/load-balancer.js';
+import { launchChromium } from '../support/browser.js';
+import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
+import {
+  chatWith,
+  connectedNode,
+  conversationButton,
+  expectLogToEndWith,
+  openChat,
+  openConversation,
+  PHONE,
+  screenshot,
+  sendText,
+  type ChatPage,
+} from '../support/chat-pages.js';
+import { testEnvironment } from '../support/env.js';
+import { stopNode, type NodeProcess } from '../support/node-processes.js';
+
+// The web client's stories (issue 12), in a real Chromium, against three real chat nodes on
+// Redis and Cassandra behind a least-connections load balancer, as `npm start` runs them.
+// Every page is served by a node and talks to the cluster only through PROTOCOL.md.
+
+/** Sends per second per user: low, so a burst from the page is refused in a few keystrokes. */
+const MESSAGES_PER_SECOND = 4;
+
+describe('the web client in a browser', () => {
+  const env = testEnvironment();
+  const run = randomBytes(3).toString('hex');
+  const shots = join(tmpdir(), `chatcluster-web-${run}`);
+  let cluster: ChatCluster;
+  let browser: Browser;
+  const balancers: LoadBalancer[] = [];
+  const pages: ChatPage[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    console.log(`[web] screenshots: ${shots}`);
+    [cluster, browser] = await Promise.all([
+      buildWebClient({ ifStale: true }).then(() =>
+        startChatCluster(env, 3, { CHAT_MESSAGES_PER_SECOND: String(MESSAGES_PER_SECOND), CHAT_DRAIN_SPREAD_MS: '1500' }),
+      ),
+      launchChromium(env.CHROMIUM_BIN),
+    ]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser.close();
+    for (const balancer of balancers) balancer.close();
+    await cluster.stop();
+  }, 120_000);
+
+  /** A load balancer over the nodes alive now (three: one is added when fewer are left); its address. */
+  async function entryPoint(): Promise<string> {
+    let alive = cluster.nodes.filter((node) => node.child.exitCode === null && node.child.signalCode === null);
+    while (alive.length < 3) {
+      await cluster.addNode();
+      alive = cluster.nodes.filter((node) => node.child.exitCode === null && node.child.signalCode === null);
+    }
+    const balancer = new LoadBalancer(alive.map((node) => ({ host: '127.0.0.1', port: Number(new URL(node.url).port), readyUrl: `${node.url}/readyz` })));
+    balancers.push(balancer);
+    return `http://127.0.0.1:${await balancer.listen(0)}`;
+  }
+
+  /** Opens a page for `user` at `baseUrl` (a node, or a load balancer); resolves once it is connected, with its node. */
+  async function person(baseUrl: string, user: string, options: { phone?: boolean } = {}): Promise<{ chat: ChatPage; node: string }> {
+    const chat = await openChat(browser, baseUrl, user, options.phone === true ? PHONE : undefined);
+    pages.push(chat);
+    onTestFailed(async () => {
+      await screenshot(chat.page, shots, `failed-${user}`).catch(() => undefined);
+    });
+    return { chat, node: await connectedNode(chat.page) };
+  }
+
+  /** A node alive now other than `id`. */
+  function nodeOtherThan(id: string): NodeProcess {
+    const node = cluster.nodes.find((candidate) => candidate.id !== id && candidate.child.exitCode === null && candidate.child.signalCode === null);
+    if (node === undefined) throw new Error(`no node alive besides ${id}`);
+    return node;
+  }
+
+  function nodeNamed(id: string): NodeProcess {
+    const node = cluster.nodes.find((candidate) => candidate.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  it('two people on different nodes exchange direct and group messages', async () => {
+    const alice = `alice-${run}`;
+    const bob = `bob-${run}`;
+    // Each page straight from a node of its own: the two are on different nodes for sure.
+    const { chat: a, node: aliceNode } = await person(cluster.nodes[0]?.url ?? '', alice);
+    const { chat: b, node: bobNode } = await person(nodeOtherThan(aliceNode).url, bob);
+    expect(bobNode).not.toBe(aliceNode);
+
+    await chatWith(a.page, bob);
+    await sendText(a.page, 'Hi Bob, this is Alice.');
+    await expect.poll(() => a.page.getByRole('log').locator('.message.own .delivery').last().textContent()).toBe('sent');
+
+    // Bob sees the new conversation with one unread message, opens it, and answers.
+    await expect.poll(() => conversationButton(b.page, alice).textContent(), { timeout: 15_000 }).toContain('1');
+    await openConversation(b.page, alice);
+    await expectLogToEndWith(b.page, ['Hi Bob, this is Alice.']);
+    await expect.poll(() => b.page.getByRole('img', { name: `${alice} is online` }).count()).toBeGreaterThan(0);
+    await b.page.getByRole('textbox', { name: 'Message' }).pressSequentially('Hello ');
+    await expect.poll(() => a.page.locator('.typing').textContent(), { timeout: 10_000 }).toBe(`${bob} is typing…`);
+    await sendText(b.page, 'Hello Alice! Bob here.');
+    await expectLogToEndWith(a.page, ['Hi Bob, this is Alice.', 'Hello Alice! Bob here.']);
+    await screenshot(b.page, shots, '1-direct-bob');
+
+    // A group: Alice creates it, Bob joins by name, both write, both see the members.
+    const group = `team-${run}`;
+    await a.page.getByRole('textbox', { name: 'Group name' }).fill(group);
+    await a.page.getByRole('button', { name: 'Create' }).click();
+    await expect.poll(() => a.page.getByRole('heading', { level: 2 }).textContent()).toBe(`#${group}`);
+    await b.page.getByRole('textbox', { name: 'Group name' }).fill(group);
+    await b.page.getByRole('button', { name: 'Join' }).click();
+    await expect.poll(() => b.page.getByRole('heading', { level: 2 }).textContent()).toBe(`#${group}`);
+    await sendText(a.page, 'Welcome to the team channel.');
+    await expectLogToEndWith(b.page, ['Welcome to the team channel.']);
+    await sendText(b.page, 'Glad to be here.');
+    await expectLogToEndWith(a.page, ['Welcome to the team channel.', 'Glad to be here.']);
+    await a.page.getByRole('button', { name: 'Members' }).click();
+    await expect.poll(() => a.page.getByRole('list', { name: 'Members' }).getByRole('listitem').allTextContents()).toEqual([alice, bob].sort());
+    await screenshot(a.page, shots, '1-group-alice');
+  });
+
+  it('a person who was offline comes back and sees what was sent meanwhile, in order, once', async () => {
+    const alice = `carol-${run}`;
+    const bob = `dave-${run}`;
+    const { chat: a, node: aliceNode } = await person(cluster.nodes[0]?.url ?? '', alice);
+    // Dave reads on a phone.
+    const { chat: b } = await person(nodeOtherThan(aliceNode).url, bob, { phone: true });
+    await chatWith(a.page, bob);
+    await sendText(a.page, 'Are you there?');
+    await openConversation(b.page, alice);
+    await expectLogToEndWith(b.page, ['Are you there?']);
+
+    await b.context.setOffline(true);
+    await expect.poll(() => b.page.getByRole('status').textContent(), { timeout: 15_000 }).toMatch(/^Connection lost/);
+    const missed = ['First while you were away', 'Second while you were away', 'Third while you were away'];
+    for (const text of missed) await sendText(a.page, text);
+    await expectLogToEndWith(a.page, ['Are you there?', ...missed]);
+    await b.context.setOffline(false);
+    await connectedNode(b.page);
+    await expectLogToEndWith(b.page, ['Are you there?', ...missed]);
+    await screenshot(b.page, shots, '2-back-online-phone');
+  });
+
+  it('the node a page is on is killed: the page reconnects to another node and shows what it missed', async () => {
+    const alice = `erin-${run}`;
+    const bob = `frank-${run}`;
+    const { chat: b, node: bobNode } = await person(await entryPoint(), bob);
+    const { chat: a } = await person(nodeOtherThan(bobNode).url, alice);
+    await chatWith(a.page, bob);
+    await sendText(a.page, 'Before the crash');
+    await openConversation(b.page, alice);
+    await expectLogToEndWith(b.page, ['Before the crash']);
+
+    await stopNode(nodeNamed(bobNode), 'SIGKILL');
+    const missed = ['During the outage 1', 'During the outage 2', 'During the outage 3'];
+    for (const text of missed) await sendText(a.page, text);
+    const newNode = await connectedNode(b.page, 60_000);
+    expect(newNode).not.toBe(bobNode);
+    await expectLogToEndWith(b.page, ['Before the crash', ...missed]);
+    await sendText(b.page, 'Back, on another node');
+    await expectLogToEndWith(a.page, ['Before the crash', ...missed, 'Back, on another node']);
+    await screenshot(b.page, shots, '3-after-node-killed');
+  });
+
+  it('a draining node moves its pages to other nodes', async () => {
+    const alice = `grace-${run}`;
+    const bob = `heidi-${run}`;
+    const { chat: b, node: bobNode } = await person(await entryPoint(), bob);
+    const { chat: a } = await person(nodeOtherThan(bobNode).url, alice);
+    await chatWith(a.page, bob);
+    await sendText(a.page, 'Before the drain');
+    await openConversation(b.page, alice);
+    await expectLogToEndWith(b.page, ['Before the drain']);
+
+    const drained = await fetch(`${nodeNamed(bobNode).adminUrl}/drain`, { method: 'POST' });
+    expect(drained.ok).toBe(true);
+    await expect.poll(() => b.page.getByRole('status').textContent(), { timeout: 10_000, interval: 20 }).toMatch(/^Node is leaving|^Connect/);
+    await screenshot(b.page, shots, '4-draining');
+    const newNode = await connectedNode(b.page, 60_000);
+    expect(newNode).not.toBe(bobNode);
+    await sendText(a.page, 'After the drain');
+    await expectLogToEndWith(b.page, ['Before the drain', 'After the drain']);
+    await screenshot(b.page, shots, '4-after-drain');
+  });
+
+  it('an oversized message and a rate-limited burst show their errors, and a retry sends once', async () => {
+    const alice = `ivan-${run}`;
+    const { chat: a } = await person(cluster.nodes.find((node) => node.child.exitCode === null && node.child.signalCode === null)?.url ?? '', alice);
+    await chatWith(a.page, `judy-${run}`);
+
+    // Over the node's 64 KiB frame limit: the node closes the socket (1009); the page says why.
+    await sendText(a.page, 'x'.repeat(70_000));
+    const failed = a.page.getByRole('log').locator('.message.failed');
+    await expect.poll(() => failed.first().textContent(), { timeout: 15_000 }).toContain('Message too large');
+    await expect.poll(() => a.page.getByRole('alert').textContent()).toContain('Message too large');
+    await connectedNode(a.page);
+    await failed.first().getByRole('button', { name: 'Discard' }).click();
+
+    // Faster than the node's per-user rate: the excess sends fail in words and are offered for retry.
+    const burst = Array.from({ length: 12 }, (_, index) => `Burst message ${index + 1}`);
+    for (const text of burst) await sendText(a.page, text);
+    await expect.poll(() => failed.count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    await expect.poll(() => a.page.getByRole('log').locator('.message.sending').count(), { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => failed.first().textContent()).toContain('You are sending too fast');
+    await screenshot(a.page, shots, '5-errors');
+
+    // Retrying each refused message (same idem) sends it; every burst message then shows once.
+    while ((await failed.count()) > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000 / MESSAGES_PER_SECOND + 50));
+      await failed.first().getByRole('button', { name: 'Retry' }).click();
+      await expect.poll(() => a.page.getByRole('log').locator('.message.sending').count(), { timeout: 15_000 }).toBe(0);
+    }
+    const shown = await a.page.getByRole('log').locator('.message .text').allTextContents();
+    expect([...shown].sort()).toEqual([...burst].sort());
+    await screenshot(a.page, shots, '5-after-retries');
+  });
+});

@@ -1,0 +1,15 @@
+/**
+ * The wire protocol's frames as the browser sees them: the node's own types (PROTOCOL.md,
+ * version 1), imported as types only, so the bundle carries none of the node's code.
+ */
+import type { z } from 'zod';
+import type { ClientFrame as ClientFrameSchema } from '../../../node/protocol/frames.js';
+
+export type { ChatMessage, GroupInfo, PresenceStatus, ServerFrame, Target } from '../../../node/protocol/frames.js';
+export type { ErrorCode } from '../../../node/protocol/errors.js';
+
+/** A frame the client may send, as the node's schema accepts it (before defaults). */
+export type ClientFrame = z.input<typeof ClientFrameSchema>;
+
+/** Close codes a client acts on (PROTOCOL.md). */
+export const CLOSE = { tooLarge: 1009, policy: 1008, tokenExpired: 4401 } as const;

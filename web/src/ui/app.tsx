@@ -1,0 +1,31 @@
+import { useEffect } from 'preact/hooks';
+import type { ChatModel } from '../model/chat-model.js';
+import { ConversationView } from './conversation-view.js';
+import { Problems } from './problems.js';
+import { Sidebar } from './sidebar.js';
+import { StatusBar } from './status-bar.js';
+import { useView } from './use-view.js';
+
+/** The signed-in page. */
+export function App(props: { model: ChatModel; onSignOut: () => void }) {
+  const { model } = props;
+  const view = useView(model);
+  useEffect(() => {
+    const timer = setInterval(() => {
+      model.expireTyping();
+    }, 1000);
+    return () => {
+      clearInterval(timer);
+    };
+  }, [model]);
+  return (
+    <div class={view.active === undefined ? 'app' : 'app has-active'}>
+      <StatusBar view={view} onSignOut={props.onSignOut} />
+      <Problems view={view} model={model} />
+      <div class="panes">
+        <Sidebar view={view} model={model} />
+        <ConversationView view={view} model={model} />
+      </div>
+    </div>
+  );
+}
