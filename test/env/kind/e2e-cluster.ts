@@ -106,19 +106,32 @@ async function deleteIfInterrupted<T>(kind: string, engine: DockerEngine, work: 
   }
 }
 
-/** Deletes the e2e cluster and what was made for it; a second Ctrl-C does not cut the cleanup short. */
+/**
+ * Deletes the e2e cluster and what was made for it. Ctrl-C does not cut the cleanup short:
+ * this process carries on, and a step whose command the signal stopped is run again.
+ */
 export async function tearDownE2eCluster(): Promise<void> {
-  const ignore = (): void => {
+  let signals = 0;
+  const carryOn = (): void => {
+    signals += 1;
     say('finishing the cleanup first');
   };
-  process.on('SIGINT', ignore);
-  process.on('SIGTERM', ignore);
+  process.on('SIGINT', carryOn);
+  process.on('SIGTERM', carryOn);
   try {
     const engine = await provisionDocker();
     const kind = await provisionKind();
-    await deleteCluster(kind, engine);
+    for (let attempt = 1; ; attempt += 1) {
+      const signalsBefore = signals;
+      try {
+        await deleteCluster(kind, engine);
+        return;
+      } catch (error) {
+        if (signals === signalsBefore || attempt >= 3) throw error;
+      }
+    }
   } finally {
-    process.off('SIGINT', ignore);
-    process.off('SIGTERM', ignore);
+    process.off('SIGINT', carryOn);
+    process.off('SIGTERM', carryOn);
   }
 }
