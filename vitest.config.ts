@@ -12,7 +12,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['common/**/*.test.ts', 'node/**/*.test.ts', 'operator/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['common/**/*.test.ts', 'node/**/*.test.ts', 'operator/**/*.test.ts', 'web/**/*.test.ts', 'test/unit/**/*.test.ts'],
         },
       },
       {

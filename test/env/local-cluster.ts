@@ -2,13 +2,16 @@
  * `npm start`: ChatCluster on this machine. Three chat nodes behind a least-connections
  * load balancer, on a real Redis and Cassandra from the test environment; or, with
  * `--embedded` (or when Java or Maven for Cassandra are missing), one self-contained node.
- * Prints where to connect and how to get a token; Ctrl-C stops everything it started.
+ * Prints where to connect, one ready web-client link per demo user and how to get a token;
+ * Ctrl-C stops everything it started.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mintToken } from '../../node/auth/tokens.js';
+import { buildWebClient } from '../../web/build/bundle.js';
 import { migrate, startNode, stopNode, type NodeProcess } from '../support/node-processes.js';
 import { exportsOf, startParts, stopEnvironment, type EnvironmentState } from './environment.js';
 import { EnvError } from './errors.js';
@@ -16,6 +19,10 @@ import { LoadBalancer } from './load-balancer.js';
 import { freePort } from './ports.js';
 import { say } from './progress.js';
 import { findCommand } from './tools.js';
+
+/** Who the printed web-client links sign in as. */
+const DEMO_USERS = ['alice', 'bob', 'carol'];
+const DEMO_TOKEN_SECONDS = 24 * 3600;
 
 const { values } = parseArgs({
   options: {
@@ -67,6 +74,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
 
+  // The nodes serve the web client from dist/web: build it unless it is up to date.
+  await buildWebClient({ ifStale: true });
   const baseEnv: NodeJS.ProcessEnv = { ...process.env, CHAT_JWT_SECRET: secret, CHAT_DRAIN_SPREAD_MS: '1000', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
   let url: string;
   if (embedded) {
@@ -86,6 +95,8 @@ async function main(): Promise<void> {
   }
 
   const wsUrl = url.replace(/^http/, 'ws');
+  // A token in the fragment (#token=) never reaches a server: the page reads it and drops it.
+  const links = await Promise.all(DEMO_USERS.map(async (user) => `  ${user.padEnd(6)} ${url}/#token=${await mintToken(secret, user, DEMO_TOKEN_SECONDS)}`));
   const lines = [
     '',
     embedded
@@ -93,6 +104,9 @@ async function main(): Promise<void> {
       : `ChatCluster is running: ${nodeCount} chat nodes behind a least-connections load balancer, on Redis and Cassandra.`,
     `  WebSocket  ${wsUrl}/ws        HTTP API  ${url}/v1`,
     ...nodes.map((node) => `  node ${node.id.padEnd(10)} ${node.url}   admin ${node.adminUrl} (/metrics, /load)`),
+    '',
+    'Chat in a browser: open two of these links in two windows (each signs in as that user, for 24 h):',
+    ...links,
     '',
     'Try it from another terminal:',
     `  export CHAT_JWT_SECRET=${secret} CHAT_URL=${wsUrl}`,
