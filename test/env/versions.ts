@@ -20,6 +20,8 @@ export const versions = {
   /** In the locally assembled kind node image: the cluster DNS and the default StorageClass. */
   coredns: '1.13.1',
   localPathProvisioner: '0.0.30',
+  /** The newest cri-tools on the Go proxy; kind asks the node's containerd with it. */
+  crictl: '1.34.0',
   /** kubeadm 1.35's pause image tag; the pause binary is built from the Kubernetes module. */
   pause: '3.10.1',
 } as const;

@@ -37,6 +37,20 @@ export async function provisionLocalPathProvisioner(): Promise<string> {
   return join(dir, 'bin', 'local-path-provisioner');
 }
 
+/** crictl, the CRI client kind runs in its nodes (`kind load` skips images the node has), from its Go module. */
+export async function provisionCrictl(): Promise<string> {
+  const dir = await cached(cacheDir('crictl', versions.crictl), (staging) =>
+    goBuild({
+      what: `crictl v${versions.crictl}`,
+      moduleDir: join(GO_MODULES, 'crictl'),
+      packages: ['sigs.k8s.io/cri-tools/cmd/crictl'],
+      outDir: join(staging, 'bin'),
+      ldflags: `-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=v${versions.crictl}`,
+    }),
+  );
+  return join(dir, 'bin', 'crictl');
+}
+
 /**
  * The pod sandbox's pause process, compiled statically from the C source the Kubernetes
  * module ships (build/pause/linux/pause.c), as the official pause image is.

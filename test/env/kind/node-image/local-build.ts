@@ -10,7 +10,7 @@ import { say, slowStep } from '../../progress.js';
 import { cacheDir, cacheRoot, versions } from '../../versions.js';
 import { kindModuleDir } from '../binary.js';
 import { TEST_ENV_LABEL } from '../cluster.js';
-import { provisionCoredns, provisionLocalPathProvisioner, provisionPause } from './components.js';
+import { provisionCoredns, provisionCrictl, provisionLocalPathProvisioner, provisionPause } from './components.js';
 import { classicBuild, kindStorage, makePreloadImages, NODE_ENTRYPOINT, type PreloadBinaries } from './images.js';
 import { DEBIAN_SUITE, debootstrapNodeBase, makeNodeRootfs, NODE_PACKAGES } from './rootfs.js';
 
@@ -91,6 +91,7 @@ async function buildNodeImage(engine: DockerEngine, image: string, staging: stri
   const coredns = await provisionCoredns();
   const localPathProvisioner = await provisionLocalPathProvisioner();
   const pause = await provisionPause();
+  const crictl = await provisionCrictl();
   const kindModule = await kindModuleDir();
   const storage = kindStorage(kindModule);
   const debianBase = await debianBaseTarball();
@@ -105,6 +106,7 @@ async function buildNodeImage(engine: DockerEngine, image: string, staging: stri
       kubeadm: node.kubeadm,
       kubelet: node.kubelet,
       kubectl: kubernetes.kubectl,
+      crictl,
     });
     mkdirSync(join(rootfs, 'kind/manifests'), { recursive: true });
     writeFileSync(join(rootfs, 'kind/manifests/default-storage.yaml'), storage.manifest);

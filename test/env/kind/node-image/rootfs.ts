@@ -27,6 +27,7 @@ export interface NodeFiles {
   kubeadm: string;
   kubelet: string;
   kubectl: string;
+  crictl: string;
 }
 
 /** The pod network of a one-node cluster: pods on host-side veths, ports mapped by portmap. */
@@ -151,6 +152,8 @@ function addNodeLayer(rootfs: string, files: NodeFiles): void {
     cpSync(files[name], join(rootfs, 'usr/bin', name));
     chmodSync(join(rootfs, 'usr/bin', name), 0o755);
   }
+  cpSync(files.crictl, join(rootfs, 'usr/local/bin/crictl'));
+  chmodSync(join(rootfs, 'usr/local/bin/crictl'), 0o755);
   writeFileSync(join(rootfs, 'kind/version'), `v${versions.kubernetes}\n`);
   // A negative oom_score_adj needs CAP_SYS_RESOURCE, which some hosts withhold: without
   // this, pod sandboxes die with "can't get final child's PID from pipe: EOF".
