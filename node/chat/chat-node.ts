@@ -110,7 +110,10 @@ export class ChatNode {
     await this.presence.start();
     this.subscriptions.push(
       await bus.consume(this.nodeId, (envelope) => {
-        if (envelope.kind !== 'watermark') return this.delivery.handleEnvelope(envelope);
+        if (envelope.kind !== 'watermark') {
+          this.progress.touch();
+          return this.delivery.handleEnvelope(envelope);
+        }
         this.progress.reached(envelope.value);
         return Promise.resolve();
       }),

@@ -100,15 +100,19 @@ export class ChatOperations {
     };
     // Group messages reach members' `sync` through their group membership, not a row per member.
     const participants = 'user' in request.to ? [...new Set([user, request.to.user])] : [];
-    try {
-      // Recorded before it can become visible, so a survivor routes it if this node dies.
-      const exceptSession = options.exceptSession === undefined ? {} : { exceptSession: options.exceptSession };
-      await deps.bus.progress.track(deps.nodeId, { message, acceptedAt, ...exceptSession });
-      await deps.metrics.timeStore('append_message', () => deps.store.appendMessage(message, participants));
-    } catch (error) {
+    // Recorded in flight beside the store write (no added round trip), so a survivor routes it
+    // if this node dies before routing it. A bus that is away fails only the record: the
+    // message is durable, so it is acked, and it stays in flight here until routed (routing
+    // waits for the bus); only a node dying before the bus is back leaves it unrouted.
+    const exceptSession = options.exceptSession === undefined ? {} : { exceptSession: options.exceptSession };
+    const [, stored] = await Promise.allSettled([
+      deps.bus.progress.track(deps.nodeId, { message, acceptedAt, ...exceptSession }),
+      deps.metrics.timeStore('append_message', () => deps.store.appendMessage(message, participants)),
+    ]);
+    if (stored.status === 'rejected') {
       deps.progress.finished(message.id);
       if (request.idem !== undefined) await deps.bus.idempotency.release(user, request.idem).catch(() => undefined);
-      throw error;
+      throw stored.reason;
     }
     const ack: Ack = { id: message.id, ts: message.ts, conv: message.conv };
     if (request.idem !== undefined) await deps.bus.idempotency.complete(user, request.idem, ack).catch(() => undefined);

@@ -23,6 +23,8 @@ export interface ClusterProgressDeps {
 
 /** Furthest another node's clock may be ahead and still be followed (see clockToFollow). */
 const MAX_FOLLOWED_LEAD_MS = 60_000;
+/** How often an idle node still moves its delivered floor on (markers otherwise follow traffic only). */
+const IDLE_MARKER_MS = 1_000;
 
 /**
  * How far the cluster has got, as this node knows it. Two floors, both message ids:
@@ -46,6 +48,8 @@ export class ClusterProgress {
   private stored: string | undefined;
   private delivered: string | undefined;
   private lastMarker: string | undefined;
+  private lastMarkerAt = 0;
+  private active = false;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private failing = false;
@@ -91,6 +95,12 @@ export class ClusterProgress {
   finished(id: string): void {
     this.deps.inFlight.finish(id);
     this.settled.push(id);
+    this.active = true;
+  }
+
+  /** Something reached this node's inbox: the next tick moves the delivered floor on. */
+  touch(): void {
+    this.active = true;
   }
 
   /** This node's marker was consumed from its inbox. */
@@ -132,7 +142,11 @@ export class ClusterProgress {
     const watermark = clusterWatermark(published, nodeId, own);
     this.stored = laterId(this.stored, watermark);
     if (this.lastMarker !== undefined && watermark <= this.lastMarker) return;
+    // Markers follow traffic: an idle node appends one a second, not one a tick.
+    if (!this.active && clock() - this.lastMarkerAt < IDLE_MARKER_MS) return;
+    this.active = false;
     await bus.publish(nodeId, { kind: 'watermark', value: watermark });
     this.lastMarker = watermark;
+    this.lastMarkerAt = clock();
   }
 }
