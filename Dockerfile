@@ -46,7 +46,9 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY common ./common
 COPY node ./node
 COPY operator ./operator
-# Compile to dist/, then drop the dev dependencies (TypeScript, vitest, eslint, ...).
+# The browser client, bundled into dist/web (it imports the node's protocol modules).
+COPY web ./web
+# Compile to dist/, then drop the dev dependencies (TypeScript, esbuild, vitest, eslint, ...).
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # What both images share: Node.js, the production dependencies, the shared code.
@@ -83,6 +85,8 @@ FROM runtime AS node
 LABEL org.opencontainers.image.title="chat-node" \
       org.opencontainers.image.description="ChatCluster chat node: WebSocket chat server with Redis bus and Cassandra store"
 COPY --from=build /app/dist/node ./dist/node
+# The web client every node serves at / (node/server/web-client.ts finds it in dist/web).
+COPY --from=build /app/dist/web ./dist/web
 # 8080: WebSocket and HTTP API, /healthz, /readyz; 9090: admin (/metrics, /load, /drain).
 EXPOSE 8080 9090
 # Numeric, so Kubernetes can verify runAsNonRoot: the image's `node` user.

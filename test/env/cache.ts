@@ -34,8 +34,8 @@ function isComplete(dir: string): boolean {
   return existsSync(`${dir}/${COMPLETE_MARK}`);
 }
 
-/** An exclusive lock held by a live process; a lock left by a dead one is taken over. */
-async function lock(path: string): Promise<() => void> {
+/** An exclusive lock held by a live process; a lock left by a dead one is taken over. Resolves with its release. */
+export async function lock(path: string): Promise<() => void> {
   let told = false;
   for (;;) {
     try {

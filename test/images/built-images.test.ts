@@ -110,13 +110,15 @@ afterAll(async () => {
 }, 120_000);
 
 describe('the images built without a registry', () => {
-  it('the node image serves /readyz 200 on embedded defaults, as UID 1000', async () => {
+  it('the node image serves /readyz 200 and the web client on embedded defaults, as UID 1000', async () => {
     const node = await start(['--publish', '127.0.0.1::8080', '--env', `CHAT_JWT_SECRET=${JWT_SECRET}`, '--env', 'CHAT_NODE_ID=images-test', images.node]);
     const port = await publishedPort(node, 8080);
     // Each attempt bounded: Docker's port proxy may hold a connection open while the server starts.
     await eventually(node, '/readyz 200', 60_000, async () => (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200);
     expect(await mainProcessUid(node)).toBe(1000);
     expect(await logs(node)).toMatch(/embedded/i);
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, expect.stringMatching(/^text\/html/)]);
   }, 120_000);
 
   it('the operator image stops on bad configuration, naming the variable, as UID 1000', async () => {

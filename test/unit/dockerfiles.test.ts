@@ -159,6 +159,8 @@ describe('the Dockerfile', () => {
       const workdir = workdirOf(chain);
       const copied = stepsOf(chain, 'COPY').map((step) => inImage(workdir, copyPaths(step).destination).replace(/\/$/, ''));
       for (const path of [`dist/${target}`, 'dist/common', 'node_modules']) expect(copied, target).toContain(inImage(workdir, path));
+      // The node serves the bundled web client from dist/web (node/server/web-client.ts).
+      if (target === 'node') expect(copied).toContain(inImage(workdir, 'dist/web'));
       expect(copied.some((path) => path === inImage(workdir, 'package.json') || path === workdir), `${target}: package.json`).toBe(true);
     }
   });

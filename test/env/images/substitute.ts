@@ -11,7 +11,8 @@ import { basename, join, relative } from 'node:path';
 import type { DockerEngine } from '../docker/engine.js';
 import { slowStep } from '../progress.js';
 import { versions } from '../versions.js';
-import { debianRootfs, type RootfsSpec } from './debian-rootfs.js';
+import { lock } from '../cache.js';
+import { debianRootfs, imagesCacheDir, type Rootfs, type RootfsSpec } from './debian-rootfs.js';
 import { buildImage, imageLabels, importRootfs, INPUTS_LABEL, isForeignImage, tryPull } from './engine-images.js';
 
 export interface SubstituteSpec {
@@ -40,7 +41,18 @@ export async function provideSubstitute(engine: DockerEngine, spec: SubstituteSp
   const inputs = createHash('sha256').update(rootfs.digest);
   for (const path of spec.inputs) hashTree(inputs, path);
   const digest = inputs.digest('hex');
-  if ((await imageLabels(engine, spec.image))?.[INPUTS_LABEL] === digest) return { image: spec.image, source: 'local' };
+  // Two runs at once (the e2e setup and the images test) make the image once: the second waits, then finds it.
+  const release = await lock(imagesCacheDir(`${spec.image.replace(/[^\w.-]/g, '_')}.lock`));
+  try {
+    if ((await imageLabels(engine, spec.image))?.[INPUTS_LABEL] !== digest) await makeSubstitute(engine, spec, rootfs, digest);
+  } finally {
+    release();
+  }
+  return { image: spec.image, source: 'local' };
+}
+
+/** Imports the root filesystem (when the engine lacks it) and builds the stand-in on it. */
+async function makeSubstitute(engine: DockerEngine, spec: SubstituteSpec, rootfs: Rootfs, digest: string): Promise<void> {
 
   const base = `chatcluster.local/${spec.rootfs.name}-rootfs:${versions.debian}`;
   if ((await imageLabels(engine, base))?.[INPUTS_LABEL] !== rootfs.digest) {
@@ -64,7 +76,6 @@ export async function provideSubstitute(engine: DockerEngine, spec: SubstituteSp
   } finally {
     context.cleanup();
   }
-  return { image: spec.image, source: 'local' };
 }
 
 /** Feeds every file under `path` (names, modes, contents) into `hash`, in a stable order. */
