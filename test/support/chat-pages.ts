@@ -8,6 +8,10 @@ export interface ChatPage {
   user: string;
   context: BrowserContext;
   page: Page;
+  /** Uncaught errors in the page and Content-Security-Policy violations: a working page has none. */
+  faults: string[];
+  /** Every frame the page's sockets sent and received, parsed, in order. */
+  frames: { direction: 'sent' | 'received'; frame: { type: string } & Record<string, unknown> }[];
 }
 
 export const PHONE = { width: 390, height: 780 } as const;
@@ -17,8 +21,20 @@ export const DESKTOP = { width: 1100, height: 700 } as const;
 export async function openChat(browser: Browser, baseUrl: string, user: string, viewport: { width: number; height: number } = DESKTOP): Promise<ChatPage> {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  const chat: ChatPage = { user, context, page, faults: [], frames: [] };
+  page.on('pageerror', (error) => chat.faults.push(`uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) chat.faults.push(message.text());
+  });
+  page.on('websocket', (socket) => {
+    const record = (direction: 'sent' | 'received') => (data: { payload: string | Buffer }) => {
+      chat.frames.push({ direction, frame: JSON.parse(data.payload.toString()) as { type: string } & Record<string, unknown> });
+    };
+    socket.on('framesent', record('sent'));
+    socket.on('framereceived', record('received'));
+  });
   await page.goto(`${baseUrl}/#token=${await tokenFor(user)}`);
-  return { user, context, page };
+  return chat;
 }
 
 /** Waits until the page says it is connected and returns the node it names. */

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { buildWebClient } from '../../web/build/bundle.js';
 import { LoadBalancer } from '../env/load-balancer.js';
 import { launchChromium } from '../support/browser.js';
@@ -13,6 +13,7 @@ import {
   connectedNode,
   conversationButton,
   expectLogToEndWith,
+  logTexts,
   openChat,
   openConversation,
   PHONE,
@@ -21,11 +22,18 @@ import {
   type ChatPage,
 } from '../support/chat-pages.js';
 import { testEnvironment } from '../support/env.js';
-import { stopNode, type NodeProcess } from '../support/node-processes.js';
+import { stopNode, tokenFor, type NodeProcess } from '../support/node-processes.js';
 
 // The web client's stories (issue 12), in a real Chromium, against three real chat nodes on
 // Redis and Cassandra behind a least-connections load balancer, as `npm start` runs them.
 // Every page is served by a node and talks to the cluster only through PROTOCOL.md.
+
+/** What the tests read of a scrolling element (the tests' TypeScript has no DOM library). */
+interface Scrollable {
+  scrollHeight: number;
+  scrollTop: number;
+  clientHeight: number;
+}
 
 /** Sends per second per user: low, so a burst from the page is refused in a few keystrokes. */
 const MESSAGES_PER_SECOND = 4;
@@ -49,6 +57,14 @@ describe('the web client in a browser', () => {
       launchChromium(env.CHROMIUM_BIN),
     ]);
   }, 180_000);
+
+  afterEach(async () => {
+    // No page threw, and none was refused anything by its Content-Security-Policy.
+    for (const chat of pages.splice(0)) {
+      await chat.context.close();
+      expect(chat.faults, chat.user).toEqual([]);
+    }
+  });
 
   afterAll(async () => {
     await browser.close();
@@ -98,6 +114,11 @@ describe('the web client in a browser', () => {
     const { chat: a, node: aliceNode } = await person(cluster.nodes[0]?.url ?? '', alice);
     const { chat: b, node: bobNode } = await person(nodeOtherThan(aliceNode).url, bob);
     expect(bobNode).not.toBe(aliceNode);
+    // The token came in the fragment and is gone from the address bar; the page is under a strict CSP.
+    expect(a.page.url()).not.toContain('token');
+    const served = await fetch(`${cluster.nodes[0]?.url ?? ''}/`);
+    expect(served.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(served.headers.get('content-security-policy')).toContain("script-src 'self'");
 
     await chatWith(a.page, bob);
     await sendText(a.page, 'Hi Bob, this is Alice.');
@@ -144,12 +165,21 @@ describe('the web client in a browser', () => {
 
     await b.context.setOffline(true);
     await expect.poll(() => b.page.getByRole('status').textContent(), { timeout: 15_000 }).toMatch(/^Connection lost/);
+    const cursors = b.frames.flatMap(({ direction, frame }) =>
+      direction === 'received' && (frame.type === 'sync' || frame.type === 'message') && typeof frame.cursor === 'string' ? [frame.cursor] : [],
+    );
+    const syncsBefore = b.frames.filter(({ direction, frame }) => direction === 'sent' && frame.type === 'sync').length;
+    await expect.poll(() => a.page.getByRole('img', { name: `${bob} is offline` }).count(), { timeout: 15_000 }).toBeGreaterThan(0);
     const missed = ['First while you were away', 'Second while you were away', 'Third while you were away'];
     for (const text of missed) await sendText(a.page, text);
     await expectLogToEndWith(a.page, ['Are you there?', ...missed]);
     await b.context.setOffline(false);
     await connectedNode(b.page);
     await expectLogToEndWith(b.page, ['Are you there?', ...missed]);
+    // It resumed from the last cursor it had received, not from the start.
+    const resumed = b.frames.filter(({ direction, frame }) => direction === 'sent' && frame.type === 'sync')[syncsBefore];
+    expect(resumed?.frame.since).toBe(cursors.at(-1));
+    expect(cursors.at(-1)).toBeDefined();
     await screenshot(b.page, shots, '2-back-online-phone');
   });
 
@@ -225,5 +255,45 @@ describe('the web client in a browser', () => {
     const shown = await a.page.getByRole('log').locator('.message .text').allTextContents();
     expect([...shown].sort()).toEqual([...burst].sort());
     await screenshot(a.page, shots, '5-after-retries');
+  });
+
+  it('a long group history opens at its newest messages and pages upward on request', async () => {
+    const group = `history-${run}`;
+    const alive = cluster.nodes.filter((node) => node.child.exitCode === null && node.child.signalCode === null);
+    const senders = Array.from({ length: 5 }, (_, index) => `writer${index}-${run}`);
+    const call = async (user: string, node: NodeProcess, path: string, body?: unknown): Promise<void> => {
+      const response = await fetch(`${node.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await tokenFor(user)}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      expect(response.ok, `${path}: ${response.status} ${await response.text()}`).toBe(true);
+    };
+    const first = alive[0];
+    if (first === undefined) throw new Error('no node alive');
+    await call(senders[0] ?? '', first, '/v1/groups', { name: group });
+    for (const sender of senders.slice(1)) await call(sender, first, `/v1/groups/${group}/join`);
+    // 60 messages from 5 people through every node: within each person's per-node rate.
+    const texts = Array.from({ length: 60 }, (_, index) => `History line ${String(index + 1).padStart(2, '0')}`);
+    for (const [index, text] of texts.entries()) {
+      const node = alive[index % alive.length] ?? first;
+      await call(senders[Math.floor(index / alive.length) % senders.length] ?? '', node, '/v1/messages', { to: { group }, text });
+    }
+
+    const { chat: reader } = await person(first.url, `reader-${run}`);
+    await reader.page.getByRole('textbox', { name: 'Group name' }).fill(group);
+    await reader.page.getByRole('button', { name: 'Join' }).click();
+    // The newest page (50), oldest of them at the top, the newest at the bottom and in view.
+    await expect.poll(() => logTexts(reader.page), { timeout: 15_000 }).toEqual(texts.slice(10));
+    const log = reader.page.getByRole('log');
+    await expect.poll(() => log.evaluate((element: Scrollable) => element.scrollHeight - element.scrollTop - element.clientHeight)).toBeLessThan(5);
+    await screenshot(reader.page, shots, '6-history-newest');
+    await reader.page.getByRole('button', { name: 'Load older messages' }).click();
+    await expect.poll(() => logTexts(reader.page)).toEqual(texts);
+    await expect.poll(() => reader.page.getByRole('button', { name: 'Load older messages' }).count()).toBe(0);
+    await log.evaluate((element: Scrollable) => {
+      element.scrollTop = 0;
+    });
+    await screenshot(reader.page, shots, '6-history-oldest');
   });
 });

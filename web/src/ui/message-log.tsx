@@ -14,11 +14,11 @@ const TIME = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-di
 export function MessageLog(props: { me: string; messages: readonly ChatMessage[]; pending: readonly PendingSend[]; olderRemain: boolean; model: ChatModel; conv: string }) {
   const log = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
-  const newest = props.messages.at(-1)?.id;
+  // After every render: a message that grows (a send that failed shows its Retry) keeps the bottom in view too.
   useLayoutEffect(() => {
     const element = log.current;
     if (element !== null && pinned.current) element.scrollTop = element.scrollHeight;
-  }, [newest, props.pending.length, props.conv]);
+  });
   return (
     <div
       ref={log}
