@@ -53,7 +53,6 @@ export async function provideSubstitute(engine: DockerEngine, spec: SubstituteSp
 
 /** Imports the root filesystem (when the engine lacks it) and builds the stand-in on it. */
 async function makeSubstitute(engine: DockerEngine, spec: SubstituteSpec, rootfs: Rootfs, digest: string): Promise<void> {
-
   const base = `chatcluster.local/${spec.rootfs.name}-rootfs:${versions.debian}`;
   if ((await imageLabels(engine, base))?.[INPUTS_LABEL] !== rootfs.digest) {
     await slowStep(`importing ${base}`, () =>
