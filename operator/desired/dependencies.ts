@@ -1,3 +1,4 @@
+import { cassandraHeapEnv } from './cassandra-heap.js';
 import type { V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { CQL_PORT, namesOf, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels } from './meta.js';
@@ -119,6 +120,7 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
                 { name: 'CASSANDRA_DC', value: 'dc1' },
                 { name: 'CASSANDRA_RACK', value: 'rack1' },
                 { name: 'CASSANDRA_ENDPOINT_SNITCH', value: 'GossipingPropertyFileSnitch' },
+                ...cassandraHeapEnv(managed.resources?.limits?.memory),
               ],
               readinessProbe: { tcpSocket: { port: 'cql' }, initialDelaySeconds: 15, periodSeconds: 10 },
               lifecycle: { preStop: { exec: { command: ['nodetool', 'drain'] } } },
