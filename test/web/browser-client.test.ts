@@ -35,6 +35,11 @@ interface Scrollable {
   clientHeight: number;
 }
 
+/** Polls until the assertion holds, long enough for a machine busy with other test files. */
+function eventually<T>(read: () => T | Promise<T>) {
+  return expect.poll(read, { timeout: 15_000, interval: 100 });
+}
+
 /** Sends per second per user: low, so a burst from the page is refused in a few keystrokes. */
 const MESSAGES_PER_SECOND = 4;
 
@@ -122,13 +127,13 @@ describe('the web client in a browser', () => {
 
     await chatWith(a.page, bob);
     await sendText(a.page, 'Hi Bob, this is Alice.');
-    await expect.poll(() => a.page.getByRole('log').locator('.message.own .delivery').last().textContent()).toBe('sent');
+    await eventually(() => a.page.getByRole('log').locator('.message.own .delivery').last().textContent()).toBe('sent');
 
     // Bob sees the new conversation with one unread message, opens it, and answers.
     await expect.poll(() => conversationButton(b.page, alice).textContent(), { timeout: 15_000 }).toContain('1');
     await openConversation(b.page, alice);
     await expectLogToEndWith(b.page, ['Hi Bob, this is Alice.']);
-    await expect.poll(() => b.page.getByRole('img', { name: `${alice} is online` }).count()).toBeGreaterThan(0);
+    await eventually(() => b.page.getByRole('img', { name: `${alice} is online` }).count()).toBeGreaterThan(0);
     await b.page.getByRole('textbox', { name: 'Message' }).pressSequentially('Hello ');
     await expect.poll(() => a.page.locator('.typing').textContent(), { timeout: 10_000 }).toBe(`${bob} is typing…`);
     await sendText(b.page, 'Hello Alice! Bob here.');
@@ -139,17 +144,22 @@ describe('the web client in a browser', () => {
     const group = `team-${run}`;
     await a.page.getByRole('textbox', { name: 'Group name' }).fill(group);
     await a.page.getByRole('button', { name: 'Create' }).click();
-    await expect.poll(() => a.page.getByRole('heading', { level: 2 }).textContent()).toBe(`#${group}`);
+    await eventually(() => a.page.getByRole('heading', { level: 2 }).textContent()).toBe(`#${group}`);
     await b.page.getByRole('textbox', { name: 'Group name' }).fill(group);
     await b.page.getByRole('button', { name: 'Join' }).click();
-    await expect.poll(() => b.page.getByRole('heading', { level: 2 }).textContent()).toBe(`#${group}`);
+    await eventually(() => b.page.getByRole('heading', { level: 2 }).textContent()).toBe(`#${group}`);
     await sendText(a.page, 'Welcome to the team channel.');
     await expectLogToEndWith(b.page, ['Welcome to the team channel.']);
     await sendText(b.page, 'Glad to be here.');
     await expectLogToEndWith(a.page, ['Welcome to the team channel.', 'Glad to be here.']);
     await a.page.getByRole('button', { name: 'Members' }).click();
-    await expect.poll(() => a.page.getByRole('list', { name: 'Members' }).getByRole('listitem').allTextContents()).toEqual([alice, bob].sort());
+    await eventually(() => a.page.getByRole('list', { name: 'Members' }).getByRole('listitem').allTextContents()).toEqual([alice, bob].sort());
     await screenshot(a.page, shots, '1-group-alice');
+    await b.page.getByRole('button', { name: 'Leave' }).click();
+    await eventually(() => conversationButton(b.page, `#${group}`).count()).toBe(0);
+    await a.page.getByRole('button', { name: 'Members' }).click();
+    await a.page.getByRole('button', { name: 'Members' }).click();
+    await eventually(() => a.page.getByRole('list', { name: 'Members' }).getByRole('listitem').allTextContents()).toEqual([alice]);
   });
 
   it('a person who was offline comes back and sees what was sent meanwhile, in order, once', async () => {
@@ -216,7 +226,8 @@ describe('the web client in a browser', () => {
 
     const drained = await fetch(`${nodeNamed(bobNode).adminUrl}/drain`, { method: 'POST' });
     expect(drained.ok).toBe(true);
-    await expect.poll(() => b.page.getByRole('status').textContent(), { timeout: 10_000, interval: 20 }).toMatch(/^Node is leaving|^Connect/);
+    // The node's drain frame reaches the page, which says it is moving (the screenshot), then moves.
+    await expect.poll(() => b.frames.some(({ direction, frame }) => direction === 'received' && frame.type === 'drain'), { timeout: 10_000, interval: 10 }).toBe(true);
     await screenshot(b.page, shots, '4-draining');
     const newNode = await connectedNode(b.page, 60_000);
     expect(newNode).not.toBe(bobNode);
@@ -234,7 +245,7 @@ describe('the web client in a browser', () => {
     await sendText(a.page, 'x'.repeat(70_000));
     const failed = a.page.getByRole('log').locator('.message.failed');
     await expect.poll(() => failed.first().textContent(), { timeout: 15_000 }).toContain('Message too large');
-    await expect.poll(() => a.page.getByRole('alert').textContent()).toContain('Message too large');
+    await eventually(() => a.page.getByRole('alert').textContent()).toContain('Message too large');
     await connectedNode(a.page);
     await failed.first().getByRole('button', { name: 'Discard' }).click();
 
@@ -243,7 +254,7 @@ describe('the web client in a browser', () => {
     for (const text of burst) await sendText(a.page, text);
     await expect.poll(() => failed.count(), { timeout: 15_000 }).toBeGreaterThan(0);
     await expect.poll(() => a.page.getByRole('log').locator('.message.sending').count(), { timeout: 15_000 }).toBe(0);
-    await expect.poll(() => failed.first().textContent()).toContain('You are sending too fast');
+    await eventually(() => failed.first().textContent()).toContain('You are sending too fast');
     await screenshot(a.page, shots, '5-errors');
 
     // Retrying each refused message (same idem) sends it; every burst message then shows once.
@@ -286,11 +297,11 @@ describe('the web client in a browser', () => {
     // The newest page (50), oldest of them at the top, the newest at the bottom and in view.
     await expect.poll(() => logTexts(reader.page), { timeout: 15_000 }).toEqual(texts.slice(10));
     const log = reader.page.getByRole('log');
-    await expect.poll(() => log.evaluate((element: Scrollable) => element.scrollHeight - element.scrollTop - element.clientHeight)).toBeLessThan(5);
+    await eventually(() => log.evaluate((element: Scrollable) => element.scrollHeight - element.scrollTop - element.clientHeight)).toBeLessThan(5);
     await screenshot(reader.page, shots, '6-history-newest');
     await reader.page.getByRole('button', { name: 'Load older messages' }).click();
-    await expect.poll(() => logTexts(reader.page)).toEqual(texts);
-    await expect.poll(() => reader.page.getByRole('button', { name: 'Load older messages' }).count()).toBe(0);
+    await eventually(() => logTexts(reader.page)).toEqual(texts);
+    await eventually(() => reader.page.getByRole('button', { name: 'Load older messages' }).count()).toBe(0);
     await log.evaluate((element: Scrollable) => {
       element.scrollTop = 0;
     });
