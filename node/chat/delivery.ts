@@ -26,9 +26,9 @@ const ROUTE_RETRY_MS = [100, 250, 500, 1000, 2000] as const;
  * node's directly, other nodes' through their inboxes (one entry per node).
  */
 export class Delivery {
-  constructor(private readonly deps: DeliveryDeps) {}
-
   private stopped = false;
+
+  constructor(private readonly deps: DeliveryDeps) {}
 
   /**
    * Routes a stored, acked message: to this node's sockets at once, to other nodes' inboxes
@@ -37,13 +37,17 @@ export class Delivery {
    * message to the survivor that finishes this node's work.
    */
   async routeMessage(message: ChatMessage, acceptedAt: number, exceptSession?: string): Promise<boolean> {
-    const group = 'group' in message.to ? message.to.group : undefined;
-    const recipients = group === undefined ? [...new Set([message.from, ('user' in message.to ? message.to.user : message.from)])] : [];
-    this.deliverLocally(message, group === undefined ? recipients : this.deps.sockets.membersOf(group), acceptedAt, exceptSession);
+    const to = message.to;
+    // A direct message goes to both users' sockets: the sender's other sockets see it too.
+    const localUsers = 'group' in to ? this.deps.sockets.membersOf(to.group) : [...new Set([to.user, message.from])];
+    this.deliverLocally(message, localUsers, acceptedAt, exceptSession);
+    const routeRemotely = (): Promise<void> =>
+      'group' in to
+        ? this.routeGroupMessage(message, to.group, acceptedAt, exceptSession)
+        : this.routeDirectMessage(message, localUsers, acceptedAt, exceptSession);
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        if (group === undefined) await this.routeDirectMessage(message, recipients, acceptedAt, exceptSession);
-        else await this.routeGroupMessage(message, group, acceptedAt, exceptSession);
+        await routeRemotely();
         return true;
       } catch (error) {
         if (attempt === 0) this.deps.log.warn({ err: error, messageId: message.id }, 'cannot route a stored message yet; retrying');

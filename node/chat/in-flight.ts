@@ -1,5 +1,5 @@
-import { monotonicFactory } from 'ulid';
 import { earlierId, idFloorAt } from '../protocol/cursor.js';
+import { messageIdGenerator } from '../protocol/ids.js';
 
 /**
  * This node's message ids and the ones still in flight: taken when a send is accepted,
@@ -13,7 +13,7 @@ import { earlierId, idFloorAt } from '../protocol/cursor.js';
  * Pure state, no I/O: ClusterProgress publishes the watermark.
  */
 export class InFlightMessages {
-  private readonly next = monotonicFactory();
+  private readonly next = messageIdGenerator();
   private readonly open = new Set<string>();
   private clockFloor = 0;
 
