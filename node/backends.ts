@@ -27,10 +27,22 @@ export async function openBackends(config: NodeConfig, log: Logger): Promise<Bac
   const { redisUrl, cassandra } = config;
   if (redisUrl === undefined || cassandra === undefined) {
     log.warn(
-      'embedded mode: a single self-contained node with in-process bus and store; nothing is durable and no other node can join. ' +
+      { keeps: config.embeddedStore },
+      'embedded mode: a single self-contained node with in-process bus and store; nothing is durable and no other node can join; ' +
+        'the store keeps the newest messages up to its bounds. ' +
         'Set CHAT_REDIS_URL and CHAT_CASSANDRA_CONTACT_POINTS for a cluster.',
     );
-    const store = new MemoryStore();
+    const store = new MemoryStore({
+      bounds: config.embeddedStore,
+      onFirstDrop: (reason, bounds) => {
+        log.warn(
+          { reason, ...bounds },
+          reason === 'total'
+            ? 'embedded store is full: dropping the oldest messages from now on (CHAT_EMBEDDED_MAX_BYTES)'
+            : 'embedded store: a conversation is full, dropping its oldest messages from now on (CHAT_EMBEDDED_MAX_MESSAGES_PER_CONVERSATION)',
+        );
+      },
+    });
     const bus = new MemoryBus();
     return { mode: 'embedded', store, bus, close: () => Promise.all([bus.close(), store.close()]).then(() => undefined) };
   }

@@ -69,6 +69,24 @@ describe('the node configuration', () => {
     expect(configError({ CHAT_NODE_ID: 'n1', CHAT_JWT_SECRET: SECRET, CHAT_JWT_JWKS_URL: 'https://x/jwks' }).variable).toBe('CHAT_JWT_JWKS_URL');
   });
 
+  it('bounds the embedded store to 10,000 messages per conversation and 32 MiB by default, and reads other bounds', () => {
+    expect(loadNodeConfig({ CHAT_JWT_SECRET: SECRET, CHAT_NODE_ID: 'n1' }).embeddedStore).toEqual({
+      maxMessagesPerConversation: 10_000,
+      maxBytes: 32 * 1024 * 1024,
+    });
+    const config = loadNodeConfig({
+      CHAT_JWT_SECRET: SECRET,
+      CHAT_NODE_ID: 'n1',
+      CHAT_EMBEDDED_MAX_MESSAGES_PER_CONVERSATION: '500',
+      CHAT_EMBEDDED_MAX_BYTES: String(8 * 1024 * 1024),
+    });
+    expect(config.embeddedStore).toEqual({ maxMessagesPerConversation: 500, maxBytes: 8 * 1024 * 1024 });
+    expect(configError({ CHAT_JWT_SECRET: SECRET, CHAT_NODE_ID: 'n1', CHAT_EMBEDDED_MAX_BYTES: '1000' }).variable).toBe('CHAT_EMBEDDED_MAX_BYTES');
+    expect(configError({ CHAT_JWT_SECRET: SECRET, CHAT_NODE_ID: 'n1', CHAT_EMBEDDED_MAX_MESSAGES_PER_CONVERSATION: '0' }).variable).toBe(
+      'CHAT_EMBEDDED_MAX_MESSAGES_PER_CONVERSATION',
+    );
+  });
+
   it('lets migrate run with the Cassandra settings alone', () => {
     expect(loadCassandraConfig({ CHAT_CASSANDRA_CONTACT_POINTS: '127.0.0.1:9042' })).toEqual({
       contactPoints: ['127.0.0.1:9042'],

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CQL_IDENTIFIER } from '../common/chatcluster.js';
 import { ConfigError, portNumber, readVariable, wholeNumber } from '../common/env.js';
 import type { AuthConfig } from './auth/tokens.js';
+import { DEFAULT_MEMORY_STORE_BOUNDS, type MemoryStoreBounds } from './store/memory-store.js';
 
 /** A chat node's configuration, read once at start from the environment. */
 export interface NodeConfig {
@@ -23,6 +24,8 @@ export interface NodeConfig {
   drainSpreadMs: number;
   /** Bytes a socket may have unsent before it is dropped as a slow consumer. */
   maxBufferedBytes: number;
+  /** What the embedded node's in-memory store keeps (unused by a cluster node). */
+  embeddedStore: MemoryStoreBounds;
 }
 
 export interface CassandraConfig {
@@ -67,6 +70,15 @@ export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
     messagesPerSecondPerUser: readVariable(env, 'CHAT_MESSAGES_PER_SECOND', wholeNumber(1, 100_000).default(20)),
     drainSpreadMs: readVariable(env, 'CHAT_DRAIN_SPREAD_MS', wholeNumber(0, 600_000).default(10_000)),
     maxBufferedBytes: readVariable(env, 'CHAT_MAX_BUFFERED_BYTES', wholeNumber(64 * 1024).default(4 * 1024 * 1024)),
+    embeddedStore: {
+      maxMessagesPerConversation: readVariable(
+        env,
+        'CHAT_EMBEDDED_MAX_MESSAGES_PER_CONVERSATION',
+        wholeNumber(1, 10_000_000).default(DEFAULT_MEMORY_STORE_BOUNDS.maxMessagesPerConversation),
+      ),
+      // At least 1 MiB, so one message of the largest frame always fits.
+      maxBytes: readVariable(env, 'CHAT_EMBEDDED_MAX_BYTES', wholeNumber(1024 * 1024).default(DEFAULT_MEMORY_STORE_BOUNDS.maxBytes)),
+    },
   };
 }
 

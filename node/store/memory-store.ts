@@ -1,19 +1,75 @@
 import type { ChatMessage, GroupInfo } from '../protocol/frames.js';
 import type { HistoryPage, NodeRecord, SessionRecord, Store, SyncPage } from './store.js';
 
+/** How much the embedded store keeps (PROTOCOL.md's sync and history answer from what is kept). */
+export interface MemoryStoreBounds {
+  /** Messages kept per conversation; past it the conversation's oldest is dropped. */
+  maxMessagesPerConversation: number;
+  /** Estimated bytes of all kept messages together; past it the oldest message anywhere is dropped. */
+  maxBytes: number;
+}
+
+/** What fits a laptop running a demo: a long conversation, and a few tens of MiB in all. */
+export const DEFAULT_MEMORY_STORE_BOUNDS: MemoryStoreBounds = { maxMessagesPerConversation: 10_000, maxBytes: 32 * 1024 * 1024 };
+
+/** Which bound made the store drop its first message. */
+export type DropReason = 'conversation' | 'total';
+
+export interface MemoryStoreOptions {
+  bounds?: MemoryStoreBounds;
+  /** Called once, when the store drops a message for the first time (the node logs it). */
+  onFirstDrop?: (reason: DropReason, bounds: MemoryStoreBounds) => void;
+}
+
 /**
- * The embedded node's store: everything in this process's memory, nothing durable. Same
- * behaviour as the Cassandra store, so the node above it cannot tell them apart.
+ * Per-message cost beyond its strings: the object, its `to`, the array slots and the
+ * bookkeeping entry. A rough figure; the bound is on this estimate, not on the heap.
+ */
+const MESSAGE_OVERHEAD_BYTES = 200;
+
+/** A kept message, its estimated size, and whether a bound already dropped it. */
+interface KeptMessage {
+  message: ChatMessage;
+  bytes: number;
+  dropped: boolean;
+}
+
+/**
+ * The embedded node's store: everything in this process's memory, nothing durable, and
+ * bounded (oldest messages dropped first, per conversation and in total). Otherwise the
+ * same behaviour as the Cassandra store, so the node above it cannot tell them apart.
  */
 export class MemoryStore implements Store {
   private readonly groups = new Map<string, GroupInfo>();
   private readonly groupMembers = new Map<string, Set<string>>();
   private readonly userGroups = new Map<string, Set<string>>();
-  /** Per conversation, messages in id order (oldest first). */
-  private readonly conversations = new Map<string, ChatMessage[]>();
+  /** Per conversation, kept messages in id order (oldest first); no entry once all are dropped. */
+  private readonly conversations = new Map<string, KeptMessage[]>();
   private readonly userConversations = new Map<string, Set<string>>();
   private readonly sessions = new Map<string, { record: SessionRecord; expiresAt: number }>();
   private readonly nodeRecords = new Map<string, NodeRecord>();
+  /**
+   * Every kept message in the order it was appended: what the total bound drops from.
+   * Appends arrive in about id order, so this is "oldest first" without a sort. Entries
+   * a conversation's own bound dropped stay until compaction skips them.
+   */
+  private arrivals: KeptMessage[] = [];
+  private arrivalsHead = 0;
+  private droppedInArrivals = 0;
+  private keptBytes = 0;
+  private hasDropped = false;
+  private readonly bounds: MemoryStoreBounds;
+  private readonly onFirstDrop: MemoryStoreOptions['onFirstDrop'];
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.bounds = options.bounds ?? DEFAULT_MEMORY_STORE_BOUNDS;
+    this.onFirstDrop = options.onFirstDrop;
+  }
+
+  /** What the store keeps now, for tests and metrics. */
+  usage(): { messages: number; bytes: number; conversations: number } {
+    return { messages: this.arrivals.length - this.arrivalsHead - this.droppedInArrivals, bytes: this.keptBytes, conversations: this.conversations.size };
+  }
 
   createGroup(group: GroupInfo): Promise<boolean> {
     if (this.groups.has(group.name)) return Promise.resolve(false);
@@ -51,36 +107,60 @@ export class MemoryStore implements Store {
   }
 
   appendMessage(message: ChatMessage, participants: readonly string[]): Promise<void> {
-    const messages = this.conversations.get(message.conv) ?? [];
-    this.conversations.set(message.conv, messages);
-    if (!messages.some((existing) => existing.id === message.id)) {
-      messages.splice(insertionIndex(messages, message.id), 0, structuredClone(message));
+    let kept = this.conversations.get(message.conv);
+    if (kept === undefined) {
+      kept = [];
+      this.conversations.set(message.conv, kept);
     }
     for (const user of participants) setOf(this.userConversations, user).add(message.conv);
+    const index = insertionIndex(kept, message.id);
+    // A retried append of a message already kept stores nothing new.
+    if (kept[index]?.message.id === message.id) return Promise.resolve();
+    const entry: KeptMessage = { message: structuredClone(message), bytes: estimatedBytes(message), dropped: false };
+    kept.splice(index, 0, entry);
+    this.arrivals.push(entry);
+    this.keptBytes += entry.bytes;
+    if (kept.length > this.bounds.maxMessagesPerConversation) {
+      const oldest = kept.shift();
+      if (oldest !== undefined) this.drop(oldest, 'conversation');
+    }
+    this.dropOldestUntilWithinTotal();
     return Promise.resolve();
   }
 
   findMessage(conv: string, id: string): Promise<ChatMessage | undefined> {
-    const found = this.conversations.get(conv)?.find((message) => message.id === id);
-    return Promise.resolve(found === undefined ? undefined : structuredClone(found));
+    const kept = this.conversations.get(conv) ?? [];
+    const found = kept[insertionIndex(kept, id)];
+    return Promise.resolve(found?.message.id === id ? structuredClone(found.message) : undefined);
   }
 
   history(conv: string, options: { before?: string; limit: number }): Promise<HistoryPage> {
-    const messages = this.conversations.get(conv) ?? [];
-    const end = options.before === undefined ? messages.length : insertionIndex(messages, options.before);
+    const kept = this.conversations.get(conv) ?? [];
+    const end = options.before === undefined ? kept.length : insertionIndex(kept, options.before);
     const start = Math.max(0, end - options.limit);
-    return Promise.resolve({ messages: messages.slice(start, end).reverse().map((m) => structuredClone(m)), more: start > 0 });
+    const page = kept.slice(start, end).reverse().map((entry) => structuredClone(entry.message));
+    return Promise.resolve({ messages: page, more: start > 0 });
   }
 
   sync(user: string, options: { since?: string; limit: number }): Promise<SyncPage> {
-    const since = options.since;
+    const { since, limit } = options;
     const groups = [...(this.userGroups.get(user) ?? [])].map((group) => `g:${group}`);
-    const newer = [...(this.userConversations.get(user) ?? []), ...groups]
-      .flatMap((conv) => this.conversations.get(conv) ?? [])
-      .filter((message) => since === undefined || message.id > since)
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const page = newer.slice(0, options.limit).map((m) => structuredClone(m));
-    const next = newer.length > options.limit ? (page.at(-1)?.id ?? null) : null;
+    const direct = this.userConversations.get(user);
+    const candidates: ChatMessage[] = [];
+    for (const conv of [...(direct ?? []), ...groups]) {
+      const kept = this.conversations.get(conv);
+      if (kept === undefined) {
+        // Every message of it was dropped: forget it, so the user's list stays as bounded as the messages.
+        direct?.delete(conv);
+        continue;
+      }
+      // Each conversation gives at most limit + 1 candidates: enough for a page and to know there is more.
+      const first = since === undefined ? 0 : firstAfter(kept, since);
+      for (const entry of kept.slice(first, first + limit + 1)) candidates.push(entry.message);
+    }
+    candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const page = candidates.slice(0, limit).map((m) => structuredClone(m));
+    const next = candidates.length > limit ? (page.at(-1)?.id ?? null) : null;
     return Promise.resolve({ messages: page, next });
   }
 
@@ -124,6 +204,52 @@ export class MemoryStore implements Store {
     return Promise.resolve();
   }
 
+  /** Drops the oldest kept messages, across conversations, until the total fits its bound. */
+  private dropOldestUntilWithinTotal(): void {
+    while (this.keptBytes > this.bounds.maxBytes && this.arrivalsHead < this.arrivals.length) {
+      const oldest = this.arrivals[this.arrivalsHead];
+      this.arrivalsHead += 1;
+      if (oldest === undefined) break;
+      if (oldest.dropped) {
+        this.droppedInArrivals -= 1;
+        continue;
+      }
+      this.removeFromConversation(oldest.message);
+      this.drop(oldest, 'total');
+      this.droppedInArrivals -= 1;
+    }
+    this.compactArrivals();
+  }
+
+  private drop(entry: KeptMessage, reason: DropReason): void {
+    entry.dropped = true;
+    this.droppedInArrivals += 1;
+    this.keptBytes -= entry.bytes;
+    const kept = this.conversations.get(entry.message.conv);
+    if (kept !== undefined && kept.length === 0) this.conversations.delete(entry.message.conv);
+    if (!this.hasDropped) {
+      this.hasDropped = true;
+      this.onFirstDrop?.(reason, this.bounds);
+    }
+  }
+
+  private removeFromConversation(message: ChatMessage): void {
+    const kept = this.conversations.get(message.conv);
+    if (kept === undefined) return;
+    // Usually the conversation's oldest; an append that arrived late may sit further in.
+    const index = kept[0]?.message.id === message.id ? 0 : insertionIndex(kept, message.id);
+    if (kept[index]?.message.id === message.id) kept.splice(index, 1);
+  }
+
+  /** Forgets the consumed head and the entries dropped by a conversation's bound, once they are half the list. */
+  private compactArrivals(): void {
+    const waste = this.arrivalsHead + this.droppedInArrivals;
+    if (waste < 1024 || waste * 2 < this.arrivals.length) return;
+    this.arrivals = this.arrivals.slice(this.arrivalsHead).filter((entry) => !entry.dropped);
+    this.arrivalsHead = 0;
+    this.droppedInArrivals = 0;
+  }
+
   private liveSessions(): SessionRecord[] {
     const now = Date.now();
     const live: SessionRecord[] = [];
@@ -152,14 +278,26 @@ function sessionKey(session: SessionRecord): string {
   return `${session.user}\u0000${session.node}\u0000${session.session}`;
 }
 
-/** The index of the first message whose id is not below `id` (binary search; ids sort as strings). */
-function insertionIndex(messages: readonly ChatMessage[], id: string): number {
+/** The estimated memory of one message: its strings (UTF-16 at worst) and a fixed overhead. */
+function estimatedBytes(message: ChatMessage): number {
+  const strings = message.id.length + message.conv.length + message.from.length + message.text.length + ('user' in message.to ? message.to.user : message.to.group).length;
+  return 2 * strings + MESSAGE_OVERHEAD_BYTES;
+}
+
+/** The index of the first kept message whose id is not below `id` (binary search; ids sort as strings). */
+function insertionIndex(kept: readonly KeptMessage[], id: string): number {
   let low = 0;
-  let high = messages.length;
+  let high = kept.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if ((messages[middle]?.id ?? '') < id) low = middle + 1;
+    if ((kept[middle]?.message.id ?? '') < id) low = middle + 1;
     else high = middle;
   }
   return low;
+}
+
+/** The index of the first kept message whose id is above `id`. */
+function firstAfter(kept: readonly KeptMessage[], id: string): number {
+  const index = insertionIndex(kept, id);
+  return kept[index]?.message.id === id ? index + 1 : index;
 }
