@@ -22,6 +22,7 @@ import {
   type ChatPage,
 } from '../support/chat-pages.js';
 import { testEnvironment } from '../support/env.js';
+import { mintToken } from '../../node/auth/tokens.js';
 import { stopNode, tokenFor, type NodeProcess } from '../support/node-processes.js';
 
 // The web client's stories (issue 12), in a real Chromium, against three real chat nodes on
@@ -131,8 +132,10 @@ describe('the web client in a browser', () => {
 
     // Bob sees the new conversation with one unread message, opens it, and answers.
     await expect.poll(() => conversationButton(b.page, alice).textContent(), { timeout: 15_000 }).toContain('1');
+    await eventually(() => b.page.title()).toBe('(1) ChatCluster');
     await openConversation(b.page, alice);
     await expectLogToEndWith(b.page, ['Hi Bob, this is Alice.']);
+    await eventually(() => b.page.title()).toBe('ChatCluster');
     await eventually(() => b.page.getByRole('img', { name: `${alice} is online` }).count()).toBeGreaterThan(0);
     await b.page.getByRole('textbox', { name: 'Message' }).pressSequentially('Hello ');
     await expect.poll(() => a.page.locator('.typing').textContent(), { timeout: 10_000 }).toBe(`${bob} is typing…`);
@@ -306,5 +309,27 @@ describe('the web client in a browser', () => {
       element.scrollTop = 0;
     });
     await screenshot(reader.page, shots, '6-history-oldest');
+  });
+
+  it('a person signs in by pasting a token; one the cluster did not sign is refused in words', async () => {
+    const user = `kim-${run}`;
+    const context = await browser.newContext({ viewport: PHONE });
+    const page = await context.newPage();
+    pages.push({ user, context, page, faults: [], frames: [] });
+    const node = cluster.nodes.find((candidate) => candidate.child.exitCode === null && candidate.child.signalCode === null);
+    await page.goto(`${node?.url ?? ''}/`);
+    const signIn = async (token: string): Promise<void> => {
+      await page.getByRole('textbox', { name: 'Token' }).fill(token);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+    };
+    await signIn(await mintToken('another-cluster-secret-0123456789abcdef', user, 3600));
+    await eventually(() => page.getByRole('alert').textContent()).toContain('the node refused this token');
+    await screenshot(page, shots, '7-sign-in-refused');
+    await signIn(await tokenFor(user));
+    expect(await connectedNode(page)).toBe(node?.id);
+    // The tab keeps the token (session storage): a reload signs in again by itself.
+    await page.reload();
+    expect(await connectedNode(page)).toBe(node?.id);
+    await screenshot(page, shots, '7-signed-in-phone');
   });
 });

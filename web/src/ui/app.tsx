@@ -1,5 +1,6 @@
 import { useEffect } from 'preact/hooks';
 import type { ChatModel } from '../model/chat-model.js';
+import { unreadCount } from '../model/conversation-list.js';
 import { ConversationView } from './conversation-view.js';
 import { Problems } from './problems.js';
 import { Sidebar } from './sidebar.js';
@@ -18,6 +19,13 @@ export function App(props: { model: ChatModel; onSignOut: () => void }) {
       clearInterval(timer);
     };
   }, [model]);
+  // The tab's title counts what is unread (the open conversation too while the tab is hidden),
+  // so a background tab shows that something came.
+  let unread = 0;
+  for (const conversation of view.conversations.values()) unread += unreadCount(conversation, view.me, view.readUpTo[conversation.conv]);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) ChatCluster` : 'ChatCluster';
+  }, [unread]);
   return (
     <div class={view.active === undefined ? 'app' : 'app has-active'}>
       <StatusBar view={view} onSignOut={props.onSignOut} />
