@@ -25,13 +25,14 @@ async function apply(manifest: string): Promise<void> {
 
 /**
  * A ChatCluster of a few lines, sized for a 2-core CI machine: one Cassandra replica with
- * replication factor 1, and the autoscaler's floor of two chat nodes.
+ * replication factor 1 and a 2 GiB limit (the operator gives it a 1 GiB heap), and the
+ * autoscaler's floor of two chat nodes.
  */
 const SMALL_CHATCLUSTER = `apiVersion: chatcluster.dev/v1alpha1
 kind: ChatCluster
 metadata: { name: chat, namespace: ${NAMESPACE} }
 spec:
-  cassandra: { managed: { replicas: 1, replicationFactor: 1, storage: 1Gi } }
+  cassandra: { managed: { replicas: 1, replicationFactor: 1, storage: 1Gi, resources: { limits: { memory: 2Gi } } } }
   autoscaling: { minReplicas: 2 }
 `;
 
@@ -57,5 +58,7 @@ describe('a ChatCluster on a kind cluster', () => {
     expect(readyPods.some((name) => name.includes('cassandra'))).toBe(true);
     expect(readyPods.filter((name) => !/redis|cassandra|schema|migrat/.test(name)).length).toBeGreaterThanOrEqual(2);
     expect(await kubectl('-n', NAMESPACE, 'get', 'chat')).toMatch(/^chat\s.*Ready/m);
+    const heap = await kubectl('-n', NAMESPACE, 'get', 'statefulsets', '-o', 'jsonpath={.items[*].spec.template.spec.containers[*].env[?(@.name=="MAX_HEAP_SIZE")].value}');
+    expect(heap.trim()).toBe('1024M');
   }, 1_500_000);
 });
