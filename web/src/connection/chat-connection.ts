@@ -1,6 +1,11 @@
 import { reconnectDelay } from './backoff.js';
 import { conversationOf } from './conversations.js';
 import { CLOSE, type ChatMessage, type ClientFrame, type ErrorCode, type PresenceStatus, type ServerFrame, type Target } from './frames.js';
+import { Outbox, type PendingSend } from './outbox.js';
+import { PendingReplies, RequestError, type ProblemReport, type Reply } from './replies.js';
+
+export type { PendingSend } from './outbox.js';
+export { RequestError, type ProblemReport } from './replies.js';
 
 /** Where the connection is, for the page to show in words. */
 export type ConnectionState =
@@ -11,22 +16,6 @@ export type ConnectionState =
   | { kind: 'waiting'; reason: 'lost' | 'drain'; retryInMs: number; attempt: number }
   | { kind: 'signed-out'; reason: string }
   | { kind: 'stopped' };
-
-/** An error in the protocol's words: one of its codes and the node's message. */
-export interface ProblemReport {
-  code: ErrorCode | 'connection';
-  message: string;
-}
-
-/** A message the user sent that has no `ack` yet: on its way, or failed and offered for retry. */
-export interface PendingSend {
-  idem: string;
-  to: Target;
-  conv: string;
-  text: string;
-  status: 'sending' | 'failed';
-  error?: ProblemReport;
-}
 
 export interface SocketHandlers {
   open(): void;
@@ -68,23 +57,8 @@ export interface ConnectionDeps {
   events: Partial<ConnectionEvents>;
 }
 
-/** A request's `error` reply, or the socket closing before the reply came. */
-export class RequestError extends Error {
-  constructor(
-    readonly code: ProblemReport['code'],
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-type Reply = Exclude<ServerFrame, { type: 'error' }>;
-interface Waiter {
-  resolve(frame: Reply): void;
-  reject(error: RequestError): void;
-}
-
 const SEND_REF = 'send:';
+const connectionLost = (): RequestError => new RequestError('connection', 'the connection was lost before the reply came');
 const SYNC_REF = 'sync:';
 
 /**
@@ -105,17 +79,15 @@ export class ChatConnection {
   private stopped = true;
   private cursor: string | undefined;
   private readonly seen = new Set<string>();
-  private readonly sends = new Map<string, PendingSend>();
-  /** Sends written on the current socket (for blaming an oversized frame). */
-  private readonly sentOnSocket = new Set<string>();
-  private readonly waiters = new Map<string, Waiter>();
-  private nextRef = 0;
+  private readonly outbox: Outbox;
+  private readonly replies = new PendingReplies();
   private watched: readonly string[] = [];
   private currentState: ConnectionState = { kind: 'stopped' };
   user: string;
 
   constructor(private readonly deps: ConnectionDeps) {
     this.user = deps.user;
+    this.outbox = new Outbox((sends) => deps.events.pending?.(sends));
   }
 
   get state(): ConnectionState {
@@ -158,25 +130,19 @@ export class ChatConnection {
   /** Sends a message (shown as sending at once) and resolves with its idempotency key. */
   send(to: Target, text: string): string {
     const idem = this.deps.newIdem();
-    const conv = conversationOf(this.user, to);
-    this.sends.set(idem, { idem, to, conv, text, status: 'sending' });
-    this.emitPending();
+    this.outbox.add({ idem, to, conv: conversationOf(this.user, to), text, status: 'sending' });
     if (this.greeted) this.transmitSend(idem);
     return idem;
   }
 
   /** Sends a failed message again, with the same `idem`: the node stores it at most once. */
   retry(idem: string): void {
-    const pending = this.sends.get(idem);
-    if (pending === undefined) return;
-    this.sends.set(idem, { ...pending, status: 'sending', error: undefined });
-    this.emitPending();
-    if (this.greeted) this.transmitSend(idem);
+    if (this.outbox.retry(idem) !== undefined && this.greeted) this.transmitSend(idem);
   }
 
   /** Forgets a failed message. */
   discard(idem: string): void {
-    if (this.sends.delete(idem)) this.emitPending();
+    this.outbox.discard(idem);
   }
 
   /** Tells the conversation's other side that the user is typing (never stored; dropped when offline). */
@@ -195,18 +161,16 @@ export class ChatConnection {
   /** Sends a frame with a fresh `ref` and resolves with the reply that echoes it. */
   request(frame: ClientFrame): Promise<Reply> {
     if (!this.greeted) return Promise.reject(new RequestError('connection', 'not connected; try again when the connection is back'));
-    const ref = `r${++this.nextRef}`;
-    return new Promise<Reply>((resolve, reject) => {
-      this.waiters.set(ref, { resolve, reject });
-      this.write({ ...frame, ref });
-    });
+    const { ref, reply } = this.replies.open();
+    this.write({ ...frame, ref });
+    return reply;
   }
 
   private connect(): void {
     this.cancelTimer = undefined;
     this.draining = false;
     this.greeted = false;
-    this.sentOnSocket.clear();
+    this.outbox.newSocket();
     const generation = ++this.generation;
     this.setState({ kind: 'connecting', attempt: this.attempt });
     const current = (): boolean => generation === this.generation;
@@ -237,7 +201,7 @@ export class ChatConnection {
         this.setState({ kind: 'syncing', node: frame.node });
         // Unacked sends go first: the node answers in order, so their acks come before the
         // sync pages, which may hold the same messages (then dropped by id).
-        for (const pending of this.sends.values()) if (pending.status === 'sending') this.transmitSend(pending.idem);
+        for (const pending of this.outbox.onTheirWay()) this.transmitSend(pending.idem);
         if (this.watched.length > 0) this.sendWatch();
         this.write({ type: 'sync', ref: `${SYNC_REF}${this.generation}`, since: this.cursor ?? 0 });
         return;
@@ -266,7 +230,7 @@ export class ChatConnection {
       case 'presence':
         if ('users' in frame) this.deps.events.presence?.(frame.users);
         else this.deps.events.presence?.({ [frame.user]: frame.status });
-        this.settle('ref' in frame ? frame.ref : undefined, frame);
+        this.replies.settle('ref' in frame ? frame.ref : undefined, frame);
         return;
       case 'typing':
         this.deps.events.typing?.(frame.from, frame.conv);
@@ -275,7 +239,7 @@ export class ChatConnection {
         this.drain(frame.reconnectAfterMs);
         return;
       default:
-        this.settle(frame.ref, frame);
+        this.replies.settle(frame.ref, frame);
     }
   }
 
@@ -287,18 +251,14 @@ export class ChatConnection {
 
   private acked(frame: Extract<ServerFrame, { type: 'ack' }>): void {
     const idem = frame.ref?.startsWith(SEND_REF) === true ? frame.ref.slice(SEND_REF.length) : undefined;
-    const pending = idem === undefined ? undefined : this.sends.get(idem);
-    if (idem === undefined || pending === undefined) return;
-    this.sends.delete(idem);
-    this.sentOnSocket.delete(idem);
+    const pending = idem === undefined ? undefined : this.outbox.acked(idem);
+    if (pending === undefined) return;
     this.accept([{ id: frame.id, conv: frame.conv, from: this.user, to: pending.to, text: pending.text, ts: frame.ts }]);
-    this.emitPending();
   }
 
   private failed(ref: string | undefined, problem: ProblemReport): void {
     if (ref?.startsWith(SEND_REF) === true) {
-      const idem = ref.slice(SEND_REF.length);
-      this.failSend(idem, problem);
+      this.outbox.fail(ref.slice(SEND_REF.length), problem);
       this.report(problem);
       return;
     }
@@ -309,28 +269,7 @@ export class ChatConnection {
       this.retryLater();
       return;
     }
-    const waiter = ref === undefined ? undefined : this.waiters.get(ref);
-    if (ref !== undefined && waiter !== undefined) {
-      this.waiters.delete(ref);
-      waiter.reject(new RequestError(problem.code, problem.message));
-      return;
-    }
-    this.report(problem);
-  }
-
-  private failSend(idem: string, error: ProblemReport): void {
-    const pending = this.sends.get(idem);
-    if (pending === undefined) return;
-    this.sends.set(idem, { ...pending, status: 'failed', error });
-    this.sentOnSocket.delete(idem);
-    this.emitPending();
-  }
-
-  private settle(ref: string | undefined, frame: Reply): void {
-    const waiter = ref === undefined ? undefined : this.waiters.get(ref);
-    if (ref === undefined || waiter === undefined) return;
-    this.waiters.delete(ref);
-    waiter.resolve(frame);
+    if (!this.replies.fail(ref, new RequestError(problem.code, problem.message))) this.report(problem);
   }
 
   private drain(afterMs: number): void {
@@ -348,10 +287,10 @@ export class ChatConnection {
     const greeted = this.greeted;
     this.socket = undefined;
     this.greeted = false;
-    this.rejectWaiters();
+    this.replies.failAll(connectionLost());
     if (this.stopped) return;
     if (code === CLOSE.tooLarge) this.blameOversizedSend();
-    this.sentOnSocket.clear();
+    this.outbox.newSocket();
     if (code === CLOSE.tokenExpired) {
       this.signOut('your token expired: sign in again with a new one');
       return;
@@ -391,27 +330,23 @@ export class ChatConnection {
 
   /** The node closes a socket whose frame was too large (1009): fail the largest send on it, do not resend it. */
   private blameOversizedSend(): void {
-    let largest: PendingSend | undefined;
-    for (const idem of this.sentOnSocket) {
-      const pending = this.sends.get(idem);
-      if (pending !== undefined && (largest === undefined || pending.text.length > largest.text.length)) largest = pending;
-    }
+    const largest = this.outbox.largestWritten();
     if (largest === undefined) return;
     const problem: ProblemReport = { code: 'too_large', message: 'the message is larger than the node accepts' };
-    this.failSend(largest.idem, problem);
+    this.outbox.fail(largest.idem, problem);
     this.report(problem);
   }
 
   private transmitSend(idem: string): void {
-    const pending = this.sends.get(idem);
+    const pending = this.outbox.get(idem);
     if (pending === undefined) return;
-    this.sentOnSocket.add(idem);
+    this.outbox.wrote(idem);
     this.write({ type: 'send', ref: `${SEND_REF}${idem}`, to: pending.to, text: pending.text, idem });
   }
 
   private sendWatch(): void {
-    const ref = `r${++this.nextRef}`;
-    this.write({ type: 'presence.watch', ref, users: [...this.watched] });
+    // The reply is handled as a presence event (it carries the statuses), so nobody awaits it.
+    this.write({ type: 'presence.watch', ref: this.replies.unawaited(), users: [...this.watched] });
   }
 
   private write(frame: ClientFrame): void {
@@ -423,21 +358,12 @@ export class ChatConnection {
     this.socket = undefined;
     this.greeted = false;
     this.generation += 1;
-    this.rejectWaiters();
+    this.replies.failAll(connectionLost());
     socket?.close(1000);
-  }
-
-  private rejectWaiters(): void {
-    for (const waiter of this.waiters.values()) waiter.reject(new RequestError('connection', 'the connection was lost before the reply came'));
-    this.waiters.clear();
   }
 
   private report(problem: ProblemReport): void {
     this.deps.events.problem?.(problem);
-  }
-
-  private emitPending(): void {
-    this.deps.events.pending?.([...this.sends.values()]);
   }
 
   private setState(state: ConnectionState): void {
