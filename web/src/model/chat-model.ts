@@ -8,6 +8,8 @@ const HISTORY_PAGE = 50;
 const TYPING_SHOWN_MS = 4_000;
 const TYPING_SENT_EVERY_MS = 2_000;
 const PROBLEMS_SHOWN = 3;
+/** A problem stays on screen this long after it last happened, unless dismissed first. */
+const PROBLEM_SHOWN_MS = 20_000;
 
 /** What the page renders; a new object after every change. */
 export interface ChatView {
@@ -23,7 +25,7 @@ export interface ChatView {
   active: string | undefined;
   members: { group: string; members: readonly string[] } | undefined;
   /** Problems to show, newest last; the same problem again counts up instead of stacking. */
-  problems: readonly { id: number; text: string; count: number }[];
+  problems: readonly { id: number; text: string; count: number; at: number }[];
 }
 
 /** Where the read marks are kept between visits. */
@@ -113,8 +115,8 @@ export class ChatModel {
     const last = this.current.problems.at(-1);
     const problems =
       last?.text === text
-        ? [...this.current.problems.slice(0, -1), { ...last, count: last.count + 1 }]
-        : [...this.current.problems, { id: ++this.nextProblem, text, count: 1 }].slice(-PROBLEMS_SHOWN);
+        ? [...this.current.problems.slice(0, -1), { ...last, count: last.count + 1, at: this.now() }]
+        : [...this.current.problems, { id: ++this.nextProblem, text, count: 1, at: this.now() }].slice(-PROBLEMS_SHOWN);
     this.update({ problems });
   }
 
@@ -212,11 +214,12 @@ export class ChatModel {
     this.update({ readUpTo });
   }
 
-  /** Drops typing indicators that ran out; the page calls it on a timer. */
-  expireTyping(): void {
+  /** Drops typing indicators and problems whose time ran out; the page calls it every second. */
+  expire(): void {
     const now = this.now();
     const typing = new Map([...this.current.typing].filter(([, entry]) => entry.until > now));
-    if (typing.size !== this.current.typing.size) this.update({ typing });
+    const problems = this.current.problems.filter((problem) => now - problem.at < PROBLEM_SHOWN_MS);
+    if (typing.size !== this.current.typing.size || problems.length !== this.current.problems.length) this.update({ typing, problems });
   }
 
   dismissProblem(id: number): void {

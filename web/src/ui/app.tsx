@@ -13,7 +13,7 @@ export function App(props: { model: ChatModel; onSignOut: () => void }) {
   const view = useView(model);
   useEffect(() => {
     const timer = setInterval(() => {
-      model.expireTyping();
+      model.expire();
     }, 1000);
     return () => {
       clearInterval(timer);
