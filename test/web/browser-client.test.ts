@@ -73,9 +73,10 @@ describe('the web client in a browser', () => {
   });
 
   afterAll(async () => {
-    await browser.close();
+    // Whatever started is stopped, also when beforeAll failed halfway.
+    await (browser as Browser | undefined)?.close();
     for (const balancer of balancers) balancer.close();
-    await cluster.stop();
+    await (cluster as ChatCluster | undefined)?.stop();
   }, 120_000);
 
   /** A load balancer over the nodes alive now (three: one is added when fewer are left); its address. */
@@ -273,6 +274,11 @@ describe('the web client in a browser', () => {
     }
     const shown = await a.page.getByRole('log').locator('.message .text').allTextContents();
     expect([...shown].sort()).toEqual([...burst].sort());
+    // Each message went out under one idempotency key, however often it was sent.
+    for (const text of burst) {
+      const keys = new Set(a.frames.flatMap(({ direction, frame }) => (direction === 'sent' && frame.type === 'send' && frame.text === text ? [frame.idem] : [])));
+      expect(keys.size, text).toBe(1);
+    }
     await screenshot(a.page, shots, '5-after-retries');
   });
 
