@@ -57,9 +57,10 @@ export interface ConnectionDeps {
   events: Partial<ConnectionEvents>;
 }
 
+/** Refs of the connection's own frames: a send's carries its idem, a sync walk's its socket. */
 const SEND_REF = 'send:';
-const connectionLost = (): RequestError => new RequestError('connection', 'the connection was lost before the reply came');
 const SYNC_REF = 'sync:';
+const connectionLost = (): RequestError => new RequestError('connection', 'the connection was lost before the reply came');
 
 /**
  * One user's connection to a chat cluster, as PROTOCOL.md asks a client to hold it: it
@@ -78,11 +79,13 @@ export class ChatConnection {
   private draining = false;
   private stopped = true;
   private cursor: string | undefined;
+  /** Ids handed on so far (a page's worth of memory; a reload starts afresh). */
   private readonly seen = new Set<string>();
   private readonly outbox: Outbox;
   private readonly replies = new PendingReplies();
   private watched: readonly string[] = [];
   private currentState: ConnectionState = { kind: 'stopped' };
+  /** The user, as the token names it and `hello` confirms it. */
   user: string;
 
   constructor(private readonly deps: ConnectionDeps) {
@@ -127,7 +130,7 @@ export class ChatConnection {
     this.retryLater();
   }
 
-  /** Sends a message (shown as sending at once) and resolves with its idempotency key. */
+  /** Sends a message (pending at once, written when connected) and returns its idempotency key. */
   send(to: Target, text: string): string {
     const idem = this.deps.newIdem();
     this.outbox.add({ idem, to, conv: conversationOf(this.user, to), text, status: 'sending' });
