@@ -48,7 +48,7 @@ describe('the cluster watermark', () => {
   });
 
   it('moves a clock past the lowest other watermark, and up to the highest unless it is too far ahead', () => {
-    const at = (ms: number): string => `${new InFlightMessages().watermark(ms)}`;
+    const at = (ms: number): string => new InFlightMessages().watermark(ms);
     const published = new Map([
       ['a', at(1_000)],
       ['b', at(1_500)],
