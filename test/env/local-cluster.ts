@@ -95,8 +95,15 @@ async function main(): Promise<void> {
   }
 
   const wsUrl = url.replace(/^http/, 'ws');
-  // A token in the fragment (#token=) never reaches a server: the page reads it and drops it.
-  const links = await Promise.all(DEMO_USERS.map(async (user) => `  ${user.padEnd(6)} ${url}/#token=${await mintToken(secret, user, DEMO_TOKEN_SECONDS)}`));
+  // Each demo user's link is another node's own address, so two windows chat across nodes
+  // (through the load balancer both pages may well land on one node). A token in the
+  // fragment (#token=) never reaches a server: the page reads it and drops it.
+  const links = await Promise.all(
+    DEMO_USERS.map(async (user, index) => {
+      const node = nodes[index % nodes.length] ?? nodes[0];
+      return `  ${user.padEnd(6)} ${node?.url ?? url}/#token=${await mintToken(secret, user, DEMO_TOKEN_SECONDS)}`;
+    }),
+  );
   const lines = [
     '',
     embedded
@@ -105,8 +112,11 @@ async function main(): Promise<void> {
     `  WebSocket  ${wsUrl}/ws        HTTP API  ${url}/v1`,
     ...nodes.map((node) => `  node ${node.id.padEnd(10)} ${node.url}   admin ${node.adminUrl} (/metrics, /load)`),
     '',
-    'Chat in a browser: open two of these links in two windows (each signs in as that user, for 24 h):',
+    embedded
+      ? 'Chat in a browser: open two of these links in two windows (each signs in as that user, for 24 h):'
+      : 'Chat in a browser across nodes: open two of these links in two windows (each signs in as that user, for 24 h, on a node of its own):',
     ...links,
+    ...(embedded ? [] : [`  (the same /#token=… on ${url} goes through the load balancer: a page then moves when its node leaves)`]),
     '',
     'Try it from another terminal:',
     `  export CHAT_JWT_SECRET=${secret} CHAT_URL=${wsUrl}`,
