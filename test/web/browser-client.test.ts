@@ -132,7 +132,10 @@ describe('the web client in a browser', () => {
     await eventually(() => a.page.getByRole('log').locator('.message.own .delivery').last().textContent()).toBe('sent');
 
     // Bob sees the new conversation with one unread message, opens it, and answers.
-    await expect.poll(() => conversationButton(b.page, alice).textContent(), { timeout: 15_000 }).toContain('1');
+    await eventually(() => conversationButton(b.page, alice).textContent()).toMatch(/1, 1 unread$/);
+    // What a screen reader says for it.
+    await eventually(() => b.page.getByRole('button', { name: new RegExp(`${alice}.*1 unread`) }).count()).toBe(1);
+    await screenshot(b.page, shots, '1-unread-bob');
     await eventually(() => b.page.title()).toBe('(1) ChatCluster');
     await openConversation(b.page, alice);
     await expectLogToEndWith(b.page, ['Hi Bob, this is Alice.']);

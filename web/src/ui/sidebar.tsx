@@ -67,8 +67,9 @@ export function Sidebar(props: { view: ChatView; model: ChatModel }) {
                 {target !== undefined && 'user' in target ? <PresenceDot user={target.user} status={view.presence[target.user]} /> : <span class="group-mark" aria-hidden="true" />}
                 <span class="title">{title}</span>
                 {unread > 0 && !active && (
-                  <span class="unread" aria-label={`${unread} unread`}>
-                    {unread}
+                  <span class="unread">
+                    <span aria-hidden="true">{unread}</span>
+                    <span class="visually-hidden">, {unread} unread</span>
                   </span>
                 )}
               </button>
