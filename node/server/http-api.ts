@@ -80,18 +80,40 @@ export function httpApi(node: ChatNode, verifier: TokenVerifier, maxBodyBytes: n
     res.json({ messages, next, cursor });
   });
 
+  // Every other path or method under /v1 is an API error too, not the web client's HTML 404.
+  router.use((_req: Request, _res: Response, next: NextFunction) => {
+    next(new ChatError('not_found', 'no such method and path in the HTTP API'));
+  });
   router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const chatError = httpError(error);
+    const chatError = httpErrorOf(error);
     node.metrics.errors.inc({ code: chatError.code });
     res.status(HTTP_STATUS[chatError.code]).json({ code: chatError.code, message: chatError.message });
   });
   return router;
 }
 
-/** Errors of the JSON body parser as protocol errors; everything else as it is. */
-function httpError(error: unknown): ChatError {
-  const type = (error as { type?: unknown } | null)?.type;
-  if (type === 'entity.too.large') return new ChatError('too_large', 'request body is too large');
-  if (type === 'entity.parse.failed') return new ChatError('bad_request', 'request body is not valid JSON');
+/** What body-parser's errors mean for a client, by their `type`. */
+const BODY_PARSER_ERRORS: Readonly<Record<string, ChatError>> = {
+  'entity.too.large': new ChatError('too_large', 'request body is too large'),
+  'entity.parse.failed': new ChatError('bad_request', 'request body is not valid JSON'),
+  'charset.unsupported': new ChatError('bad_request', 'request body charset is not supported; send UTF-8 JSON'),
+  'encoding.unsupported': new ChatError('bad_request', 'request body content-encoding is not supported'),
+};
+
+/**
+ * Errors of the JSON body parser and the router as protocol errors; everything else as it
+ * is. Both mark a client's mistake with a 4xx `status` (a body that does not inflate, a path
+ * parameter that is not valid percent-encoding): those are `bad_request`, never `internal`.
+ */
+export function httpErrorOf(error: unknown): ChatError {
+  if (error instanceof ChatError) return error;
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  const known = typeof type === 'string' ? BODY_PARSER_ERRORS[type] : undefined;
+  if (known !== undefined) return new ChatError(known.code, known.message, { cause: error });
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    if (status === 413) return new ChatError('too_large', 'request body is too large', { cause: error });
+    const message = error instanceof URIError ? 'the path is not valid percent-encoding' : 'malformed request';
+    return new ChatError('bad_request', message, { cause: error });
+  }
   return asChatError(error);
 }
