@@ -48,6 +48,12 @@ export class KubeWriter {
     await rawRequest(this.config, 'PATCH', `/apis/chatcluster.dev/v1alpha1/namespaces/${namespace}/chatclusters/${name}/status`, { status }, 'application/merge-patch+json');
   }
 
+  /** Sets annotations on a pod (a merge patch of its metadata only), e.g. its pod-deletion-cost. */
+  async annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<void> {
+    this.metrics.writes.inc({ verb: 'patch', kind: 'Pod' });
+    await rawRequest(this.config, 'PATCH', `/api/v1/namespaces/${namespace}/pods/${name}`, { metadata: { annotations } }, 'application/merge-patch+json');
+  }
+
   /** Records a Kubernetes Event on the ChatCluster (best effort: an event never fails a reconcile). */
   async event(involved: { namespace: string; name: string; uid: string }, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const now = new Date().toISOString();

@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 import { parseChatClusterSpec, type ChatCluster, type ChatClusterStatus } from '../../common/chatcluster.js';
 import type { Logger } from '../../common/log.js';
 import { decideReplicas, type Recommendation } from '../autoscale/decide.js';
+import { deletionCostChanges, POD_DELETION_COST } from '../autoscale/deletion-cost.js';
 import type { AdminPortClients } from '../desired/access.js';
 import { hashOf, namesOf } from '../desired/meta.js';
 import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
@@ -119,7 +120,8 @@ export class Reconciler {
     const deployment = caches.owned.Deployment.get(namespace, names.nodes);
     const currentReplicas = deployment?.spec?.replicas ?? 0;
 
-    const connections = await this.connections(cluster);
+    const loads = await this.nodeLoads(cluster);
+    const connections = loads.reduce<number>((sum, { load }) => sum + (load ?? 0), 0);
     let nodeReplicas = cluster.spec.replicas;
     if (cluster.spec.autoscaling.enabled) {
       const decision = decideReplicas({
@@ -133,6 +135,13 @@ export class Reconciler {
       nodeReplicas = decision.replicas;
       if (deployment !== undefined && nodeReplicas !== currentReplicas) {
         await writer.event(this.involved(cluster), 'Normal', 'Scaled', `${currentReplicas} → ${nodeReplicas} nodes: ${decision.reason}`);
+      }
+      if (deployment !== undefined && nodeReplicas < currentReplicas) {
+        // Before the Deployment shrinks: the least-loaded pods are the ones it deletes (and they drain on SIGTERM).
+        const changes = deletionCostChanges(
+          loads.map(({ pod, load }) => ({ name: pod.metadata?.name ?? '', connections: load, cost: pod.metadata?.annotations?.[POD_DELETION_COST] })),
+        );
+        for (const change of changes) await writer.annotatePod(namespace, change.name, { [POD_DELETION_COST]: change.cost });
       }
     }
     this.deps.metrics.desiredReplicas.set({ namespace, chatcluster: cluster.metadata.name }, nodeReplicas);
@@ -255,8 +264,8 @@ export class Reconciler {
     }
   }
 
-  /** Sum of `/load` over the ready node pods. */
-  private async connections(cluster: ChatCluster): Promise<number> {
+  /** `/load` of each ready node pod (undefined: it did not answer). */
+  private async nodeLoads(cluster: ChatCluster): Promise<{ pod: V1Pod; load: number | undefined }[]> {
     const pods = this.deps.caches.owned.Pod.list().filter(
       (pod) =>
         pod.metadata?.namespace === cluster.metadata.namespace &&
@@ -264,8 +273,7 @@ export class Reconciler {
         pod.metadata.labels['app.kubernetes.io/component'] === 'node' &&
         pod.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') === true,
     );
-    const loads = await Promise.all(pods.map((pod) => this.deps.readLoad(pod)));
-    return loads.reduce<number>((sum, load) => sum + (load ?? 0), 0);
+    return Promise.all(pods.map(async (pod) => ({ pod, load: await this.deps.readLoad(pod) })));
   }
 
   private async serviceMonitorCrdPresent(): Promise<boolean> {
