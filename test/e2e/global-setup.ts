@@ -28,7 +28,9 @@ declare module 'vitest' {
 const KIND_CLI = fileURLToPath(new URL('../env/kind/cli.ts', import.meta.url));
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  deleteClusterWhenGone(process.pid);
+  // For working on one story: the cluster stays for the next run (`npm run -s kind:down` removes it).
+  const keep = process.env.CHATCLUSTER_E2E_KEEP_CLUSTER === '1';
+  if (!keep) deleteClusterWhenGone(process.pid);
   const cluster = await bringUpE2eCluster({ images: true, operator: false, nodeImage: process.env.CHATCLUSTER_KIND_NODE_IMAGE });
   if (cluster.images === undefined) throw new Error('the project images were not loaded');
   project.provide('e2e', {
@@ -38,7 +40,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     images: cluster.images,
     nodePortUrl: `http://127.0.0.1:${cluster.nodePortOnLoopback}`,
   });
-  return () => tearDownE2eCluster();
+  return () => (keep ? Promise.resolve() : tearDownE2eCluster());
 }
 
 /** A detached shell that runs `kind:down` once this run is gone, however it ended (a no-op after a clean teardown). */

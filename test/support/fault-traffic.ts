@@ -4,6 +4,12 @@ import type { Target } from '../../node/protocol/frames.js';
 import { ChatClient, SocketClosedError, type Frame } from './chat-client.js';
 import { tokenFor, type NodeProcess } from './node-processes.js';
 
+/** Where a user can connect: a node process, or anything with an id and a `ws://` URL (a Service on 127.0.0.1). */
+export type ChatEndpoint = Pick<NodeProcess, 'id' | 'wsUrl'>;
+
+/** Makes the bearer token a user connects with. */
+export type TokenMaker = (user: string) => Promise<string>;
+
 /** One time a user's socket dropped and the user came back on another node. */
 export interface Reconnection {
   droppedAt: number;
@@ -45,17 +51,23 @@ export class ChatUser {
   private constructor(
     readonly name: string,
     /** Where the user connects first (index 0) and, in turn, after a drop. */
-    private readonly nodes: readonly NodeProcess[],
+    private readonly nodes: readonly ChatEndpoint[],
     /** How long the user waits after a drop before reconnecting (undefined: it does not). */
     private readonly reconnectAfterMs: number | (() => number) | undefined,
+    private readonly token: TokenMaker,
   ) {}
 
   /**
    * Connects `name` to `nodes[0]`. With `reconnectAfterMs`, it moves along `nodes` whenever
-   * its socket drops, after that pause (a client's back-off).
+   * its socket drops, after that pause (a client's back-off). `token` signs its tokens
+   * (default: the test nodes' secret).
    */
-  static async connect(name: string, nodes: readonly NodeProcess[], options: { reconnectAfterMs?: number | (() => number) } = {}): Promise<ChatUser> {
-    const user = new ChatUser(name, nodes, options.reconnectAfterMs);
+  static async connect(
+    name: string,
+    nodes: readonly ChatEndpoint[],
+    options: { reconnectAfterMs?: number | (() => number); token?: TokenMaker } = {},
+  ): Promise<ChatUser> {
+    const user = new ChatUser(name, nodes, options.reconnectAfterMs, options.token ?? ((subject) => tokenFor(subject)));
     await user.open(0);
     await user.syncFrom(undefined);
     return user;
@@ -109,7 +121,7 @@ export class ChatUser {
   private async open(index: number): Promise<void> {
     const node = this.nodes[index % this.nodes.length];
     if (node === undefined) throw new Error(`${this.name} has no node to connect to`);
-    const client = await withTimeout(ChatClient.connect(node.wsUrl, await tokenFor(this.name)), 5_000, `connect to ${node.id}`);
+    const client = await withTimeout(ChatClient.connect(node.wsUrl, await this.token(this.name)), 5_000, `connect to ${node.id}`);
     this.nodeIndex = index;
     this.client = client;
     client.socket.on('error', () => {

@@ -3,7 +3,7 @@ import { run } from '../process.js';
 import { slowStep } from '../progress.js';
 import type { ProjectImages } from './project-images.js';
 
-const CHART = fileURLToPath(new URL('../../../charts/chatcluster-operator/', import.meta.url));
+export const OPERATOR_CHART = fileURLToPath(new URL('../../../charts/chatcluster-operator/', import.meta.url));
 export const OPERATOR_RELEASE = 'chatcluster';
 export const OPERATOR_NAMESPACE = 'chatcluster-system';
 
@@ -21,7 +21,7 @@ export async function installOperator(helm: string, kubeconfig: string, images: 
   const node = splitImage(images.node);
   await slowStep('helm install chatcluster-operator', () =>
     run(helm, [
-      'upgrade', '--install', OPERATOR_RELEASE, CHART,
+      'upgrade', '--install', OPERATOR_RELEASE, OPERATOR_CHART,
       '--kubeconfig', kubeconfig,
       '--namespace', OPERATOR_NAMESPACE, '--create-namespace',
       '--set', `image.repository=${operator.repository}`, '--set', `image.tag=${operator.tag}`,
