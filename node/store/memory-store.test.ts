@@ -50,7 +50,7 @@ describe('the bounded memory store', () => {
     expect(drops).toEqual(['conversation']);
   });
 
-  it('drops the oldest message anywhere once the total passes its bound, and says so once', async () => {
+  it('drops the oldest message anywhere once the total passes its bound, and says so once per bound', async () => {
     const { store, drops } = boundedStore({ maxMessagesPerConversation: 1000, maxBytes: 20_000 });
     const toBob = conversation(40, 'bob', 'x'.repeat(100));
     const toCarol = conversation(40, 'carol', 'y'.repeat(100)).map((m, i) => ({ ...m, id: `${m.id.slice(0, -1)}${i % 2 === 0 ? 'Z' : 'Y'}` }));
@@ -69,6 +69,16 @@ describe('the bounded memory store', () => {
     expect(synced.messages).toHaveLength(messages);
     expect(synced.messages.map((m) => m.id)).toEqual(synced.messages.map((m) => m.id).sort());
     expect(drops).toEqual(['total']);
+  });
+
+  it('says so once for each bound it reaches', async () => {
+    const { store, drops } = boundedStore({ maxMessagesPerConversation: 3, maxBytes: 3000 });
+    for (const message of conversation(10, 'erin')) await store.appendMessage(message, ['alice', 'erin']);
+    expect(drops).toEqual(['conversation']);
+    for (const to of ['fay', 'gus', 'hal', 'ida', 'jon']) {
+      for (const message of conversation(3, to)) await store.appendMessage({ ...message, id: message.id.replace(/^./, '1') }, ['alice', to]);
+    }
+    expect(drops).toEqual(['conversation', 'total']);
   });
 
   it('pages sync over what is kept with next, and forgets conversations dropped entirely', async () => {

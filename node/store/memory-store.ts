@@ -17,7 +17,7 @@ export type DropReason = 'conversation' | 'total';
 
 export interface MemoryStoreOptions {
   bounds?: MemoryStoreBounds;
-  /** Called once, when the store drops a message for the first time (the node logs it). */
+  /** Called once per bound, when it first makes the store drop a message (the node logs it). */
   onFirstDrop?: (reason: DropReason, bounds: MemoryStoreBounds) => void;
 }
 
@@ -27,10 +27,21 @@ export interface MemoryStoreOptions {
  */
 const MESSAGE_OVERHEAD_BYTES = 200;
 
-/** A kept message, its estimated size, and whether a bound already dropped it. */
+/** A kept message, its estimated size, and its place in the order of arrival. */
 interface KeptMessage {
   message: ChatMessage;
   bytes: number;
+  arrival: Arrival;
+}
+
+/**
+ * A message's place in the order of arrival: its key only, never the message, so entries
+ * waiting for compaction hold no text.
+ */
+interface Arrival {
+  conv: string;
+  id: string;
+  /** A bound dropped it already (a conversation's own, before the total reached it). */
   dropped: boolean;
 }
 
@@ -49,15 +60,15 @@ export class MemoryStore implements Store {
   private readonly sessions = new Map<string, { record: SessionRecord; expiresAt: number }>();
   private readonly nodeRecords = new Map<string, NodeRecord>();
   /**
-   * Every kept message in the order it was appended: what the total bound drops from.
+   * Every kept message's key in the order it was appended: what the total bound drops from.
    * Appends arrive in about id order, so this is "oldest first" without a sort. Entries
    * a conversation's own bound dropped stay until compaction skips them.
    */
-  private arrivals: KeptMessage[] = [];
+  private arrivals: Arrival[] = [];
   private arrivalsHead = 0;
   private droppedInArrivals = 0;
   private keptBytes = 0;
-  private hasDropped = false;
+  private readonly boundsReached = new Set<DropReason>();
   private readonly bounds: MemoryStoreBounds;
   private readonly onFirstDrop: MemoryStoreOptions['onFirstDrop'];
 
@@ -116,9 +127,10 @@ export class MemoryStore implements Store {
     const index = insertionIndex(kept, message.id);
     // A retried append of a message already kept stores nothing new.
     if (kept[index]?.message.id === message.id) return Promise.resolve();
-    const entry: KeptMessage = { message: structuredClone(message), bytes: estimatedBytes(message), dropped: false };
+    const arrival: Arrival = { conv: message.conv, id: message.id, dropped: false };
+    const entry: KeptMessage = { message: structuredClone(message), bytes: estimatedBytes(message), arrival };
     kept.splice(index, 0, entry);
-    this.arrivals.push(entry);
+    this.arrivals.push(arrival);
     this.keptBytes += entry.bytes;
     if (kept.length > this.bounds.maxMessagesPerConversation) {
       const oldest = kept.shift();
@@ -214,38 +226,39 @@ export class MemoryStore implements Store {
         this.droppedInArrivals -= 1;
         continue;
       }
-      this.removeFromConversation(oldest.message);
-      this.drop(oldest, 'total');
+      const removed = this.removeFromConversation(oldest);
+      if (removed === undefined) continue;
+      this.drop(removed, 'total');
       this.droppedInArrivals -= 1;
     }
     this.compactArrivals();
   }
 
   private drop(entry: KeptMessage, reason: DropReason): void {
-    entry.dropped = true;
+    entry.arrival.dropped = true;
     this.droppedInArrivals += 1;
     this.keptBytes -= entry.bytes;
     const kept = this.conversations.get(entry.message.conv);
     if (kept !== undefined && kept.length === 0) this.conversations.delete(entry.message.conv);
-    if (!this.hasDropped) {
-      this.hasDropped = true;
+    if (!this.boundsReached.has(reason)) {
+      this.boundsReached.add(reason);
       this.onFirstDrop?.(reason, this.bounds);
     }
   }
 
-  private removeFromConversation(message: ChatMessage): void {
-    const kept = this.conversations.get(message.conv);
-    if (kept === undefined) return;
+  private removeFromConversation(arrival: Arrival): KeptMessage | undefined {
+    const kept = this.conversations.get(arrival.conv);
+    if (kept === undefined) return undefined;
     // Usually the conversation's oldest; an append that arrived late may sit further in.
-    const index = kept[0]?.message.id === message.id ? 0 : insertionIndex(kept, message.id);
-    if (kept[index]?.message.id === message.id) kept.splice(index, 1);
+    const index = kept[0]?.message.id === arrival.id ? 0 : insertionIndex(kept, arrival.id);
+    return kept[index]?.message.id === arrival.id ? kept.splice(index, 1)[0] : undefined;
   }
 
   /** Forgets the consumed head and the entries dropped by a conversation's bound, once they are half the list. */
   private compactArrivals(): void {
     const waste = this.arrivalsHead + this.droppedInArrivals;
     if (waste < 1024 || waste * 2 < this.arrivals.length) return;
-    this.arrivals = this.arrivals.slice(this.arrivalsHead).filter((entry) => !entry.dropped);
+    this.arrivals = this.arrivals.slice(this.arrivalsHead).filter((arrival) => !arrival.dropped);
     this.arrivalsHead = 0;
     this.droppedInArrivals = 0;
   }
