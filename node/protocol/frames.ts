@@ -100,6 +100,21 @@ export function cursorOf(since: string | 0 | undefined): string | undefined {
   return since === undefined || since === 0 || since === '0' ? undefined : since;
 }
 
+/** How much of an unknown `type` an error frame repeats. */
+const MAX_ECHOED_TYPE = 64;
+
+/**
+ * An unknown `type` as an error names it: a string quoted and cut (a 60 KB type must not come
+ * back as a 60 KB error), anything else by its JSON kind only. Stringifying a client's value
+ * would echo it whole, and one nested 20,000 deep overflows the stack.
+ */
+function describeType(type: unknown): string {
+  if (typeof type === 'string') return JSON.stringify(type.length > MAX_ECHOED_TYPE ? `${type.slice(0, MAX_ECHOED_TYPE)}…` : type);
+  if (type === undefined || type === null) return 'null';
+  const kind = Array.isArray(type) ? 'an array' : typeof type === 'object' ? 'an object' : `a ${typeof type}`;
+  return `(${kind}, not a string)`;
+}
+
 /** Describes the first zod issue, naming the field: "to.user: a user id is ...". */
 function describeIssue(error: z.ZodError): string {
   const issue = error.issues[0];
@@ -131,7 +146,7 @@ export function parseClientFrame(text: string): ClientFrame {
   }
   const type = (value as { type?: unknown }).type;
   if (typeof type !== 'string' || !ClientFrame.options.some((option) => option.shape.type.value === type)) {
-    throw new ChatError('bad_request', `unknown frame type ${JSON.stringify(type ?? null)}`);
+    throw new ChatError('bad_request', `unknown frame type ${describeType(type)}`);
   }
   return parseOrBadRequest(ClientFrame, value);
 }

@@ -44,6 +44,18 @@ describe('client frame parsing', () => {
     expect(badRequest('{"type":"sync","since":"yesterday"}')).toMatch(/^since/);
   });
 
+  it('names an unknown type in its error, cut to 64 characters however long it is', () => {
+    expect(badRequest(JSON.stringify({ type: 'x'.repeat(64) }))).toBe(`unknown frame type "${'x'.repeat(64)}"`);
+    expect(badRequest(JSON.stringify({ type: 'x'.repeat(60_000) }))).toBe(`unknown frame type "${'x'.repeat(64)}…"`);
+    expect(badRequest('{"ref":"r"}')).toBe('unknown frame type null');
+    expect(badRequest('{"type":5}')).toBe('unknown frame type (a number, not a string)');
+    expect(badRequest(`{"type":{"a":"${'y'.repeat(1000)}"}}`)).toBe('unknown frame type (an object, not a string)');
+  });
+
+  it('answers a type nested 20,000 deep with bad_request, not a stack overflow', () => {
+    expect(badRequest(`{"type":${'['.repeat(20_000)}${']'.repeat(20_000)}}`)).toBe('unknown frame type (an array, not a string)');
+  });
+
   it('recovers the ref of a bad frame when it has a usable one', () => {
     expect(refOf('{"type":"shout","ref":"r7"}')).toBe('r7');
     expect(refOf('{"ref":42}')).toBeUndefined();

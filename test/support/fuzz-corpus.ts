@@ -180,6 +180,13 @@ const UNICODE_EDGES = [
 
 const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
 
+/**
+ * Stands for an array nested 20,000 deep in a structured mutation: swapped in after
+ * JSON.stringify, which would itself overflow the stack on such a value.
+ */
+const NESTED_PLACEHOLDER = '\u0000nested\u0000';
+const NESTED_VALUE = '['.repeat(20_000) + ']'.repeat(20_000);
+
 /** Every wrong JSON type for a value (the one of its own type is kept only if it is still wrong). */
 const WRONG_TYPES: { name: string; value: Json }[] = [
   { name: 'null', value: null },
@@ -280,6 +287,7 @@ function mutationsOf(option: Schema): { name: string; frame: Json }[] {
     add(`${key} as the type`, { ...base, type: key });
   }
   add('extra field', { ...base, extra: { deep: [1, 2, 3] } });
+  for (const { path } of fieldsOf(option)) add(`${path.join('.')}: nested 20000`, setAt(base, path, NESTED_PLACEHOLDER));
   add('type upper case', { ...base, type: type.toUpperCase() });
   add('type with a space', { ...base, type: `${type} ` });
   return cases;
@@ -309,7 +317,7 @@ export function fuzzCorpus(options: CorpusOptions): FuzzCase[] {
     cases.push({ name, payload, binary: false, expect: expectationOf(body, payload.length, options.maxFrameBytes) });
   };
   for (const option of ClientFrame.options) {
-    for (const mutation of mutationsOf(option)) text(mutation.name, JSON.stringify(mutation.frame));
+    for (const mutation of mutationsOf(option)) text(mutation.name, JSON.stringify(mutation.frame).replace(JSON.stringify(NESTED_PLACEHOLDER), NESTED_VALUE));
   }
   const structured = cases.slice();
   for (let i = 0; i < 200; i++) {
