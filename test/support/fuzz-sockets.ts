@@ -221,13 +221,13 @@ export async function startHealthProbe(wsUrl: string, token: string, intervalMs 
   };
 }
 
-/** A node's heap in use and resident set, from its admin /metrics (prom-client's default metrics). */
-export async function nodeMemory(adminUrl: string): Promise<{ heapUsedBytes: number; rssBytes: number }> {
+/** A node's heap in use, resident set and CPU time so far, from its admin /metrics (prom-client's default metrics). */
+export async function nodeMemory(adminUrl: string): Promise<{ heapUsedBytes: number; rssBytes: number; cpuSeconds: number }> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
   const read = (name: string): number => {
     const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
     if (match === null) throw new Error(`${name} is not among the node's metrics`);
     return Number(match[1]);
   };
-  return { heapUsedBytes: read('nodejs_heap_size_used_bytes'), rssBytes: read('process_resident_memory_bytes') };
+  return { heapUsedBytes: read('nodejs_heap_size_used_bytes'), rssBytes: read('process_resident_memory_bytes'), cpuSeconds: read('process_cpu_seconds_total') };
 }
