@@ -22,6 +22,7 @@ const SECONDS = Number(process.env.CHAT_FUZZ_SECONDS ?? 150);
 const MAX_FRAME_BYTES = 65_536;
 /** node/main.ts: more than 100 bad or rate-limited frames within 10 s close a socket with 1008. */
 const ABUSE_LIMIT = 100;
+const ABUSE_WINDOW_MS = 10_000;
 /** The embedded node keeps at most this much (estimated) in its store during the run. */
 const EMBEDDED_STORE_BYTES = 16 * 1024 * 1024;
 /**
@@ -118,6 +119,7 @@ describe('hostile input on the wire', () => {
           concurrency: 12,
           batchSize: 25,
           abuseLimit: ABUSE_LIMIT,
+          abuseWindowMs: ABUSE_WINDOW_MS,
           tokenFor: (user) => tokenFor(`${user}-${index}`),
         }),
       ),
