@@ -7,7 +7,11 @@ import { say, slowStep } from '../progress.js';
 import type { NodeImage } from './node-image/choose.js';
 
 /** The e2e suite's cluster; its Docker network carries the same name, so `down` removes exactly it. */
-export const CLUSTER_NAME = 'chatcluster-e2e';
+/**
+ * The e2e cluster's name; CHATCLUSTER_KIND_CLUSTER gives another, so two checkouts sharing
+ * one Docker engine do not reuse (and tear down) each other's cluster.
+ */
+export const CLUSTER_NAME = process.env.CHATCLUSTER_KIND_CLUSTER ?? 'chatcluster-e2e';
 /** A NodePort the tests reach on 127.0.0.1 (the host port is chosen free at creation). */
 export const E2E_NODE_PORT = 30080;
 /** Every container the kind part makes carries this label, so `down` finds them after a crash too. */
