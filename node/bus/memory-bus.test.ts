@@ -1,8 +1,20 @@
 import { describeBusContract } from '../../test/contract/bus-contract.js';
-import { MemoryBus } from './memory-bus.js';
+import { describe, expect, it } from 'vitest';
+import { MAX_IDEMPOTENCY_KEYS, MemoryBus } from './memory-bus.js';
 
 // The embedded node's bus must behave exactly like the Redis one.
 describeBusContract('MemoryBus', () => {
   const bus = new MemoryBus();
   return Promise.resolve({ bus, close: () => bus.close() });
+});
+
+describe('the embedded idempotency keys', () => {
+  it('are bounded: past the cap the oldest go first, the newest still answer', async () => {
+    const bus = new MemoryBus();
+    const ack = { id: '01J00000000000000000000000', ts: 1, conv: 'dm:a:b' };
+    for (let i = 0; i < MAX_IDEMPOTENCY_KEYS + 10; i++) await bus.idempotency.complete('alice', `key-${i}`, ack);
+    expect(bus.idempotency.size).toBe(MAX_IDEMPOTENCY_KEYS);
+    expect(await bus.idempotency.claim('alice', `key-${MAX_IDEMPOTENCY_KEYS + 9}`)).toEqual(ack);
+    expect(await bus.idempotency.claim('alice', 'key-0')).toBeUndefined();
+  });
 });
