@@ -7,8 +7,6 @@ export const DRAIN_SPREAD_SECONDS = 10;
 /** Time for endpoints to drop a terminating pod before it starts draining. */
 const PRE_STOP_SLEEP_SECONDS = 5;
 export const TERMINATION_GRACE_SECONDS = PRE_STOP_SLEEP_SECONDS + DRAIN_SPREAD_SECONDS + 15;
-/** How long a rolling update waits after a new pod is ready before deleting the next old one: the preStop pause and the drain. */
-export const ROLLOUT_PAUSE_SECONDS = PRE_STOP_SLEEP_SECONDS + DRAIN_SPREAD_SECONDS + 5;
 /** The chat node image's user (`node`, 1000:1000 in the Dockerfile): numeric, so runAsNonRoot can be checked. */
 export const NODE_UID = 1000;
 
@@ -86,10 +84,6 @@ export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, im
       replicas,
       selector: { matchLabels: selector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      // A new pod counts as available (and the next old pod is deleted) only once the previous
-      // old pod has had time to drain: pods drain one at a time, so no client is moved twice.
-      // (The Deployment controller does not count terminating pods against maxSurge.)
-      minReadySeconds: ROLLOUT_PAUSE_SECONDS,
       template: {
         metadata: {
           labels: { ...podTemplate.labels, ...ownedMeta(cluster, '', 'node').labels },

@@ -2,7 +2,7 @@ import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Job, V1NetworkPolic
 import { describe, expect, it } from 'vitest';
 import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
-import { DRAIN_SPREAD_SECONDS, TERMINATION_GRACE_SECONDS } from './node.js';
+import { TERMINATION_GRACE_SECONDS } from './node.js';
 
 function cluster(spec: unknown = {}, name = 'demo'): ChatCluster {
   return {
@@ -90,9 +90,7 @@ describe('the objects a minimal ChatCluster yields', () => {
     expect(container?.livenessProbe?.httpGet?.path).toBe('/healthz');
     expect(container?.lifecycle?.preStop?.sleep?.seconds).toBeGreaterThan(0);
     expect(pod?.terminationGracePeriodSeconds).toBe(TERMINATION_GRACE_SECONDS);
-    // Rolling updates: one pod at a time, the next old pod deleted only after the last one drained.
     expect(deployment.spec?.strategy?.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
-    expect(deployment.spec?.minReadySeconds).toBeGreaterThan((container?.lifecycle?.preStop?.sleep?.seconds ?? 0) + DRAIN_SPREAD_SECONDS);
     expect(container?.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(pod?.automountServiceAccountToken).toBe(false);
     expect(deployment.spec?.template.metadata?.annotations?.['chatcluster.dev/config-hash']).toMatch(/^[0-9a-f]{10}$/);
