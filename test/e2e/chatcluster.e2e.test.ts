@@ -52,6 +52,22 @@ function isMessage(id: string): (frame: Frame) => boolean {
   return (frame) => frame.type === 'message' && frame.id === id;
 }
 
+/**
+ * Makes `crowd` one group (the first creates it, the rest join) and starts traffic: each
+ * user sends in turn to the next user and to the group, every `paceMs`.
+ */
+async function startCrowdTraffic(crowd: readonly ChatUser[], group: string, paceMs: number): Promise<Traffic> {
+  await crowd[0]?.request({ type: 'group.create', name: group });
+  for (const user of crowd.slice(1)) await user.request({ type: 'group.join', group });
+  const traffic = new Traffic(
+    crowd.map((sender, index) => ({ sender, targets: [{ user: crowd[(index + 1) % crowd.length]?.name ?? '' }, { group }] })),
+    { [group]: crowd.map((user) => user.name) },
+    paceMs,
+  );
+  traffic.start();
+  return traffic;
+}
+
 function kubectl(...args: string[]): Promise<string> {
   return run(e2e.kubectl, ['--kubeconfig', e2e.kubeconfig, ...args]);
 }
@@ -181,18 +197,7 @@ describe('a node pod deleted with --grace-period=0 --force under traffic', () =>
     const names = ['fa', 'fb', 'fc', 'fd', 'fe', 'ff'];
     const crowd = await Promise.all(names.map((name) => connect(name, { reconnect: true })));
     const group = `crowd-${run36}`;
-    await crowd[0]?.request({ type: 'group.create', name: group });
-    for (const user of crowd.slice(1)) await user.request({ type: 'group.join', group });
-    const members = crowd.map((user) => user.name);
-    const traffic = new Traffic(
-      crowd.map((sender, index) => ({
-        sender,
-        targets: [{ user: crowd[(index + 1) % crowd.length]?.name ?? '' }, { group }],
-      })),
-      { [group]: members },
-      150,
-    );
-    traffic.start();
+    const traffic = await startCrowdTraffic(crowd, group, 150);
     await sleep(3_000);
 
     // The pod holding most of the crowd goes, at once.
@@ -272,20 +277,13 @@ describe('autoscaling on real load (targetConnectionsPerNode 10, 2 to 3 nodes, 3
     // Users on every pod, chatting while the load goes away: 3 on each old pod, 2 on the new one, the least loaded.
     const crowd = await spreadOver('as', new Map(pods.map((pod) => [pod, added.includes(pod) ? 2 : 3])));
     const group = `scale-${run36}`;
-    await crowd[0]?.request({ type: 'group.create', name: group });
-    for (const user of crowd.slice(1)) await user.request({ type: 'group.join', group });
     const onNew = crowd.find((user) => user.node === added[0]);
     const other = crowd.find((user) => user.node !== added[0]);
     if (onNew === undefined || other === undefined) throw new Error('no user on the new pod');
     const hello = await onNew.request({ type: 'send', to: { user: other.name }, text: 'from the new pod' });
     expect(await other.client.waitFor(isMessage(hello.id as string))).toMatchObject({ from: onNew.name });
     const firstSockets = new Map(crowd.map((user) => [user.name, user.client]));
-    const traffic = new Traffic(
-      crowd.map((sender, index) => ({ sender, targets: [{ user: crowd[(index + 1) % crowd.length]?.name ?? '' }, { group }] })),
-      { [group]: crowd.map((user) => user.name) },
-      300,
-    );
-    traffic.start();
+    const traffic = await startCrowdTraffic(crowd, group, 300);
 
     const closedAt = Date.now();
     for (const socket of load) socket.close();
@@ -340,15 +338,8 @@ describe('a rolling update: a new spec.image', () => {
     const jobsBefore = await kube.lines('-n', NAMESPACE, 'get', 'jobs', '-o', 'name');
     const crowd = await spreadOver('ru', new Map(oldPods.map((pod) => [pod, 2])));
     const group = `roll-${run36}`;
-    await crowd[0]?.request({ type: 'group.create', name: group });
-    for (const user of crowd.slice(1)) await user.request({ type: 'group.join', group });
     const firstSockets = new Map(crowd.map((user) => [user.name, user.client]));
-    const traffic = new Traffic(
-      crowd.map((sender, index) => ({ sender, targets: [{ user: crowd[(index + 1) % crowd.length]?.name ?? '' }, { group }] })),
-      { [group]: crowd.map((user) => user.name) },
-      300,
-    );
-    traffic.start();
+    const traffic = await startCrowdTraffic(crowd, group, 300);
     const started = Date.now();
     await kubectl('-n', NAMESPACE, 'patch', 'chatcluster', 'chat', '--type=merge', '-p', JSON.stringify({ spec: { image: newImage } }));
 
