@@ -30,11 +30,6 @@ export class InFlightMessages {
     this.open.delete(id);
   }
 
-  /** Adopts an id taken elsewhere (a dead node's message this node routes for it). */
-  adopt(id: string): void {
-    this.open.add(id);
-  }
-
   get inFlight(): number {
     return this.open.size;
   }
