@@ -83,6 +83,15 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           this.resourceVersion = '';
           continue;
         }
+        const askedToWait = retryAfterMs(error);
+        if (askedToWait !== undefined) {
+          // 429 with Retry-After is the server's flow control, not a fault: for instance a
+          // CRD's storage re-initialises for a second after the operator upgrades it.
+          const delay = Math.max(askedToWait, 500);
+          this.options.log.info({ kind: this.options.kind, retryInMs: delay, reason: messageOf(error) }, 'server asked to retry later (429)');
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
         this.failures += 1;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
         this.options.log.warn({ err: error, kind: this.options.kind, retryInMs: delay }, 'watch failed');
@@ -157,6 +166,39 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           reject,
         );
     });
+  }
+}
+
+interface StatusLike {
+  statusCode?: number;
+  code?: number;
+  body?: unknown;
+}
+
+/** The wait a 429 answer asks for (its Status's retryAfterSeconds, else 1 s), or undefined for any other error. */
+export function retryAfterMs(error: unknown): number | undefined {
+  const candidate = error as StatusLike | null;
+  if (candidate?.code !== 429 && candidate?.statusCode !== 429) return undefined;
+  const status = parseStatus(candidate.body);
+  return (status?.details?.retryAfterSeconds ?? 1) * 1_000;
+}
+
+function messageOf(error: unknown): string | undefined {
+  return parseStatus((error as StatusLike | null)?.body)?.message;
+}
+
+interface Status {
+  message?: string;
+  details?: { retryAfterSeconds?: number };
+}
+
+function parseStatus(body: unknown): Status | undefined {
+  if (typeof body === 'object' && body !== null) return body;
+  if (typeof body !== 'string') return undefined;
+  try {
+    return JSON.parse(body) as Status;
+  } catch {
+    return undefined;
   }
 }
 
