@@ -26,6 +26,8 @@ export interface NodeConfig {
   maxBufferedBytes: number;
   /** What the embedded node's in-memory store keeps (unused by a cluster node). */
   embeddedStore: MemoryStoreBounds;
+  /** The container's CPU request, for the CPU utilization `/load` reports; unset (or 0): none reported. */
+  cpuRequestMillicores: number | undefined;
 }
 
 export interface CassandraConfig {
@@ -79,6 +81,8 @@ export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
       // At least 1 MiB, so one message of the largest frame always fits.
       maxBytes: readVariable(env, 'CHAT_EMBEDDED_MAX_BYTES', wholeNumber(1024 * 1024).default(DEFAULT_MEMORY_STORE_BOUNDS.maxBytes)),
     },
+    // The Downward API gives 0 for a container without a CPU request.
+    cpuRequestMillicores: readVariable(env, 'CHAT_CPU_REQUEST_MILLICORES', wholeNumber(0, 1_000_000).default(0)) || undefined,
   };
 }
 

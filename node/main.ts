@@ -12,6 +12,7 @@ import { openBackends, runMigrations } from './backends.js';
 import { ChatNode } from './chat/chat-node.js';
 import { loadCassandraConfig, loadNodeConfig, type NodeConfig } from './config.js';
 import { createAdminServer } from './server/admin-server.js';
+import { CpuMeter } from './server/cpu-meter.js';
 import { createPublicServer } from './server/public-server.js';
 
 const log = createLogger('chat-node');
@@ -52,7 +53,9 @@ async function serve(config: NodeConfig): Promise<void> {
       process.exit(0);
     })();
   };
-  const adminServer = createAdminServer(node, () => {
+  const cpu = config.cpuRequestMillicores === undefined ? undefined : new CpuMeter({ requestMillicores: config.cpuRequestMillicores });
+  cpu?.start();
+  const adminServer = createAdminServer(node, cpu, () => {
     drainAndExit('POST /drain');
   });
   await Promise.all([listen(publicServer, config.port), listen(adminServer, config.adminPort)]);

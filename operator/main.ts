@@ -66,6 +66,11 @@ function main(): void {
     const owner = object.metadata?.ownerReferences?.find((ref) => ref.kind === CHATCLUSTER_KIND && ref.controller === true);
     if (owner !== undefined) queue.add(`${object.metadata?.namespace ?? ''}/${owner.name}`);
   };
+  // Node pods belong to a ReplicaSet, not to the ChatCluster: found by their instance label.
+  const enqueueOnPodGoing = (type: string, pod: KubernetesObject): void => {
+    const instance = pod.metadata?.labels?.['app.kubernetes.io/instance'];
+    if (instance !== undefined && (type === 'DELETED' || pod.metadata?.deletionTimestamp !== undefined)) queue.add(`${pod.metadata?.namespace ?? ''}/${instance}`);
+  };
   const informer = <T extends KubernetesObject>(options: Omit<InformerOptions, 'namespace' | 'log'>): Informer<T> =>
     new Informer<T>(kubeConfig, { ...options, log, ...(config.watchNamespace === undefined ? {} : { namespace: config.watchNamespace }) });
   const managed = 'app.kubernetes.io/managed-by=chatcluster-operator';
@@ -86,8 +91,8 @@ function main(): void {
       Job: informer({ apiVersion: 'batch/v1', kind: 'Job', plural: 'jobs', labelSelector: managed, onChange: enqueueOwner }),
       PodDisruptionBudget: informer({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', labelSelector: managed, onChange: enqueueOwner }),
       NetworkPolicy: informer({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', labelSelector: managed, onChange: enqueueOwner }),
-      // Node pods: their readiness and addresses feed the autoscaler; their changes need no reconcile.
-      Pod: informer({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: `${managed},app.kubernetes.io/component=node`, onChange: () => undefined }),
+      // Node pods: their readiness and addresses feed the autoscaler; their going releases a held rollout.
+      Pod: informer({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: `${managed},app.kubernetes.io/component=node`, onChange: enqueueOnPodGoing }),
     },
   };
   const reconciler = new Reconciler({

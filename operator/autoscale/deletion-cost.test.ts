@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { deletionCostChanges } from './deletion-cost.js';
 
+const serving = (connections: number) => ({ connections, draining: false });
+
 describe('pod-deletion-cost before a scale-down', () => {
   it('is each pod\'s open connections, so the least-loaded pods are deleted first; unanswered pods cost 0', () => {
     expect(
       deletionCostChanges([
-        { name: 'busy', connections: 40, cost: undefined },
-        { name: 'idle', connections: 2, cost: undefined },
-        { name: 'silent', connections: undefined, cost: undefined },
+        { name: 'busy', load: serving(40), cost: undefined },
+        { name: 'idle', load: serving(2), cost: undefined },
+        { name: 'silent', load: undefined, cost: undefined },
       ]),
     ).toEqual([
       { name: 'busy', cost: '40' },
@@ -17,6 +19,6 @@ describe('pod-deletion-cost before a scale-down', () => {
   });
 
   it('writes nothing for a pod already annotated with its load', () => {
-    expect(deletionCostChanges([{ name: 'a', connections: 3, cost: '3' }, { name: 'b', connections: 5, cost: '4' }])).toEqual([{ name: 'b', cost: '5' }]);
+    expect(deletionCostChanges([{ name: 'a', load: serving(3), cost: '3' }, { name: 'b', load: serving(5), cost: '4' }])).toEqual([{ name: 'b', cost: '5' }]);
   });
 });

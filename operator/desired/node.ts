@@ -70,7 +70,7 @@ export function nodeEnv(cluster: ChatCluster): { envFrom: { configMapRef: { name
  * The chat node Deployment. The config's hash is a pod annotation, so a configuration
  * change rolls the pods; the grace period covers the preStop pause and the drain.
  */
-export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, image: string): V1Deployment {
+export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, image: string, holdRollout = false): V1Deployment {
   const names = namesOf(cluster);
   const selector = selectorLabels(cluster, 'node');
   const podTemplate = cluster.spec.podTemplate;
@@ -82,6 +82,8 @@ export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, im
     metadata: ownedMeta(cluster, names.nodes, 'node'),
     spec: {
       replicas,
+      // Set only while held (see rollout-pace.ts), so the steady object is unchanged by it.
+      ...(holdRollout ? { paused: true } : {}),
       selector: { matchLabels: selector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
@@ -115,6 +117,8 @@ export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, im
                 { name: 'CHAT_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
                 { name: 'CHAT_ADVERTISE_ADDRESS', value: `$(POD_IP):${ADMIN_PORT}` },
+                // For the CPU utilization `/load` reports (autoscaling's second signal); 0 without a request.
+                { name: 'CHAT_CPU_REQUEST_MILLICORES', valueFrom: { resourceFieldRef: { containerName: 'chat-node', resource: 'requests.cpu', divisor: '1m' } } },
                 ...env,
               ],
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },

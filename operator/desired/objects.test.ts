@@ -18,6 +18,7 @@ const context: DesiredContext = {
   defaultImage: 'chatcluster/chat-node:0.1.0',
   serviceMonitorCrdPresent: false,
   schemaReady: true,
+  holdRollout: false,
   adminPortClients: { operatorNamespace: 'chatcluster-system', prometheusNamespace: undefined },
 };
 
@@ -147,6 +148,20 @@ describe('spec changes', () => {
     const waiting = objectsOf({ image: 'chat-node:2' }, { schemaReady: false });
     expect(waiting.applied.some((object) => object.kind === 'Deployment')).toBe(false);
     expect(find<V1Job>(waiting.applied, 'Job').spec?.template.spec?.containers[0]?.args).toEqual(['migrate']);
+  });
+
+  it('pause the node Deployment only while its rollout is held, leaving the steady object as it was', () => {
+    const deployment = (holdRollout: boolean) => find<V1Deployment>(objectsOf({}, { holdRollout }).applied, 'Deployment');
+    expect(deployment(true).spec?.paused).toBe(true);
+    expect(deployment(false).spec).not.toHaveProperty('paused');
+  });
+
+  it('give the node its CPU request through the Downward API, for the CPU signal of /load', () => {
+    const container = find<V1Deployment>(objectsOf().applied, 'Deployment').spec?.template.spec?.containers[0];
+    expect(container?.env).toContainEqual({
+      name: 'CHAT_CPU_REQUEST_MILLICORES',
+      valueFrom: { resourceFieldRef: { containerName: 'chat-node', resource: 'requests.cpu', divisor: '1m' } },
+    });
   });
 
   it('pass the pod template through to the node pods', () => {

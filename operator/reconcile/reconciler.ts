@@ -3,11 +3,14 @@ import type { KubernetesObject, V1Deployment, V1Job, V1ObjectMeta, V1Pod, V1Stat
 import { ZodError } from 'zod';
 import { parseChatClusterSpec, type ChatCluster, type ChatClusterStatus } from '../../common/chatcluster.js';
 import type { Logger } from '../../common/log.js';
+import type { NodeLoad } from '../load.js';
 import { decideReplicas, type Recommendation } from '../autoscale/decide.js';
+import { observeLoad, type PodReport } from '../autoscale/observed-load.js';
 import { deletionCostChanges, POD_DELETION_COST } from '../autoscale/deletion-cost.js';
 import type { AdminPortClients } from '../desired/access.js';
 import { hashOf, namesOf } from '../desired/meta.js';
 import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
+import { holdRollout } from '../desired/rollout-pace.js';
 import { schemaJobName } from '../desired/schema.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { Informer } from '../runtime/informer.js';
@@ -37,8 +40,8 @@ export interface Caches {
   };
 }
 
-/** Reads one node's open connections (its admin `/load`); undefined when unreachable. */
-export type LoadReader = (pod: V1Pod) => Promise<number | undefined>;
+/** Reads one node's admin `/load`; undefined when unreachable. */
+export type LoadReader = (pod: V1Pod) => Promise<NodeLoad | undefined>;
 
 export interface ReconcilerDeps {
   caches: Caches;
@@ -120,14 +123,14 @@ export class Reconciler {
     const deployment = caches.owned.Deployment.get(namespace, names.nodes);
     const currentReplicas = deployment?.spec?.replicas ?? 0;
 
-    const loads = await this.nodeLoads(cluster);
-    const connections = loads.reduce<number>((sum, { load }) => sum + (load ?? 0), 0);
+    const load = observeLoad(await this.nodeLoads(cluster));
     let nodeReplicas = cluster.spec.replicas;
     if (cluster.spec.autoscaling.enabled) {
       const decision = decideReplicas({
         autoscaling: cluster.spec.autoscaling,
         currentReplicas: currentReplicas === 0 ? cluster.spec.autoscaling.minReplicas : currentReplicas,
-        connections,
+        connections: load.connections,
+        cpuUtilization: load.cpuUtilization,
         now: this.now(),
         history: this.scalingHistory.get(key) ?? [],
       });
@@ -138,21 +141,20 @@ export class Reconciler {
       }
       if (deployment !== undefined && nodeReplicas < currentReplicas) {
         // Before the Deployment shrinks: the least-loaded pods are the ones it deletes (and they drain on SIGTERM).
-        const changes = deletionCostChanges(
-          loads.map(({ pod, load }) => ({ name: pod.metadata?.name ?? '', connections: load, cost: pod.metadata?.annotations?.[POD_DELETION_COST] })),
-        );
+        const changes = deletionCostChanges(load.candidates);
         for (const change of changes) await writer.annotatePod(namespace, change.name, { [POD_DELETION_COST]: change.cost });
       }
     }
     this.deps.metrics.desiredReplicas.set({ namespace, chatcluster: cluster.metadata.name }, nodeReplicas);
 
     const serviceMonitorCrdPresent = cluster.spec.monitoring.serviceMonitor === 'auto' ? await this.serviceMonitorCrdPresent() : false;
+    const rolloutHeld = holdRollout(deployment, this.nodePods(cluster), this.now());
     const jobName = this.schemaJobNameOf(cluster);
     // Nodes roll to a new image only once its schema Job has succeeded.
     const schemaReady = this.schemaSucceeded(cluster, jobName);
     const plan = desiredObjects(
       cluster,
-      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady, adminPortClients: this.deps.adminPortClients },
+      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady, holdRollout: rolloutHeld, adminPortClients: this.deps.adminPortClients },
       () => randomBytes(32).toString('base64url'),
     );
     const objects = plan.applied;
@@ -173,10 +175,11 @@ export class Reconciler {
     if (applied > 0) log.info({ key, applied }, 'applied changed objects');
     await this.prune(cluster, jobName, schemaReady, objects);
 
-    const observed = this.observe(cluster, nodeReplicas, connections);
+    const observed = this.observe(cluster, nodeReplicas, load.openConnections);
     await this.writeStatus(cluster, observed);
     this.deps.metrics.readyReplicas.set({ namespace, chatcluster: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
-    // Load changes without any watch event: poll it while autoscaling.
+    // Load changes without any watch event: poll it while autoscaling; a held rollout, in case a pod's going is missed.
+    if (rolloutHeld) return { requeueAfterMs: 5_000 };
     return cluster.spec.autoscaling.enabled ? { requeueAfterMs: 15_000 } : {};
   }
 
@@ -264,16 +267,22 @@ export class Reconciler {
     }
   }
 
-  /** `/load` of each ready node pod (undefined: it did not answer). */
-  private async nodeLoads(cluster: ChatCluster): Promise<{ pod: V1Pod; load: number | undefined }[]> {
-    const pods = this.deps.caches.owned.Pod.list().filter(
+  /** This cluster's node pods, terminating ones too. */
+  private nodePods(cluster: ChatCluster): V1Pod[] {
+    return this.deps.caches.owned.Pod.list().filter(
       (pod) =>
         pod.metadata?.namespace === cluster.metadata.namespace &&
         pod.metadata.labels?.['app.kubernetes.io/instance'] === cluster.metadata.name &&
-        pod.metadata.labels['app.kubernetes.io/component'] === 'node' &&
-        pod.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') === true,
+        pod.metadata.labels['app.kubernetes.io/component'] === 'node',
     );
-    return Promise.all(pods.map(async (pod) => ({ pod, load: await this.deps.readLoad(pod) })));
+  }
+
+  /** `/load` of each ready node pod (undefined: it did not answer). */
+  private async nodeLoads(cluster: ChatCluster): Promise<PodReport[]> {
+    const pods = this.nodePods(cluster).filter((pod) => pod.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') === true);
+    return Promise.all(
+      pods.map(async (pod) => ({ name: pod.metadata?.name ?? '', load: await this.deps.readLoad(pod), cost: pod.metadata?.annotations?.[POD_DELETION_COST] })),
+    );
   }
 
   private async serviceMonitorCrdPresent(): Promise<boolean> {
