@@ -1,12 +1,5 @@
-import { describeBusContract } from '../../test/contract/bus-contract.js';
 import { describe, expect, it } from 'vitest';
 import { MAX_IDEMPOTENCY_KEYS, MemoryBus } from './memory-bus.js';
-
-// The embedded node's bus must behave exactly like the Redis one.
-describeBusContract('MemoryBus', () => {
-  const bus = new MemoryBus();
-  return Promise.resolve({ bus, close: () => bus.close() });
-});
 
 describe('the embedded idempotency keys', () => {
   it('are bounded: past the cap the oldest go first, the newest still answer', async () => {

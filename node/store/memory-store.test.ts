@@ -1,23 +1,8 @@
 import { monotonicFactory } from 'ulid';
 import { describe, expect, it } from 'vitest';
-import { describeStoreContract } from '../../test/contract/store-contract.js';
 import type { ChatMessage } from '../protocol/frames.js';
 import { conversationId, messageIdTime } from '../protocol/ids.js';
 import { MemoryStore, type DropReason, type MemoryStoreBounds } from './memory-store.js';
-
-// The embedded node's store must behave exactly like the Cassandra one.
-describeStoreContract('MemoryStore', () => {
-  const store = new MemoryStore();
-  return Promise.resolve({ store, close: () => store.close() });
-});
-
-// The contract again with bounds so small that every test's messages overflow one: what
-// is kept must still page, sync and dedupe like any store (the contract's own tests keep
-// at most 15 messages per conversation, so only the total bound drops, and only old tests').
-describeStoreContract('MemoryStore under a small total bound', () => {
-  const store = new MemoryStore({ bounds: { maxMessagesPerConversation: 100, maxBytes: 64 * 1024 } });
-  return Promise.resolve({ store, close: () => store.close() });
-});
 
 const EPOCH = Date.UTC(2025, 0, 6, 9);
 

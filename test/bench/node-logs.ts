@@ -1,4 +1,4 @@
-import type { NodeProcess } from '../support/node-processes.js';
+import type { NodeProcess } from '../../dev/node-processes.js';
 
 /** Lines a node prints on stderr that are not its log: the inspector's banner. */
 const INSPECTOR_LINES = ['Debugger listening', 'For help, see', 'Debugger attached', 'Debugger ending'];

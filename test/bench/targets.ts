@@ -1,4 +1,4 @@
-import { tokenFor, type NodeProcess } from '../support/node-processes.js';
+import { tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 import { BenchSocket } from './bench-socket.js';
 import type { RelayProcess } from './relay-process.js';
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiextensionsV1Api, AppsV1Api, CoordinationV1Api, KubeConfig, type V1EnvVar } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { exportsOf, startParts, stopEnvironment, type EnvironmentState } from '../env/environment.js';
+import { exportsOf, startParts, stopEnvironment, type EnvironmentState } from '../../dev/env/environment.js';
 import { CRD_HASH_ANNOTATION, CRD_VERSION_ANNOTATION, readOwnCrd } from '../../operator/crd/upgrade.js';
 import { testEnvironment } from '../support/env.js';
 import { serviceAccountKubeconfig } from '../support/operator-access.js';

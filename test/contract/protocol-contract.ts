@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient, type Frame } from '../support/chat-client.js';
-import { TEST_JWT_SECRET, tokenFor, type NodeProcess } from '../support/node-processes.js';
+import { TEST_JWT_SECRET, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 /** The HTTP status a WebSocket upgrade request gets (101 when accepted). */
 function upgradeStatus(url: string, token?: string): Promise<number> {

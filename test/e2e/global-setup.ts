@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { bringUpE2eCluster, tearDownE2eCluster } from '../env/kind/e2e-cluster.js';
-import type { ProjectImages } from '../env/kind/project-images.js';
+import { bringUpE2eCluster, tearDownE2eCluster } from '../../dev/env/kind/e2e-cluster.js';
+import type { ProjectImages } from '../../dev/env/kind/project-images.js';
 
 export interface E2eContext {
   kubeconfig: string;
@@ -25,7 +25,7 @@ declare module 'vitest' {
   }
 }
 
-const KIND_CLI = fileURLToPath(new URL('../env/kind/cli.ts', import.meta.url));
+const KIND_CLI = fileURLToPath(new URL('../../dev/env/kind/cli.ts', import.meta.url));
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // For working on one story: the cluster stays for the next run (`npm run -s kind:down` removes it).

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { removeWhenOwnerExits } from './process.js';
-import { exportsOf, PART_NAMES, startParts, stopEnvironment, type PartExports } from './environment.js';
+import { removeWhenOwnerExits } from '../../dev/env/process.js';
+import { exportsOf, PART_NAMES, startParts, stopEnvironment, type PartExports } from '../../dev/env/environment.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
-import { isAlive } from './process.js';
+import { isAlive } from '../../dev/env/process.js';
 import { promtool, startPrometheus, vectorOf, type PrometheusServer } from '../support/prometheus.js';
 
 describe('the test environment’s Prometheus', () => {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { testEnvironment } from '../support/env.js';
-import { versions } from './versions.js';
+import { versions } from '../../dev/env/versions.js';
 
 const exec = promisify(execFile);
 

@@ -1,6 +1,6 @@
 /**
  * The four images the kind e2e suite runs, built by the real Docker engine without any
- * registry (test/env/images), each started the way Kubernetes will start it: the node
+ * registry (dev/env/images), each started the way Kubernetes will start it: the node
  * image serves as its user 1000; the operator image stops on bad configuration, naming
  * the variable; the Redis and Cassandra images run as 999 with the arguments and
  * environment the operator's StatefulSets give them, keep their data in the volume path,
@@ -15,8 +15,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredCassandra, desiredRedis } from '../../operator/desired/dependencies.js';
-import { docker, dockerEnv, provisionDocker, type DockerEngine } from '../env/docker/engine.js';
-import { buildProjectImages, type ProjectImages } from '../env/images/index.js';
+import { docker, dockerEnv, provisionDocker, type DockerEngine } from '../../dev/env/docker/engine.js';
+import { buildProjectImages, type ProjectImages } from '../../dev/env/images/index.js';
 
 const JWT_SECRET = 'built-images-test-secret-0123456789abcdef';
 const RUN_ID = `chatcluster-images-test-${process.pid}`;

@@ -15,7 +15,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../env/ports.js';
+import { freePort } from '../../dev/env/ports.js';
 import {
   copyPaths,
   DOCKERIGNORE_PATH,

@@ -8,40 +8,13 @@ import { messageIdTime } from '../../node/protocol/ids.js';
 import { bucketOfMessageId } from '../../node/store/buckets.js';
 import { CassandraStore, cassandraClient, storeError, type CassandraConnection } from '../../node/store/cassandra-store.js';
 import { migrate, simpleStrategy, TABLES } from '../../node/store/schema.js';
-import { describeStoreContract, type OpenedStore } from '../contract/store-contract.js';
-import { freePort } from '../env/ports.js';
+import { freePort } from '../../dev/env/ports.js';
+import { cassandraConnection, freshKeyspace, openMigratedStore as openMigratedTestStore } from '../support/cassandra.js';
 import { testEnvironment } from '../support/env.js';
 
 const env = testEnvironment();
-const cluster: CassandraConnection = {
-  contactPoints: env.CHAT_CASSANDRA_CONTACT_POINTS.split(','),
-  localDataCenter: env.CHAT_CASSANDRA_DC,
-};
-
-/** A keyspace name of this run's own, so test files running side by side never meet. */
-function freshKeyspace(): string {
-  return `store_${randomBytes(6).toString('hex')}`;
-}
-
-/** Migrates a fresh keyspace, opens a store on it; closing drops the keyspace. */
-async function openMigratedStore(options?: { pageRows?: number }): Promise<OpenedStore & { keyspace: string; admin: Client }> {
-  const keyspace = freshKeyspace();
-  const admin = cassandraClient(cluster);
-  await migrate(admin, { keyspace, replication: simpleStrategy(1) });
-  const store = await CassandraStore.connect({ ...cluster, keyspace }, options);
-  return {
-    store,
-    keyspace,
-    admin,
-    async close() {
-      await store.close();
-      await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-      await admin.shutdown();
-    },
-  };
-}
-
-describeStoreContract('CassandraStore', () => openMigratedStore());
+const cluster = cassandraConnection(env);
+const openMigratedStore = (options?: { pageRows?: number }) => openMigratedTestStore(env, options);
 
 describe('CassandraStore on Cassandra', () => {
   let opened: Awaited<ReturnType<typeof openMigratedStore>>;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '../support/chat-client.js';
-import { startNode, stopNode, TEST_JWT_SECRET, tokenFor, type NodeProcess } from '../support/node-processes.js';
+import { startNode, stopNode, TEST_JWT_SECRET, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 const exec = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../node/cli/chat-cli.ts', import.meta.url));

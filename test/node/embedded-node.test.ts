@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeProtocol } from '../contract/protocol-contract.js';
 import { ChatClient } from '../support/chat-client.js';
-import { startNode, stopNode, tokenFor } from '../support/node-processes.js';
+import { startNode, stopNode, tokenFor } from '../../dev/node-processes.js';
 
 /** The embedded node: no Redis, no Cassandra, one process. */
 function embeddedEnv(): NodeJS.ProcessEnv {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeMemory } from '../support/fuzz-sockets.js';
-import { startNode, stopNode, tokenFor, type NodeProcess } from '../support/node-processes.js';
+import { startNode, stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 /** The embedded node's store keeps the newest messages within its bounds, whatever is sent to it. */
 const STORE_BYTES = 4 * 1024 * 1024;

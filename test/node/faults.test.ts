@@ -6,13 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
 import type { Target } from '../../node/protocol/frames.js';
-import { Launcher } from '../env/launcher.js';
-import { removeWhenOwnerExits } from '../env/process.js';
+import { Launcher } from '../../dev/env/launcher.js';
+import { removeWhenOwnerExits } from '../../dev/env/process.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment, type TestEnvironment } from '../support/env.js';
 import { startRestartableCassandra, startRestartableRedis, stopNodesWithin, type RestartableServer } from '../support/fault-servers.js';
 import { ChatUser, outcomes, Traffic, type Missed, type SendRecord } from '../support/fault-traffic.js';
-import { stopNode, tokenFor, type NodeProcess } from '../support/node-processes.js';
+import { stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 // Fault tolerance of the chat node on real servers and real node processes: a node
 // SIGKILLed, Redis restarted, Cassandra stopped, each while users are chatting. PROTOCOL.md,

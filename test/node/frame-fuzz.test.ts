@@ -5,7 +5,7 @@ import { testEnvironment } from '../support/env.js';
 import { fuzzCorpus, seededRandom } from '../support/fuzz-corpus.js';
 import { fuzzSockets, nodeMemory, startHealthProbe, type FuzzTally } from '../support/fuzz-sockets.js';
 import { hostileTokens, tryUpgrade } from '../support/hostile-tokens.js';
-import { startNode, stopNode, TEST_JWT_SECRET, tokenFor, type NodeProcess } from '../support/node-processes.js';
+import { startNode, stopNode, TEST_JWT_SECRET, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 /**
  * Hostile input against one embedded node and one cluster node on the real Redis and

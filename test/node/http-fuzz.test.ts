@@ -6,7 +6,7 @@ import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment } from '../support/env.js';
 import { fuzzCorpus, type FuzzCase } from '../support/fuzz-corpus.js';
 import { httpFuzzCases, rawHttp, type HttpFuzzCase } from '../support/fuzz-http.js';
-import { startNode, stopNode, tokenFor, type NodeProcess } from '../support/node-processes.js';
+import { startNode, stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 /**
  * Hostile requests to the HTTP API of one embedded node and one cluster node: each must be

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type GenerateKeyPairResult } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '../support/chat-client.js';
-import { startNode, stopNode, type NodeProcess } from '../support/node-processes.js';
+import { startNode, stopNode, type NodeProcess } from '../../dev/node-processes.js';
 
 /**
  * A node that checks tokens against a JWKS (RS256/ES256), as with an external identity

@@ -8,20 +8,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { Envelope, Signal } from '../../node/bus/bus.js';
 import { connectRedisBus, type RedisBus, type RedisBusOptions } from '../../node/bus/redis-bus.js';
 import { ChatError } from '../../node/protocol/errors.js';
-import { describeBusContract, messageEnvelope, range, seqOf } from '../contract/bus-contract.js';
-import { Launcher } from '../env/launcher.js';
-import { freePort } from '../env/ports.js';
-import { stopServer, type ServerProcess } from '../env/process.js';
-import { answersPing, provisionRedis } from '../env/redis.js';
+import { messageEnvelope, range, seqOf } from '../contract/bus-contract.js';
+import { Launcher } from '../../dev/env/launcher.js';
+import { freePort } from '../../dev/env/ports.js';
+import { stopServer, type ServerProcess } from '../../dev/env/process.js';
+import { answersPing, provisionRedis } from '../../dev/env/redis.js';
 import { testEnvironment } from '../support/env.js';
 
 /** Keys of this file's own, so files running side by side on the shared Redis never meet. */
 const prefix = `test-${randomUUID()}:`;
-
-describeBusContract('RedisBus', async () => {
-  const bus = await connectRedisBus(testEnvironment().CHAT_REDIS_URL, { prefix });
-  return { bus, close: () => bus.close() };
-});
 
 /** Why a promise rejected, or undefined when it did not. */
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {

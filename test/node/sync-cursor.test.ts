@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
-import { Launcher } from '../env/launcher.js';
-import { removeWhenOwnerExits } from '../env/process.js';
+import { Launcher } from '../../dev/env/launcher.js';
+import { removeWhenOwnerExits } from '../../dev/env/process.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment } from '../support/env.js';
 import { startRestartableCassandra, startRestartableRedis, stopNodesWithin, type RestartableServer } from '../support/fault-servers.js';
 import { ChatUser, outcomes, Traffic } from '../support/fault-traffic.js';
-import { stopNode, type NodeProcess } from '../support/node-processes.js';
+import { stopNode, type NodeProcess } from '../../dev/node-processes.js';
 
 // PROTOCOL.md, "Semantics": a client that keeps the last `cursor` it received and syncs from
 // it on every reconnect never misses a message, whichever node it lands on and whatever the

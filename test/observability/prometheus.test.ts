@@ -29,7 +29,7 @@ import {
 } from '../support/dashboards.js';
 import { testEnvironment } from '../support/env.js';
 import { adminKubeConfig, createTestNamespace } from '../support/kubernetes.js';
-import { stopNode } from '../support/node-processes.js';
+import { stopNode } from '../../dev/node-processes.js';
 import { grantOperatorAccess, type OperatorAccess } from '../support/operator-access.js';
 import { ChatClusters, EXTERNAL_DEPENDENCIES, installChatClusterCrd } from '../support/operator-chatclusters.js';
 import { startOperator, stopAllOperators, type OperatorProcess } from '../support/operator-process.js';

@@ -1,6 +1,38 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'cassandra-driver';
+import { CassandraStore, cassandraClient, type CassandraConnection } from '../../node/store/cassandra-store.js';
+import { migrate, simpleStrategy } from '../../node/store/schema.js';
+import type { OpenedStore } from '../contract/store-contract.js';
 import type { TestEnvironment } from './env.js';
+
+/** How the tests reach the shared test Cassandra. */
+export function cassandraConnection(env: TestEnvironment): CassandraConnection {
+  return { contactPoints: env.CHAT_CASSANDRA_CONTACT_POINTS.split(','), localDataCenter: env.CHAT_CASSANDRA_DC };
+}
+
+/** A keyspace name of this run's own, so test files running side by side never meet. */
+export function freshKeyspace(): string {
+  return `store_${randomBytes(6).toString('hex')}`;
+}
+
+/** Migrates a fresh keyspace, opens a store on it; closing drops the keyspace. */
+export async function openMigratedStore(env: TestEnvironment, options?: { pageRows?: number }): Promise<OpenedStore & { keyspace: string; admin: Client }> {
+  const cluster = cassandraConnection(env);
+  const keyspace = freshKeyspace();
+  const admin = cassandraClient(cluster);
+  await migrate(admin, { keyspace, replication: simpleStrategy(1) });
+  const store = await CassandraStore.connect({ ...cluster, keyspace }, options);
+  return {
+    store,
+    keyspace,
+    admin,
+    async close() {
+      await store.close();
+      await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+      await admin.shutdown();
+    },
+  };
+}
 
 /** A keyspace of a test file's own, on the shared test Cassandra; dropped by `close`. */
 export interface TestKeyspace {

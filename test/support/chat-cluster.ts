@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'cassandra-driver';
 import type { TestEnvironment } from './env.js';
-import { migrate, startNode, stopNode, type NodeProcess } from './node-processes.js';
+import { migrate, startNode, stopNode, type NodeProcess } from '../../dev/node-processes.js';
 
 /** Chat nodes as processes on the test environment's Redis and Cassandra, isolated from other test files. */
 export interface ChatCluster {

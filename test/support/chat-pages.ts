@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { tokenFor } from './node-processes.js';
+import { tokenFor } from '../../dev/node-processes.js';
 
 /** One person using the web client: a browser context of their own (own storage), one page. */
 export interface ChatPage {

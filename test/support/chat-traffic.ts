@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ChatClient } from './chat-client.js';
-import { tokenFor, type NodeProcess } from './node-processes.js';
+import { tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 /** What a round of traffic did, as the clients saw it. */
 export interface TrafficTally {

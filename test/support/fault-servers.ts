@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
-import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from '../env/cassandra.js';
-import type { Launcher } from '../env/launcher.js';
-import { isAlive, type ServerProcess } from '../env/process.js';
-import { answersPing, provisionRedis, startRedis } from '../env/redis.js';
-import { stopNode, type NodeProcess } from './node-processes.js';
+import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from '../../dev/env/cassandra.js';
+import type { Launcher } from '../../dev/env/launcher.js';
+import { isAlive, type ServerProcess } from '../../dev/env/process.js';
+import { answersPing, provisionRedis, startRedis } from '../../dev/env/redis.js';
+import { stopNode, type NodeProcess } from '../../dev/node-processes.js';
 
 /**
  * A server of a fault test's own, which the test stops (as a crash or a clean stop) and

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RawData } from 'ws';
 import type { Target } from '../../node/protocol/frames.js';
 import { ChatClient, SocketClosedError, type Frame } from './chat-client.js';
-import { tokenFor, type NodeProcess } from './node-processes.js';
+import { tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 /** Where a user can connect: a node process, or anything with an id and a `ws://` URL (a Service on 127.0.0.1). */
 export type ChatEndpoint = Pick<NodeProcess, 'id' | 'wsUrl'>;

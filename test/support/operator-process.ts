@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../env/ports.js';
-import { killWhenOwnerExits } from '../env/process.js';
+import { freePort } from '../../dev/env/ports.js';
+import { killWhenOwnerExits } from '../../dev/env/process.js';
 
 const OPERATOR_MAIN = fileURLToPath(new URL('../../operator/main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { Launcher } from '../env/launcher.js';
-import { freePort } from '../env/ports.js';
-import { removeWhenOwnerExits } from '../env/process.js';
-import { startPrometheus as startPrometheusServer, type PrometheusTools } from '../env/prometheus.js';
+import { Launcher } from '../../dev/env/launcher.js';
+import { freePort } from '../../dev/env/ports.js';
+import { removeWhenOwnerExits } from '../../dev/env/process.js';
+import { startPrometheus as startPrometheusServer, type PrometheusTools } from '../../dev/env/prometheus.js';
 
 const ProvidedTools = z.object({ PROMETHEUS_BIN: z.string().min(1), PROMTOOL_BIN: z.string().min(1) });
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lacksSysResource } from '../env/docker/capabilities.js';
+import { lacksSysResource } from '../../dev/env/docker/capabilities.js';
 
-const WRAPPER = fileURLToPath(new URL('../env/docker/runc-drop-sys-resource.sh', import.meta.url));
+const WRAPPER = fileURLToPath(new URL('../../dev/env/docker/runc-drop-sys-resource.sh', import.meta.url));
 
 const scratch: string[] = [];
 function scratchDir(): string {

@@ -12,7 +12,7 @@ import { loadNodeConfig } from '../../node/config.js';
 import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { loadOperatorConfig } from '../../operator/config.js';
 import { desiredCassandra, desiredRedis } from '../../operator/desired/dependencies.js';
-import { versions } from '../env/versions.js';
+import { versions } from '../../dev/env/versions.js';
 import {
   copyPaths,
   DOCKERIGNORE_PATH,
@@ -249,7 +249,7 @@ describe('the .dockerignore matcher (Docker’s rules)', () => {
   });
 });
 
-describe('the local stand-ins for the official Redis and Cassandra images (test/env/images)', () => {
+describe('the local stand-ins for the official Redis and Cassandra images (dev/env/images)', () => {
   const standIns = [
     { name: 'redis', statefulSet: desiredRedis(sampleCluster)?.statefulSet },
     { name: 'cassandra', statefulSet: desiredCassandra(sampleCluster)?.statefulSet },
@@ -260,7 +260,7 @@ describe('the local stand-ins for the official Redis and Cassandra images (test/
   });
 
   for (const { name, statefulSet } of standIns) {
-    const standIn = parseDockerfile(readFileSync(`${REPO_ROOT}test/env/images/${name}/Dockerfile`, 'utf8'));
+    const standIn = parseDockerfile(readFileSync(`${REPO_ROOT}dev/env/images/${name}/Dockerfile`, 'utf8'));
     const chain = standIn.stages;
     const container = defined(statefulSet?.spec?.template.spec?.containers[0], `${name} container`);
 

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kindModuleDir } from '../env/kind/binary.js';
-import { E2E_NODE_PORT, kindConfig } from '../env/kind/cluster.js';
-import { afterPull, OFFICIAL_NODE_IMAGE, parseNodeImageChoice } from '../env/kind/node-image/choose.js';
-import { kindStorage } from '../env/kind/node-image/images.js';
-import { POD_SUBNET, restrictOomScoreAdj, staticCniConfig } from '../env/kind/node-image/rootfs.js';
-import { splitImage } from '../env/kind/operator.js';
+import { kindModuleDir } from '../../dev/env/kind/binary.js';
+import { E2E_NODE_PORT, kindConfig } from '../../dev/env/kind/cluster.js';
+import { afterPull, OFFICIAL_NODE_IMAGE, parseNodeImageChoice } from '../../dev/env/kind/node-image/choose.js';
+import { kindStorage } from '../../dev/env/kind/node-image/images.js';
+import { POD_SUBNET, restrictOomScoreAdj, staticCniConfig } from '../../dev/env/kind/node-image/rootfs.js';
+import { splitImage } from '../../dev/env/kind/operator.js';
 
 describe('which kind node image runs', () => {
   it('is the official one when it can be had, else the local one, unless told', () => {

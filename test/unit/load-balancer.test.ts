@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoadBalancer } from '../env/load-balancer.js';
+import { LoadBalancer } from '../../dev/env/load-balancer.js';
 
 describe('the local load balancer’s choice', () => {
   it('sends a new connection to the ready backend with the fewest open connections', () => {

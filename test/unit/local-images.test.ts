@@ -1,9 +1,9 @@
-/** The pure decisions of the image builders (test/env/images): which release, which CA bundle. */
+/** The pure decisions of the image builders (dev/env/images): which release, which CA bundle. */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CASSANDRA_IMAGE } from '../../operator/desired/dependencies.js';
-import { cassandraRelease } from '../env/images/cassandra-image.js';
-import { hostCaBundle } from '../env/images/project-images.js';
+import { cassandraRelease } from '../../dev/env/images/cassandra-image.js';
+import { hostCaBundle } from '../../dev/env/images/project-images.js';
 
 const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 

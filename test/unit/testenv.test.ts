@@ -3,12 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cached } from '../env/cache.js';
-import { singleNodeCassandraYaml } from '../env/cassandra.js';
-import { EnvError } from '../env/errors.js';
-import { exportLines, parsePartNames, PART_NAMES } from '../env/environment.js';
-import { freePort } from '../env/ports.js';
-import { formatElapsed } from '../env/progress.js';
+import { cached } from '../../dev/env/cache.js';
+import { singleNodeCassandraYaml } from '../../dev/env/cassandra.js';
+import { EnvError } from '../../dev/env/errors.js';
+import { exportLines, parsePartNames, PART_NAMES } from '../../dev/env/environment.js';
+import { freePort } from '../../dev/env/ports.js';
+import { formatElapsed } from '../../dev/env/progress.js';
 
 const scratch: string[] = [];
 function scratchDir(): string {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { buildWebClient } from '../../web/build/bundle.js';
-import { LoadBalancer } from '../env/load-balancer.js';
+import { LoadBalancer } from '../../dev/env/load-balancer.js';
 import { launchChromium } from '../support/browser.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import {
@@ -23,7 +23,7 @@ import {
 } from '../support/chat-pages.js';
 import { testEnvironment } from '../support/env.js';
 import { mintToken } from '../../node/auth/tokens.js';
-import { startNode, stopNode, tokenFor, type NodeProcess } from '../support/node-processes.js';
+import { startNode, stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 // The web client's stories (issue 12), in a real Chromium, against three real chat nodes on
 // Redis and Cassandra behind a least-connections load balancer, as `npm start` runs them.

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mintToken } from '../../../node/auth/tokens.js';
-import { run } from '../../env/process.js';
+import { run } from '../../../dev/env/process.js';
 import type { E2eContext } from '../global-setup.js';
 import type { ChatEndpoint, TokenMaker } from '../../support/fault-traffic.js';
 

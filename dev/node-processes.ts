@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../env/ports.js';
-import { killWhenOwnerExits } from '../env/process.js';
-import { mintToken } from '../../node/auth/tokens.js';
+import { freePort } from './env/ports.js';
+import { killWhenOwnerExits } from './env/process.js';
+import { mintToken } from '../node/auth/tokens.js';
 
-const NODE_MAIN = fileURLToPath(new URL('../../node/main.ts', import.meta.url));
+const NODE_MAIN = fileURLToPath(new URL('../node/main.ts', import.meta.url));
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789';
 
 /** A chat node running as a child process, as it runs in a pod. */

@@ -10,15 +10,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mintToken } from '../../node/auth/tokens.js';
-import { buildWebClient } from '../../web/build/bundle.js';
-import { migrate, startNode, stopNode, type NodeProcess } from '../support/node-processes.js';
-import { exportsOf, startParts, stopEnvironment, type EnvironmentState } from './environment.js';
-import { EnvError } from './errors.js';
-import { LoadBalancer } from './load-balancer.js';
-import { freePort } from './ports.js';
-import { say } from './progress.js';
-import { findCommand } from './tools.js';
+import { mintToken } from '../node/auth/tokens.js';
+import { buildWebClient } from '../web/build/bundle.js';
+import { migrate, startNode, stopNode, type NodeProcess } from './node-processes.js';
+import { exportsOf, startParts, stopEnvironment, type EnvironmentState } from './env/environment.js';
+import { EnvError } from './env/errors.js';
+import { LoadBalancer } from './env/load-balancer.js';
+import { freePort } from './env/ports.js';
+import { say } from './env/progress.js';
+import { findCommand } from './env/tools.js';
 
 /** Who the printed web-client links sign in as. */
 const DEMO_USERS = ['alice', 'bob', 'carol'];

@@ -11,7 +11,7 @@ export interface ProjectImages {
   extra: string[];
 }
 
-/** Builds (or reuses) them with the images part of the environment (test/env/images). */
+/** Builds (or reuses) them with the images part of the environment (dev/env/images). */
 export async function provideProjectImages(engine: DockerEngine): Promise<ProjectImages> {
   const images = await buildProjectImages(engine);
   return { operator: images.operator, node: images.node, extra: [images.redis, images.cassandra] };
