@@ -15,6 +15,8 @@ export const CLOSE_POLICY_VIOLATION = 1008;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Frames of one socket waiting to be answered before the node stops reading from it. */
 const MAX_PENDING_FRAMES = 64;
+/** How long a close asked for by the node (a drain) waits for the frames already received to be answered. */
+const ANSWER_BEFORE_CLOSE_MS = 2_000;
 
 export interface SocketLimits {
   /** A socket whose unsent bytes exceed this is a slow consumer and is dropped; its client re-syncs. */
@@ -50,9 +52,17 @@ export async function serveSocket(
       socket.send(JSON.stringify(frame));
     },
     close(code, reason) {
-      socket.close(code, reason);
+      // The frame being answered finishes first (a send in progress gets its ack); those
+      // still queued behind it are refused in words, not stored after their socket is gone.
+      if (closing) return;
+      closing = true;
+      const answered = Promise.race([queue, new Promise((resolve) => setTimeout(resolve, ANSWER_BEFORE_CLOSE_MS).unref())]);
+      void answered.then(() => {
+        socket.close(code, reason);
+      });
     },
   };
+  let closing = false;
 
   const abuse = new AbuseMeter(limits.abuseLimit, limits.abuseWindowMs);
   const reportError = (error: ChatError, ref: string | undefined): void => {
@@ -74,6 +84,10 @@ export async function serveSocket(
     });
   });
   const answer = async (data: RawData, isBinary: boolean): Promise<void> => {
+    if (closing) {
+      reportError(new ChatError('unavailable', 'this node is closing the socket; reconnect and send again'), isBinary ? undefined : refOf(rawText(data)));
+      return;
+    }
     if (isBinary) {
       reportError(new ChatError('bad_request', 'binary frames are not supported; send JSON text frames'), undefined);
       return;
