@@ -1,6 +1,7 @@
 import type { Logger } from '../../common/log.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { NodeMetrics } from '../metrics.js';
+import { CLOSE_GOING_AWAY } from '../protocol/close-codes.js';
 import { ChatError } from '../protocol/errors.js';
 import type { SessionRecord, Store } from '../store/store.js';
 import { Delivery } from './delivery.js';
@@ -35,11 +36,6 @@ export interface ChatNodeOptions {
 const DRAIN_CLOSE_WAIT_MS = 5000;
 /** Mapping rows refreshed at once by the heartbeat. */
 const SESSION_REFRESH_BATCH = 128;
-
-/** Close code for sockets of a draining node: "going away" (RFC 6455). */
-export const CLOSE_GOING_AWAY = 1001;
-/** Close code when the node cannot serve the socket now (a dependency is down): "try again later". */
-export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /**
  * One chat node: its sockets, its registration in the cluster, and the wiring from its

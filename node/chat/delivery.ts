@@ -1,6 +1,7 @@
 import type { Logger } from '../../common/log.js';
 import type { Bus, Envelope, Signal } from '../bus/bus.js';
 import type { NodeMetrics } from '../metrics.js';
+import { groupOfConversation } from '../protocol/conversations.js';
 import type { ChatMessage, Target } from '../protocol/frames.js';
 import type { SessionRecord, Store } from '../store/store.js';
 import type { ClientConnection, LocalSockets } from './local-sockets.js';
@@ -91,7 +92,7 @@ export class Delivery {
 
   /** Handles a signal sent to this node. */
   handleSignal(signal: Signal): void {
-    const group = signal.conv.startsWith('g:') ? signal.conv.slice(2) : undefined;
+    const group = groupOfConversation(signal.conv);
     const users = signal.users ?? (group === undefined ? [] : this.deps.sockets.membersOf(group));
     this.deps.sockets.deliver(users.filter((user) => user !== signal.from), { type: 'typing', from: signal.from, conv: signal.conv });
   }

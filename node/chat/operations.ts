@@ -3,7 +3,7 @@ import type { NodeMetrics } from '../metrics.js';
 import { ChatError } from '../protocol/errors.js';
 import { cursorOf, type Ack, type ChatMessage, type GroupInfo, type Target } from '../protocol/frames.js';
 import { earlierId, encodeCursor, encodePageToken, laterId, parseSince, readAfter } from '../protocol/cursor.js';
-import { conversationId } from '../protocol/ids.js';
+import { conversationId } from '../protocol/conversations.js';
 import type { HistoryPage, Store } from '../store/store.js';
 import type { Delivery } from './delivery.js';
 import type { InFlightMessages } from './in-flight.js';

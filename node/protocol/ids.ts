@@ -1,5 +1,4 @@
 import { decodeTime, monotonicFactory } from 'ulid';
-import type { Target } from './frames.js';
 
 /**
  * Message ids are ULIDs: 48 bits of milliseconds then 80 random bits, Crockford base32.
@@ -23,14 +22,4 @@ export function isMessageId(value: string): boolean {
 /** The millisecond timestamp inside a message id. */
 export function messageIdTime(id: string): number {
   return decodeTime(id);
-}
-
-/**
- * The conversation id of a target as seen by `from`: `dm:a:b` with a < b in byte order,
- * or `g:<name>`.
- */
-export function conversationId(from: string, to: Target): string {
-  if ('group' in to) return `g:${to.group}`;
-  const [first, second] = Buffer.compare(Buffer.from(from), Buffer.from(to.user)) <= 0 ? [from, to.user] : [to.user, from];
-  return `dm:${first}:${second}`;
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ChatError } from './errors.js';
 import { parseClientFrame, refOf } from './frames.js';
-import { conversationId, isMessageId, messageIdGenerator, messageIdTime } from './ids.js';
+import { conversationId, conversationTarget, groupOfConversation, parseConversationId } from './conversations.js';
+import { isMessageId, messageIdGenerator, messageIdTime } from './ids.js';
 
 function badRequest(text: string): string {
   try {
@@ -70,6 +71,22 @@ describe('ids', () => {
     expect(conversationId('a', { user: 'B' })).toBe('dm:B:a');
     expect(conversationId('alice', { user: 'alice' })).toBe('dm:alice:alice');
     expect(conversationId('alice', { group: 'team' })).toBe('g:team');
+  });
+
+  it('reads a conversation id back, and nothing of another shape', () => {
+    expect(parseConversationId('dm:alice:bob')).toEqual({ users: ['alice', 'bob'] });
+    expect(parseConversationId('g:team')).toEqual({ group: 'team' });
+    for (const bad of ['g:', 'dm:alice', 'dm:a:b:c', 'dm::b', 'x:alice:bob', '']) expect(parseConversationId(bad), bad).toBeUndefined();
+    expect(groupOfConversation('g:team')).toBe('team');
+    expect(groupOfConversation('dm:alice:bob')).toBeUndefined();
+  });
+
+  it('tells who a conversation is with, seen from one of its users, and nothing to anyone else', () => {
+    expect(conversationTarget('alice', 'dm:alice:bob')).toEqual({ user: 'bob' });
+    expect(conversationTarget('bob', 'dm:alice:bob')).toEqual({ user: 'alice' });
+    expect(conversationTarget('alice', 'dm:alice:alice')).toEqual({ user: 'alice' });
+    expect(conversationTarget('mallory', 'dm:alice:bob')).toBeUndefined();
+    expect(conversationTarget('mallory', 'g:team')).toEqual({ group: 'team' });
   });
 
   it('makes message ids that sort in time order, strictly increasing within one millisecond', () => {

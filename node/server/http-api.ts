@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Identity, TokenVerifier } from '../auth/tokens.js';
 import type { ChatNode } from '../chat/chat-node.js';
+import { conversationTarget, parseConversationId } from '../protocol/conversations.js';
 import { asChatError, ChatError, HTTP_STATUS } from '../protocol/errors.js';
 import { CreateGroupBody, GroupName, HistoryQuery, parseOrBadRequest, SendBody, SyncQuery, type Target } from '../protocol/frames.js';
 
@@ -11,13 +12,13 @@ export function bearerToken(authorization: string | undefined, query: URLSearchP
 }
 
 /** The target of a conversation id the caller belongs to; `forbidden` for anyone else's. */
-function conversationTarget(user: string, conv: string): Target {
-  if (conv.startsWith('g:')) return { group: parseOrBadRequest(GroupName, conv.slice(2)) };
-  const direct = /^dm:([^:]+):([^:]+)$/.exec(conv);
-  if (direct === null) throw new ChatError('bad_request', 'conv is dm:<a>:<b> or g:<name>');
-  const [, first, second] = direct as unknown as [string, string, string];
-  if (user !== first && user !== second) throw new ChatError('forbidden', 'not a participant of this conversation');
-  return { user: user === first ? second : first };
+function targetOfConversation(user: string, conv: string): Target {
+  const parsed = parseConversationId(conv);
+  if (parsed === undefined) throw new ChatError('bad_request', 'conv is dm:<a>:<b> or g:<name>');
+  if ('group' in parsed) return { group: parseOrBadRequest(GroupName, parsed.group) };
+  const target = conversationTarget(user, conv);
+  if (target === undefined) throw new ChatError('forbidden', 'not a participant of this conversation');
+  return target;
 }
 
 /**
@@ -71,7 +72,7 @@ export function httpApi(node: ChatNode, verifier: TokenVerifier, maxBodyBytes: n
   router.get('/conversations/:conv/messages', async (req, res) => {
     const user = userOf(res);
     const query = parseOrBadRequest(HistoryQuery, req.query);
-    const page = await ops.history(user, conversationTarget(user, req.params.conv), query);
+    const page = await ops.history(user, targetOfConversation(user, req.params.conv), query);
     res.json(page);
   });
   router.get('/sync', async (req, res) => {

@@ -2,16 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { WebSocket, type RawData } from 'ws';
 import type { Logger } from '../../common/log.js';
 import type { Identity } from '../auth/tokens.js';
-import { CLOSE_TRY_AGAIN_LATER, type ChatNode } from '../chat/chat-node.js';
+import type { ChatNode } from '../chat/chat-node.js';
 import type { ClientConnection } from '../chat/local-sockets.js';
 import { AbuseMeter } from '../chat/rate-limit.js';
+import { CLOSE_POLICY_VIOLATION, CLOSE_TOKEN_EXPIRED, CLOSE_TRY_AGAIN_LATER } from '../protocol/close-codes.js';
 import { asChatError, ChatError } from '../protocol/errors.js';
 import { parseClientFrame, PROTOCOL_VERSION, refOf, type ServerFrame } from '../protocol/frames.js';
-import { answerFrame } from './frames.js';
+import { answerFrame } from './answer-frame.js';
 
-/** Close codes of PROTOCOL.md: token expired, sustained abuse. (1009, too big, is sent by ws itself.) */
-export const CLOSE_TOKEN_EXPIRED = 4401;
-export const CLOSE_POLICY_VIOLATION = 1008;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Frames of one socket waiting to be answered before the node stops reading from it. */
 const MAX_PENDING_FRAMES = 64;

@@ -1,7 +1,8 @@
 import { monotonicFactory } from 'ulid';
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../protocol/frames.js';
-import { conversationId, messageIdTime } from '../protocol/ids.js';
+import { conversationId } from '../protocol/conversations.js';
+import { messageIdTime } from '../protocol/ids.js';
 import { MemoryStore, type DropReason, type MemoryStoreBounds } from './memory-store.js';
 
 const EPOCH = Date.UTC(2025, 0, 6, 9);

@@ -3,7 +3,7 @@ import type { ChatCluster } from '../../common/chatcluster.js';
 import { desiredDependencyNetworkPolicy, desiredJwtSecret, desiredNetworkPolicy, desiredServiceMonitor, type AdminPortClients } from './access.js';
 import { desiredCassandra, desiredRedis } from './dependencies.js';
 import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService } from './node.js';
-import { desiredSchemaJob } from './schema.js';
+import { desiredSchemaJob } from './schema-job.js';
 
 /** What, besides the spec, decides the objects: facts the reconciler observed or chose. */
 export interface DesiredContext {

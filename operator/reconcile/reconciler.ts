@@ -11,7 +11,7 @@ import type { AdminPortClients } from '../desired/access.js';
 import { hashOf, namesOf } from '../desired/meta.js';
 import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
 import { holdRollout } from '../desired/rollout-pace.js';
-import { schemaJobName } from '../desired/schema.js';
+import { schemaJobName } from '../desired/schema-job.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { Informer } from '../runtime/informer.js';
 import { describeFailure, type KubeWriter } from './kube.js';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, Target } from '../../node/protocol/frames.js';
-import { conversationId, messageIdTime } from '../../node/protocol/ids.js';
+import { conversationId } from '../../node/protocol/conversations.js';
+import { messageIdTime } from '../../node/protocol/ids.js';
 import type { NodeRecord, SessionRecord, Store, SyncPage } from '../../node/store/store.js';
 
 /** What a contract run needs: a store, empty or shared, and how to dispose of it. */
