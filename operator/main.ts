@@ -11,7 +11,7 @@ import { ConfigError } from '../common/env.js';
 import { createLogger } from '../common/log.js';
 import { loadOperatorConfig } from './config.js';
 import { upgradeOwnCrd } from './crd/upgrade.js';
-import { readNodeLoad } from './load.js';
+import { readNodeLoad } from './autoscale/node-load.js';
 import { OperatorMetrics } from './metrics.js';
 import { KubeWriter } from './reconcile/kube.js';
 import { Reconciler, type Caches } from './reconcile/reconciler.js';

@@ -1,4 +1,4 @@
-import type { NodeLoad } from '../load.js';
+import type { NodeLoad } from './node-load.js';
 
 /** A ready node pod and what its `/load` said (undefined: it did not answer). */
 export interface PodReport {

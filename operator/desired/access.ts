@@ -55,10 +55,14 @@ function ingressPolicy(cluster: ChatCluster, name: string, component: Component,
   };
 }
 
+/** The Prometheus Operator's ServiceMonitor: its API version and its CRD's name. */
+export const SERVICE_MONITOR_API_VERSION = 'monitoring.coreos.com/v1';
+export const SERVICE_MONITOR_CRD = 'servicemonitors.monitoring.coreos.com';
+
 /** A Prometheus Operator ServiceMonitor scraping every node's admin port. */
 export function desiredServiceMonitor(cluster: ChatCluster): KubernetesObject & { spec: unknown } {
   return {
-    apiVersion: 'monitoring.coreos.com/v1',
+    apiVersion: SERVICE_MONITOR_API_VERSION,
     kind: 'ServiceMonitor',
     metadata: ownedMeta(cluster, namesOf(cluster).nodes, 'node'),
     spec: {

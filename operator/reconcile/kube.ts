@@ -1,4 +1,5 @@
 import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND } from '../../common/chatcluster.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { ApiError, rawRequest } from '../runtime/raw-api.js';
 
@@ -62,7 +63,7 @@ export class KubeWriter {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { generateName: `${involved.name}.`, namespace: involved.namespace },
-      involvedObject: { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', name: involved.name, namespace: involved.namespace, uid: involved.uid },
+      involvedObject: { apiVersion: CHATCLUSTER_API_VERSION, kind: CHATCLUSTER_KIND, name: involved.name, namespace: involved.namespace, uid: involved.uid },
       reason,
       message,
       type,

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1Deployment, V1Job, V1ObjectMeta, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { ZodError } from 'zod';
-import { parseChatClusterSpec, type ChatCluster, type ChatClusterStatus } from '../../common/chatcluster.js';
+import { CHATCLUSTER_API_VERSION, parseChatClusterSpec, type ChatCluster, type ChatClusterStatus } from '../../common/chatcluster.js';
 import type { Logger } from '../../common/log.js';
-import type { NodeLoad } from '../load.js';
+import type { NodeLoad } from '../autoscale/node-load.js';
 import { decideReplicas, type Recommendation } from '../autoscale/decide.js';
 import { observeLoad, type PodReport } from '../autoscale/observed-load.js';
 import { deletionCostChanges, POD_DELETION_COST } from '../autoscale/deletion-cost.js';
-import type { AdminPortClients } from '../desired/access.js';
+import { SERVICE_MONITOR_API_VERSION, SERVICE_MONITOR_CRD, type AdminPortClients } from '../desired/access.js';
 import { hashOf, namesOf } from '../desired/meta.js';
 import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
 import { holdRollout } from '../desired/rollout-pace.js';
@@ -16,11 +16,10 @@ import type { OperatorMetrics } from '../metrics.js';
 import type { Informer } from '../runtime/informer.js';
 import { describeFailure, type KubeWriter } from './kube.js';
 import { RecentWrites } from './recent-writes.js';
-import { computeStatus, statusChanged } from './status.js';
+import { computeStatus, invalidSpecStatus, statusChanged } from './status.js';
 
 const DESIRED_HASH = 'chatcluster.dev/desired-hash';
 const UNCACHED_RECHECK_MS = 10 * 60_000;
-const SERVICE_MONITOR_CRD = 'servicemonitors.monitoring.coreos.com';
 
 /** The caches the reconciler reads, one informer per kind it watches. */
 /** A ChatCluster as the informer holds it: spec not yet parsed. */
@@ -89,7 +88,7 @@ export class Reconciler {
     let cluster: ChatCluster;
     try {
       cluster = {
-        apiVersion: 'chatcluster.dev/v1alpha1',
+        apiVersion: CHATCLUSTER_API_VERSION,
         kind: 'ChatCluster',
         metadata: { name, namespace, uid: raw.metadata.uid, generation: raw.metadata.generation ?? 0 },
         spec: parseChatClusterSpec(raw.spec),
@@ -97,9 +96,16 @@ export class Reconciler {
       };
     } catch (error) {
       // The CRD schema refuses what this parser would; reaching here means the two disagree.
+      // Retrying cannot help: said once per generation, in status and an Event, until the spec changes.
       const message = error instanceof ZodError ? error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') : String(error);
+      const generation = raw.metadata.generation ?? 0;
+      const status = raw.status;
+      const invalid = invalidSpecStatus(status, generation, message, new Date(this.now()));
+      if (!statusChanged(status, invalid)) return {};
       this.deps.log.error({ key, message }, 'spec the API server accepted does not parse');
-      throw error;
+      await this.deps.writer.patchStatus(namespace, name, invalid);
+      await this.deps.writer.event({ namespace, name, uid: raw.metadata.uid }, 'Warning', 'InvalidSpec', invalid.conditions?.at(-1)?.message ?? message);
+      return {};
     }
 
     try {
@@ -262,7 +268,7 @@ export class Reconciler {
     }
     const serviceMonitorId = `${cluster.metadata.uid}/ServiceMonitor/${namesOf(cluster).nodes}`;
     if (!wantsServiceMonitor(cluster, true) && !this.uncachedWrites.isFresh(serviceMonitorId, 'deleted') && (await this.serviceMonitorCrdPresent())) {
-      await this.deps.writer.delete({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: namesOf(cluster).nodes, namespace: cluster.metadata.namespace } });
+      await this.deps.writer.delete({ apiVersion: SERVICE_MONITOR_API_VERSION, kind: 'ServiceMonitor', metadata: { name: namesOf(cluster).nodes, namespace: cluster.metadata.namespace } });
       this.uncachedWrites.record(serviceMonitorId, 'deleted');
     }
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
-import { computeStatus, statusChanged, type Observed } from './status.js';
+import { computeStatus, invalidSpecStatus, statusChanged, type Observed } from './status.js';
 
 const now = new Date('2026-11-22T10:00:00Z');
 function cluster(spec: unknown = {}): ChatCluster {
@@ -75,5 +75,21 @@ describe('status comparison', () => {
     const shuffled = { endpoint: status.endpoint, ...status, conditions: [...(status.conditions ?? [])].reverse() };
     expect(statusChanged(status, shuffled)).toBe(false);
     expect(statusChanged(status, { ...status, connections: 5 })).toBe(true);
+  });
+});
+
+describe('the status of a spec the operator cannot read', () => {
+  it('is Degraded with the reason, keeping the rest of what was reported', () => {
+    const before = computeStatus(cluster(), allReady, now);
+    const invalid = invalidSpecStatus(before, 5, 'replicas: expected number', now);
+    expect(invalid).toMatchObject({ phase: 'Degraded', observedGeneration: 5, readyReplicas: 3, connections: 1234 });
+    expect(condition(invalid, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec', message: 'the operator cannot read this spec: replicas: expected number', observedGeneration: 5 });
+    expect(condition(invalid, 'Ready')).toEqual(condition(before, 'Ready'));
+  });
+
+  it('is the same when worked out again later, so it is written (and its Event sent) once per generation', () => {
+    const first = invalidSpecStatus(undefined, 5, 'bad', now);
+    expect(statusChanged(first, invalidSpecStatus(first, 5, 'bad', new Date(now.getTime() + 60_000)))).toBe(false);
+    expect(statusChanged(first, invalidSpecStatus(first, 6, 'bad', now))).toBe(true);
   });
 });

@@ -94,6 +94,30 @@ export function computeStatus(cluster: ChatCluster, observed: Observed, now: Dat
   };
 }
 
+/**
+ * The status of a ChatCluster whose spec the API server accepted but this operator cannot
+ * read (the CRD's schema and the operator's parser disagree, say after a downgrade):
+ * Degraded with the reason, everything else as it was; the objects it owns keep running.
+ */
+export function invalidSpecStatus(previous: ChatClusterStatus | undefined, generation: number, message: string, now: Date): ChatClusterStatus {
+  const degraded: Condition = {
+    type: 'Degraded',
+    status: 'True',
+    reason: 'InvalidSpec',
+    message: `the operator cannot read this spec: ${message}`,
+    lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    observedGeneration: generation,
+  };
+  const before = previous?.conditions?.find((condition) => condition.type === 'Degraded');
+  if (before?.status === 'True') degraded.lastTransitionTime = before.lastTransitionTime;
+  return {
+    ...previous,
+    observedGeneration: generation,
+    phase: 'Degraded',
+    conditions: [...(previous?.conditions ?? []).filter((condition) => condition.type !== 'Degraded'), degraded],
+  };
+}
+
 /** Whether two statuses differ in anything but the order of conditions; the status is written only then. */
 export function statusChanged(before: ChatClusterStatus | undefined, after: ChatClusterStatus): boolean {
   // The API server returns fields in its own order: compare values, not serializations.

@@ -1,6 +1,6 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { ADMIN_PORT } from './desired/meta.js';
+import { ADMIN_PORT } from '../desired/meta.js';
 
 const Load = z.object({
   node: z.string(),
