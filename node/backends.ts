@@ -1,7 +1,7 @@
 import type { Logger } from '../common/log.js';
 import type { Bus } from './bus/bus.js';
-import { MemoryBus } from './bus/memory-bus.js';
-import { connectRedisBus } from './bus/redis-bus.js';
+import { MemoryBus } from './bus/memory/bus.js';
+import { connectRedisBus } from './bus/redis/bus.js';
 import type { CassandraConfig, NodeConfig } from './config.js';
 import { cassandraClient, CassandraStore } from './store/cassandra-store.js';
 import { MemoryStore } from './store/memory-store.js';

@@ -133,20 +133,30 @@ export interface PresenceChannel {
   unfollow(users: readonly string[]): Promise<void>;
 }
 
+/** Each node's durable inbox: what one node must get from another, in order, at least once. */
+export interface Inbox {
+  /** Appends to a node's inbox. */
+  publish(node: string, envelope: Envelope): Promise<void>;
+  /** Consumes a node's inbox in order from where this bus stopped, until unsubscribed. */
+  consume(node: string, handler: EnvelopeHandler): Promise<Unsubscribe>;
+}
+
+/** Ephemeral signals from node to node (at most once): typing indicators. */
+export interface Signals {
+  send(node: string, signal: Signal): Promise<void>;
+  /** Receives the signals sent to `node` from the moment this resolves. */
+  subscribe(node: string, handler: SignalHandler): Promise<Unsubscribe>;
+}
+
 /**
  * The seam between "deliver to local sockets" and "reach other nodes" (Redis in a
- * cluster, in-process in the embedded node). The router never knows which it has.
- * Failures to reach the bus reject with `ChatError('unavailable')`.
+ * cluster, in-process in the embedded node): one narrow port per concern, which the chat
+ * logic uses without knowing which it has. Failures to reach the bus reject with
+ * `ChatError('unavailable')`.
  */
 export interface Bus {
-  /** Appends to a node's durable inbox. */
-  publish(node: string, envelope: Envelope): Promise<void>;
-  /** Consumes this node's inbox in order from where it stopped, until unsubscribed. */
-  consume(node: string, handler: EnvelopeHandler): Promise<Unsubscribe>;
-  /** Sends an ephemeral signal to a node. */
-  signal(node: string, signal: Signal): Promise<void>;
-  onSignal(node: string, handler: SignalHandler): Promise<Unsubscribe>;
-
+  readonly inbox: Inbox;
+  readonly signals: Signals;
   readonly routes: RouteCache;
   readonly idempotency: IdempotencyKeys;
   readonly heartbeats: NodeHeartbeats;

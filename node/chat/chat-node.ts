@@ -105,7 +105,7 @@ export class ChatNode {
     const { bus } = this.options;
     await this.presence.start();
     this.subscriptions.push(
-      await bus.consume(this.nodeId, (envelope) => {
+      await bus.inbox.consume(this.nodeId, (envelope) => {
         if (envelope.kind !== 'watermark') {
           this.progress.touch();
           return this.delivery.handleEnvelope(envelope);
@@ -113,7 +113,7 @@ export class ChatNode {
         this.progress.reached(envelope.value);
         return Promise.resolve();
       }),
-      await bus.onSignal(this.nodeId, (signal) => {
+      await bus.signals.subscribe(this.nodeId, (signal) => {
         this.delivery.handleSignal(signal);
       }),
     );

@@ -81,13 +81,13 @@ export class Delivery {
     if ('group' in to) {
       const { remote } = groupFanOut(await this.deps.bus.routes.groupNodes(to.group), this.deps.nodeId);
       this.deps.sockets.deliver(this.deps.sockets.membersOf(to.group), frame, exceptSession);
-      await Promise.all(remote.map((node) => this.deps.bus.signal(node, { kind: 'typing', from, conv })));
+      await Promise.all(remote.map((node) => this.deps.bus.signals.send(node, { kind: 'typing', from, conv })));
       return;
     }
     const plan = routeToNodes(await this.deps.bus.routes.sessionsOf(to.user));
     this.deps.sockets.deliver([to.user], frame, exceptSession);
     plan.delete(this.deps.nodeId);
-    await Promise.all([...plan].map(([node, users]) => this.deps.bus.signal(node, { kind: 'typing', from, conv, users })));
+    await Promise.all([...plan].map(([node, users]) => this.deps.bus.signals.send(node, { kind: 'typing', from, conv, users })));
   }
 
   /** Handles a signal sent to this node. */
@@ -139,7 +139,7 @@ export class Delivery {
   }
 
   private async publish(node: string, envelope: Envelope): Promise<void> {
-    await this.deps.bus.publish(node, envelope);
+    await this.deps.bus.inbox.publish(node, envelope);
     this.deps.metrics.busPublished.inc();
   }
 

@@ -250,6 +250,6 @@ export class ChatOperations {
     await (joined ? delivery.hostGroupIfConnected(user, group) : delivery.unhostGroup(user, group));
     const nodes = new Set((await bus.routes.sessionsOf(user)).map((session) => session.node));
     nodes.delete(nodeId);
-    await Promise.all([...nodes].map((node) => bus.publish(node, { kind: 'membership', user, group, joined })));
+    await Promise.all([...nodes].map((node) => bus.inbox.publish(node, { kind: 'membership', user, group, joined })));
   }
 }

@@ -145,7 +145,7 @@ export class ClusterProgress {
     // Markers follow traffic: an idle node appends one a second, not one a tick.
     if (!this.active && clock() - this.lastMarkerAt < IDLE_MARKER_MS) return;
     this.active = false;
-    await bus.publish(nodeId, { kind: 'watermark', value: watermark });
+    await bus.inbox.publish(nodeId, { kind: 'watermark', value: watermark });
     this.lastMarker = watermark;
     this.lastMarkerAt = clock();
   }

@@ -49,7 +49,7 @@ export function range(from: number, to: number): number[] {
 
 /** Publishes envelopes numbered `from`..`to` to `node`, one after another (so in that order). */
 async function publishRange(bus: Bus, node: string, from: number, to: number): Promise<void> {
-  for (const seq of range(from, to)) await bus.publish(node, messageEnvelope(seq));
+  for (const seq of range(from, to)) await bus.inbox.publish(node, messageEnvelope(seq));
 }
 
 /**
@@ -76,7 +76,7 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
     async function collect(node: string, handler?: (envelope: Envelope) => Promise<void>): Promise<number[]> {
       const seen: number[] = [];
       cleanups.push(
-        await bus.consume(node, async (envelope) => {
+        await bus.inbox.consume(node, async (envelope) => {
           seen.push(seqOf(envelope));
           await handler?.(envelope);
         }),
@@ -99,16 +99,16 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
         const node = unique('node');
         const received: Envelope[] = [];
         cleanups.push(
-          await bus.consume(node, (envelope) => {
+          await bus.inbox.consume(node, (envelope) => {
             received.push(envelope);
             return Promise.resolve();
           }),
         );
         const membership: Envelope = { kind: 'membership', user: 'carol', group: 'team', joined: true };
         const groupMessage = messageEnvelope(7, null);
-        await bus.publish(node, messageEnvelope(1, ['bob', 'dave']));
-        await bus.publish(node, membership);
-        await bus.publish(node, groupMessage);
+        await bus.inbox.publish(node, messageEnvelope(1, ['bob', 'dave']));
+        await bus.inbox.publish(node, membership);
+        await bus.inbox.publish(node, groupMessage);
         await vi.waitFor(() => {
           expect(received).toHaveLength(3);
         }, WAIT);
@@ -122,10 +122,10 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
         const seenA = await collect(nodeA);
         const seenB = await collect(nodeB);
         const seenC = await collect(nodeC);
-        await bus.publish(nodeA, messageEnvelope(1));
-        await bus.publish(nodeB, messageEnvelope(2));
-        await bus.publish(nodeA, messageEnvelope(3));
-        await bus.publish(nodeB, messageEnvelope(4));
+        await bus.inbox.publish(nodeA, messageEnvelope(1));
+        await bus.inbox.publish(nodeB, messageEnvelope(2));
+        await bus.inbox.publish(nodeA, messageEnvelope(3));
+        await bus.inbox.publish(nodeB, messageEnvelope(4));
         await vi.waitFor(() => {
           expect(seenA).toEqual([1, 3]);
           expect(seenB).toEqual([2, 4]);
@@ -172,7 +172,7 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
           seen.push(seqOf(envelope));
           return Promise.resolve();
         };
-        const stop = await bus.consume(node, handler);
+        const stop = await bus.inbox.consume(node, handler);
         await publishRange(bus, node, 1, 5);
         await vi.waitFor(() => {
           expect(seen).toHaveLength(5);
@@ -183,7 +183,7 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
         await sleep(QUIET_MS);
         expect(seen).toEqual(range(1, 5));
 
-        cleanups.push(await bus.consume(node, handler));
+        cleanups.push(await bus.inbox.consume(node, handler));
         await publishRange(bus, node, 11, 12);
         await vi.waitFor(() => {
           expect(seen).toHaveLength(12);
@@ -204,7 +204,7 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
         const released = new Promise<void>((resolve) => {
           release = resolve;
         });
-        const stop = await bus.consume(node, async (envelope) => {
+        const stop = await bus.inbox.consume(node, async (envelope) => {
           seen.push(seqOf(envelope));
           if (seen.length === 10) {
             reachedTen();
@@ -222,7 +222,7 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
         expect(seen).toHaveLength(processed);
 
         cleanups.push(
-          await bus.consume(node, (envelope) => {
+          await bus.inbox.consume(node, (envelope) => {
             seen.push(seqOf(envelope));
             return Promise.resolve();
           }),
@@ -249,16 +249,16 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
       it('delivers nothing more after unsubscribe', async () => {
         const node = unique('node');
         const seen: number[] = [];
-        const stop = await bus.consume(node, (envelope) => {
+        const stop = await bus.inbox.consume(node, (envelope) => {
           seen.push(seqOf(envelope));
           return Promise.resolve();
         });
-        await bus.publish(node, messageEnvelope(1));
+        await bus.inbox.publish(node, messageEnvelope(1));
         await vi.waitFor(() => {
           expect(seen).toEqual([1]);
         }, WAIT);
         await stop();
-        await bus.publish(node, messageEnvelope(2));
+        await bus.inbox.publish(node, messageEnvelope(2));
         await sleep(QUIET_MS);
         expect(seen).toEqual([1]);
       });
@@ -274,12 +274,12 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
         const nodeB = unique('node-b');
         const atA: Signal[] = [];
         const atB: Signal[] = [];
-        cleanups.push(await bus.onSignal(nodeA, (signal) => atA.push(signal)));
-        cleanups.push(await bus.onSignal(nodeB, (signal) => atB.push(signal)));
+        cleanups.push(await bus.signals.subscribe(nodeA, (signal) => atA.push(signal)));
+        cleanups.push(await bus.signals.subscribe(nodeB, (signal) => atB.push(signal)));
         const toA = typing('alice', ['bob']);
         const toB = typing('carol', ['dave', 'erin']);
-        await bus.signal(nodeA, toA);
-        await bus.signal(nodeB, toB);
+        await bus.signals.send(nodeA, toA);
+        await bus.signals.send(nodeB, toB);
         await vi.waitFor(() => {
           expect(atA).toEqual([toA]);
           expect(atB).toEqual([toB]);
@@ -292,9 +292,9 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
       it('carry a group’s typing, which names no users (the receiving node finds its members)', async () => {
         const node = unique('node');
         const received: Signal[] = [];
-        cleanups.push(await bus.onSignal(node, (signal) => received.push(signal)));
+        cleanups.push(await bus.signals.subscribe(node, (signal) => received.push(signal)));
         const groupTyping: Signal = { kind: 'typing', from: 'alice', conv: 'g:team' };
-        await bus.signal(node, groupTyping);
+        await bus.signals.send(node, groupTyping);
         await vi.waitFor(() => {
           expect(received).toEqual([groupTyping]);
         }, WAIT);
@@ -303,8 +303,8 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
       it('arrive as soon as onSignal has resolved', async () => {
         const node = unique('node');
         const received: Signal[] = [];
-        cleanups.push(await bus.onSignal(node, (signal) => received.push(signal)));
-        await bus.signal(node, typing('alice', ['bob']));
+        cleanups.push(await bus.signals.subscribe(node, (signal) => received.push(signal)));
+        await bus.signals.send(node, typing('alice', ['bob']));
         await vi.waitFor(() => {
           expect(received).toHaveLength(1);
         }, WAIT);
@@ -313,22 +313,22 @@ export function describeBusContract(name: string, open: () => Promise<OpenBus>):
       it('stop arriving after unsubscribe', async () => {
         const node = unique('node');
         const received: Signal[] = [];
-        const stop = await bus.onSignal(node, (signal) => received.push(signal));
-        await bus.signal(node, typing('alice', ['bob']));
+        const stop = await bus.signals.subscribe(node, (signal) => received.push(signal));
+        await bus.signals.send(node, typing('alice', ['bob']));
         await vi.waitFor(() => {
           expect(received).toHaveLength(1);
         }, WAIT);
         await stop();
-        await bus.signal(node, typing('alice', ['bob']));
+        await bus.signals.send(node, typing('alice', ['bob']));
         await sleep(QUIET_MS);
         expect(received).toHaveLength(1);
       });
 
       it('are not kept for a node that is not listening', async () => {
         const node = unique('node');
-        await bus.signal(node, typing('alice', ['bob']));
+        await bus.signals.send(node, typing('alice', ['bob']));
         const received: Signal[] = [];
-        cleanups.push(await bus.onSignal(node, (signal) => received.push(signal)));
+        cleanups.push(await bus.signals.subscribe(node, (signal) => received.push(signal)));
         await sleep(QUIET_MS);
         expect(received).toEqual([]);
       });

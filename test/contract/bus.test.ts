@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { MemoryBus } from '../../node/bus/memory-bus.js';
-import { connectRedisBus } from '../../node/bus/redis-bus.js';
+import { MemoryBus } from '../../node/bus/memory/bus.js';
+import { connectRedisBus } from '../../node/bus/redis/bus.js';
 import { testEnvironment } from '../support/env.js';
 import { describeBusContract } from './bus-contract.js';
 

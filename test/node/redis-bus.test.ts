@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Envelope, Signal } from '../../node/bus/bus.js';
-import { connectRedisBus, type RedisBus, type RedisBusOptions } from '../../node/bus/redis-bus.js';
+import { connectRedisBus, type RedisBus, type RedisBusOptions } from '../../node/bus/redis/bus.js';
 import { ChatError } from '../../node/protocol/errors.js';
 import { messageEnvelope, range, seqOf } from '../contract/bus-contract.js';
 import { Launcher } from '../../dev/env/launcher.js';
@@ -80,19 +80,19 @@ describe('RedisBus on the shared Redis', () => {
     const [sender, receiver] = [await openBus(), await openBus()];
     const node = `node-${randomUUID()}`;
     const envelopes: number[] = [];
-    await receiver.consume(node, (envelope) => {
+    await receiver.inbox.consume(node, (envelope) => {
       envelopes.push(seqOf(envelope));
       return Promise.resolve();
     });
     const signals: Signal[] = [];
-    await receiver.onSignal(node, (signal) => signals.push(signal));
+    await receiver.signals.subscribe(node, (signal) => signals.push(signal));
     const changes: string[] = [];
     const presence = await receiver.presence((user, status) => changes.push(`${user}:${status}`));
     await presence.follow(['alice']);
 
-    await sender.publish(node, messageEnvelope(1));
+    await sender.inbox.publish(node, messageEnvelope(1));
     const typing: Signal = { kind: 'typing', from: 'alice', conv: 'dm:alice:bob', users: ['bob'] };
-    await sender.signal(node, typing);
+    await sender.signals.send(node, typing);
     await (await sender.presence(() => undefined)).announce('alice', 'online');
     await sender.routes.addSession({ user: 'alice', node, session: 's1' });
 
@@ -111,11 +111,11 @@ describe('RedisBus on the shared Redis', () => {
     const node = `node-${randomUUID()}`;
     const seen: number[] = [];
     const failure = new Error('handler failed on purpose');
-    await bus.consume(node, (envelope) => {
+    await bus.inbox.consume(node, (envelope) => {
       seen.push(seqOf(envelope));
       return seqOf(envelope) === 2 ? Promise.reject(failure) : Promise.resolve();
     });
-    for (const seq of range(1, 3)) await bus.publish(node, messageEnvelope(seq));
+    for (const seq of range(1, 3)) await bus.inbox.publish(node, messageEnvelope(seq));
     await vi.waitFor(() => {
       expect(seen).toEqual([1, 2, 3]);
     });
@@ -127,12 +127,12 @@ describe('RedisBus on the shared Redis', () => {
     const bus = await openBus({ onError: (error) => errors.push(error) });
     const node = `node-${randomUUID()}`;
     const seen: number[] = [];
-    await bus.consume(node, (envelope) => {
+    await bus.inbox.consume(node, (envelope) => {
       seen.push(seqOf(envelope));
       return Promise.resolve();
     });
     await admin.xadd(`${prefix}inbox:${node}`, '*', 'e', '{"kind":"nonsense"}');
-    await bus.publish(node, messageEnvelope(1));
+    await bus.inbox.publish(node, messageEnvelope(1));
     await vi.waitFor(() => {
       expect(seen).toEqual([1]);
     });
@@ -142,7 +142,7 @@ describe('RedisBus on the shared Redis', () => {
   it('keeps each inbox trimmed to about its maximum length and expiring', async () => {
     const bus = await openBus({ inboxMaxLength: 100, inboxTtlSeconds: 600 });
     const node = `node-${randomUUID()}`;
-    for (const seq of range(1, 1_000)) await bus.publish(node, messageEnvelope(seq));
+    for (const seq of range(1, 1_000)) await bus.inbox.publish(node, messageEnvelope(seq));
     const length = await admin.xlen(`${prefix}inbox:${node}`);
     expect(length).toBeGreaterThanOrEqual(100);
     expect(length).toBeLessThan(1_000);
@@ -248,7 +248,7 @@ describe('RedisBus when Redis fails', () => {
     });
     const node = 'node-restart';
     const seen: number[] = [];
-    await bus.consume(node, (envelope) => {
+    await bus.inbox.consume(node, (envelope) => {
       seen.push(seqOf(envelope));
       return Promise.resolve();
     });
@@ -260,7 +260,7 @@ describe('RedisBus when Redis fails', () => {
       for (let seq = 1; !publishing.signal.aborted; seq += 1) {
         const startedAt = Date.now();
         try {
-          await bus.publish(node, messageEnvelope(seq));
+          await bus.inbox.publish(node, messageEnvelope(seq));
           accepted.push({ seq, startedAt });
         } catch (error) {
           refusals.push(error);
@@ -307,17 +307,17 @@ describe('RedisBus when Redis fails', () => {
   it('while Redis is down, calls reject with unavailable within a couple of seconds instead of hanging', async () => {
     const redis = await ownRedis();
     const bus = await openBus(redis.url);
-    await bus.consume('node-down', () => Promise.resolve());
+    await bus.inbox.consume('node-down', () => Promise.resolve());
     await redis.stop();
 
     const calls: [string, () => Promise<unknown>][] = [
-      ['publish', () => bus.publish('node-down', messageEnvelope(1))],
+      ['publish', () => bus.inbox.publish('node-down', messageEnvelope(1))],
       ['idempotency.claim', () => bus.idempotency.claim('alice', 'k1')],
       ['routes.addSession', () => bus.routes.addSession({ user: 'alice', node: 'node-down', session: 's1' })],
       ['routes.onlineStatus', () => bus.routes.onlineStatus(['alice', 'bob'])],
       ['heartbeats.beat', () => bus.heartbeats.beat('node-down', 10)],
-      ['signal', () => bus.signal('node-down', { kind: 'typing', from: 'a', conv: 'dm:a:b', users: ['b'] })],
-      ['onSignal', () => bus.onSignal('node-down', () => undefined)],
+      ['signal', () => bus.signals.send('node-down', { kind: 'typing', from: 'a', conv: 'dm:a:b', users: ['b'] })],
+      ['onSignal', () => bus.signals.subscribe('node-down', () => undefined)],
       ['presence follow', async () => (await bus.presence(() => undefined)).follow(['alice'])],
       ['routes.removeNode', () => bus.routes.removeNode('node-gone')],
       ['routes.groupNodes', () => bus.routes.groupNodes('team')],
@@ -355,17 +355,17 @@ describe('RedisBus when Redis fails', () => {
     const released = new Promise<void>((resolve) => {
       release = resolve;
     });
-    await bus.consume(node, async (envelope: Envelope) => {
+    await bus.inbox.consume(node, async (envelope: Envelope) => {
       seen.push(seqOf(envelope));
       if (seqOf(envelope) === 1) await released;
     });
 
     // The consumer is busy with 1 while 2..10 wait unread in the inbox when its connection dies.
-    await bus.publish(node, messageEnvelope(1));
+    await bus.inbox.publish(node, messageEnvelope(1));
     await vi.waitFor(() => {
       expect(seen).toEqual([1]);
     });
-    for (const seq of range(2, 10)) await bus.publish(node, messageEnvelope(seq));
+    for (const seq of range(2, 10)) await bus.inbox.publish(node, messageEnvelope(seq));
     expect(await killConnections(admin, inboxConnection)).toBe(1);
     release();
     await vi.waitFor(() => {
@@ -378,7 +378,7 @@ describe('RedisBus when Redis fails', () => {
       expect(lines.some((line) => line.includes(`name=${inboxConnection} `) && line.includes('cmd=xread'))).toBe(true);
     }, { timeout: 10_000 });
     expect(await killConnections(admin, inboxConnection)).toBe(1);
-    for (const seq of range(11, 20)) await bus.publish(node, messageEnvelope(seq));
+    for (const seq of range(11, 20)) await bus.inbox.publish(node, messageEnvelope(seq));
     await vi.waitFor(() => {
       expect(seen).toEqual(range(1, 20));
     }, { timeout: 10_000 });
@@ -396,7 +396,7 @@ describe('RedisBus when Redis fails', () => {
       reconnects += 1;
     });
     const signals: Signal[] = [];
-    await bus.onSignal('node-x', (signal) => signals.push(signal));
+    await bus.signals.subscribe('node-x', (signal) => signals.push(signal));
     const changes: string[] = [];
     const presence = await bus.presence((user, status) => changes.push(`${user}:${status}`));
     await presence.follow(['alice']);
@@ -409,7 +409,7 @@ describe('RedisBus when Redis fails', () => {
     // The subscriber reconnects on its own schedule; signals sent before it is back are lost (at most once).
     const typing: Signal = { kind: 'typing', from: 'bob', conv: 'dm:alice:bob', users: ['alice'] };
     await vi.waitFor(async () => {
-      await bus.signal('node-x', typing);
+      await bus.signals.send('node-x', typing);
       await presence.announce('alice', 'online');
       expect(signals.length).toBeGreaterThan(0);
       expect(changes.length).toBeGreaterThan(0);

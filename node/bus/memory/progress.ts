@@ -1,4 +1,4 @@
-import type { InFlightEntry, ProgressLedger } from './bus.js';
+import type { InFlightEntry, ProgressLedger } from '../bus.js';
 
 /** The progress ledger in process, with the Redis one's behaviour. */
 export class MemoryProgressLedger implements ProgressLedger {

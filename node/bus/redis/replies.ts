@@ -1,4 +1,4 @@
-import { ChatError } from '../protocol/errors.js';
+import { ChatError } from '../../protocol/errors.js';
 
 /** Runs one Redis operation, turning any failure to get an answer into `unavailable`. */
 export async function reach<T>(what: string, operation: () => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_IDEMPOTENCY_KEYS, MemoryBus } from './memory-bus.js';
+import { MemoryBus } from './bus.js';
+import { MAX_IDEMPOTENCY_KEYS } from './idempotency.js';
 
 describe('the embedded idempotency keys', () => {
   it('are bounded: past the cap the oldest go first, the newest still answer', async () => {

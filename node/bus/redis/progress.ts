@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { InFlightEntry, ProgressLedger } from './bus.js';
-import type { BusKeys } from './redis-bus.js';
-import { reach, resultsOf } from './redis-replies.js';
+import type { InFlightEntry, ProgressLedger } from '../bus.js';
+import type { BusKeys } from './keys.js';
+import { reach, resultsOf } from './replies.js';
 
 /** The progress ledger on Redis: one hash of watermarks, one hash of in-flight messages per node. */
 export class RedisProgressLedger implements ProgressLedger {

@@ -1,0 +1,101 @@
+import type { Redis } from 'ioredis';
+import { ChatError } from '../../protocol/errors.js';
+import type { EnvelopeHandler } from '../bus.js';
+import { ENVELOPE_FIELD, parseEnvelope } from './codec.js';
+
+const READ_BATCH = 100;
+/** How long one XREAD blocks; the inbox connection's socket timeout is twice this. */
+export const READ_BLOCK_MS = 5_000;
+const RETRY_PAUSE_MS = 250;
+
+/**
+ * Reads one node's inbox on a connection of its own, blocking in XREAD, and hands each
+ * envelope to the handler in order, one at a time. It survives disconnects: it waits for
+ * the connection to come back and reads again after the last envelope it processed.
+ */
+export class InboxConsumer {
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly key: string,
+    private cursor: string,
+    private readonly handler: EnvelopeHandler,
+    private readonly processed: (id: string) => void,
+    private readonly report: (error: unknown) => void,
+  ) {
+    connection.connect().catch(() => {
+      // The loop waits for the connection, which keeps retrying on its own.
+    });
+    this.loop = this.run();
+  }
+
+  /** Stops reading; resolves once the envelope in hand (if any) has been processed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    this.connection.disconnect();
+    await this.loop;
+  }
+
+  /** Read through a method: the flag changes while the loop awaits, which narrowing cannot see. */
+  private isStopped(): boolean {
+    return this.stopped;
+  }
+
+  private async run(): Promise<void> {
+    let failing = false;
+    while (!this.stopped) {
+      if (this.connection.status !== 'ready') {
+        await this.pause(RETRY_PAUSE_MS * 4, true);
+        continue;
+      }
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = await this.connection.xread('COUNT', READ_BATCH, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.key, this.cursor);
+        failing = false;
+      } catch (error) {
+        if (this.isStopped()) break;
+        // One report per outage, not one per retry.
+        if (!failing) this.report(new ChatError('unavailable', `cannot read ${this.key}`, { cause: error }));
+        failing = true;
+        await this.pause(RETRY_PAUSE_MS, true);
+        continue;
+      }
+      for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+        // Entries read but not handled are read again by the next consumer, from the cursor.
+        if (this.isStopped()) return;
+        await this.deliver(fields);
+        this.cursor = id;
+        this.processed(id);
+      }
+    }
+  }
+
+  private async deliver(fields: string[]): Promise<void> {
+    try {
+      const text = fields[fields.indexOf(ENVELOPE_FIELD) + 1];
+      if (text === undefined) throw new Error(`inbox entry has no ${ENVELOPE_FIELD} field`);
+      await this.handler(parseEnvelope(text));
+    } catch (error) {
+      // A poison entry or failing handler is skipped, never retried forever: it would block the inbox.
+      this.report(error);
+    }
+  }
+
+  private pause(ms: number, untilReady: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.connection.off('ready', done);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      if (untilReady) this.connection.on('ready', done);
+      this.wake = done;
+    });
+  }
+}
