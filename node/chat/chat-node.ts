@@ -4,6 +4,7 @@ import { NodeMetrics } from '../metrics.js';
 import { CLOSE_GOING_AWAY } from '../protocol/close-codes.js';
 import { ChatError } from '../protocol/errors.js';
 import type { SessionRecord, Store } from '../store/store.js';
+import { timedStore } from '../store/timed-store.js';
 import { Delivery } from './delivery.js';
 import { InFlightMessages } from './in-flight.js';
 import { LocalSockets, type ClientConnection } from './local-sockets.js';
@@ -60,9 +61,14 @@ export class ChatNode {
   private registered = false;
   private draining = false;
 
-  constructor(private readonly options: ChatNodeOptions) {
+  private readonly options: ChatNodeOptions;
+
+  constructor(given: ChatNodeOptions) {
+    this.metrics = given.metrics ?? new NodeMetrics();
+    // Every store call is timed here, once, for all the chat logic below.
+    const options = { ...given, store: timedStore(given.store, (operation, call) => this.metrics.timeStore(operation, call)) };
+    this.options = options;
     this.nodeId = options.nodeId;
-    this.metrics = options.metrics ?? new NodeMetrics();
     this.clock = options.clock ?? Date.now;
     this.heartbeatMs = options.heartbeatMs ?? 5000;
     this.startedAt = this.clock();
@@ -142,10 +148,10 @@ export class ChatNode {
     const firstHere = this.sockets.add(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
     try {
-      await this.metrics.timeStore('put_session', () => store.putSession(session, this.sessionTtlSeconds));
+      await store.putSession(session, this.sessionTtlSeconds);
       const cameOnline = await bus.routes.addSession(session);
       if (firstHere) {
-        const groups = await this.metrics.timeStore('groups_of', () => store.groupsOf(connection.user));
+        const groups = await store.groupsOf(connection.user);
         await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
       }
       if (cameOnline) await this.presence.announce(connection.user, 'online');

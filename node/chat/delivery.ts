@@ -135,7 +135,7 @@ export class Delivery {
   private async sessionsOf(user: string): Promise<SessionRecord[]> {
     const cached = await this.deps.bus.routes.sessionsOf(user);
     if (cached.length > 0) return cached;
-    return this.deps.metrics.timeStore('sessions_of', () => this.deps.store.sessionsOf(user));
+    return this.deps.store.sessionsOf(user);
   }
 
   private async publish(node: string, envelope: Envelope): Promise<void> {

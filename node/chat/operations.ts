@@ -107,7 +107,7 @@ export class ChatOperations {
     const exceptSession = options.exceptSession === undefined ? {} : { exceptSession: options.exceptSession };
     const [, stored] = await Promise.allSettled([
       deps.bus.progress.track(deps.nodeId, { message, acceptedAt, ...exceptSession }),
-      deps.metrics.timeStore('append_message', () => deps.store.appendMessage(message, participants)),
+      deps.store.appendMessage(message, participants),
     ]);
     if (stored.status === 'rejected') {
       deps.progress.finished(message.id);
@@ -130,7 +130,7 @@ export class ChatOperations {
   /** Creates a group; its creator is its first member. `conflict` when the name is taken. */
   async createGroup(user: string, name: string): Promise<GroupInfo> {
     const group: GroupInfo = { name, createdBy: user, createdAt: this.deps.clock() };
-    const created = await this.deps.metrics.timeStore('create_group', () => this.deps.store.createGroup(group));
+    const created = await this.deps.store.createGroup(group);
     if (!created) throw new ChatError('conflict', `group ${name} already exists`);
     await this.joinGroup(user, name);
     return group;
@@ -138,23 +138,23 @@ export class ChatOperations {
 
   async joinGroup(user: string, group: string): Promise<void> {
     await this.requireGroup(group);
-    await this.deps.metrics.timeStore('add_member', () => this.deps.store.addMember(group, user));
+    await this.deps.store.addMember(group, user);
     await this.announceMembership(user, group, true);
   }
 
   async leaveGroup(user: string, group: string): Promise<void> {
     await this.requireGroup(group);
-    await this.deps.metrics.timeStore('remove_member', () => this.deps.store.removeMember(group, user));
+    await this.deps.store.removeMember(group, user);
     await this.announceMembership(user, group, false);
   }
 
   async members(user: string, group: string): Promise<string[]> {
     await this.requireMembership(user, group);
-    return this.deps.metrics.timeStore('members', () => this.deps.store.members(group));
+    return this.deps.store.members(group);
   }
 
   groups(user: string): Promise<string[]> {
-    return this.deps.metrics.timeStore('groups_of', () => this.deps.store.groupsOf(user));
+    return this.deps.store.groupsOf(user);
   }
 
   /** A page of a conversation the user belongs to, newest first. */
@@ -162,9 +162,7 @@ export class ChatOperations {
     if ('group' in conv) await this.requireMembership(user, conv.group);
     // A direct conversation id is built from the caller's own id, so it is always theirs.
     const before = cursorOf(options.before);
-    return this.deps.metrics.timeStore('history', () =>
-      this.deps.store.history(conversationId(user, conv), { limit: options.limit, ...(before === undefined ? {} : { before }) }),
-    );
+    return this.deps.store.history(conversationId(user, conv), { limit: options.limit, ...(before === undefined ? {} : { before }) });
   }
 
   /**
@@ -177,9 +175,7 @@ export class ChatOperations {
     const position = parseSince(since);
     const floor = position.after === undefined ? laterId(position.floor, this.deps.progress.storedFloor) : position.floor;
     const after = readAfter(position);
-    const page = await this.deps.metrics.timeStore('sync', () =>
-      this.deps.store.sync(user, { limit: SYNC_PAGE, ...(after === undefined ? {} : { since: after }) }),
-    );
+    const page = await this.deps.store.sync(user, { limit: SYNC_PAGE, ...(after === undefined ? {} : { since: after }) });
     const last = page.messages.at(-1);
     if (page.next !== null && last !== undefined) {
       return { messages: page.messages, next: encodePageToken(floor, last.id), cursor: encodeCursor(earlierId(floor, last.id)) };
@@ -230,12 +226,12 @@ export class ChatOperations {
   }
 
   private async requireGroup(group: string): Promise<void> {
-    const found = await this.deps.metrics.timeStore('get_group', () => this.deps.store.getGroup(group));
+    const found = await this.deps.store.getGroup(group);
     if (found === undefined) throw new ChatError('not_found', `no group ${group}`);
   }
 
   private async requireMembership(user: string, group: string): Promise<void> {
-    const member = await this.deps.metrics.timeStore('is_member', () => this.deps.store.isMember(group, user));
+    const member = await this.deps.store.isMember(group, user);
     if (member) return;
     await this.requireGroup(group);
     throw new ChatError('forbidden', `not a member of group ${group}`);

@@ -1,0 +1,25 @@
+import type { Store } from './store.js';
+
+/** Times one store call into `chat_store_latency_seconds{operation}` (NodeMetrics.timeStore). */
+export type StoreTimer = <T>(operation: string, call: () => Promise<T>) => Promise<T>;
+
+/** Probes and shutdown are not store traffic. */
+const UNTIMED = new Set<string>(['isHealthy', 'close']);
+
+/**
+ * The store with every call timed, applied once where the node is put together rather than
+ * at each call site. The operation label is the method's name in snake_case
+ * (`appendMessage` → `append_message`), as the dashboards read it.
+ */
+export function timedStore(store: Store, time: StoreTimer): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof property !== 'string' || typeof value !== 'function' || UNTIMED.has(property)) return value;
+      // Every method of Store returns a promise (the interface says so); the Proxy cannot know the types.
+      const method = value as (...args: unknown[]) => Promise<unknown>;
+      const operation = property.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+      return (...args: unknown[]) => time(operation, () => method.apply(target, args));
+    },
+  });
+}
