@@ -103,12 +103,24 @@ export class Delivery {
   }
 
   /** Like hostGroup, for a user who may have no socket here (a join over HTTP). */
-  async hostGroupIfConnected(user: string, group: string): Promise<void> {
+  private async hostGroupIfConnected(user: string, group: string): Promise<void> {
     if (this.deps.sockets.hasUser(user)) await this.hostGroup(user, group);
   }
 
-  async unhostGroup(user: string, group: string): Promise<void> {
+  private async unhostGroup(user: string, group: string): Promise<void> {
     if (this.deps.sockets.leaveGroup(user, group)) await this.deps.bus.routes.removeGroupNode(group, this.deps.nodeId);
+  }
+
+  /**
+   * Keeps group routing right after a join or leave while the user is online: this node
+   * updates its own record, and every other node hosting a socket of the user hears of it
+   * through its inbox.
+   */
+  async announceMembership(user: string, group: string, joined: boolean): Promise<void> {
+    await (joined ? this.hostGroupIfConnected(user, group) : this.unhostGroup(user, group));
+    const nodes = new Set((await this.deps.bus.routes.sessionsOf(user)).map((session) => session.node));
+    nodes.delete(this.deps.nodeId);
+    await Promise.all([...nodes].map((node) => this.publish(node, { kind: 'membership', user, group, joined })));
   }
 
   private async routeDirectMessage(

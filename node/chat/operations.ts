@@ -46,6 +46,16 @@ const SYNC_PAGE = 200;
 const BUCKET_SWEEP_MS = 60_000;
 
 /**
+ * What a send did: the ack, at once (the message is durable), and the routing still to do,
+ * which the caller runs when it suits it (a socket chains it behind its earlier messages
+ * without holding its next frame back). No routing for a repeated `idem`: it was routed then.
+ */
+export interface SendOutcome {
+  ack: Ack;
+  route: (() => Promise<void>) | undefined;
+}
+
+/**
  * The chat operations of PROTOCOL.md for an authenticated user, shared by the socket and
  * the HTTP API. Each validates, authorizes, then reads or writes; errors are ChatErrors.
  */
@@ -56,22 +66,10 @@ export class ChatOperations {
   constructor(private readonly deps: OperationsDeps) {}
 
   /**
-   * validate → authorize → store → ack → route. `onAck` runs once the message is durable
-   * and before it is routed; a repeated `idem` gets the first ack and nothing is stored.
+   * validate → authorize → store → ack, then the routing for the caller to run. A repeated
+   * `idem` gets the first ack, and nothing is stored or routed again.
    */
-  async send(
-    user: string,
-    request: SendRequest,
-    options: {
-      exceptSession?: string;
-      onAck?: (ack: Ack) => void;
-      /**
-       * Takes over routing (which runs after the ack) instead of `send` awaiting it: a socket
-       * chains it, keeping its messages in order without holding its next frame back.
-       */
-      routeLater?: (route: () => Promise<void>) => void;
-    } = {},
-  ): Promise<Ack> {
+  async send(user: string, request: SendRequest, options: { exceptSession?: string } = {}): Promise<SendOutcome> {
     const { deps } = this;
     if (Buffer.byteLength(request.text, 'utf8') > deps.limits.maxTextBytes) {
       throw new ChatError('too_large', `text is longer than ${deps.limits.maxTextBytes} bytes`);
@@ -84,10 +82,7 @@ export class ChatOperations {
 
     if (request.idem !== undefined) {
       const previous = await this.claimIdempotencyKey(user, request.idem);
-      if (previous !== undefined) {
-        options.onAck?.(previous);
-        return previous;
-      }
+      if (previous !== undefined) return { ack: previous, route: undefined };
     }
     const acceptedAt = deps.clock();
     const message: ChatMessage = {
@@ -117,14 +112,11 @@ export class ChatOperations {
     const ack: Ack = { id: message.id, ts: message.ts, conv: message.conv };
     if (request.idem !== undefined) await deps.bus.idempotency.complete(user, request.idem, ack).catch(() => undefined);
     deps.metrics.messagesReceived.inc({ kind: 'group' in request.to ? 'group' : 'direct' });
-    options.onAck?.(ack);
     const route = async (): Promise<void> => {
       // Not finished when the node stopped first: it stays recorded for a survivor to route.
       if (await deps.delivery.routeMessage(message, acceptedAt, options.exceptSession)) deps.progress.finished(message.id);
     };
-    if (options.routeLater === undefined) await route();
-    else options.routeLater(route);
-    return ack;
+    return { ack, route };
   }
 
   /** Creates a group; its creator is its first member. `conflict` when the name is taken. */
@@ -139,13 +131,13 @@ export class ChatOperations {
   async joinGroup(user: string, group: string): Promise<void> {
     await this.requireGroup(group);
     await this.deps.store.addMember(group, user);
-    await this.announceMembership(user, group, true);
+    await this.deps.delivery.announceMembership(user, group, true);
   }
 
   async leaveGroup(user: string, group: string): Promise<void> {
     await this.requireGroup(group);
     await this.deps.store.removeMember(group, user);
-    await this.announceMembership(user, group, false);
+    await this.deps.delivery.announceMembership(user, group, false);
   }
 
   async members(user: string, group: string): Promise<string[]> {
@@ -235,17 +227,5 @@ export class ChatOperations {
     if (member) return;
     await this.requireGroup(group);
     throw new ChatError('forbidden', `not a member of group ${group}`);
-  }
-
-  /**
-   * Keeps group routing right while the user is online: this node updates its own record,
-   * and every other node hosting a socket of the user hears of it through its inbox.
-   */
-  private async announceMembership(user: string, group: string, joined: boolean): Promise<void> {
-    const { delivery, bus, nodeId } = this.deps;
-    await (joined ? delivery.hostGroupIfConnected(user, group) : delivery.unhostGroup(user, group));
-    const nodes = new Set((await bus.routes.sessionsOf(user)).map((session) => session.node));
-    nodes.delete(nodeId);
-    await Promise.all([...nodes].map((node) => bus.inbox.publish(node, { kind: 'membership', user, group, joined })));
   }
 }

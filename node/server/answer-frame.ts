@@ -5,27 +5,24 @@ import type { ClientFrame, ServerFrame } from '../protocol/frames.js';
 /**
  * Runs one parsed client frame for the socket's user and returns the reply, if the
  * frame has one. `send` replies with its ack through the connection as soon as the
- * message is durable, before routing, so it returns nothing here.
+ * message is durable and hands its routing to `routeLater`, so it returns nothing here.
  */
 export async function answerFrame(
   node: ChatNode,
   connection: ClientConnection,
   frame: ClientFrame,
-  routeLater?: (route: () => Promise<void>) => void,
+  routeLater: (route: () => Promise<void>) => void,
 ): Promise<ServerFrame | undefined> {
   const { user } = connection;
   const ops = node.operations;
   const ref = frame.ref;
   switch (frame.type) {
-    case 'send':
-      await ops.send(user, frame, {
-        exceptSession: connection.session,
-        onAck: (ack) => {
-          connection.send({ type: 'ack', ref, ...ack });
-        },
-        ...(routeLater === undefined ? {} : { routeLater }),
-      });
+    case 'send': {
+      const { ack, route } = await ops.send(user, frame, { exceptSession: connection.session });
+      connection.send({ type: 'ack', ref, ...ack });
+      if (route !== undefined) routeLater(route);
       return undefined;
+    }
     case 'group.create':
       return { type: 'group', ref, group: await ops.createGroup(user, frame.name) };
     case 'group.join':

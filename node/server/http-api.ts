@@ -49,7 +49,10 @@ export function httpApi(node: ChatNode, verifier: TokenVerifier, maxBodyBytes: n
 
   router.post('/messages', async (req, res) => {
     const body = parseOrBadRequest(SendBody, req.body);
-    res.status(201).json(await ops.send(userOf(res), body));
+    // Answered once the message is routed too: a backend's next call sees it delivered.
+    const { ack, route } = await ops.send(userOf(res), body);
+    await route?.();
+    res.status(201).json(ack);
   });
   router.post('/groups', async (req, res) => {
     const { name } = parseOrBadRequest(CreateGroupBody, req.body);
