@@ -11,6 +11,7 @@ import { LocalSockets, type ClientConnection } from './local-sockets.js';
 import { ChatOperations } from './operations.js';
 import { PresenceHub } from './presence.js';
 import { ClusterProgress } from './progress.js';
+import { NodeRegistry } from './node-registry.js';
 import { finishUnsettledMessages } from './recovery.js';
 import { reconnectDelays } from './routing.js';
 import { SocketCursors } from './socket-cursors.js';
@@ -35,8 +36,6 @@ export interface ChatNodeOptions {
 
 /** How long a drain waits for its sockets' own teardown before doing it for them. */
 const DRAIN_CLOSE_WAIT_MS = 5000;
-/** Mapping rows refreshed at once by the heartbeat. */
-const SESSION_REFRESH_BATCH = 128;
 
 /**
  * One chat node: its sockets, its registration in the cluster, and the wiring from its
@@ -53,12 +52,8 @@ export class ChatNode {
   private readonly inFlight = new InFlightMessages();
   private readonly progress: ClusterProgress;
   private readonly clock: () => number;
-  private readonly heartbeatMs: number;
-  private readonly startedAt: number;
+  private readonly registry: NodeRegistry;
   private subscriptions: Unsubscribe[] = [];
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private beats = 0;
-  private registered = false;
   private draining = false;
 
   private readonly options: ChatNodeOptions;
@@ -70,8 +65,6 @@ export class ChatNode {
     this.options = options;
     this.nodeId = options.nodeId;
     this.clock = options.clock ?? Date.now;
-    this.heartbeatMs = options.heartbeatMs ?? 5000;
-    this.startedAt = this.clock();
     const common = { nodeId: options.nodeId, store: options.store, bus: options.bus, metrics: this.metrics, clock: this.clock };
     this.progress = new ClusterProgress({
       ...common,
@@ -96,14 +89,16 @@ export class ChatNode {
       limits: options.limits,
     });
     this.presence = new PresenceHub(options.bus);
-  }
-
-  private get nodeTtlSeconds(): number {
-    return Math.ceil((this.heartbeatMs * 3) / 1000);
-  }
-
-  private get sessionTtlSeconds(): number {
-    return Math.max(30, this.nodeTtlSeconds * 4);
+    this.registry = new NodeRegistry({
+      ...common,
+      address: options.address,
+      log: options.log,
+      sockets: this.sockets,
+      delivery: this.delivery,
+      presence: this.presence,
+      heartbeatMs: options.heartbeatMs ?? 5000,
+      onBeat: () => void this.checkDependencies(),
+    });
   }
 
   /** Registers the node, starts consuming its inbox and heartbeating. */
@@ -124,20 +119,16 @@ export class ChatNode {
       }),
     );
     bus.onReconnect(() => {
-      void this.reassertRoutes();
+      void this.registry.reassertRoutes();
     });
-    await this.heartbeat();
+    await this.registry.announce();
     // A previous life of this node id may have died with messages in flight: route them
     // before joining, since joining replaces the watermark that holds cursors below them.
     const previous = await finishUnsettledMessages(this.nodeId, { bus, store: this.options.store, delivery: this.delivery });
     for (const id of previous) this.progress.finished(id);
     await this.progress.join();
     this.progress.start();
-    this.registered = true;
-    this.heartbeatTimer = setInterval(() => {
-      void this.heartbeat();
-    }, this.heartbeatMs);
-    this.heartbeatTimer.unref();
+    this.registry.join();
   }
 
   /** Brings a new authenticated socket into the cluster: mapping row, route, groups, presence. */
@@ -148,7 +139,7 @@ export class ChatNode {
     const firstHere = this.sockets.add(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
     try {
-      await store.putSession(session, this.sessionTtlSeconds);
+      await store.putSession(session, this.registry.sessionTtlSeconds);
       const cameOnline = await bus.routes.addSession(session);
       if (firstHere) {
         const groups = await store.groupsOf(connection.user);
@@ -190,7 +181,7 @@ export class ChatNode {
 
   /** Ready to take sockets: registered, not draining, store and bus answering. */
   async isReady(): Promise<boolean> {
-    if (!this.registered || this.draining) return false;
+    if (!this.registry.isRegistered || this.draining) return false;
     const { store, bus } = await this.checkDependencies();
     return store && bus;
   }
@@ -239,111 +230,22 @@ export class ChatNode {
     await Promise.all(this.sockets.all().map((connection) => this.disconnect(connection)));
     // Acked messages still being routed (a bus blip) are finished here if they can be, or left recorded for a survivor.
     while (this.inFlight.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    await this.deregister();
+    await this.registry.leave();
   }
 
   /** Stops timers and consumers and leaves the registry (for a drained or failing node). */
   async stop(): Promise<void> {
-    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
+    this.registry.stopBeating();
     this.delivery.stop();
     await this.progress.stop(true).catch((error: unknown) => {
       this.options.log.warn({ err: error }, 'could not leave the watermarks; survivors will once the heartbeat lapses');
     });
     await Promise.all(this.subscriptions.map((unsubscribe) => unsubscribe()));
     this.subscriptions = [];
-    await this.deregister();
-  }
-
-  private async deregister(): Promise<void> {
-    if (!this.registered) return;
-    this.registered = false;
-    const { store, bus, log } = this.options;
-    // The heartbeat is left to lapse rather than removed: once it has, a survivor cleans up
-    // after this node again, catching a route re-added by work still in flight here.
-    await Promise.all([store.deleteNode(this.nodeId), bus.routes.removeNode(this.nodeId)]).catch((error: unknown) => {
-      log.warn({ err: error }, 'could not fully deregister; survivors will once the heartbeat lapses');
-    });
+    await this.registry.leave();
   }
 
   private sessionRecord(connection: ClientConnection): SessionRecord {
-    return { user: connection.user, node: this.nodeId, session: connection.session };
-  }
-
-  /**
-   * Refreshes the heartbeat, the registry row and the TTL of this node's mapping rows (every
-   * third beat), and cleans up after nodes whose heartbeat lapsed. Peers judge liveness by
-   * the bus heartbeat alone, so it is written whether or not the store answers: a node cut
-   * off from Cassandra for a while still holds its sockets, and a peer that took it for dead
-   * would remove its routes for good.
-   */
-  private async heartbeat(): Promise<void> {
-    const { bus, log } = this.options;
-    this.beats += 1;
-    // The dependency gauges stay current whether or not anything probes readiness.
-    void this.checkDependencies();
-    const results = await Promise.allSettled([bus.heartbeats.beat(this.nodeId, this.nodeTtlSeconds), this.refreshRegistry()]);
-    const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
-    for (const error of failures) log.warn({ err: error }, 'heartbeat failed');
-    // Cleaning up after a dead node takes both Redis and Cassandra.
-    if (failures.length > 0) return;
-    try {
-      await this.removeDeadNodes();
-    } catch (error) {
-      log.warn({ err: error }, 'could not clean up after a dead node');
-    }
-  }
-
-  /** The store side of a heartbeat: the registry row, and every third beat the mapping rows' TTL. */
-  private async refreshRegistry(): Promise<void> {
-    const { store } = this.options;
-    await store.putNode({
-      id: this.nodeId,
-      address: this.options.address,
-      startedAt: this.startedAt,
-      heartbeatAt: this.clock(),
-      connections: this.sockets.connectionCount,
-    });
-    if (this.beats % 3 === 0) {
-      // A bounded number at a time: thousands of writes at once overflow the driver's
-      // per-connection request limit and fail the heartbeat with them.
-      const connections = this.sockets.all();
-      for (let start = 0; start < connections.length; start += SESSION_REFRESH_BATCH) {
-        await Promise.all(
-          connections.slice(start, start + SESSION_REFRESH_BATCH).map((connection) => store.putSession(this.sessionRecord(connection), this.sessionTtlSeconds)),
-        );
-      }
-    }
-  }
-
-  /** Any live node removes a dead node's mapping rows and routes; one wins the claim. */
-  private async removeDeadNodes(): Promise<void> {
-    const { store, bus, log } = this.options;
-    for (const dead of await bus.heartbeats.expired()) {
-      if (dead === this.nodeId || !(await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds))) continue;
-      log.info({ deadNode: dead }, 'removing a dead node’s sessions and routes');
-      const wentOffline = await bus.routes.removeNode(dead);
-      const unsettled = await finishUnsettledMessages(dead, { bus, store, delivery: this.delivery });
-      if (unsettled.length > 0) log.info({ deadNode: dead, messages: unsettled.length }, 'routed the messages a dead node left in flight');
-      await bus.progress.forget(dead);
-      const sessions = await store.sessionsOnNode(dead);
-      await Promise.all(sessions.map((session) => store.deleteSession(session)));
-      await store.deleteNode(dead);
-      await bus.heartbeats.forget(dead);
-      await Promise.all(wentOffline.map((user) => this.presence.announce(user, 'offline')));
-    }
-  }
-
-  /** After the bus lost its server (a restarted Redis may have lost everything): write this node's routes again. */
-  private async reassertRoutes(): Promise<void> {
-    const { bus, log } = this.options;
-    try {
-      await bus.heartbeats.beat(this.nodeId, this.nodeTtlSeconds);
-      await Promise.all(this.sockets.all().map((connection) => bus.routes.addSession(this.sessionRecord(connection))));
-      await Promise.all(this.sockets.hostedGroups().map((group) => bus.routes.addGroupNode(group, this.nodeId)));
-      log.info({ sockets: this.sockets.connectionCount }, 'routes written again after the bus reconnected');
-    } catch (error) {
-      log.warn({ err: error }, 'could not write routes after the bus reconnected');
-    }
+    return this.registry.sessionRecord(connection.user, connection.session);
   }
 }

@@ -1,0 +1,170 @@
+import type { Logger } from '../../common/log.js';
+import type { Bus } from '../bus/bus.js';
+import type { SessionRecord, Store } from '../store/store.js';
+import type { Delivery } from './delivery.js';
+import type { LocalSockets } from './local-sockets.js';
+import type { PresenceHub } from './presence.js';
+import { finishUnsettledMessages } from './recovery.js';
+
+/** Mapping rows refreshed at once by the heartbeat. */
+const SESSION_REFRESH_BATCH = 128;
+
+export interface NodeRegistryDeps {
+  nodeId: string;
+  /** Where the operator reaches this node's admin port (`host:port`). */
+  address: string;
+  store: Store;
+  bus: Bus;
+  log: Logger;
+  sockets: LocalSockets;
+  delivery: Delivery;
+  presence: PresenceHub;
+  clock: () => number;
+  /** How often the node heartbeats; a node silent for three beats is presumed dead. */
+  heartbeatMs: number;
+  /** Called on every beat, so the dependency gauges stay current whether or not anything probes readiness. */
+  onBeat: () => void;
+}
+
+/**
+ * This node's membership of the cluster: its registry row and bus heartbeat, the TTL of
+ * its sockets' mapping rows, clean-up after nodes whose heartbeat lapsed, and its routes
+ * written again when the bus lost its server.
+ */
+export class NodeRegistry {
+  private readonly startedAt: number;
+  private timer: NodeJS.Timeout | undefined;
+  private beats = 0;
+  private registered = false;
+
+  constructor(private readonly deps: NodeRegistryDeps) {
+    this.startedAt = deps.clock();
+  }
+
+  /** A node silent for this long is presumed dead. */
+  get nodeTtlSeconds(): number {
+    return Math.ceil((this.deps.heartbeatMs * 3) / 1000);
+  }
+
+  /** How long a socket's mapping row outlives its last refresh. */
+  get sessionTtlSeconds(): number {
+    return Math.max(30, this.nodeTtlSeconds * 4);
+  }
+
+  get isRegistered(): boolean {
+    return this.registered;
+  }
+
+  /** The first beat, before the node takes part in the cluster's progress. */
+  async announce(): Promise<void> {
+    await this.beat();
+  }
+
+  /** Registered from now on, beating every heartbeatMs. */
+  join(): void {
+    this.registered = true;
+    this.timer = setInterval(() => {
+      void this.beat();
+    }, this.deps.heartbeatMs);
+    this.timer.unref();
+  }
+
+  stopBeating(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Leaves the registry and this node's routes; the heartbeat is left to lapse. */
+  async leave(): Promise<void> {
+    if (!this.registered) return;
+    this.registered = false;
+    const { store, bus, log, nodeId } = this.deps;
+    // The heartbeat is left to lapse rather than removed: once it has, a survivor cleans up
+    // after this node again, catching a route re-added by work still in flight here.
+    await Promise.all([store.deleteNode(nodeId), bus.routes.removeNode(nodeId)]).catch((error: unknown) => {
+      log.warn({ err: error }, 'could not fully deregister; survivors will once the heartbeat lapses');
+    });
+  }
+
+  sessionRecord(user: string, session: string): SessionRecord {
+    return { user, node: this.deps.nodeId, session };
+  }
+
+  /**
+   * Refreshes the heartbeat, the registry row and the TTL of this node's mapping rows (every
+   * third beat), and cleans up after nodes whose heartbeat lapsed. Peers judge liveness by
+   * the bus heartbeat alone, so it is written whether or not the store answers: a node cut
+   * off from Cassandra for a while still holds its sockets, and a peer that took it for dead
+   * would remove its routes for good.
+   */
+  private async beat(): Promise<void> {
+    const { bus, log, nodeId } = this.deps;
+    this.beats += 1;
+    this.deps.onBeat();
+    const results = await Promise.allSettled([bus.heartbeats.beat(nodeId, this.nodeTtlSeconds), this.refreshRegistry()]);
+    const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+    for (const error of failures) log.warn({ err: error }, 'heartbeat failed');
+    // Cleaning up after a dead node takes both Redis and Cassandra.
+    if (failures.length > 0) return;
+    try {
+      await this.removeDeadNodes();
+    } catch (error) {
+      log.warn({ err: error }, 'could not clean up after a dead node');
+    }
+  }
+
+  /** The store side of a heartbeat: the registry row, and every third beat the mapping rows' TTL. */
+  private async refreshRegistry(): Promise<void> {
+    const { store, sockets } = this.deps;
+    await store.putNode({
+      id: this.deps.nodeId,
+      address: this.deps.address,
+      startedAt: this.startedAt,
+      heartbeatAt: this.deps.clock(),
+      connections: sockets.connectionCount,
+    });
+    if (this.beats % 3 === 0) {
+      // A bounded number at a time: thousands of writes at once overflow the driver's
+      // per-connection request limit and fail the heartbeat with them.
+      const connections = sockets.all();
+      for (let start = 0; start < connections.length; start += SESSION_REFRESH_BATCH) {
+        await Promise.all(
+          connections
+            .slice(start, start + SESSION_REFRESH_BATCH)
+            .map((connection) => store.putSession(this.sessionRecord(connection.user, connection.session), this.sessionTtlSeconds)),
+        );
+      }
+    }
+  }
+
+  /** Any live node removes a dead node's mapping rows and routes; one wins the claim. */
+  private async removeDeadNodes(): Promise<void> {
+    const { store, bus, log, delivery, presence } = this.deps;
+    for (const dead of await bus.heartbeats.expired()) {
+      if (dead === this.deps.nodeId || !(await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds))) continue;
+      log.info({ deadNode: dead }, 'removing a dead node’s sessions and routes');
+      const wentOffline = await bus.routes.removeNode(dead);
+      const unsettled = await finishUnsettledMessages(dead, { bus, store, delivery });
+      if (unsettled.length > 0) log.info({ deadNode: dead, messages: unsettled.length }, 'routed the messages a dead node left in flight');
+      await bus.progress.forget(dead);
+      const sessions = await store.sessionsOnNode(dead);
+      await Promise.all(sessions.map((session) => store.deleteSession(session)));
+      await store.deleteNode(dead);
+      await bus.heartbeats.forget(dead);
+      await Promise.all(wentOffline.map((user) => presence.announce(user, 'offline')));
+    }
+  }
+
+  /** After the bus lost its server (a restarted Redis may have lost everything): write this node's routes again. */
+  async reassertRoutes(): Promise<void> {
+    const { bus, log, sockets, nodeId } = this.deps;
+    try {
+      await bus.heartbeats.beat(nodeId, this.nodeTtlSeconds);
+      await Promise.all(sockets.all().map((connection) => bus.routes.addSession(this.sessionRecord(connection.user, connection.session))));
+      await Promise.all(sockets.hostedGroups().map((group) => bus.routes.addGroupNode(group, nodeId)));
+      log.info({ sockets: sockets.connectionCount }, 'routes written again after the bus reconnected');
+    } catch (error) {
+      log.warn({ err: error }, 'could not write routes after the bus reconnected');
+    }
+  }
+}
