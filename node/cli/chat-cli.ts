@@ -18,6 +18,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { z } from 'zod';
+import { readVariable } from '../../common/env.js';
 import { mintToken } from '../auth/tokens.js';
 import { GroupName, UserId, type Target } from '../protocol/frames.js';
 
@@ -152,15 +154,30 @@ function printOnce(message: Frame, printed: Set<string>): void {
   print(message);
 }
 
-async function resolveToken(values: { token?: string | undefined; user?: string | undefined }): Promise<string> {
-  const token = values.token ?? process.env.CHAT_TOKEN;
+/** What the CLI reads from its environment, read once at start like the node's and the operator's settings. */
+interface CliEnvironment {
+  url: string | undefined;
+  token: string | undefined;
+  jwtSecret: string | undefined;
+}
+
+function readEnvironment(env: NodeJS.ProcessEnv): CliEnvironment {
+  return {
+    url: readVariable(env, 'CHAT_URL', z.url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' }).optional()),
+    token: readVariable(env, 'CHAT_TOKEN', z.string().optional(), { secret: true }),
+    jwtSecret: readVariable(env, 'CHAT_JWT_SECRET', z.string().min(32, 'an HS256 secret needs at least 32 characters').optional(), { secret: true }),
+  };
+}
+
+async function resolveToken(values: { token?: string | undefined; user?: string | undefined }, environment: CliEnvironment): Promise<string> {
+  const token = values.token ?? environment.token;
   if (token !== undefined && token !== '') return token;
-  const secret = process.env.CHAT_JWT_SECRET;
+  const secret = environment.jwtSecret;
   if (values.user !== undefined && secret !== undefined) return mintToken(secret, validUser(values.user));
   throw new UsageError('no credentials: pass --token (or set CHAT_TOKEN), or --user with CHAT_JWT_SECRET set');
 }
 
-async function main(argv: string[]): Promise<void> {
+async function main(argv: string[], environment: CliEnvironment): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -183,17 +200,17 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'token') {
-    const secret = process.env.CHAT_JWT_SECRET;
+    const secret = environment.jwtSecret;
     if (secret === undefined) throw new UsageError('chat token needs CHAT_JWT_SECRET (the cluster’s HS256 secret)');
     process.stdout.write(`${await mintToken(secret, validUser(args[0]), Number(values.ttl ?? 3600))}\n`);
     return;
   }
 
-  const url = values.url ?? process.env.CHAT_URL ?? 'ws://127.0.0.1:8080';
+  const url = values.url ?? environment.url ?? 'ws://127.0.0.1:8080';
   const listening = command === 'listen';
   const kept = new KeptCursor(values['cursor-file']);
   const printed = new Set<string>();
-  const { connection, hello } = await Connection.open(url, await resolveToken(values), (frame) => {
+  const { connection, hello } = await Connection.open(url, await resolveToken(values, environment), (frame) => {
     if (!listening) return;
     if (frame.type !== 'message') {
       print(frame);
@@ -258,8 +275,10 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`chat: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
-  process.exit(1);
-});
+Promise.resolve()
+  .then(() => main(process.argv.slice(2), readEnvironment(process.env)))
+  .catch((error: unknown) => {
+    process.stderr.write(`chat: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+    process.exit(1);
+  });
