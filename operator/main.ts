@@ -14,7 +14,9 @@ import { upgradeOwnCrd } from './crd/upgrade.js';
 import { readNodeLoad } from './autoscale/node-load.js';
 import { OperatorMetrics } from './metrics.js';
 import { KubeWriter } from './reconcile/kube.js';
-import { Reconciler, type Caches } from './reconcile/reconciler.js';
+import type { Caches } from './reconcile/caches.js';
+import { Reconciler } from './reconcile/reconciler.js';
+import { controllerKey, generationChanged, goingPodOwnerKey } from './runtime/event-filters.js';
 import { Informer, keyOf, type InformerOptions } from './runtime/informer.js';
 import { LeaderElector } from './runtime/leader.js';
 import { WorkQueue } from './runtime/workqueue.js';
@@ -49,27 +51,14 @@ function main(): void {
     { concurrency: config.concurrency, onDepth: (depth) => { metrics.queueDepth.set(depth); } },
   );
 
-  // Like controller-runtime's GenerationChangedPredicate: the operator's own status writes
-  // (and label edits) bump no generation and need no reconcile; failures retry with back-off.
-  const seenGenerations = new Map<string, number | undefined>();
-  const specChanged = (type: string, object: KubernetesObject): boolean => {
-    const key = keyOf(object);
-    if (type === 'DELETED') {
-      seenGenerations.delete(key);
-      return true;
-    }
-    const changed = !seenGenerations.has(key) || seenGenerations.get(key) !== object.metadata?.generation || object.metadata?.deletionTimestamp !== undefined;
-    seenGenerations.set(key, object.metadata?.generation);
-    return changed;
-  };
+  const specChanged = generationChanged();
   const enqueueOwner = (_type: string, object: KubernetesObject): void => {
-    const owner = object.metadata?.ownerReferences?.find((ref) => ref.kind === CHATCLUSTER_KIND && ref.controller === true);
-    if (owner !== undefined) queue.add(`${object.metadata?.namespace ?? ''}/${owner.name}`);
+    const key = controllerKey(object, CHATCLUSTER_KIND);
+    if (key !== undefined) queue.add(key);
   };
-  // Node pods belong to a ReplicaSet, not to the ChatCluster: found by their instance label.
   const enqueueOnPodGoing = (type: string, pod: KubernetesObject): void => {
-    const instance = pod.metadata?.labels?.['app.kubernetes.io/instance'];
-    if (instance !== undefined && (type === 'DELETED' || pod.metadata?.deletionTimestamp !== undefined)) queue.add(`${pod.metadata?.namespace ?? ''}/${instance}`);
+    const key = goingPodOwnerKey(type, pod);
+    if (key !== undefined) queue.add(key);
   };
   const informer = <T extends KubernetesObject>(options: Omit<InformerOptions, 'namespace' | 'log'>): Informer<T> =>
     new Informer<T>(kubeConfig, { ...options, log, ...(config.watchNamespace === undefined ? {} : { namespace: config.watchNamespace }) });

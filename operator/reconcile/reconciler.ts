@@ -1,43 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import type { KubernetesObject, V1Deployment, V1Job, V1ObjectMeta, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { ZodError } from 'zod';
-import { CHATCLUSTER_API_VERSION, parseChatClusterSpec, type ChatCluster, type ChatClusterStatus } from '../../common/chatcluster.js';
+import { CHATCLUSTER_API_VERSION, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import type { Logger } from '../../common/log.js';
 import type { NodeLoad } from '../autoscale/node-load.js';
-import { decideReplicas, type Recommendation } from '../autoscale/decide.js';
+import type { Recommendation } from '../autoscale/decide.js';
+import { POD_DELETION_COST } from '../autoscale/deletion-cost.js';
 import { observeLoad, type PodReport } from '../autoscale/observed-load.js';
-import { deletionCostChanges, POD_DELETION_COST } from '../autoscale/deletion-cost.js';
 import { SERVICE_MONITOR_API_VERSION, SERVICE_MONITOR_CRD, type AdminPortClients } from '../desired/access.js';
-import { hashOf, namesOf } from '../desired/meta.js';
+import { namesOf } from '../desired/meta.js';
 import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
 import { holdRollout } from '../desired/rollout-pace.js';
 import { schemaJobName } from '../desired/schema-job.js';
 import type { OperatorMetrics } from '../metrics.js';
-import type { Informer } from '../runtime/informer.js';
+import { applyIfChanged } from './apply.js';
+import { cacheFor, type Caches } from './caches.js';
 import { describeFailure, type KubeWriter } from './kube.js';
+import { staleObjects } from './prune.js';
 import { RecentWrites } from './recent-writes.js';
+import { scaleNodes } from './scale.js';
 import { computeStatus, invalidSpecStatus, statusChanged } from './status.js';
 
-const DESIRED_HASH = 'chatcluster.dev/desired-hash';
 const UNCACHED_RECHECK_MS = 10 * 60_000;
-
-/** The caches the reconciler reads, one informer per kind it watches. */
-/** A ChatCluster as the informer holds it: spec not yet parsed. */
-export type StoredChatCluster = KubernetesObject & { spec?: unknown; status?: ChatClusterStatus };
-
-export interface Caches {
-  chatClusters: Informer<StoredChatCluster>;
-  owned: {
-    ConfigMap: Informer;
-    Service: Informer;
-    Deployment: Informer<V1Deployment>;
-    StatefulSet: Informer<V1StatefulSet>;
-    Job: Informer<V1Job>;
-    PodDisruptionBudget: Informer;
-    NetworkPolicy: Informer;
-    Pod: Informer<V1Pod>;
-  };
-}
 
 /** Reads one node's admin `/load`; undefined when unreachable. */
 export type LoadReader = (pod: V1Pod) => Promise<NodeLoad | undefined>;
@@ -127,30 +111,10 @@ export class Reconciler {
     const names = namesOf(cluster);
     const { namespace } = cluster.metadata;
     const deployment = caches.owned.Deployment.get(namespace, names.nodes);
-    const currentReplicas = deployment?.spec?.replicas ?? 0;
-
     const load = observeLoad(await this.nodeLoads(cluster));
-    let nodeReplicas = cluster.spec.replicas;
-    if (cluster.spec.autoscaling.enabled) {
-      const decision = decideReplicas({
-        autoscaling: cluster.spec.autoscaling,
-        currentReplicas: currentReplicas === 0 ? cluster.spec.autoscaling.minReplicas : currentReplicas,
-        connections: load.connections,
-        cpuUtilization: load.cpuUtilization,
-        now: this.now(),
-        history: this.scalingHistory.get(key) ?? [],
-      });
-      this.scalingHistory.set(key, decision.history);
-      nodeReplicas = decision.replicas;
-      if (deployment !== undefined && nodeReplicas !== currentReplicas) {
-        await writer.event(this.involved(cluster), 'Normal', 'Scaled', `${currentReplicas} → ${nodeReplicas} nodes: ${decision.reason}`);
-      }
-      if (deployment !== undefined && nodeReplicas < currentReplicas) {
-        // Before the Deployment shrinks: the least-loaded pods are the ones it deletes (and they drain on SIGTERM).
-        const changes = deletionCostChanges(load.candidates);
-        for (const change of changes) await writer.annotatePod(namespace, change.name, { [POD_DELETION_COST]: change.cost });
-      }
-    }
+    const scaled = await scaleNodes({ cluster, deployment, load, now: this.now(), history: this.scalingHistory.get(key) ?? [], writer });
+    this.scalingHistory.set(key, scaled.history);
+    const nodeReplicas = scaled.replicas;
     this.deps.metrics.desiredReplicas.set({ namespace, chatcluster: cluster.metadata.name }, nodeReplicas);
 
     const serviceMonitorCrdPresent = cluster.spec.monitoring.serviceMonitor === 'auto' ? await this.serviceMonitorCrdPresent() : false;
@@ -176,10 +140,10 @@ export class Reconciler {
     }
     let applied = 0;
     for (const object of objects) {
-      if (await this.applyIfChanged(cluster, object)) applied += 1;
+      if (await applyIfChanged(cluster, object, cacheFor(caches, object.kind), writer, this.uncachedWrites)) applied += 1;
     }
     if (applied > 0) log.info({ key, applied }, 'applied changed objects');
-    await this.prune(cluster, jobName, schemaReady, objects);
+    await this.prune(cluster, objects, { jobName, ready: schemaReady });
 
     const observed = this.observe(cluster, nodeReplicas, load.openConnections);
     await this.writeStatus(cluster, observed);
@@ -222,47 +186,9 @@ export class Reconciler {
     return (job?.status?.succeeded ?? 0) > 0;
   }
 
-  /** Applies an object unless the live one was applied from the same desired state (no write at steady state). */
-  private async applyIfChanged(cluster: ChatCluster, object: KubernetesObject): Promise<boolean> {
-    const hash = hashOf(object);
-    const cache = this.cacheFor(object.kind);
-    const id = `${cluster.metadata.uid}/${object.kind ?? ''}/${object.metadata?.name ?? ''}`;
-    if (cache === undefined) {
-      if (this.uncachedWrites.isFresh(id, hash)) return false;
-    } else if (cache.get(object.metadata?.namespace ?? '', object.metadata?.name ?? '')?.metadata?.annotations?.[DESIRED_HASH] === hash) {
-      return false;
-    }
-    const metadata: V1ObjectMeta = Object.assign({}, object.metadata);
-    metadata.annotations = { ...metadata.annotations, [DESIRED_HASH]: hash };
-    await this.deps.writer.apply({ ...object, metadata });
-    if (cache === undefined) this.uncachedWrites.record(id, hash);
-    return true;
-  }
-
-  private cacheFor(kind: string | undefined): Informer | undefined {
-    return kind !== undefined && kind in this.deps.caches.owned ? this.deps.caches.owned[kind as keyof Caches['owned']] : undefined;
-  }
-
-  /**
-   * Deletes owned objects the spec no longer calls for: schema Jobs of earlier images once
-   * the current one succeeded, a dependency switched from managed to external.
-   */
-  private async prune(cluster: ChatCluster, schemaJobName: string, schemaReady: boolean, wanted: readonly KubernetesObject[]): Promise<void> {
-    const { owned } = this.deps.caches;
-    const ownedByThis = (object: KubernetesObject): boolean =>
-      object.metadata?.namespace === cluster.metadata.namespace && (object.metadata.ownerReferences ?? []).some((ref) => ref.uid === cluster.metadata.uid);
-    const wantedKeys = new Set(wanted.map((object) => `${object.kind ?? ''}/${object.metadata?.name ?? ''}`));
-    const stale = [
-      ...(schemaReady ? owned.Job.list().filter((job) => ownedByThis(job) && job.metadata?.name !== schemaJobName) : []),
-      ...owned.StatefulSet.list().filter((set) => ownedByThis(set) && !wantedKeys.has(`StatefulSet/${set.metadata?.name ?? ''}`)),
-      ...[...owned.Service.list(), ...owned.NetworkPolicy.list()].filter(
-        (object) =>
-          ownedByThis(object) &&
-          object.metadata?.labels?.['app.kubernetes.io/component'] !== 'node' &&
-          !wantedKeys.has(`${object.kind ?? ''}/${object.metadata?.name ?? ''}`),
-      ),
-    ];
-    for (const object of stale) {
+  /** Deletes what the spec no longer calls for (staleObjects), and a ServiceMonitor no longer wanted. */
+  private async prune(cluster: ChatCluster, wanted: readonly KubernetesObject[], schema: { jobName: string; ready: boolean }): Promise<void> {
+    for (const object of staleObjects(cluster, this.deps.caches.owned, wanted, schema)) {
       await this.deps.writer.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace } });
       await this.deps.writer.event(this.involved(cluster), 'Normal', 'Deleted', `deleted ${object.kind ?? ''} ${object.metadata?.name ?? ''}, no longer wanted`);
     }

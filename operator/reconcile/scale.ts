@@ -1,0 +1,45 @@
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { ChatCluster } from '../../common/chatcluster.js';
+import { decideReplicas, type Recommendation } from '../autoscale/decide.js';
+import { deletionCostChanges, POD_DELETION_COST } from '../autoscale/deletion-cost.js';
+import type { ObservedLoad } from '../autoscale/observed-load.js';
+import type { KubeWriter } from './kube.js';
+
+export interface ScaleStep {
+  cluster: ChatCluster;
+  deployment: V1Deployment | undefined;
+  load: ObservedLoad;
+  now: number;
+  /** The autoscaler's memory for this ChatCluster (its stabilization window). */
+  history: readonly Recommendation[];
+  writer: KubeWriter;
+}
+
+/**
+ * How many node replicas to run: spec.replicas, or the autoscaler's decision. A change is
+ * told in a Scaled event; before a scale-down, each pod's pod-deletion-cost is set to its
+ * connections, so the Deployment deletes (and drains) the least-loaded pods.
+ */
+export async function scaleNodes(step: ScaleStep): Promise<{ replicas: number; history: Recommendation[] }> {
+  const { cluster, deployment, load, writer } = step;
+  if (!cluster.spec.autoscaling.enabled) return { replicas: cluster.spec.replicas, history: [] };
+  const currentReplicas = deployment?.spec?.replicas ?? 0;
+  const decision = decideReplicas({
+    autoscaling: cluster.spec.autoscaling,
+    currentReplicas: currentReplicas === 0 ? cluster.spec.autoscaling.minReplicas : currentReplicas,
+    connections: load.connections,
+    cpuUtilization: load.cpuUtilization,
+    now: step.now,
+    history: step.history,
+  });
+  const involved = { namespace: cluster.metadata.namespace, name: cluster.metadata.name, uid: cluster.metadata.uid };
+  if (deployment !== undefined && decision.replicas !== currentReplicas) {
+    await writer.event(involved, 'Normal', 'Scaled', `${currentReplicas} → ${decision.replicas} nodes: ${decision.reason}`);
+  }
+  if (deployment !== undefined && decision.replicas < currentReplicas) {
+    for (const change of deletionCostChanges(load.candidates)) {
+      await writer.annotatePod(cluster.metadata.namespace, change.name, { [POD_DELETION_COST]: change.cost });
+    }
+  }
+  return { replicas: decision.replicas, history: decision.history };
+}
