@@ -16,7 +16,7 @@ import { OperatorMetrics } from './metrics.js';
 import { KubeWriter } from './reconcile/kube.js';
 import type { Caches } from './reconcile/caches.js';
 import { Reconciler } from './reconcile/reconciler.js';
-import { controllerKey, generationChanged, goingPodOwnerKey } from './runtime/event-filters.js';
+import { controllerKey, generationChanged } from './runtime/event-filters.js';
 import { Informer, keyOf, type InformerOptions } from './runtime/informer.js';
 import { LeaderElector } from './runtime/leader.js';
 import { WorkQueue } from './runtime/workqueue.js';
@@ -56,10 +56,6 @@ function main(): void {
     const key = controllerKey(object, CHATCLUSTER_KIND);
     if (key !== undefined) queue.add(key);
   };
-  const enqueueOnPodGoing = (type: string, pod: KubernetesObject): void => {
-    const key = goingPodOwnerKey(type, pod);
-    if (key !== undefined) queue.add(key);
-  };
   const informer = <T extends KubernetesObject>(options: Omit<InformerOptions, 'namespace' | 'log'>): Informer<T> =>
     new Informer<T>(kubeConfig, { ...options, log, ...(config.watchNamespace === undefined ? {} : { namespace: config.watchNamespace }) });
   const managed = 'app.kubernetes.io/managed-by=chatcluster-operator';
@@ -80,8 +76,8 @@ function main(): void {
       Job: informer({ apiVersion: 'batch/v1', kind: 'Job', plural: 'jobs', labelSelector: managed, onChange: enqueueOwner }),
       PodDisruptionBudget: informer({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', labelSelector: managed, onChange: enqueueOwner }),
       NetworkPolicy: informer({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', labelSelector: managed, onChange: enqueueOwner }),
-      // Node pods: their readiness and addresses feed the autoscaler; their going releases a held rollout.
-      Pod: informer({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: `${managed},app.kubernetes.io/component=node`, onChange: enqueueOnPodGoing }),
+      // Node pods: their readiness and addresses feed the autoscaler; their changes need no reconcile.
+      Pod: informer({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: `${managed},app.kubernetes.io/component=node`, onChange: () => undefined }),
     },
   };
   const reconciler = new Reconciler({

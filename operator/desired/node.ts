@@ -1,4 +1,4 @@
-import type { V1ConfigMap, V1Deployment, V1EnvVar, V1PodDisruptionBudget, V1Service, V1TopologySpreadConstraint } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1EnvVar, V1PodDisruptionBudget, V1PodTemplateSpec, V1Service, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
 
@@ -7,6 +7,10 @@ export const DRAIN_SPREAD_SECONDS = 10;
 /** Time for endpoints to drop a terminating pod before it starts draining. */
 const PRE_STOP_SLEEP_SECONDS = 5;
 export const TERMINATION_GRACE_SECONDS = PRE_STOP_SLEEP_SECONDS + DRAIN_SPREAD_SECONDS + 15;
+/** How long a drain takes, normally: the preStop pause, the spread of reconnects, and a margin. */
+export const DRAIN_SECONDS = PRE_STOP_SLEEP_SECONDS + DRAIN_SPREAD_SECONDS + 5;
+/** The annotation on the node Deployment naming the hash of the pod template it was given. */
+export const TEMPLATE_HASH = 'chatcluster.dev/template-hash';
 /** The chat node image's user (`node`, 1000:1000 in the Dockerfile): numeric, so runAsNonRoot can be checked. */
 export const NODE_UID = 1000;
 
@@ -70,23 +74,36 @@ export function nodeEnv(cluster: ChatCluster): { envFrom: { configMapRef: { name
  * The chat node Deployment. The config's hash is a pod annotation, so a configuration
  * change rolls the pods; the grace period covers the preStop pause and the drain.
  */
-export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, image: string, holdRollout = false): V1Deployment {
+export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, image: string, minReadySeconds?: number): V1Deployment {
   const names = namesOf(cluster);
+  const selector = selectorLabels(cluster, 'node');
+  const template = desiredNodePodTemplate(cluster, image);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: ownedMeta(cluster, names.nodes, 'node', { annotations: { [TEMPLATE_HASH]: hashOf(template) } }),
+    spec: {
+      replicas,
+      // Set only while pods are being replaced (see rollout-pace.ts), so the steady object is unchanged by it.
+      ...(minReadySeconds === undefined ? {} : { minReadySeconds }),
+      selector: { matchLabels: selector },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template,
+    },
+  };
+}
+
+/** The hash of the node pods' template: what, when it changes, rolls the pods. */
+export function nodeTemplateHash(cluster: ChatCluster, image: string): string {
+  return hashOf(desiredNodePodTemplate(cluster, image));
+}
+
+function desiredNodePodTemplate(cluster: ChatCluster, image: string): V1PodTemplateSpec {
   const selector = selectorLabels(cluster, 'node');
   const podTemplate = cluster.spec.podTemplate;
   const { envFrom, env } = nodeEnv(cluster);
   const configHash = hashOf({ config: desiredConfigMap(cluster).data, env });
   return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: ownedMeta(cluster, names.nodes, 'node'),
-    spec: {
-      replicas,
-      // Set only while held (see rollout-pace.ts), so the steady object is unchanged by it.
-      ...(holdRollout ? { paused: true } : {}),
-      selector: { matchLabels: selector },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: {
         metadata: {
           labels: { ...podTemplate.labels, ...ownedMeta(cluster, '', 'node').labels },
           annotations: { ...podTemplate.annotations, 'chatcluster.dev/config-hash': configHash },
@@ -133,8 +150,6 @@ export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, im
           ],
           volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
         },
-      },
-    },
   };
 }
 

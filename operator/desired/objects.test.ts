@@ -2,7 +2,7 @@ import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Job, V1NetworkPolic
 import { describe, expect, it } from 'vitest';
 import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
-import { TERMINATION_GRACE_SECONDS } from './node.js';
+import { nodeTemplateHash, TEMPLATE_HASH, TERMINATION_GRACE_SECONDS } from './node.js';
 
 function cluster(spec: unknown = {}, name = 'demo'): ChatCluster {
   return {
@@ -18,7 +18,7 @@ const context: DesiredContext = {
   defaultImage: 'chatcluster/chat-node:0.1.0',
   serviceMonitorCrdPresent: false,
   schemaReady: true,
-  holdRollout: false,
+  nodeMinReadySeconds: undefined,
   adminPortClients: { operatorNamespace: 'chatcluster-system', prometheusNamespace: undefined },
 };
 
@@ -150,10 +150,12 @@ describe('spec changes', () => {
     expect(find<V1Job>(waiting.applied, 'Job').spec?.template.spec?.containers[0]?.args).toEqual(['migrate']);
   });
 
-  it('pause the node Deployment only while its rollout is held, leaving the steady object as it was', () => {
-    const deployment = (holdRollout: boolean) => find<V1Deployment>(objectsOf({}, { holdRollout }).applied, 'Deployment');
-    expect(deployment(true).spec?.paused).toBe(true);
-    expect(deployment(false).spec).not.toHaveProperty('paused');
+  it('give the node Deployment minReadySeconds only while told to (a rollout), leaving the steady object as it was', () => {
+    const deployment = (nodeMinReadySeconds: number | undefined) => find<V1Deployment>(objectsOf({}, { nodeMinReadySeconds }).applied, 'Deployment');
+    expect(deployment(20).spec?.minReadySeconds).toBe(20);
+    expect(deployment(undefined).spec).not.toHaveProperty('minReadySeconds');
+    // The template's hash names what the pods run, for rolloutMinReadySeconds to compare.
+    expect(deployment(undefined).metadata?.annotations?.[TEMPLATE_HASH]).toBe(nodeTemplateHash(cluster({}), context.defaultImage));
   });
 
   it('give the node its CPU request through the Downward API, for the CPU signal of /load', () => {

@@ -15,8 +15,8 @@ export interface DesiredContext {
   serviceMonitorCrdPresent: boolean;
   /** Whether the schema Job of the current image has succeeded; nodes roll only after it. */
   schemaReady: boolean;
-  /** Whether to hold the nodes' rollout while a node pod drains (see rollout-pace.ts). */
-  holdRollout: boolean;
+  /** The node Deployment's minReadySeconds: set while its pods are being replaced (see rollout-pace.ts). */
+  nodeMinReadySeconds: number | undefined;
   /** Who may call the nodes' admin port. */
   adminPortClients: AdminPortClients;
 }
@@ -60,7 +60,7 @@ export function desiredObjects(cluster: ChatCluster, context: DesiredContext, ra
     desiredHeadlessService(cluster),
     desiredNodeDisruptionBudget(cluster),
     desiredNetworkPolicy(cluster, context.adminPortClients),
-    ...(context.schemaReady ? [desiredNodeDeployment(cluster, context.nodeReplicas, image, context.holdRollout)] : []),
+    ...(context.schemaReady ? [desiredNodeDeployment(cluster, context.nodeReplicas, image, context.nodeMinReadySeconds)] : []),
     ...(wantsServiceMonitor(cluster, context.serviceMonitorCrdPresent) ? [desiredServiceMonitor(cluster)] : []),
   ];
   return { createOnly: secret === undefined ? [] : [secret], applied, schemaJobName: schemaJob.metadata?.name ?? '' };

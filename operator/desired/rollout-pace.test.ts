@@ -1,33 +1,30 @@
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { holdRollout, STUCK_TERMINATING_MS } from './rollout-pace.js';
+import { DRAIN_SECONDS, TEMPLATE_HASH } from './node.js';
+import { rolloutMinReadySeconds } from './rollout-pace.js';
 
-const NOW = Date.parse('2026-12-02T03:00:00Z');
-const deployment = (replicas: number, updatedReplicas: number): V1Deployment => ({ status: { replicas, updatedReplicas } });
-const serving: V1Pod = { metadata: { name: 'serving' } };
-/** A pod deleted with its grace period ending `inMs` from now (negative: already past). */
-const terminating = (inMs: number): V1Pod => ({ metadata: { name: 'draining', deletionTimestamp: new Date(NOW + inMs) } });
+const live = (template: string, generation: number, status: V1Deployment['status'], minReadySeconds?: number): V1Deployment => ({
+  metadata: { generation, annotations: { [TEMPLATE_HASH]: template } },
+  spec: { selector: {}, template: {}, ...(minReadySeconds === undefined ? {} : { minReadySeconds }) },
+  status,
+});
 
-describe('holdRollout', () => {
-  it('holds a rollout while a node pod drains and old pods are still to be replaced', () => {
-    // Two replicas, one new ready, one old left, one old draining.
-    expect(holdRollout(deployment(2, 1), [serving, serving, terminating(20_000)], NOW)).toBe(true);
+describe('rolloutMinReadySeconds', () => {
+  it('sets a drain\'s length when the pod template changes, so one old pod drains at a time', () => {
+    expect(rolloutMinReadySeconds(live('old', 3, { observedGeneration: 3, replicas: 2, updatedReplicas: 2 }), 'new')).toBe(DRAIN_SECONDS);
   });
 
-  it('releases it once the draining pod is gone', () => {
-    expect(holdRollout(deployment(3, 2), [serving, serving, serving], NOW)).toBe(false);
+  it('keeps it while old pods are left to replace', () => {
+    expect(rolloutMinReadySeconds(live('new', 4, { observedGeneration: 4, replicas: 3, updatedReplicas: 2 }, DRAIN_SECONDS), 'new')).toBe(DRAIN_SECONDS);
   });
 
-  it('does not hold the last step or a scale-down: no old pod is left to replace', () => {
-    expect(holdRollout(deployment(2, 2), [serving, serving, terminating(20_000)], NOW)).toBe(false);
+  it('keeps what is set while the status has not caught up with a write, so it does not flip back and forth', () => {
+    expect(rolloutMinReadySeconds(live('new', 5, { observedGeneration: 4, replicas: 2, updatedReplicas: 2 }, DRAIN_SECONDS), 'new')).toBe(DRAIN_SECONDS);
+    expect(rolloutMinReadySeconds(live('new', 5, { observedGeneration: 4, replicas: 3, updatedReplicas: 2 }), 'new')).toBeUndefined();
   });
 
-  it('does not wait for a pod stuck terminating well past its grace period', () => {
-    expect(holdRollout(deployment(2, 1), [serving, terminating(-STUCK_TERMINATING_MS - 1)], NOW)).toBe(false);
-    expect(holdRollout(deployment(2, 1), [serving, terminating(-STUCK_TERMINATING_MS + 1_000)], NOW)).toBe(true);
-  });
-
-  it('holds nothing before the Deployment exists', () => {
-    expect(holdRollout(undefined, [terminating(1_000)], NOW)).toBe(false);
+  it('sets nothing once every pod is new, at steady state, or before the Deployment exists', () => {
+    expect(rolloutMinReadySeconds(live('new', 4, { observedGeneration: 4, replicas: 2, updatedReplicas: 2 }, DRAIN_SECONDS), 'new')).toBeUndefined();
+    expect(rolloutMinReadySeconds(undefined, 'new')).toBeUndefined();
   });
 });

@@ -1,24 +1,27 @@
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-
-/** A pod still terminating this long after its deletion deadline is stuck (its kubelet gone, say): not waited for. */
-export const STUCK_TERMINATING_MS = 60_000;
+import type { V1Deployment } from '@kubernetes/client-node';
+import { DRAIN_SECONDS, TEMPLATE_HASH } from './node.js';
 
 /**
- * Whether the node Deployment's rollout should be held (`spec.paused`) for now, so nodes
- * drain one at a time. The Deployment controller does not count terminating pods against
- * maxSurge: once a new pod is ready it deletes the next old pod while the previous one is
- * still draining its clients. Held while a node pod of this cluster is terminating and old
- * pods are still to be replaced; released as soon as it is gone. Scaling is not affected
- * (a paused Deployment still scales), and a stuck pod does not hold the rollout forever.
+ * The node Deployment's minReadySeconds: the length of a drain while its pods are being
+ * replaced, none otherwise. The Deployment controller does not count a terminating pod
+ * against maxSurge, so as soon as a new pod is available it deletes the next old pod,
+ * while the previous one may still be draining its clients: two drains at once, two
+ * crowds reconnecting. With a new pod counted available only a drain's length after it
+ * is ready, the previous old pod has gone before the next is deleted, the last step
+ * included (which pausing the Deployment would not hold: a paused Deployment still scales
+ * its old pods down once the new ones are all available). Traffic is not delayed (a ready
+ * pod serves at once); only the rollout's pace is. At steady state, creation and scaling
+ * nothing is set, so Ready is not delayed either.
  */
-export function holdRollout(deployment: V1Deployment | undefined, nodePods: readonly V1Pod[], now: number): boolean {
-  if (deployment === undefined) return false;
-  const active = deployment.status?.replicas ?? 0;
-  const updated = deployment.status?.updatedReplicas ?? 0;
-  const oldPodsLeft = active > updated;
-  if (!oldPodsLeft) return false;
-  return nodePods.some((pod) => {
-    const deadline = pod.metadata?.deletionTimestamp;
-    return deadline !== undefined && new Date(deadline).getTime() + STUCK_TERMINATING_MS > now;
-  });
+export function rolloutMinReadySeconds(live: V1Deployment | undefined, desiredTemplateHash: string): number | undefined {
+  if (live === undefined) return undefined;
+  if (live.metadata?.annotations?.[TEMPLATE_HASH] !== desiredTemplateHash) return DRAIN_SECONDS;
+  // Its status does not yet describe its spec (just written): keep what is set, or an own
+  // write would flip it back and forth.
+  if ((live.status?.observedGeneration ?? 0) < (live.metadata.generation ?? 0)) {
+    const set = live.spec?.minReadySeconds ?? 0;
+    return set === 0 ? undefined : set;
+  }
+  const oldPodsLeft = (live.status?.replicas ?? 0) > (live.status?.updatedReplicas ?? 0);
+  return oldPodsLeft ? DRAIN_SECONDS : undefined;
 }

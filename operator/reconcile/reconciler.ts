@@ -10,7 +10,8 @@ import { observeLoad, type PodReport } from '../autoscale/observed-load.js';
 import { SERVICE_MONITOR_API_VERSION, SERVICE_MONITOR_CRD, type AdminPortClients } from '../desired/access.js';
 import { namesOf } from '../desired/meta.js';
 import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
-import { holdRollout } from '../desired/rollout-pace.js';
+import { nodeTemplateHash } from '../desired/node.js';
+import { rolloutMinReadySeconds } from '../desired/rollout-pace.js';
 import { schemaJobName } from '../desired/schema-job.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { applyIfChanged } from './apply.js';
@@ -118,13 +119,13 @@ export class Reconciler {
     this.deps.metrics.desiredReplicas.set({ namespace, chatcluster: cluster.metadata.name }, nodeReplicas);
 
     const serviceMonitorCrdPresent = cluster.spec.monitoring.serviceMonitor === 'auto' ? await this.serviceMonitorCrdPresent() : false;
-    const rolloutHeld = holdRollout(deployment, this.nodePods(cluster), this.now());
+    const nodeMinReadySeconds = rolloutMinReadySeconds(deployment, nodeTemplateHash(cluster, nodeImage(cluster, this.deps.defaultImage)));
     const jobName = this.schemaJobNameOf(cluster);
     // Nodes roll to a new image only once its schema Job has succeeded.
     const schemaReady = this.schemaSucceeded(cluster, jobName);
     const plan = desiredObjects(
       cluster,
-      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady, holdRollout: rolloutHeld, adminPortClients: this.deps.adminPortClients },
+      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady, nodeMinReadySeconds, adminPortClients: this.deps.adminPortClients },
       () => randomBytes(32).toString('base64url'),
     );
     const objects = plan.applied;
@@ -148,8 +149,7 @@ export class Reconciler {
     const observed = this.observe(cluster, nodeReplicas, load.openConnections);
     await this.writeStatus(cluster, observed);
     this.deps.metrics.readyReplicas.set({ namespace, chatcluster: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
-    // Load changes without any watch event: poll it while autoscaling; a held rollout, in case a pod's going is missed.
-    if (rolloutHeld) return { requeueAfterMs: 5_000 };
+    // Load changes without any watch event: poll it while autoscaling.
     return cluster.spec.autoscaling.enabled ? { requeueAfterMs: 15_000 } : {};
   }
 

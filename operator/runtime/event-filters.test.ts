@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { controllerKey, generationChanged, goingPodOwnerKey } from './event-filters.js';
+import { controllerKey, generationChanged } from './event-filters.js';
 
 const object = (generation: number, extra: object = {}) => ({ metadata: { namespace: 'ns', name: 'demo', generation, ...extra } });
 
@@ -17,12 +17,5 @@ describe('the operator event filters', () => {
     const owned = { metadata: { namespace: 'ns', ownerReferences: [{ kind: 'ChatCluster', name: 'demo', controller: true, apiVersion: 'x', uid: 'u' }] } };
     expect(controllerKey(owned, 'ChatCluster')).toBe('ns/demo');
     expect(controllerKey({ metadata: { namespace: 'ns' } }, 'ChatCluster')).toBeUndefined();
-  });
-
-  it('find the ChatCluster of a node pod only when the pod goes', () => {
-    const pod = (extra: object = {}) => ({ metadata: { namespace: 'ns', labels: { 'app.kubernetes.io/instance': 'demo' }, ...extra } });
-    expect(goingPodOwnerKey('MODIFIED', pod())).toBeUndefined();
-    expect(goingPodOwnerKey('MODIFIED', pod({ deletionTimestamp: new Date() }))).toBe('ns/demo');
-    expect(goingPodOwnerKey('DELETED', pod())).toBe('ns/demo');
   });
 });

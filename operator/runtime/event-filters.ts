@@ -25,13 +25,3 @@ export function controllerKey(object: KubernetesObject, kind: string): string | 
   const owner = object.metadata?.ownerReferences?.find((ref) => ref.kind === kind && ref.controller === true);
   return owner === undefined ? undefined : `${object.metadata?.namespace ?? ''}/${owner.name}`;
 }
-
-/**
- * The ChatCluster to look at again when a node pod goes (deleted, or being deleted): node
- * pods belong to a ReplicaSet, not to the ChatCluster, so it is found by the instance label.
- */
-export function goingPodOwnerKey(type: string, pod: KubernetesObject): string | undefined {
-  const instance = pod.metadata?.labels?.['app.kubernetes.io/instance'];
-  if (instance === undefined || (type !== 'DELETED' && pod.metadata?.deletionTimestamp === undefined)) return undefined;
-  return `${pod.metadata?.namespace ?? ''}/${instance}`;
-}
