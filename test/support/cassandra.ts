@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'cassandra-driver';
-import { CassandraStore, cassandraClient, type CassandraConnection } from '../../node/store/cassandra-store.js';
+import { cassandraClient, type CassandraConnection } from '../../node/store/cassandra/client.js';
+import { CassandraStore } from '../../node/store/cassandra/store.js';
 import { migrate, simpleStrategy } from '../../node/store/schema.js';
 import type { OpenedStore } from '../contract/store-contract.js';
 import type { TestEnvironment } from './env.js';

@@ -1,133 +1,19 @@
-import { Client, errors, policies, types, type QueryOptions } from 'cassandra-driver';
-import { ChatError } from '../protocol/errors.js';
-import type { ChatMessage, GroupInfo, Target } from '../protocol/frames.js';
-import { isMessageId, messageIdTime } from '../protocol/ids.js';
-import { bucketOfMessageId } from './buckets.js';
-import type { HistoryPage, NodeRecord, SessionRecord, Store, SyncPage } from './store.js';
-
-/** Where the Cassandra cluster is and how long to wait for it. */
-export interface CassandraConnection {
-  /** `host:port` (or `host`, port 9042) of one or more nodes. */
-  contactPoints: readonly string[];
-  localDataCenter: string;
-  /** The keyspace every unqualified table name refers to; unset for `migrate`. */
-  keyspace?: string;
-  connectTimeoutMs?: number;
-  readTimeoutMs?: number;
-}
+import { types, type Client } from 'cassandra-driver';
+import type { ChatMessage, GroupInfo } from '../../protocol/frames.js';
+import { messageIdTime } from '../../protocol/ids.js';
+import { bucketOfMessageId } from '../buckets.js';
+import type { HistoryPage, NodeRecord, SessionRecord, Store, SyncPage } from '../store.js';
+import { cassandraClient, type CassandraConnection } from './client.js';
+import { storeError } from './errors.js';
+import { mapLimited } from './map-limited.js';
+import { CQL, LWT, READ, WRITE } from './queries.js';
+import { checkLimit, checkMessageId, int, messageOf, millis, text } from './rows.js';
 
 export interface CassandraStoreOptions {
   /** How many requests one call keeps in flight when it fans out over participants or conversations. */
   fanOut?: number;
   /** Rows fetched per page when reading a whole partition (members, groups, sessions, conversations). */
   pageRows?: number;
-}
-
-const { consistencies } = types;
-
-// Every statement is prepared: the coordinator parses it once, and the driver routes it to
-// a replica of the partition it names (token awareness needs the prepared metadata).
-const READ: QueryOptions = { prepare: true, consistency: consistencies.localQuorum, isIdempotent: true };
-// Every write below sets whole rows to values fixed by the call, so a retry after a timeout
-// cannot change the result: the driver may retry them and speculate.
-const WRITE: QueryOptions = { prepare: true, consistency: consistencies.localQuorum, isIdempotent: true };
-// A retried `IF NOT EXISTS` whose first attempt was applied answers "not applied": never retry it.
-const LWT: QueryOptions = {
-  prepare: true,
-  consistency: consistencies.localQuorum,
-  serialConsistency: consistencies.localSerial,
-  isIdempotent: false,
-};
-
-const MESSAGE_COLUMNS = 'conv_id, id, from_user, to_kind, to_id, text, ts';
-const MESSAGES_OF_BUCKET = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conv_id = ? AND bucket = ?`;
-
-const CQL = {
-  insertGroup: 'INSERT INTO groups (name, created_by, created_at) VALUES (?, ?, ?) IF NOT EXISTS',
-  selectGroup: 'SELECT name, created_by, created_at FROM groups WHERE name = ?',
-  insertGroupMember: 'INSERT INTO group_members (group_name, user_id) VALUES (?, ?)',
-  insertUserGroup: 'INSERT INTO user_groups (user_id, group_name) VALUES (?, ?)',
-  deleteGroupMember: 'DELETE FROM group_members WHERE group_name = ? AND user_id = ?',
-  deleteUserGroup: 'DELETE FROM user_groups WHERE user_id = ? AND group_name = ?',
-  selectMember: 'SELECT user_id FROM group_members WHERE group_name = ? AND user_id = ?',
-  selectMembers: 'SELECT user_id FROM group_members WHERE group_name = ?',
-  selectGroupsOf: 'SELECT group_name FROM user_groups WHERE user_id = ?',
-
-  insertMessage:
-    'INSERT INTO messages (conv_id, bucket, id, from_user, to_kind, to_id, text, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-  insertConversationBucket: 'INSERT INTO conversation_buckets (conv_id, bucket) VALUES (?, ?)',
-  upsertUserConversation: 'INSERT INTO user_conversations (user_id, conv_id, last_id) VALUES (?, ?, ?)',
-  selectUserConversations: 'SELECT conv_id, last_id FROM user_conversations WHERE user_id = ?',
-  bucketsNewestFirst: 'SELECT bucket FROM conversation_buckets WHERE conv_id = ?',
-  bucketsNewestFirstUpTo: 'SELECT bucket FROM conversation_buckets WHERE conv_id = ? AND bucket <= ?',
-  bucketsOldestFirstFrom: 'SELECT bucket FROM conversation_buckets WHERE conv_id = ? AND bucket >= ? ORDER BY bucket ASC',
-  messageById: `${MESSAGES_OF_BUCKET} AND id = ?`,
-  messagesNewestFirst: `${MESSAGES_OF_BUCKET} LIMIT ?`,
-  messagesNewestFirstBefore: `${MESSAGES_OF_BUCKET} AND id < ? LIMIT ?`,
-  messagesOldestFirst: `${MESSAGES_OF_BUCKET} ORDER BY id ASC LIMIT ?`,
-  messagesOldestFirstAfter: `${MESSAGES_OF_BUCKET} AND id > ? ORDER BY id ASC LIMIT ?`,
-
-  insertUserSession: 'INSERT INTO user_sessions (user_id, node_id, session_id) VALUES (?, ?, ?) USING TTL ?',
-  insertNodeSession: 'INSERT INTO node_sessions (node_id, user_id, session_id) VALUES (?, ?, ?) USING TTL ?',
-  deleteUserSession: 'DELETE FROM user_sessions WHERE user_id = ? AND node_id = ? AND session_id = ?',
-  deleteNodeSession: 'DELETE FROM node_sessions WHERE node_id = ? AND user_id = ? AND session_id = ?',
-  selectSessionsOf: 'SELECT node_id, session_id FROM user_sessions WHERE user_id = ?',
-  selectSessionsOnNode: 'SELECT user_id, session_id FROM node_sessions WHERE node_id = ?',
-
-  upsertNode: 'INSERT INTO nodes (id, address, started_at, heartbeat_at, connections) VALUES (?, ?, ?, ?, ?)',
-  deleteNode: 'DELETE FROM nodes WHERE id = ?',
-  selectNodes: 'SELECT id, address, started_at, heartbeat_at, connections FROM nodes',
-
-  health: 'SELECT release_version FROM system.local',
-} as const;
-
-// Server answers that mean "not enough replicas answered in time", as opposed to a bad query.
-const UNAVAILABLE_RESPONSES: ReadonlySet<number> = new Set([
-  types.responseErrorCodes.unavailableException,
-  types.responseErrorCodes.overloaded,
-  types.responseErrorCodes.isBootstrapping,
-  types.responseErrorCodes.writeTimeout,
-  types.responseErrorCodes.readTimeout,
-]);
-
-/** Whether a driver failure means Cassandra could not be reached or did not answer in time. */
-export function isCassandraUnavailable(error: unknown): boolean {
-  return (
-    error instanceof errors.NoHostAvailableError ||
-    error instanceof errors.OperationTimedOutError ||
-    error instanceof errors.BusyConnectionError ||
-    (error instanceof errors.ResponseError && UNAVAILABLE_RESPONSES.has(error.code))
-  );
-}
-
-/** A store failure as a protocol error: `unavailable` (safe to retry) or `internal`, with the cause. */
-export function storeError(error: unknown, operation: string): ChatError {
-  if (error instanceof ChatError) return error;
-  if (isCassandraUnavailable(error)) {
-    return new ChatError('unavailable', `Cassandra is unavailable (${operation})`, { cause: error });
-  }
-  return new ChatError('internal', `Cassandra failed (${operation})`, { cause: error });
-}
-
-/**
- * How long the driver waits, at most, before trying a node it lost again. Its default (10
- * minutes, doubling from 1 s) would leave a node unready and refusing every send for up to
- * that long after Cassandra is back; one connection attempt every few seconds costs nothing.
- */
-const MAX_RECONNECT_DELAY_MS = 5_000;
-
-/** A driver client for a cluster, not yet connected. */
-export function cassandraClient(connection: CassandraConnection): Client {
-  return new Client({
-    contactPoints: [...connection.contactPoints],
-    localDataCenter: connection.localDataCenter,
-    keyspace: connection.keyspace,
-    socketOptions: {
-      connectTimeout: connection.connectTimeoutMs ?? 5_000,
-      readTimeout: connection.readTimeoutMs ?? 12_000,
-    },
-    policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, MAX_RECONNECT_DELAY_MS) },
-  });
 }
 
 /** The `Store` on Cassandra (tables in schema.ts). */
@@ -394,7 +280,7 @@ export class CassandraStore implements Store {
   /** Whether a coordinator answers a local query within two seconds. */
   async isHealthy(): Promise<boolean> {
     try {
-      const options = { prepare: true, isIdempotent: true, consistency: consistencies.localOne, readTimeout: 2_000 };
+      const options = { prepare: true, isIdempotent: true, consistency: types.consistencies.localOne, readTimeout: 2_000 };
       await this.client.execute(CQL.health, [], options);
       return true;
     } catch {
@@ -439,60 +325,4 @@ export class CassandraStore implements Store {
       throw storeError(error, operation);
     }
   }
-}
-
-/** Runs `work` over `items` with at most `limit` calls in flight; results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  const queue = items.entries();
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    for (const [index, item] of queue) {
-      if (failed) return;
-      try {
-        results[index] = await work(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-function checkMessageId(id: string): void {
-  if (!isMessageId(id)) throw new ChatError('bad_request', `${JSON.stringify(id)} is not a message id`);
-}
-
-function checkLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 1) throw new ChatError('bad_request', `limit ${limit} is not a whole number ≥ 1`);
-}
-
-function messageOf(row: types.Row): ChatMessage {
-  const kind = text(row, 'to_kind');
-  const toId = text(row, 'to_id');
-  let to: Target;
-  if (kind === 'group') to = { group: toId };
-  else if (kind === 'user') to = { user: toId };
-  else throw new Error(`message ${text(row, 'id')} has to_kind ${JSON.stringify(kind)}`);
-  return { id: text(row, 'id'), conv: text(row, 'conv_id'), from: text(row, 'from_user'), to, text: text(row, 'text'), ts: millis(row, 'ts') };
-}
-
-function text(row: types.Row, column: string): string {
-  const value: unknown = row.get(column);
-  if (typeof value !== 'string') throw new Error(`column ${column} is ${String(value)}, not text`);
-  return value;
-}
-
-function int(row: types.Row, column: string): number {
-  const value: unknown = row.get(column);
-  if (typeof value !== 'number') throw new Error(`column ${column} is ${String(value)}, not an int`);
-  return value;
-}
-
-function millis(row: types.Row, column: string): number {
-  const value: unknown = row.get(column);
-  if (!(value instanceof Date)) throw new Error(`column ${column} is ${String(value)}, not a timestamp`);
-  return value.getTime();
 }

@@ -1,0 +1,30 @@
+import { errors, types } from 'cassandra-driver';
+import { ChatError } from '../../protocol/errors.js';
+
+// Server answers that mean "not enough replicas answered in time", as opposed to a bad query.
+const UNAVAILABLE_RESPONSES: ReadonlySet<number> = new Set([
+  types.responseErrorCodes.unavailableException,
+  types.responseErrorCodes.overloaded,
+  types.responseErrorCodes.isBootstrapping,
+  types.responseErrorCodes.writeTimeout,
+  types.responseErrorCodes.readTimeout,
+]);
+
+/** Whether a driver failure means Cassandra could not be reached or did not answer in time. */
+export function isCassandraUnavailable(error: unknown): boolean {
+  return (
+    error instanceof errors.NoHostAvailableError ||
+    error instanceof errors.OperationTimedOutError ||
+    error instanceof errors.BusyConnectionError ||
+    (error instanceof errors.ResponseError && UNAVAILABLE_RESPONSES.has(error.code))
+  );
+}
+
+/** A store failure as a protocol error: `unavailable` (safe to retry) or `internal`, with the cause. */
+export function storeError(error: unknown, operation: string): ChatError {
+  if (error instanceof ChatError) return error;
+  if (isCassandraUnavailable(error)) {
+    return new ChatError('unavailable', `Cassandra is unavailable (${operation})`, { cause: error });
+  }
+  return new ChatError('internal', `Cassandra failed (${operation})`, { cause: error });
+}
