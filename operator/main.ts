@@ -4,7 +4,6 @@
  * queue, the reconciler, leader election and the health endpoints; the logic lives in
  * desired/, reconcile/ and autoscale/.
  */
-import { createServer } from 'node:http';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, CHATCLUSTER_PLURAL } from '../common/chatcluster.js';
 import { ConfigError } from '../common/env.js';
@@ -17,6 +16,7 @@ import { KubeWriter } from './reconcile/kube.js';
 import type { Caches } from './reconcile/caches.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { controllerKey, generationChanged } from './runtime/event-filters.js';
+import { createHealthServer } from './runtime/health.js';
 import { Informer, keyOf, type InformerOptions } from './runtime/informer.js';
 import { LeaderElector } from './runtime/leader.js';
 import { WorkQueue } from './runtime/workqueue.js';
@@ -109,24 +109,7 @@ function main(): void {
     }
   };
 
-  const server = createServer((request, response) => {
-    if (request.url === '/healthz') {
-      response.end('ok');
-    } else if (request.url === '/readyz') {
-      // A standby (not leading) is ready too: it is healthy and will take over when needed.
-      const serving = crdCurrent && (ready || config.leaderElection);
-      response.statusCode = serving ? 200 : 503;
-      response.end(!crdCurrent ? 'applying the CRD' : ready ? 'ok' : 'standby');
-    } else if (request.url === '/metrics') {
-      void metrics.registry.metrics().then((text) => {
-        response.setHeader('content-type', metrics.registry.contentType);
-        response.end(text);
-      });
-    } else {
-      response.statusCode = 404;
-      response.end();
-    }
-  });
+  const server = createHealthServer(() => ({ crdCurrent, controllersStarted: ready, leaderElection: config.leaderElection }), metrics.registry);
   server.listen(config.healthPort);
 
   const elector = config.leaderElection

@@ -97,7 +97,7 @@ export class Reconciler {
       return await this.converge(cluster, key);
     } catch (error) {
       const message = describeFailure(error);
-      await this.writeStatus(cluster, this.observe(cluster, cluster.status?.replicas ?? 0, cluster.status?.connections ?? 0, message));
+      await this.writeStatus(cluster, this.observe(cluster, cluster.status?.replicas ?? 0, cluster.status?.connections ?? 0, this.schemaJobNameOf(cluster), message));
       await this.deps.writer.event(this.involved(cluster), 'Warning', 'ReconcileFailed', message);
       throw error;
     }
@@ -144,16 +144,16 @@ export class Reconciler {
       if (await applyIfChanged(cluster, object, cacheFor(caches, object.kind), writer, this.uncachedWrites)) applied += 1;
     }
     if (applied > 0) log.info({ key, applied }, 'applied changed objects');
-    await this.prune(cluster, objects, { jobName, ready: schemaReady });
+    await this.prune(cluster, objects, { jobName: plan.schemaJobName, ready: schemaReady });
 
-    const observed = this.observe(cluster, nodeReplicas, load.openConnections);
+    const observed = this.observe(cluster, nodeReplicas, load.openConnections, plan.schemaJobName);
     await this.writeStatus(cluster, observed);
     this.deps.metrics.readyReplicas.set({ namespace, chatcluster: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
     // Load changes without any watch event: poll it while autoscaling.
     return cluster.spec.autoscaling.enabled ? { requeueAfterMs: 15_000 } : {};
   }
 
-  private observe(cluster: ChatCluster, desiredReplicas: number, connections: number, error?: string) {
+  private observe(cluster: ChatCluster, desiredReplicas: number, connections: number, jobName: string, error?: string) {
     const { owned } = this.deps.caches;
     const names = namesOf(cluster);
     const { namespace } = cluster.metadata;
@@ -161,7 +161,7 @@ export class Reconciler {
       deployment: owned.Deployment.get(namespace, names.nodes),
       redis: owned.StatefulSet.get(namespace, names.redis),
       cassandra: owned.StatefulSet.get(namespace, names.cassandra),
-      schemaJob: owned.Job.get(namespace, this.schemaJobNameOf(cluster)),
+      schemaJob: owned.Job.get(namespace, jobName),
       desiredReplicas,
       connections,
       error,
