@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MemoryBus } from '../../node/bus/memory/bus.js';
 import { connectRedisBus } from '../../node/bus/redis/bus.js';
 import { testEnvironment } from '../support/env.js';
-import { describeBusContract } from './bus-contract.js';
+import { describeBusContract } from './bus/index.js';
 
 // Every Bus, one contract: the embedded node's must behave exactly like the Redis one.
 describeBusContract('MemoryBus', () => {

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { Envelope, Signal } from '../../node/bus/bus.js';
 import { connectRedisBus, type RedisBus, type RedisBusOptions } from '../../node/bus/redis/bus.js';
 import { ChatError } from '../../node/protocol/errors.js';
-import { messageEnvelope, range, seqOf } from '../contract/bus-contract.js';
+import { messageEnvelope, range, seqOf } from '../contract/bus/index.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { freePort } from '../../dev/env/ports.js';
 import { stopServer, type ServerProcess } from '../../dev/env/process.js';
