@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../protocol/frames.js';
 import { conversationId } from '../protocol/conversations.js';
 import { messageIdTime } from '../protocol/ids.js';
-import { MemoryStore, type DropReason, type MemoryStoreBounds } from './memory-store.js';
+import { MAX_EMBEDDED_GROUPS, MAX_EMBEDDED_MEMBERSHIPS, MemoryStore, type DropReason, type MemoryStoreBounds } from './memory-store.js';
 
 const EPOCH = Date.UTC(2025, 0, 6, 9);
 
@@ -110,5 +110,28 @@ describe('the bounded memory store', () => {
     await store.appendMessage(message, ['alice', 'bob']);
     expect(store.usage().messages).toBe(1);
     expect((await store.history(message.conv, { limit: 10 })).messages).toEqual([message]);
+  });
+});
+
+describe('the embedded store\'s groups', () => {
+  it('refuses a group past MAX_EMBEDDED_GROUPS with unavailable, saying why, and keeps every group it has', async () => {
+    const store = new MemoryStore();
+    for (let i = 0; i < MAX_EMBEDDED_GROUPS; i++) expect(await store.createGroup({ name: `g${i}`, createdBy: 'alice', createdAt: i })).toBe(true);
+    await expect(store.createGroup({ name: 'one-too-many', createdBy: 'alice', createdAt: 0 })).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining(`${MAX_EMBEDDED_GROUPS} groups`) as unknown });
+    expect(await store.getGroup('g0')).toMatchObject({ name: 'g0' });
+    // An existing name still answers "taken", not "full".
+    expect(await store.createGroup({ name: 'g1', createdBy: 'bob', createdAt: 0 })).toBe(false);
+  });
+
+  it('refuses a membership past MAX_EMBEDDED_MEMBERSHIPS; leaving makes room again, and joining twice counts once', async () => {
+    const store = new MemoryStore();
+    await store.createGroup({ name: 'big', createdBy: 'alice', createdAt: 0 });
+    for (let i = 0; i < MAX_EMBEDDED_MEMBERSHIPS; i++) await store.addMember('big', `u${i}`);
+    await store.addMember('big', 'u0');
+    await expect(store.addMember('big', 'late')).rejects.toMatchObject({ code: 'unavailable' });
+    await store.removeMember('big', 'u1');
+    await store.addMember('big', 'late');
+    expect(await store.isMember('big', 'late')).toBe(true);
+    expect(await store.isMember('big', 'u1')).toBe(false);
   });
 });

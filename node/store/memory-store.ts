@@ -1,3 +1,4 @@
+import { ChatError } from '../protocol/errors.js';
 import type { ChatMessage, GroupInfo } from '../protocol/frames.js';
 import type { HistoryPage, NodeRecord, SessionRecord, Store, SyncPage } from './store.js';
 
@@ -11,6 +12,13 @@ export interface MemoryStoreBounds {
 
 /** What fits a laptop running a demo: a long conversation, and a few tens of MiB in all. */
 export const DEFAULT_MEMORY_STORE_BOUNDS: MemoryStoreBounds = { maxMessagesPerConversation: 10_000, maxBytes: 32 * 1024 * 1024 };
+
+/**
+ * Groups and memberships are not dropped (a member would lose their group): past these the
+ * embedded node refuses new ones with `unavailable`, saying why. A laptop's worth.
+ */
+export const MAX_EMBEDDED_GROUPS = 10_000;
+export const MAX_EMBEDDED_MEMBERSHIPS = 100_000;
 
 /** Which bound made the store drop its first message. */
 export type DropReason = 'conversation' | 'total';
@@ -54,6 +62,7 @@ export class MemoryStore implements Store {
   private readonly groups = new Map<string, GroupInfo>();
   private readonly groupMembers = new Map<string, Set<string>>();
   private readonly userGroups = new Map<string, Set<string>>();
+  private memberships = 0;
   /** Per conversation, kept messages in id order (oldest first); no entry once all are dropped. */
   private readonly conversations = new Map<string, KeptMessage[]>();
   private readonly userConversations = new Map<string, Set<string>>();
@@ -84,6 +93,7 @@ export class MemoryStore implements Store {
 
   createGroup(group: GroupInfo): Promise<boolean> {
     if (this.groups.has(group.name)) return Promise.resolve(false);
+    if (this.groups.size >= MAX_EMBEDDED_GROUPS) return Promise.reject(embeddedFull(`${MAX_EMBEDDED_GROUPS} groups`));
     this.groups.set(group.name, { ...group });
     return Promise.resolve(true);
   }
@@ -94,13 +104,17 @@ export class MemoryStore implements Store {
   }
 
   addMember(group: string, user: string): Promise<void> {
-    setOf(this.groupMembers, group).add(user);
+    const members = setOf(this.groupMembers, group);
+    if (members.has(user)) return Promise.resolve();
+    if (this.memberships >= MAX_EMBEDDED_MEMBERSHIPS) return Promise.reject(embeddedFull(`${MAX_EMBEDDED_MEMBERSHIPS} group memberships`));
+    members.add(user);
     setOf(this.userGroups, user).add(group);
+    this.memberships += 1;
     return Promise.resolve();
   }
 
   removeMember(group: string, user: string): Promise<void> {
-    this.groupMembers.get(group)?.delete(user);
+    if (this.groupMembers.get(group)?.delete(user) === true) this.memberships -= 1;
     this.userGroups.get(user)?.delete(group);
     return Promise.resolve();
   }
@@ -313,4 +327,8 @@ function insertionIndex(kept: readonly KeptMessage[], id: string): number {
 function firstAfter(kept: readonly KeptMessage[], id: string): number {
   const index = insertionIndex(kept, id);
   return kept[index]?.message.id === id ? index + 1 : index;
+}
+
+function embeddedFull(what: string): ChatError {
+  return new ChatError('unavailable', `the embedded node keeps at most ${what}; run a cluster (Redis and Cassandra) for more`);
 }
