@@ -56,6 +56,7 @@ export class KubeWriter {
   }
 
   /** Records a Kubernetes Event on the ChatCluster (best effort: an event never fails a reconcile). */
+  /** An Event about a ChatCluster (`involved`: its metadata, or anything naming it). */
   async event(involved: { namespace: string; name: string; uid: string }, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const now = new Date().toISOString();
     this.metrics.writes.inc({ verb: 'create', kind: 'Event' });

@@ -98,13 +98,9 @@ export class Reconciler {
     } catch (error) {
       const message = describeFailure(error);
       await this.writeStatus(cluster, this.observe(cluster, cluster.status?.replicas ?? 0, cluster.status?.connections ?? 0, this.schemaJobNameOf(cluster), message));
-      await this.deps.writer.event(this.involved(cluster), 'Warning', 'ReconcileFailed', message);
+      await this.deps.writer.event(cluster.metadata, 'Warning', 'ReconcileFailed', message);
       throw error;
     }
-  }
-
-  private involved(cluster: ChatCluster): { namespace: string; name: string; uid: string } {
-    return { namespace: cluster.metadata.namespace, name: cluster.metadata.name, uid: cluster.metadata.uid };
   }
 
   private async converge(cluster: ChatCluster, key: string): Promise<ReconcileResult> {
@@ -135,7 +131,7 @@ export class Reconciler {
       const id = `${cluster.metadata.uid}/${object.kind ?? ''}/${object.metadata?.name ?? ''}`;
       if (this.uncachedWrites.isFresh(id, 'created')) continue;
       if (await writer.createIfMissing(object)) {
-        await writer.event(this.involved(cluster), 'Normal', 'Created', `generated ${object.kind ?? ''} ${object.metadata?.name ?? ''}`);
+        await writer.event(cluster.metadata, 'Normal', 'Created', `generated ${object.kind ?? ''} ${object.metadata?.name ?? ''}`);
       }
       this.uncachedWrites.record(id, 'created');
     }
@@ -173,7 +169,7 @@ export class Reconciler {
     if (!statusChanged(cluster.status, status)) return;
     await this.deps.writer.patchStatus(cluster.metadata.namespace, cluster.metadata.name, status);
     if (cluster.status?.phase !== status.phase) {
-      await this.deps.writer.event(this.involved(cluster), status.phase === 'Degraded' ? 'Warning' : 'Normal', `Phase${status.phase ?? ''}`, `phase is now ${status.phase ?? ''}`);
+      await this.deps.writer.event(cluster.metadata, status.phase === 'Degraded' ? 'Warning' : 'Normal', `Phase${status.phase ?? ''}`, `phase is now ${status.phase ?? ''}`);
     }
   }
 
@@ -190,7 +186,7 @@ export class Reconciler {
   private async prune(cluster: ChatCluster, wanted: readonly KubernetesObject[], schema: { jobName: string; ready: boolean }): Promise<void> {
     for (const object of staleObjects(cluster, this.deps.caches.owned, wanted, schema)) {
       await this.deps.writer.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace } });
-      await this.deps.writer.event(this.involved(cluster), 'Normal', 'Deleted', `deleted ${object.kind ?? ''} ${object.metadata?.name ?? ''}, no longer wanted`);
+      await this.deps.writer.event(cluster.metadata, 'Normal', 'Deleted', `deleted ${object.kind ?? ''} ${object.metadata?.name ?? ''}, no longer wanted`);
     }
     const serviceMonitorId = `${cluster.metadata.uid}/ServiceMonitor/${namesOf(cluster).nodes}`;
     if (!wantsServiceMonitor(cluster, true) && !this.uncachedWrites.isFresh(serviceMonitorId, 'deleted') && (await this.serviceMonitorCrdPresent())) {

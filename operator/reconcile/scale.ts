@@ -32,9 +32,8 @@ export async function scaleNodes(step: ScaleStep): Promise<{ replicas: number; h
     now: step.now,
     history: step.history,
   });
-  const involved = { namespace: cluster.metadata.namespace, name: cluster.metadata.name, uid: cluster.metadata.uid };
   if (deployment !== undefined && decision.replicas !== currentReplicas) {
-    await writer.event(involved, 'Normal', 'Scaled', `${currentReplicas} → ${decision.replicas} nodes: ${decision.reason}`);
+    await writer.event(cluster.metadata, 'Normal', 'Scaled', `${currentReplicas} → ${decision.replicas} nodes: ${decision.reason}`);
   }
   if (deployment !== undefined && decision.replicas < currentReplicas) {
     for (const change of deletionCostChanges(load.candidates)) {
