@@ -43,12 +43,20 @@ describe('the node configuration', () => {
     expect(config.auth).toEqual({ kind: 'jwks', url: 'https://issuer.example/.well-known/jwks.json' });
   });
 
+  it('takes a Sentinel or Cluster Redis URL', () => {
+    const cluster = { CHAT_JWT_SECRET: SECRET, CHAT_CASSANDRA_CONTACT_POINTS: 'c:9042' };
+    for (const url of ['redis+sentinel://:pw@s-0:26379,s-1:26379/chat', 'rediss+cluster://r-0:6379,r-1:6379']) {
+      expect(loadNodeConfig({ ...cluster, CHAT_REDIS_URL: url }).redisUrl).toBe(url);
+    }
+  });
+
   it.each([
     [{ CHAT_PORT: 'eighty' }, 'CHAT_PORT'],
     [{ CHAT_PORT: '70000' }, 'CHAT_PORT'],
     [{ CHAT_ADMIN_PORT: '-1' }, 'CHAT_ADMIN_PORT'],
     [{ CHAT_MAX_FRAME_BYTES: '12' }, 'CHAT_MAX_FRAME_BYTES'],
     [{ CHAT_REDIS_URL: 'http://redis:6379', CHAT_CASSANDRA_CONTACT_POINTS: 'c:9042' }, 'CHAT_REDIS_URL'],
+    [{ CHAT_REDIS_URL: 'redis+sentinel://s-0:26379', CHAT_CASSANDRA_CONTACT_POINTS: 'c:9042' }, 'CHAT_REDIS_URL'],
     [{ CHAT_REDIS_URL: 'redis://redis:6379' }, 'CHAT_CASSANDRA_CONTACT_POINTS'],
     [{ CHAT_CASSANDRA_CONTACT_POINTS: 'c:9042' }, 'CHAT_REDIS_URL'],
     [{ CHAT_REDIS_URL: 'redis://r:6379', CHAT_CASSANDRA_CONTACT_POINTS: 'just-a-host' }, 'CHAT_CASSANDRA_CONTACT_POINTS'],

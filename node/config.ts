@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CQL_IDENTIFIER } from '../common/chatcluster.js';
 import { ConfigError, portNumber, readVariable, wholeNumber } from '../common/env.js';
 import type { AuthConfig } from './auth/tokens.js';
+import { parseRedisAddress, RedisAddressError } from './bus/redis/address.js';
 import { DEFAULT_MEMORY_STORE_BOUNDS, type MemoryStoreBounds } from './store/memory-store.js';
 
 /** A chat node's configuration, read once at start from the environment. */
@@ -12,7 +13,7 @@ export interface NodeConfig {
   adminPort: number;
   /** `host:adminPort` other nodes and the operator use, written to the node registry. */
   advertiseAddress: string;
-  /** Unset together with `cassandra`: the embedded single node. */
+  /** Standalone, Sentinel or Cluster (node/bus/redis/address.ts); unset together with `cassandra`: the embedded single node. */
   redisUrl: string | undefined;
   /** Prefix of every Redis key and channel, so several clusters can share one Redis. */
   redisKeyPrefix: string;
@@ -43,6 +44,15 @@ const contactPoints = z
   .string()
   .transform((value) => value.split(',').map((point) => point.trim()).filter((point) => point !== ''))
   .pipe(z.array(hostPort).min(1, 'expected at least one host:port'));
+/** Any URL the bus can use (standalone, Sentinel or Cluster: node/bus/redis/address.ts). */
+const redisUrlSchema = z.string().superRefine((text, context) => {
+  try {
+    parseRedisAddress(text);
+  } catch (error) {
+    if (!(error instanceof RedisAddressError)) throw error;
+    context.addIssue({ code: 'custom', message: error.message });
+  }
+});
 const identifier = z.string().regex(CQL_IDENTIFIER, 'expected a CQL identifier (letters, digits, _)');
 
 /**
@@ -53,7 +63,7 @@ export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
   const nodeId = readVariable(env, 'CHAT_NODE_ID', z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected 1-128 of [A-Za-z0-9._-]').default(hostname()));
   const adminPort = readVariable(env, 'CHAT_ADMIN_PORT', portNumber.default(9090));
   // A Redis URL may carry a password: never echoed.
-  const redisUrl = readVariable(env, 'CHAT_REDIS_URL', z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(), { secret: true });
+  const redisUrl = readVariable(env, 'CHAT_REDIS_URL', redisUrlSchema.optional(), { secret: true });
   const points = readVariable(env, 'CHAT_CASSANDRA_CONTACT_POINTS', contactPoints.optional());
   if ((redisUrl === undefined) !== (points === undefined)) {
     const missing = redisUrl === undefined ? 'CHAT_REDIS_URL' : 'CHAT_CASSANDRA_CONTACT_POINTS';

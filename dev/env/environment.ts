@@ -11,6 +11,8 @@ import { Launcher } from './launcher.js';
 import { isAlive, stopServer, type ServerProcess } from './process.js';
 import { prometheusPathDirs, provisionPrometheus } from './prometheus.js';
 import { slowStep } from './progress.js';
+import { startClusterRedis } from './redis-cluster.js';
+import { startSentinelRedis } from './redis-sentinel.js';
 import { provisionRedis, startRedis } from './redis.js';
 
 /** What a started part tells its users: environment variables and folders for PATH. */
@@ -39,6 +41,22 @@ const PARTS = {
     provision: provisionRedis,
     start: async (redisServer, launcher) => ({
       variables: { CHAT_REDIS_URL: await startRedis(redisServer, launcher) },
+      pathDirs: [],
+    }),
+  }),
+  // Redis with failover: a primary, two replicas and three sentinels.
+  'redis-sentinel': part({
+    provision: provisionRedis,
+    start: async (redisServer, launcher) => ({
+      variables: { CHAT_REDIS_SENTINEL_URL: (await startSentinelRedis(redisServer, launcher)).url },
+      pathDirs: [],
+    }),
+  }),
+  // Redis scaled out: three masters, each with a replica.
+  'redis-cluster': part({
+    provision: provisionRedis,
+    start: async (redisServer, launcher) => ({
+      variables: { CHAT_REDIS_CLUSTER_URL: (await startClusterRedis(redisServer, launcher)).url },
       pathDirs: [],
     }),
   }),

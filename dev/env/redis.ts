@@ -1,44 +1,58 @@
+import { mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Launcher } from './launcher.js';
 import { freePort } from './ports.js';
+import type { ServerProcess } from './process.js';
 import { ensureDebianPackage } from './tools.js';
 
-/** Finds redis-server, installing Debian's package when it is missing and allowed. */
+/** Finds redis-server, installing Debian's package (which brings redis-cli) when it is missing and allowed. */
 export function provisionRedis(): Promise<string> {
   return ensureDebianPackage('redis-server', 'redis-server');
+}
+
+/**
+ * The flags every test Redis runs with: loopback only, its own folder, nothing persisted
+ * (a restarted server starts empty; a test that needs persistence configures it itself).
+ */
+export function redisServerArgs(port: number, dir: string): string[] {
+  return ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+}
+
+/** Starts redis-server `name` on `port` in a folder of its own, with `extraArgs`; resolves once it answers PING. */
+export async function startRedisServer(
+  launcher: Launcher,
+  redisServer: string,
+  name: string,
+  port: number,
+  extraArgs: readonly string[] = [],
+): Promise<ServerProcess> {
+  const dir = launcher.path(name);
+  mkdirSync(dir, { recursive: true });
+  return launcher.start(name, redisServer, [...redisServerArgs(port, dir), ...extraArgs], () => answersPing(`redis://127.0.0.1:${port}`));
 }
 
 /** Starts a throw-away Redis on a free loopback port; resolves with its URL once it answers PING. */
 export async function startRedis(redisServer: string, launcher: Launcher): Promise<string> {
   const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
-  await launcher.start(
-    'redis',
-    redisServer,
-    [
-      '--bind', '127.0.0.1',
-      '--port', String(port),
-      '--dir', launcher.dir,
-      // Nothing to keep between runs; a test that needs persistence configures it itself.
-      '--save', '',
-      '--appendonly', 'no',
-      '--daemonize', 'no',
-    ],
-    () => answersPing(url),
-  );
-  return url;
+  await startRedisServer(launcher, redisServer, 'redis', port);
+  return `redis://127.0.0.1:${port}`;
 }
 
 /** Whether a Redis at `url` answers PING now (one attempt, no retries). */
 export async function answersPing(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  await askRedis(url, (client) => client.ping());
+  return true;
+}
+
+/** Runs `question` on a one-off connection to `url` (no retries) and closes it. */
+export async function askRedis<T>(url: string, question: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
   client.on('error', () => {
     // Refused connections while the server starts are expected; connect() reports them.
   });
   try {
     await client.connect();
-    await client.ping();
-    return true;
+    return await question(client);
   } finally {
     client.disconnect();
   }

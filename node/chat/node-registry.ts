@@ -8,6 +8,7 @@ import { finishUnsettledMessages } from './recovery.js';
 
 /** Mapping rows refreshed at once by the heartbeat. */
 const SESSION_REFRESH_BATCH = 128;
+const REASSERT_RETRY_MS = 1_000;
 
 export interface NodeRegistryDeps {
   nodeId: string;
@@ -36,6 +37,9 @@ export class NodeRegistry {
   private timer: NodeJS.Timeout | undefined;
   private beats = 0;
   private registered = false;
+  /** Counts route re-assertions, so only the newest retries. */
+  private reassertions = 0;
+  private reassertTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: NodeRegistryDeps) {
     this.startedAt = deps.clock();
@@ -72,6 +76,7 @@ export class NodeRegistry {
   stopBeating(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    clearTimeout(this.reassertTimer);
   }
 
   /** Leaves the registry and this node's routes; the heartbeat is left to lapse. */
@@ -155,8 +160,15 @@ export class NodeRegistry {
     }
   }
 
-  /** After the bus lost its server (a restarted Redis may have lost everything): write this node's routes again. */
+  /**
+   * After the bus lost its server (a restarted Redis may have lost everything; a failover
+   * may have lost the newest writes): write this node's heartbeat and routes again. A
+   * failover can still be under way when the bus first answers, so a failed attempt is
+   * tried again every second until one succeeds or a newer loss starts over.
+   */
   async reassertRoutes(): Promise<void> {
+    const attempt = ++this.reassertions;
+    clearTimeout(this.reassertTimer);
     const { bus, log, sockets, nodeId } = this.deps;
     try {
       await bus.heartbeats.beat(nodeId, this.nodeTtlSeconds);
@@ -164,7 +176,10 @@ export class NodeRegistry {
       await Promise.all(sockets.hostedGroups().map((group) => bus.routes.addGroupNode(group, nodeId)));
       log.info({ sockets: sockets.connectionCount }, 'routes written again after the bus reconnected');
     } catch (error) {
-      log.warn({ err: error }, 'could not write routes after the bus reconnected');
+      if (attempt !== this.reassertions || this.timer === undefined) return;
+      log.warn({ err: error, retryInMs: REASSERT_RETRY_MS }, 'could not write routes after the bus reconnected');
+      this.reassertTimer = setTimeout(() => void this.reassertRoutes(), REASSERT_RETRY_MS);
+      this.reassertTimer.unref();
     }
   }
 }

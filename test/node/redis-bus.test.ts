@@ -12,7 +12,7 @@ import { messageEnvelope, range, seqOf } from '../contract/bus/index.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { freePort } from '../../dev/env/ports.js';
 import { stopServer, type ServerProcess } from '../../dev/env/process.js';
-import { answersPing, provisionRedis } from '../../dev/env/redis.js';
+import { provisionRedis, startRedisServer } from '../../dev/env/redis.js';
 import { testEnvironment } from '../support/env.js';
 
 /** Keys of this file's own, so files running side by side on the shared Redis never meet. */
@@ -198,8 +198,7 @@ describe('RedisBus when Redis fails', () => {
       url,
       async start() {
         started += 1;
-        const args = ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'];
-        server = await launcher.start(`redis-${started}`, redisServer, args, () => answersPing(url));
+        server = await startRedisServer(launcher, redisServer, `redis-${started}`, port);
       },
       async stop() {
         if (server !== undefined) await stopServer(server.pid);

@@ -4,6 +4,9 @@ import { z } from 'zod';
 
 const TestEnvironment = z.object({
   CHAT_REDIS_URL: z.string().startsWith('redis://'),
+  /** The same bus behind Sentinel (a primary, two replicas, three sentinels) and on a Redis Cluster (three masters). */
+  CHAT_REDIS_SENTINEL_URL: z.string().startsWith('redis+sentinel://'),
+  CHAT_REDIS_CLUSTER_URL: z.string().startsWith('redis+cluster://'),
   CHAT_CASSANDRA_CONTACT_POINTS: z.string().min(1),
   CHAT_CASSANDRA_DC: z.string().min(1),
   KUBECONFIG: z.string().min(1),

@@ -4,7 +4,8 @@ import { Client } from 'cassandra-driver';
 import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from '../../dev/env/cassandra.js';
 import type { Launcher } from '../../dev/env/launcher.js';
 import { isAlive, type ServerProcess } from '../../dev/env/process.js';
-import { answersPing, provisionRedis, startRedis } from '../../dev/env/redis.js';
+import { freePort } from '../../dev/env/ports.js';
+import { provisionRedis, startRedisServer } from '../../dev/env/redis.js';
 import { stopNode, type NodeProcess } from '../../dev/node-processes.js';
 
 /**
@@ -22,14 +23,12 @@ export interface RestartableServer {
   pause(ms: number): Promise<void>;
 }
 
-/** Starts a Redis with `startRedis`, restarted as a new redis-server on the same port (nothing persisted). */
+/** Starts a test Redis, restarted as a new redis-server on the same port (nothing persisted, so it comes back empty). */
 export async function startRestartableRedis(launcher: Launcher): Promise<RestartableServer> {
   const redisServer = await provisionRedis();
-  const url = await startRedis(redisServer, launcher);
-  const port = new URL(url).port;
-  // The flags of startRedis: loopback, no persistence, so a restarted Redis starts empty.
-  const args = ['--bind', '127.0.0.1', '--port', port, '--dir', launcher.dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
-  return restartable(url, launcher.process('redis'), (name) => launcher.start(name, redisServer, args, () => answersPing(url)));
+  const port = await freePort();
+  const first = await startRedisServer(launcher, redisServer, 'redis', port);
+  return restartable(`redis://127.0.0.1:${port}`, first, (name) => startRedisServer(launcher, redisServer, name, port));
 }
 
 /**

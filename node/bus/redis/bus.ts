@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { Bus, IdempotencyKeys, NodeHeartbeats, PresenceChannel, PresenceHandler, ProgressLedger, RouteCache, Signals } from '../bus.js';
 import { ChannelSubscriptions } from './channels.js';
-import { openConnection, serverMilliseconds, type BusSettings } from './connection.js';
+import { parseRedisAddress } from './address.js';
+import { openConnection, serverMilliseconds, type BusSettings, type RedisClient } from './connection.js';
 import { RedisNodeHeartbeats } from './heartbeats.js';
 import { RedisIdempotencyKeys } from './idempotency.js';
 import { RedisInbox } from './inbox.js';
@@ -30,17 +31,20 @@ export interface RedisBusOptions {
 
 const HEALTH_TIMEOUT_MS = 1_000;
 
-/** Opens a bus on the Redis at `url` (`redis://host:port[/db]`); rejects `unavailable` when it cannot be reached. */
+/**
+ * Opens a bus on the Redis at `url`: standalone, Sentinel or Cluster (address.ts has the
+ * forms); rejects `unavailable` when it cannot be reached.
+ */
 export async function connectRedisBus(url: string, options: RedisBusOptions = {}): Promise<RedisBus> {
   const settings: BusSettings = {
-    url,
+    address: parseRedisAddress(url),
     prefix: options.prefix ?? 'chat:',
     inboxMaxLength: options.inboxMaxLength ?? 10_000,
     inboxTtlSeconds: options.inboxTtlSeconds ?? 24 * 60 * 60,
     commandTimeoutMs: options.commandTimeoutMs ?? 2_000,
     report: options.onError ?? (() => undefined),
   };
-  const commands = openConnection(settings, 'commands', { commandTimeout: settings.commandTimeoutMs });
+  const commands = openConnection(settings, 'commands', { commandTimeout: settings.commandTimeoutMs, enableAutoPipelining: true });
   const subscriber = openConnection(settings, 'subscriber', {});
   try {
     await reach('connect', () => Promise.all([commands.connect(), subscriber.connect()]));
@@ -54,10 +58,10 @@ export async function connectRedisBus(url: string, options: RedisBusOptions = {}
 }
 
 /**
- * The bus on one standalone Redis (7 or later): streams for inboxes, pub/sub for signals
- * and presence, plain keys for the rest (the layout is in keys.ts). Three kinds of
- * connection: `<prefix>commands`, `<prefix>subscriber` and one `<prefix>inbox:<node>` per
- * consumed inbox (see CLIENT LIST).
+ * The bus on Redis 7 or later, standalone, behind Sentinel or a Cluster: streams for
+ * inboxes, pub/sub for signals and presence, plain keys for the rest (the layout is in
+ * keys.ts). Three kinds of connection: `<prefix>commands`, `<prefix>subscriber` and one
+ * `<prefix>inbox:<node>` per consumed inbox (see CLIENT LIST).
  */
 export class RedisBus implements Bus {
   readonly inbox: RedisInbox;
@@ -75,11 +79,11 @@ export class RedisBus implements Bus {
   /** Use connectRedisBus, which opens the connections this takes. */
   constructor(
     private readonly settings: BusSettings,
-    private readonly commands: Redis,
-    private readonly subscriber: Redis,
+    private readonly commands: RedisClient,
+    private readonly subscriber: RedisClient,
     openedAtMs: number,
   ) {
-    this.keys = new BusKeys(settings.prefix);
+    this.keys = new BusKeys(settings.prefix, settings.address.mode === 'cluster');
     this.subscriptions = new ChannelSubscriptions(subscriber, settings.report);
     this.inbox = new RedisInbox(settings, commands, this.keys, openedAtMs);
     this.signals = new RedisSignals(commands, this.subscriptions, this.keys);
@@ -90,12 +94,17 @@ export class RedisBus implements Bus {
     this.watchReconnects();
   }
 
+  /**
+   * Calls the reconnect handlers once the bus answers again after a loss: the connection
+   * came back (to the same server or the new primary), or, on a Cluster, a server went away
+   * and the slot map was read again (a replica may have taken over).
+   */
   private watchReconnects(): void {
     let lost = false;
-    this.commands.on('close', () => {
+    const loss = (): void => {
       lost = true;
-    });
-    this.commands.on('ready', () => {
+    };
+    const back = (): void => {
       if (!lost || this.closed) return;
       lost = false;
       for (const handler of this.reconnectHandlers) {
@@ -105,7 +114,13 @@ export class RedisBus implements Bus {
           this.settings.report(error);
         }
       }
-    });
+    };
+    this.commands.on('close', loss);
+    this.commands.on('ready', back);
+    if (this.settings.address.mode === 'cluster') {
+      this.commands.on('-node', loss);
+      this.commands.on('refresh', back);
+    }
   }
 
   /** A presence channel delivering the changes of the users it follows to `handler`. */
@@ -118,7 +133,10 @@ export class RedisBus implements Bus {
     this.reconnectHandlers.push(handler);
   }
 
-  /** Whether Redis answers a PING within a second. */
+  /**
+   * Whether Redis answers within a second: the server (or Sentinel's primary) answers PING;
+   * on a Cluster, every master answers and the cluster says its slots are all served.
+   */
   async isHealthy(): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
@@ -127,7 +145,7 @@ export class RedisBus implements Bus {
       }, HEALTH_TIMEOUT_MS);
     });
     try {
-      return await Promise.race([this.commands.ping().then(() => true), timeout]);
+      return await Promise.race([answers(this.commands), timeout]);
     } catch {
       return false;
     } finally {
@@ -143,4 +161,13 @@ export class RedisBus implements Bus {
     this.commands.disconnect();
     this.subscriber.disconnect();
   }
+}
+
+async function answers(connection: RedisClient): Promise<boolean> {
+  if (!(connection instanceof Cluster)) {
+    await connection.ping();
+    return true;
+  }
+  const [info] = await Promise.all([connection.cluster('INFO'), ...connection.nodes('master').map((master) => master.ping())]);
+  return /^cluster_state:ok\s*$/m.test(info);
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { reach } from './replies.js';
 
 export type MessageListener = (message: string) => void;
@@ -11,7 +11,7 @@ export class ChannelSubscriptions {
   private readonly listeners = new Map<string, Set<MessageListener>>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly report: (error: unknown) => void,
   ) {
     connection.on('message', (channel: string, message: string) => {

@@ -1,7 +1,11 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisAddress } from './address.js';
+
+/** A connection the bus uses: to one server (standalone or the Sentinel-elected primary), or to a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
 
 export interface BusSettings {
-  url: string;
+  address: RedisAddress;
   prefix: string;
   inboxMaxLength: number;
   inboxTtlSeconds: number;
@@ -9,27 +13,90 @@ export interface BusSettings {
   report: (error: unknown) => void;
 }
 
+/** Options of one connection that differ by its role (the commands' timeout, the blocking reader's socket timeout). */
+export interface ConnectionExtras {
+  commandTimeout?: number;
+  socketTimeout?: number;
+  /** Batches the commands issued in one tick into one round trip (per server, in a Cluster). */
+  enableAutoPipelining?: boolean;
+}
+
+const CONNECT_TIMEOUT_MS = 2_000;
+
 /**
  * A connection that fails fast while Redis is away instead of queueing: commands are
  * rejected when it is not ready (no offline queue) and those in flight when it drops are
- * rejected at once (no retry per request), while it keeps reconnecting in the background.
+ * rejected at once (no retry per request), while it keeps reconnecting in the background:
+ * to the same server, to the primary the sentinels name now, or to the Cluster's
+ * servers as its slot map says.
  */
-export function openConnection(settings: BusSettings, role: string, extra: RedisOptions): Redis {
-  const connection = new Redis(settings.url, {
+export function openConnection(settings: BusSettings, role: string, extras: ConnectionExtras): RedisClient {
+  const connectionName = `${settings.prefix}${role}`.replace(/[^\x21-\x7e]/g, '_');
+  const perServer: RedisOptions = {
     lazyConnect: true,
-    enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
-    connectionName: `${settings.prefix}${role}`.replace(/[^\x21-\x7e]/g, '_'),
-    ...extra,
-  });
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    connectionName,
+    ...(extras.commandTimeout === undefined ? {} : { commandTimeout: extras.commandTimeout }),
+    ...(extras.socketTimeout === undefined ? {} : { socketTimeout: extras.socketTimeout }),
+  };
+  const connection = openFor(settings.address, perServer, extras.enableAutoPipelining ?? false);
   connection.on('error', () => {
     // Connection errors surface as rejected commands and through isHealthy; the event only
     // needs a listener so ioredis does not print them.
   });
   return connection;
+}
+
+function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipelining: boolean): RedisClient {
+  const retryStrategy = (attempt: number): number => Math.min(attempt * 100, 1_000);
+  switch (address.mode) {
+    case 'standalone':
+      return new Redis(address.url, { ...perServer, enableOfflineQueue: false, retryStrategy, enableAutoPipelining });
+    case 'sentinel':
+      return new Redis({
+        ...perServer,
+        enableOfflineQueue: false,
+        retryStrategy,
+        enableAutoPipelining,
+        sentinels: address.sentinels,
+        name: address.masterName,
+        username: address.username,
+        password: address.password,
+        sentinelPassword: address.sentinelPassword,
+        db: address.db,
+        ...(address.tls ? { tls: {} } : {}),
+        sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
+        sentinelRetryStrategy: retryStrategy,
+        // Subscribes to the sentinels' +switch-master, so a failover that leaves the old
+        // primary running (demoted to a replica) moves this connection too.
+        failoverDetector: true,
+        // A demoted primary answers writes with READONLY: reconnect, which asks the sentinels again.
+        reconnectOnError: (error) => error.message.startsWith('READONLY'),
+      });
+    case 'cluster': {
+      const options: ClusterOptions = {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        enableAutoPipelining,
+        clusterRetryStrategy: retryStrategy,
+        // Retried after a slot map refresh while a replica takes over a failed master;
+        // past maxRedirections × this, the command fails (as `unavailable`).
+        retryDelayOnFailover: 200,
+        retryDelayOnClusterDown: 200,
+        maxRedirections: 8,
+        slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
+        redisOptions: {
+          ...perServer,
+          username: address.username,
+          password: address.password,
+          ...(address.tls ? { tls: {} } : {}),
+        },
+      };
+      return new Cluster(address.seeds, options);
+    }
+  }
 }
 
 /** Milliseconds from a TIME reply (seconds, microseconds). */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { NodeHeartbeats } from '../bus.js';
 import { stringsOf } from './codec.js';
 import type { BusKeys } from './keys.js';
@@ -8,7 +8,7 @@ import { BEAT, EXPIRED } from './scripts.js';
 /** Heartbeats in one sorted set scored by expiry on the Redis clock; clean-up claims as NX keys. */
 export class RedisNodeHeartbeats implements NodeHeartbeats {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: BusKeys,
   ) {}
 

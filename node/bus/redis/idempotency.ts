@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { Ack } from '../../protocol/frames.js';
 import type { IdempotencyKeys } from '../bus.js';
 import { parseAck } from './codec.js';
@@ -15,7 +15,7 @@ const PENDING_TTL_SECONDS = 60;
 /** Idempotency keys as strings with a time-to-live: `pending`, then the first ack. */
 export class RedisIdempotencyKeys implements IdempotencyKeys {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: BusKeys,
   ) {}
 

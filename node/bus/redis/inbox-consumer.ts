@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { ChatError } from '../../protocol/errors.js';
 import type { EnvelopeHandler } from '../bus.js';
 import { ENVELOPE_FIELD, parseEnvelope } from './codec.js';
@@ -19,7 +19,7 @@ export class InboxConsumer {
   private readonly loop: Promise<void>;
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly key: string,
     private cursor: string,
     private readonly handler: EnvelopeHandler,

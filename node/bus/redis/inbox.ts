@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import { ChatError } from '../../protocol/errors.js';
 import type { Envelope, EnvelopeHandler, Inbox, Unsubscribe } from '../bus.js';
 import { ENVELOPE_FIELD } from './codec.js';
-import { openConnection, type BusSettings } from './connection.js';
+import { openConnection, type BusSettings, type RedisClient } from './connection.js';
 import { InboxConsumer, READ_BLOCK_MS } from './inbox-consumer.js';
 import type { BusKeys } from './keys.js';
 import { reach, resultsOf } from './replies.js';
@@ -26,7 +25,7 @@ export class RedisInbox implements Inbox {
 
   constructor(
     private readonly settings: BusSettings,
-    private readonly commands: Redis,
+    private readonly commands: RedisClient,
     private readonly keys: BusKeys,
     openedAtMs: number,
   ) {

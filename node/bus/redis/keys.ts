@@ -19,25 +19,40 @@
  * Connections are named `<prefix>commands`, `<prefix>subscriber` and `<prefix>inbox:<node>`
  * (see CLIENT LIST).
  *
+ * On a Redis Cluster, a node's own keys (`inbox`, `node-sessions`, `node-groups`,
+ * `cleanup`, `in-flight`) carry the node id as a hash tag, `inbox:{<node>}`: they live in
+ * one slot, on one master, so a master's failure takes a whole node's state with it or
+ * none of it. Users' and groups' keys are spread over the cluster by their own names.
+ * Elsewhere the names stay untagged, as they were before Cluster mode existed, so nodes
+ * of two versions on one Redis during a rolling update still find each other's keys.
+ *
  * BusKeys names every key and channel, in one place so the layout above stays true.
  */
 export class BusKeys {
-  constructor(readonly prefix: string) {}
+  constructor(
+    readonly prefix: string,
+    private readonly hashTags = false,
+  ) {}
+
+  /** A key of one node's, tagged with the node id on a Cluster. Node ids hold no braces (NodeConfig). */
+  private nodeKey(kind: string, node: string): string {
+    return this.hashTags ? `${this.prefix}${kind}:{${node}}` : `${this.prefix}${kind}:${node}`;
+  }
 
   inbox(node: string): string {
-    return `${this.prefix}inbox:${node}`;
+    return this.nodeKey('inbox', node);
   }
   sessions(user: string): string {
     return `${this.prefix}sessions:${user}`;
   }
   nodeSessions(node: string): string {
-    return `${this.prefix}node-sessions:${node}`;
+    return this.nodeKey('node-sessions', node);
   }
   groupNodes(group: string): string {
     return `${this.prefix}group-nodes:${group}`;
   }
   nodeGroups(node: string): string {
-    return `${this.prefix}node-groups:${node}`;
+    return this.nodeKey('node-groups', node);
   }
   idempotency(user: string, key: string): string {
     // User ids cannot contain ':', so the user part cannot run into the key part.
@@ -47,13 +62,13 @@ export class BusKeys {
     return `${this.prefix}heartbeats`;
   }
   cleanup(node: string): string {
-    return `${this.prefix}cleanup:${node}`;
+    return this.nodeKey('cleanup', node);
   }
   watermarks(): string {
     return `${this.prefix}watermarks`;
   }
   inFlight(node: string): string {
-    return `${this.prefix}in-flight:${node}`;
+    return this.nodeKey('in-flight', node);
   }
   signalChannel(node: string): string {
     return `${this.prefix}signal:${node}`;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { PresenceStatus } from '../../protocol/frames.js';
 import type { PresenceChannel, PresenceHandler } from '../bus.js';
 import type { ChannelSubscriptions, MessageListener } from './channels.js';
@@ -11,7 +11,7 @@ export class RedisPresenceChannel implements PresenceChannel {
   private readonly followed = new Map<string, MessageListener>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly subscriptions: ChannelSubscriptions,
     private readonly keys: BusKeys,
     private readonly handler: PresenceHandler,

@@ -1,12 +1,12 @@
-import type { Redis } from 'ioredis';
 import type { InFlightEntry, ProgressLedger } from '../bus.js';
+import type { RedisClient } from './connection.js';
 import type { BusKeys } from './keys.js';
 import { reach, resultsOf } from './replies.js';
 
 /** The progress ledger on Redis: one hash of watermarks, one hash of in-flight messages per node. */
 export class RedisProgressLedger implements ProgressLedger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: BusKeys,
   ) {}
 
@@ -15,11 +15,17 @@ export class RedisProgressLedger implements ProgressLedger {
     await reach('record a message in flight', () => this.redis.hset(this.keys.inFlight(node), entry.message.id, JSON.stringify(entry)));
   }
 
-  /** Reads the watermarks, then writes this node's and drops its settled entries, in one pipeline. */
+  /**
+   * Reads the watermarks, then writes this node's (one pipeline on the one hash), and drops
+   * its settled entries beside it (another key, on another master of a Cluster).
+   */
   async exchange(node: string, watermark: string, settled: readonly string[]): Promise<Map<string, string>> {
-    const pipeline = this.redis.pipeline().hgetall(this.keys.watermarks()).hset(this.keys.watermarks(), node, watermark);
-    if (settled.length > 0) pipeline.hdel(this.keys.inFlight(node), ...settled);
-    const [published] = await reach('exchange watermarks', async () => resultsOf(await pipeline.exec()));
+    const [[published]] = await reach('exchange watermarks', () =>
+      Promise.all([
+        this.redis.pipeline().hgetall(this.keys.watermarks()).hset(this.keys.watermarks(), node, watermark).exec().then(resultsOf),
+        settled.length > 0 ? this.redis.hdel(this.keys.inFlight(node), ...settled) : Promise.resolve(0),
+      ]),
+    );
     return new Map(Object.entries(published as Record<string, string>));
   }
 
@@ -34,11 +40,16 @@ export class RedisProgressLedger implements ProgressLedger {
       });
   }
 
-  /** Drops a node's watermark and in-flight entries together. */
+  /**
+   * Drops a node's in-flight entries, then its watermark: two keys (two masters of a
+   * Cluster), in the order that, should the second fail, leaves the watermark holding
+   * cursors back (safe) rather than entries without it.
+   */
   async forget(node: string): Promise<void> {
-    await reach('forget a node’s progress', async () =>
-      resultsOf(await this.redis.multi().hdel(this.keys.watermarks(), node).del(this.keys.inFlight(node)).exec()),
-    );
+    await reach('forget a node’s progress', async () => {
+      await this.redis.del(this.keys.inFlight(node));
+      await this.redis.hdel(this.keys.watermarks(), node);
+    });
   }
 }
 

@@ -1,40 +1,18 @@
-// The Lua scripts of the bus, each run with EVAL (single-key or on a standalone Redis).
+// The Lua scripts of the bus, each run with EVAL on one key, so any of them runs on a Redis Cluster.
 
-// The route scripts keep "first/last session" answers atomic with the writes. KEYS:
-// the user's sessions hash and the node's session index; ARGV: session, node, index member.
+// The route scripts keep "first/last session" answers atomic with the writes, on the user's
+// sessions hash alone (KEYS[1]), so they run on a Redis Cluster too. ARGV: session, node.
 export const ADD_SESSION = `
 local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
 if added == 1 and redis.call('HLEN', KEYS[1]) == 1 then return 1 end
 return 0`;
 
 // A session recorded on another node (the client moved) is not this record's to remove.
 export const REMOVE_SESSION = `
-redis.call('SREM', KEYS[2], ARGV[3])
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 if redis.call('HLEN', KEYS[1]) == 0 then return 1 end
 return 0`;
-
-// KEYS: the node's session index and group index; ARGV: prefix, node. The users' hashes and
-// the group sets are only known once the indexes are read, so their names are built here:
-// this needs a standalone Redis, not Redis Cluster.
-export const REMOVE_NODE = `
-local offline = {}
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local record = cjson.decode(member)
-  local sessions = ARGV[1] .. 'sessions:' .. record[1]
-  if redis.call('HGET', sessions, record[2]) == ARGV[2] then
-    redis.call('HDEL', sessions, record[2])
-    if redis.call('HLEN', sessions) == 0 then table.insert(offline, record[1]) end
-  end
-end
-redis.call('DEL', KEYS[1])
-for _, group in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  redis.call('SREM', ARGV[1] .. 'group-nodes:' .. group, ARGV[2])
-end
-redis.call('DEL', KEYS[2])
-return offline`;
 
 // Heartbeats use the Redis clock, so nodes with skewed clocks agree on who expired.
 const REDIS_NOW_MS = `

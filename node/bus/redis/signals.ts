@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { SignalHandler, Signals, Signal, Unsubscribe } from '../bus.js';
 import type { ChannelSubscriptions, MessageListener } from './channels.js';
 import { parseSignal } from './codec.js';
@@ -8,7 +8,7 @@ import { reach } from './replies.js';
 /** Signals on pub/sub: one channel per node. */
 export class RedisSignals implements Signals {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly subscriptions: ChannelSubscriptions,
     private readonly keys: BusKeys,
   ) {}

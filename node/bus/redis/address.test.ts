@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { describeRedisAddress, parseRedisAddress, RedisAddressError } from './address.js';
+
+describe('parseRedisAddress', () => {
+  it('keeps a standalone URL as it is', () => {
+    expect(parseRedisAddress('redis://:pw@redis:6379/2')).toEqual({ mode: 'standalone', url: 'redis://:pw@redis:6379/2' });
+    expect(parseRedisAddress('rediss://redis.example:6380')).toEqual({ mode: 'standalone', url: 'rediss://redis.example:6380' });
+  });
+
+  it('reads sentinels, the master name, both passwords and the database', () => {
+    expect(parseRedisAddress('redis+sentinel://app:p%40ss@s-0.r:26379,s-1.r:26380,[::1]:26381/chat?sentinelPassword=s%3Ecret&db=3')).toEqual({
+      mode: 'sentinel',
+      sentinels: [
+        { host: 's-0.r', port: 26379 },
+        { host: 's-1.r', port: 26380 },
+        { host: '::1', port: 26381 },
+      ],
+      masterName: 'chat',
+      username: 'app',
+      password: 'p@ss',
+      sentinelPassword: 's>cret',
+      db: 3,
+      tls: false,
+    });
+  });
+
+  it('gives sentinels port 26379 and cluster seeds port 6379 when none is named', () => {
+    expect(parseRedisAddress('rediss+sentinel://:pw@sentinel/mymaster')).toMatchObject({ sentinels: [{ host: 'sentinel', port: 26379 }], password: 'pw', tls: true });
+    expect(parseRedisAddress('redis+cluster://a,b:7001')).toEqual({
+      mode: 'cluster',
+      seeds: [
+        { host: 'a', port: 6379 },
+        { host: 'b', port: 7001 },
+      ],
+      tls: false,
+    });
+  });
+
+  it.each([
+    ['http://redis:6379', /expected redis:\/\//],
+    ['redis+sentinel://s:26379', /master name/],
+    ['redis+sentinel://s:26379/', /master name/],
+    ['redis+sentinel://s:26379/bad name', /master name/],
+    ['redis+sentinel://s:26379/m?password=x', /unknown URL parameter password/],
+    ['redis+sentinel://s:26379/m?db=x', /database number/],
+    ['redis+cluster://', /host:port/],
+    ['redis+cluster://a:1,,b:2', /host:port/],
+    ['redis+cluster://a:99999', /"a:99999" is not host:port/],
+    ['redis+cluster://a:6379/0', /names no database/],
+    ['redis+cluster://a:6379?x=1', /unknown URL parameter x/],
+    ['redis+proxy://a:1', /expected redis:\/\//],
+  ])('refuses %s', (text, message) => {
+    expect(() => parseRedisAddress(text)).toThrow(RedisAddressError);
+    expect(() => parseRedisAddress(text)).toThrow(message);
+  });
+
+  it('never puts a password in an error or a description', () => {
+    const secret = 'hunter2-very-secret';
+    let message = '';
+    try {
+      parseRedisAddress(`redis+cluster://:${secret}@a:6379/x`);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).not.toBe('');
+    expect(message).not.toContain(secret);
+    for (const url of [`redis://:${secret}@r:6379/1`, `redis+sentinel://:${secret}@s:1/m?sentinelPassword=${secret}`, `rediss+cluster://u:${secret}@a:1,b:2`]) {
+      expect(describeRedisAddress(parseRedisAddress(url))).not.toContain(secret);
+    }
+    expect(describeRedisAddress(parseRedisAddress(`rediss+cluster://u:${secret}@a:1,[::1]:2`))).toBe('rediss+cluster://a:1,[::1]:2');
+    expect(describeRedisAddress(parseRedisAddress(`redis://:${secret}@r:6379/1`))).toBe('redis://r:6379/1');
+  });
+});
