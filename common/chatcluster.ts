@@ -27,12 +27,22 @@ export type SecretKeyRef = z.infer<typeof SecretKeyRef>;
 /** Objects passed through to the pod spec as they are (the API server validates them). */
 const PassThrough = z.record(z.string(), z.unknown());
 
+/** How the managed Redis runs: one instance, or a primary with replicas watched by Sentinel. */
+export const REDIS_MODES = ['standalone', 'sentinel'] as const;
+export type RedisMode = (typeof REDIS_MODES)[number];
+
+// Neither mode nor replicas has a default: a structural default would also apply to the
+// ChatClusters already stored, so an operator upgrade would restructure a running Redis.
+// The operator resolves them instead (operator/desired/redis-mode.ts).
 const ManagedRedis = z.object({
-  replicas: z.number().int().min(1).max(1).default(1),
+  mode: z.enum(REDIS_MODES).optional(),
+  replicas: z.number().int().min(1).max(7).optional(),
   storage: Quantity.default('1Gi'),
   resources: Resources.optional(),
 });
-const ExternalRedis = z.object({ url: z.string().regex(/^rediss?:\/\//), secretRef: SecretKeyRef.optional() });
+/** Standalone (redis://, rediss://), Sentinel (redis+sentinel://) or Cluster (redis+cluster://): the node's CHAT_REDIS_URL forms. */
+export const REDIS_URL = /^rediss?(\+sentinel|\+cluster)?:\/\//;
+const ExternalRedis = z.object({ url: z.string().regex(REDIS_URL), secretRef: SecretKeyRef.optional() });
 
 const ManagedCassandra = z.object({
   replicas: z.number().int().min(1).max(99).default(3),
@@ -68,7 +78,7 @@ export const ChatClusterSpec = z.object({
     }),
   redis: z
     .object({ managed: ManagedRedis.optional(), external: ExternalRedis.optional() })
-    .default({ managed: { replicas: 1, storage: '1Gi' } }),
+    .default({ managed: { storage: '1Gi' } }),
   cassandra: z
     .object({ managed: ManagedCassandra.optional(), external: ExternalCassandra.optional(), keyspace: z.string().regex(CQL_IDENTIFIER).default('chat') })
     .default({ managed: { replicas: 3, storage: '10Gi', replicationFactor: 3 }, keyspace: 'chat' }),
@@ -115,6 +125,14 @@ export interface Condition {
 
 export type Phase = 'Pending' | 'Progressing' | 'Ready' | 'Degraded';
 
+/** The managed Redis as the operator found it. */
+export interface RedisStatus {
+  /** The mode it runs in, as resolved from the spec (and, for an unset mode, the running Redis). */
+  mode: RedisMode;
+  /** The pod that is primary, when the operator could ask (Sentinel) or there is only one (standalone). */
+  primary?: string;
+}
+
 export interface ChatClusterStatus {
   observedGeneration?: number;
   phase?: Phase;
@@ -124,6 +142,7 @@ export interface ChatClusterStatus {
   connections?: number;
   selector?: string;
   endpoint?: string;
+  redis?: RedisStatus;
 }
 
 /** A ChatCluster as read from the API server, spec already defaulted. */

@@ -11,6 +11,7 @@ import { createLogger } from '../common/log.js';
 import { loadOperatorConfig } from './config.js';
 import { upgradeOwnCrd } from './crd/upgrade.js';
 import { readNodeLoad } from './autoscale/node-load.js';
+import { askSentinels } from './reconcile/redis-primary.js';
 import { OperatorMetrics } from './metrics.js';
 import { KubeWriter } from './reconcile/kube.js';
 import type { Caches } from './reconcile/caches.js';
@@ -88,6 +89,7 @@ function main(): void {
     defaultImage: config.defaultNodeImage,
     adminPortClients: { operatorNamespace: config.leaseNamespace, prometheusNamespace: config.prometheusNamespace },
     readLoad: readNodeLoad,
+    readRedisPrimary: askSentinels,
   });
 
   const startControllers = async (): Promise<void> => {

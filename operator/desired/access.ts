@@ -1,6 +1,6 @@
-import type { KubernetesObject, V1LabelSelector, V1NetworkPolicy, V1NetworkPolicyIngressRule, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1LabelSelector, V1NetworkPolicy, V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1Secret } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import { ADMIN_PORT, CQL_PORT, labelsOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, selectorLabels, type Component } from './meta.js';
+import { ADMIN_PORT, CQL_PORT, labelsOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, selectorLabels, SENTINEL_PORT, type Component } from './meta.js';
 
 /**
  * The generated JWT secret, when the spec names none and uses no JWKS. It is created once
@@ -30,16 +30,22 @@ export interface AdminPortClients {
  * operator's pods from its namespace and Prometheus's pods alone.
  */
 export function desiredNetworkPolicy(cluster: ChatCluster, clients: AdminPortClients): V1NetworkPolicy {
-  const inNamespace = (namespace: string | undefined): V1LabelSelector => (namespace === undefined ? {} : { matchLabels: { 'kubernetes.io/metadata.name': namespace } });
-  const operator = {
-    namespaceSelector: inNamespace(clients.operatorNamespace),
-    podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'chatcluster', 'app.kubernetes.io/component': 'operator' } },
-  };
+  const operator = operatorPods(clients.operatorNamespace);
   const prometheus = { namespaceSelector: inNamespace(clients.prometheusNamespace), podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } };
   return ingressPolicy(cluster, namesOf(cluster).nodes, 'node', [
     { ports: [{ protocol: 'TCP', port: NODE_PORT }] },
     { ports: [{ protocol: 'TCP', port: ADMIN_PORT }], _from: [operator, prometheus] },
   ]);
+}
+
+const inNamespace = (namespace: string | undefined): V1LabelSelector => (namespace === undefined ? {} : { matchLabels: { 'kubernetes.io/metadata.name': namespace } });
+
+/** The operator's pods, in its namespace. */
+function operatorPods(operatorNamespace: string): V1NetworkPolicyPeer {
+  return {
+    namespaceSelector: inNamespace(operatorNamespace),
+    podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'chatcluster', 'app.kubernetes.io/component': 'operator' } },
+  };
 }
 
 /**
@@ -86,7 +92,7 @@ export function desiredServiceMonitor(cluster: ChatCluster): KubernetesObject & 
  * or read the messages.
  */
 export function desiredDependencyNetworkPolicy(cluster: ChatCluster, component: 'redis' | 'cassandra'): V1NetworkPolicy {
-  const clients = ['node', 'schema'].map((role) => ({ podSelector: { matchLabels: selectorLabels(cluster, role as 'node' | 'schema') } }));
+  const clients = dependencyClients(cluster);
   const name = component === 'redis' ? namesOf(cluster).redis : namesOf(cluster).cassandra;
   const peers = { podSelector: { matchLabels: selectorLabels(cluster, 'cassandra') } };
   return ingressPolicy(
@@ -100,4 +106,23 @@ export function desiredDependencyNetworkPolicy(cluster: ChatCluster, component: 
           { ports: [{ protocol: 'TCP', port: 7000 }], _from: [peers] },
         ],
   );
+}
+
+/** This cluster's chat nodes and schema Job: the clients of its managed dependencies. */
+function dependencyClients(cluster: ChatCluster): V1NetworkPolicyPeer[] {
+  return (['node', 'schema'] as const).map((role) => ({ podSelector: { matchLabels: selectorLabels(cluster, role) } }));
+}
+
+/**
+ * A Sentinel-managed Redis: its pods reach each other (replication, Sentinels watching
+ * and electing); the nodes reach Redis and ask the Sentinels where the primary is; the
+ * operator asks them too, for the status.
+ */
+export function desiredSentinelNetworkPolicy(cluster: ChatCluster, operatorNamespace: string): V1NetworkPolicy {
+  const peers = { podSelector: { matchLabels: selectorLabels(cluster, 'redis') } };
+  const nodes = { podSelector: { matchLabels: selectorLabels(cluster, 'node') } };
+  return ingressPolicy(cluster, namesOf(cluster).redis, 'redis', [
+    { ports: [{ protocol: 'TCP', port: REDIS_PORT }], _from: [...dependencyClients(cluster), peers] },
+    { ports: [{ protocol: 'TCP', port: SENTINEL_PORT }], _from: [nodes, peers, operatorPods(operatorNamespace)] },
+  ]);
 }

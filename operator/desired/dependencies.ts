@@ -1,7 +1,7 @@
 import { cassandraHeapEnv } from './cassandra-heap.js';
-import type { V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Affinity, V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import { CQL_PORT, namesOf, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels } from './meta.js';
+import { CQL_PORT, namesOf, ownedMeta, resourceRequirements, selectorLabels } from './meta.js';
 
 /** Images of the managed dependencies, pinned. */
 export const REDIS_IMAGE = 'redis:7.4.2';
@@ -12,64 +12,29 @@ export const CASSANDRA_IMAGE = 'cassandra:5.0.4';
  * (chat history is not something to lose to a mistyped kubectl delete); remove the
  * PersistentVolumeClaims by hand to free the storage.
  */
-const KEEP_VOLUMES = { whenDeleted: 'Retain', whenScaled: 'Retain' };
+export const KEEP_VOLUMES = { whenDeleted: 'Retain', whenScaled: 'Retain' };
 
 /** The official Redis and Cassandra images run as uid 999; their data volume is made theirs. */
-const DEPENDENCY_POD_SECURITY = { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } };
+export const DEPENDENCY_POD_SECURITY = { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } };
 
 /** The one persistent volume claim of a dependency pod, mounted as `data`. */
-function dataVolumeClaim(selector: Record<string, string>, storage: string | number): V1PersistentVolumeClaim {
+export function dataVolumeClaim(selector: Record<string, string>, storage: string | number): V1PersistentVolumeClaim {
   return {
     metadata: { name: 'data', labels: selector },
     spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(storage) } } },
   };
 }
 
-/** Managed Redis: one pod with an append-only file on a persistent volume. */
-export function desiredRedis(cluster: ChatCluster): { statefulSet: V1StatefulSet; service: V1Service } | undefined {
-  const managed = cluster.spec.redis.managed;
-  if (managed === undefined || cluster.spec.redis.external !== undefined) return undefined;
-  const name = namesOf(cluster).redis;
-  const selector = selectorLabels(cluster, 'redis');
-  const statefulSet: V1StatefulSet = {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: ownedMeta(cluster, name, 'redis'),
-    spec: {
-      serviceName: name,
-      replicas: managed.replicas,
-      selector: { matchLabels: selector },
-      persistentVolumeClaimRetentionPolicy: KEEP_VOLUMES,
-      template: {
-        metadata: { labels: ownedMeta(cluster, name, 'redis').labels },
-        spec: {
-          automountServiceAccountToken: false,
-          securityContext: DEPENDENCY_POD_SECURITY,
-          containers: [
-            {
-              name: 'redis',
-              image: REDIS_IMAGE,
-              args: ['--appendonly', 'yes', '--dir', '/data', '--protected-mode', 'no'],
-              ports: [{ name: 'redis', containerPort: REDIS_PORT }],
-              readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 5 },
-              livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10 },
-              volumeMounts: [{ name: 'data', mountPath: '/data' }],
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              ...resourceRequirements(managed.resources),
-            },
-          ],
-        },
-      },
-      volumeClaimTemplates: [dataVolumeClaim(selector, managed.storage)],
+/**
+ * Pods of one component on different hosts when there are enough: preferred, not
+ * required, so a one-host cluster (kind, a laptop) still schedules them all.
+ */
+export function spreadOverHosts(selector: Record<string, string>): V1Affinity {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } }],
     },
   };
-  const service: V1Service = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: ownedMeta(cluster, name, 'redis'),
-    spec: { selector, ports: [{ name: 'redis', port: REDIS_PORT, targetPort: 'redis' }] },
-  };
-  return { statefulSet, service };
 }
 
 /**
@@ -99,13 +64,7 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 120,
           securityContext: DEPENDENCY_POD_SECURITY,
-          affinity: {
-            podAntiAffinity: {
-              preferredDuringSchedulingIgnoredDuringExecution: [
-                { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
-              ],
-            },
-          },
+          affinity: spreadOverHosts(selector),
           containers: [
             {
               name: 'cassandra',

@@ -8,6 +8,7 @@ export type Component = 'node' | 'redis' | 'cassandra' | 'schema';
 export const NODE_PORT = 8080;
 export const ADMIN_PORT = 9090;
 export const REDIS_PORT = 6379;
+export const SENTINEL_PORT = 26379;
 export const CQL_PORT = 9042;
 
 /** Names of everything a ChatCluster owns, derived from its name alone. */

@@ -1,6 +1,8 @@
 import type { V1ConfigMap, V1Deployment, V1EnvVar, V1PodDisruptionBudget, V1PodTemplateSpec, V1Service, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, ownedMeta, REDIS_PORT, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
+import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, ownedMeta, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
+import { managedRedisUrl } from './redis.js';
+import { resolveManagedRedis } from './redis-mode.js';
 
 /** Seconds clients of a draining node are spread over; the grace period leaves room for it. */
 export const DRAIN_SPREAD_SECONDS = 10;
@@ -33,8 +35,9 @@ export function desiredConfigMap(cluster: ChatCluster): V1ConfigMap {
     CHAT_DRAIN_SPREAD_MS: String(DRAIN_SPREAD_SECONDS * 1000),
     CHAT_REDIS_KEY_PREFIX: 'chat:',
   };
-  if (spec.redis.external === undefined) data.CHAT_REDIS_URL = `redis://${names.redis}.${namespace}.svc:${REDIS_PORT}`;
-  else if (spec.redis.external.secretRef === undefined) data.CHAT_REDIS_URL = spec.redis.external.url;
+  const managedRedis = resolveManagedRedis(cluster);
+  if (managedRedis !== undefined) data.CHAT_REDIS_URL = managedRedisUrl(cluster, managedRedis);
+  else if (spec.redis.external !== undefined && spec.redis.external.secretRef === undefined) data.CHAT_REDIS_URL = spec.redis.external.url;
   const cassandra = spec.cassandra;
   if (cassandra.external === undefined) {
     const replicas = cassandra.managed?.replicas ?? 3;

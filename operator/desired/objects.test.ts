@@ -41,6 +41,7 @@ describe('the objects a minimal ChatCluster yields', () => {
       'ConfigMap/demo-chat-config',
       'NetworkPolicy/demo-redis',
       'Service/demo-redis',
+      'PodDisruptionBudget/demo-redis',
       'StatefulSet/demo-redis',
       'NetworkPolicy/demo-cassandra',
       'Service/demo-cassandra',
@@ -68,9 +69,9 @@ describe('the objects a minimal ChatCluster yields', () => {
     }
   });
 
-  it('configure the nodes for the managed Redis and Cassandra', () => {
+  it('configure the nodes for the managed Redis (its Sentinels) and Cassandra', () => {
     expect(find<V1ConfigMap>(applied, 'ConfigMap').data).toMatchObject({
-      CHAT_REDIS_URL: 'redis://demo-redis.team-a.svc:6379',
+      CHAT_REDIS_URL: 'redis+sentinel://demo-redis-0.demo-redis.team-a.svc:26379,demo-redis-1.demo-redis.team-a.svc:26379,demo-redis-2.demo-redis.team-a.svc:26379/chat',
       CHAT_CASSANDRA_CONTACT_POINTS: 'demo-cassandra-0.demo-cassandra.team-a.svc:9042,demo-cassandra-1.demo-cassandra.team-a.svc:9042,demo-cassandra-2.demo-cassandra.team-a.svc:9042',
       CHAT_CASSANDRA_KEYSPACE: 'chat',
       CHAT_CASSANDRA_REPLICATION_FACTOR: '3',
@@ -115,11 +116,13 @@ describe('the objects a minimal ChatCluster yields', () => {
     expect(prometheus?.namespaceSelector).toEqual({ matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } });
   });
 
-  it('let only the cluster’s own nodes and schema Job reach its Redis and Cassandra', () => {
+  it('let only the cluster’s own nodes and schema Job (and the Redis pods each other) reach its Redis and Cassandra', () => {
     const redis = find<V1NetworkPolicy>(applied, 'NetworkPolicy', 'demo-redis');
     expect(redis.spec?.podSelector?.matchLabels?.['app.kubernetes.io/component']).toBe('redis');
-    expect(redis.spec?.ingress?.[0]?._from?.map((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/component'])).toEqual(['node', 'schema']);
+    expect(redis.spec?.ingress?.[0]?._from?.map((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/component'])).toEqual(['node', 'schema', 'redis']);
     expect(redis.spec?.ingress?.[0]?._from?.every((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/instance'] === 'demo')).toBe(true);
+    const standalone = find<V1NetworkPolicy>(objectsOf({ redis: { managed: { mode: 'standalone' } } }).applied, 'NetworkPolicy', 'demo-redis');
+    expect(standalone.spec?.ingress?.[0]?._from?.map((peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/component'])).toEqual(['node', 'schema']);
     const cassandra = find<V1NetworkPolicy>(applied, 'NetworkPolicy', 'demo-cassandra');
     expect(cassandra.spec?.ingress?.map((rule) => rule.ports?.[0]?.port)).toEqual([9042, 7000]);
   });

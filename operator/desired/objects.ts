@@ -1,7 +1,8 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import { desiredDependencyNetworkPolicy, desiredJwtSecret, desiredNetworkPolicy, desiredServiceMonitor, type AdminPortClients } from './access.js';
-import { desiredCassandra, desiredRedis } from './dependencies.js';
+import { desiredDependencyNetworkPolicy, desiredJwtSecret, desiredNetworkPolicy, desiredSentinelNetworkPolicy, desiredServiceMonitor, type AdminPortClients } from './access.js';
+import { desiredCassandra } from './dependencies.js';
+import { desiredRedis, type DesiredRedis } from './redis.js';
 import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService } from './node.js';
 import { desiredSchemaJob } from './schema-job.js';
 
@@ -40,8 +41,16 @@ export function wantsServiceMonitor(cluster: ChatCluster, crdPresent: boolean): 
   return setting === 'true' || (setting === 'auto' && crdPresent);
 }
 
+/** The managed Redis's objects, its NetworkPolicy first; with Sentinel, the operator may ask the Sentinels. */
+function redisObjects(cluster: ChatCluster, redis: DesiredRedis, clients: AdminPortClients): KubernetesObject[] {
+  if (redis.mode === 'standalone') return [desiredDependencyNetworkPolicy(cluster, 'redis'), redis.service, redis.statefulSet];
+  return [desiredSentinelNetworkPolicy(cluster, clients.operatorNamespace), redis.service, ...(redis.disruptionBudget === undefined ? [] : [redis.disruptionBudget]), redis.statefulSet];
+}
+
 /**
  * The objects a ChatCluster should own, as a pure function of its spec and the context.
+ * An unset managed Redis mode is read as a new cluster's (sentinel) unless the caller
+ * resolved it first (withResolvedRedis, which knows what runs).
  * Until the schema Job of the current image succeeds, the node Deployment is left out
  * (an existing one keeps running its previous image), so nodes never run on an old schema.
  */
@@ -53,7 +62,7 @@ export function desiredObjects(cluster: ChatCluster, context: DesiredContext, ra
   const secret = desiredJwtSecret(cluster, randomSecret);
   const applied: KubernetesObject[] = [
     desiredConfigMap(cluster),
-    ...(redis === undefined ? [] : [desiredDependencyNetworkPolicy(cluster, 'redis'), redis.service, redis.statefulSet]),
+    ...(redis === undefined ? [] : redisObjects(cluster, redis, context.adminPortClients)),
     ...(cassandra === undefined ? [] : [desiredDependencyNetworkPolicy(cluster, 'cassandra'), cassandra.service, cassandra.statefulSet]),
     schemaJob,
     desiredPublicService(cluster),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { ZodError } from 'zod';
 import { CHATCLUSTER_API_VERSION, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import type { Logger } from '../../common/log.js';
@@ -11,18 +11,22 @@ import { SERVICE_MONITOR_API_VERSION, SERVICE_MONITOR_CRD, type AdminPortClients
 import { namesOf } from '../desired/meta.js';
 import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
 import { nodeTemplateHash } from '../desired/node.js';
+import { REDIS_MASTER_NAME, sentinelAddresses } from '../desired/redis.js';
+import { resolveManagedRedis, withResolvedRedis } from '../desired/redis-mode.js';
 import { rolloutMinReadySeconds } from '../desired/rollout-pace.js';
 import { schemaJobName } from '../desired/schema-job.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { applyIfChanged } from './apply.js';
 import { cacheFor, type Caches } from './caches.js';
 import { describeFailure, type KubeWriter } from './kube.js';
-import { staleObjects } from './prune.js';
 import { RecentWrites } from './recent-writes.js';
 import { scaleNodes } from './scale.js';
-import { computeStatus, invalidSpecStatus, statusChanged } from './status.js';
+import { computeStatus, invalidSpecStatus, statusChanged, type Observed } from './status.js';
+import { objectsToReplace, staleObjects } from './prune.js';
+import type { PrimaryReader, SentinelAnswer } from './redis-primary.js';
 
 const UNCACHED_RECHECK_MS = 10 * 60_000;
+const SENTINEL_RECHECK_MS = 30_000;
 
 /** Reads one node's admin `/load`; undefined when unreachable. */
 export type LoadReader = (pod: V1Pod) => Promise<NodeLoad | undefined>;
@@ -35,6 +39,8 @@ export interface ReconcilerDeps {
   defaultImage: string;
   adminPortClients: AdminPortClients;
   readLoad: LoadReader;
+  /** Asks a managed Redis's Sentinels which pod is primary. */
+  readRedisPrimary: PrimaryReader;
   clock?: () => number;
 }
 
@@ -79,6 +85,8 @@ export class Reconciler {
         spec: parseChatClusterSpec(raw.spec),
         ...(raw.status === undefined ? {} : { status: raw.status }),
       };
+      // An unset Redis mode is decided once, here, with the running Redis in view (redis-mode.ts).
+      cluster = withResolvedRedis(cluster, this.deps.caches.owned.StatefulSet.get(namespace, namesOf(cluster).redis));
     } catch (error) {
       // The CRD schema refuses what this parser would; reaching here means the two disagree.
       // Retrying cannot help: said once per generation, in status and an Event, until the spec changes.
@@ -125,6 +133,10 @@ export class Reconciler {
       () => randomBytes(32).toString('base64url'),
     );
     const objects = plan.applied;
+    for (const object of objectsToReplace(caches.owned, objects)) {
+      await writer.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace } });
+      await writer.event(cluster.metadata, 'Normal', 'Replaced', `deleted ${object.kind ?? ''} ${object.metadata?.name ?? ''} to make it again: what changed cannot change in place`);
+    }
 
     for (const object of plan.createOnly) {
       // By the cluster's uid: a ChatCluster deleted and created again under its name needs a new one.
@@ -143,10 +155,19 @@ export class Reconciler {
     await this.prune(cluster, objects, { jobName: plan.schemaJobName, ready: schemaReady });
 
     const observed = this.observe(cluster, nodeReplicas, load.openConnections, plan.schemaJobName);
-    await this.writeStatus(cluster, observed);
+    await this.writeStatus(cluster, { ...observed, sentinels: await this.askRedisPrimary(cluster, observed.redis) });
     this.deps.metrics.readyReplicas.set({ namespace, chatcluster: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
-    // Load changes without any watch event: poll it while autoscaling.
-    return cluster.spec.autoscaling.enabled ? { requeueAfterMs: 15_000 } : {};
+    // Load changes without any watch event: poll it while autoscaling. A failover changes
+    // no Kubernetes object either: look at the Sentinels now and then.
+    if (cluster.spec.autoscaling.enabled) return { requeueAfterMs: 15_000 };
+    return observed.redisMode === 'sentinel' ? { requeueAfterMs: SENTINEL_RECHECK_MS } : {};
+  }
+
+  /** The Sentinels' answer, once every Redis pod is ready (before, the condition waits on the pods anyway). */
+  private async askRedisPrimary(cluster: ChatCluster, statefulSet: V1StatefulSet | undefined): Promise<SentinelAnswer | undefined> {
+    const managed = resolveManagedRedis(cluster);
+    if (managed?.mode !== 'sentinel' || (statefulSet?.status?.readyReplicas ?? 0) < managed.replicas) return undefined;
+    return this.deps.readRedisPrimary(sentinelAddresses(cluster, managed), REDIS_MASTER_NAME);
   }
 
   private observe(cluster: ChatCluster, desiredReplicas: number, connections: number, jobName: string, error?: string) {
@@ -158,13 +179,14 @@ export class Reconciler {
       redis: owned.StatefulSet.get(namespace, names.redis),
       cassandra: owned.StatefulSet.get(namespace, names.cassandra),
       schemaJob: owned.Job.get(namespace, jobName),
+      redisMode: resolveManagedRedis(cluster)?.mode,
       desiredReplicas,
       connections,
       error,
     };
   }
 
-  private async writeStatus(cluster: ChatCluster, observed: ReturnType<Reconciler['observe']>): Promise<void> {
+  private async writeStatus(cluster: ChatCluster, observed: Observed): Promise<void> {
     const status = computeStatus(cluster, observed, new Date(this.now()));
     if (!statusChanged(cluster.status, status)) return;
     await this.deps.writer.patchStatus(cluster.metadata.namespace, cluster.metadata.name, status);

@@ -93,3 +93,34 @@ describe('the status of a spec the operator cannot read', () => {
     expect(statusChanged(first, invalidSpecStatus(first, 6, 'bad', now))).toBe(true);
   });
 });
+
+describe('the managed Redis in the status', () => {
+  const sentinelReady: Observed = { ...allReady, redis: readySet(3), redisMode: 'sentinel' };
+
+  it('names the primary pod the Sentinels agree on, and is ready with it', () => {
+    const status = computeStatus(cluster(), { ...sentinelReady, sentinels: { reached: true, primaryHost: 'demo-redis-1.demo-redis.ns.svc' } }, now);
+    expect(status.redis).toEqual({ mode: 'sentinel', primary: 'demo-redis-1' });
+    expect(condition(status, 'RedisReady')).toMatchObject({ status: 'True', reason: 'Ready', message: '3/3 Redis pods ready; primary demo-redis-1' });
+  });
+
+  it('is not ready while the Sentinels it reached know no primary', () => {
+    const status = computeStatus(cluster(), { ...sentinelReady, sentinels: { reached: true, primaryHost: undefined } }, now);
+    expect(status.redis).toEqual({ mode: 'sentinel' });
+    expect(condition(status, 'RedisReady')).toMatchObject({ status: 'False', reason: 'NoPrimary' });
+    expect(status.phase).toBe('Progressing');
+  });
+
+  it('claims no primary when the operator cannot reach the Sentinels, and goes by the pods’ readiness', () => {
+    const status = computeStatus(cluster(), { ...sentinelReady, sentinels: { reached: false } }, now);
+    expect(status.redis).toEqual({ mode: 'sentinel' });
+    expect(condition(status, 'RedisReady')).toMatchObject({ status: 'True', message: expect.stringContaining('could not reach the Sentinels') as unknown });
+    const starting = computeStatus(cluster(), { ...sentinelReady, redis: { ...readySet(3), status: { replicas: 3, readyReplicas: 2 } } }, now);
+    expect(condition(starting, 'RedisReady')).toMatchObject({ status: 'False', reason: 'PodsNotReady', message: '2/3 Redis pods ready' });
+  });
+
+  it('shows a standalone Redis’s one pod as its primary once it is ready, and nothing for an external Redis', () => {
+    expect(computeStatus(cluster(), { ...allReady, redisMode: 'standalone' }, now).redis).toEqual({ mode: 'standalone', primary: 'demo-redis-0' });
+    expect(computeStatus(cluster(), { ...allReady, redis: undefined, redisMode: 'standalone' }, now).redis).toEqual({ mode: 'standalone' });
+    expect(computeStatus(cluster({ redis: { external: { url: 'redis+sentinel://s:26379/m' } } }), { ...allReady, redis: undefined }, now)).not.toHaveProperty('redis');
+  });
+});

@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
-import type { ChatCluster, ChatClusterStatus, Condition, ConditionType, Phase } from '../../common/chatcluster.js';
+import type { ChatCluster, ChatClusterStatus, Condition, ConditionType, Phase, RedisMode, RedisStatus } from '../../common/chatcluster.js';
 import { namesOf, NODE_PORT, nodeSelectorString } from '../desired/meta.js';
+import { primaryPodOf, type SentinelAnswer } from './redis-primary.js';
 
 /** What the reconciler saw of the objects a ChatCluster owns. */
 export interface Observed {
@@ -15,6 +16,10 @@ export interface Observed {
   connections: number;
   /** A reconcile failure to report as Degraded. */
   error?: string | undefined;
+  /** The managed Redis's mode as the reconciler resolved it; undefined for an external Redis. */
+  redisMode?: RedisMode | undefined;
+  /** What its Sentinels said of the primary, when they were asked (sentinel mode, pods ready). */
+  sentinels?: SentinelAnswer | undefined;
 }
 
 type Verdict = Pick<Condition, 'status' | 'reason' | 'message'>;
@@ -28,6 +33,29 @@ function statefulSetVerdict(what: string, external: boolean, statefulSet: V1Stat
   const wanted = statefulSet.spec?.replicas ?? 1;
   const ready = statefulSet.status?.readyReplicas ?? 0;
   return ready >= wanted ? yes('Ready', `${ready}/${wanted} ${what} pods ready`) : no('PodsNotReady', `${ready}/${wanted} ${what} pods ready`);
+}
+
+/**
+ * The managed Redis: its pods ready and, with Sentinel, a primary the Sentinels agree on
+ * (when the operator could reach them; when it could not, the pods' readiness is all it knows).
+ */
+function redisVerdict(cluster: ChatCluster, observed: Observed): Verdict {
+  const pods = statefulSetVerdict('Redis', cluster.spec.redis.external !== undefined, observed.redis);
+  if (pods.status !== 'True' || observed.redisMode !== 'sentinel') return pods;
+  const answer = observed.sentinels;
+  if (answer === undefined || !answer.reached) return yes('Ready', `${pods.message}; the operator could not reach the Sentinels to learn the primary`);
+  if (answer.primaryHost === undefined) return no('NoPrimary', `${pods.message}; the Sentinels know no primary`);
+  return yes('Ready', `${pods.message}; primary ${primaryPodOf(answer.primaryHost, namesOf(cluster).redis)}`);
+}
+
+/** status.redis: the mode, and the primary pod when it is known (the only pod, or the Sentinels' answer). */
+function redisStatus(cluster: ChatCluster, observed: Observed): RedisStatus | undefined {
+  if (observed.redisMode === undefined) return undefined;
+  if (observed.redisMode === 'standalone') {
+    return (observed.redis?.status?.readyReplicas ?? 0) > 0 ? { mode: 'standalone', primary: `${namesOf(cluster).redis}-0` } : { mode: 'standalone' };
+  }
+  const answer = observed.sentinels;
+  return answer?.reached === true && answer.primaryHost !== undefined ? { mode: 'sentinel', primary: primaryPodOf(answer.primaryHost, namesOf(cluster).redis) } : { mode: 'sentinel' };
 }
 
 function schemaVerdict(job: V1Job | undefined): Verdict {
@@ -44,7 +72,7 @@ function schemaVerdict(job: V1Job | undefined): Verdict {
  */
 export function computeStatus(cluster: ChatCluster, observed: Observed, now: Date): ChatClusterStatus {
   const { spec, metadata } = cluster;
-  const redis = statefulSetVerdict('Redis', spec.redis.external !== undefined, observed.redis);
+  const redis = redisVerdict(cluster, observed);
   const cassandra = statefulSetVerdict('Cassandra', spec.cassandra.external !== undefined, observed.cassandra);
   const schema = schemaVerdict(observed.schemaJob);
   const deployment = observed.deployment;
@@ -79,6 +107,7 @@ export function computeStatus(cluster: ChatCluster, observed: Observed, now: Dat
     };
   });
 
+  const redisState = redisStatus(cluster, observed);
   // A failure shows even while the nodes still serve: Degraded outranks Ready.
   const phase: Phase =
     verdicts.Degraded.status === 'True' ? 'Degraded' : verdicts.Ready.status === 'True' ? 'Ready' : deployment === undefined && observed.schemaJob === undefined ? 'Pending' : 'Progressing';
@@ -91,6 +120,7 @@ export function computeStatus(cluster: ChatCluster, observed: Observed, now: Dat
     connections: observed.connections,
     selector: nodeSelectorString(cluster),
     endpoint: `${namesOf(cluster).nodes}.${metadata.namespace}.svc:${NODE_PORT}`,
+    ...(redisState === undefined ? {} : { redis: redisState }),
   };
 }
 

@@ -14,7 +14,8 @@ import { Client } from 'cassandra-driver';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
-import { desiredCassandra, desiredRedis } from '../../operator/desired/dependencies.js';
+import { desiredCassandra } from '../../operator/desired/dependencies.js';
+import { desiredRedis } from '../../operator/desired/redis.js';
 import { docker, dockerEnv, provisionDocker, type DockerEngine } from '../../dev/env/docker/engine.js';
 import { buildProjectImages, type ProjectImages } from '../../dev/env/images/index.js';
 
@@ -81,12 +82,16 @@ async function eventually(container: string, what: string, timeoutMs: number, ch
   }
 }
 
-/** A ChatCluster of a few lines, as the e2e spec has it, for the operator's dependency objects. */
+/**
+ * A ChatCluster of a few lines, as the e2e spec has it, for the operator's dependency
+ * objects; its Redis standalone, the one container started here on its own (the
+ * Sentinel mode's pods need their peers' names: the kind e2e runs them).
+ */
 const cluster: ChatCluster = {
   apiVersion: CHATCLUSTER_API_VERSION,
   kind: CHATCLUSTER_KIND,
   metadata: { name: 'images', namespace: 'default', uid: randomUUID(), generation: 1 },
-  spec: parseChatClusterSpec({ cassandra: { managed: { replicas: 1, storage: '1Gi', replicationFactor: 1 } } }),
+  spec: parseChatClusterSpec({ redis: { managed: { mode: 'standalone' } }, cassandra: { managed: { replicas: 1, storage: '1Gi', replicationFactor: 1 } } }),
 };
 
 /** The one container of a StatefulSet the operator builds. */

@@ -16,7 +16,9 @@ import {
   CONDITION_TYPES,
   ChatClusterSpec,
   parseChatClusterSpec,
+  REDIS_MODES,
   type ChatClusterStatus,
+  type RedisStatus,
   type Condition,
   type Phase,
 } from '../../common/chatcluster.js';
@@ -187,6 +189,8 @@ describe('the CRD’s spec schema and common/chatcluster.ts', () => {
     { what: 'external Redis and Cassandra', spec: { redis: { external: { url: 'redis://r:6379' } }, cassandra: { external: { contactPoints: ['c:9042'] } } } },
     { what: 'a partly written managed Cassandra', spec: { cassandra: { managed: { replicas: 5 } }, service: { type: 'NodePort' }, autoscaling: { enabled: false } } },
     { what: 'a partly written managed Redis', spec: { redis: { managed: { resources: { limits: { memory: '1Gi' } } } }, monitoring: {} } },
+    { what: 'a managed Redis with a mode and no replicas', spec: { redis: { managed: { mode: 'sentinel' } } } },
+    { what: 'an external Sentinel Redis', spec: { redis: { external: { url: 'redis+sentinel://s1:26379,s2:26379/chat' } } } },
   ])('default $what as the operator does', ({ spec }) => {
     const stored = applyDefaults(spec === undefined ? {} : { spec }, rootSchema) as { spec: unknown };
     expect(stored.spec).toEqual(parseChatClusterSpec(spec));
@@ -198,7 +202,9 @@ describe('the CRD’s spec schema and common/chatcluster.ts', () => {
       'spec.autoscaling: self.minReplicas <= self.maxReplicas',
       'spec.redis: has(self.managed) || has(self.external)',
       'spec.redis: !(has(self.managed) && has(self.external))',
-      'spec.redis.managed: self.replicas == 1',
+      "spec.redis.managed: !has(self.replicas) || self.replicas == 1 || (self.replicas >= 3 && self.replicas % 2 == 1)",
+      "spec.redis.managed: !(has(self.mode) && self.mode == 'standalone' && has(self.replicas) && self.replicas != 1)",
+      "spec.redis.managed: !(has(self.mode) && self.mode == 'sentinel' && has(self.replicas) && self.replicas < 3)",
       'spec.cassandra: has(self.managed) || has(self.external)',
       'spec.cassandra: !(has(self.managed) && has(self.external))',
       'spec.cassandra.managed: self.replicationFactor <= self.replicas',
@@ -227,6 +233,7 @@ describe('the CRD’s status schema and common/chatcluster.ts', () => {
     connections: true,
     selector: true,
     endpoint: true,
+    redis: true,
   };
   const conditionFields: Record<keyof Condition, true> = { type: true, status: true, reason: true, message: true, lastTransitionTime: true, observedGeneration: true };
   const phases: Record<Phase, true> = { Pending: true, Progressing: true, Ready: true, Degraded: true };
@@ -254,6 +261,15 @@ describe('the CRD’s status schema and common/chatcluster.ts', () => {
   it('has integer counts and string selector and endpoint', () => {
     for (const name of ['observedGeneration', 'replicas', 'readyReplicas', 'connections']) expect(property(statusSchema, name).type, name).toBe('integer');
     for (const name of ['selector', 'endpoint']) expect(property(statusSchema, name).type, name).toBe('string');
+  });
+
+  it('reports the managed Redis’s mode (the modes of the spec) and its primary pod', () => {
+    const redis = property(statusSchema, 'redis');
+    const fields: Record<keyof RedisStatus, true> = { mode: true, primary: true };
+    expect(Object.keys(redis.properties ?? {}).sort()).toEqual(Object.keys(fields).sort());
+    expect(property(redis, 'mode').enum).toEqual([...REDIS_MODES]);
+    expect(property(property(property(specSchema, 'redis'), 'managed'), 'mode').enum).toEqual([...REDIS_MODES]);
+    expect(property(redis, 'primary').type).toBe('string');
   });
 });
 

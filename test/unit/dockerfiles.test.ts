@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { loadNodeConfig } from '../../node/config.js';
 import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { loadOperatorConfig } from '../../operator/config.js';
-import { desiredCassandra, desiredRedis } from '../../operator/desired/dependencies.js';
+import { desiredCassandra } from '../../operator/desired/dependencies.js';
+import { desiredRedis } from '../../operator/desired/redis.js';
 import { versions } from '../../dev/env/versions.js';
 import {
   copyPaths,

@@ -1,0 +1,78 @@
+/**
+ * What the containers of a Sentinel-managed Redis pod run before redis-server: POSIX sh
+ * and redis-cli only (the official image and the local stand-in both have them, plus
+ * coreutils' `timeout` and sed). Each pod finds its place from the Sentinels at every
+ * start, so a pod rescheduled with a new IP, or restarted after a failover, rejoins as a
+ * replica of whichever pod is primary now.
+ *
+ * Both read POD_NAME, PEER_DOMAIN (`<service>.<namespace>.svc`), SENTINELS (the peers'
+ * host names, space-separated), MASTER_NAME and FIRST_POD from the environment.
+ */
+
+/** Where the generated configuration files live: the data volume (the root filesystem is read-only, and both servers rewrite their file). */
+export const REDIS_CONFIG_DIR = '/data';
+/** Seconds without an answer before the Sentinels agree that the primary is down. */
+export const DOWN_AFTER_MS = 5000;
+const FAILOVER_TIMEOUT_MS = 20_000;
+
+/**
+ * The Redis container: ask each Sentinel who the primary is; follow it, or be it when it
+ * names this pod. When no Sentinel knows one (a new set, or every pod restarted at
+ * once), the first pod starts as primary and the others follow it.
+ */
+export function redisStartScript(redisPort: number, sentinelPort: number): string {
+  return `set -eu
+self="$POD_NAME.$PEER_DOMAIN"
+primary=""
+for sentinel in $SENTINELS; do
+  answer="$(timeout 3 redis-cli -h "$sentinel" -p ${sentinelPort} --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | sed -n 1p)" || answer=""
+  case "$answer" in
+    *' '*|'') ;;
+    *.*) primary="$answer"; break ;;
+  esac
+done
+[ -n "$primary" ] || primary="$FIRST_POD.$PEER_DOMAIN"
+{
+  echo "port ${redisPort}"
+  echo "dir ${REDIS_CONFIG_DIR}"
+  echo "appendonly yes"
+  echo "protected-mode no"
+  echo "replica-announce-ip $self"
+  if [ "$primary" != "$self" ]; then echo "replicaof $primary ${redisPort}"; fi
+} > ${REDIS_CONFIG_DIR}/redis.conf
+echo "starting as $([ "$primary" = "$self" ] && echo primary || echo "replica of $primary")"
+exec redis-server ${REDIS_CONFIG_DIR}/redis.conf
+`;
+}
+
+/**
+ * The Sentinel container: monitor whatever the Redis beside it follows (or itself, when
+ * it is primary), so the two containers of a pod never disagree; announce this pod's
+ * host name, not its IP, which changes when the pod is rescheduled.
+ */
+export function sentinelStartScript(redisPort: number, sentinelPort: number, quorum: number): string {
+  return `set -eu
+self="$POD_NAME.$PEER_DOMAIN"
+while :; do
+  role="$(redis-cli -p ${redisPort} --raw ROLE 2>/dev/null)" || role=""
+  case "$(printf '%s\\n' "$role" | sed -n 1p)" in
+    master) primary="$self"; break ;;
+    slave) primary="$(printf '%s\\n' "$role" | sed -n 2p)"; break ;;
+  esac
+  sleep 1
+done
+cat > ${REDIS_CONFIG_DIR}/sentinel.conf <<EOF
+port ${sentinelPort}
+dir ${REDIS_CONFIG_DIR}
+sentinel resolve-hostnames yes
+sentinel announce-hostnames yes
+sentinel announce-ip $self
+sentinel monitor $MASTER_NAME $primary ${redisPort} ${quorum}
+sentinel down-after-milliseconds $MASTER_NAME ${DOWN_AFTER_MS}
+sentinel failover-timeout $MASTER_NAME ${FAILOVER_TIMEOUT_MS}
+sentinel parallel-syncs $MASTER_NAME 1
+EOF
+echo "monitoring $primary"
+exec redis-server ${REDIS_CONFIG_DIR}/sentinel.conf --sentinel
+`;
+}

@@ -1,0 +1,166 @@
+import type { V1EnvVar, V1PodDisruptionBudget, V1PodSpec, V1Service, V1StatefulSet, V1StatefulSetSpec } from '@kubernetes/client-node';
+import type { ChatCluster, RedisMode } from '../../common/chatcluster.js';
+import { dataVolumeClaim, DEPENDENCY_POD_SECURITY, KEEP_VOLUMES, REDIS_IMAGE, spreadOverHosts } from './dependencies.js';
+import { namesOf, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels, SENTINEL_PORT } from './meta.js';
+import { resolveManagedRedis, SENTINEL_CONTAINER, type ResolvedManagedRedis } from './redis-mode.js';
+import { redisStartScript, sentinelStartScript } from './redis-scripts.js';
+
+/** The Sentinels' name for the primary they watch (one set of Sentinels per ChatCluster). */
+export const REDIS_MASTER_NAME = 'chat';
+
+/** The managed Redis's objects: a PodDisruptionBudget only with Sentinel, where a pod may go at a time. */
+export interface DesiredRedis {
+  mode: RedisMode;
+  statefulSet: V1StatefulSet;
+  service: V1Service;
+  disruptionBudget?: V1PodDisruptionBudget;
+}
+
+const CONTAINER_SECURITY = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+const DATA_MOUNT = [{ name: 'data', mountPath: '/data' }];
+
+/** The stable DNS name of one pod of a Sentinel-managed Redis (through its headless Service). */
+export function redisPodHost(cluster: ChatCluster, ordinal: number): string {
+  return `${namesOf(cluster).redis}-${ordinal}.${namesOf(cluster).redis}.${cluster.metadata.namespace}.svc`;
+}
+
+/** `host:port` of each Sentinel of a Sentinel-managed Redis, one beside each Redis pod. */
+export function sentinelAddresses(cluster: ChatCluster, managed: ResolvedManagedRedis): string[] {
+  return Array.from({ length: managed.replicas }, (_, ordinal) => `${redisPodHost(cluster, ordinal)}:${SENTINEL_PORT}`);
+}
+
+/** The node's CHAT_REDIS_URL for the managed Redis: its Service, or the Sentinels beside each pod. */
+export function managedRedisUrl(cluster: ChatCluster, managed: ResolvedManagedRedis): string {
+  if (managed.mode === 'standalone') return `redis://${namesOf(cluster).redis}.${cluster.metadata.namespace}.svc:${REDIS_PORT}`;
+  return `redis+sentinel://${sentinelAddresses(cluster, managed).join(',')}/${REDIS_MASTER_NAME}`;
+}
+
+/** The managed Redis, standalone or with Sentinel (resolveManagedRedis decides which); undefined when external. */
+export function desiredRedis(cluster: ChatCluster): DesiredRedis | undefined {
+  const managed = resolveManagedRedis(cluster);
+  if (managed === undefined) return undefined;
+  return managed.mode === 'standalone' ? standaloneRedis(cluster, managed) : sentinelRedis(cluster, managed);
+}
+
+/** A StatefulSet of the managed Redis: what both modes share (name, volumes, security, storage). */
+function redisStatefulSet(cluster: ChatCluster, managed: ResolvedManagedRedis, podSpec: Pick<V1PodSpec, 'containers' | 'affinity'>, extra: Partial<V1StatefulSetSpec> = {}): V1StatefulSet {
+  const name = namesOf(cluster).redis;
+  const selector = selectorLabels(cluster, 'redis');
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: ownedMeta(cluster, name, 'redis'),
+    spec: {
+      serviceName: name,
+      replicas: managed.replicas,
+      selector: { matchLabels: selector },
+      persistentVolumeClaimRetentionPolicy: KEEP_VOLUMES,
+      template: {
+        metadata: { labels: ownedMeta(cluster, name, 'redis').labels },
+        spec: { automountServiceAccountToken: false, securityContext: DEPENDENCY_POD_SECURITY, ...podSpec },
+      },
+      volumeClaimTemplates: [dataVolumeClaim(selector, managed.storage)],
+      ...extra,
+    },
+  };
+}
+
+/** Standalone: one pod with an append-only file on a persistent volume, behind a ClusterIP Service. */
+function standaloneRedis(cluster: ChatCluster, managed: ResolvedManagedRedis): DesiredRedis {
+  const name = namesOf(cluster).redis;
+  const statefulSet = redisStatefulSet(cluster, managed, {
+    containers: [
+      {
+        name: 'redis',
+        image: REDIS_IMAGE,
+        args: ['--appendonly', 'yes', '--dir', '/data', '--protected-mode', 'no'],
+        ports: [{ name: 'redis', containerPort: REDIS_PORT }],
+        readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 5 },
+        livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10 },
+        volumeMounts: DATA_MOUNT,
+        securityContext: CONTAINER_SECURITY,
+        ...resourceRequirements(managed.resources),
+      },
+    ],
+  });
+  const service: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: ownedMeta(cluster, name, 'redis'),
+    spec: { selector: selectorLabels(cluster, 'redis'), ports: [{ name: 'redis', port: REDIS_PORT, targetPort: 'redis' }] },
+  };
+  return { mode: 'standalone', statefulSet, service };
+}
+
+/**
+ * Sentinel: `replicas` pods, each a Redis (one primary, the rest its replicas) and a
+ * Sentinel, a majority of which must agree before a replica is promoted. Pods start in
+ * order (the first is primary when no Sentinel knows one), are spread over hosts when
+ * there are several, and one at a time may be disrupted.
+ */
+function sentinelRedis(cluster: ChatCluster, managed: ResolvedManagedRedis): DesiredRedis {
+  const name = namesOf(cluster).redis;
+  const selector = selectorLabels(cluster, 'redis');
+  const quorum = Math.floor(managed.replicas / 2) + 1;
+  const env: V1EnvVar[] = [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'PEER_DOMAIN', value: `${name}.${cluster.metadata.namespace}.svc` },
+    { name: 'SENTINELS', value: Array.from({ length: managed.replicas }, (_, ordinal) => redisPodHost(cluster, ordinal)).join(' ') },
+    { name: 'MASTER_NAME', value: REDIS_MASTER_NAME },
+    { name: 'FIRST_POD', value: `${name}-0` },
+  ];
+  const statefulSet = redisStatefulSet(cluster, managed, {
+    affinity: spreadOverHosts(selector),
+    containers: [
+      {
+        name: 'redis',
+        image: REDIS_IMAGE,
+        command: ['/bin/sh', '-c', redisStartScript(REDIS_PORT, SENTINEL_PORT)],
+        env,
+        ports: [{ name: 'redis', containerPort: REDIS_PORT }],
+        readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 5 },
+        livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10 },
+        volumeMounts: DATA_MOUNT,
+        securityContext: CONTAINER_SECURITY,
+        ...resourceRequirements(managed.resources),
+      },
+      {
+        name: SENTINEL_CONTAINER,
+        image: REDIS_IMAGE,
+        command: ['/bin/sh', '-c', sentinelStartScript(REDIS_PORT, SENTINEL_PORT, quorum)],
+        env,
+        ports: [{ name: 'sentinel', containerPort: SENTINEL_PORT }],
+        readinessProbe: { exec: { command: ['redis-cli', '-p', String(SENTINEL_PORT), 'ping'] }, periodSeconds: 5 },
+        livenessProbe: { tcpSocket: { port: 'sentinel' }, periodSeconds: 10 },
+        volumeMounts: DATA_MOUNT,
+        securityContext: CONTAINER_SECURITY,
+        resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+      },
+    ],
+  }, {
+    // What a standalone StatefulSet has by default (the field cannot change, and a mode may).
+    podManagementPolicy: 'OrderedReady',
+  });
+  const service: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: ownedMeta(cluster, name, 'redis'),
+    spec: {
+      // Headless, for each pod's stable name; not-ready pods too, or a starting pod could not find the others.
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector,
+      ports: [
+        { name: 'redis', port: REDIS_PORT, targetPort: 'redis' },
+        { name: 'sentinel', port: SENTINEL_PORT, targetPort: 'sentinel' },
+      ],
+    },
+  };
+  const disruptionBudget: V1PodDisruptionBudget = {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: ownedMeta(cluster, name, 'redis'),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
+  };
+  return { mode: 'sentinel', statefulSet, service, disruptionBudget };
+}

@@ -1,0 +1,74 @@
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+
+/**
+ * What the Sentinels of a managed Redis said about its primary. `reached: false` when
+ * none answered (the operator runs outside the cluster's network, say): then nothing is
+ * known, and nothing is claimed.
+ */
+export type SentinelAnswer = { reached: false } | { reached: true; primaryHost: string | undefined };
+
+/** Asks Sentinels (`host:port`) for the address of `masterName`'s primary. */
+export type PrimaryReader = (sentinels: readonly string[], masterName: string) => Promise<SentinelAnswer>;
+
+const ASK_TIMEOUT_MS = 1000;
+const MasterAddress = z.union([z.null(), z.tuple([z.string(), z.string()])]);
+
+/** One Sentinel's answer: the primary's host, null when it knows none; undefined when it did not answer. */
+async function askOne(address: string, masterName: string): Promise<string | null | undefined> {
+  const separator = address.lastIndexOf(':');
+  const client = new Redis({
+    host: address.slice(0, separator),
+    port: Number(address.slice(separator + 1)),
+    lazyConnect: true,
+    connectTimeout: ASK_TIMEOUT_MS,
+    commandTimeout: ASK_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined);
+  // A bound on the whole exchange, name lookup included, whatever the client's own timeouts cover.
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const reply = MasterAddress.safeParse(
+      await Promise.race([
+        client.connect().then(() => client.call('SENTINEL', 'get-master-addr-by-name', masterName)),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, ASK_TIMEOUT_MS * 2, undefined);
+        }),
+      ]),
+    );
+    return reply.success ? (reply.data?.[0] ?? null) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
+/**
+ * Asks every Sentinel at once, briefly, and takes the answer most of those that answered
+ * give (during a failover they may differ for a moment).
+ */
+export const askSentinels: PrimaryReader = async (sentinels, masterName) => {
+  const answers = (await Promise.all(sentinels.map((address) => askOne(address, masterName)))).filter((answer) => answer !== undefined);
+  if (answers.length === 0) return { reached: false };
+  return { reached: true, primaryHost: mostCommon(answers) ?? undefined };
+};
+
+/** The most frequent value (the first of equals). */
+export function mostCommon<T>(values: readonly T[]): T | undefined {
+  const counts = new Map<T, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  let best: T | undefined;
+  for (const [value, count] of counts) if (best === undefined || count > (counts.get(best) ?? 0)) best = value;
+  return best;
+}
+
+/** The pod a Sentinel's primary host names (`<pod>.<service>.<namespace>.svc`), or the host as it is when it names none of `statefulSet`'s. */
+export function primaryPodOf(host: string, statefulSet: string): string {
+  const pod = host.split('.')[0] ?? host;
+  return new RegExp(`^${statefulSet}-\\d+$`).test(pod) ? pod : host;
+}
