@@ -18,18 +18,30 @@ const FAILOVER_TIMEOUT_MS = 20_000;
 /**
  * The Redis container: ask each Sentinel who the primary is; follow it, or be it when it
  * names this pod. When no Sentinel knows one (a new set, or every pod restarted at
- * once), the first pod starts as primary and the others follow it.
+ * once), the first pod starts as primary and the others follow it. A pod the Sentinels
+ * still name as it starts is the primary that just went away: it gives them the time to
+ * promote a replica (down-after plus a margin) before it takes the role back, so the
+ * writes a replica took meanwhile are not thrown away by its return.
  */
 export function redisStartScript(redisPort: number, sentinelPort: number): string {
+  const patience = Math.ceil(DOWN_AFTER_MS / 1000) + 10;
   return `set -eu
 self="$POD_NAME.$PEER_DOMAIN"
-primary=""
-for sentinel in $SENTINELS; do
-  answer="$(timeout 3 redis-cli -h "$sentinel" -p ${sentinelPort} --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | sed -n 1p)" || answer=""
-  case "$answer" in
-    *' '*|'') ;;
-    *.*) primary="$answer"; break ;;
-  esac
+ask_sentinels() {
+  for sentinel in $SENTINELS; do
+    answer="$(timeout 3 redis-cli -h "$sentinel" -p ${sentinelPort} --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | sed -n 1p)" || answer=""
+    case "$answer" in
+      *' '*|'') ;;
+      *.*) echo "$answer"; return ;;
+    esac
+  done
+}
+primary="$(ask_sentinels)"
+waited=0
+while [ "$primary" = "$self" ] && [ "$waited" -lt ${patience} ]; do
+  sleep 2
+  waited=$((waited + 2))
+  primary="$(ask_sentinels)"
 done
 [ -n "$primary" ] || primary="$FIRST_POD.$PEER_DOMAIN"
 {
@@ -74,5 +86,29 @@ sentinel parallel-syncs $MASTER_NAME 1
 EOF
 echo "monitoring $primary"
 exec redis-server ${REDIS_CONFIG_DIR}/sentinel.conf --sentinel
+`;
+}
+
+/**
+ * The Redis container's preStop: a primary that is being stopped (a drain, a rolling
+ * update, a deleted pod) first asks another pod's Sentinel to fail over, and waits (up to
+ * 10 s) until it is a replica, so clients move in about a second instead of after
+ * down-after. Its own pod's Sentinel is stopping too. A crash skips this; the Sentinels
+ * then notice within down-after.
+ */
+export function redisHandOverScript(redisPort: number, sentinelPort: number): string {
+  return `self="$POD_NAME.$PEER_DOMAIN"
+role() { redis-cli -p ${redisPort} --raw ROLE 2>/dev/null | sed -n 1p; }
+[ "$(role)" = master ] || exit 0
+for sentinel in $SENTINELS; do
+  [ "$sentinel" = "$self" ] && continue
+  if timeout 3 redis-cli -h "$sentinel" -p ${sentinelPort} SENTINEL FAILOVER "$MASTER_NAME" 2>/dev/null | grep -q OK; then break; fi
+done
+waited=0
+while [ "$(role)" = master ] && [ "$waited" -lt 20 ]; do
+  sleep 0.5
+  waited=$((waited + 1))
+done
+exit 0
 `;
 }

@@ -45,8 +45,11 @@ describe('a Sentinel-managed Redis (the default)', () => {
     });
   });
 
-  it('lets one pod at a time be disrupted', () => {
+  it('lets one pod at a time be disrupted, and has a stopping primary hand over to a replica first', () => {
     expect(redis.disruptionBudget?.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: redis.statefulSet.spec?.selector.matchLabels } });
+    const handOver = pod?.containers[0]?.lifecycle?.preStop?.exec?.command?.[2] ?? '';
+    expect(handOver).toContain('SENTINEL FAILOVER "$MASTER_NAME"');
+    expect(handOver).toContain('[ "$(role)" = master ] || exit 0');
   });
 
   it('keeps its files on the data volume: the root filesystem is read-only and both servers rewrite their configuration', () => {

@@ -3,7 +3,7 @@ import type { ChatCluster, RedisMode } from '../../common/chatcluster.js';
 import { dataVolumeClaim, DEPENDENCY_POD_SECURITY, KEEP_VOLUMES, REDIS_IMAGE, spreadOverHosts } from './dependencies.js';
 import { namesOf, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels, SENTINEL_PORT } from './meta.js';
 import { resolveManagedRedis, SENTINEL_CONTAINER, type ResolvedManagedRedis } from './redis-mode.js';
-import { redisStartScript, sentinelStartScript } from './redis-scripts.js';
+import { redisHandOverScript, redisStartScript, sentinelStartScript } from './redis-scripts.js';
 
 /** The Sentinels' name for the primary they watch (one set of Sentinels per ChatCluster). */
 export const REDIS_MASTER_NAME = 'chat';
@@ -117,6 +117,7 @@ function sentinelRedis(cluster: ChatCluster, managed: ResolvedManagedRedis): Des
         image: REDIS_IMAGE,
         command: ['/bin/sh', '-c', redisStartScript(REDIS_PORT, SENTINEL_PORT)],
         env,
+        lifecycle: { preStop: { exec: { command: ['/bin/sh', '-c', redisHandOverScript(REDIS_PORT, SENTINEL_PORT)] } } },
         ports: [{ name: 'redis', containerPort: REDIS_PORT }],
         readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 5 },
         livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10 },
