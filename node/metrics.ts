@@ -29,6 +29,11 @@ export class NodeMetrics {
     help: 'Entries this node appended to other nodes’ inboxes',
     registers: [this.registry],
   });
+  readonly duplicateEnvelopes = new Counter({
+    name: 'chat_bus_duplicates_dropped_total',
+    help: 'Inbox entries for a message this node had already delivered (a publish retried after a Redis failover), dropped',
+    registers: [this.registry],
+  });
   readonly busLag = new Histogram({
     name: 'chat_bus_consumer_lag_seconds',
     help: 'Age of inbox entries when this node processed them',

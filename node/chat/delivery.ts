@@ -5,6 +5,7 @@ import { groupOfConversation } from '../protocol/conversations.js';
 import type { ChatMessage, Target } from '../protocol/frames.js';
 import type { SessionRecord, Store } from '../store/store.js';
 import type { ClientConnection, LocalSockets } from './local-sockets.js';
+import { RecentIds } from './recent-ids.js';
 import { groupFanOut, routeToNodes } from './routing.js';
 
 export interface DeliveryDeps {
@@ -21,6 +22,11 @@ export interface DeliveryDeps {
 
 /** Pauses between attempts to reach other nodes' inboxes while the bus is away. */
 const ROUTE_RETRY_MS = [100, 250, 500, 1000, 2000] as const;
+/**
+ * How many delivered message ids a node remembers to drop repeats: repeats come within
+ * seconds (a retried publish, a dead node's messages routed again), far fewer than this.
+ */
+const REMEMBERED_DELIVERIES = 20_000;
 
 /**
  * Gets stored messages and typing signals to every socket that should see them: this
@@ -28,24 +34,28 @@ const ROUTE_RETRY_MS = [100, 250, 500, 1000, 2000] as const;
  */
 export class Delivery {
   private stopped = false;
+  private readonly delivered = new RecentIds(REMEMBERED_DELIVERIES);
 
   constructor(private readonly deps: DeliveryDeps) {}
 
   /**
    * Routes a stored, acked message: to this node's sockets at once, to other nodes' inboxes
    * until that succeeds (a bus that is away is retried, so no recipient online through it
-   * is skipped). Resolves true once routed; false when the node stopped first, leaving the
-   * message to the survivor that finishes this node's work.
+   * is skipped; a node whose inbox took it is not sent it again). Resolves true once
+   * routed; false when the node stopped first, leaving the message to the survivor that
+   * finishes this node's work.
    */
   async routeMessage(message: ChatMessage, acceptedAt: number, exceptSession?: string): Promise<boolean> {
     const to = message.to;
     // A direct message goes to both users' sockets: the sender's other sockets see it too.
     const localUsers = 'group' in to ? this.deps.sockets.membersOf(to.group) : [...new Set([to.user, message.from])];
-    this.deliverLocally(message, localUsers, acceptedAt, exceptSession);
+    // A message routed again (a dead node's, finished by this one) may have reached this node's sockets already.
+    if (this.delivered.remember(message.id)) this.deliverLocally(message, localUsers, acceptedAt, exceptSession);
+    const reached = new Set<string>();
     const routeRemotely = (): Promise<void> =>
       'group' in to
-        ? this.routeGroupMessage(message, to.group, acceptedAt, exceptSession)
-        : this.routeDirectMessage(message, localUsers, acceptedAt, exceptSession);
+        ? this.routeGroupMessage(message, to.group, acceptedAt, exceptSession, reached)
+        : this.routeDirectMessage(message, localUsers, acceptedAt, exceptSession, reached);
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         await routeRemotely();
@@ -70,6 +80,10 @@ export class Delivery {
       return envelope.joined ? this.hostGroupIfConnected(envelope.user, envelope.group) : this.unhostGroup(envelope.user, envelope.group);
     }
     this.deps.metrics.busLag.observe(Math.max(0, this.deps.clock() - envelope.acceptedAt) / 1000);
+    if (!this.delivered.remember(envelope.message.id)) {
+      this.deps.metrics.duplicateEnvelopes.inc();
+      return Promise.resolve();
+    }
     const users = envelope.users ?? this.localMembers(envelope.message.to);
     this.deliverLocally(envelope.message, users, envelope.acceptedAt, envelope.exceptSession);
     return Promise.resolve();
@@ -128,19 +142,42 @@ export class Delivery {
     recipients: readonly string[],
     acceptedAt: number,
     exceptSession: string | undefined,
+    reached: Set<string>,
   ): Promise<void> {
     const sessions = (await Promise.all(recipients.map((user) => this.sessionsOf(user)))).flat();
     const plan = routeToNodes(sessions);
     // This node's own sockets are known first-hand (routeMessage delivered to them); the cache may lag behind them.
     plan.delete(this.deps.nodeId);
-    await Promise.all(
-      [...plan].map(([node, nodeUsers]) => this.publish(node, { kind: 'message', message, acceptedAt, users: nodeUsers, exceptSession })),
-    );
+    await this.publishOnce(reached, [...plan].map(([node, nodeUsers]) => [node, { kind: 'message', message, acceptedAt, users: nodeUsers, exceptSession }]));
   }
 
-  private async routeGroupMessage(message: ChatMessage, group: string, acceptedAt: number, exceptSession: string | undefined): Promise<void> {
+  private async routeGroupMessage(
+    message: ChatMessage,
+    group: string,
+    acceptedAt: number,
+    exceptSession: string | undefined,
+    reached: Set<string>,
+  ): Promise<void> {
     const { remote } = groupFanOut(await this.deps.bus.routes.groupNodes(group), this.deps.nodeId);
-    await Promise.all(remote.map((node) => this.publish(node, { kind: 'message', message, acceptedAt, exceptSession })));
+    await this.publishOnce(reached, remote.map((node) => [node, { kind: 'message', message, acceptedAt, exceptSession }]));
+  }
+
+  /**
+   * Publishes each envelope to its node, but not to nodes already `reached` by an earlier
+   * attempt: on a Redis Cluster, inboxes live on different servers, and a retry after one
+   * of them failed must not repeat the others.
+   */
+  private async publishOnce(reached: Set<string>, envelopes: readonly [string, Envelope][]): Promise<void> {
+    const results = await Promise.allSettled(
+      envelopes
+        .filter(([node]) => !reached.has(node))
+        .map(async ([node, envelope]) => {
+          await this.publish(node, envelope);
+          reached.add(node);
+        }),
+    );
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
   }
 
   /** A user's sockets from the route cache, or from the mapping table when the cache has none (e.g. Redis restarted). */

@@ -4,67 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Target } from '../../node/protocol/frames.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { removeWhenOwnerExits } from '../../dev/env/process.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment, type TestEnvironment } from '../support/env.js';
 import { startRestartableCassandra, startRestartableRedis, stopNodesWithin, type RestartableServer } from '../support/fault-servers.js';
-import { ChatUser, outcomes, Traffic, type Missed, type SendRecord } from '../support/fault-traffic.js';
+import { ChatUser, outcomes, Traffic } from '../support/fault-traffic.js';
+import { describeMissed, formGroup, nodeAt, readiness, showNodeLogsOnFailure, startedBetween, summary } from '../support/fault-checks.js';
 import { stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 
 // Fault tolerance of the chat node on real servers and real node processes: a node
 // SIGKILLed, Redis restarted, Cassandra stopped, each while users are chatting. PROTOCOL.md,
 // "Semantics": no acknowledged message is ever lost, whatever node dies.
-
-/** The HTTP status of a node's /readyz (0 when it does not answer). */
-async function readiness(node: NodeProcess): Promise<number> {
-  return fetch(`${node.url}/readyz`, { signal: AbortSignal.timeout(3_000) }).then(
-    (response) => response.status,
-    () => 0,
-  );
-}
-
-function nodeAt(cluster: ChatCluster, index: number): NodeProcess {
-  const node = cluster.nodes[index];
-  if (node === undefined) throw new Error(`the cluster has no node ${index}`);
-  return node;
-}
-
-/** Creates `group` as its first user and has the others join it. */
-async function formGroup(group: string, members: readonly ChatUser[]): Promise<void> {
-  const [owner, ...others] = members;
-  if (owner === undefined) throw new Error('a group needs a member');
-  expect(await owner.request({ type: 'group.create', name: group })).toMatchObject({ type: 'group' });
-  for (const member of others) expect(await member.request({ type: 'group.join', group })).toMatchObject({ type: 'ok' });
-}
-
-/** Readable lines for messages someone missed, for a failure message. */
-function describeMissed(missed: readonly Missed[], users: readonly ChatUser[]): string {
-  const cursors = new Map(users.map((user) => [user.name, user.reconnections.map((reconnection) => reconnection.since ?? '0')]));
-  return missed
-    .slice(0, 20)
-    .map((miss) => `${miss.user} missed ${miss.id} (${miss.conv}, sent at ${new Date(miss.sentAt).toISOString()}; synced since ${JSON.stringify(cursors.get(miss.user) ?? [])})`)
-    .join('\n');
-}
-
-/** On failure, prints the last lines each node logged, to tell why. */
-function showNodeLogsOnFailure(nodes: readonly NodeProcess[]): void {
-  onTestFailed(() => {
-    for (const node of nodes) {
-      const tail = node.output.slice(-40).map((line) => line.slice(0, 400));
-      console.error(`[faults] last lines of ${node.id}:\n${tail.join('\n')}`);
-    }
-  });
-}
-
-function summary(scenario: string, figures: Record<string, unknown>): void {
-  console.info(`[faults] ${scenario}: ${JSON.stringify(figures)}`);
-}
-
-/** Selects the sends started in [from, to). */
-const startedBetween = (from: number, to: number) => (send: SendRecord): boolean => send.startedAt >= from && send.startedAt < to;
 
 describe('chat node fault tolerance', () => {
   const env = testEnvironment();

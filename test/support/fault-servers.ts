@@ -79,7 +79,8 @@ function commandLineOf(pid: number): string[] {
   return argv;
 }
 
-async function stopProcessGroup(pid: number, signal: NodeJS.Signals, graceMs = 10_000): Promise<void> {
+/** Signals a server's process group and resolves once it is gone (SIGKILL after `graceMs`). */
+export async function stopProcessGroup(pid: number, signal: NodeJS.Signals, graceMs = 10_000): Promise<void> {
   const signalGroup = (which: NodeJS.Signals): void => {
     try {
       process.kill(-pid, which);

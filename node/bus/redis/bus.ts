@@ -96,16 +96,18 @@ export class RedisBus implements Bus {
 
   /**
    * Calls the reconnect handlers once the bus answers again after a loss: the connection
-   * came back (to the same server or the new primary), or, on a Cluster, a server went away
-   * and the slot map was read again (a replica may have taken over).
+   * came back (to the same server or the new primary), or, on a Cluster, a server went
+   * away and the slot map, read again, has every slot served by a master that answers
+   * (a replica took over). A Cluster reads its slot map often during a failover, and at
+   * least every 2 s, so the handlers run once, when it is over.
    */
   private watchReconnects(): void {
     let lost = false;
+    let checking = false;
     const loss = (): void => {
       lost = true;
     };
-    const back = (): void => {
-      if (!lost || this.closed) return;
+    const notify = (): void => {
       lost = false;
       for (const handler of this.reconnectHandlers) {
         try {
@@ -116,11 +118,24 @@ export class RedisBus implements Bus {
       }
     };
     this.commands.on('close', loss);
-    this.commands.on('ready', back);
-    if (this.settings.address.mode === 'cluster') {
-      this.commands.on('-node', loss);
-      this.commands.on('refresh', back);
+    if (this.settings.address.mode !== 'cluster') {
+      this.commands.on('ready', () => {
+        if (lost && !this.closed) notify();
+      });
+      return;
     }
+    this.commands.on('-node', loss);
+    this.commands.on('refresh', () => {
+      if (!lost || checking || this.closed) return;
+      checking = true;
+      void this.isHealthy()
+        .then((healthy) => {
+          if (healthy && lost && !this.closed) notify();
+        })
+        .finally(() => {
+          checking = false;
+        });
+    });
   }
 
   /** A presence channel delivering the changes of the users it follows to `handler`. */
@@ -135,7 +150,8 @@ export class RedisBus implements Bus {
 
   /**
    * Whether Redis answers within a second: the server (or Sentinel's primary) answers PING;
-   * on a Cluster, every master answers and the cluster says its slots are all served.
+   * on a Cluster, the cluster says every slot is served and the master this bus knows for
+   * each slot answers.
    */
   async isHealthy(): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
@@ -168,6 +184,15 @@ async function answers(connection: RedisClient): Promise<boolean> {
     await connection.ping();
     return true;
   }
-  const [info] = await Promise.all([connection.cluster('INFO'), ...connection.nodes('master').map((master) => master.ping())]);
-  return /^cluster_state:ok\s*$/m.test(info);
+  const [info, ...live] = await Promise.all([
+    connection.cluster('INFO'),
+    ...connection.nodes('master').map(async (master) => {
+      await master.ping();
+      return `${master.options.host ?? ''}:${master.options.port ?? ''}`;
+    }),
+  ]);
+  // A master that died is dropped from the connections at once, but owns its slots in the
+  // map until a replica takes over: until then, commands for those slots fail.
+  const answering = new Set(live);
+  return /^cluster_state:ok\s*$/m.test(info) && connection.slots.every((owners) => owners[0] !== undefined && answering.has(owners[0]));
 }

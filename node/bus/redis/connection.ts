@@ -79,14 +79,20 @@ function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipel
       const options: ClusterOptions = {
         lazyConnect: true,
         enableOfflineQueue: false,
-        enableAutoPipelining,
+        // Not on a Cluster: an automatic batch that spans slots whose master changed comes
+        // back as MOVED errors instead of being redirected.
+        enableAutoPipelining: false,
         clusterRetryStrategy: retryStrategy,
-        // Retried after a slot map refresh while a replica takes over a failed master;
-        // past maxRedirections × this, the command fails (as `unavailable`).
-        retryDelayOnFailover: 200,
+        // A command whose connection dropped may have run (an XADD applied, its reply lost):
+        // sent again it would deliver twice. It fails as `unavailable` instead, as in the
+        // other modes. Redirections (MOVED, ASK) and CLUSTERDOWN mean it did not run: retried.
+        retryDelayOnFailover: 0,
         retryDelayOnClusterDown: 200,
         maxRedirections: 8,
         slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
+        // Reads the slot map this often besides after errors, so a takeover is seen even by
+        // a connection that sent nothing to the failed master (and the bus's reconnect check runs).
+        slotsRefreshInterval: 2_000,
         redisOptions: {
           ...perServer,
           username: address.username,
