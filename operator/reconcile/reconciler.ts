@@ -21,7 +21,7 @@ import { cacheFor, type Caches } from './caches.js';
 import { describeFailure, type KubeWriter } from './kube.js';
 import { RecentWrites } from './recent-writes.js';
 import { scaleNodes } from './scale.js';
-import { computeStatus, invalidSpecStatus, statusChanged, type Observed } from './status.js';
+import { computeStatus, invalidSpecStatus, statusChanged, statusPatch, type Observed } from './status.js';
 import { objectsToReplace, staleObjects } from './prune.js';
 import type { PrimaryReader, SentinelAnswer } from './redis-primary.js';
 
@@ -134,6 +134,10 @@ export class Reconciler {
     );
     const objects = plan.applied;
     for (const object of objectsToReplace(caches.owned, objects)) {
+      // The cache may still hold an object this operator already deleted (its watch event not yet in).
+      const uid = object.metadata?.uid ?? '';
+      if (this.uncachedWrites.isFresh(`replaced/${uid}`, 'deleted')) continue;
+      this.uncachedWrites.record(`replaced/${uid}`, 'deleted');
       await writer.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace } });
       await writer.event(cluster.metadata, 'Normal', 'Replaced', `deleted ${object.kind ?? ''} ${object.metadata?.name ?? ''} to make it again: what changed cannot change in place`);
     }
@@ -189,7 +193,7 @@ export class Reconciler {
   private async writeStatus(cluster: ChatCluster, observed: Observed): Promise<void> {
     const status = computeStatus(cluster, observed, new Date(this.now()));
     if (!statusChanged(cluster.status, status)) return;
-    await this.deps.writer.patchStatus(cluster.metadata.namespace, cluster.metadata.name, status);
+    await this.deps.writer.patchStatus(cluster.metadata.namespace, cluster.metadata.name, statusPatch(cluster.status, status));
     if (cluster.status?.phase !== status.phase) {
       await this.deps.writer.event(cluster.metadata, status.phase === 'Degraded' ? 'Warning' : 'Normal', `Phase${status.phase ?? ''}`, `phase is now ${status.phase ?? ''}`);
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
-import { computeStatus, invalidSpecStatus, statusChanged, type Observed } from './status.js';
+import { computeStatus, invalidSpecStatus, statusChanged, statusPatch, type Observed } from './status.js';
 
 const now = new Date('2026-11-22T10:00:00Z');
 function cluster(spec: unknown = {}): ChatCluster {
@@ -8,7 +8,7 @@ function cluster(spec: unknown = {}): ChatCluster {
 }
 const readySet = (replicas: number) => ({ spec: { replicas, selector: {}, serviceName: 'x', template: {} }, status: { replicas, readyReplicas: replicas } });
 const allReady: Observed = {
-  redis: readySet(1),
+  redis: readySet(3),
   cassandra: readySet(3),
   schemaJob: { metadata: { name: 'demo-schema-abc' }, status: { succeeded: 1 } },
   deployment: { status: { replicas: 3, readyReplicas: 3, updatedReplicas: 3 } },
@@ -118,9 +118,25 @@ describe('the managed Redis in the status', () => {
     expect(condition(starting, 'RedisReady')).toMatchObject({ status: 'False', reason: 'PodsNotReady', message: '2/3 Redis pods ready' });
   });
 
+  it('counts the Redis pods the spec asks for, not those of a StatefulSet that has not caught up with a change of mode', () => {
+    const status = computeStatus(cluster({ redis: { managed: { mode: 'sentinel' } } }), { ...sentinelReady, redis: readySet(1) }, now);
+    expect(condition(status, 'RedisReady')).toMatchObject({ status: 'False', message: '1/3 Redis pods ready' });
+  });
+
+  it('is written so that what it no longer says goes: a primary no longer known, the Redis block of a Redis gone external', () => {
+    const before = computeStatus(cluster({ redis: { managed: { mode: 'standalone' } } }), { ...allReady, redis: readySet(1), redisMode: 'standalone' }, now);
+    const after = computeStatus(cluster(), { ...sentinelReady, sentinels: { reached: false } }, now);
+    expect(statusPatch(before, after)).toMatchObject({ redis: { mode: 'sentinel', primary: null }, phase: 'Ready' });
+    const external = { ...after };
+    delete external.redis;
+    expect(statusPatch(before, external)).toMatchObject({ redis: null });
+    expect(statusPatch(undefined, after)).toEqual(after);
+  });
+
   it('shows a standalone Redis’s one pod as its primary once it is ready, and nothing for an external Redis', () => {
-    expect(computeStatus(cluster(), { ...allReady, redisMode: 'standalone' }, now).redis).toEqual({ mode: 'standalone', primary: 'demo-redis-0' });
-    expect(computeStatus(cluster(), { ...allReady, redis: undefined, redisMode: 'standalone' }, now).redis).toEqual({ mode: 'standalone' });
+    const standalone = cluster({ redis: { managed: { mode: 'standalone' } } });
+    expect(computeStatus(standalone, { ...allReady, redis: readySet(1), redisMode: 'standalone' }, now).redis).toEqual({ mode: 'standalone', primary: 'demo-redis-0' });
+    expect(computeStatus(standalone, { ...allReady, redis: undefined, redisMode: 'standalone' }, now).redis).toEqual({ mode: 'standalone' });
     expect(computeStatus(cluster({ redis: { external: { url: 'redis+sentinel://s:26379/m' } } }), { ...allReady, redis: undefined }, now)).not.toHaveProperty('redis');
   });
 });

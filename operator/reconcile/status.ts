@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
 import type { ChatCluster, ChatClusterStatus, Condition, ConditionType, Phase, RedisMode, RedisStatus } from '../../common/chatcluster.js';
 import { namesOf, NODE_PORT, nodeSelectorString } from '../desired/meta.js';
+import { resolveManagedRedis } from '../desired/redis-mode.js';
 import { primaryPodOf, type SentinelAnswer } from './redis-primary.js';
 
 /** What the reconciler saw of the objects a ChatCluster owns. */
@@ -27,10 +28,10 @@ type Verdict = Pick<Condition, 'status' | 'reason' | 'message'>;
 const yes = (reason: string, message: string): Verdict => ({ status: 'True', reason, message });
 const no = (reason: string, message: string): Verdict => ({ status: 'False', reason, message });
 
-function statefulSetVerdict(what: string, external: boolean, statefulSet: V1StatefulSet | undefined): Verdict {
+/** A managed dependency's StatefulSet: ready when `wanted` pods (default: its own spec's count) are. */
+function statefulSetVerdict(what: string, external: boolean, statefulSet: V1StatefulSet | undefined, wanted = statefulSet?.spec?.replicas ?? 1): Verdict {
   if (external) return yes('External', `${what} is external: not managed by the operator`);
   if (statefulSet === undefined) return no('NotCreated', `${what} StatefulSet does not exist yet`);
-  const wanted = statefulSet.spec?.replicas ?? 1;
   const ready = statefulSet.status?.readyReplicas ?? 0;
   return ready >= wanted ? yes('Ready', `${ready}/${wanted} ${what} pods ready`) : no('PodsNotReady', `${ready}/${wanted} ${what} pods ready`);
 }
@@ -40,7 +41,8 @@ function statefulSetVerdict(what: string, external: boolean, statefulSet: V1Stat
  * (when the operator could reach them; when it could not, the pods' readiness is all it knows).
  */
 function redisVerdict(cluster: ChatCluster, observed: Observed): Verdict {
-  const pods = statefulSetVerdict('Redis', cluster.spec.redis.external !== undefined, observed.redis);
+  // Counted against the spec's pods, not the StatefulSet's, which may not have caught up with a change yet.
+  const pods = statefulSetVerdict('Redis', cluster.spec.redis.external !== undefined, observed.redis, resolveManagedRedis(cluster)?.replicas);
   if (pods.status !== 'True' || observed.redisMode !== 'sentinel') return pods;
   const answer = observed.sentinels;
   if (answer === undefined || !answer.reached) return yes('Ready', `${pods.message}; the operator could not reach the Sentinels to learn the primary`);
@@ -146,6 +148,26 @@ export function invalidSpecStatus(previous: ChatClusterStatus | undefined, gener
     phase: 'Degraded',
     conditions: [...(previous?.conditions ?? []).filter((condition) => condition.type !== 'Degraded'), degraded],
   };
+}
+
+/**
+ * The JSON merge patch that turns the stored status into `after`: a field `after` leaves
+ * out is removed (null), not kept, e.g. status.redis.primary once it is no longer known.
+ * Arrays (conditions) are replaced whole, as a merge patch does.
+ */
+export function statusPatch(before: ChatClusterStatus | undefined, after: ChatClusterStatus): Record<string, unknown> {
+  return mergePatch(before ?? {}, after);
+}
+
+function mergePatch(before: object, after: object): Record<string, unknown> {
+  const isPlainObject = (value: unknown): value is object => typeof value === 'object' && value !== null && !Array.isArray(value);
+  const patch: Record<string, unknown> = {};
+  for (const key of Object.keys(before)) if (!(key in after)) patch[key] = null;
+  for (const [key, value] of Object.entries(after)) {
+    const old: unknown = (before as Record<string, unknown>)[key];
+    patch[key] = isPlainObject(old) && isPlainObject(value) ? mergePatch(old, value) : value;
+  }
+  return patch;
 }
 
 /** Whether two statuses differ in anything but the order of conditions; the status is written only then. */

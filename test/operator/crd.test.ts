@@ -86,7 +86,20 @@ const INVALID_SPECS: InvalidSpec[] = [
   },
   { what: 'autoscaling.minReplicas of 0', spec: { autoscaling: { minReplicas: 0 } }, field: 'spec.autoscaling.minReplicas', says: 'should be greater than or equal to 1' },
   { what: 'a CPU target above 100 %', spec: { autoscaling: { targetCPUUtilization: 101 } }, field: 'spec.autoscaling.targetCPUUtilization', says: 'should be less than or equal to 100' },
-  { what: 'a managed Redis of 3 replicas', spec: { redis: { managed: { replicas: 3 } } }, field: 'spec.redis.managed.replicas', says: 'the managed Redis is a single instance' },
+  {
+    what: 'a standalone managed Redis of 3 replicas',
+    spec: { redis: { managed: { mode: 'standalone', replicas: 3 } } },
+    field: 'spec.redis.managed.replicas',
+    says: 'redis.managed.replicas must be 1 with redis.managed.mode standalone',
+  },
+  {
+    what: 'a Sentinel managed Redis of 1 replica',
+    spec: { redis: { managed: { mode: 'sentinel', replicas: 1 } } },
+    field: 'spec.redis.managed.replicas',
+    says: 'redis.managed.replicas must be at least 3 with redis.managed.mode sentinel',
+  },
+  { what: 'a managed Redis of an even number of replicas', spec: { redis: { managed: { replicas: 4 } } }, field: 'spec.redis.managed.replicas', says: 'an odd number of at least 3' },
+  { what: 'a managed Redis mode that does not exist', spec: { redis: { managed: { mode: 'cluster' } } }, field: 'spec.redis.managed.mode', says: 'Unsupported value: "cluster"' },
   { what: 'both a managed and an external Redis', spec: { redis: { managed: {}, external: externalRedis } }, field: 'spec.redis.external', says: 'redis.managed and redis.external are mutually exclusive' },
   { what: 'neither a managed nor an external Redis', spec: { redis: {} }, field: 'spec.redis', says: 'exactly one of redis.managed or redis.external is required' },
   { what: 'an external Redis URL that is not redis://', spec: { redis: { external: { url: 'http://redis:6379' } } }, field: 'spec.redis.external.url', says: 'should match' },
@@ -199,6 +212,26 @@ describe('the ChatCluster CRD on the API server', () => {
       expect(refusal.message).toContain(`${field}: `);
       expect(refusal.message).toContain(says);
       expect(refusal.fields).toContain(field);
+    });
+
+    it('takes an external Redis as one server, Sentinels or Cluster seeds, with or without TLS', async () => {
+      const urls = [
+        'redis://redis.example:6379/0',
+        'rediss://user:secret@redis.example:6380',
+        'redis+sentinel://s1.example:26379,s2.example:26379,s3.example:26379/chat?sentinelPassword=p%40ss',
+        'rediss+sentinel://s1.example:26379/chat',
+        'redis+cluster://c1.example:6379,c2.example:6379',
+        'rediss+cluster://user:secret@c1.example:6380',
+      ];
+      for (const [index, url] of urls.entries()) {
+        const created = await create(`external-redis-${String(index)}`, { redis: { external: { url } } });
+        expect(created.spec.redis).toEqual({ external: { url } });
+      }
+    });
+
+    it('stores a managed Redis with no mode and no replicas as written: the operator decides them, not a default', async () => {
+      expect((await create('redis-unset', {})).spec.redis).toEqual({ managed: { storage: '1Gi' } });
+      expect((await create('redis-sentinel-5', { redis: { managed: { mode: 'sentinel', replicas: 5 } } })).spec.redis).toEqual({ managed: { mode: 'sentinel', replicas: 5, storage: '1Gi' } });
     });
 
     it('prunes unknown fields (structural schema) by default, and refuses them under strict field validation', async () => {

@@ -41,7 +41,7 @@ const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'chatcluster-operator', 'ap
 /** A small cluster that needs no volumes: external dependencies, one node. */
 const SMALL_EXTERNAL = { ...EXTERNAL_DEPENDENCIES, autoscaling: { enabled: false }, replicas: 1 };
 /** A small cluster with managed dependencies: one Redis, one Cassandra (two volumes). */
-const SMALL_MANAGED = { cassandra: { managed: { replicas: 1, replicationFactor: 1 } }, autoscaling: { enabled: false }, replicas: 1 };
+const SMALL_MANAGED = { redis: { managed: { mode: 'standalone' } }, cassandra: { managed: { replicas: 1, replicationFactor: 1 } }, autoscaling: { enabled: false }, replicas: 1 };
 
 const unique = (prefix: string): string => `${prefix}-${randomBytes(3).toString('hex')}`;
 
@@ -151,6 +151,7 @@ describe('the ChatCluster operator on a real control plane', () => {
             `NetworkPolicy/${name}-chat`,
             `NetworkPolicy/${name}-redis`,
             `PodDisruptionBudget/${name}-chat`,
+            `PodDisruptionBudget/${name}-redis`,
             `Secret/${name}-chat-jwt`,
             `Service/${name}-cassandra`,
             `Service/${name}-chat`,
