@@ -7,6 +7,8 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Envelope, Signal } from '../../node/bus/bus.js';
 import { connectRedisBus, type RedisBus, type RedisBusOptions } from '../../node/bus/redis/bus.js';
+import { ENVELOPE_FIELD } from '../../node/bus/redis/codec.js';
+import { BusKeys } from '../../node/bus/redis/keys.js';
 import { ChatError } from '../../node/protocol/errors.js';
 import { messageEnvelope, range, seqOf } from '../contract/bus/index.js';
 import { Launcher } from '../../dev/env/launcher.js';
@@ -301,6 +303,36 @@ describe('RedisBus when Redis fails', () => {
       publishing.abort();
       await publisher;
     }
+  });
+
+  it('after a takeover by a server whose stream ids are behind the cursor, the consumer still receives what is published there', async () => {
+    const redis = await ownRedis();
+    const bus = await openBus(redis.url);
+    const node = 'node-behind';
+    const seen: number[] = [];
+    await bus.inbox.consume(node, (envelope) => {
+      seen.push(seqOf(envelope));
+      return Promise.resolve();
+    });
+    // An entry from a server whose clock ran far ahead moves the cursor past every id the next server makes.
+    const ahead = new Redis(redis.url);
+    try {
+      await ahead.xadd(new BusKeys(prefix).inbox(node), '9999999999999-0', ENVELOPE_FIELD, JSON.stringify(messageEnvelope(1)));
+    } finally {
+      ahead.disconnect();
+    }
+    await vi.waitFor(() => {
+      expect(seen).toEqual([1]);
+    }, { timeout: 5_000 });
+
+    await redis.stop();
+    await redis.start();
+    for (const seq of range(2, 11)) {
+      await vi.waitFor(() => bus.inbox.publish(node, messageEnvelope(seq)), { timeout: 10_000, interval: 100 });
+    }
+    await vi.waitFor(() => {
+      expect(seen).toEqual(range(1, 11));
+    }, { timeout: 10_000, interval: 50 });
   });
 
   it('while Redis is down, calls reject with unavailable within a couple of seconds instead of hanging', async () => {

@@ -2,7 +2,7 @@ import { Cluster } from 'ioredis';
 import type { Bus, IdempotencyKeys, NodeHeartbeats, PresenceChannel, PresenceHandler, ProgressLedger, RouteCache, Signals } from '../bus.js';
 import { ChannelSubscriptions } from './channels.js';
 import { parseRedisAddress } from './address.js';
-import { openConnection, serverMilliseconds, type BusSettings, type RedisClient } from './connection.js';
+import { closeConnection, openConnection, serverMilliseconds, whenConnected, type BusSettings, type RedisClient } from './connection.js';
 import { RedisNodeHeartbeats } from './heartbeats.js';
 import { RedisIdempotencyKeys } from './idempotency.js';
 import { RedisInbox } from './inbox.js';
@@ -30,6 +30,8 @@ export interface RedisBusOptions {
 }
 
 const HEALTH_TIMEOUT_MS = 1_000;
+/** How often a Cluster's slot map is read while a master is gone. */
+const CLUSTER_POLL_MS = 500;
 
 /**
  * Opens a bus on the Redis at `url`: standalone, Sentinel or Cluster (address.ts has the
@@ -47,12 +49,12 @@ export async function connectRedisBus(url: string, options: RedisBusOptions = {}
   const commands = openConnection(settings, 'commands', { commandTimeout: settings.commandTimeoutMs, enableAutoPipelining: true });
   const subscriber = openConnection(settings, 'subscriber', {});
   try {
-    await reach('connect', () => Promise.all([commands.connect(), subscriber.connect()]));
+    await reach('connect', () => Promise.all([whenConnected(commands), whenConnected(subscriber)]));
     const openedAt = await reach('read the server clock', () => commands.time());
     return new RedisBus(settings, commands, subscriber, serverMilliseconds(openedAt));
   } catch (error) {
-    commands.disconnect();
-    subscriber.disconnect();
+    closeConnection(commands);
+    closeConnection(subscriber);
     throw error;
   }
 }
@@ -97,17 +99,12 @@ export class RedisBus implements Bus {
   /**
    * Calls the reconnect handlers once the bus answers again after a loss: the connection
    * came back (to the same server or the new primary), or, on a Cluster, a server went
-   * away and the slot map, read again, has every slot served by a master that answers
-   * (a replica took over). A Cluster reads its slot map often during a failover, and at
-   * least every 2 s, so the handlers run once, when it is over.
+   * away and then every slot is served by a master that answers (a replica took over).
    */
   private watchReconnects(): void {
     let lost = false;
-    let checking = false;
-    const loss = (): void => {
-      lost = true;
-    };
     const notify = (): void => {
+      if (!lost || this.closed) return;
       lost = false;
       for (const handler of this.reconnectHandlers) {
         try {
@@ -117,24 +114,35 @@ export class RedisBus implements Bus {
         }
       }
     };
-    this.commands.on('close', loss);
-    if (this.settings.address.mode !== 'cluster') {
-      this.commands.on('ready', () => {
-        if (lost && !this.closed) notify();
-      });
-      return;
-    }
-    this.commands.on('-node', loss);
-    this.commands.on('refresh', () => {
-      if (!lost || checking || this.closed) return;
-      checking = true;
-      void this.isHealthy()
-        .then((healthy) => {
-          if (healthy && lost && !this.closed) notify();
-        })
-        .finally(() => {
-          checking = false;
-        });
+    this.commands.on('close', () => {
+      lost = true;
+    });
+    this.commands.on('ready', notify);
+    const commands = this.commands;
+    if (!(commands instanceof Cluster)) return;
+    // A Cluster stays ready while one master is gone; it reads its slot map again when a
+    // command is redirected. The bus reads it itself until a replica has taken over.
+    let polling = false;
+    const poll = (): void => {
+      const timer = setTimeout(() => {
+        void readSlotMap(commands)
+          .then(() => this.isHealthy())
+          .then((healthy) => {
+            if (this.closed) polling = false;
+            else if (!healthy) poll();
+            else {
+              polling = false;
+              notify();
+            }
+          });
+      }, CLUSTER_POLL_MS);
+      timer.unref();
+    };
+    commands.on('-node', () => {
+      lost = true;
+      if (polling) return;
+      polling = true;
+      poll();
     });
   }
 
@@ -174,8 +182,8 @@ export class RedisBus implements Bus {
     if (this.closed) return;
     this.closed = true;
     await this.inbox.close();
-    this.commands.disconnect();
-    this.subscriber.disconnect();
+    closeConnection(this.commands);
+    closeConnection(this.subscriber);
   }
 }
 
@@ -195,4 +203,13 @@ async function answers(connection: RedisClient): Promise<boolean> {
   // map until a replica takes over: until then, commands for those slots fail.
   const answering = new Set(live);
   return /^cluster_state:ok\s*$/m.test(info) && connection.slots.every((owners) => owners[0] !== undefined && answering.has(owners[0]));
+}
+
+/** Reads a Cluster's slot map now; a failure leaves the old one (the next poll tries again). */
+function readSlotMap(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => {
+    cluster.refreshSlotsCache(() => {
+      resolve();
+    });
+  });
 }

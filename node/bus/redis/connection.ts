@@ -46,7 +46,49 @@ export function openConnection(settings: BusSettings, role: string, extras: Conn
     // Connection errors surface as rejected commands and through isHealthy; the event only
     // needs a listener so ioredis does not print them.
   });
+  // ioredis gives up for good (status `end`) when a connect is cut short, e.g. by a
+  // failover while it asks the sentinels. A connection the bus did not close starts over.
+  connection.on('end', () => {
+    if (closedOnPurpose.has(connection)) return;
+    setTimeout(() => {
+      if (!closedOnPurpose.has(connection) && connection.status === 'end') connection.connect().catch(() => undefined);
+    }, RECONNECT_AFTER_END_MS).unref();
+  });
   return connection;
+}
+
+const RECONNECT_AFTER_END_MS = 1_000;
+const closedOnPurpose = new WeakSet<RedisClient>();
+
+/** Closes a connection for good (it is not reconnected). */
+export function closeConnection(connection: RedisClient): void {
+  closedOnPurpose.add(connection);
+  connection.disconnect();
+}
+
+/**
+ * Connects and resolves once commands can be sent: on a Cluster, once each master's
+ * connection is up too. Without an offline queue, a command for a server whose connection
+ * is still shaking hands fails; a Cluster makes those connections when it reads the slot
+ * map, and only connects them on their first command.
+ */
+export async function whenConnected(connection: RedisClient): Promise<void> {
+  if (connection.status === 'wait' || connection.status === 'end') await connection.connect();
+  else if (connection.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      const ready = (): void => {
+        connection.off('end', ended);
+        resolve();
+      };
+      const ended = (): void => {
+        connection.off('ready', ready);
+        reject(new Error('the connection ended while connecting'));
+      };
+      connection.once('ready', ready);
+      connection.once('end', ended);
+    });
+  }
+  if (connection instanceof Cluster) await Promise.all(connection.nodes('master').map((master) => master.ping()));
 }
 
 function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipelining: boolean): RedisClient {
@@ -69,10 +111,9 @@ function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipel
         ...(address.tls ? { tls: {} } : {}),
         sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
         sentinelRetryStrategy: retryStrategy,
-        // Subscribes to the sentinels' +switch-master, so a failover that leaves the old
-        // primary running (demoted to a replica) moves this connection too.
-        failoverDetector: true,
-        // A demoted primary answers writes with READONLY: reconnect, which asks the sentinels again.
+        // No failoverDetector: its +switch-master can cut short a reconnect already asking
+        // the sentinels, which ends the connection for good. A primary demoted while it
+        // runs answers writes with READONLY instead: reconnect, which asks the sentinels again.
         reconnectOnError: (error) => error.message.startsWith('READONLY'),
       });
     case 'cluster': {
@@ -90,9 +131,6 @@ function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipel
         retryDelayOnClusterDown: 200,
         maxRedirections: 8,
         slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
-        // Reads the slot map this often besides after errors, so a takeover is seen even by
-        // a connection that sent nothing to the failed master (and the bus's reconnect check runs).
-        slotsRefreshInterval: 2_000,
         redisOptions: {
           ...perServer,
           username: address.username,

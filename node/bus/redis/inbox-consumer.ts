@@ -1,4 +1,4 @@
-import type { RedisClient } from './connection.js';
+import { closeConnection, whenConnected, type RedisClient } from './connection.js';
 import { ChatError } from '../../protocol/errors.js';
 import type { EnvelopeHandler } from '../bus.js';
 import { ENVELOPE_FIELD, parseEnvelope } from './codec.js';
@@ -26,17 +26,18 @@ export class InboxConsumer {
     private readonly processed: (id: string) => void,
     private readonly report: (error: unknown) => void,
   ) {
-    connection.connect().catch(() => {
+    this.loop = whenConnected(connection).then(
+      () => this.run(),
       // The loop waits for the connection, which keeps retrying on its own.
-    });
-    this.loop = this.run();
+      () => this.run(),
+    );
   }
 
   /** Stops reading; resolves once the envelope in hand (if any) has been processed. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    this.connection.disconnect();
+    closeConnection(this.connection);
     await this.loop;
   }
 
@@ -54,6 +55,7 @@ export class InboxConsumer {
       }
       let reply: [string, [string, string[]][]][] | null;
       try {
+        if (failing) await this.resumeAfterOutage();
         reply = await this.connection.xread('COUNT', READ_BATCH, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.key, this.cursor);
         failing = false;
       } catch (error) {
@@ -72,6 +74,23 @@ export class InboxConsumer {
         this.processed(id);
       }
     }
+  }
+
+  /**
+   * After an outage the server may not be the one the cursor came from: a restarted Redis
+   * without the stream, or a replica that took over without the newest entries, whose new
+   * entries get ids from its own clock. Reading on from the cursor is right when the
+   * server's stream reaches it. Otherwise the server's ids are behind the cursor (a clock
+   * behind the old server's by more than the failover took): its new entries cannot be
+   * told from the replicated ones by id, so the inbox is read again from its start (at most
+   * inboxMaxLength entries, once): messages already delivered are dropped by the node
+   * (RecentIds), watermarks only move forward, and memberships replay in order.
+   */
+  private async resumeAfterOutage(): Promise<void> {
+    const last = await lastGeneratedId(this.connection, this.key);
+    if (last !== undefined && earlierStreamId(last, this.cursor) === this.cursor) return;
+    if (last !== undefined) this.report(new Error(`${this.key} on this server ends at ${last}, before the last entry processed (${this.cursor}): reading it again from its start`));
+    this.cursor = '0-0';
   }
 
   private async deliver(fields: string[]): Promise<void> {
@@ -98,4 +117,23 @@ export class InboxConsumer {
       this.wake = done;
     });
   }
+}
+
+/** The last id the server generated for the stream at `key` (deleted entries count), or undefined when it has no such stream. */
+async function lastGeneratedId(connection: RedisClient, key: string): Promise<string | undefined> {
+  try {
+    const info = (await connection.xinfo('STREAM', key)) as unknown[];
+    const index = info.indexOf('last-generated-id');
+    return index === -1 ? undefined : String(info[index + 1]);
+  } catch (error) {
+    if (error instanceof Error && error.message.includes('no such key')) return undefined;
+    throw error;
+  }
+}
+
+/** The earlier of two stream ids (`<ms>-<seq>`). */
+export function earlierStreamId(a: string, b: string): string {
+  const [aMs = 0n, aSeq = 0n] = a.split('-').map(BigInt);
+  const [bMs = 0n, bSeq = 0n] = b.split('-').map(BigInt);
+  return aMs < bMs || (aMs === bMs && aSeq <= bSeq) ? a : b;
 }
