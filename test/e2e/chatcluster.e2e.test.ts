@@ -9,7 +9,8 @@ import { run } from '../../dev/env/process.js';
 import { ChatClient, type Frame } from '../support/chat-client.js';
 import { ChatUser, outcomes, Traffic, type TokenMaker } from '../support/fault-traffic.js';
 import { Kube, nodePods, secondsSince, serviceEndpoint, spread, tokenMaker } from './support/kube.js';
-import { awaitNewPrimary, liveDeliverySince, reportedPrimary, sentinelPrimary } from './support/redis-failover.js';
+import { awaitNewPrimary, reportedPrimary, sentinelPrimary } from './support/redis-failover.js';
+import { liveDeliverySince } from '../support/fault-checks.js';
 
 const e2e = inject('e2e');
 const NAMESPACE = 'chat-e2e';

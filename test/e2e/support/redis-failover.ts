@@ -3,7 +3,6 @@
  * as primary, which host the Sentinels name (asked from inside a Redis pod, as nothing
  * outside the cluster reaches them), and how the chat traffic fared across a failover.
  */
-import type { ChatUser, Traffic } from '../../support/fault-traffic.js';
 import type { Kube } from './kube.js';
 
 /** The pod the ChatCluster's status names as its Redis primary, once it names one. */
@@ -34,30 +33,4 @@ export async function awaitNewPrimary(kube: Kube, namespace: string, askPod: str
     },
     200,
   );
-}
-
-/** How the acked messages sent from `from` on reached their recipients live. */
-export interface LiveDelivery {
-  /** Acked messages sent from `from` on, and recipients that should see each. */
-  acked: number;
-  /** Ms after `from` when live delivery resumed for good: every message sent later arrived live. */
-  resumedAfterMs: number;
-  /** The longest time from a send to its live arrival. */
-  slowestMs: number;
-}
-
-/** Live delivery of the acked messages sent after `from`, among `users`. */
-export function liveDeliverySince(traffic: Traffic, users: readonly ChatUser[], from: number): LiveDelivery {
-  const byName = new Map(users.map((user) => [user.name, user]));
-  const sends = traffic.acked().filter((send) => send.startedAt >= from);
-  let resumedAt = from;
-  let slowestMs = 0;
-  for (const send of sends) {
-    for (const name of traffic.recipientsOf(send)) {
-      const arrived = byName.get(name)?.live.get(send.ack.id);
-      if (arrived === undefined) resumedAt = Math.max(resumedAt, send.startedAt);
-      else slowestMs = Math.max(slowestMs, arrived - send.startedAt);
-    }
-  }
-  return { acked: sends.length, resumedAfterMs: resumedAt - from, slowestMs };
 }
