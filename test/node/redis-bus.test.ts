@@ -10,7 +10,7 @@ import { connectRedisBus, type RedisBus, type RedisBusOptions } from '../../node
 import { ENVELOPE_FIELD } from '../../node/bus/redis/codec.js';
 import { BusKeys } from '../../node/bus/redis/keys.js';
 import { ChatError } from '../../node/protocol/errors.js';
-import { messageEnvelope, range, seqOf } from '../contract/bus/index.js';
+import { messageEnvelope, publishRange, range, seqOf } from '../contract/bus/index.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { freePort } from '../../dev/env/ports.js';
 import { stopServer, type ServerProcess } from '../../dev/env/process.js';
@@ -305,29 +305,44 @@ describe('RedisBus when Redis fails', () => {
     }
   });
 
-  it('after a takeover by a server whose stream ids are behind the cursor, the consumer still receives what is published there', async () => {
+  it('after a takeover by a server whose stream lacks the newest entries, reads on after its last one without handing out what it has again; a stream the server lost entirely is read from its start', async () => {
     const redis = await ownRedis();
     const bus = await openBus(redis.url);
     const node = 'node-behind';
+    const key = new BusKeys(prefix).inbox(node);
     const seen: number[] = [];
     await bus.inbox.consume(node, (envelope) => {
       seen.push(seqOf(envelope));
       return Promise.resolve();
     });
-    // An entry from a server whose clock ran far ahead moves the cursor past every id the next server makes.
-    const ahead = new Redis(redis.url);
+    const raw = new Redis(redis.url);
     try {
-      await ahead.xadd(new BusKeys(prefix).inbox(node), '9999999999999-0', ENVELOPE_FIELD, JSON.stringify(messageEnvelope(1)));
-    } finally {
-      ahead.disconnect();
-    }
-    await vi.waitFor(() => {
-      expect(seen).toEqual([1]);
-    }, { timeout: 5_000 });
+      // An entry from a server whose clock ran far ahead moves the cursor past every id the next server makes.
+      await raw.xadd(key, '9999999999999-0', ENVELOPE_FIELD, JSON.stringify(messageEnvelope(1)));
+      await vi.waitFor(() => {
+        expect(seen).toEqual([1]);
+      }, { timeout: 5_000 });
 
+      // The "replica that took over": it has an older entry (already handed out) and not the newest one.
+      await raw.multi().del(key).xadd(key, '1-1', ENVELOPE_FIELD, JSON.stringify(messageEnvelope(99))).exec();
+      expect(await killConnections(raw, `${prefix}inbox:${node}`)).toBe(1);
+      await vi.waitFor(async () => {
+        expect(await connectionIds(raw, `${prefix}inbox:${node}`)).toHaveLength(1);
+      }, { timeout: 5_000 });
+      await sleep(500);
+      await publishRange(bus, node, 2, 6);
+      await vi.waitFor(() => {
+        expect(seen).toEqual(range(1, 6));
+      }, { timeout: 5_000 });
+    } finally {
+      raw.disconnect();
+    }
+
+    // A server that lost the stream altogether: everything in it is new.
     await redis.stop();
     await redis.start();
-    for (const seq of range(2, 11)) {
+    await sleep(3_000);
+    for (const seq of range(7, 11)) {
       await vi.waitFor(() => bus.inbox.publish(node, messageEnvelope(seq)), { timeout: 10_000, interval: 100 });
     }
     await vi.waitFor(() => {

@@ -45,13 +45,18 @@ describe('parseRedisAddress', () => {
     ['redis+sentinel://s:26379/m?db=x', /database number/],
     ['redis+cluster://', /host:port/],
     ['redis+cluster://a:1,,b:2', /host:port/],
-    ['redis+cluster://a:99999', /"a:99999" is not host:port/],
+    ['redis+cluster://a:99999', /address 1 of the list is not host:port/],
+    ['redis+cluster://:pa/ss@h:6379', /names no database or path/],
     ['redis+cluster://a:6379/0', /names no database/],
     ['redis+cluster://a:6379?x=1', /unknown URL parameter x/],
     ['redis+proxy://a:1', /expected redis:\/\//],
   ])('refuses %s', (text, message) => {
     expect(() => parseRedisAddress(text)).toThrow(RedisAddressError);
     expect(() => parseRedisAddress(text)).toThrow(message);
+  });
+
+  it('takes a password with an unencoded @ whole', () => {
+    expect(parseRedisAddress('redis+sentinel://:p@ss@h:26379/m')).toMatchObject({ password: 'p@ss', sentinels: [{ host: 'h', port: 26379 }] });
   });
 
   it('never puts a password in an error or a description', () => {

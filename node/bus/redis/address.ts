@@ -33,7 +33,9 @@ export class RedisAddressError extends Error {
   override readonly name = 'RedisAddressError';
 }
 
-const MULTI_HOST = /^(rediss?)\+(sentinel|cluster):\/\/(?:([^@/?#]*)@)?([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/;
+// The user info runs to the last `@` before the path, so a password with an unencoded `@` is
+// still taken whole (and never mistaken for a host that an error would name).
+const MULTI_HOST = /^(rediss?)\+(sentinel|cluster):\/\/(?:([^/?#]*)@)?([^/?#@]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/;
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[^\s:,[\]]+):(\d{1,5})$/;
 const DEFAULT_SENTINEL_PORT = 26379;
 const DEFAULT_REDIS_PORT = 6379;
@@ -99,10 +101,11 @@ function standaloneUrl(text: string): string {
 function hostList(text: string, defaultPort: number): HostPort[] {
   const hosts = text.split(',').map((entry) => entry.trim());
   if (hosts.length === 0 || hosts.some((entry) => entry === '')) throw new RedisAddressError('expected host:port[,host:port…]');
-  return hosts.map((entry) => {
+  return hosts.map((entry, index) => {
     const match = HOST_PORT.exec(entry.includes(':') && !entry.endsWith(']') ? entry : `${entry}:${defaultPort}`);
     const port = Number(match?.[2]);
-    if (match?.[1] === undefined || port < 1 || port > 65535) throw new RedisAddressError(`"${entry}" is not host:port`);
+    // The entry is not echoed: a mistyped URL may have put part of a password here.
+    if (match?.[1] === undefined || port < 1 || port > 65535) throw new RedisAddressError(`address ${index + 1} of the list is not host:port`);
     return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
   });
 }

@@ -30,6 +30,11 @@ export interface RedisBusOptions {
 }
 
 const HEALTH_TIMEOUT_MS = 1_000;
+/**
+ * How long opening the bus waits: a connection retries on its own and, with every sentinel
+ * away, never gives up, so the caller (who retries with back-off, and logs) is answered.
+ */
+const CONNECT_WAIT_MS = 10_000;
 /** How often a Cluster's slot map is read while a master is gone. */
 const CLUSTER_POLL_MS = 500;
 
@@ -49,7 +54,7 @@ export async function connectRedisBus(url: string, options: RedisBusOptions = {}
   const commands = openConnection(settings, 'commands', { commandTimeout: settings.commandTimeoutMs, enableAutoPipelining: true });
   const subscriber = openConnection(settings, 'subscriber', {});
   try {
-    await reach('connect', () => Promise.all([whenConnected(commands), whenConnected(subscriber)]));
+    await reach('connect', () => withinMs(CONNECT_WAIT_MS, Promise.all([whenConnected(commands), whenConnected(subscriber)])));
     const openedAt = await reach('read the server clock', () => commands.time());
     return new RedisBus(settings, commands, subscriber, serverMilliseconds(openedAt));
   } catch (error) {
@@ -162,18 +167,10 @@ export class RedisBus implements Bus {
    * each slot answers.
    */
   async isHealthy(): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => {
-        resolve(false);
-      }, HEALTH_TIMEOUT_MS);
-    });
     try {
-      return await Promise.race([answers(this.commands), timeout]);
+      return await withinMs(HEALTH_TIMEOUT_MS, answers(this.commands));
     } catch {
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -212,4 +209,19 @@ function readSlotMap(cluster: Cluster): Promise<void> {
       resolve();
     });
   });
+}
+
+/** `promise`, or a rejection once `ms` have passed. */
+async function withinMs<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`no answer within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, expiry]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

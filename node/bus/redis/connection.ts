@@ -108,7 +108,8 @@ function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipel
         password: address.password,
         sentinelPassword: address.sentinelPassword,
         db: address.db,
-        ...(address.tls ? { tls: {} } : {}),
+        // TLS to the primary and replicas the sentinels name (the sentinels themselves are asked in plain text).
+        ...(address.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
         sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
         sentinelRetryStrategy: retryStrategy,
         // No failoverDetector: its +switch-master can cut short a reconnect already asking

@@ -15,17 +15,22 @@ const RETRY_PAUSE_MS = 250;
  */
 export class InboxConsumer {
   private stopped = false;
+  private cursor: string;
+  /** Whether the cursor is the id of an entry processed (else, the moment the bus opened, where the first read starts). */
+  private cursorIsAnEntry: boolean;
   private wake: (() => void) | undefined;
   private readonly loop: Promise<void>;
 
   constructor(
     private readonly connection: RedisClient,
     private readonly key: string,
-    private cursor: string,
+    start: { at: string; isAnEntry: boolean },
     private readonly handler: EnvelopeHandler,
     private readonly processed: (id: string) => void,
     private readonly report: (error: unknown) => void,
   ) {
+    this.cursor = start.at;
+    this.cursorIsAnEntry = start.isAnEntry;
     this.loop = whenConnected(connection).then(
       () => this.run(),
       // The loop waits for the connection, which keeps retrying on its own.
@@ -50,6 +55,8 @@ export class InboxConsumer {
     let failing = false;
     while (!this.stopped) {
       if (this.connection.status !== 'ready') {
+        // Dropped between reads: the server it comes back to is checked as after a failed read.
+        failing = true;
         await this.pause(RETRY_PAUSE_MS * 4, true);
         continue;
       }
@@ -71,6 +78,7 @@ export class InboxConsumer {
         if (this.isStopped()) return;
         await this.deliver(fields);
         this.cursor = id;
+        this.cursorIsAnEntry = true;
         this.processed(id);
       }
     }
@@ -78,19 +86,24 @@ export class InboxConsumer {
 
   /**
    * After an outage the server may not be the one the cursor came from: a restarted Redis
-   * without the stream, or a replica that took over without the newest entries, whose new
-   * entries get ids from its own clock. Reading on from the cursor is right when the
-   * server's stream reaches it. Otherwise the server's ids are behind the cursor (a clock
-   * behind the old server's by more than the failover took): its new entries cannot be
-   * told from the replicated ones by id, so the inbox is read again from its start (at most
-   * inboxMaxLength entries, once): messages already delivered are dropped by the node
-   * (RecentIds), watermarks only move forward, and memberships replay in order.
+   * without the stream, or a replica that took over without the newest entries it had
+   * handed out. Reading on from the cursor is right when the server's stream reaches it.
+   * A stream it no longer has is read from its start (all of it is new). A stream that
+   * ends before the last entry this reader processed lost those entries: reading goes on
+   * after the server's last one. Entries it took since from a clock behind the lost ones
+   * are not read; their messages are stored, and the clients' sync returns them. Reading
+   * the stream again instead would hand sockets messages and memberships a second time.
    */
   private async resumeAfterOutage(): Promise<void> {
     const last = await lastGeneratedId(this.connection, this.key);
-    if (last !== undefined && earlierStreamId(last, this.cursor) === this.cursor) return;
-    if (last !== undefined) this.report(new Error(`${this.key} on this server ends at ${last}, before the last entry processed (${this.cursor}): reading it again from its start`));
-    this.cursor = '0-0';
+    if (last === undefined) {
+      this.cursor = '0-0';
+      return;
+    }
+    // Before the first entry, the cursor is the moment the bus opened, not an entry any server handed out.
+    if (!this.cursorIsAnEntry || earlierStreamId(last, this.cursor) === this.cursor) return;
+    this.report(new Error(`${this.key} on this server ends at ${last}, before the last entry processed (${this.cursor}): reading on after ${last}`));
+    this.cursor = last;
   }
 
   private async deliver(fields: string[]): Promise<void> {

@@ -59,10 +59,11 @@ export class RedisInbox implements Inbox {
       return Promise.reject(new Error(`the inbox of ${node} is already being consumed`));
     }
     const connection = openConnection(this.settings, `inbox:${node}`, { socketTimeout: READ_BLOCK_MS * 2 });
+    const processed = this.cursors.get(node);
     const consumer = new InboxConsumer(
       connection,
       this.keys.inbox(node),
-      this.cursors.get(node) ?? this.firstCursor,
+      processed === undefined ? { at: this.firstCursor, isAnEntry: false } : { at: processed, isAnEntry: true },
       handler,
       (id) => this.cursors.set(node, id),
       this.settings.report,

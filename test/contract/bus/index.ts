@@ -9,7 +9,7 @@ import { describeHeartbeatsContract } from './heartbeats.js';
 import { describeProgressContract } from './progress.js';
 
 export type { OpenBus } from './harness.js';
-export { messageEnvelope, range, seqOf } from './harness.js';
+export { messageEnvelope, publishRange, range, seqOf } from './harness.js';
 
 /**
  * The behaviour every `Bus` must have, whatever carries it (Redis, in-process): one suite
