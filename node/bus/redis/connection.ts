@@ -144,6 +144,21 @@ function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipel
   }
 }
 
+/**
+ * Publishes on pub/sub. A Cluster relays a PUBLISH to every server over its bus, and
+ * ioredis sends one (it names no key) to any server: two messages sent through two servers
+ * can arrive in either order (a user's `online` after their `offline`). So on a Cluster every
+ * message goes through one server, the first master by address, as on a single Redis.
+ */
+export function publish(connection: RedisClient, channel: string, message: string): Promise<number> {
+  if (!(connection instanceof Cluster)) return connection.publish(channel, message);
+  const [first] = connection
+    .nodes('master')
+    .map((master) => ({ master, address: `${master.options.host ?? ''}:${String(master.options.port ?? '')}` }))
+    .sort((a, b) => a.address.localeCompare(b.address));
+  return (first?.master ?? connection).publish(channel, message);
+}
+
 /** Milliseconds from a TIME reply (seconds, microseconds). */
 export function serverMilliseconds([seconds, microseconds]: readonly unknown[]): number {
   return Number(seconds) * 1000 + Math.floor(Number(microseconds) / 1000);

@@ -1,4 +1,4 @@
-import type { RedisClient } from './connection.js';
+import { publish, type RedisClient } from './connection.js';
 import type { PresenceStatus } from '../../protocol/frames.js';
 import type { PresenceChannel, PresenceHandler } from '../bus.js';
 import type { ChannelSubscriptions, MessageListener } from './channels.js';
@@ -20,7 +20,7 @@ export class RedisPresenceChannel implements PresenceChannel {
 
   /** Tells every node following `user` its new status. */
   async announce(user: string, status: PresenceStatus): Promise<void> {
-    await reach('announce presence', () => this.redis.publish(this.keys.presenceChannel(user), status));
+    await reach('announce presence', () => publish(this.redis, this.keys.presenceChannel(user), status));
   }
 
   /** Starts receiving these users' changes. */

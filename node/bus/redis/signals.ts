@@ -1,4 +1,4 @@
-import type { RedisClient } from './connection.js';
+import { publish, type RedisClient } from './connection.js';
 import type { SignalHandler, Signals, Signal, Unsubscribe } from '../bus.js';
 import type { ChannelSubscriptions, MessageListener } from './channels.js';
 import { parseSignal } from './codec.js';
@@ -15,7 +15,7 @@ export class RedisSignals implements Signals {
 
   /** Sends a typing signal to a node (at most once). */
   async send(node: string, signal: Signal): Promise<void> {
-    await reach('send a signal', () => this.redis.publish(this.keys.signalChannel(node), JSON.stringify(signal)));
+    await reach('send a signal', () => publish(this.redis, this.keys.signalChannel(node), JSON.stringify(signal)));
   }
 
   /** Receives the signals sent to `node` from the moment this resolves. */
