@@ -24,6 +24,7 @@ import {
 } from '../../common/chatcluster.js';
 import { testEnvironment } from '../support/env.js';
 import { adminKubeConfig, createTestNamespace } from '../support/kubernetes.js';
+import { withEncryptionFields } from '../../operator/spec/encryption-fields.js';
 import { installChatClusterCrd } from '../support/operator-chatclusters.js';
 
 const RESOURCE = { group: CHATCLUSTER_GROUP, version: CHATCLUSTER_VERSION, plural: CHATCLUSTER_PLURAL };
@@ -72,6 +73,35 @@ interface InvalidSpec {
 const externalRedis = { url: 'redis://redis.example:6379' };
 const externalCassandra = { contactPoints: ['cassandra.example:9042'] };
 const secretRef = { name: 'chat-secrets', key: 'jwt' };
+
+const tlsSecret = { secretName: 'demo-tls' };
+const issuerRef = { name: 'letsencrypt', kind: 'ClusterIssuer' };
+
+/** spec.tls, spec.encryption and the external CA bundles (issue 15). */
+const INVALID_ENCRYPTION_SPECS: InvalidSpec[] = [
+  { what: 'tls with no source', spec: { tls: {} }, field: 'spec.tls', says: 'tls needs exactly one of tls.secretName, tls.issuerRef or tls.selfSigned' },
+  { what: 'tls from a Secret and self-signed', spec: { tls: { ...tlsSecret, selfSigned: true } }, field: 'spec.tls', says: 'tls needs exactly one of' },
+  { what: 'tls from a Secret and an issuer', spec: { tls: { ...tlsSecret, issuerRef } }, field: 'spec.tls', says: 'tls needs exactly one of' },
+  { what: 'tls.selfSigned false', spec: { tls: { selfSigned: false } }, field: 'spec.tls.selfSigned', says: 'tls.selfSigned can only be true' },
+  { what: 'an empty tls.secretName', spec: { tls: { secretName: '' } }, field: 'spec.tls.secretName', says: 'should be at least 1 chars long' },
+  { what: 'an issuer of a kind cert-manager does not have', spec: { tls: { issuerRef: { name: 'x', kind: 'Certificate' } } }, field: 'spec.tls.issuerRef.kind', says: 'Unsupported value: "Certificate"' },
+  { what: 'an issuer without a name', spec: { tls: { issuerRef: { kind: 'Issuer' } } }, field: 'spec.tls.issuerRef.name', says: 'Required value' },
+  { what: 'at-rest encryption without a keys Secret', spec: { encryption: { atRest: {} } }, field: 'spec.encryption.atRest.keysSecretRef', says: 'Required value' },
+  { what: 'an at-rest keys Secret without a name', spec: { encryption: { atRest: { keysSecretRef: {} } } }, field: 'spec.encryption.atRest.keysSecretRef.name', says: 'Required value' },
+  {
+    what: 'a Redis CA bundle for a plaintext redis:// URL',
+    spec: { redis: { external: { url: 'redis://redis.example:6379', caSecretRef: { name: 'redis-ca', key: 'ca.crt' } } } },
+    field: 'spec.redis.external.caSecretRef',
+    says: 'redis.external.caSecretRef needs a TLS URL',
+  },
+  { what: 'a Redis CA bundle without a key', spec: { redis: { external: { url: 'rediss://r:6380', caSecretRef: { name: 'redis-ca' } } } }, field: 'spec.redis.external.caSecretRef.key', says: 'Required value' },
+  {
+    what: 'a Cassandra CA bundle with Cassandra TLS turned off',
+    spec: { cassandra: { external: { contactPoints: ['c:9042'], tls: { enabled: false, caSecretRef: { name: 'cassandra-ca', key: 'ca.crt' } } } } },
+    field: 'spec.cassandra.external.tls.caSecretRef',
+    says: 'cassandra.external.tls.caSecretRef needs cassandra.external.tls.enabled true',
+  },
+];
 
 const INVALID_SPECS: InvalidSpec[] = [
   { what: 'replicas of the wrong type', spec: { replicas: 'three' }, field: 'spec.replicas', says: 'must be of type integer' },
@@ -134,6 +164,7 @@ const INVALID_SPECS: InvalidSpec[] = [
   { what: 'an empty image', spec: { image: '' }, field: 'spec.image', says: 'should be at least 1 chars long' },
   { what: 'a CPU limit that is not a quantity', spec: { resources: { limits: { cpu: '2 cores' } } }, field: 'spec.resources.limits.cpu', says: 'should match' },
   { what: 'tolerations that are not a list', spec: { podTemplate: { tolerations: 'all' } }, field: 'spec.podTemplate.tolerations', says: 'must be of type array' },
+  ...INVALID_ENCRYPTION_SPECS,
 ];
 
 describe('the ChatCluster CRD on the API server', () => {
@@ -227,6 +258,37 @@ describe('the ChatCluster CRD on the API server', () => {
         const created = await create(`external-redis-${String(index)}`, { redis: { external: { url } } });
         expect(created.spec.redis).toEqual({ external: { url } });
       }
+    });
+
+    it('stores each TLS source and the at-rest keys as written, and the operator reads them back', async () => {
+      const specs = [
+        { tls: tlsSecret },
+        { tls: { issuerRef } },
+        { tls: { issuerRef: { name: 'vault', kind: 'Issuer', group: 'cert-manager.io' } } },
+        { tls: { selfSigned: true }, encryption: { atRest: { keysSecretRef: { name: 'demo-keys' } } } },
+      ];
+      for (const [index, spec] of specs.entries()) {
+        const created = await create(`tls-${String(index)}`, spec);
+        expect(created.spec).toMatchObject(spec);
+        expect(withEncryptionFields(parseChatClusterSpec(created.spec), created.spec)).toMatchObject(spec);
+      }
+    });
+
+    it('takes CA bundles for an external Redis (rediss://, or a URL kept in a Secret) and Cassandra, turning Cassandra TLS on by default', async () => {
+      const caSecretRef = { name: 'ca', key: 'ca.crt' };
+      const spec = {
+        redis: { external: { url: 'rediss+sentinel://s1.example:26379/chat', caSecretRef } },
+        cassandra: { external: { contactPoints: ['c1.example:9042'], tls: { caSecretRef } } },
+      };
+      const created = await create('external-tls', spec);
+      expect(created.spec.redis).toEqual(spec.redis);
+      expect(created.spec.cassandra).toMatchObject({ external: { tls: { enabled: true, caSecretRef } } });
+      const read = withEncryptionFields(parseChatClusterSpec(created.spec), created.spec);
+      expect(read.redis.external?.caSecretRef).toEqual(caSecretRef);
+      expect(read.cassandra.external?.tls).toEqual({ enabled: true, caSecretRef });
+      // The URL in a Secret cannot be checked by the API server: the CA is taken with it.
+      const inSecret = await create('external-tls-secret', { redis: { external: { url: 'redis://placeholder', secretRef, caSecretRef } } });
+      expect(inSecret.spec.redis).toMatchObject({ external: { caSecretRef } });
     });
 
     it('stores a managed Redis with no mode and no replicas as written: the operator decides them, not a default', async () => {
