@@ -20,6 +20,8 @@ export function namesOf(cluster: ChatCluster): {
   redis: string;
   cassandra: string;
   schemaJob: string;
+  tls: string;
+  ca: string;
 } {
   const name = cluster.metadata.name;
   return {
@@ -30,6 +32,9 @@ export function namesOf(cluster: ChatCluster): {
     redis: `${name}-redis`,
     cassandra: `${name}-cassandra`,
     schemaJob: `${name}-schema`,
+    // The server certificate (for the nodes and the managed Redis and Cassandra) and its self-signed CA.
+    tls: `${name}-tls`,
+    ca: `${name}-ca`,
   };
 }
 

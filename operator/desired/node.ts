@@ -1,5 +1,7 @@
-import type { V1ConfigMap, V1Deployment, V1EnvVar, V1PodDisruptionBudget, V1PodTemplateSpec, V1Service, V1TopologySpreadConstraint } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1EnvVar, V1HTTPGetAction, V1PodDisruptionBudget, V1PodTemplateSpec, V1Service, V1ServicePort, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
+import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { atRestKeyMounts, combineMounts, dependencyTlsMounts, servesTls, servingTlsMounts, type FileMounts } from './encryption.js';
 import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, ownedMeta, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
 import { managedRedisUrl } from './redis.js';
 import { resolveManagedRedis } from './redis-mode.js';
@@ -56,7 +58,7 @@ export function desiredConfigMap(cluster: ChatCluster): V1ConfigMap {
 }
 
 /** Secret-sourced environment: the JWT secret (unless JWKS) and an external Redis URL kept in a Secret. */
-function secretEnv(cluster: ChatCluster): V1EnvVar[] {
+function secretEnv(cluster: ChatClusterWithEncryption): V1EnvVar[] {
   const env: V1EnvVar[] = [];
   if (cluster.spec.auth.jwksURL === undefined) {
     env.push({ name: 'CHAT_JWT_SECRET', valueFrom: { secretKeyRef: jwtSecretRef(cluster) } });
@@ -68,16 +70,36 @@ function secretEnv(cluster: ChatCluster): V1EnvVar[] {
   return env;
 }
 
-/** The environment every chat container (node and schema job) gets. */
-export function nodeEnv(cluster: ChatCluster): { envFrom: { configMapRef: { name: string } }[]; env: V1EnvVar[] } {
-  return { envFrom: [{ configMapRef: { name: namesOf(cluster).config } }], env: secretEnv(cluster) };
+/**
+ * The environment every chat container (node and Jobs) gets, with the volumes it names:
+ * the config, the secrets, and the CA bundles to reach Redis and Cassandra over TLS.
+ */
+export function nodeEnv(cluster: ChatClusterWithEncryption): FileMounts & { envFrom: { configMapRef: { name: string } }[] } {
+  const tls = dependencyTlsMounts(cluster);
+  return { envFrom: [{ configMapRef: { name: namesOf(cluster).config } }], ...tls, env: [...secretEnv(cluster), ...tls.env] };
+}
+
+/** The public port's name: it says which protocol it speaks (https carries wss too), as the Services' ports do. */
+export function publicPortName(cluster: ChatClusterWithEncryption): 'http' | 'https' {
+  return servesTls(cluster) ? 'https' : 'http';
+}
+
+/** The Service port of the public port; with TLS its appProtocol says wss (Kubernetes' kubernetes.io/wss). */
+function publicServicePort(cluster: ChatClusterWithEncryption): V1ServicePort {
+  const name = publicPortName(cluster);
+  return { name, port: NODE_PORT, targetPort: name, protocol: 'TCP', ...(servesTls(cluster) ? { appProtocol: 'kubernetes.io/wss' } : {}) };
+}
+
+/** An HTTP probe of the public port, in the scheme it serves. */
+function publicProbe(cluster: ChatClusterWithEncryption, path: string): V1HTTPGetAction {
+  return { path, port: publicPortName(cluster), ...(servesTls(cluster) ? { scheme: 'HTTPS' } : {}) };
 }
 
 /**
  * The chat node Deployment. The config's hash is a pod annotation, so a configuration
  * change rolls the pods; the grace period covers the preStop pause and the drain.
  */
-export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, image: string, minReadySeconds?: number): V1Deployment {
+export function desiredNodeDeployment(cluster: ChatClusterWithEncryption, replicas: number, image: string, minReadySeconds?: number): V1Deployment {
   const names = namesOf(cluster);
   const selector = selectorLabels(cluster, 'node');
   const template = desiredNodePodTemplate(cluster, image);
@@ -97,14 +119,16 @@ export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, im
 }
 
 /** The hash of the node pods' template: what, when it changes, rolls the pods. */
-export function nodeTemplateHash(cluster: ChatCluster, image: string): string {
+export function nodeTemplateHash(cluster: ChatClusterWithEncryption, image: string): string {
   return hashOf(desiredNodePodTemplate(cluster, image));
 }
 
-function desiredNodePodTemplate(cluster: ChatCluster, image: string): V1PodTemplateSpec {
+function desiredNodePodTemplate(cluster: ChatClusterWithEncryption, image: string): V1PodTemplateSpec {
   const selector = selectorLabels(cluster, 'node');
   const podTemplate = cluster.spec.podTemplate;
-  const { envFrom, env } = nodeEnv(cluster);
+  const shared = nodeEnv(cluster);
+  // Only the node serves the public port and keeps message texts: its certificate and the at-rest keys.
+  const { env, volumes, volumeMounts } = combineMounts(shared, servingTlsMounts(cluster), atRestKeyMounts(cluster));
   const configHash = hashOf({ config: desiredConfigMap(cluster).data, env });
   return {
         metadata: {
@@ -129,10 +153,10 @@ function desiredNodePodTemplate(cluster: ChatCluster, image: string): V1PodTempl
               name: 'chat-node',
               image,
               ports: [
-                { name: 'http', containerPort: NODE_PORT },
+                { name: publicPortName(cluster), containerPort: NODE_PORT },
                 { name: 'admin', containerPort: ADMIN_PORT },
               ],
-              envFrom,
+              envFrom: shared.envFrom,
               env: [
                 { name: 'CHAT_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
@@ -141,23 +165,23 @@ function desiredNodePodTemplate(cluster: ChatCluster, image: string): V1PodTempl
                 { name: 'CHAT_CPU_REQUEST_MILLICORES', valueFrom: { resourceFieldRef: { containerName: 'chat-node', resource: 'requests.cpu', divisor: '1m' } } },
                 ...env,
               ],
-              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
-              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
-              startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 60 },
+              readinessProbe: { httpGet: publicProbe(cluster, '/readyz'), periodSeconds: 5, failureThreshold: 2 },
+              livenessProbe: { httpGet: publicProbe(cluster, '/healthz'), periodSeconds: 10, failureThreshold: 3 },
+              startupProbe: { httpGet: publicProbe(cluster, '/healthz'), periodSeconds: 2, failureThreshold: 60 },
               // The node drains itself on SIGTERM; the pause first lets endpoints drop the pod.
               lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
               ...resourceRequirements(cluster.spec.resources),
               securityContext: RESTRICTED_CONTAINER,
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...volumeMounts],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, ...volumes],
         },
   };
 }
 
 /** The load-balanced public Service (WebSocket and HTTP API); never the admin port. */
-export function desiredPublicService(cluster: ChatCluster): V1Service {
+export function desiredPublicService(cluster: ChatClusterWithEncryption): V1Service {
   const { service } = cluster.spec;
   return {
     apiVersion: 'v1',
@@ -166,13 +190,13 @@ export function desiredPublicService(cluster: ChatCluster): V1Service {
     spec: {
       type: service.type,
       selector: selectorLabels(cluster, 'node'),
-      ports: [{ name: 'http', port: NODE_PORT, targetPort: 'http', protocol: 'TCP' }],
+      ports: [publicServicePort(cluster)],
     },
   };
 }
 
 /** A headless Service naming each node pod (DNS), with the admin port for scraping. */
-export function desiredHeadlessService(cluster: ChatCluster): V1Service {
+export function desiredHeadlessService(cluster: ChatClusterWithEncryption): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -181,7 +205,7 @@ export function desiredHeadlessService(cluster: ChatCluster): V1Service {
       clusterIP: 'None',
       selector: selectorLabels(cluster, 'node'),
       ports: [
-        { name: 'http', port: NODE_PORT, targetPort: 'http', protocol: 'TCP' },
+        publicServicePort(cluster),
         { name: 'admin', port: ADMIN_PORT, targetPort: 'admin', protocol: 'TCP' },
       ],
     },

@@ -42,7 +42,7 @@ export function resolveManagedRedis(cluster: ChatCluster, running?: V1StatefulSe
  * The ChatCluster with its managed Redis's mode and replicas written in, so every desired
  * object and the status read one decision. The stored spec is never changed.
  */
-export function withResolvedRedis(cluster: ChatCluster, running: V1StatefulSet | undefined): ChatCluster {
+export function withResolvedRedis<C extends ChatCluster>(cluster: C, running: V1StatefulSet | undefined): C {
   const managed = resolveManagedRedis(cluster, running);
   if (managed === undefined) return cluster;
   return { ...cluster, spec: { ...cluster.spec, redis: { ...cluster.spec.redis, managed } } };

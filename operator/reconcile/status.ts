@@ -2,7 +2,9 @@ import { isDeepStrictEqual } from 'node:util';
 import type { V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
 import type { ChatCluster, ChatClusterStatus, Condition, ConditionType, Phase, RedisMode, RedisStatus } from '../../common/chatcluster.js';
 import { namesOf, NODE_PORT, nodeSelectorString } from '../desired/meta.js';
+import { servesTls } from '../desired/encryption.js';
 import { resolveManagedRedis } from '../desired/redis-mode.js';
+import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { primaryPodOf, type SentinelAnswer } from './redis-primary.js';
 
 /** What the reconciler saw of the objects a ChatCluster owns. */
@@ -69,10 +71,20 @@ function schemaVerdict(job: V1Job | undefined): Verdict {
 }
 
 /**
+ * The public Service's address: host:port as ever for a plaintext cluster (clients add ws://
+ * or http://), wss://host:port with TLS, so a client that prefixes ws:// fails visibly
+ * instead of speaking plaintext to a TLS port.
+ */
+export function endpointOf(cluster: ChatClusterWithEncryption): string {
+  const address = `${namesOf(cluster).nodes}.${cluster.metadata.namespace}.svc:${NODE_PORT}`;
+  return servesTls(cluster) ? `wss://${address}` : address;
+}
+
+/**
  * The ChatCluster's status from what was observed: conditions (each keeps its
  * lastTransitionTime until its status changes), phase, replica counts, selector, endpoint.
  */
-export function computeStatus(cluster: ChatCluster, observed: Observed, now: Date): ChatClusterStatus {
+export function computeStatus(cluster: ChatClusterWithEncryption, observed: Observed, now: Date): ChatClusterStatus {
   const { spec, metadata } = cluster;
   const redis = redisVerdict(cluster, observed);
   const cassandra = statefulSetVerdict('Cassandra', spec.cassandra.external !== undefined, observed.cassandra);
@@ -121,7 +133,7 @@ export function computeStatus(cluster: ChatCluster, observed: Observed, now: Dat
     readyReplicas: ready,
     connections: observed.connections,
     selector: nodeSelectorString(cluster),
-    endpoint: `${namesOf(cluster).nodes}.${metadata.namespace}.svc:${NODE_PORT}`,
+    endpoint: endpointOf(cluster),
     ...(redisState === undefined ? {} : { redis: redisState }),
   };
 }

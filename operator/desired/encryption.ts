@@ -1,0 +1,108 @@
+import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { namesOf } from './meta.js';
+
+/**
+ * Where the chat containers find their certificates, CA bundles and at-rest keys. Each is a
+ * whole Secret volume, never a subPath mount: the kubelet updates such a volume in place
+ * when the Secret changes, and the node re-reads the files, so a renewed certificate or
+ * an added key version takes effect without a restart (and the operator never puts a
+ * Secret's contents into the pod template, so they roll no pods).
+ */
+export const TLS_DIR = '/etc/chat/tls';
+export const AT_REST_KEYS_DIR = '/etc/chat/at-rest-keys';
+export const REDIS_CA_DIR = '/etc/chat/redis-ca';
+export const CASSANDRA_CA_DIR = '/etc/chat/cassandra-ca';
+/** The file name a CA bundle is projected to, whatever its key in the user's Secret. */
+const CA_FILE = 'ca.crt';
+
+/** Private keys: readable by the node's group (the pod's fsGroup), by nobody else. */
+const PRIVATE_MODE = 0o440;
+/** CA bundles are public: readable by any user, so a pod without an fsGroup (the schema Job) reads them too. */
+const PUBLIC_MODE = 0o444;
+
+/** Environment, volumes and mounts that go together into a chat container's pod. */
+export interface FileMounts {
+  env: V1EnvVar[];
+  volumes: V1Volume[];
+  volumeMounts: V1VolumeMount[];
+}
+
+const NONE: FileMounts = { env: [], volumes: [], volumeMounts: [] };
+
+/** Several FileMounts as one, in order. */
+export function combineMounts(...parts: FileMounts[]): FileMounts {
+  return {
+    env: parts.flatMap((part) => part.env),
+    volumes: parts.flatMap((part) => part.volumes),
+    volumeMounts: parts.flatMap((part) => part.volumeMounts),
+  };
+}
+
+/** One Secret mounted read-only as a directory (items: only those keys, under those names). */
+function secretDirectory(volume: string, secretName: string, dir: string, mode: number, items?: { key: string; path: string }[]): Pick<FileMounts, 'volumes' | 'volumeMounts'> {
+  return {
+    volumes: [{ name: volume, secret: { secretName, defaultMode: mode, ...(items === undefined ? {} : { items }) } }],
+    volumeMounts: [{ name: volume, mountPath: dir, readOnly: true }],
+  };
+}
+
+/** The Secret the nodes' public certificate is read from: the user's, or the one the operator or cert-manager writes. */
+export function servingSecretName(cluster: ChatClusterWithEncryption): string | undefined {
+  const tls = cluster.spec.tls;
+  if (tls === undefined) return undefined;
+  return tls.secretName ?? namesOf(cluster).tls;
+}
+
+/** Whether the nodes' public port speaks TLS (wss://, https://). */
+export function servesTls(cluster: ChatClusterWithEncryption): boolean {
+  return cluster.spec.tls !== undefined;
+}
+
+/** The public certificate and key (kubernetes.io/tls keys), for the node containers. */
+export function servingTlsMounts(cluster: ChatClusterWithEncryption): FileMounts {
+  const secretName = servingSecretName(cluster);
+  if (secretName === undefined) return NONE;
+  return {
+    env: [
+      { name: 'CHAT_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` },
+      { name: 'CHAT_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` },
+    ],
+    ...secretDirectory('tls', secretName, TLS_DIR, PRIVATE_MODE),
+  };
+}
+
+/** The at-rest keys Secret as a directory of v1, v2, ... files, for the nodes and the reseal Job. */
+export function atRestKeyMounts(cluster: ChatClusterWithEncryption): FileMounts {
+  const keys = cluster.spec.encryption?.atRest?.keysSecretRef;
+  if (keys === undefined) return NONE;
+  return {
+    env: [{ name: 'CHAT_AT_REST_KEYS_DIR', value: AT_REST_KEYS_DIR }],
+    ...secretDirectory('at-rest-keys', keys.name, AT_REST_KEYS_DIR, PRIVATE_MODE),
+  };
+}
+
+/**
+ * TLS towards Redis and Cassandra: the CA bundles to verify them and Cassandra's switch,
+ * for every chat container that talks to them (nodes, schema Job, reseal Job). An external
+ * Redis speaks TLS when its URL says rediss://; the CA only narrows whom the nodes trust.
+ */
+export function dependencyTlsMounts(cluster: ChatClusterWithEncryption): FileMounts {
+  const parts: FileMounts[] = [];
+  const redisCa = cluster.spec.redis.external?.caSecretRef;
+  if (redisCa !== undefined) {
+    parts.push({
+      env: [{ name: 'CHAT_REDIS_CA_FILE', value: `${REDIS_CA_DIR}/${CA_FILE}` }],
+      ...secretDirectory('redis-ca', redisCa.name, REDIS_CA_DIR, PUBLIC_MODE, [{ key: redisCa.key, path: CA_FILE }]),
+    });
+  }
+  const cassandraTls = cluster.spec.cassandra.external?.tls;
+  if (cassandraTls?.enabled === true) {
+    const ca = cassandraTls.caSecretRef;
+    parts.push({
+      env: [{ name: 'CHAT_CASSANDRA_TLS', value: 'true' }, ...(ca === undefined ? [] : [{ name: 'CHAT_CASSANDRA_CA_FILE', value: `${CASSANDRA_CA_DIR}/${CA_FILE}` }])],
+      ...(ca === undefined ? { volumes: [], volumeMounts: [] } : secretDirectory('cassandra-ca', ca.name, CASSANDRA_CA_DIR, PUBLIC_MODE, [{ key: ca.key, path: CA_FILE }])),
+    });
+  }
+  return combineMounts(...parts);
+}
