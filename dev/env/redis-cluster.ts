@@ -1,10 +1,8 @@
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { EnvError } from './errors.js';
 import type { Launcher } from './launcher.js';
 import { freePort } from './ports.js';
 import { run, type ServerProcess } from './process.js';
-import { askRedis, startRedisServer } from './redis.js';
+import { askRedis, startRedisServer, untilEveryServer } from './redis.js';
 
 const MASTERS = 3;
 /**
@@ -46,7 +44,12 @@ export async function startClusterRedis(redisServer: string, launcher: Launcher)
   await run(redisCli, ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], {
     remedy: 'redis-cli comes with Debian’s redis-tools (a dependency of redis-server)',
   });
-  await waitUntilServed(ports.map(({ port }) => port));
+  await untilEveryServer(
+    ports.map(({ port }) => port),
+    'the Redis Cluster did not come up',
+    clusterState,
+    (state) => state === `ok, ${MASTERS} replicated masters`,
+  );
   return {
     url: `redis+cluster://${addresses.join(',')}`,
     servers,
@@ -60,19 +63,6 @@ export async function startClusterRedis(redisServer: string, launcher: Launcher)
       return answer;
     },
   };
-}
-
-/** Waits until every server says the cluster is ok and each master has its replica. */
-async function waitUntilServed(ports: readonly number[]): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let last = '';
-  for (;;) {
-    const states = await Promise.all(ports.map((port) => clusterState(port).catch((error: unknown) => String(error))));
-    last = JSON.stringify(states);
-    if (states.every((state) => state === `ok, ${MASTERS} replicated masters`)) return;
-    if (Date.now() > deadline) throw new EnvError(`the Redis Cluster did not come up in 30 s: ${last}`);
-    await sleep(250);
-  }
 }
 
 async function clusterState(port: number): Promise<string> {

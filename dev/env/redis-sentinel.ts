@@ -1,10 +1,8 @@
 import { writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { EnvError } from './errors.js';
 import type { Launcher } from './launcher.js';
 import { freePort } from './ports.js';
 import type { ServerProcess } from './process.js';
-import { askRedis, startRedisServer } from './redis.js';
+import { askRedis, startRedisServer, untilEveryServer } from './redis.js';
 
 /** The master name the test sentinels monitor. */
 export const SENTINEL_MASTER_NAME = 'chat';
@@ -61,7 +59,8 @@ export async function startSentinelRedis(redisServer: string, launcher: Launcher
       await launcher.start(name, redisServer, [config, '--sentinel'], () => answersSentinel(port));
     }),
   );
-  await waitForSentinelsToMeet(sentinelPorts);
+  // They meet through the primary every 2 s: only then can they agree on a failover.
+  await untilEveryServer(sentinelPorts, 'the sentinels did not find each other and both replicas', masterView, (view) => view.replicas === REPLICAS && view.sentinels === SENTINELS - 1);
   const sentinelUrl = `redis://127.0.0.1:${sentinelPorts[0] ?? 0}`;
   return {
     url: `redis+sentinel://${sentinelPorts.map((port) => `127.0.0.1:${port}`).join(',')}/${SENTINEL_MASTER_NAME}`,
@@ -76,19 +75,6 @@ export async function startSentinelRedis(redisServer: string, launcher: Launcher
 async function answersSentinel(port: number): Promise<boolean> {
   await askRedis(`redis://127.0.0.1:${port}`, (client) => client.call('SENTINEL', 'MASTERS'));
   return true;
-}
-
-/** Waits until every sentinel sees both replicas and the other sentinels (they meet through the primary every 2 s). */
-async function waitForSentinelsToMeet(ports: readonly number[]): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let last = '';
-  for (;;) {
-    const views = await Promise.all(ports.map((port) => masterView(port).catch((error: unknown) => ({ error: String(error) }))));
-    last = JSON.stringify(views);
-    if (views.every((view) => 'replicas' in view && view.replicas === REPLICAS && view.sentinels === SENTINELS - 1)) return;
-    if (Date.now() > deadline) throw new EnvError(`the sentinels did not find each other and both replicas in 30 s: ${last}`);
-    await sleep(250);
-  }
 }
 
 async function masterView(port: number): Promise<{ replicas: number; sentinels: number }> {

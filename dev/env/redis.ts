@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { EnvError } from './errors.js';
 import type { Launcher } from './launcher.js';
 import { freePort } from './ports.js';
 import type { ServerProcess } from './process.js';
@@ -55,5 +57,19 @@ export async function askRedis<T>(url: string, question: (client: Redis) => Prom
     return await question(client);
   } finally {
     client.disconnect();
+  }
+}
+
+/**
+ * Asks each of the servers on `ports` with `read` until `isReady` holds for every answer;
+ * after 30 s fails with what each last answered (a failed question counts as not ready).
+ */
+export async function untilEveryServer<T>(ports: readonly number[], what: string, read: (port: number) => Promise<T>, isReady: (answer: T) => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const answers = await Promise.all(ports.map((port) => read(port).then((answer) => ({ answer }), (error: unknown) => ({ error: String(error) }))));
+    if (answers.every((reply) => 'answer' in reply && isReady(reply.answer))) return;
+    if (Date.now() > deadline) throw new EnvError(`${what} in 30 s: ${JSON.stringify(answers)}`);
+    await sleep(250);
   }
 }

@@ -41,7 +41,9 @@ export async function ensureDebianPackage(binary: string, pkg: string): Promise<
   if (process.getuid?.() !== 0 || findCommand('apt-get') === undefined) {
     throw new EnvError(`${binary} is not installed`, remedy);
   }
-  const install = aptQueue.then(() => aptGetInstall(pkg, remedy));
+  // Parts asking for the same package at once (the three Redis parts) install it once:
+  // by its turn in the queue, an earlier install may have brought the binary.
+  const install = aptQueue.then(() => (findCommand(binary) === undefined ? aptGetInstall(pkg, remedy) : undefined));
   aptQueue = install.catch(() => undefined);
   await install;
   return requireCommand(binary, remedy);

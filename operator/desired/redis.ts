@@ -1,4 +1,4 @@
-import type { V1EnvVar, V1PodDisruptionBudget, V1PodSpec, V1Service, V1StatefulSet, V1StatefulSetSpec } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1PodDisruptionBudget, V1PodSpec, V1Service, V1StatefulSet, V1StatefulSetSpec } from '@kubernetes/client-node';
 import type { ChatCluster, RedisMode } from '../../common/chatcluster.js';
 import { dataVolumeClaim, DEPENDENCY_POD_SECURITY, KEEP_VOLUMES, REDIS_IMAGE, spreadOverHosts } from './dependencies.js';
 import { namesOf, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels, SENTINEL_PORT } from './meta.js';
@@ -42,6 +42,21 @@ export function desiredRedis(cluster: ChatCluster): DesiredRedis | undefined {
   return managed.mode === 'standalone' ? standaloneRedis(cluster, managed) : sentinelRedis(cluster, managed);
 }
 
+/** The Redis container of either mode; how it starts (`args`, or a script and its env) is the mode's. */
+function redisContainer(managed: ResolvedManagedRedis, start: Pick<V1Container, 'args' | 'command' | 'env' | 'lifecycle'>): V1Container {
+  return {
+    name: 'redis',
+    image: REDIS_IMAGE,
+    ...start,
+    ports: [{ name: 'redis', containerPort: REDIS_PORT }],
+    readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 5 },
+    livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10 },
+    volumeMounts: DATA_MOUNT,
+    securityContext: CONTAINER_SECURITY,
+    ...resourceRequirements(managed.resources),
+  };
+}
+
 /** A StatefulSet of the managed Redis: what both modes share (name, volumes, security, storage). */
 function redisStatefulSet(cluster: ChatCluster, managed: ResolvedManagedRedis, podSpec: Pick<V1PodSpec, 'containers' | 'affinity'>, extra: Partial<V1StatefulSetSpec> = {}): V1StatefulSet {
   const name = namesOf(cluster).redis;
@@ -70,17 +85,7 @@ function standaloneRedis(cluster: ChatCluster, managed: ResolvedManagedRedis): D
   const name = namesOf(cluster).redis;
   const statefulSet = redisStatefulSet(cluster, managed, {
     containers: [
-      {
-        name: 'redis',
-        image: REDIS_IMAGE,
-        args: ['--appendonly', 'yes', '--dir', '/data', '--protected-mode', 'no'],
-        ports: [{ name: 'redis', containerPort: REDIS_PORT }],
-        readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 5 },
-        livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10 },
-        volumeMounts: DATA_MOUNT,
-        securityContext: CONTAINER_SECURITY,
-        ...resourceRequirements(managed.resources),
-      },
+      redisContainer(managed, { args: ['--appendonly', 'yes', '--dir', '/data', '--protected-mode', 'no'] }),
     ],
   });
   const service: V1Service = {
@@ -112,19 +117,11 @@ function sentinelRedis(cluster: ChatCluster, managed: ResolvedManagedRedis): Des
   const statefulSet = redisStatefulSet(cluster, managed, {
     affinity: spreadOverHosts(selector),
     containers: [
-      {
-        name: 'redis',
-        image: REDIS_IMAGE,
+      redisContainer(managed, {
         command: ['/bin/sh', '-c', redisStartScript(REDIS_PORT, SENTINEL_PORT)],
         env,
         lifecycle: { preStop: { exec: { command: ['/bin/sh', '-c', redisHandOverScript(REDIS_PORT, SENTINEL_PORT)] } } },
-        ports: [{ name: 'redis', containerPort: REDIS_PORT }],
-        readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 5 },
-        livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10 },
-        volumeMounts: DATA_MOUNT,
-        securityContext: CONTAINER_SECURITY,
-        ...resourceRequirements(managed.resources),
-      },
+      }),
       {
         name: SENTINEL_CONTAINER,
         image: REDIS_IMAGE,

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { withinMs } from '../../common/deadline.js';
 
 /**
  * What the Sentinels of a managed Redis said about its primary. `reached: false` when
@@ -28,22 +29,18 @@ async function askOne(address: string, masterName: string): Promise<string | nul
     retryStrategy: () => null,
   });
   client.on('error', () => undefined);
-  // A bound on the whole exchange, name lookup included, whatever the client's own timeouts cover.
-  let timer: NodeJS.Timeout | undefined;
   try {
+    // A bound on the whole exchange, name lookup included, whatever the client's own timeouts cover.
     const reply = MasterAddress.safeParse(
-      await Promise.race([
+      await withinMs(
+        ASK_TIMEOUT_MS * 2,
         client.connect().then(() => client.call('SENTINEL', 'get-master-addr-by-name', masterName)),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, ASK_TIMEOUT_MS * 2, undefined);
-        }),
-      ]),
+      ),
     );
     return reply.success ? (reply.data?.[0] ?? null) : undefined;
   } catch {
     return undefined;
   } finally {
-    clearTimeout(timer);
     client.disconnect();
   }
 }

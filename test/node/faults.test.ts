@@ -1,16 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Target } from '../../node/protocol/frames.js';
-import { Launcher } from '../../dev/env/launcher.js';
-import { removeWhenOwnerExits } from '../../dev/env/process.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment, type TestEnvironment } from '../support/env.js';
-import { startRestartableCassandra, startRestartableRedis, stopNodesWithin, type RestartableServer } from '../support/fault-servers.js';
+import { ownServers, startRestartableCassandra, startRestartableRedis, stopClusterUnderTest, type OwnServers, type RestartableServer } from '../support/fault-servers.js';
 import { ChatUser, outcomes, Traffic } from '../support/fault-traffic.js';
 import { describeMissed, expectDeliveredAfterRecovery, formGroup, nodeAt, readiness, showNodeLogsOnFailure, startedBetween, summary } from '../support/fault-checks.js';
 import { stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
@@ -44,12 +39,8 @@ describe('chat node fault tolerance', () => {
       });
     });
     afterAll(async () => {
-      for (const user of users) user.close();
       await registry?.shutdown();
-      if (cluster !== undefined) {
-        await stopNodesWithin(cluster.nodes);
-        await cluster.stop();
-      }
+      await stopClusterUnderTest(users, cluster);
     });
 
     it('loses no acked message: users of the dead node reconnect elsewhere and sync the rest, and the survivors clean up after it', async () => {
@@ -162,28 +153,20 @@ describe('chat node fault tolerance', () => {
   });
 
   describe('Redis restarts while users chat', () => {
-    let dir: string | undefined;
-    let launcher: Launcher | undefined;
+    let servers: OwnServers | undefined;
     let redis: RestartableServer | undefined;
     let cluster: ChatCluster | undefined;
     const users: ChatUser[] = [];
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'chatcluster-faults-redis-'));
-      removeWhenOwnerExits(process.pid, dir);
-      launcher = new Launcher(dir, { ownerPid: process.pid });
-      redis = await startRestartableRedis(launcher);
+      servers = ownServers('faults-redis');
+      redis = await startRestartableRedis(servers.launcher);
       const clusterEnv: TestEnvironment = { ...env, CHAT_REDIS_URL: redis.address };
       cluster = await startChatCluster(clusterEnv, 3);
     });
     afterAll(async () => {
-      for (const user of users) user.close();
-      if (cluster !== undefined) {
-        await stopNodesWithin(cluster.nodes);
-        await cluster.stop();
-      }
-      await launcher?.stopAll();
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      await stopClusterUnderTest(users, cluster);
+      await servers?.stop();
     });
 
     it('answers every send with an ack or unavailable, delivers live again once the nodes re-assert their routes, and sync has every acked message', async () => {
@@ -259,26 +242,21 @@ describe('chat node fault tolerance', () => {
   });
 
   describe('Cassandra stops and comes back', () => {
-    let dir: string | undefined;
-    let launcher: Launcher | undefined;
+    let servers: OwnServers | undefined;
     let cassandra: RestartableServer | undefined;
     let cluster: ChatCluster | undefined;
     const users: ChatUser[] = [];
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'chatcluster-faults-cassandra-'));
-      removeWhenOwnerExits(process.pid, dir);
-      launcher = new Launcher(dir, { ownerPid: process.pid });
-      cassandra = await startRestartableCassandra(launcher);
+      servers = ownServers('faults-cassandra');
+      cassandra = await startRestartableCassandra(servers.launcher);
       const clusterEnv: TestEnvironment = { ...env, CHAT_CASSANDRA_CONTACT_POINTS: cassandra.address };
       cluster = await startChatCluster(clusterEnv, 2);
     }, 240_000);
     afterAll(async () => {
-      for (const user of users) user.close();
       // The keyspace lives in this test's own Cassandra, which goes away with its folder.
-      if (cluster !== undefined) await stopNodesWithin(cluster.nodes);
-      await launcher?.stopAll();
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      await stopClusterUnderTest(users, cluster, false);
+      await servers?.stop();
     });
 
     it('refuses sends with unavailable and turns unready while it is down, then recovers without restarting the node', async () => {

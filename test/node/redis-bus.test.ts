@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -11,11 +8,9 @@ import { ENVELOPE_FIELD } from '../../node/bus/redis/codec.js';
 import { BusKeys } from '../../node/bus/redis/keys.js';
 import { ChatError } from '../../node/protocol/errors.js';
 import { messageEnvelope, publishRange, range, seqOf } from '../contract/bus/index.js';
-import { Launcher } from '../../dev/env/launcher.js';
 import { freePort } from '../../dev/env/ports.js';
-import { stopServer, type ServerProcess } from '../../dev/env/process.js';
-import { provisionRedis, startRedisServer } from '../../dev/env/redis.js';
 import { testEnvironment } from '../support/env.js';
+import { ownServers, startRestartableRedis, type OwnServers, type RestartableServer } from '../support/fault-servers.js';
 
 /** Keys of this file's own, so files running side by side on the shared Redis never meet. */
 const prefix = `test-${randomUUID()}:`;
@@ -178,37 +173,16 @@ describe('RedisBus on the shared Redis', () => {
  * picked once, so a restarted server comes back where the clients expect it.
  */
 describe('RedisBus when Redis fails', () => {
-  let redisServer: string;
-  let launcher: Launcher;
-  let dir: string;
+  let servers: OwnServers | undefined;
   const buses: RedisBus[] = [];
   const clients: Redis[] = [];
   let started = 0;
 
   /** A redis-server of the test's own that can be stopped and started again on the same port. */
-  interface OwnRedis {
-    url: string;
-    start(): Promise<void>;
-    stop(): Promise<void>;
-  }
-
-  async function ownRedis(): Promise<OwnRedis> {
-    const port = await freePort();
-    const url = `redis://127.0.0.1:${port}`;
-    let server: ServerProcess | undefined;
-    const own: OwnRedis = {
-      url,
-      async start() {
-        started += 1;
-        server = await startRedisServer(launcher, redisServer, `redis-${started}`, port);
-      },
-      async stop() {
-        if (server !== undefined) await stopServer(server.pid);
-        server = undefined;
-      },
-    };
-    await own.start();
-    return own;
+  function ownRedis(): Promise<RestartableServer> {
+    if (servers === undefined) throw new Error('no folder for servers outside a test');
+    started += 1;
+    return startRestartableRedis(servers.launcher, `redis-${started}`);
   }
 
   async function openBus(url: string, options: RedisBusOptions = {}): Promise<RedisBus> {
@@ -226,23 +200,20 @@ describe('RedisBus when Redis fails', () => {
     return client;
   }
 
-  beforeAll(async () => {
-    redisServer = await provisionRedis();
-    dir = mkdtempSync(join(tmpdir(), 'chatcluster-redis-bus-'));
-    launcher = new Launcher(dir, { ownerPid: process.pid });
+  beforeAll(() => {
+    servers = ownServers('redis-bus');
   });
   afterEach(async () => {
     for (const bus of buses.splice(0)) await bus.close();
     for (const client of clients.splice(0)) client.disconnect();
   });
   afterAll(async () => {
-    await launcher.stopAll();
-    rmSync(dir, { recursive: true, force: true });
+    await servers?.stop();
   });
 
   it('after Redis restarts, the consumer receives every envelope published since, and onReconnect fires', async () => {
     const redis = await ownRedis();
-    const bus = await openBus(redis.url);
+    const bus = await openBus(redis.address);
     let reconnects = 0;
     bus.onReconnect(() => {
       reconnects += 1;
@@ -274,7 +245,7 @@ describe('RedisBus when Redis fails', () => {
       await vi.waitFor(() => {
         expect(seen.length).toBeGreaterThan(20);
       }, { timeout: 5_000 });
-      await redis.stop();
+      await redis.stop('SIGTERM');
       await sleep(500);
       await redis.start();
       const restartedAt = Date.now();
@@ -307,7 +278,7 @@ describe('RedisBus when Redis fails', () => {
 
   it('after a takeover by a server whose stream lacks the newest entries, reads on after its last one without handing out what it has again; a stream the server lost entirely is read from its start', async () => {
     const redis = await ownRedis();
-    const bus = await openBus(redis.url);
+    const bus = await openBus(redis.address);
     const node = 'node-behind';
     const key = new BusKeys(prefix).inbox(node);
     const seen: number[] = [];
@@ -315,7 +286,7 @@ describe('RedisBus when Redis fails', () => {
       seen.push(seqOf(envelope));
       return Promise.resolve();
     });
-    const raw = new Redis(redis.url);
+    const raw = new Redis(redis.address);
     try {
       // An entry from a server whose clock ran far ahead moves the cursor past every id the next server makes.
       await raw.xadd(key, '9999999999999-0', ENVELOPE_FIELD, JSON.stringify(messageEnvelope(1)));
@@ -339,7 +310,7 @@ describe('RedisBus when Redis fails', () => {
     }
 
     // A server that lost the stream altogether: everything in it is new.
-    await redis.stop();
+    await redis.stop('SIGTERM');
     await redis.start();
     await sleep(3_000);
     for (const seq of range(7, 11)) {
@@ -352,9 +323,9 @@ describe('RedisBus when Redis fails', () => {
 
   it('while Redis is down, calls reject with unavailable within a couple of seconds instead of hanging', async () => {
     const redis = await ownRedis();
-    const bus = await openBus(redis.url);
+    const bus = await openBus(redis.address);
     await bus.inbox.consume('node-down', () => Promise.resolve());
-    await redis.stop();
+    await redis.stop('SIGTERM');
 
     const calls: [string, () => Promise<unknown>][] = [
       ['publish', () => bus.inbox.publish('node-down', messageEnvelope(1))],
@@ -391,9 +362,9 @@ describe('RedisBus when Redis fails', () => {
 
   it('loses no envelope left unread when its consumer connection is killed and Redis stays up', async () => {
     const redis = await ownRedis();
-    const admin = adminOf(redis.url);
+    const admin = adminOf(redis.address);
     const errors: unknown[] = [];
-    const bus = await openBus(redis.url, { onError: (error) => errors.push(error) });
+    const bus = await openBus(redis.address, { onError: (error) => errors.push(error) });
     const node = 'node-killed';
     const inboxConnection = `${prefix}inbox:${node}`;
     const seen: number[] = [];
@@ -435,8 +406,8 @@ describe('RedisBus when Redis fails', () => {
 
   it('when all its connections are killed, the bus reconnects: subscriptions come back and onReconnect fires', async () => {
     const redis = await ownRedis();
-    const admin = adminOf(redis.url);
-    const bus = await openBus(redis.url);
+    const admin = adminOf(redis.address);
+    const bus = await openBus(redis.address);
     let reconnects = 0;
     bus.onReconnect(() => {
       reconnects += 1;

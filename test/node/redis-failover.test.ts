@@ -1,12 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Target } from '../../node/protocol/frames.js';
-import { Launcher } from '../../dev/env/launcher.js';
-import { removeWhenOwnerExits } from '../../dev/env/process.js';
+import type { Launcher } from '../../dev/env/launcher.js';
 import { startClusterRedis } from '../../dev/env/redis-cluster.js';
 import { startSentinelRedis } from '../../dev/env/redis-sentinel.js';
 import { provisionRedis } from '../../dev/env/redis.js';
@@ -14,7 +10,7 @@ import type { NodeProcess } from '../../dev/node-processes.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment } from '../support/env.js';
 import { expectDeliveredAfterRecovery, formGroup, liveDeliverySince, readiness, showNodeLogsOnFailure, startedBetween, summary } from '../support/fault-checks.js';
-import { stopNodesWithin, stopProcessGroup } from '../support/fault-servers.js';
+import { ownServers, stopClusterUnderTest, stopProcessGroup, type OwnServers } from '../support/fault-servers.js';
 import { ChatUser, outcomes, Traffic } from '../support/fault-traffic.js';
 
 // Redis without a single point of failure (issue 13): the server the bus writes to is
@@ -42,28 +38,20 @@ function describeFailover(kind: string, startTopology: (launcher: Launcher) => P
   describe(`${kind}: the Redis server the nodes write to is killed under traffic`, () => {
     const env = testEnvironment();
     const run = randomBytes(3).toString('hex');
-    let dir: string | undefined;
-    let launcher: Launcher | undefined;
+    let servers: OwnServers | undefined;
     let topology: FailoverTopology | undefined;
     let cluster: ChatCluster | undefined;
     const users: ChatUser[] = [];
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'chatcluster-failover-'));
-      removeWhenOwnerExits(process.pid, dir);
-      launcher = new Launcher(dir, { ownerPid: process.pid });
-      topology = await startTopology(launcher);
+      servers = ownServers('failover');
+      topology = await startTopology(servers.launcher);
       // Senders may send as fast as they get answers: the test needs thousands of acks.
       cluster = await startChatCluster({ ...env, CHAT_REDIS_URL: topology.url }, 3, { CHAT_MESSAGES_PER_SECOND: '1000' });
     });
     afterAll(async () => {
-      for (const user of users) user.close();
-      if (cluster !== undefined) {
-        await stopNodesWithin(cluster.nodes);
-        await cluster.stop();
-      }
-      await launcher?.stopAll();
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      await stopClusterUnderTest(users, cluster);
+      await servers?.stop();
     });
 
     it(`fails over within ${FAILOVER_BOUND_MS / 1000} s, loses no acked message, and delivers live again without restarting a node`, async () => {

@@ -11,7 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,13 +25,13 @@ import {
   type V1Deployment,
   type V1Job,
 } from '@kubernetes/client-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RELEASED_NODE_IMAGE } from '../../operator/config.js';
 import { testEnvironment } from '../support/env.js';
 import { adminKubeConfig, createTestNamespace } from '../support/kubernetes.js';
 import { grantOperatorAccess, type OperatorAccess } from '../support/operator-access.js';
 import { ChatClusters, EXTERNAL_DEPENDENCIES, installChatClusterCrd, inventory, OWNED_KINDS } from '../support/operator-chatclusters.js';
-import { runningOperators, startOperator, stopAllOperators, sumOf, type OperatorProcess } from '../support/operator-process.js';
+import { cleanUpOperatorTest, printOperatorOutputOnFailure, startOperator, sumOf, type OperatorProcess } from '../support/operator-process.js';
 
 const run = promisify(execFile);
 const LEASE_NAME = 'chatcluster-operator';
@@ -108,20 +108,9 @@ describe('the ChatCluster operator on a real control plane', () => {
     await installChatClusterCrd(admin, env.processEnv, operatorNamespace);
   });
 
-  beforeEach(() => {
-    onTestFailed(() => {
-      for (const operator of runningOperators()) console.error(operator.tail());
-    });
-  });
-
-  // Runs even when a hook or test failed: no operator outlives this file, nothing is left behind.
-  afterAll(async () => {
-    await stopAllOperators();
-    await access?.revoke();
-    // The CRD stays: other test files of the run share it. Namespaces go, with all they hold.
-    await Promise.all(namespaces.map((namespace) => namespace.delete().catch(() => undefined)));
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+  printOperatorOutputOnFailure();
+  // Runs even when a hook or test failed.
+  afterAll(() => cleanUpOperatorTest({ access, namespaces, dir }));
 
   describe('one operator managing the ChatClusters of a namespace', () => {
     let operator: OperatorProcess;

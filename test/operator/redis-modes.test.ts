@@ -5,18 +5,18 @@
  * turning one to Sentinel replaces what cannot change in place. No pod runs a real Redis
  * here (kwok marks pods ready), so the operator cannot ask the Sentinels and claims no primary.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, type KubeConfig, type V1ConfigMap, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CHATCLUSTER_API_VERSION, parseChatClusterSpec, type ChatCluster, type RedisMode } from '../../common/chatcluster.js';
 import { desiredRedis } from '../../operator/desired/redis.js';
 import { testEnvironment } from '../support/env.js';
 import { adminKubeConfig, createTestNamespace } from '../support/kubernetes.js';
 import { grantOperatorAccess, type OperatorAccess } from '../support/operator-access.js';
 import { ChatClusters, installChatClusterCrd, type StoredChatCluster } from '../support/operator-chatclusters.js';
-import { runningOperators, startOperator, stopAllOperators } from '../support/operator-process.js';
+import { cleanUpOperatorTest, printOperatorOutputOnFailure, startOperator } from '../support/operator-process.js';
 
 /** Small beside the Redis: one Cassandra, one node, no autoscaling. */
 const SMALL = { cassandra: { managed: { replicas: 1, replicationFactor: 1 } }, autoscaling: { enabled: false }, replicas: 1 };
@@ -61,18 +61,8 @@ describe('the managed Redis’s modes, on a real control plane', () => {
     await startOperator({ kubeconfig: access.kubeconfig, leaseNamespace: operatorNamespace.name, watchNamespace: watchNamespace.name, identity: 'redis-modes' });
   });
 
-  beforeEach(() => {
-    onTestFailed(() => {
-      for (const operator of runningOperators()) console.error(operator.tail());
-    });
-  });
-
-  afterAll(async () => {
-    await stopAllOperators();
-    await access?.revoke();
-    await Promise.all(namespaces.map((namespace) => namespace.delete().catch(() => undefined)));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  printOperatorOutputOnFailure();
+  afterAll(() => cleanUpOperatorTest({ access, namespaces, dir }));
 
   it('a new ChatCluster gets a Sentinel Redis: three pods of Redis and Sentinel, a headless Service, a disruption budget, nodes pointed at the Sentinels', async () => {
     await clusters.create('fresh', SMALL);

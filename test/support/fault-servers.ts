@@ -1,9 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
 import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from '../../dev/env/cassandra.js';
-import type { Launcher } from '../../dev/env/launcher.js';
-import { isAlive, type ServerProcess } from '../../dev/env/process.js';
+import { Launcher } from '../../dev/env/launcher.js';
+import { isAlive, removeWhenOwnerExits, type ServerProcess } from '../../dev/env/process.js';
+import type { ChatCluster } from './chat-cluster.js';
+import type { ChatUser } from './fault-traffic.js';
 import { freePort } from '../../dev/env/ports.js';
 import { provisionRedis, startRedisServer } from '../../dev/env/redis.js';
 import { stopNode, type NodeProcess } from '../../dev/node-processes.js';
@@ -23,11 +27,43 @@ export interface RestartableServer {
   pause(ms: number): Promise<void>;
 }
 
+/** A folder and launcher for a test's own servers; `stop` stops them and removes the folder. */
+export interface OwnServers {
+  launcher: Launcher;
+  stop(): Promise<void>;
+}
+
+/** Makes `$TMPDIR/chatcluster-<label>-*` (removed if this run dies) and a launcher whose servers stop with it. */
+export function ownServers(label: string): OwnServers {
+  const dir = mkdtempSync(join(tmpdir(), `chatcluster-${label}-`));
+  removeWhenOwnerExits(process.pid, dir);
+  const launcher = new Launcher(dir, { ownerPid: process.pid });
+  return {
+    launcher,
+    async stop() {
+      await launcher.stopAll();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * For afterAll of a test that ran users on a cluster: closes the users, stops the nodes
+ * (killing those a broken dependency holds up) and, unless the keyspace goes with the
+ * test's own Cassandra, drops it.
+ */
+export async function stopClusterUnderTest(users: readonly ChatUser[], cluster: ChatCluster | undefined, dropKeyspace = true): Promise<void> {
+  for (const user of users) user.close();
+  if (cluster === undefined) return;
+  await stopNodesWithin(cluster.nodes);
+  if (dropKeyspace) await cluster.stop();
+}
+
 /** Starts a test Redis, restarted as a new redis-server on the same port (nothing persisted, so it comes back empty). */
-export async function startRestartableRedis(launcher: Launcher): Promise<RestartableServer> {
+export async function startRestartableRedis(launcher: Launcher, name = 'redis'): Promise<RestartableServer> {
   const redisServer = await provisionRedis();
   const port = await freePort();
-  const first = await startRedisServer(launcher, redisServer, 'redis', port);
+  const first = await startRedisServer(launcher, redisServer, name, port);
   return restartable(`redis://127.0.0.1:${port}`, first, (name) => startRedisServer(launcher, redisServer, name, port));
 }
 

@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../dev/env/ports.js';
+import { beforeEach, onTestFailed } from 'vitest';
 import { killWhenOwnerExits } from '../../dev/env/process.js';
+import type { OperatorAccess } from './operator-access.js';
 
 const OPERATOR_MAIN = fileURLToPath(new URL('../../operator/main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -49,6 +52,31 @@ export function runningOperators(): OperatorProcess[] {
 /** Stops every operator process still running (afterAll, failures included). */
 export async function stopAllOperators(): Promise<void> {
   await Promise.all([...running].map((operator) => operator.stop('SIGTERM')));
+}
+
+/** Prints each running operator's last output when a test of the calling `describe` fails. */
+export function printOperatorOutputOnFailure(): void {
+  beforeEach(() => {
+    onTestFailed(() => {
+      for (const operator of runningOperators()) console.error(operator.tail());
+    });
+  });
+}
+
+/** What an operator test file made and must remove, whatever failed. */
+export interface OperatorTestLeftovers {
+  access: OperatorAccess | undefined;
+  /** Deleted with all they hold; the CRD stays (other test files of the run share it). */
+  namespaces: readonly { delete(): Promise<void> }[];
+  dir: string | undefined;
+}
+
+/** For afterAll: no operator outlives the file, and nothing it made is left behind. */
+export async function cleanUpOperatorTest({ access, namespaces, dir }: OperatorTestLeftovers): Promise<void> {
+  await stopAllOperators();
+  await access?.revoke();
+  await Promise.all(namespaces.map((namespace) => namespace.delete().catch(() => undefined)));
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Starts the operator and resolves once its /healthz answers. */

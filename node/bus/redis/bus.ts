@@ -1,8 +1,9 @@
+import { withinMs } from '../../../common/deadline.js';
 import { Cluster } from 'ioredis';
 import type { Bus, IdempotencyKeys, NodeHeartbeats, PresenceChannel, PresenceHandler, ProgressLedger, RouteCache, Signals } from '../bus.js';
 import { ChannelSubscriptions } from './channels.js';
 import { parseRedisAddress } from './address.js';
-import { closeConnection, openConnection, serverMilliseconds, whenConnected, type BusSettings, type RedisClient } from './connection.js';
+import { closeConnection, openConnection, serverAddress, serverMilliseconds, whenConnected, type BusSettings, type RedisClient } from './connection.js';
 import { RedisNodeHeartbeats } from './heartbeats.js';
 import { RedisIdempotencyKeys } from './idempotency.js';
 import { RedisInbox } from './inbox.js';
@@ -193,7 +194,7 @@ async function answers(connection: RedisClient): Promise<boolean> {
     connection.cluster('INFO'),
     ...connection.nodes('master').map(async (master) => {
       await master.ping();
-      return `${master.options.host ?? ''}:${master.options.port ?? ''}`;
+      return serverAddress(master);
     }),
   ]);
   // A master that died is dropped from the connections at once, but owns its slots in the
@@ -209,19 +210,4 @@ function readSlotMap(cluster: Cluster): Promise<void> {
       resolve();
     });
   });
-}
-
-/** `promise`, or a rejection once `ms` have passed. */
-async function withinMs<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expiry = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`no answer within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, expiry]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -152,11 +152,15 @@ function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipel
  */
 export function publish(connection: RedisClient, channel: string, message: string): Promise<number> {
   if (!(connection instanceof Cluster)) return connection.publish(channel, message);
-  const [first] = connection
-    .nodes('master')
-    .map((master) => ({ master, address: `${master.options.host ?? ''}:${String(master.options.port ?? '')}` }))
-    .sort((a, b) => a.address.localeCompare(b.address));
-  return (first?.master ?? connection).publish(channel, message);
+  // Every typing signal and presence change comes through here: one pass, no sorting.
+  let first: Redis | undefined;
+  for (const master of connection.nodes('master')) if (first === undefined || serverAddress(master).localeCompare(serverAddress(first)) < 0) first = master;
+  return (first ?? connection).publish(channel, message);
+}
+
+/** `host:port` of one server of a Cluster, as its slot map names it. */
+export function serverAddress(server: Redis): string {
+  return `${server.options.host ?? ''}:${String(server.options.port ?? '')}`;
 }
 
 /** Milliseconds from a TIME reply (seconds, microseconds). */
