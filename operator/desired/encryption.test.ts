@@ -5,6 +5,7 @@ import { endpointOf } from '../reconcile/status.js';
 import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
 import { nodeTemplateHash } from './node.js';
+import { certificateDnsNames } from './encryption.js';
 
 function cluster(spec: unknown = {}): ChatClusterWithEncryption {
   return {
@@ -152,5 +153,20 @@ describe('TLS to an external Redis and Cassandra', () => {
     const plain = { redis: { external: { url: 'rediss://redis.example:6380' } }, cassandra: { external: { contactPoints: ['c.example:9042'] } } };
     expect(jobName(EXTERNAL)).not.toBe(jobName(plain));
     expect(jobName(plain)).toBe(jobName({}));
+  });
+});
+
+describe('the names the ChatCluster’s certificate covers', () => {
+  it('are the chat Services and node pods, and the managed Redis’s and Cassandra’s Services and pods', () => {
+    const names = certificateDnsNames(cluster({}));
+    for (const name of ['demo-chat', 'demo-chat.team-a', 'demo-chat.team-a.svc', 'demo-chat.team-a.svc.cluster.local', 'demo-chat-nodes.team-a.svc', '*.demo-chat-nodes.team-a.svc']) {
+      expect(names).toContain(name);
+    }
+    for (const name of ['demo-redis.team-a.svc', '*.demo-redis.team-a.svc.cluster.local', 'demo-cassandra', '*.demo-cassandra.team-a.svc']) expect(names).toContain(name);
+  });
+
+  it('leave out external Redis and Cassandra, which have certificates of their own', () => {
+    const names = certificateDnsNames(cluster(EXTERNAL));
+    expect(names.some((name) => name.includes('redis') || name.includes('cassandra'))).toBe(false);
   });
 });

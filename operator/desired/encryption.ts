@@ -106,3 +106,32 @@ export function dependencyTlsMounts(cluster: ChatClusterWithEncryption): FileMou
   }
   return combineMounts(...parts);
 }
+
+/** A Service's names, short to fully qualified (the cluster domain is assumed to be cluster.local). */
+function serviceNames(service: string, namespace: string): string[] {
+  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+}
+
+/** The pods of a headless Service, each by its own name (`<pod>.<service>.<namespace>.svc`). */
+function podNames(service: string, namespace: string): string[] {
+  return [`*.${service}.${namespace}.svc`, `*.${service}.${namespace}.svc.cluster.local`];
+}
+
+/**
+ * The DNS names the ChatCluster's certificate (<name>-tls) covers: the chat Services and
+ * each node pod, and, when the operator runs them, the Redis and Cassandra Services and pods,
+ * which serve TLS with the same certificate.
+ */
+export function certificateDnsNames(cluster: ChatClusterWithEncryption): string[] {
+  const names = namesOf(cluster);
+  const namespace = cluster.metadata.namespace;
+  const managedRedis = cluster.spec.redis.managed !== undefined && cluster.spec.redis.external === undefined;
+  const managedCassandra = cluster.spec.cassandra.managed !== undefined && cluster.spec.cassandra.external === undefined;
+  return [
+    ...serviceNames(names.nodes, namespace),
+    ...serviceNames(names.headless, namespace),
+    ...podNames(names.headless, namespace),
+    ...(managedRedis ? [...serviceNames(names.redis, namespace), ...podNames(names.redis, namespace)] : []),
+    ...(managedCassandra ? [...serviceNames(names.cassandra, namespace), ...podNames(names.cassandra, namespace)] : []),
+  ];
+}

@@ -75,6 +75,16 @@ export class KubeWriter {
     }).catch(() => undefined);
   }
 
+  /** One Secret by name, undefined when there is none (the self-signed CA and certificate: the operator lists no Secrets). */
+  async readSecret(namespace: string, name: string): Promise<unknown> {
+    try {
+      return await rawRequest<unknown>(this.config, 'GET', `/api/v1/namespaces/${namespace}/secrets/${name}`);
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
   /** Whether a CRD is installed (e.g. the Prometheus Operator's ServiceMonitor). */
   async crdExists(name: string): Promise<boolean> {
     try {

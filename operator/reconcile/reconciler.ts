@@ -25,6 +25,7 @@ import { computeStatus, invalidSpecStatus, statusChanged, statusPatch, type Obse
 import { objectsToReplace, staleObjects } from './prune.js';
 import type { PrimaryReader, SentinelAnswer } from './redis-primary.js';
 import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { SelfSignedCertificates } from './self-signed-tls.js';
 
 const UNCACHED_RECHECK_MS = 10 * 60_000;
 const SENTINEL_RECHECK_MS = 30_000;
@@ -63,8 +64,11 @@ export class Reconciler {
    */
   private readonly uncachedWrites = new RecentWrites(UNCACHED_RECHECK_MS, () => this.now());
   private serviceMonitorCrd: { present: boolean; checkedAt: number } | undefined;
+  private readonly selfSigned: SelfSignedCertificates;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.selfSigned = new SelfSignedCertificates(deps.writer, () => this.now());
+  }
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
@@ -123,6 +127,8 @@ export class Reconciler {
     const nodeReplicas = scaled.replicas;
     this.deps.metrics.desiredReplicas.set({ namespace, chatcluster: cluster.metadata.name }, nodeReplicas);
 
+    // The certificate Secret first, so the pods that mount it find it.
+    const certificateRecheckAt = await this.ensureCertificates(cluster);
     const serviceMonitorCrdPresent = cluster.spec.monitoring.serviceMonitor === 'auto' ? await this.serviceMonitorCrdPresent() : false;
     const nodeMinReadySeconds = rolloutMinReadySeconds(deployment, nodeTemplateHash(cluster, nodeImage(cluster, this.deps.defaultImage)));
     const jobName = this.schemaJobNameOf(cluster);
@@ -164,8 +170,21 @@ export class Reconciler {
     this.deps.metrics.readyReplicas.set({ namespace, chatcluster: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
     // Load changes without any watch event: poll it while autoscaling. A failover changes
     // no Kubernetes object either: look at the Sentinels now and then.
-    if (cluster.spec.autoscaling.enabled) return { requeueAfterMs: 15_000 };
-    return observed.redisMode === 'sentinel' ? { requeueAfterMs: SENTINEL_RECHECK_MS } : {};
+    // A certificate's renewal is due at a time, not on an event: look again by then.
+    const polls = [
+      ...(cluster.spec.autoscaling.enabled ? [15_000] : []),
+      ...(observed.redisMode === 'sentinel' ? [SENTINEL_RECHECK_MS] : []),
+      ...(certificateRecheckAt === undefined ? [] : [Math.max(1000, certificateRecheckAt - this.now())]),
+    ];
+    return polls.length === 0 ? {} : { requeueAfterMs: Math.min(...polls) };
+  }
+
+  /** The self-signed CA and certificate when the spec asks for them; when to look at them again. */
+  private async ensureCertificates(cluster: ChatClusterWithEncryption): Promise<number | undefined> {
+    if (cluster.spec.tls?.selfSigned !== true) return undefined;
+    const { recheckAt, written } = await this.selfSigned.ensure(cluster);
+    for (const secret of written) await this.deps.writer.event(cluster.metadata, 'Normal', 'Certificate', `wrote Secret ${secret.name}, ${secret.reason}`);
+    return recheckAt;
   }
 
   /** The Sentinels' answer, once every Redis pod is ready (before, the condition waits on the pods anyway). */

@@ -1,0 +1,176 @@
+/**
+ * TLS managed by the operator, on a real control plane: the self-signed CA and server
+ * certificate (spec.tls.selfSigned) made, kept and renewed with the operator's own
+ * permissions, and a ChatCluster served over wss:// end to end through the operator process.
+ * No pod runs a real node here (kwok marks pods ready); the files are proven in kind.
+ */
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppsV1Api, CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed, vi } from 'vitest';
+import { parseChatClusterSpec } from '../../common/chatcluster.js';
+import { certificateDnsNames } from '../../operator/desired/encryption.js';
+import { OperatorMetrics } from '../../operator/metrics.js';
+import { KubeWriter } from '../../operator/reconcile/kube.js';
+import { SelfSignedCertificates } from '../../operator/reconcile/self-signed-tls.js';
+import { withEncryptionFields, type ChatClusterWithEncryption } from '../../operator/spec/encryption-fields.js';
+import { testEnvironment } from '../support/env.js';
+import { adminKubeConfig, createTestNamespace } from '../support/kubernetes.js';
+import { grantOperatorAccess, type OperatorAccess } from '../support/operator-access.js';
+import { ChatClusters, EXTERNAL_DEPENDENCIES, installChatClusterCrd, type StoredChatCluster } from '../support/operator-chatclusters.js';
+import { runningOperators, startOperator, stopAllOperators } from '../support/operator-process.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const SMALL_EXTERNAL = { ...EXTERNAL_DEPENDENCIES, autoscaling: { enabled: false }, replicas: 1 };
+
+/** tls.crt, tls.key and ca.crt of a kubernetes.io/tls Secret, decoded. */
+function pemsOf(secret: V1Secret): { certificate: string; key: string; ca: string | undefined } {
+  const decode = (value: string | undefined): string => Buffer.from(value ?? '', 'base64').toString('utf8');
+  return { certificate: decode(secret.data?.['tls.crt']), key: decode(secret.data?.['tls.key']), ca: secret.data?.['ca.crt'] === undefined ? undefined : decode(secret.data['ca.crt']) };
+}
+
+/** The operator's view of a stored ChatCluster. */
+function operated(stored: StoredChatCluster): ChatClusterWithEncryption {
+  const { name, namespace, uid, generation } = stored.metadata;
+  return { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', metadata: { name, namespace, uid, generation }, spec: withEncryptionFields(parseChatClusterSpec(stored.spec), stored.spec) };
+}
+
+describe('TLS managed by the operator, on a real control plane', () => {
+  const env = testEnvironment();
+  let admin: KubeConfig;
+  let core: CoreV1Api;
+  let dir: string;
+  let access: OperatorAccess | undefined;
+  const namespaces: { name: string; delete(): Promise<void> }[] = [];
+  let operatorNamespace: string;
+  let watchNamespace: string;
+  let clusters: ChatClusters;
+
+  const secret = (name: string): Promise<V1Secret> => core.readNamespacedSecret({ namespace: watchNamespace, name });
+
+  beforeAll(async () => {
+    admin = adminKubeConfig(env);
+    core = admin.makeApiClient(CoreV1Api);
+    dir = mkdtempSync(join(tmpdir(), 'chatcluster-tls-test-'));
+    for (const prefix of ['tlsop', 'tls']) namespaces.push(await createTestNamespace(admin, prefix));
+    operatorNamespace = namespaces[0]?.name ?? '';
+    watchNamespace = namespaces[1]?.name ?? '';
+    access = await grantOperatorAccess(admin, operatorNamespace, dir);
+    await installChatClusterCrd(admin, env.processEnv, watchNamespace);
+    clusters = new ChatClusters(admin, watchNamespace);
+  });
+
+  beforeEach(() => {
+    onTestFailed(() => {
+      for (const operator of runningOperators()) console.error(operator.tail());
+    });
+  });
+
+  afterAll(async () => {
+    await stopAllOperators();
+    await access?.revoke();
+    await Promise.all(namespaces.map((namespace) => namespace.delete().catch(() => undefined)));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('the self-signed certificates, written with the operator’s ServiceAccount', () => {
+    let cluster: ChatClusterWithEncryption;
+    let clock: number;
+    let certificates: SelfSignedCertificates;
+
+    beforeAll(async () => {
+      if (access === undefined) throw new Error('no ServiceAccount');
+      const operatorConfig = new KubeConfig();
+      operatorConfig.loadFromFile(access.kubeconfig);
+      // No operator watches this namespace yet: only this step writes the Secrets.
+      cluster = operated(await clusters.create('direct', { ...SMALL_EXTERNAL, tls: { selfSigned: true } }));
+      clock = Date.parse('2026-03-01T00:00:00Z');
+      certificates = new SelfSignedCertificates(new KubeWriter(operatorConfig, new OperatorMetrics()), () => clock);
+    });
+
+    it('makes a CA Secret and a kubernetes.io/tls Secret with ca.crt whose certificate the CA signed, for the Services’ names', async () => {
+      const { written } = await certificates.ensure(cluster);
+      expect(written.map((write) => write.name)).toEqual(['direct-ca', 'direct-tls']);
+
+      const tls = await secret('direct-tls');
+      expect(tls.type).toBe('kubernetes.io/tls');
+      expect(tls.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ChatCluster', name: 'direct', uid: cluster.metadata.uid, controller: true });
+      const { certificate, ca } = pemsOf(tls);
+      const caSecret = pemsOf(await secret('direct-ca'));
+      expect(ca).toBe(caSecret.certificate);
+      const server = new X509Certificate(certificate);
+      const issuer = new X509Certificate(caSecret.certificate);
+      expect(server.checkIssued(issuer)).toBe(true);
+      expect(server.verify(issuer.publicKey)).toBe(true);
+      const namespace = watchNamespace;
+      for (const host of ['direct-chat', `direct-chat.${namespace}`, `direct-chat.${namespace}.svc`, `direct-chat.${namespace}.svc.cluster.local`]) {
+        expect(server.checkHost(host), host).toBe(host);
+      }
+      expect(server.subjectAltName?.split(', ')).toHaveLength(certificateDnsNames(cluster).length);
+    });
+
+    it('writes nothing while the certificate serves, even after the recheck interval', async () => {
+      const before = (await secret('direct-tls')).metadata?.resourceVersion;
+      expect((await certificates.ensure(cluster)).written).toEqual([]);
+      clock += 30 * 60_000;
+      expect((await certificates.ensure(cluster)).written).toEqual([]);
+      expect((await secret('direct-tls')).metadata?.resourceVersion).toBe(before);
+    });
+
+    it('renews the server certificate two thirds into its 90 days, under the same CA', async () => {
+      const before = pemsOf(await secret('direct-tls'));
+      const caBefore = (await secret('direct-ca')).metadata?.resourceVersion;
+      clock += 61 * DAY_MS;
+      const { written, recheckAt } = await certificates.ensure(cluster);
+      expect(written).toEqual([{ name: 'direct-tls', reason: 'a new server certificate: it is two thirds into its lifetime' }]);
+      expect(recheckAt - clock).toBeLessThanOrEqual(10 * 60_000);
+      const after = pemsOf(await secret('direct-tls'));
+      expect(after.certificate).not.toBe(before.certificate);
+      expect(after.key).not.toBe(before.key);
+      expect(new X509Certificate(after.certificate).checkIssued(new X509Certificate(after.ca ?? ''))).toBe(true);
+      expect((await secret('direct-ca')).metadata?.resourceVersion).toBe(caBefore);
+    });
+
+    it('makes the certificate again when it was deleted by hand, at the next recheck', async () => {
+      await core.deleteNamespacedSecret({ namespace: watchNamespace, name: 'direct-tls' });
+      clock += 11 * 60_000;
+      expect((await certificates.ensure(cluster)).written).toEqual([{ name: 'direct-tls', reason: 'a new server certificate: there was none' }]);
+      expect(pemsOf(await secret('direct-tls')).ca).toBe(pemsOf(await secret('direct-ca')).certificate);
+    });
+  });
+
+  describe('a self-signed ChatCluster through the operator', () => {
+    beforeAll(async () => {
+      if (access === undefined) throw new Error('no ServiceAccount');
+      await startOperator({ kubeconfig: access.kubeconfig, leaseNamespace: operatorNamespace, watchNamespace, identity: `tls-${randomBytes(3).toString('hex')}` });
+    });
+
+    it('gets its certificate, nodes that mount it and probe over HTTPS, a wss Service and a wss:// endpoint, and becomes Ready', async () => {
+      await clusters.create('secure', { ...SMALL_EXTERNAL, tls: { selfSigned: true } });
+      const ready = await clusters.waitForReady('secure');
+      expect(ready.status?.endpoint).toBe(`wss://secure-chat.${watchNamespace}.svc:8080`);
+
+      expect(pemsOf(await secret('secure-tls')).ca).toBe(pemsOf(await secret('secure-ca')).certificate);
+      const pod = (await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: watchNamespace, name: 'secure-chat' })).spec?.template.spec;
+      expect(pod?.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'secure-tls', defaultMode: 0o440 } });
+      expect(pod?.containers[0]?.readinessProbe?.httpGet).toMatchObject({ port: 'https', scheme: 'HTTPS' });
+      const service = await core.readNamespacedService({ namespace: watchNamespace, name: 'secure-chat' });
+      expect(service.spec?.ports?.[0]).toMatchObject({ name: 'https', appProtocol: 'kubernetes.io/wss' });
+    });
+
+    it('turns TLS off again: plain ports, no certificate volume, a host:port endpoint', async () => {
+      await clusters.patch('secure', { spec: { tls: null } });
+      await vi.waitFor(async () => {
+        const stored = await clusters.read('secure');
+        expect(stored.status?.observedGeneration).toBe(stored.metadata.generation);
+        expect(stored.status?.endpoint).toBe(`secure-chat.${watchNamespace}.svc:8080`);
+        const pod = (await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: watchNamespace, name: 'secure-chat' })).spec?.template.spec;
+        expect(pod?.volumes?.map((volume) => volume.name)).toEqual(['tmp']);
+        const service = await core.readNamespacedService({ namespace: watchNamespace, name: 'secure-chat' });
+        expect(service.spec?.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+      }, { timeout: 60_000, interval: 500 });
+    });
+  });
+});
