@@ -1,8 +1,9 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'cassandra-driver';
 import { cached } from './cache.js';
+import type { TestCertificates } from './certificates.js';
 import { EnvError } from './errors.js';
 import type { Launcher } from './launcher.js';
 import { freePort } from './ports.js';
@@ -65,8 +66,21 @@ export interface CassandraPorts {
 }
 
 /** A minimal single-node cassandra.yaml on loopback (Cassandra rejects unknown keys). */
-export function singleNodeCassandraYaml(dir: string, ports: CassandraPorts): string {
+export function singleNodeCassandraYaml(dir: string, ports: CassandraPorts, clientTls?: Pick<TestCertificates, 'keystoreFile' | 'keystorePassword'>): string {
   const path = (name: string): string => JSON.stringify(join(dir, name));
+  // TLS only: `optional: false` refuses a plaintext client on the native port.
+  const tls =
+    clientTls === undefined
+      ? []
+      : [
+          'client_encryption_options:',
+          '  enabled: true',
+          '  optional: false',
+          `  keystore: ${JSON.stringify(clientTls.keystoreFile)}`,
+          `  keystore_password: ${JSON.stringify(clientTls.keystorePassword)}`,
+          '  store_type: PKCS12',
+          '  require_client_auth: false',
+        ];
   return [
     'cluster_name: chatcluster-testenv',
     'num_tokens: 1',
@@ -92,6 +106,7 @@ export function singleNodeCassandraYaml(dir: string, ports: CassandraPorts): str
     'authorizer: AllowAllAuthorizer',
     // Tests create and drop a keyspace per file; snapshots on drop would only fill the disk.
     'auto_snapshot: false',
+    ...tls,
     '',
   ].join('\n');
 }
@@ -144,13 +159,13 @@ function jammAgent(libDir: string): string {
  * Starts one Cassandra node as its own JVM; resolves with its contact point
  * (`127.0.0.1:<port>`) once `SELECT release_version FROM system.local` answers.
  */
-export async function startCassandra(install: CassandraInstall, launcher: Launcher): Promise<string> {
+export async function startCassandra(install: CassandraInstall, launcher: Launcher, clientTls?: TestCertificates): Promise<string> {
   const [native, storage] = await Promise.all([freePort(), freePort()]);
   const dataDir = launcher.path('data');
   mkdirSync(dataDir, { recursive: true });
   const config = launcher.path('cassandra.yaml');
   const logback = launcher.path('logback.xml');
-  writeFileSync(config, singleNodeCassandraYaml(dataDir, { native, storage }));
+  writeFileSync(config, singleNodeCassandraYaml(dataDir, { native, storage }, clientTls));
   writeFileSync(logback, LOGBACK);
 
   const contactPoint = `127.0.0.1:${native}`;
@@ -171,14 +186,18 @@ export async function startCassandra(install: CassandraInstall, launcher: Launch
       '-cp', `${install.libDir}/*`,
       'org.apache.cassandra.service.CassandraDaemon',
     ],
-    () => answersQuery(contactPoint),
+    () => answersQuery(contactPoint, clientTls === undefined ? undefined : readFileSync(clientTls.caFile, 'utf8')),
     { timeoutMs: 180_000 },
   );
   return contactPoint;
 }
 
-async function answersQuery(contactPoint: string): Promise<boolean> {
-  const client = new Client({ contactPoints: [contactPoint], localDataCenter: CASSANDRA_DATACENTER });
+async function answersQuery(contactPoint: string, ca: string | undefined): Promise<boolean> {
+  const client = new Client({
+    contactPoints: [contactPoint],
+    localDataCenter: CASSANDRA_DATACENTER,
+    ...(ca === undefined ? {} : { sslOptions: { ca, rejectUnauthorized: true } }),
+  });
   try {
     const result = await client.execute('SELECT release_version FROM system.local');
     return result.first().get('release_version') !== undefined;

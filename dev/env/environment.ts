@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from './cassandra.js';
+import { makeTestCertificates } from './certificates.js';
 import { provisionChromium } from './chromium.js';
 import { EnvError } from './errors.js';
 import { provisionFaketime } from './faketime.js';
@@ -13,7 +14,7 @@ import { prometheusPathDirs, provisionPrometheus } from './prometheus.js';
 import { slowStep } from './progress.js';
 import { startClusterRedis } from './redis-cluster.js';
 import { startSentinelRedis } from './redis-sentinel.js';
-import { provisionRedis, startRedis } from './redis.js';
+import { provisionRedis, startRedis, startTlsRedis } from './redis.js';
 
 /** What a started part tells its users: environment variables and folders for PATH. */
 export interface PartExports {
@@ -69,6 +70,25 @@ const PARTS = {
       },
       pathDirs: [],
     }),
+  }),
+  // Every hop over TLS: a CA and a certificate of this run's own, a Redis and a Cassandra
+  // that refuse plaintext clients, and the files a node serves wss:// from.
+  tls: part({
+    provision: async () => ({ redisServer: await provisionRedis(), cassandra: await provisionCassandra() }),
+    start: async ({ redisServer, cassandra }, launcher) => {
+      const certs = await makeTestCertificates(launcher.path('certificates'));
+      const [redisUrl, contactPoints] = await Promise.all([startTlsRedis(redisServer, launcher, certs), startCassandra(cassandra, launcher, certs)]);
+      return {
+        variables: {
+          CHAT_TEST_CA_FILE: certs.caFile,
+          CHAT_TEST_CERT_FILE: certs.certFile,
+          CHAT_TEST_KEY_FILE: certs.keyFile,
+          CHAT_REDIS_TLS_URL: redisUrl,
+          CHAT_CASSANDRA_TLS_CONTACT_POINTS: contactPoints,
+        },
+        pathDirs: [],
+      };
+    },
   }),
   k8s: part({
     provision: provisionKubernetes,

@@ -41,9 +41,29 @@ export async function startClusterRedis(redisServer: string, launcher: Launcher)
   );
   const addresses = ports.map(({ port }) => `127.0.0.1:${port}`);
   const redisCli = join(dirname(redisServer), 'redis-cli');
-  await run(redisCli, ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], {
-    remedy: 'redis-cli comes with Debian’s redis-tools (a dependency of redis-server)',
-  });
+  // On a loaded machine a handshake can time out (after cluster-node-timeout, 1 s here), and
+  // `--cluster create` then waits for the join forever. So while it runs, once it has given
+  // the first server its config epoch (its step just before the meeting; earlier, a server
+  // that knows another would fail its check that all are empty), the others are told again
+  // to meet the first one (a server that knows it already ignores that).
+  const [first] = ports;
+  const meeting = setInterval(() => {
+    if (first === undefined) return;
+    void (async () => {
+      const info = await askRedis(`redis://127.0.0.1:${first.port}`, (client) => client.cluster('INFO'));
+      if (/^cluster_my_epoch:0\b/m.test(info)) return;
+      await Promise.all(
+        ports.slice(1).map(({ port }) => askRedis(`redis://127.0.0.1:${port}`, (client) => client.cluster('MEET', '127.0.0.1', first.port, first.busPort))),
+      );
+    })().catch(() => undefined);
+  }, 2_000);
+  try {
+    await run(redisCli, ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], {
+      remedy: 'redis-cli comes with Debian’s redis-tools (a dependency of redis-server)',
+    });
+  } finally {
+    clearInterval(meeting);
+  }
   await untilEveryServer(
     ports.map(({ port }) => port),
     'the Redis Cluster did not come up',

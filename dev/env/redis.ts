@@ -1,6 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import type { TestCertificates } from './certificates.js';
 import { EnvError } from './errors.js';
 import type { Launcher } from './launcher.js';
 import { freePort } from './ports.js';
@@ -40,15 +41,30 @@ export async function startRedis(redisServer: string, launcher: Launcher): Promi
   return `redis://127.0.0.1:${port}`;
 }
 
+/**
+ * Starts a Redis that speaks TLS only (no plaintext port) with the certificate `certs`
+ * names; resolves with its `rediss://` URL once it answers PING over TLS.
+ */
+export async function startTlsRedis(redisServer: string, launcher: Launcher, certs: Pick<TestCertificates, 'caFile' | 'certFile' | 'keyFile'>): Promise<string> {
+  const port = await freePort();
+  const url = `rediss://127.0.0.1:${port}`;
+  const dir = launcher.path('redis-tls');
+  mkdirSync(dir, { recursive: true });
+  const tls = ['--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile, '--tls-ca-cert-file', certs.caFile, '--tls-auth-clients', 'no'];
+  const ca = readFileSync(certs.caFile, 'utf8');
+  await launcher.start('redis-tls', redisServer, [...redisServerArgs(port, dir), ...tls], () => answersPing(url, { ca }));
+  return url;
+}
+
 /** Whether a Redis at `url` answers PING now (one attempt, no retries). */
-export async function answersPing(url: string): Promise<boolean> {
-  await askRedis(url, (client) => client.ping());
+export async function answersPing(url: string, tls?: { ca: string }): Promise<boolean> {
+  await askRedis(url, (client) => client.ping(), tls);
   return true;
 }
 
-/** Runs `question` on a one-off connection to `url` (no retries) and closes it. */
-export async function askRedis<T>(url: string, question: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
+/** Runs `question` on a one-off connection to `url` (no retries; `tls`: the CA a rediss:// server is checked against) and closes it. */
+export async function askRedis<T>(url: string, question: (client: Redis) => Promise<T>, tls?: { ca: string }): Promise<T> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000, ...(tls === undefined ? {} : { tls }) });
   client.on('error', () => {
     // Refused connections while the server starts are expected; connect() reports them.
   });

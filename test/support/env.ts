@@ -9,6 +9,12 @@ const TestEnvironment = z.object({
   CHAT_REDIS_CLUSTER_URL: z.string().startsWith('redis+cluster://'),
   CHAT_CASSANDRA_CONTACT_POINTS: z.string().min(1),
   CHAT_CASSANDRA_DC: z.string().min(1),
+  /** The `tls` part: the run's CA, a certificate for 127.0.0.1 it signed, and a Redis and a Cassandra that speak TLS only. */
+  CHAT_TEST_CA_FILE: z.string().min(1),
+  CHAT_TEST_CERT_FILE: z.string().min(1),
+  CHAT_TEST_KEY_FILE: z.string().min(1),
+  CHAT_REDIS_TLS_URL: z.string().startsWith('rediss://'),
+  CHAT_CASSANDRA_TLS_CONTACT_POINTS: z.string().min(1),
   KUBECONFIG: z.string().min(1),
   /** libfaketime, preloaded into a node whose clock a test shifts. */
   FAKETIME_LIBRARY: z.string().min(1),
