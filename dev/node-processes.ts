@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './env/ports.js';
 import { killWhenOwnerExits } from './env/process.js';
@@ -52,15 +54,42 @@ export async function startNode(env: NodeJS.ProcessEnv, id = `node-${randomBytes
   const output: string[] = [];
   child.stdout?.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter((line) => line !== '')));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const node: NodeProcess = { id, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}`, child, output };
+  const tls = env.CHAT_TLS_CERT_FILE !== undefined;
+  const node: NodeProcess = {
+    id,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    wsUrl: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}`,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
+    child,
+    output,
+  };
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`node ${id} exited ${child.exitCode} while starting:\n${output.join('\n')}`);
-    const ready = await fetch(`${node.url}/readyz`).then((response) => response.ok, () => false);
+    const ready = await isReady(node.url);
     if (ready) return node;
     if (Date.now() > deadline) throw new Error(`node ${id} not ready after 30 s:\n${output.join('\n')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Whether `/readyz` answers 200. Like a kubelet's HTTPS probe, it does not check the
+ * certificate: whom to trust is the clients' question, not the probe's.
+ */
+function isReady(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = (url.startsWith('https:') ? httpsGet : httpGet)(`${url}/readyz`, { rejectUnauthorized: false, timeout: 2_000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on('error', () => {
+      resolve(false);
+    });
+    request.on('timeout', () => {
+      request.destroy();
+    });
+  });
 }
 
 /** Stops a node: SIGTERM (a graceful drain) by default, or SIGKILL to play a crash. */

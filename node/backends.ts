@@ -1,9 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../common/env.js';
 import type { Logger } from '../common/log.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory/bus.js';
 import { connectRedisBus } from './bus/redis/bus.js';
 import type { CassandraConfig, NodeConfig } from './config.js';
-import { cassandraClient } from './store/cassandra/client.js';
+import { Keyring, KeyringError, readKeyDirectory } from './at-rest/keyring.js';
+import { TextSealer } from './at-rest/text-sealer.js';
+import { cassandraClient, type CassandraConnection } from './store/cassandra/client.js';
+import { resealMessages, type ResealReport } from './store/cassandra/reseal.js';
 import { CassandraStore } from './store/cassandra/store.js';
 import { MemoryStore } from './store/memory-store.js';
 import { migrate, networkTopologyStrategy } from './store/schema.js';
@@ -47,23 +52,94 @@ export async function openBackends(config: NodeConfig, log: Logger): Promise<Bac
     const bus = new MemoryBus();
     return { mode: 'embedded', store, bus, close: () => Promise.all([bus.close(), store.close()]).then(() => undefined) };
   }
+  const keys = openTextSealer(cassandra, log);
   const store = await withRetry('Cassandra', log, () =>
-    CassandraStore.connect({ contactPoints: cassandra.contactPoints, localDataCenter: cassandra.datacenter, keyspace: cassandra.keyspace }),
+    CassandraStore.connect(cassandraConnection(cassandra, cassandra.keyspace), { sealer: keys?.sealer }),
   );
+  const redisCa = config.redisCaFile === undefined ? undefined : readPem(config.redisCaFile, 'CHAT_REDIS_CA_FILE');
   const bus = await withRetry('Redis', log, () =>
     connectRedisBus(redisUrl, {
       prefix: config.redisKeyPrefix,
+      tls: redisCa === undefined ? undefined : { ca: redisCa },
       onError: (error) => {
         log.warn({ err: error }, 'bus error (recovered)');
       },
     }),
   );
-  return { mode: 'cluster', store, bus, close: () => Promise.all([bus.close(), store.close()]).then(() => undefined) };
+  return {
+    mode: 'cluster',
+    store,
+    bus,
+    close: async () => {
+      keys?.stop();
+      await Promise.all([bus.close(), store.close()]);
+    },
+  };
+}
+
+/** How often the at-rest keys directory is read again, so a key added to the Secret is used without a restart. */
+const KEYS_REFRESH_MS = 30_000;
+
+/** The sealer of message texts when at-rest keys are configured, its keys re-read every 30 s until `stop`. */
+export function openTextSealer(cassandra: CassandraConfig, log: Logger): { sealer: TextSealer; stop(): void } | undefined {
+  const dir = cassandra.atRestKeysDir;
+  if (dir === undefined) return undefined;
+  let known = '';
+  let keyring: Keyring;
+  try {
+    keyring = new Keyring(() => readKeyDirectory(dir), {
+      onRefreshError: (error) => {
+        log.error({ err: error, dir }, 'at-rest keys could not be read again; keeping the keys read before');
+      },
+    });
+  } catch (error) {
+    if (error instanceof KeyringError) throw new ConfigError('CHAT_AT_REST_KEYS_DIR', error.message);
+    throw error;
+  }
+  const report = (): void => {
+    const versions = keyring.versions.join(',');
+    if (versions !== known) log.info({ versions: keyring.versions, sealsWith: keyring.newest.version }, 'at-rest keys');
+    known = versions;
+  };
+  report();
+  const timer = setInterval(() => {
+    keyring.refresh();
+    report();
+  }, KEYS_REFRESH_MS).unref();
+  return {
+    sealer: new TextSealer(keyring),
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
+}
+
+/** The driver's connection settings of a configured cluster, the CA bundle read from its file. */
+export function cassandraConnection(cassandra: CassandraConfig, keyspace?: string): CassandraConnection {
+  const { tls } = cassandra;
+  return {
+    contactPoints: cassandra.contactPoints,
+    localDataCenter: cassandra.datacenter,
+    ...(keyspace === undefined ? {} : { keyspace }),
+    ...(tls === undefined ? {} : { tls: { ca: tls.caFile === undefined ? undefined : readPem(tls.caFile, 'CHAT_CASSANDRA_CA_FILE') } }),
+  };
+}
+
+/** A PEM file named by a variable; a missing or non-PEM file is a ConfigError naming it. */
+function readPem(file: string, variable: string): string {
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(variable, `cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (!content.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(variable, `${file} holds no PEM certificate`);
+  return content;
 }
 
 /** `migrate`: creates the keyspace and every table, idempotently; safe to run again and concurrently. */
 export async function runMigrations(cassandra: CassandraConfig, log: Logger): Promise<void> {
-  const client = cassandraClient({ contactPoints: cassandra.contactPoints, localDataCenter: cassandra.datacenter });
+  const client = cassandraClient(cassandraConnection(cassandra));
   try {
     await withRetry('Cassandra', log, () => client.connect());
     await migrate(client, {
@@ -71,6 +147,29 @@ export async function runMigrations(cassandra: CassandraConfig, log: Logger): Pr
       replication: networkTopologyStrategy({ [cassandra.datacenter]: cassandra.replicationFactor }),
     });
     log.info({ keyspace: cassandra.keyspace, replicationFactor: cassandra.replicationFactor }, 'schema is up to date');
+  } finally {
+    await client.shutdown();
+  }
+}
+
+/**
+ * `reseal`: seals every stored message with the newest at-rest key (plaintext ones and
+ * those under older keys), so an older key can be removed once it reports done.
+ */
+export async function runReseal(cassandra: CassandraConfig, log: Logger): Promise<ResealReport> {
+  const keys = openTextSealer(cassandra, log);
+  if (keys === undefined) throw new ConfigError('CHAT_AT_REST_KEYS_DIR', 'reseal needs the at-rest keys');
+  keys.stop();
+  const client = cassandraClient(cassandraConnection(cassandra, cassandra.keyspace));
+  try {
+    await withRetry('Cassandra', log, () => client.connect());
+    const report = await resealMessages(client, keys.sealer, {
+      onPage: (progress) => {
+        log.info(progress, 'resealing');
+      },
+    });
+    log.info(report, `every message is sealed with at-rest key v${report.keyVersion}; older keys may be removed once every node has this one`);
+    return report;
   } finally {
     await client.shutdown();
   }

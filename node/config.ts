@@ -29,6 +29,10 @@ export interface NodeConfig {
   embeddedStore: MemoryStoreBounds;
   /** The container's CPU request, for the CPU utilization `/load` reports; unset (or 0): none reported. */
   cpuRequestMillicores: number | undefined;
+  /** The public port serves HTTPS and wss:// from these PEM files (re-read when they change); unset: plain HTTP. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** PEM bundle the Redis servers' certificates are checked against (rediss://); unset: the system's CAs. */
+  redisCaFile: string | undefined;
 }
 
 export interface CassandraConfig {
@@ -37,6 +41,10 @@ export interface CassandraConfig {
   keyspace: string;
   /** Replication factor `migrate` creates the keyspace with. */
   replicationFactor: number;
+  /** Client encryption: the CA bundle the servers' certificates are checked against (undefined: the system's). */
+  tls: { caFile: string | undefined } | undefined;
+  /** Directory of at-rest keys `v1`, `v2`, … (node/at-rest/keyring.ts); unset: texts are stored as they are. */
+  atRestKeysDir: string | undefined;
 }
 
 const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port');
@@ -53,6 +61,8 @@ const redisUrlSchema = z.string().superRefine((text, context) => {
     context.addIssue({ code: 'custom', message: error.message });
   }
 });
+const filePath = z.string().min(1);
+const booleanText = z.enum(['true', 'false'], { error: 'expected true or false' }).transform((value) => value === 'true');
 const identifier = z.string().regex(CQL_IDENTIFIER, 'expected a CQL identifier (letters, digits, _)');
 
 /**
@@ -93,6 +103,8 @@ export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
     },
     // The Downward API gives 0 for a container without a CPU request.
     cpuRequestMillicores: readVariable(env, 'CHAT_CPU_REQUEST_MILLICORES', wholeNumber(0, 1_000_000).default(0)) || undefined,
+    tls: readServerTls(env),
+    redisCaFile: readVariable(env, 'CHAT_REDIS_CA_FILE', filePath.optional()),
   };
 }
 
@@ -103,7 +115,25 @@ export function loadCassandraConfig(env: NodeJS.ProcessEnv): CassandraConfig {
     datacenter: readVariable(env, 'CHAT_CASSANDRA_DC', z.string().min(1).default('datacenter1')),
     keyspace: readVariable(env, 'CHAT_CASSANDRA_KEYSPACE', identifier.default('chat')),
     replicationFactor: readVariable(env, 'CHAT_CASSANDRA_REPLICATION_FACTOR', wholeNumber(1, 9).default(1)),
+    tls: readCassandraTls(env),
+    atRestKeysDir: readVariable(env, 'CHAT_AT_REST_KEYS_DIR', filePath.optional()),
   };
+}
+
+function readServerTls(env: NodeJS.ProcessEnv): NodeConfig['tls'] {
+  const certFile = readVariable(env, 'CHAT_TLS_CERT_FILE', filePath.optional());
+  const keyFile = readVariable(env, 'CHAT_TLS_KEY_FILE', filePath.optional());
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(certFile === undefined ? 'CHAT_TLS_CERT_FILE' : 'CHAT_TLS_KEY_FILE', 'set both CHAT_TLS_CERT_FILE and CHAT_TLS_KEY_FILE, or neither');
+  }
+  return certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile };
+}
+
+function readCassandraTls(env: NodeJS.ProcessEnv): CassandraConfig['tls'] {
+  const caFile = readVariable(env, 'CHAT_CASSANDRA_CA_FILE', filePath.optional());
+  const enabled = readVariable(env, 'CHAT_CASSANDRA_TLS', booleanText.default(caFile !== undefined));
+  if (!enabled && caFile !== undefined) throw new ConfigError('CHAT_CASSANDRA_TLS', 'is false but CHAT_CASSANDRA_CA_FILE is set');
+  return enabled ? { caFile } : undefined;
 }
 
 function readAuth(env: NodeJS.ProcessEnv): AuthConfig {

@@ -2,13 +2,14 @@
  * The chat node's entry point.
  *   node dist/node/main.js            serve (the default)
  *   node dist/node/main.js migrate    create the Cassandra keyspace and tables, then exit
+ *   node dist/node/main.js reseal     seal every stored message text with the newest at-rest key, then exit
  */
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import { ConfigError } from '../common/env.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { tokenVerifier } from './auth/tokens.js';
-import { openBackends, runMigrations } from './backends.js';
+import { openBackends, runMigrations, runReseal } from './backends.js';
 import { ChatNode } from './chat/chat-node.js';
 import { loadCassandraConfig, loadNodeConfig, type NodeConfig } from './config.js';
 import { createAdminServer } from './server/admin-server.js';
@@ -37,6 +38,7 @@ async function serve(config: NodeConfig): Promise<void> {
     maxFrameBytes: config.maxFrameBytes,
     // Sustained abuse: more than 100 bad or rate-limited frames within 10 s.
     socketLimits: { maxBufferedBytes: config.maxBufferedBytes, abuseLimit: 100, abuseWindowMs: 10_000 },
+    tls: config.tls === undefined ? undefined : { files: config.tls },
   });
   let shuttingDown = false;
   const drainAndExit = (reason: string): void => {
@@ -76,7 +78,8 @@ async function listen(server: Server, port: number): Promise<void> {
 async function main(command: string): Promise<void> {
   if (command === 'serve') await serve(loadNodeConfig(process.env));
   else if (command === 'migrate') await runMigrations(loadCassandraConfig(process.env), log);
-  else throw new ConfigError('command', `unknown command ${command}; use serve or migrate`);
+  else if (command === 'reseal') await runReseal(loadCassandraConfig(process.env), log);
+  else throw new ConfigError('command', `unknown command ${command}; use serve, migrate or reseal`);
 }
 
 main(process.argv[2] ?? 'serve').catch((error: unknown) => {

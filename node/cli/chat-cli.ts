@@ -13,7 +13,8 @@
  *                                                  (or printed on stderr)
  *
  * Connection: --url (or CHAT_URL, default ws://127.0.0.1:8080) and --token (or CHAT_TOKEN);
- * or --user <id> with CHAT_JWT_SECRET to mint a token on the fly.
+ * or --user <id> with CHAT_JWT_SECRET to mint a token on the fly. A wss:// node whose
+ * certificate comes from a private CA: --ca <PEM file> (or CHAT_CA_FILE).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -27,7 +28,7 @@ type Frame = Record<string, unknown> & { type: string };
 
 class UsageError extends Error {}
 
-const USAGE = `usage: chat <token|listen|send|groups|group|history|sync> ... [--url ws://host:port] [--token JWT | --user ID]
+const USAGE = `usage: chat <token|listen|send|groups|group|history|sync> ... [--url ws://host:port | wss://host:port [--ca ca.pem]] [--token JWT | --user ID]
   chat token alice                 (with CHAT_JWT_SECRET set)
   chat send user:bob "hello"       chat send group:team "hi all" --idem k1
   chat group create team           chat groups
@@ -73,8 +74,8 @@ class Connection {
     });
   }
 
-  static open(url: string, token: string, onPush: (frame: Frame) => void): Promise<{ connection: Connection; hello: Frame }> {
-    const socket = new WebSocket(`${url.replace(/\/$/, '')}/ws`, { headers: { authorization: `Bearer ${token}` } });
+  static open(url: string, token: string, ca: string | undefined, onPush: (frame: Frame) => void): Promise<{ connection: Connection; hello: Frame }> {
+    const socket = new WebSocket(`${url.replace(/\/$/, '')}/ws`, { headers: { authorization: `Bearer ${token}` }, ...(ca === undefined ? {} : { ca }) });
     return new Promise((resolve, reject) => {
       socket.once('unexpected-response', (_request, response) => {
         reject(new Error(`the node refused the connection: HTTP ${response.statusCode ?? '?'}`));
@@ -159,6 +160,7 @@ interface CliEnvironment {
   url: string | undefined;
   token: string | undefined;
   jwtSecret: string | undefined;
+  caFile: string | undefined;
 }
 
 function readEnvironment(env: NodeJS.ProcessEnv): CliEnvironment {
@@ -166,7 +168,16 @@ function readEnvironment(env: NodeJS.ProcessEnv): CliEnvironment {
     url: readVariable(env, 'CHAT_URL', z.url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' }).optional()),
     token: readVariable(env, 'CHAT_TOKEN', z.string().optional(), { secret: true }),
     jwtSecret: readVariable(env, 'CHAT_JWT_SECRET', z.string().min(32, 'an HS256 secret needs at least 32 characters').optional(), { secret: true }),
+    caFile: readVariable(env, 'CHAT_CA_FILE', z.string().optional()),
   };
+}
+
+function readCaFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read the CA file ${file}: ${(error as Error).message}`);
+  }
 }
 
 async function resolveToken(values: { token?: string | undefined; user?: string | undefined }, environment: CliEnvironment): Promise<string> {
@@ -183,6 +194,7 @@ async function main(argv: string[], environment: CliEnvironment): Promise<void> 
     allowPositionals: true,
     options: {
       url: { type: 'string' },
+      ca: { type: 'string' },
       token: { type: 'string' },
       user: { type: 'string' },
       ttl: { type: 'string' },
@@ -210,7 +222,9 @@ async function main(argv: string[], environment: CliEnvironment): Promise<void> 
   const listening = command === 'listen';
   const kept = new KeptCursor(values['cursor-file']);
   const printed = new Set<string>();
-  const { connection, hello } = await Connection.open(url, await resolveToken(values, environment), (frame) => {
+  const caFile = values.ca ?? environment.caFile;
+  const ca = caFile === undefined ? undefined : readCaFile(caFile);
+  const { connection, hello } = await Connection.open(url, await resolveToken(values, environment), ca, (frame) => {
     if (!listening) return;
     if (frame.type !== 'message') {
       print(frame);

@@ -1,11 +1,14 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import express from 'express';
 import { WebSocketServer } from 'ws';
+import { ConfigError } from '../../common/env.js';
 import type { Logger } from '../../common/log.js';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { ChatNode } from '../chat/chat-node.js';
 import { asChatError, HTTP_STATUS } from '../protocol/errors.js';
+import { readCertificatePair, reloadCertificateOnChange, type CertificateFiles } from './certificate-files.js';
 import { bearerToken, httpApi } from './http-api.js';
 import { serveSocket, type SocketLimits } from './socket.js';
 import { webClient } from './web-client.js';
@@ -16,6 +19,8 @@ export interface PublicServerOptions {
   log: Logger;
   maxFrameBytes: number;
   socketLimits: SocketLimits;
+  /** Serve HTTPS and wss:// from these files, re-read every `reloadIntervalMs` (5 s); unset: plain HTTP and ws://. */
+  tls?: { files: CertificateFiles; reloadIntervalMs?: number } | undefined;
 }
 
 /**
@@ -36,7 +41,7 @@ export function createPublicServer(options: PublicServerOptions): Server {
   app.use('/v1', httpApi(node, verifier, options.maxFrameBytes));
   app.use(webClient());
 
-  const server = createServer(app);
+  const server = options.tls === undefined ? createServer(app) : createTlsPublicServer(app, options.tls, log);
   // ws closes a socket whose frame exceeds maxPayload with 1009, as the protocol requires.
   const sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
   server.on('upgrade', (request: IncomingMessage, stream: Duplex, head: Buffer) => {
@@ -75,6 +80,24 @@ export function createPublicServer(options: PublicServerOptions): Server {
       },
     );
   });
+  return server;
+}
+
+function createTlsPublicServer(app: express.Express, tls: NonNullable<PublicServerOptions['tls']>, log: Logger): Server {
+  let pair;
+  try {
+    pair = readCertificatePair(tls.files);
+  } catch (error) {
+    throw new ConfigError('CHAT_TLS_CERT_FILE', `cannot read the certificate or key: ${(error as Error).message}`);
+  }
+  let server;
+  try {
+    server = createTlsServer(pair, app);
+  } catch (error) {
+    throw new ConfigError('CHAT_TLS_CERT_FILE', `the certificate and key cannot be used together: ${(error as Error).message}`);
+  }
+  const stop = reloadCertificateOnChange(server, tls.files, pair, log, tls.reloadIntervalMs);
+  server.on('close', stop);
   return server;
 }
 

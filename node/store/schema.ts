@@ -72,6 +72,7 @@ export function tableStatements(keyspace: string): string[] {
       to_kind text,
       to_id text,
       text text,
+      sealed blob,
       ts timestamp,
       PRIMARY KEY ((conv_id, bucket), id))
       WITH CLUSTERING ORDER BY (id DESC)`,
@@ -106,6 +107,13 @@ export function tableStatements(keyspace: string): string[] {
   ];
 }
 
+/**
+ * Columns added after their table was first released: `migrate` adds each to a table
+ * that lacks it. `messages.sealed` holds the text encrypted at rest (text-sealing.ts),
+ * `text` then stays unset.
+ */
+export const ADDED_COLUMNS = [{ table: 'messages', column: 'sealed', type: 'blob' }] as const;
+
 /** The CQL that creates the keyspace unless it exists (an existing keyspace's replication is left alone). */
 export function keyspaceStatement(keyspace: string, replication: Replication): string {
   return `CREATE KEYSPACE IF NOT EXISTS ${checkedKeyspace(keyspace)} WITH replication = ${cqlMap(replication)}`;
@@ -123,8 +131,25 @@ export async function migrate(client: Client, options: MigrateOptions): Promise<
   // where IF NOT EXISTS is exact. The driver waits for schema agreement after each one.
   const host = schemaCoordinator(client);
   const statements = [keyspaceStatement(options.keyspace, options.replication), ...tableStatements(options.keyspace)];
+  const onCoordinator = host === undefined ? {} : { host };
   for (const statement of statements) {
-    await client.execute(statement, [], host === undefined ? {} : { host });
+    await client.execute(statement, [], onCoordinator);
+  }
+  const ks = checkedKeyspace(options.keyspace);
+  for (const { table, column, type } of ADDED_COLUMNS) {
+    // Asked rather than `ADD IF NOT EXISTS`, which Cassandra before 5.0 does not parse.
+    const existing = await client.execute(
+      'SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?',
+      [ks, table, column],
+      { ...onCoordinator, prepare: true },
+    );
+    if (existing.rowLength > 0) continue;
+    try {
+      await client.execute(`ALTER TABLE ${ks}.${table} ADD ${column} ${type}`, [], onCoordinator);
+    } catch (error) {
+      // Another migrating process added it in between.
+      if (!(error instanceof Error && /already exist/i.test(error.message))) throw error;
+    }
   }
 }
 

@@ -1,38 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient, type Frame } from '../support/chat-client.js';
+import { publicFetch, upgradeStatus, type PublicFetch } from '../support/public-http.js';
 import { TEST_JWT_SECRET, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
-
-/** The HTTP status a WebSocket upgrade request gets (101 when accepted). */
-function upgradeStatus(url: string, token?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(url, {
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-      },
-    });
-    request.on('response', (response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
-    });
-    request.on('upgrade', (_response, socket) => {
-      socket.destroy();
-      resolve(101);
-    });
-    request.on('error', reject);
-    request.end();
-  });
-}
 
 /** What a protocol suite runs against: one node (embedded) or several (a cluster). */
 export interface ChatDeployment {
   nodes: NodeProcess[];
+  /** The CA the nodes' certificates chain to, when they serve wss:// from a CA of the test's own. */
+  ca?: string;
   stop(): Promise<void>;
 }
 
@@ -44,6 +21,7 @@ export interface ChatDeployment {
 export function describeProtocol(name: string, deploy: () => Promise<ChatDeployment>): void {
   describe(`wire protocol v1 on ${name}`, () => {
     let deployment: ChatDeployment;
+    let fetchPublic: PublicFetch;
     let spread = 0;
     const clients: ChatClient[] = [];
     const run = randomBytes(3).toString('hex');
@@ -55,12 +33,12 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
     };
     /** Connects `who`, by default to the next node in turn. */
     const connect = async (who: string, nodeIndex = spread++): Promise<ChatClient> => {
-      const client = await ChatClient.connect(nodeAt(nodeIndex).wsUrl, await tokenFor(who));
+      const client = await ChatClient.connect(nodeAt(nodeIndex).wsUrl, await tokenFor(who), 'header', deployment.ca);
       clients.push(client);
       return client;
     };
     const api = async (who: string, method: string, path: string, body?: unknown, nodeIndex = 0): Promise<{ status: number; json: unknown }> => {
-      const response = await fetch(`${nodeAt(nodeIndex).url}${path}`, {
+      const response = await fetchPublic(`${nodeAt(nodeIndex).url}${path}`, {
         method,
         headers: { authorization: `Bearer ${await tokenFor(who)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
@@ -72,6 +50,7 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
 
     beforeAll(async () => {
       deployment = await deploy();
+      fetchPublic = publicFetch(deployment.ca);
     });
     afterAll(async () => {
       for (const client of clients) client.close();
@@ -85,7 +64,7 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
         expect(viaHeader.hello).toMatchObject({ type: 'hello', protocol: 1, user: user('hello-a') });
         expect(deployment.nodes.map((node) => node.id)).toContain(viaHeader.hello.node);
         expect(viaHeader.hello.session).toEqual(expect.any(String));
-        const viaQuery = await ChatClient.connect(nodeAt(0).wsUrl, await tokenFor(user('hello-b')), 'query');
+        const viaQuery = await ChatClient.connect(nodeAt(0).wsUrl, await tokenFor(user('hello-b')), 'query', deployment.ca);
         clients.push(viaQuery);
         expect(viaQuery.hello).toMatchObject({ type: 'hello', user: user('hello-b') });
         expect(viaQuery.hello.session).not.toBe(viaHeader.hello.session);
@@ -100,14 +79,14 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
         const badSub = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('eve/../root').setExpirationTime(now + 60).sign(key);
         const wrongKey = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('eve').setExpirationTime(now + 60).sign(new TextEncoder().encode('another-secret-0123456789abcdef0123'));
         const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'eve', exp: now + 60 })).toString('base64url')}.`;
-        const statusOf = (token?: string): Promise<number> => upgradeStatus(`${nodeAt(0).url}/ws`, token);
+        const statusOf = (token?: string): Promise<number> => upgradeStatus(`${nodeAt(0).url}/ws`, token, deployment.ca);
         expect(await statusOf()).toBe(401);
         for (const token of ['garbage', expired, notYet, noExp, badSub, wrongKey, unsigned]) expect(await statusOf(token)).toBe(401);
-        await expect(ChatClient.connect(nodeAt(0).wsUrl, expired)).rejects.toThrow(/401/);
+        await expect(ChatClient.connect(nodeAt(0).wsUrl, expired, 'header', deployment.ca)).rejects.toThrow(/401/);
       });
 
       it('closes an open socket with 4401 when its token expires', async () => {
-        const client = await ChatClient.connect(nodeAt(0).wsUrl, await tokenFor(user('short-lived'), 2));
+        const client = await ChatClient.connect(nodeAt(0).wsUrl, await tokenFor(user('short-lived'), 2), 'header', deployment.ca);
         clients.push(client);
         expect(await client.closed(8000)).toBe(4401);
       });
@@ -481,7 +460,7 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
         expect((synced.json as { messages: Frame[] }).messages.map((m) => m.id)).toContain(id);
         expect((await api(a, 'POST', '/v1/messages', '{oops')).status).toBe(400);
         expect((await api(a, 'POST', '/v1/messages', { to: { user: b }, text: 'x'.repeat(70 * 1024) })).status).toBe(413);
-        const anonymous = await fetch(`${nodeAt(0).url}/v1/groups`);
+        const anonymous = await fetchPublic(`${nodeAt(0).url}/v1/groups`);
         expect(anonymous.status).toBe(401);
         expect(await anonymous.json()).toMatchObject({ code: 'unauthorized' });
       });
@@ -490,8 +469,8 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
     describe('operations endpoints', () => {
       it('reports health, readiness, load and Prometheus metrics', async () => {
         const node = nodeAt(0);
-        expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
-        expect((await fetch(`${node.url}/readyz`)).status).toBe(200);
+        expect((await fetchPublic(`${node.url}/healthz`)).status).toBe(200);
+        expect((await fetchPublic(`${node.url}/readyz`)).status).toBe(200);
         const load = (await (await fetch(`${node.adminUrl}/load`)).json()) as Record<string, unknown>;
         expect(load).toMatchObject({ node: node.id, draining: false });
         expect(load.connections).toEqual(expect.any(Number));
@@ -499,7 +478,7 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
         for (const name of ['chat_connections', 'chat_messages_received_total', 'chat_delivery_latency_seconds_bucket', 'chat_errors_total', 'chat_auth_failures_total', 'chat_rate_limited_total', 'process_resident_memory_bytes']) {
           expect(metrics).toContain(name);
         }
-        expect((await fetch(`${node.url}/metrics`)).status).toBe(404);
+        expect((await fetchPublic(`${node.url}/metrics`)).status).toBe(404);
       });
     });
   });

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { Keyring } from '../../node/at-rest/keyring.js';
+import { TextSealer } from '../../node/at-rest/text-sealer.js';
 import { MemoryStore } from '../../node/store/memory-store.js';
 import { openMigratedStore } from '../support/cassandra.js';
 import { testEnvironment } from '../support/env.js';
@@ -18,3 +21,8 @@ describeStoreContract('MemoryStore under a small total bound', () => {
 });
 
 describeStoreContract('CassandraStore', () => openMigratedStore(testEnvironment()));
+
+// And with every text encrypted at rest: sealing must change nothing a client sees.
+describeStoreContract('CassandraStore with texts encrypted at rest', () =>
+  openMigratedStore(testEnvironment(), { sealer: new TextSealer(new Keyring(() => [{ version: 1, bytes: randomBytes(32) }])) }),
+);

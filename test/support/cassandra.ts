@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'cassandra-driver';
 import { cassandraClient, type CassandraConnection } from '../../node/store/cassandra/client.js';
-import { CassandraStore } from '../../node/store/cassandra/store.js';
+import { CassandraStore, type CassandraStoreOptions } from '../../node/store/cassandra/store.js';
 import { migrate, simpleStrategy } from '../../node/store/schema.js';
 import type { OpenedStore } from '../contract/store-contract.js';
 import type { TestEnvironment } from './env.js';
@@ -17,7 +17,7 @@ export function freshKeyspace(): string {
 }
 
 /** Migrates a fresh keyspace, opens a store on it; closing drops the keyspace. */
-export async function openMigratedStore(env: TestEnvironment, options?: { pageRows?: number }): Promise<OpenedStore & { keyspace: string; admin: Client }> {
+export async function openMigratedStore(env: TestEnvironment, options?: CassandraStoreOptions): Promise<OpenedStore & { keyspace: string; admin: Client }> {
   const cluster = cassandraConnection(env);
   const keyspace = freshKeyspace();
   const admin = cassandraClient(cluster);

@@ -40,10 +40,10 @@ export class ChatClient {
     });
   }
 
-  /** Opens a socket to `baseUrl` (`ws://host:port`) and waits for `hello`. */
-  static async connect(baseUrl: string, token: string, via: 'header' | 'query' = 'header'): Promise<ChatClient> {
+  /** Opens a socket to `baseUrl` (`ws://host:port`, or `wss://` trusting `ca`) and waits for `hello`. */
+  static async connect(baseUrl: string, token: string, via: 'header' | 'query' = 'header', ca?: string): Promise<ChatClient> {
     const url = via === 'query' ? `${baseUrl}/ws?token=${encodeURIComponent(token)}` : `${baseUrl}/ws`;
-    const socket = new WebSocket(url, via === 'header' ? { headers: { authorization: `Bearer ${token}` } } : {});
+    const socket = new WebSocket(url, { ...(via === 'header' ? { headers: { authorization: `Bearer ${token}` } } : {}), ...(ca === undefined ? {} : { ca }) });
     const client = new ChatClient(socket);
     const hello = client.waitFor((frame) => frame.type === 'hello');
     // A refused upgrade never brings a hello; that failure is reported by the open below.

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Client } from 'cassandra-driver';
+import { cassandraConnection } from '../../node/backends.js';
+import { loadCassandraConfig } from '../../node/config.js';
+import { cassandraClient } from '../../node/store/cassandra/client.js';
 import type { TestEnvironment } from './env.js';
 import { migrate, startNode, stopNode, type NodeProcess } from '../../dev/node-processes.js';
 
@@ -51,7 +53,8 @@ export async function startChatCluster(
     },
     async stop() {
       await Promise.all(nodes.map((node) => stopNode(node)));
-      const client = new Client({ contactPoints: testEnv.CHAT_CASSANDRA_CONTACT_POINTS.split(','), localDataCenter: testEnv.CHAT_CASSANDRA_DC });
+      // Reached as the nodes reach it (over TLS when they do).
+      const client = cassandraClient(cassandraConnection(loadCassandraConfig(env)));
       try {
         await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
       } finally {

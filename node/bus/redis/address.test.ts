@@ -3,8 +3,8 @@ import { describeRedisAddress, parseRedisAddress, RedisAddressError } from './ad
 
 describe('parseRedisAddress', () => {
   it('keeps a standalone URL as it is', () => {
-    expect(parseRedisAddress('redis://:pw@redis:6379/2')).toEqual({ mode: 'standalone', url: 'redis://:pw@redis:6379/2' });
-    expect(parseRedisAddress('rediss://redis.example:6380')).toEqual({ mode: 'standalone', url: 'rediss://redis.example:6380' });
+    expect(parseRedisAddress('redis://:pw@redis:6379/2')).toEqual({ mode: 'standalone', url: 'redis://:pw@redis:6379/2', tls: false });
+    expect(parseRedisAddress('rediss://redis.example:6380')).toEqual({ mode: 'standalone', url: 'rediss://redis.example:6380', tls: true });
   });
 
   it('reads sentinels, the master name, both passwords and the database', () => {

@@ -22,7 +22,7 @@ interface Credentials {
 }
 
 export type RedisAddress =
-  | { mode: 'standalone'; url: string }
+  | { mode: 'standalone'; url: string; tls: boolean }
   | ({ mode: 'sentinel'; sentinels: HostPort[]; masterName: string; sentinelPassword?: string | undefined; db: number; tls: boolean } & Credentials)
   | ({ mode: 'cluster'; seeds: HostPort[]; tls: boolean } & Credentials);
 
@@ -42,7 +42,7 @@ const DEFAULT_REDIS_PORT = 6379;
 
 /** Reads a Redis URL of any mode; throws RedisAddressError, never echoing the password, when it is not one. */
 export function parseRedisAddress(text: string): RedisAddress {
-  if (/^rediss?:\/\//.test(text)) return { mode: 'standalone', url: standaloneUrl(text) };
+  if (/^rediss?:\/\//.test(text)) return { mode: 'standalone', url: standaloneUrl(text), tls: text.startsWith('rediss:') };
   const match = MULTI_HOST.exec(text);
   if (match === null) {
     throw new RedisAddressError('expected redis://, rediss://, redis+sentinel://host:port[,…]/<master> or redis+cluster://host:port[,…]');

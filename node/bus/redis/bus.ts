@@ -28,6 +28,8 @@ export interface RedisBusOptions {
    * failed and is retried), for the node to log or count; the bus itself never logs.
    */
   onError?: (error: unknown) => void;
+  /** For rediss:// addresses: the CA bundle the servers' certificates are checked against (default: the system's). */
+  tls?: BusSettings['tls'];
 }
 
 const HEALTH_TIMEOUT_MS = 1_000;
@@ -51,6 +53,7 @@ export async function connectRedisBus(url: string, options: RedisBusOptions = {}
     inboxTtlSeconds: options.inboxTtlSeconds ?? 24 * 60 * 60,
     commandTimeoutMs: options.commandTimeoutMs ?? 2_000,
     report: options.onError ?? (() => undefined),
+    tls: options.tls,
   };
   const commands = openConnection(settings, 'commands', { commandTimeout: settings.commandTimeoutMs, enableAutoPipelining: true });
   const subscriber = openConnection(settings, 'subscriber', {});

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
 import type { RedisAddress } from './address.js';
 
 /** A connection the bus uses: to one server (standalone or the Sentinel-elected primary), or to a Redis Cluster. */
@@ -11,6 +12,8 @@ export interface BusSettings {
   inboxTtlSeconds: number;
   commandTimeoutMs: number;
   report: (error: unknown) => void;
+  /** How the data servers' certificates are checked when the address says TLS (a CA bundle); unset: the system's CAs. */
+  tls?: Pick<ConnectionOptions, 'ca'> | undefined;
 }
 
 /** Options of one connection that differ by its role (the commands' timeout, the blocking reader's socket timeout). */
@@ -40,6 +43,7 @@ export function openConnection(settings: BusSettings, role: string, extras: Conn
     connectionName,
     ...(extras.commandTimeout === undefined ? {} : { commandTimeout: extras.commandTimeout }),
     ...(extras.socketTimeout === undefined ? {} : { socketTimeout: extras.socketTimeout }),
+    ...(settings.address.tls ? { tls: { ...settings.tls } } : {}),
   };
   const connection = openFor(settings.address, perServer, extras.enableAutoPipelining ?? false);
   connection.on('error', () => {
@@ -108,8 +112,8 @@ function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipel
         password: address.password,
         sentinelPassword: address.sentinelPassword,
         db: address.db,
-        // TLS to the primary and replicas the sentinels name (the sentinels themselves are asked in plain text).
-        ...(address.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+        // TLS (perServer's) to the primary and replicas the sentinels name (the sentinels themselves are asked in plain text).
+        ...(address.tls ? { enableTLSForSentinelMode: true } : {}),
         sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
         sentinelRetryStrategy: retryStrategy,
         // No failoverDetector: its +switch-master can cut short a reconnect already asking
@@ -136,7 +140,6 @@ function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipel
           ...perServer,
           username: address.username,
           password: address.password,
-          ...(address.tls ? { tls: {} } : {}),
         },
       };
       return new Cluster(address.seeds, options);

@@ -16,7 +16,7 @@ export const LWT: QueryOptions = {
   isIdempotent: false,
 };
 
-const MESSAGE_COLUMNS = 'conv_id, id, from_user, to_kind, to_id, text, ts';
+const MESSAGE_COLUMNS = 'conv_id, id, from_user, to_kind, to_id, text, sealed, ts';
 const MESSAGES_OF_BUCKET = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conv_id = ? AND bucket = ?`;
 
 export const CQL = {
@@ -32,6 +32,13 @@ export const CQL = {
 
   insertMessage:
     'INSERT INTO messages (conv_id, bucket, id, from_user, to_kind, to_id, text, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  // Encrypted at rest: `sealed` instead of `text`, which stays unset (no null, no tombstone).
+  insertSealedMessage:
+    'INSERT INTO messages (conv_id, bucket, id, from_user, to_kind, to_id, sealed, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  // The re-encryption pass: the whole table, a page at a time, and one row's text replaced by its sealed form.
+  scanMessageTexts: 'SELECT conv_id, bucket, id, text, sealed FROM messages',
+  resealMessage: 'UPDATE messages SET sealed = ? WHERE conv_id = ? AND bucket = ? AND id = ?',
+  sealPlaintextMessage: 'UPDATE messages SET sealed = ?, text = null WHERE conv_id = ? AND bucket = ? AND id = ?',
   insertConversationBucket: 'INSERT INTO conversation_buckets (conv_id, bucket) VALUES (?, ?)',
   upsertUserConversation: 'INSERT INTO user_conversations (user_id, conv_id, last_id) VALUES (?, ?, ?)',
   selectUserConversations: 'SELECT conv_id, last_id FROM user_conversations WHERE user_id = ?',

@@ -2,6 +2,7 @@ import type { types } from 'cassandra-driver';
 import { ChatError } from '../../protocol/errors.js';
 import type { ChatMessage, Target } from '../../protocol/frames.js';
 import { isMessageId } from '../../protocol/ids.js';
+import type { TextSealer } from '../../at-rest/text-sealer.js';
 
 /** Row decoding and argument checks of the Cassandra store: a wrong column type is a bug, not input. */
 export function checkMessageId(id: string): void {
@@ -12,14 +13,29 @@ export function checkLimit(limit: number): void {
   if (!Number.isInteger(limit) || limit < 1) throw new ChatError('bad_request', `limit ${limit} is not a whole number ≥ 1`);
 }
 
-export function messageOf(row: types.Row): ChatMessage {
+/** A message row as the protocol's message; a sealed text is opened with `sealer`. */
+export function messageOf(row: types.Row, sealer: TextSealer | undefined): ChatMessage {
   const kind = text(row, 'to_kind');
   const toId = text(row, 'to_id');
   let to: Target;
   if (kind === 'group') to = { group: toId };
   else if (kind === 'user') to = { user: toId };
   else throw new Error(`message ${text(row, 'id')} has to_kind ${JSON.stringify(kind)}`);
-  return { id: text(row, 'id'), conv: text(row, 'conv_id'), from: text(row, 'from_user'), to, text: text(row, 'text'), ts: millis(row, 'ts') };
+  const id = text(row, 'id');
+  const conv = text(row, 'conv_id');
+  return { id, conv, from: text(row, 'from_user'), to, text: messageText(row, sealer), ts: millis(row, 'ts') };
+}
+
+/** The row's text: the plaintext column, or the sealed one opened (a row may hold either while a re-encryption pass runs). */
+export function messageText(row: types.Row, sealer: TextSealer | undefined): string {
+  const sealed: unknown = row.get('sealed');
+  if (sealed === null || sealed === undefined) return text(row, 'text');
+  if (!Buffer.isBuffer(sealed)) throw new Error(`column sealed is a ${typeof sealed}, not a blob`);
+  const id = text(row, 'id');
+  if (sealer === undefined) {
+    throw new ChatError('internal', `message ${id} is encrypted at rest and this node has no keys (set CHAT_AT_REST_KEYS_DIR)`);
+  }
+  return sealer.open(sealed, text(row, 'conv_id'), id);
 }
 
 export function text(row: types.Row, column: string): string {

@@ -3,6 +3,7 @@ import type { ChatMessage, GroupInfo } from '../../protocol/frames.js';
 import { messageIdTime } from '../../protocol/ids.js';
 import { bucketOfMessageId } from '../buckets.js';
 import type { HistoryPage, NodeRecord, SessionRecord, Store, SyncPage } from '../store.js';
+import type { TextSealer } from '../../at-rest/text-sealer.js';
 import { cassandraClient, type CassandraConnection } from './client.js';
 import { storeError } from './errors.js';
 import { mapLimited } from './map-limited.js';
@@ -14,12 +15,16 @@ export interface CassandraStoreOptions {
   fanOut?: number;
   /** Rows fetched per page when reading a whole partition (members, groups, sessions, conversations). */
   pageRows?: number;
+  /** Encrypts message texts at rest; without it texts are stored as they are (sealed ones cannot be read). */
+  sealer?: TextSealer;
 }
 
 /** The `Store` on Cassandra (tables in schema.ts). */
 export class CassandraStore implements Store {
   private readonly fanOut: number;
   private readonly pageRows: number;
+  private readonly sealer: TextSealer | undefined;
+  private readonly messageOf = (row: types.Row): ChatMessage => messageOf(row, this.sealer);
 
   /** Uses a client that is connected (or will connect on first use) with the store's keyspace; `close` shuts it down. */
   constructor(
@@ -28,6 +33,7 @@ export class CassandraStore implements Store {
   ) {
     this.fanOut = options.fanOut ?? 32;
     this.pageRows = options.pageRows ?? 1_000;
+    this.sealer = options.sealer;
   }
 
   /** Connects to the cluster and returns a store on `connection.keyspace`. */
@@ -134,8 +140,10 @@ export class CassandraStore implements Store {
         ),
       ]);
       const [toKind, toId] = 'group' in message.to ? ['group', message.to.group] : ['user', message.to.user];
-      const params = [message.conv, bucket, message.id, message.from, toKind, toId, message.text, new Date(message.ts)];
-      await this.client.execute(CQL.insertMessage, params, WRITE);
+      const { sealer } = this;
+      const body = sealer === undefined ? message.text : sealer.seal(message.text, message.conv, message.id);
+      const params = [message.conv, bucket, message.id, message.from, toKind, toId, body, new Date(message.ts)];
+      await this.client.execute(sealer === undefined ? CQL.insertMessage : CQL.insertSealedMessage, params, WRITE);
     });
   }
 
@@ -145,7 +153,7 @@ export class CassandraStore implements Store {
       checkMessageId(id);
       const result = await this.client.execute(CQL.messageById, [conv, bucketOfMessageId(id), id], READ);
       const row = result.first() as types.Row | null;
-      return row === null ? undefined : messageOf(row);
+      return row === null ? undefined : this.messageOf(row);
     });
   }
 
@@ -169,7 +177,7 @@ export class CassandraStore implements Store {
           before === undefined
             ? await this.client.execute(CQL.messagesNewestFirst, [conv, bucket, missing], READ)
             : await this.client.execute(CQL.messagesNewestFirstBefore, [conv, bucket, before, missing], READ);
-        found.push(...result.rows.map(messageOf));
+        found.push(...result.rows.map(this.messageOf));
         if (found.length >= wanted) break;
       }
       return { messages: found.slice(0, limit), more: found.length > limit };
@@ -305,7 +313,7 @@ export class CassandraStore implements Store {
         after === undefined
           ? await this.client.execute(CQL.messagesOldestFirst, [conv, bucket, missing], READ)
           : await this.client.execute(CQL.messagesOldestFirstAfter, [conv, bucket, after, missing], READ);
-      found.push(...result.rows.map(messageOf));
+      found.push(...result.rows.map(this.messageOf));
       if (found.length >= wanted) break;
     }
     return found;
