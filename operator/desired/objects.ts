@@ -1,6 +1,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { desiredDependencyNetworkPolicy, desiredJwtSecret, desiredNetworkPolicy, desiredSentinelNetworkPolicy, desiredServiceMonitor, type AdminPortClients } from './access.js';
+import { desiredCertificate } from './certificate.js';
 import { desiredCassandra } from './dependencies.js';
 import { desiredRedis, type DesiredRedis } from './redis.js';
 import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService } from './node.js';
@@ -61,8 +62,11 @@ export function desiredObjects(cluster: ChatClusterWithEncryption, context: Desi
   const cassandra = desiredCassandra(cluster);
   const schemaJob = desiredSchemaJob(cluster, image);
   const secret = desiredJwtSecret(cluster, randomSecret);
+  const certificate = desiredCertificate(cluster);
   const applied: KubernetesObject[] = [
     desiredConfigMap(cluster),
+    // Before everything that mounts the Secret it writes.
+    ...(certificate === undefined ? [] : [certificate]),
     ...(redis === undefined ? [] : redisObjects(cluster, redis, context.adminPortClients)),
     ...(cassandra === undefined ? [] : [desiredDependencyNetworkPolicy(cluster, 'cassandra'), cassandra.service, cassandra.statefulSet]),
     schemaJob,

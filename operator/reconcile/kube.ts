@@ -85,6 +85,17 @@ export class KubeWriter {
     }
   }
 
+  /** Whether an object exists (a read, so that a delete is only sent for something there to delete). */
+  async exists(object: KubernetesObject): Promise<boolean> {
+    try {
+      await this.objects.read({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name ?? '', namespace: object.metadata?.namespace ?? '' } });
+      return true;
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
   /** Whether a CRD is installed (e.g. the Prometheus Operator's ServiceMonitor). */
   async crdExists(name: string): Promise<boolean> {
     try {

@@ -26,9 +26,12 @@ import { objectsToReplace, staleObjects } from './prune.js';
 import type { PrimaryReader, SentinelAnswer } from './redis-primary.js';
 import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { SelfSignedCertificates } from './self-signed-tls.js';
+import { CERTIFICATE_API_VERSION, CERTIFICATE_CRD } from '../desired/certificate.js';
 
 const UNCACHED_RECHECK_MS = 10 * 60_000;
 const SENTINEL_RECHECK_MS = 30_000;
+/** How often a ChatCluster waiting for cert-manager looks for it again. */
+const BLOCKED_RECHECK_MS = 15_000;
 
 /** Reads one node's admin `/load`; undefined when unreachable. */
 export type LoadReader = (pod: V1Pod) => Promise<NodeLoad | undefined>;
@@ -64,6 +67,8 @@ export class Reconciler {
    */
   private readonly uncachedWrites = new RecentWrites(UNCACHED_RECHECK_MS, () => this.now());
   private serviceMonitorCrd: { present: boolean; checkedAt: number } | undefined;
+  /** When cert-manager's Certificate CRD was last seen (its absence is not remembered: a blocked cluster asks again). */
+  private certificateCrdSeenAt: number | undefined;
   private readonly selfSigned: SelfSignedCertificates;
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -120,6 +125,12 @@ export class Reconciler {
     const { writer, caches, log } = this.deps;
     const names = namesOf(cluster);
     const { namespace } = cluster.metadata;
+    // A spec the cluster cannot serve yet is not applied at all (nodes mounting a Secret nobody writes); what runs keeps running.
+    const blocked = await this.blockedBy(cluster);
+    if (blocked !== undefined) {
+      await this.writeStatus(cluster, { ...this.observe(cluster, cluster.status?.replicas ?? 0, cluster.status?.connections ?? 0, this.schemaJobNameOf(cluster)), blocked });
+      return { requeueAfterMs: BLOCKED_RECHECK_MS };
+    }
     const deployment = caches.owned.Deployment.get(namespace, names.nodes);
     const load = observeLoad(await this.nodeLoads(cluster));
     const scaled = await scaleNodes({ cluster, deployment, load, now: this.now(), history: this.scalingHistory.get(key) ?? [], writer });
@@ -179,6 +190,24 @@ export class Reconciler {
     return polls.length === 0 ? {} : { requeueAfterMs: Math.min(...polls) };
   }
 
+  /** Why this spec cannot be applied in this cluster, if it cannot: spec.tls.issuerRef without cert-manager. */
+  private async blockedBy(cluster: ChatClusterWithEncryption): Promise<{ reason: string; message: string } | undefined> {
+    const issuerRef = cluster.spec.tls?.issuerRef;
+    if (issuerRef === undefined || (await this.certificateCrdPresent())) return undefined;
+    return {
+      reason: 'CertManagerMissing',
+      message: `spec.tls.issuerRef (${issuerRef.kind} ${issuerRef.name}) needs cert-manager, whose CRD ${CERTIFICATE_CRD} is not installed; nothing of this generation was applied (install cert-manager, or use spec.tls.secretName or selfSigned)`,
+    };
+  }
+
+  private async certificateCrdPresent(): Promise<boolean> {
+    const now = this.now();
+    if (this.certificateCrdSeenAt !== undefined && now - this.certificateCrdSeenAt < 60_000) return true;
+    const present = await this.deps.writer.crdExists(CERTIFICATE_CRD);
+    this.certificateCrdSeenAt = present ? now : undefined;
+    return present;
+  }
+
   /** The self-signed CA and certificate when the spec asks for them; when to look at them again. */
   private async ensureCertificates(cluster: ChatClusterWithEncryption): Promise<number | undefined> {
     if (cluster.spec.tls?.selfSigned !== true) return undefined;
@@ -233,6 +262,15 @@ export class Reconciler {
     for (const object of staleObjects(cluster, this.deps.caches.owned, wanted, schema)) {
       await this.deps.writer.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace } });
       await this.deps.writer.event(cluster.metadata, 'Normal', 'Deleted', `deleted ${object.kind ?? ''} ${object.metadata?.name ?? ''}, no longer wanted`);
+    }
+    // A Certificate no longer asked for goes (the Secret it wrote stays until the ChatCluster does).
+    const certificateId = `${cluster.metadata.uid}/Certificate/${namesOf(cluster).tls}`;
+    if (cluster.spec.tls?.issuerRef === undefined && !this.uncachedWrites.isFresh(certificateId, 'deleted')) {
+      const stale = { apiVersion: CERTIFICATE_API_VERSION, kind: 'Certificate', metadata: { name: namesOf(cluster).tls, namespace: cluster.metadata.namespace } };
+      // Read first: a steady cluster makes no writes, and most never had a Certificate.
+      if ((await this.certificateCrdPresent()) && (await this.deps.writer.exists(stale))) await this.deps.writer.delete(stale);
+      // Either way, not asked again for a while: most clusters never had one, and cert-manager may not be installed.
+      this.uncachedWrites.record(certificateId, 'deleted');
     }
     const serviceMonitorId = `${cluster.metadata.uid}/ServiceMonitor/${namesOf(cluster).nodes}`;
     if (!wantsServiceMonitor(cluster, true) && !this.uncachedWrites.isFresh(serviceMonitorId, 'deleted') && (await this.serviceMonitorCrdPresent())) {

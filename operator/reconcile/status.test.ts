@@ -34,6 +34,17 @@ describe('the ChatCluster status', () => {
     });
   });
 
+  it('is Degraded and not Ready, naming the reason, while the spec cannot be applied (cert-manager missing)', () => {
+    const blocked = { reason: 'CertManagerMissing', message: 'spec.tls.issuerRef (Issuer ca) needs cert-manager' };
+    const status = computeStatus(cluster(), { ...allReady, blocked }, now);
+    expect(status.phase).toBe('Degraded');
+    expect(condition(status, 'Degraded')).toMatchObject({ status: 'True', reason: 'CertManagerMissing', message: blocked.message });
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'NotReady', message: blocked.message });
+    expect(condition(status, 'Progressing')?.status).toBe('True');
+    // A reconcile failure still says more: it is what broke.
+    expect(condition(computeStatus(cluster(), { ...allReady, blocked, error: 'HTTP 500' }, now), 'Degraded')?.reason).toBe('ReconcileFailed');
+  });
+
   it('says what it waits for while Progressing', () => {
     const status = computeStatus(cluster(), { ...allReady, cassandra: { ...readySet(3), status: { replicas: 3, readyReplicas: 1 } }, deployment: undefined }, now);
     expect(status.phase).toBe('Progressing');

@@ -23,6 +23,8 @@ export interface Observed {
   redisMode?: RedisMode | undefined;
   /** What its Sentinels said of the primary, when they were asked (sentinel mode, pods ready). */
   sentinels?: SentinelAnswer | undefined;
+  /** Why this generation was not applied at all (e.g. cert-manager missing for spec.tls.issuerRef): Degraded, not Ready. */
+  blocked?: { reason: string; message: string } | undefined;
 }
 
 type Verdict = Pick<Condition, 'status' | 'reason' | 'message'>;
@@ -95,18 +97,26 @@ export function computeStatus(cluster: ChatClusterWithEncryption, observed: Obse
   const updated = deployment?.status?.updatedReplicas ?? 0;
   const rolledOut = deployment !== undefined && updated >= observed.desiredReplicas && ready >= observed.desiredReplicas && replicas === observed.desiredReplicas;
 
-  const dependenciesReady = [redis, cassandra, schema].every((verdict) => verdict.status === 'True');
-  const degradedBy = observed.error ?? (schema.reason === 'JobFailed' ? schema.message : undefined);
+  const blocked = observed.blocked === undefined ? undefined : no(observed.blocked.reason, observed.blocked.message);
+  const dependenciesReady = [redis, cassandra, schema].every((verdict) => verdict.status === 'True') && blocked === undefined;
+  const degraded: Verdict | undefined =
+    observed.error !== undefined
+      ? yes('ReconcileFailed', observed.error)
+      : blocked !== undefined
+        ? yes(blocked.reason, blocked.message)
+        : schema.reason === 'JobFailed'
+          ? yes('SchemaFailed', schema.message)
+          : undefined;
   const verdicts: Record<ConditionType, Verdict> = {
     RedisReady: redis,
     CassandraReady: cassandra,
     SchemaReady: schema,
-    Degraded: degradedBy === undefined ? no('AsExpected', 'no failures') : yes(observed.error === undefined ? 'SchemaFailed' : 'ReconcileFailed', degradedBy),
+    Degraded: degraded ?? no('AsExpected', 'no failures'),
     Progressing: rolledOut && dependenciesReady ? no('Stable', `${ready} nodes ready`) : yes('RollingOut', `${ready}/${observed.desiredReplicas} nodes ready, ${updated} updated`),
     Ready:
       dependenciesReady && rolledOut
         ? yes('AllReady', `${ready} nodes ready; Redis, Cassandra and schema ready`)
-        : no('NotReady', [redis, cassandra, schema].filter((v) => v.status !== 'True').map((v) => v.message).concat(rolledOut ? [] : [`${ready}/${observed.desiredReplicas} nodes ready`]).join('; ')),
+        : no('NotReady', [...(blocked === undefined ? [] : [blocked]), redis, cassandra, schema].filter((v) => v.status !== 'True').map((v) => v.message).concat(rolledOut ? [] : [`${ready}/${observed.desiredReplicas} nodes ready`]).join('; ')),
   };
 
   const previous = new Map((cluster.status?.conditions ?? []).map((condition) => [condition.type, condition]));

@@ -1,14 +1,25 @@
 /**
- * TLS managed by the operator, on a real control plane: the self-signed CA and server
- * certificate (spec.tls.selfSigned) made, kept and renewed with the operator's own
- * permissions, and a ChatCluster served over wss:// end to end through the operator process.
+ * TLS and at-rest keys managed by the operator, on a real control plane: the self-signed CA
+ * and server certificate (spec.tls.selfSigned) made, kept and renewed with the operator's
+ * own permissions; a ChatCluster served over wss:// through the operator process; a
+ * cert-manager Certificate (spec.tls.issuerRef) once its CRD exists, and a clear Degraded
+ * before.
  * No pod runs a real node here (kwok marks pods ready); the files are proven in kind.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  type KubernetesObject,
+  type V1CustomResourceDefinition,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed, vi } from 'vitest';
 import { parseChatClusterSpec } from '../../common/chatcluster.js';
 import { certificateDnsNames } from '../../operator/desired/encryption.js';
@@ -23,6 +34,39 @@ import { ChatClusters, EXTERNAL_DEPENDENCIES, installChatClusterCrd, type Stored
 import { runningOperators, startOperator, stopAllOperators } from '../support/operator-process.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * cert-manager's Certificate CRD, cut to what the API server needs to serve the kind
+ * (cert-manager itself cannot be installed here). Objects of it are real API objects;
+ * nothing issues them, which is cert-manager's part.
+ */
+const CERTIFICATE_CRD: V1CustomResourceDefinition = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'certificates.cert-manager.io' },
+  spec: {
+    group: 'cert-manager.io',
+    scope: 'Namespaced',
+    names: { kind: 'Certificate', listKind: 'CertificateList', plural: 'certificates', singular: 'certificate', shortNames: ['cert', 'certs'] },
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              spec: { type: 'object', x_kubernetes_preserve_unknown_fields: true },
+              status: { type: 'object', x_kubernetes_preserve_unknown_fields: true },
+            },
+          },
+        },
+      },
+    ],
+  },
+};
 const SMALL_EXTERNAL = { ...EXTERNAL_DEPENDENCIES, autoscaling: { enabled: false }, replicas: 1 };
 
 /** tls.crt, tls.key and ca.crt of a kubernetes.io/tls Secret, decoded. */
@@ -171,6 +215,68 @@ describe('TLS managed by the operator, on a real control plane', () => {
         const service = await core.readNamespacedService({ namespace: watchNamespace, name: 'secure-chat' });
         expect(service.spec?.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
       }, { timeout: 60_000, interval: 500 });
+    });
+  });
+  describe('spec.tls.issuerRef, before and after cert-manager’s CRD is installed', () => {
+    const extensions = (): ApiextensionsV1Api => admin.makeApiClient(ApiextensionsV1Api);
+    const certificate = (name: string): Promise<KubernetesObject & { spec?: Record<string, unknown> }> =>
+      admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name, namespace: watchNamespace } });
+    const issuerRef = { name: 'team-ca', kind: 'ClusterIssuer' };
+
+    beforeAll(async () => {
+      // Absent at first, as on a cluster without cert-manager (a previous run's copy is gone with its API server).
+      await expect(extensions().readCustomResourceDefinition({ name: 'certificates.cert-manager.io' })).rejects.toMatchObject({ code: 404 });
+    });
+
+    afterAll(async () => {
+      // Other test files share the API server: leave it as found.
+      await extensions().deleteCustomResourceDefinition({ name: 'certificates.cert-manager.io' }).catch(() => undefined);
+    });
+
+    it('without cert-manager: Degraded, reason CertManagerMissing, naming the CRD, and nothing of the spec applied', async () => {
+      await clusters.create('issued', { ...SMALL_EXTERNAL, tls: { issuerRef } });
+      const stored = await vi.waitFor(async () => {
+        const read = await clusters.read('issued');
+        expect(read.status?.observedGeneration).toBe(read.metadata.generation);
+        return read;
+      }, { timeout: 30_000, interval: 250 });
+      expect(stored.status?.phase).toBe('Degraded');
+      const degraded = stored.status?.conditions?.find((condition) => condition.type === 'Degraded');
+      expect(degraded).toMatchObject({ status: 'True', reason: 'CertManagerMissing' });
+      expect(degraded?.message).toContain('certificates.cert-manager.io is not installed');
+      expect(stored.status?.conditions?.find((condition) => condition.type === 'Ready')?.status).toBe('False');
+      const owned = await clusters.owned('issued');
+      expect(Object.values(owned).flat().map((object) => `${object.kind ?? ''}/${object.metadata?.name ?? ''}`)).toEqual([]);
+    });
+
+    it('once the CRD is installed: a Certificate for <name>-tls from the issuer, nodes that mount it, Degraded no more', async () => {
+      await extensions().createCustomResourceDefinition({ body: CERTIFICATE_CRD });
+      await vi.waitFor(async () => {
+        const crd = await extensions().readCustomResourceDefinition({ name: 'certificates.cert-manager.io' });
+        expect(crd.status?.conditions?.find((condition) => condition.type === 'Established')?.status).toBe('True');
+      }, { timeout: 30_000, interval: 200 });
+
+      const created = await vi.waitFor(() => certificate('issued-tls'), { timeout: 45_000, interval: 500 });
+      expect(created.spec).toMatchObject({ secretName: 'issued-tls', issuerRef });
+      expect(created.spec?.dnsNames).toEqual(expect.arrayContaining([`issued-chat.${watchNamespace}.svc`, `issued-chat.${watchNamespace}.svc.cluster.local`]));
+      expect(created.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ChatCluster', name: 'issued', controller: true });
+
+      const ready = await clusters.waitForReady('issued');
+      expect(ready.status?.endpoint).toBe(`wss://issued-chat.${watchNamespace}.svc:8080`);
+      expect(ready.status?.conditions?.find((condition) => condition.type === 'Degraded')?.status).toBe('False');
+      const pod = (await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: watchNamespace, name: 'issued-chat' })).spec?.template.spec;
+      expect(pod?.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'issued-tls', defaultMode: 0o440 } });
+    });
+
+    it('deletes the Certificate when the spec no longer asks for it', async () => {
+      await clusters.patch('issued', { spec: { tls: { issuerRef: null, selfSigned: true } } });
+      await vi.waitFor(async () => {
+        await expect(certificate('issued-tls')).rejects.toMatchObject({ code: 404 });
+      }, { timeout: 30_000, interval: 500 });
+      // The self-signed certificate takes the Secret's name over.
+      await vi.waitFor(async () => {
+        expect(pemsOf(await secret('issued-tls')).ca).toBe(pemsOf(await secret('issued-ca')).certificate);
+      }, { timeout: 30_000, interval: 500 });
     });
   });
 });

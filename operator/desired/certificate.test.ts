@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { parseChatClusterSpec } from '../../common/chatcluster.js';
+import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { desiredCertificate } from './certificate.js';
+import { certificateDnsNames } from './encryption.js';
+import { desiredObjects } from './objects.js';
+
+function cluster(spec: unknown): ChatClusterWithEncryption {
+  return {
+    apiVersion: 'chatcluster.dev/v1alpha1',
+    kind: 'ChatCluster',
+    metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
+    spec: withEncryptionFields(parseChatClusterSpec(spec), spec),
+  };
+}
+
+describe('the cert-manager Certificate of spec.tls.issuerRef', () => {
+  const issued = cluster({ tls: { issuerRef: { name: 'team-ca', kind: 'Issuer' } } });
+
+  it('asks the issuer for <name>-tls, for the names the self-signed certificate would cover', () => {
+    const certificate = desiredCertificate(issued);
+    expect(certificate).toMatchObject({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'demo-tls', namespace: 'team-a' } });
+    expect(certificate?.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ChatCluster', uid: 'uid-1', controller: true });
+    expect(certificate?.spec).toMatchObject({ secretName: 'demo-tls', issuerRef: { name: 'team-ca', kind: 'Issuer' }, dnsNames: certificateDnsNames(issued) });
+    expect(certificate?.spec.issuerRef).not.toHaveProperty('group');
+    expect(certificate?.spec.usages).toEqual(expect.arrayContaining(['server auth', 'client auth']));
+  });
+
+  it('passes an issuer group through (an external issuer)', () => {
+    expect(desiredCertificate(cluster({ tls: { issuerRef: { name: 'pca', kind: 'ClusterIssuer', group: 'awspca.cert-manager.io' } } }))?.spec.issuerRef).toEqual({
+      name: 'pca',
+      kind: 'ClusterIssuer',
+      group: 'awspca.cert-manager.io',
+    });
+  });
+
+  it('is made for issuerRef only, and applied before the objects that mount its Secret', () => {
+    for (const tls of [undefined, { selfSigned: true }, { secretName: 'mine' }]) expect(desiredCertificate(cluster({ tls }))).toBeUndefined();
+    const kinds = desiredObjects(issued, {
+      nodeReplicas: 1,
+      defaultImage: 'img',
+      serviceMonitorCrdPresent: false,
+      schemaReady: true,
+      nodeMinReadySeconds: undefined,
+      adminPortClients: { operatorNamespace: 'ops', prometheusNamespace: undefined },
+    }, () => 's').applied.map((object) => object.kind);
+    expect(kinds.indexOf('Certificate')).toBeLessThan(kinds.indexOf('Deployment'));
+    expect(kinds.indexOf('Certificate')).toBeLessThan(kinds.indexOf('StatefulSet'));
+  });
+});
