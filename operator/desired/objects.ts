@@ -5,6 +5,7 @@ import { desiredCertificate } from './certificate.js';
 import { desiredCassandra } from './dependencies.js';
 import { desiredRedis, type DesiredRedis } from './redis.js';
 import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService } from './node.js';
+import { desiredResealJob } from './reseal-job.js';
 import { desiredSchemaJob } from './schema-job.js';
 import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 
@@ -22,11 +23,13 @@ export interface DesiredContext {
   nodeMinReadySeconds: number | undefined;
   /** Who may call the nodes' admin port. */
   adminPortClients: AdminPortClients;
+  /** The newest version in the at-rest keys Secret, when there is one: its reseal Job is made once the schema is ready. */
+  newestKeyVersion?: number | undefined;
 }
 
 /** Everything a ChatCluster should own, in apply order (dependencies before dependents). */
 export interface DesiredObjects {
-  /** Created once if missing, never updated (the generated JWT secret). */
+  /** Created once if missing, never updated (the generated JWT secret, the reseal Job). */
   createOnly: KubernetesObject[];
   /** Applied with server-side apply on every reconcile. */
   applied: KubernetesObject[];
@@ -77,5 +80,6 @@ export function desiredObjects(cluster: ChatClusterWithEncryption, context: Desi
     ...(context.schemaReady ? [desiredNodeDeployment(cluster, context.nodeReplicas, image, context.nodeMinReadySeconds)] : []),
     ...(wantsServiceMonitor(cluster, context.serviceMonitorCrdPresent) ? [desiredServiceMonitor(cluster)] : []),
   ];
-  return { createOnly: secret === undefined ? [] : [secret], applied, schemaJobName: schemaJob.metadata?.name ?? '' };
+  const reseal = context.schemaReady && context.newestKeyVersion !== undefined ? desiredResealJob(cluster, image, context.newestKeyVersion) : undefined;
+  return { createOnly: [...(secret === undefined ? [] : [secret]), ...(reseal === undefined ? [] : [reseal])], applied, schemaJobName: schemaJob.metadata?.name ?? '' };
 }

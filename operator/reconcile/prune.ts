@@ -4,7 +4,7 @@ import { ownedBy, type Caches } from './caches.js';
 
 /**
  * The owned objects the spec no longer calls for: schema Jobs of earlier images once the
- * current one succeeded, and a dependency's StatefulSet, Service, NetworkPolicy and
+ * current one succeeded (and reseal Jobs of older key versions), and a dependency's StatefulSet, Service, NetworkPolicy and
  * PodDisruptionBudget once it was switched from managed to external (or, for the budget,
  * a Redis to standalone). Node objects are never pruned here.
  */
@@ -17,7 +17,7 @@ export function staleObjects(
   const mine = (object: KubernetesObject): boolean => ownedBy(cluster, object);
   const wantedKeys = new Set(wanted.map((object) => `${object.kind ?? ''}/${object.metadata?.name ?? ''}`));
   return [
-    ...(schema.ready ? owned.Job.list().filter((job) => mine(job) && job.metadata?.name !== schema.jobName) : []),
+    ...(schema.ready ? owned.Job.list().filter((job) => mine(job) && job.metadata?.name !== schema.jobName && !wantedKeys.has(`Job/${job.metadata?.name ?? ''}`)) : []),
     ...owned.StatefulSet.list().filter((set) => mine(set) && !wantedKeys.has(`StatefulSet/${set.metadata?.name ?? ''}`)),
     ...[...owned.Service.list(), ...owned.NetworkPolicy.list(), ...owned.PodDisruptionBudget.list()].filter(
       (object) =>

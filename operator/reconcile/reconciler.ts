@@ -26,6 +26,7 @@ import { objectsToReplace, staleObjects } from './prune.js';
 import type { PrimaryReader, SentinelAnswer } from './redis-primary.js';
 import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { SelfSignedCertificates } from './self-signed-tls.js';
+import { AtRestKeyVersions } from './at-rest-keys.js';
 import { CERTIFICATE_API_VERSION, CERTIFICATE_CRD } from '../desired/certificate.js';
 
 const UNCACHED_RECHECK_MS = 10 * 60_000;
@@ -70,9 +71,11 @@ export class Reconciler {
   /** When cert-manager's Certificate CRD was last seen (its absence is not remembered: a blocked cluster asks again). */
   private certificateCrdSeenAt: number | undefined;
   private readonly selfSigned: SelfSignedCertificates;
+  private readonly keyVersions: AtRestKeyVersions;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.selfSigned = new SelfSignedCertificates(deps.writer, () => this.now());
+    this.keyVersions = new AtRestKeyVersions(deps.writer, () => this.now());
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -145,9 +148,10 @@ export class Reconciler {
     const jobName = this.schemaJobNameOf(cluster);
     // Nodes roll to a new image only once its schema Job has succeeded.
     const schemaReady = this.schemaSucceeded(cluster, jobName);
+    const newestKeyVersion = schemaReady ? await this.keyVersions.newest(cluster) : undefined;
     const plan = desiredObjects(
       cluster,
-      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady, nodeMinReadySeconds, adminPortClients: this.deps.adminPortClients },
+      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady, nodeMinReadySeconds, adminPortClients: this.deps.adminPortClients, newestKeyVersion },
       () => randomBytes(32).toString('base64url'),
     );
     const objects = plan.applied;
@@ -174,7 +178,7 @@ export class Reconciler {
       if (await applyIfChanged(cluster, object, cacheFor(caches, object.kind), writer, this.uncachedWrites)) applied += 1;
     }
     if (applied > 0) log.info({ key, applied }, 'applied changed objects');
-    await this.prune(cluster, objects, { jobName: plan.schemaJobName, ready: schemaReady });
+    await this.prune(cluster, [...objects, ...plan.createOnly], { jobName: plan.schemaJobName, ready: schemaReady });
 
     const observed = this.observe(cluster, nodeReplicas, load.openConnections, plan.schemaJobName);
     await this.writeStatus(cluster, { ...observed, sentinels: await this.askRedisPrimary(cluster, observed.redis) });

@@ -3,7 +3,7 @@
  * and server certificate (spec.tls.selfSigned) made, kept and renewed with the operator's
  * own permissions; a ChatCluster served over wss:// through the operator process; a
  * cert-manager Certificate (spec.tls.issuerRef) once its CRD exists, and a clear Degraded
- * before.
+ * before; the reseal Job of the newest at-rest key version.
  * No pod runs a real node here (kwok marks pods ready); the files are proven in kind.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
@@ -13,9 +13,12 @@ import { join } from 'node:path';
 import {
   ApiextensionsV1Api,
   AppsV1Api,
+  BatchV1Api,
   CoreV1Api,
   KubeConfig,
   KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
   type KubernetesObject,
   type V1CustomResourceDefinition,
   type V1Secret,
@@ -25,6 +28,7 @@ import { parseChatClusterSpec } from '../../common/chatcluster.js';
 import { certificateDnsNames } from '../../operator/desired/encryption.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { KubeWriter } from '../../operator/reconcile/kube.js';
+import { AtRestKeyVersions } from '../../operator/reconcile/at-rest-keys.js';
 import { SelfSignedCertificates } from '../../operator/reconcile/self-signed-tls.js';
 import { withEncryptionFields, type ChatClusterWithEncryption } from '../../operator/spec/encryption-fields.js';
 import { testEnvironment } from '../support/env.js';
@@ -277,6 +281,41 @@ describe('TLS managed by the operator, on a real control plane', () => {
       await vi.waitFor(async () => {
         expect(pemsOf(await secret('issued-tls')).ca).toBe(pemsOf(await secret('issued-ca')).certificate);
       }, { timeout: 30_000, interval: 500 });
+    });
+  });
+  describe('at-rest keys: the reseal Job of the newest version', () => {
+    it('reads the newest version from the keys Secret with the operator’s ServiceAccount, again after the recheck interval', async () => {
+      if (access === undefined) throw new Error('no ServiceAccount');
+      const operatorConfig = new KubeConfig();
+      operatorConfig.loadFromFile(access.kubeconfig);
+      let clock = 0;
+      const versions = new AtRestKeyVersions(new KubeWriter(operatorConfig, new OperatorMetrics()), () => clock);
+      const cluster = operated(await clusters.create('versions', { ...SMALL_EXTERNAL, encryption: { atRest: { keysSecretRef: { name: 'versions-keys' } } } }));
+      expect(await versions.newest(cluster)).toBeUndefined();
+      clock += 11 * 60_000;
+      await core.createNamespacedSecret({ namespace: watchNamespace, body: { metadata: { name: 'versions-keys' }, stringData: { v1: randomBytes(32).toString('base64') } } });
+      expect(await versions.newest(cluster)).toBe(1);
+      await core.patchNamespacedSecret(
+        { namespace: watchNamespace, name: 'versions-keys', body: { stringData: { v2: randomBytes(32).toString('base64') } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      expect(await versions.newest(cluster)).toBe(1);
+      clock += 11 * 60_000;
+      expect(await versions.newest(cluster)).toBe(2);
+    });
+
+    it('runs reseal for the newest key once the schema is ready, mounting the keys, and keeps the Job', async () => {
+      await core.createNamespacedSecret({ namespace: watchNamespace, body: { metadata: { name: 'sealed-keys' }, stringData: { v1: randomBytes(32).toString('base64'), v2: randomBytes(32).toString('base64') } } });
+      await clusters.create('sealed', { ...SMALL_EXTERNAL, encryption: { atRest: { keysSecretRef: { name: 'sealed-keys' } } } });
+      await clusters.waitForReady('sealed');
+      const job = await vi.waitFor(() => admin.makeApiClient(BatchV1Api).readNamespacedJob({ namespace: watchNamespace, name: 'sealed-reseal-v2' }), { timeout: 30_000, interval: 500 });
+      expect(job.spec?.template.spec?.containers[0]?.args).toEqual(['reseal']);
+      expect(job.spec?.template.spec?.volumes).toContainEqual({ name: 'at-rest-keys', secret: { secretName: 'sealed-keys', defaultMode: 0o440 } });
+      const pod = (await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: watchNamespace, name: 'sealed-chat' })).spec?.template.spec;
+      expect(pod?.containers[0]?.env).toContainEqual({ name: 'CHAT_AT_REST_KEYS_DIR', value: '/etc/chat/at-rest-keys' });
+      // Not pruned with the schema Jobs of earlier images: it is what says the pass ran.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await expect(admin.makeApiClient(BatchV1Api).readNamespacedJob({ namespace: watchNamespace, name: 'sealed-reseal-v2' })).resolves.toBeDefined();
     });
   });
 });

@@ -1,0 +1,53 @@
+import type { V1Job } from '@kubernetes/client-node';
+import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { atRestKeyMounts, combineMounts } from './encryption.js';
+import { ownedMeta, RESTRICTED_CONTAINER } from './meta.js';
+import { NODE_UID, nodeEnv } from './node.js';
+
+/** The newest key version among a keys Secret's data keys (v1, v2, …), undefined when it has none. */
+export function newestKeyVersion(keys: readonly string[]): number | undefined {
+  const versions = keys.flatMap((key) => {
+    const match = /^v([1-9]\d*)$/.exec(key);
+    return match === null ? [] : [Number(match[1])];
+  });
+  return versions.length === 0 ? undefined : Math.max(...versions);
+}
+
+/** The reseal Job's name for a key version: one Job per version, so adding a version runs it again. */
+export function resealJobName(cluster: ChatClusterWithEncryption, version: number): string {
+  return `${cluster.metadata.name}-reseal-v${version}`;
+}
+
+/**
+ * The reseal Job: the node image's `reseal` re-encrypts every stored message text that is
+ * not under the newest key (plaintext ones included), so the older versions can then be
+ * removed from the Secret. Idempotent; made once per newest version and never changed (a
+ * Job's pod cannot change), so a new image does not run it again. Labelled like the schema
+ * Job, whose way to the managed Cassandra it shares.
+ */
+export function desiredResealJob(cluster: ChatClusterWithEncryption, image: string, version: number): V1Job | undefined {
+  const keys = atRestKeyMounts(cluster);
+  if (keys.env.length === 0) return undefined;
+  const shared = nodeEnv(cluster);
+  const { env, volumes, volumeMounts } = combineMounts(shared, keys);
+  const name = resealJobName(cluster, version);
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: ownedMeta(cluster, name, 'schema'),
+    spec: {
+      backoffLimit: 10,
+      template: {
+        metadata: { labels: ownedMeta(cluster, name, 'schema').labels },
+        spec: {
+          restartPolicy: 'OnFailure',
+          automountServiceAccountToken: false,
+          // fsGroup: the keys are readable by the group only.
+          securityContext: { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, fsGroup: NODE_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{ name: 'reseal', image, args: ['reseal'], envFrom: shared.envFrom, env, securityContext: RESTRICTED_CONTAINER, volumeMounts }],
+          volumes,
+        },
+      },
+    },
+  };
+}
