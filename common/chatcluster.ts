@@ -42,7 +42,12 @@ const ManagedRedis = z.object({
 });
 /** Standalone (redis://, rediss://), Sentinel (redis+sentinel://) or Cluster (redis+cluster://): the node's CHAT_REDIS_URL forms. */
 export const REDIS_URL = /^rediss?(\+sentinel|\+cluster)?:\/\//;
-const ExternalRedis = z.object({ url: z.string().regex(REDIS_URL), secretRef: SecretKeyRef.optional() });
+const ExternalRedis = z.object({
+  url: z.string().regex(REDIS_URL),
+  secretRef: SecretKeyRef.optional(),
+  /** The PEM CA bundle a rediss:// server's certificate is checked against. */
+  caSecretRef: SecretKeyRef.optional(),
+});
 
 const ManagedCassandra = z.object({
   replicas: z.number().int().min(1).max(99).default(3),
@@ -54,6 +59,20 @@ const ExternalCassandra = z.object({
   contactPoints: z.array(z.string().regex(/^[^\s:,]+(:\d{1,5})?$/)).min(1),
   datacenter: z.string().min(1).default('datacenter1'),
   secretRef: SecretKeyRef.optional(),
+  /** Client encryption to the external Cassandra, checked against the CA bundle. */
+  tls: z.object({ enabled: z.boolean().default(true), caSecretRef: SecretKeyRef.optional() }).optional(),
+});
+
+/** The cert-manager issuer kinds `tls.issuerRef` may name. */
+export const ISSUER_KINDS = ['Issuer', 'ClusterIssuer'] as const;
+/** Where the nodes' public certificate comes from: exactly one source (the CRD's rule says so). */
+const Tls = z.object({
+  secretName: z.string().min(1).max(253).optional(),
+  issuerRef: z.object({ name: z.string().min(1), kind: z.enum(ISSUER_KINDS), group: z.string().min(1).optional() }).optional(),
+  selfSigned: z.boolean().optional(),
+});
+const Encryption = z.object({
+  atRest: z.object({ keysSecretRef: z.object({ name: z.string().min(1) }) }).optional(),
 });
 
 export const ChatClusterSpec = z.object({
@@ -107,6 +126,8 @@ export const ChatClusterSpec = z.object({
     })
     .default({}),
   monitoring: z.object({ serviceMonitor: z.enum(['auto', 'true', 'false']).default('auto') }).default({ serviceMonitor: 'auto' }),
+  tls: Tls.optional(),
+  encryption: Encryption.optional(),
 });
 /** A spec with every default applied (what the API server stores, given the CRD's defaults). */
 export type ChatClusterSpec = z.infer<typeof ChatClusterSpec>;

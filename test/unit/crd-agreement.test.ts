@@ -196,7 +196,7 @@ describe('the CRD’s spec schema and common/chatcluster.ts', () => {
     expect(stored.spec).toEqual(parseChatClusterSpec(spec));
   });
 
-  it('has cross-field CEL rules for min <= max, exactly one of managed/external, replication factor and auth', () => {
+  it('has cross-field CEL rules for min <= max, exactly one of managed/external, replication factor, auth and TLS', () => {
     const rules = celRules(specSchema, 'spec').map(({ path, rule }) => `${path}: ${rule.rule}`);
     expect(rules).toEqual([
       'spec.autoscaling: self.minReplicas <= self.maxReplicas',
@@ -205,10 +205,14 @@ describe('the CRD’s spec schema and common/chatcluster.ts', () => {
       "spec.redis.managed: !has(self.replicas) || self.replicas == 1 || (self.replicas >= 3 && self.replicas % 2 == 1)",
       "spec.redis.managed: !(has(self.mode) && self.mode == 'standalone' && has(self.replicas) && self.replicas != 1)",
       "spec.redis.managed: !(has(self.mode) && self.mode == 'sentinel' && has(self.replicas) && self.replicas < 3)",
+      "spec.redis.external: has(self.secretRef) || !has(self.caSecretRef) || self.url.startsWith('rediss')",
       'spec.cassandra: has(self.managed) || has(self.external)',
       'spec.cassandra: !(has(self.managed) && has(self.external))',
       'spec.cassandra.managed: self.replicationFactor <= self.replicas',
+      'spec.cassandra.external.tls: self.enabled || !has(self.caSecretRef)',
       'spec.auth: !(has(self.jwtSecretRef) && has(self.jwksURL))',
+      'spec.tls: (has(self.secretName) ? 1 : 0) + (has(self.issuerRef) ? 1 : 0) + (has(self.selfSigned) ? 1 : 0) == 1',
+      'spec.tls: !has(self.selfSigned) || self.selfSigned',
     ]);
   });
 
