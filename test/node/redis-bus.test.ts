@@ -148,6 +148,35 @@ describe('RedisBus on the shared Redis', () => {
     expect(ttl).toBeLessThanOrEqual(600);
   });
 
+  it('deletes processed inbox entries within about a second, and keeps those not processed yet', async () => {
+    const bus = await openBus();
+    const [reading, away] = [`node-${randomUUID()}`, `node-${randomUUID()}`];
+    const seen: number[] = [];
+    await bus.inbox.consume(reading, (envelope) => {
+      seen.push(seqOf(envelope));
+      return Promise.resolve();
+    });
+    for (const seq of range(1, 20)) {
+      await bus.inbox.publish(reading, messageEnvelope(seq));
+      await bus.inbox.publish(away, messageEnvelope(seq));
+    }
+    await vi.waitFor(() => {
+      expect(seen).toEqual(range(1, 20));
+    });
+    await vi.waitFor(
+      async () => {
+        expect(await admin.xlen(`${prefix}inbox:${reading}`)).toBe(0);
+      },
+      { timeout: 3_000, interval: 100 },
+    );
+    expect(await admin.xlen(`${prefix}inbox:${away}`)).toBe(20);
+    // The reader goes on after what it deleted: a new entry is handed out, once.
+    await bus.inbox.publish(reading, messageEnvelope(21));
+    await vi.waitFor(() => {
+      expect(seen).toEqual(range(1, 21));
+    });
+  });
+
   it('keeps a completed idempotency key for 24 hours, and a claim never completed for a minute only', async () => {
     const bus = await openBus();
     await bus.idempotency.claim('alice', 'k1');

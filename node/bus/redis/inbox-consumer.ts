@@ -73,8 +73,7 @@ export class InboxConsumer {
         await this.pause(RETRY_PAUSE_MS, true);
         continue;
       }
-      const entries = reply?.[0]?.[1] ?? [];
-      for (const [id, fields] of entries) {
+      for (const [id, fields] of reply?.[0]?.[1] ?? []) {
         // Entries read but not handled are read again by the next consumer, from the cursor.
         if (this.isStopped()) return;
         await this.deliver(fields);
@@ -82,22 +81,6 @@ export class InboxConsumer {
         this.cursorIsAnEntry = true;
         this.processed(id);
       }
-      if (entries.length > 0) await this.trimProcessed();
-    }
-  }
-
-  /**
-   * Deletes the entries processed: nothing reads them again (this reader goes on after
-   * them; the next process of this node starts at the moment its bus opens), and a message
-   * text has no business in Redis after its delivery. A demoted primary answers READONLY,
-   * which also sends this connection back to the sentinels. Best effort: the publishers'
-   * MAXLEN and the inbox's expiry bound what a failed trim leaves.
-   */
-  private async trimProcessed(): Promise<void> {
-    try {
-      await this.connection.xtrim(this.key, 'MINID', nextStreamId(this.cursor));
-    } catch {
-      // Left for the next batch's trim.
     }
   }
 
@@ -168,9 +151,3 @@ export function earlierStreamId(a: string, b: string): string {
   return aMs < bMs || (aMs === bMs && aSeq <= bSeq) ? a : b;
 }
 
-/** The smallest stream id after `id` (`ms-seq`), so MINID of it removes `id` too. */
-export function nextStreamId(id: string): string {
-  const [ms = '0', seq = '0'] = id.split('-');
-  const next = BigInt(seq) + 1n;
-  return next > 18446744073709551615n ? `${BigInt(ms) + 1n}-0` : `${ms}-${next}`;
-}

@@ -4,6 +4,7 @@ import { ENVELOPE_FIELD } from './codec.js';
 import { openConnection, type BusSettings, type RedisClient } from './connection.js';
 import { InboxConsumer, READ_BLOCK_MS } from './inbox-consumer.js';
 import type { BusKeys } from './keys.js';
+import { ProcessedEntries } from './processed-entries.js';
 import { reach, resultsOf } from './replies.js';
 
 /** The largest sequence number of a stream id (2^64 - 1). */
@@ -21,6 +22,7 @@ export class RedisInbox implements Inbox {
    * envelopes published to it since are delivered and a previous process's leftovers are not.
    */
   private readonly firstCursor: string;
+  private readonly processedEntries: ProcessedEntries;
   private closed = false;
 
   constructor(
@@ -30,6 +32,7 @@ export class RedisInbox implements Inbox {
     openedAtMs: number,
   ) {
     this.firstCursor = `${openedAtMs - 1}-${MAX_SEQUENCE}`;
+    this.processedEntries = new ProcessedEntries(commands);
   }
 
   /** Appends to a node's inbox (trimmed to about inboxMaxLength, expiring when unused). */
@@ -60,12 +63,16 @@ export class RedisInbox implements Inbox {
     }
     const connection = openConnection(this.settings, `inbox:${node}`, { socketTimeout: READ_BLOCK_MS * 2 });
     const processed = this.cursors.get(node);
+    const key = this.keys.inbox(node);
     const consumer = new InboxConsumer(
       connection,
-      this.keys.inbox(node),
+      key,
       processed === undefined ? { at: this.firstCursor, isAnEntry: false } : { at: processed, isAnEntry: true },
       handler,
-      (id) => this.cursors.set(node, id),
+      (id) => {
+        this.cursors.set(node, id);
+        this.processedEntries.processed(key, id);
+      },
       this.settings.report,
     );
     this.consumers.set(node, consumer);
@@ -82,5 +89,6 @@ export class RedisInbox implements Inbox {
     const consumers = [...this.consumers.values()];
     this.consumers.clear();
     await Promise.all(consumers.map((consumer) => consumer.stop()));
+    this.processedEntries.close();
   }
 }
