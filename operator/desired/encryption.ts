@@ -1,6 +1,7 @@
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { namesOf } from './meta.js';
+import { managedRedisTls } from './redis-tls.js';
 
 /**
  * Where the chat containers find their certificates, CA bundles and at-rest keys. Each is a
@@ -89,7 +90,9 @@ export function atRestKeyMounts(cluster: ChatClusterWithEncryption): FileMounts 
  */
 export function dependencyTlsMounts(cluster: ChatClusterWithEncryption): FileMounts {
   const parts: FileMounts[] = [];
-  const redisCa = cluster.spec.redis.external?.caSecretRef;
+  // An external Redis's CA is the user's; the managed one's is in the ChatCluster's certificate Secret.
+  const managedRedisCa = managedRedisTls(cluster) === undefined || cluster.spec.redis.managed === undefined || cluster.spec.redis.external !== undefined ? undefined : { name: namesOf(cluster).tls, key: CA_FILE };
+  const redisCa = cluster.spec.redis.external?.caSecretRef ?? managedRedisCa;
   if (redisCa !== undefined) {
     parts.push({
       env: [{ name: 'CHAT_REDIS_CA_FILE', value: `${REDIS_CA_DIR}/${CA_FILE}` }],

@@ -1,3 +1,5 @@
+import { redisCertificateReloadLoop, redisTlsConfigLines, sentinelCertificateRecord, type RedisTls } from './redis-tls.js';
+
 /**
  * What the containers of a Sentinel-managed Redis pod run before redis-server: POSIX sh
  * and redis-cli only (the official image and the local stand-in both have them, plus
@@ -6,7 +8,9 @@
  * replica of whichever pod is primary now.
  *
  * Both read POD_NAME, PEER_DOMAIN (`<service>.<namespace>.svc`), SENTINELS (the peers'
- * host names, space-separated), MASTER_NAME and FIRST_POD from the environment.
+ * host names, space-separated), MASTER_NAME and FIRST_POD from the environment. With
+ * `tls` (redis-tls.ts) they speak and configure TLS only; without it, they are what
+ * they always were (so an operator upgrade restarts no plaintext Redis).
  */
 
 /** Where the generated configuration files live: the data volume (the root filesystem is read-only, and both servers rewrite their file). */
@@ -14,6 +18,16 @@ export const REDIS_CONFIG_DIR = '/data';
 /** Seconds without an answer before the Sentinels agree that the primary is down. */
 export const DOWN_AFTER_MS = 5000;
 const FAILOVER_TIMEOUT_MS = 20_000;
+
+/** redis-cli, with the TLS flags when the Redis speaks TLS. */
+function redisCli(tls: RedisTls | undefined): string {
+  return tls === undefined ? 'redis-cli' : `redis-cli ${tls.cliFlags}`;
+}
+
+/** The lines of the start script that write redis.conf's port (and, with TLS, the TLS settings). */
+function portLines(port: number, tls: RedisTls | undefined): string {
+  return (tls === undefined ? [`port ${port}`] : redisTlsConfigLines(tls, port)).map((line) => `  echo "${line}"`).join('\n');
+}
 
 /**
  * The Redis container: ask each Sentinel who the primary is; follow it, or be it when it
@@ -23,13 +37,14 @@ const FAILOVER_TIMEOUT_MS = 20_000;
  * promote a replica (down-after plus a margin) before it takes the role back, so the
  * writes a replica took meanwhile are not thrown away by its return.
  */
-export function redisStartScript(redisPort: number, sentinelPort: number): string {
+export function redisStartScript(redisPort: number, sentinelPort: number, tls?: RedisTls): string {
   const patience = Math.ceil(DOWN_AFTER_MS / 1000) + 10;
+  const cli = redisCli(tls);
   return `set -eu
 self="$POD_NAME.$PEER_DOMAIN"
 ask_sentinels() {
   for sentinel in $SENTINELS; do
-    answer="$(timeout 3 redis-cli -h "$sentinel" -p ${sentinelPort} --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | sed -n 1p)" || answer=""
+    answer="$(timeout 3 ${cli} -h "$sentinel" -p ${sentinelPort} --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | sed -n 1p)" || answer=""
     case "$answer" in
       *' '*|'') ;;
       *.*) echo "$answer"; return ;;
@@ -45,7 +60,7 @@ while [ "$primary" = "$self" ] && [ "$waited" -lt ${patience} ]; do
 done
 [ -n "$primary" ] || primary="$FIRST_POD.$PEER_DOMAIN"
 {
-  echo "port ${redisPort}"
+${portLines(redisPort, tls)}
   echo "dir ${REDIS_CONFIG_DIR}"
   echo "appendonly yes"
   echo "protected-mode no"
@@ -53,7 +68,7 @@ done
   if [ "$primary" != "$self" ]; then echo "replicaof $primary ${redisPort}"; fi
 } > ${REDIS_CONFIG_DIR}/redis.conf
 echo "starting as $([ "$primary" = "$self" ] && echo primary || echo "replica of $primary")"
-exec redis-server ${REDIS_CONFIG_DIR}/redis.conf
+${tls === undefined ? '' : redisCertificateReloadLoop(tls, redisPort)}exec redis-server ${REDIS_CONFIG_DIR}/redis.conf
 `;
 }
 
@@ -62,11 +77,12 @@ exec redis-server ${REDIS_CONFIG_DIR}/redis.conf
  * it is primary), so the two containers of a pod never disagree; announce this pod's
  * host name, not its IP, which changes when the pod is rescheduled.
  */
-export function sentinelStartScript(redisPort: number, sentinelPort: number, quorum: number): string {
+export function sentinelStartScript(redisPort: number, sentinelPort: number, quorum: number, tls?: RedisTls): string {
+  const cli = redisCli(tls);
   return `set -eu
 self="$POD_NAME.$PEER_DOMAIN"
 while :; do
-  role="$(redis-cli -p ${redisPort} --raw ROLE 2>/dev/null)" || role=""
+  role="$(${cli} -p ${redisPort} --raw ROLE 2>/dev/null)" || role=""
   case "$(printf '%s\\n' "$role" | sed -n 1p)" in
     master) primary="$self"; break ;;
     slave) primary="$(printf '%s\\n' "$role" | sed -n 2p)"; break ;;
@@ -74,7 +90,7 @@ while :; do
   sleep 1
 done
 cat > ${REDIS_CONFIG_DIR}/sentinel.conf <<EOF
-port ${sentinelPort}
+${tls === undefined ? `port ${sentinelPort}` : redisTlsConfigLines(tls, sentinelPort).join('\n')}
 dir ${REDIS_CONFIG_DIR}
 sentinel resolve-hostnames yes
 sentinel announce-hostnames yes
@@ -85,7 +101,7 @@ sentinel failover-timeout $MASTER_NAME ${FAILOVER_TIMEOUT_MS}
 sentinel parallel-syncs $MASTER_NAME 1
 EOF
 echo "monitoring $primary"
-exec redis-server ${REDIS_CONFIG_DIR}/sentinel.conf --sentinel
+${tls === undefined ? '' : sentinelCertificateRecord(tls, REDIS_CONFIG_DIR).atStart}exec redis-server ${REDIS_CONFIG_DIR}/sentinel.conf --sentinel
 `;
 }
 
@@ -96,13 +112,14 @@ exec redis-server ${REDIS_CONFIG_DIR}/sentinel.conf --sentinel
  * down-after. Its own pod's Sentinel is stopping too. A crash skips this; the Sentinels
  * then notice within down-after.
  */
-export function redisHandOverScript(redisPort: number, sentinelPort: number): string {
+export function redisHandOverScript(redisPort: number, sentinelPort: number, tls?: RedisTls): string {
+  const cli = redisCli(tls);
   return `self="$POD_NAME.$PEER_DOMAIN"
-role() { redis-cli -p ${redisPort} --raw ROLE 2>/dev/null | sed -n 1p; }
+role() { ${cli} -p ${redisPort} --raw ROLE 2>/dev/null | sed -n 1p; }
 [ "$(role)" = master ] || exit 0
 for sentinel in $SENTINELS; do
   [ "$sentinel" = "$self" ] && continue
-  if timeout 3 redis-cli -h "$sentinel" -p ${sentinelPort} SENTINEL FAILOVER "$MASTER_NAME" 2>/dev/null | grep -q OK; then break; fi
+  if timeout 3 ${cli} -h "$sentinel" -p ${sentinelPort} SENTINEL FAILOVER "$MASTER_NAME" 2>/dev/null | grep -q OK; then break; fi
 done
 waited=0
 while [ "$(role)" = master ] && [ "$waited" -lt 20 ]; do

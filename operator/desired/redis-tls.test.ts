@@ -1,0 +1,98 @@
+import type { KubernetesObject, V1ConfigMap, V1Container, V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { parseChatClusterSpec } from '../../common/chatcluster.js';
+import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { desiredObjects } from './objects.js';
+import { desiredRedis } from './redis.js';
+import { withResolvedRedis } from './redis-mode.js';
+
+function cluster(spec: unknown): ChatClusterWithEncryption {
+  const parsed: ChatClusterWithEncryption = {
+    apiVersion: 'chatcluster.dev/v1alpha1',
+    kind: 'ChatCluster',
+    metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
+    spec: withEncryptionFields(parseChatClusterSpec(spec), spec),
+  };
+  return withResolvedRedis(parsed, undefined);
+}
+
+const SELF_SIGNED = { tls: { selfSigned: true } };
+
+function objects(spec: unknown): KubernetesObject[] {
+  return desiredObjects(cluster(spec), {
+    nodeReplicas: 1,
+    defaultImage: 'img',
+    serviceMonitorCrdPresent: false,
+    schemaReady: true,
+    nodeMinReadySeconds: undefined,
+    adminPortClients: { operatorNamespace: 'ops', prometheusNamespace: undefined },
+  }, () => 's').applied;
+}
+
+function containers(spec: unknown): Record<string, V1Container> {
+  const statefulSet = desiredRedis(cluster(spec))?.statefulSet as V1StatefulSet;
+  return Object.fromEntries((statefulSet.spec?.template.spec?.containers ?? []).map((container) => [container.name, container]));
+}
+
+const script = (container: V1Container | undefined): string => container?.command?.[2] ?? '';
+
+describe('the managed Redis with the ChatCluster’s certificate', () => {
+  it('runs Redis and Sentinel on TLS only (port 0), TLS between them, with <name>-tls mounted in both containers', () => {
+    const { redis, sentinel } = containers(SELF_SIGNED);
+    for (const line of ['port 0', 'tls-port 6379', 'tls-cert-file /etc/redis/tls/tls.crt', 'tls-key-file /etc/redis/tls/tls.key', 'tls-ca-cert-file /etc/redis/tls/ca.crt', 'tls-replication yes', 'tls-auth-clients no']) {
+      expect(script(redis)).toContain(`echo "${line}"`);
+    }
+    for (const line of ['port 0', 'tls-port 26379', 'tls-replication yes']) expect(script(sentinel)).toContain(`\n${line}\n`);
+    const volumes = (desiredRedis(cluster(SELF_SIGNED))?.statefulSet.spec?.template.spec?.volumes ?? []);
+    expect(volumes).toContainEqual({ name: 'tls', secret: { secretName: 'demo-tls', defaultMode: 0o440 } });
+    for (const container of [redis, sentinel]) expect(container?.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/redis/tls', readOnly: true });
+  });
+
+  it('asks and probes over TLS: every redis-cli of the scripts and probes has the CA', () => {
+    const { redis, sentinel } = containers(SELF_SIGNED);
+    const handOver = redis?.lifecycle?.preStop?.exec?.command?.[2] ?? '';
+    for (const text of [script(redis), script(sentinel), handOver]) {
+      const calls = text.split('\n').filter((line) => line.includes('redis-cli'));
+      expect(calls.length).toBeGreaterThan(0);
+      for (const call of calls) expect(call).toContain('redis-cli --tls --cacert /etc/redis/tls/ca.crt');
+    }
+    expect(redis?.readinessProbe?.exec?.command).toEqual(['sh', '-c', 'redis-cli --tls --cacert /etc/redis/tls/ca.crt ping']);
+    expect(sentinel?.readinessProbe?.exec?.command).toEqual(['sh', '-c', 'redis-cli --tls --cacert /etc/redis/tls/ca.crt -p 26379 ping']);
+  });
+
+  it('loads a renewed certificate: Redis by CONFIG SET in a loop, Sentinel by a liveness check that restarts it', () => {
+    const { redis, sentinel } = containers(SELF_SIGNED);
+    expect(script(redis)).toMatch(/CONFIG SET tls-cert-file \/etc\/redis\/tls\/tls.crt tls-key-file \/etc\/redis\/tls\/tls.key[^\n]*\n[\s\S]*\) &\nexec redis-server/);
+    expect(script(sentinel)).toContain('cksum < /etc/redis/tls/tls.crt > /data/sentinel-certificate.cksum\nexec redis-server');
+    expect(sentinel?.livenessProbe?.exec?.command?.[2]).toBe('[ "$(cksum < /etc/redis/tls/tls.crt)" = "$(cat /data/sentinel-certificate.cksum)" ]');
+  });
+
+  it('runs a standalone Redis with the same settings as flags', () => {
+    const { redis } = containers({ ...SELF_SIGNED, redis: { managed: { mode: 'standalone' } } });
+    expect(script(redis)).toContain('exec redis-server --appendonly yes --dir /data --protected-mode no --port 0 --tls-port 6379 --tls-cert-file /etc/redis/tls/tls.crt');
+    expect(script(redis)).toContain('--tls-replication yes');
+    expect(redis?.args).toBeUndefined();
+  });
+
+  it('points every chat container at rediss:// with the CA from <name>-tls', () => {
+    const all = objects(SELF_SIGNED);
+    expect((all.find((object) => object.kind === 'ConfigMap') as V1ConfigMap).data?.CHAT_REDIS_URL).toMatch(/^rediss\+sentinel:\/\/demo-redis-0\.demo-redis\.team-a\.svc:26379,/);
+    const standalone = objects({ ...SELF_SIGNED, redis: { managed: { mode: 'standalone' } } });
+    expect((standalone.find((object) => object.kind === 'ConfigMap') as V1ConfigMap).data?.CHAT_REDIS_URL).toBe('rediss://demo-redis.team-a.svc:6379');
+    for (const kind of ['Deployment', 'Job']) {
+      const pod = (all.find((object) => object.kind === kind) as V1Deployment | V1Job).spec?.template.spec;
+      expect(pod?.containers[0]?.env).toContainEqual({ name: 'CHAT_REDIS_CA_FILE', value: '/etc/chat/redis-ca/ca.crt' });
+      expect(pod?.volumes).toContainEqual({ name: 'redis-ca', secret: { secretName: 'demo-tls', defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    }
+  });
+
+  it('stays plaintext with a certificate of the user’s own (public names only) and without spec.tls', () => {
+    for (const spec of [{ tls: { secretName: 'public-cert' } }, {}]) {
+      const { redis, sentinel } = containers(spec);
+      expect(script(redis)).toContain('echo "port 6379"');
+      expect(script(redis)).not.toContain('tls');
+      expect(sentinel?.livenessProbe).toEqual({ tcpSocket: { port: 'sentinel' }, periodSeconds: 10 });
+      expect((objects(spec).find((object) => object.kind === 'ConfigMap') as V1ConfigMap).data?.CHAT_REDIS_URL).toMatch(/^redis\+sentinel:\/\//);
+    }
+  });
+});
