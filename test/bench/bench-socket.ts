@@ -17,9 +17,9 @@ export class BenchSocket {
 
   private constructor(private readonly socket: WebSocket) {}
 
-  /** Opens `url` with `headers` and resolves once the server's `hello` arrived. */
-  static open(url: string, headers: Record<string, string>, timeoutMs = 10_000): Promise<BenchSocket> {
-    const socket = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: timeoutMs });
+  /** Opens `url` with `headers` (a wss:// one trusting `ca`) and resolves once the server's `hello` arrived. */
+  static open(url: string, headers: Record<string, string>, timeoutMs = 10_000, ca?: string): Promise<BenchSocket> {
+    const socket = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: timeoutMs, ...(ca === undefined ? {} : { ca }) });
     const client = new BenchSocket(socket);
     return new Promise((resolve, reject) => {
       const fail = (error: Error): void => {

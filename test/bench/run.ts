@@ -18,9 +18,11 @@
  *   1. cross-node direct messages at stepped offered rates (throughput, latency, errors)
  *   2. memory per idle authenticated socket on one node
  *   3. Redis commands per group message for a group spread over the three nodes
+ *   4. scenario 1 again on three nodes with every hop over TLS (wss://, rediss://, Cassandra
+ *      client encryption) and message texts sealed at rest, against scenario 1's plaintext run
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -101,8 +103,8 @@ function parseOptions(argv: string[]): BenchOptions {
 async function startServices(teardown: Teardown): Promise<EnvironmentState> {
   const dir = mkdtempSync(join(tmpdir(), 'chatcluster-bench-'));
   removeWhenOwnerExits(process.pid, dir);
-  progress(`starting Redis and Cassandra in ${dir}`);
-  const state = await startParts(['redis', 'cassandra'], dir, { ownerPid: process.pid });
+  progress(`starting Redis and Cassandra, and a TLS-only pair, in ${dir}`);
+  const state = await startParts(['redis', 'cassandra', 'tls'], dir, { ownerPid: process.pid });
   teardown.add('stop Redis and Cassandra', () => stopEnvironment(state));
   return state;
 }
@@ -128,6 +130,7 @@ function withInspector(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 interface Figures {
   scenario1: { chat: DirectLoadResult; relay: DirectLoadResult };
+  scenario4: { encrypted: DirectLoadResult; plaintext: DirectLoadResult };
   scenario2: { chat: IdleSocketsResult; relay: IdleSocketsResult; aimBytesPerSocket: number };
   scenario3: GroupFanoutResult;
   comparison: Comparison;
@@ -182,6 +185,11 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
   const relayLoad = await runDirectLoad(relayTarget(loadRelay), options.direct, { cpu: { server: pidsOf([loadRelay]), generator: [process.pid] } });
   await stopChild(loadRelay.child);
 
+  // Scenario 4: scenario 1 again with every hop on TLS and texts sealed at rest; the
+  // plaintext nodes stay up but idle.
+  progress('scenario 4: cross-node direct messages, encrypted in transit and at rest');
+  const encryptedLoad = await runEncryptedDirectLoad(variables, env, id, options, teardown, services, pidsOf);
+
   // Scenario 2: a fresh node (no garbage from scenario 1), with an inspector for forced GCs.
   progress('scenario 2: idle sockets');
   const idleNode = await startBenchNode(withInspector(env), `bench-${id}-idle`, teardown);
@@ -218,6 +226,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
   return {
     figures: {
       scenario1: { chat: chatLoad, relay: relayLoad },
+      scenario4: { encrypted: encryptedLoad, plaintext: chatLoad },
       scenario2: { chat: chatIdle, relay: relayIdle, aimBytesPerSocket: IDLE_SOCKET_AIM_BYTES },
       scenario3: group,
       comparison: compare(chatLoad, relayLoad, chatIdle, relayIdle),
@@ -225,6 +234,49 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     nodes: [...nodes, idleNode],
     cluster: { keyspace: `bench_${id}`, redisKeyPrefix, redisUrl, cassandra: variables.CHAT_CASSANDRA_CONTACT_POINTS ?? '' },
   };
+}
+
+/** Three nodes whose every hop is TLS and whose texts are sealed at rest, under scenario 1's load; stopped after. */
+async function runEncryptedDirectLoad(
+  variables: Record<string, string>,
+  plainEnv: NodeJS.ProcessEnv,
+  id: string,
+  options: BenchOptions,
+  teardown: Teardown,
+  services: EnvironmentState,
+  pidsOf: (children: readonly { child: { pid?: number | undefined } }[]) => number[],
+): Promise<DirectLoadResult> {
+  const keysDir = mkdtempSync(join(tmpdir(), 'chatcluster-bench-keys-'));
+  removeWhenOwnerExits(process.pid, keysDir);
+  writeFileSync(join(keysDir, 'v1'), randomBytes(32).toString('base64'));
+  const env: NodeJS.ProcessEnv = {
+    ...plainEnv,
+    CHAT_REDIS_URL: variables.CHAT_REDIS_TLS_URL,
+    CHAT_CASSANDRA_CONTACT_POINTS: variables.CHAT_CASSANDRA_TLS_CONTACT_POINTS,
+    CHAT_CASSANDRA_KEYSPACE: `bench_${id}_tls`,
+    CHAT_REDIS_CA_FILE: variables.CHAT_TEST_CA_FILE,
+    CHAT_CASSANDRA_CA_FILE: variables.CHAT_TEST_CA_FILE,
+    CHAT_TLS_CERT_FILE: variables.CHAT_TEST_CERT_FILE,
+    CHAT_TLS_KEY_FILE: variables.CHAT_TEST_KEY_FILE,
+    CHAT_AT_REST_KEYS_DIR: keysDir,
+  };
+  await migrate(env);
+  const nodes: NodeProcess[] = [];
+  for (let index = 0; index < NODE_COUNT; index++) nodes.push(await startBenchNode(env, `bench-${id}-tls-${index}`, teardown));
+  const pidOf = (name: string): number | undefined => services.parts.tls?.processes.find((server) => server.name === name)?.pid;
+  const [redisPid, cassandraPid] = [pidOf('redis-tls'), pidOf('cassandra')];
+  const ca = readFileSync(variables.CHAT_TEST_CA_FILE ?? '', 'utf8');
+  const result = await runDirectLoad(chatTarget(nodes, { name: 'chat, encrypted', ca }), options.direct, {
+    cpu: {
+      server: pidsOf(nodes),
+      redis: redisPid === undefined ? [] : [redisPid],
+      cassandra: cassandraPid === undefined ? [] : [cassandraPid],
+      generator: [process.pid],
+    },
+    metricsUrls: nodes.map((node) => `${node.adminUrl}/metrics`),
+  });
+  await Promise.all(nodes.map((node) => stopChild(node.child)));
+  return result;
 }
 
 async function main(): Promise<void> {
@@ -264,6 +316,7 @@ async function main(): Promise<void> {
         `${NODE_COUNT} chat nodes, Redis and Cassandra on the same machine, everything on loopback; took ${report.durationSeconds} s; ` +
         `load average ${loadAtStart.join(' ')} at start, ${report.machine.loadAverageAtEnd.join(' ')} at end`,
       formatDirectLoad(figures.scenario1.chat, figures.scenario1.relay),
+      `Scenario 4: the same load with every hop on TLS and texts sealed at rest, beside scenario 1's plaintext run\n${formatDirectLoad(figures.scenario4.encrypted, figures.scenario4.plaintext)}`,
       formatIdleSockets(figures.scenario2.chat, figures.scenario2.relay, IDLE_SOCKET_AIM_BYTES),
       formatGroupFanout(figures.scenario3),
       formatComparison(figures.comparison),

@@ -11,15 +11,15 @@ export interface LoadTarget {
   open(user: string, node: number): Promise<BenchSocket>;
 }
 
-/** Chat nodes: a JWT per user in the Authorization header, as a backend client connects. */
-export function chatTarget(nodes: readonly NodeProcess[]): LoadTarget {
+/** Chat nodes: a JWT per user in the Authorization header, as a backend client connects; over wss:// trusting `ca` when given. */
+export function chatTarget(nodes: readonly NodeProcess[], options: { name?: string; ca?: string } = {}): LoadTarget {
   return {
-    name: 'chat',
+    name: options.name ?? 'chat',
     nodeCount: nodes.length,
     async open(user, node) {
       const target = nodes[node % nodes.length];
       if (target === undefined) throw new Error('no chat node to connect to');
-      return BenchSocket.open(`${target.wsUrl}/ws`, { authorization: `Bearer ${await tokenFor(user)}` });
+      return BenchSocket.open(`${target.wsUrl}/ws`, { authorization: `Bearer ${await tokenFor(user)}` }, undefined, options.ca);
     },
   };
 }
