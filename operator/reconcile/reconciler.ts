@@ -27,6 +27,8 @@ import type { PrimaryReader, SentinelAnswer } from './redis-primary.js';
 import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { SelfSignedCertificates } from './self-signed-tls.js';
 import { AtRestKeyVersions } from './at-rest-keys.js';
+import { CertificateAuthorities } from './self-signed-tls.js';
+import { managedRedisTls } from '../desired/redis-tls.js';
 import { CERTIFICATE_API_VERSION, CERTIFICATE_CRD } from '../desired/certificate.js';
 
 const UNCACHED_RECHECK_MS = 10 * 60_000;
@@ -72,10 +74,12 @@ export class Reconciler {
   private certificateCrdSeenAt: number | undefined;
   private readonly selfSigned: SelfSignedCertificates;
   private readonly keyVersions: AtRestKeyVersions;
+  private readonly certificateAuthorities: CertificateAuthorities;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.selfSigned = new SelfSignedCertificates(deps.writer, () => this.now());
     this.keyVersions = new AtRestKeyVersions(deps.writer, () => this.now());
+    this.certificateAuthorities = new CertificateAuthorities(deps.writer, () => this.now());
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -224,7 +228,10 @@ export class Reconciler {
   private async askRedisPrimary(cluster: ChatClusterWithEncryption, statefulSet: V1StatefulSet | undefined): Promise<SentinelAnswer | undefined> {
     const managed = resolveManagedRedis(cluster);
     if (managed?.mode !== 'sentinel' || (statefulSet?.status?.readyReplicas ?? 0) < managed.replicas) return undefined;
-    return this.deps.readRedisPrimary(sentinelAddresses(cluster, managed), REDIS_MASTER_NAME);
+    if (managedRedisTls(cluster) === undefined) return this.deps.readRedisPrimary(sentinelAddresses(cluster, managed), REDIS_MASTER_NAME);
+    // Sentinels on TLS: trusted through the CA in the ChatCluster's certificate Secret; none yet, nothing is asked.
+    const ca = await this.certificateAuthorities.of(cluster);
+    return ca === undefined ? { reached: false } : this.deps.readRedisPrimary(sentinelAddresses(cluster, managed), REDIS_MASTER_NAME, { ca });
   }
 
   private observe(cluster: ChatClusterWithEncryption, desiredReplicas: number, connections: number, jobName: string, error?: string) {

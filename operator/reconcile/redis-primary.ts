@@ -9,14 +9,14 @@ import { withinMs } from '../../common/deadline.js';
  */
 export type SentinelAnswer = { reached: false } | { reached: true; primaryHost: string | undefined };
 
-/** Asks Sentinels (`host:port`) for the address of `masterName`'s primary. */
-export type PrimaryReader = (sentinels: readonly string[], masterName: string) => Promise<SentinelAnswer>;
+/** Asks Sentinels (`host:port`) for the address of `masterName`'s primary; over TLS, checked against `tls.ca`, when given. */
+export type PrimaryReader = (sentinels: readonly string[], masterName: string, tls?: { ca: string }) => Promise<SentinelAnswer>;
 
 const ASK_TIMEOUT_MS = 1000;
 const MasterAddress = z.union([z.null(), z.tuple([z.string(), z.string()])]);
 
 /** One Sentinel's answer: the primary's host, null when it knows none; undefined when it did not answer. */
-async function askOne(address: string, masterName: string): Promise<string | null | undefined> {
+async function askOne(address: string, masterName: string, tls: { ca: string } | undefined): Promise<string | null | undefined> {
   const separator = address.lastIndexOf(':');
   const client = new Redis({
     host: address.slice(0, separator),
@@ -27,6 +27,8 @@ async function askOne(address: string, masterName: string): Promise<string | nul
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
+    // The Sentinels' certificate names each pod (<pod>.<service>.<namespace>.svc), the host dialled.
+    ...(tls === undefined ? {} : { tls: { ca: tls.ca } }),
   });
   client.on('error', () => undefined);
   try {
@@ -49,8 +51,8 @@ async function askOne(address: string, masterName: string): Promise<string | nul
  * Asks every Sentinel at once, briefly, and takes the answer most of those that answered
  * give (during a failover they may differ for a moment).
  */
-export const askSentinels: PrimaryReader = async (sentinels, masterName) => {
-  const answers = (await Promise.all(sentinels.map((address) => askOne(address, masterName)))).filter((answer) => answer !== undefined);
+export const askSentinels: PrimaryReader = async (sentinels, masterName, tls) => {
+  const answers = (await Promise.all(sentinels.map((address) => askOne(address, masterName, tls)))).filter((answer) => answer !== undefined);
   if (answers.length === 0) return { reached: false };
   return { reached: true, primaryHost: mostCommon(answers) ?? undefined };
 };

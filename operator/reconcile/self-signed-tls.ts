@@ -51,6 +51,30 @@ function tlsSecret(cluster: ChatClusterWithEncryption, name: string, pair: Certi
 }
 
 /**
+ * The CA bundle (ca.crt) of each ChatCluster's certificate Secret, <name>-tls, read now and
+ * then: what the operator checks the managed Redis's Sentinels against when it asks them.
+ */
+export class CertificateAuthorities {
+  private readonly read = new Map<string, { ca: string | undefined; until: number }>();
+
+  constructor(
+    private readonly secrets: Pick<SecretAccess, 'readSecret'>,
+    private readonly now: () => number,
+  ) {}
+
+  /** The CA bundle, undefined while the Secret or its ca.crt is missing. */
+  async of(cluster: ChatClusterWithEncryption): Promise<string | undefined> {
+    const now = this.now();
+    const known = this.read.get(cluster.metadata.uid);
+    if (known !== undefined && now < known.until) return known.ca;
+    const ca = storedPair(await this.secrets.readSecret(cluster.metadata.namespace, namesOf(cluster).tls))?.caBundle;
+    // A missing one is asked for again soon: the certificate is being issued.
+    this.read.set(cluster.metadata.uid, { ca, until: now + (ca === undefined ? 30_000 : RECHECK_MS) });
+    return ca;
+  }
+}
+
+/**
  * `spec.tls.selfSigned`: keeps a CA in <name>-ca and a server certificate signed by it in
  * <name>-tls (with ca.crt, for clients to trust), both made when missing and replaced when
  * they no longer serve (see serverCertificateProblem and caProblem), two thirds into their
