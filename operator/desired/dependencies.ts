@@ -1,6 +1,7 @@
 import { cassandraHeapEnv } from './cassandra-heap.js';
 import type { V1Affinity, V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
-import type { ChatCluster } from '../../common/chatcluster.js';
+import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { cassandraTlsStartScript, cassandraTlsVolumes, managedCassandraTls } from './cassandra-tls.js';
 import { CQL_PORT, namesOf, ownedMeta, resourceRequirements, selectorLabels } from './meta.js';
 
 /** Images of the managed dependencies, pinned. */
@@ -41,13 +42,14 @@ export function spreadOverHosts(selector: Record<string, string>): V1Affinity {
  * Managed Cassandra: a StatefulSet with a headless Service for stable peer names; the
  * first pods are the seeds, and pods start one at a time (each joins the ring in turn).
  */
-export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1StatefulSet; service: V1Service } | undefined {
+export function desiredCassandra(cluster: ChatClusterWithEncryption): { statefulSet: V1StatefulSet; service: V1Service } | undefined {
   const managed = cluster.spec.cassandra.managed;
   if (managed === undefined || cluster.spec.cassandra.external !== undefined) return undefined;
   const name = namesOf(cluster).cassandra;
   const namespace = cluster.metadata.namespace;
   const selector = selectorLabels(cluster, 'cassandra');
   const seeds = Array.from({ length: Math.min(managed.replicas, 2) }, (_, ordinal) => `${name}-${ordinal}.${name}.${namespace}.svc`).join(',');
+  const tls = managedCassandraTls(cluster) ? cassandraTlsVolumes(cluster) : undefined;
   const statefulSet: V1StatefulSet = {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -69,6 +71,8 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
             {
               name: 'cassandra',
               image: CASSANDRA_IMAGE,
+              // With TLS, the encryption settings are written before the image's entrypoint runs.
+              ...(tls === undefined ? {} : { command: ['/bin/sh', '-c', cassandraTlsStartScript()] }),
               ports: [
                 { name: 'cql', containerPort: CQL_PORT },
                 { name: 'intra-node', containerPort: 7000 },
@@ -83,11 +87,12 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
               ],
               readinessProbe: { tcpSocket: { port: 'cql' }, initialDelaySeconds: 15, periodSeconds: 10 },
               lifecycle: { preStop: { exec: { command: ['nodetool', 'drain'] } } },
-              volumeMounts: [{ name: 'data', mountPath: '/var/lib/cassandra' }],
+              volumeMounts: [{ name: 'data', mountPath: '/var/lib/cassandra' }, ...(tls?.mounts ?? [])],
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
               ...resourceRequirements(managed.resources),
             },
           ],
+          ...(tls === undefined ? {} : { volumes: tls.volumes }),
         },
       },
       volumeClaimTemplates: [dataVolumeClaim(selector, managed.storage)],

@@ -2,6 +2,7 @@ import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node'
 import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { namesOf } from './meta.js';
 import { managedRedisTls } from './redis-tls.js';
+import { managedCassandraTls } from './cassandra-tls.js';
 
 /**
  * Where the chat containers find their certificates, CA bundles and at-rest keys. Each is a
@@ -99,7 +100,9 @@ export function dependencyTlsMounts(cluster: ChatClusterWithEncryption): FileMou
       ...secretDirectory('redis-ca', redisCa.name, REDIS_CA_DIR, PUBLIC_MODE, [{ key: redisCa.key, path: CA_FILE }]),
     });
   }
-  const cassandraTls = cluster.spec.cassandra.external?.tls;
+  const managedCassandra = cluster.spec.cassandra.managed !== undefined && cluster.spec.cassandra.external === undefined;
+  // An external Cassandra's TLS is the user's to say; the managed one's follows the ChatCluster's certificate.
+  const cassandraTls = managedCassandra && managedCassandraTls(cluster) ? { enabled: true, caSecretRef: { name: namesOf(cluster).tls, key: CA_FILE } } : cluster.spec.cassandra.external?.tls;
   if (cassandraTls?.enabled === true) {
     const ca = cassandraTls.caSecretRef;
     parts.push({
