@@ -5,18 +5,17 @@ import { join } from 'node:path';
 import type { KubernetesObject, V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseChatClusterSpec } from '../../common/chatcluster.js';
-import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { CASSANDRA_KEYSTORE_DIR, CASSANDRA_TLS_DIR, cassandraTlsStartScript } from './cassandra-tls.js';
 import { desiredCassandra } from './dependencies.js';
 import { desiredObjects } from './objects.js';
 
-function cluster(spec: unknown): ChatClusterWithEncryption {
+function cluster(spec: unknown): ChatCluster {
   return {
     apiVersion: 'chatcluster.dev/v1alpha1',
     kind: 'ChatCluster',
     metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: withEncryptionFields(parseChatClusterSpec(spec), spec),
+    spec: parseChatClusterSpec(spec),
   };
 }
 

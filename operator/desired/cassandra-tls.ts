@@ -1,5 +1,5 @@
 import type { V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { namesOf } from './meta.js';
 
 /** Where a managed Cassandra pod reads the ChatCluster's certificate (<name>-tls), and where it keeps the keystore made of it. */
@@ -13,7 +13,7 @@ const PEM_FACTORY = 'org.apache.cassandra.security.PEMBasedSslContextFactory';
  * Whether the managed Cassandra speaks TLS: when the ChatCluster's certificate covers its
  * names, as for the managed Redis (spec.tls.selfSigned or issuerRef).
  */
-export function managedCassandraTls(cluster: ChatClusterWithEncryption): boolean {
+export function managedCassandraTls(cluster: ChatCluster): boolean {
   const tls = cluster.spec.tls;
   return tls !== undefined && tls.secretName === undefined;
 }
@@ -77,7 +77,7 @@ exec docker-entrypoint.sh cassandra -f
 }
 
 /** The certificate Secret (read by the pod's fsGroup) and the in-memory folder of the keystore, with their mounts. */
-export function cassandraTlsVolumes(cluster: ChatClusterWithEncryption): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+export function cassandraTlsVolumes(cluster: ChatCluster): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   return {
     volumes: [
       { name: 'tls', secret: { secretName: namesOf(cluster).tls, defaultMode: 0o440 } },

@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec } from '../../common/chatcluster.js';
-import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredCertificate } from './certificate.js';
 import { certificateDnsNames } from './encryption.js';
 import { desiredObjects } from './objects.js';
 
-function cluster(spec: unknown): ChatClusterWithEncryption {
+function cluster(spec: unknown): ChatCluster {
   return {
     apiVersion: 'chatcluster.dev/v1alpha1',
     kind: 'ChatCluster',
     metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: withEncryptionFields(parseChatClusterSpec(spec), spec),
+    spec: parseChatClusterSpec(spec),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { certificateDnsNames } from './encryption.js';
 import { labelsOf, namesOf, ownedMeta } from './meta.js';
 
@@ -22,7 +22,7 @@ export interface CertificateSpec {
  * and ca.crt where the issuer knows it) for the same names as the self-signed one; cert-manager
  * renews it and the nodes re-read the files. Undefined for any other TLS source.
  */
-export function desiredCertificate(cluster: ChatClusterWithEncryption): (KubernetesObject & { spec: CertificateSpec }) | undefined {
+export function desiredCertificate(cluster: ChatCluster): (KubernetesObject & { spec: CertificateSpec }) | undefined {
   const issuerRef = cluster.spec.tls?.issuerRef;
   if (issuerRef === undefined) return undefined;
   const names = namesOf(cluster);

@@ -1,6 +1,6 @@
 import { cassandraHeapEnv } from './cassandra-heap.js';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import type { V1Affinity, V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { cassandraTlsStartScript, cassandraTlsVolumes, managedCassandraTls } from './cassandra-tls.js';
 import { CQL_PORT, namesOf, ownedMeta, resourceRequirements, selectorLabels } from './meta.js';
 
@@ -42,7 +42,7 @@ export function spreadOverHosts(selector: Record<string, string>): V1Affinity {
  * Managed Cassandra: a StatefulSet with a headless Service for stable peer names; the
  * first pods are the seeds, and pods start one at a time (each joins the ring in turn).
  */
-export function desiredCassandra(cluster: ChatClusterWithEncryption): { statefulSet: V1StatefulSet; service: V1Service } | undefined {
+export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1StatefulSet; service: V1Service } | undefined {
   const managed = cluster.spec.cassandra.managed;
   if (managed === undefined || cluster.spec.cassandra.external !== undefined) return undefined;
   const name = namesOf(cluster).cassandra;

@@ -1,18 +1,17 @@
 import type { KubernetesObject, V1Container, V1Deployment, V1Job, V1PodSpec, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec } from '../../common/chatcluster.js';
+import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { endpointOf } from '../reconcile/status.js';
-import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
 import { nodeTemplateHash } from './node.js';
 import { certificateDnsNames } from './encryption.js';
 
-function cluster(spec: unknown = {}): ChatClusterWithEncryption {
+function cluster(spec: unknown = {}): ChatCluster {
   return {
     apiVersion: 'chatcluster.dev/v1alpha1',
     kind: 'ChatCluster',
     metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: withEncryptionFields(parseChatClusterSpec(spec), spec),
+    spec: parseChatClusterSpec(spec),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { namesOf } from './meta.js';
 import { managedRedisTls } from './redis-tls.js';
 import { managedCassandraTls } from './cassandra-tls.js';
@@ -50,19 +50,19 @@ function secretDirectory(volume: string, secretName: string, dir: string, mode: 
 }
 
 /** The Secret the nodes' public certificate is read from: the user's, or the one the operator or cert-manager writes. */
-export function servingSecretName(cluster: ChatClusterWithEncryption): string | undefined {
+export function servingSecretName(cluster: ChatCluster): string | undefined {
   const tls = cluster.spec.tls;
   if (tls === undefined) return undefined;
   return tls.secretName ?? namesOf(cluster).tls;
 }
 
 /** Whether the nodes' public port speaks TLS (wss://, https://). */
-export function servesTls(cluster: ChatClusterWithEncryption): boolean {
+export function servesTls(cluster: ChatCluster): boolean {
   return cluster.spec.tls !== undefined;
 }
 
 /** The public certificate and key (kubernetes.io/tls keys), for the node containers. */
-export function servingTlsMounts(cluster: ChatClusterWithEncryption): FileMounts {
+export function servingTlsMounts(cluster: ChatCluster): FileMounts {
   const secretName = servingSecretName(cluster);
   if (secretName === undefined) return NONE;
   return {
@@ -75,7 +75,7 @@ export function servingTlsMounts(cluster: ChatClusterWithEncryption): FileMounts
 }
 
 /** The at-rest keys Secret as a directory of v1, v2, ... files, for the nodes and the reseal Job. */
-export function atRestKeyMounts(cluster: ChatClusterWithEncryption): FileMounts {
+export function atRestKeyMounts(cluster: ChatCluster): FileMounts {
   const keys = cluster.spec.encryption?.atRest?.keysSecretRef;
   if (keys === undefined) return NONE;
   return {
@@ -89,7 +89,7 @@ export function atRestKeyMounts(cluster: ChatClusterWithEncryption): FileMounts 
  * for every chat container that talks to them (nodes, schema Job, reseal Job). An external
  * Redis speaks TLS when its URL says rediss://; the CA only narrows whom the nodes trust.
  */
-export function dependencyTlsMounts(cluster: ChatClusterWithEncryption): FileMounts {
+export function dependencyTlsMounts(cluster: ChatCluster): FileMounts {
   const parts: FileMounts[] = [];
   // An external Redis's CA is the user's; the managed one's is in the ChatCluster's certificate Secret.
   const managedRedisCa = managedRedisTls(cluster) === undefined || cluster.spec.redis.managed === undefined || cluster.spec.redis.external !== undefined ? undefined : { name: namesOf(cluster).tls, key: CA_FILE };
@@ -128,7 +128,7 @@ function podNames(service: string, namespace: string): string[] {
  * each node pod, and, when the operator runs them, the Redis and Cassandra Services and pods,
  * which serve TLS with the same certificate.
  */
-export function certificateDnsNames(cluster: ChatClusterWithEncryption): string[] {
+export function certificateDnsNames(cluster: ChatCluster): string[] {
   const names = namesOf(cluster);
   const namespace = cluster.metadata.namespace;
   const managedRedis = cluster.spec.redis.managed !== undefined && cluster.spec.redis.external === undefined;

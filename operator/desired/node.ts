@@ -1,6 +1,5 @@
 import type { V1ConfigMap, V1Deployment, V1EnvVar, V1HTTPGetAction, V1PodDisruptionBudget, V1PodTemplateSpec, V1Service, V1ServicePort, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { atRestKeyMounts, combineMounts, dependencyTlsMounts, servesTls, servingTlsMounts, type FileMounts } from './encryption.js';
 import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, ownedMeta, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
 import { managedRedisUrl } from './redis.js';
@@ -58,7 +57,7 @@ export function desiredConfigMap(cluster: ChatCluster): V1ConfigMap {
 }
 
 /** Secret-sourced environment: the JWT secret (unless JWKS) and an external Redis URL kept in a Secret. */
-function secretEnv(cluster: ChatClusterWithEncryption): V1EnvVar[] {
+function secretEnv(cluster: ChatCluster): V1EnvVar[] {
   const env: V1EnvVar[] = [];
   if (cluster.spec.auth.jwksURL === undefined) {
     env.push({ name: 'CHAT_JWT_SECRET', valueFrom: { secretKeyRef: jwtSecretRef(cluster) } });
@@ -74,24 +73,24 @@ function secretEnv(cluster: ChatClusterWithEncryption): V1EnvVar[] {
  * The environment every chat container (node and Jobs) gets, with the volumes it names:
  * the config, the secrets, and the CA bundles to reach Redis and Cassandra over TLS.
  */
-export function nodeEnv(cluster: ChatClusterWithEncryption): FileMounts & { envFrom: { configMapRef: { name: string } }[] } {
+export function nodeEnv(cluster: ChatCluster): FileMounts & { envFrom: { configMapRef: { name: string } }[] } {
   const tls = dependencyTlsMounts(cluster);
   return { envFrom: [{ configMapRef: { name: namesOf(cluster).config } }], ...tls, env: [...secretEnv(cluster), ...tls.env] };
 }
 
 /** The public port's name: it says which protocol it speaks (https carries wss too), as the Services' ports do. */
-export function publicPortName(cluster: ChatClusterWithEncryption): 'http' | 'https' {
+export function publicPortName(cluster: ChatCluster): 'http' | 'https' {
   return servesTls(cluster) ? 'https' : 'http';
 }
 
 /** The Service port of the public port; with TLS its appProtocol says wss (Kubernetes' kubernetes.io/wss). */
-function publicServicePort(cluster: ChatClusterWithEncryption): V1ServicePort {
+function publicServicePort(cluster: ChatCluster): V1ServicePort {
   const name = publicPortName(cluster);
   return { name, port: NODE_PORT, targetPort: name, protocol: 'TCP', ...(servesTls(cluster) ? { appProtocol: 'kubernetes.io/wss' } : {}) };
 }
 
 /** An HTTP probe of the public port, in the scheme it serves. */
-function publicProbe(cluster: ChatClusterWithEncryption, path: string): V1HTTPGetAction {
+function publicProbe(cluster: ChatCluster, path: string): V1HTTPGetAction {
   return { path, port: publicPortName(cluster), ...(servesTls(cluster) ? { scheme: 'HTTPS' } : {}) };
 }
 
@@ -99,7 +98,7 @@ function publicProbe(cluster: ChatClusterWithEncryption, path: string): V1HTTPGe
  * The chat node Deployment. The config's hash is a pod annotation, so a configuration
  * change rolls the pods; the grace period covers the preStop pause and the drain.
  */
-export function desiredNodeDeployment(cluster: ChatClusterWithEncryption, replicas: number, image: string, minReadySeconds?: number): V1Deployment {
+export function desiredNodeDeployment(cluster: ChatCluster, replicas: number, image: string, minReadySeconds?: number): V1Deployment {
   const names = namesOf(cluster);
   const selector = selectorLabels(cluster, 'node');
   const template = desiredNodePodTemplate(cluster, image);
@@ -119,11 +118,11 @@ export function desiredNodeDeployment(cluster: ChatClusterWithEncryption, replic
 }
 
 /** The hash of the node pods' template: what, when it changes, rolls the pods. */
-export function nodeTemplateHash(cluster: ChatClusterWithEncryption, image: string): string {
+export function nodeTemplateHash(cluster: ChatCluster, image: string): string {
   return hashOf(desiredNodePodTemplate(cluster, image));
 }
 
-function desiredNodePodTemplate(cluster: ChatClusterWithEncryption, image: string): V1PodTemplateSpec {
+function desiredNodePodTemplate(cluster: ChatCluster, image: string): V1PodTemplateSpec {
   const selector = selectorLabels(cluster, 'node');
   const podTemplate = cluster.spec.podTemplate;
   const shared = nodeEnv(cluster);
@@ -181,7 +180,7 @@ function desiredNodePodTemplate(cluster: ChatClusterWithEncryption, image: strin
 }
 
 /** The load-balanced public Service (WebSocket and HTTP API); never the admin port. */
-export function desiredPublicService(cluster: ChatClusterWithEncryption): V1Service {
+export function desiredPublicService(cluster: ChatCluster): V1Service {
   const { service } = cluster.spec;
   return {
     apiVersion: 'v1',
@@ -196,7 +195,7 @@ export function desiredPublicService(cluster: ChatClusterWithEncryption): V1Serv
 }
 
 /** A headless Service naming each node pod (DNS), with the admin port for scraping. */
-export function desiredHeadlessService(cluster: ChatClusterWithEncryption): V1Service {
+export function desiredHeadlessService(cluster: ChatCluster): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',

@@ -7,7 +7,6 @@ import { desiredRedis, type DesiredRedis } from './redis.js';
 import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService } from './node.js';
 import { desiredResealJob } from './reseal-job.js';
 import { desiredSchemaJob } from './schema-job.js';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 
 /** What, besides the spec, decides the objects: facts the reconciler observed or chose. */
 export interface DesiredContext {
@@ -59,7 +58,7 @@ function redisObjects(cluster: ChatCluster, redis: DesiredRedis, clients: AdminP
  * Until the schema Job of the current image succeeds, the node Deployment is left out
  * (an existing one keeps running its previous image), so nodes never run on an old schema.
  */
-export function desiredObjects(cluster: ChatClusterWithEncryption, context: DesiredContext, randomSecret: () => string): DesiredObjects {
+export function desiredObjects(cluster: ChatCluster, context: DesiredContext, randomSecret: () => string): DesiredObjects {
   const image = nodeImage(cluster, context.defaultImage);
   const redis = desiredRedis(cluster);
   const cassandra = desiredCassandra(cluster);

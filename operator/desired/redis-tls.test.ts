@@ -1,17 +1,16 @@
 import type { KubernetesObject, V1ConfigMap, V1Container, V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec } from '../../common/chatcluster.js';
-import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredObjects } from './objects.js';
 import { desiredRedis } from './redis.js';
 import { withResolvedRedis } from './redis-mode.js';
 
-function cluster(spec: unknown): ChatClusterWithEncryption {
-  const parsed: ChatClusterWithEncryption = {
+function cluster(spec: unknown): ChatCluster {
+  const parsed: ChatCluster = {
     apiVersion: 'chatcluster.dev/v1alpha1',
     kind: 'ChatCluster',
     metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: withEncryptionFields(parseChatClusterSpec(spec), spec),
+    spec: parseChatClusterSpec(spec),
   };
   return withResolvedRedis(parsed, undefined);
 }

@@ -1,5 +1,5 @@
 import type { V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { namesOf } from './meta.js';
 
 /** Where a managed Redis pod reads the ChatCluster's certificate (<name>-tls: tls.crt, tls.key, ca.crt). */
@@ -18,7 +18,7 @@ export interface RedisTls {
  * the user's own (tls.secretName) is for the public names only, so with it, and without
  * spec.tls, the managed Redis stays plaintext.
  */
-export function managedRedisTls(cluster: ChatClusterWithEncryption): RedisTls | undefined {
+export function managedRedisTls(cluster: ChatCluster): RedisTls | undefined {
   const tls = cluster.spec.tls;
   if (tls === undefined || tls.secretName !== undefined) return undefined;
   return { dir: REDIS_TLS_DIR, cliFlags: `--tls --cacert ${REDIS_TLS_DIR}/ca.crt` };
@@ -40,7 +40,7 @@ export function redisTlsConfigLines(tls: RedisTls, port: number): string[] {
 }
 
 /** The certificate Secret as a volume of a Redis pod (its group, the pod's fsGroup, reads the key), and its mount. */
-export function redisTlsVolume(cluster: ChatClusterWithEncryption): { volume: V1Volume; mount: V1VolumeMount } {
+export function redisTlsVolume(cluster: ChatCluster): { volume: V1Volume; mount: V1VolumeMount } {
   return {
     volume: { name: 'tls', secret: { secretName: namesOf(cluster).tls, defaultMode: 0o440 } },
     mount: { name: 'tls', mountPath: REDIS_TLS_DIR, readOnly: true },

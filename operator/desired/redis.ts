@@ -5,7 +5,6 @@ import { namesOf, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels, S
 import { resolveManagedRedis, SENTINEL_CONTAINER, type ResolvedManagedRedis } from './redis-mode.js';
 import { redisHandOverScript, redisStartScript, sentinelStartScript } from './redis-scripts.js';
 import { managedRedisTls, redisCertificateReloadLoop, redisTlsConfigLines, redisTlsVolume, sentinelCertificateRecord, type RedisTls } from './redis-tls.js';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 
 /** The Sentinels' name for the primary they watch (one set of Sentinels per ChatCluster). */
 export const REDIS_MASTER_NAME = 'chat';
@@ -32,14 +31,14 @@ export function sentinelAddresses(cluster: ChatCluster, managed: ResolvedManaged
 }
 
 /** The node's CHAT_REDIS_URL for the managed Redis: its Service, or the Sentinels beside each pod. */
-export function managedRedisUrl(cluster: ChatClusterWithEncryption, managed: ResolvedManagedRedis): string {
+export function managedRedisUrl(cluster: ChatCluster, managed: ResolvedManagedRedis): string {
   const scheme = managedRedisTls(cluster) === undefined ? 'redis' : 'rediss';
   if (managed.mode === 'standalone') return `${scheme}://${namesOf(cluster).redis}.${cluster.metadata.namespace}.svc:${REDIS_PORT}`;
   return `${scheme}+sentinel://${sentinelAddresses(cluster, managed).join(',')}/${REDIS_MASTER_NAME}`;
 }
 
 /** The managed Redis, standalone or with Sentinel (resolveManagedRedis decides which); undefined when external. */
-export function desiredRedis(cluster: ChatClusterWithEncryption): DesiredRedis | undefined {
+export function desiredRedis(cluster: ChatCluster): DesiredRedis | undefined {
   const managed = resolveManagedRedis(cluster);
   if (managed === undefined) return undefined;
   return managed.mode === 'standalone' ? standaloneRedis(cluster, managed) : sentinelRedis(cluster, managed);
@@ -66,7 +65,7 @@ function tlsMounts(mounts: V1VolumeMount[], tls: RedisTls | undefined): V1Volume
 }
 
 /** A StatefulSet of the managed Redis: what both modes share (name, volumes, security, storage). */
-function redisStatefulSet(cluster: ChatClusterWithEncryption, managed: ResolvedManagedRedis, podSpec: Pick<V1PodSpec, 'containers' | 'affinity'>, extra: Partial<V1StatefulSetSpec> = {}): V1StatefulSet {
+function redisStatefulSet(cluster: ChatCluster, managed: ResolvedManagedRedis, podSpec: Pick<V1PodSpec, 'containers' | 'affinity'>, extra: Partial<V1StatefulSetSpec> = {}): V1StatefulSet {
   const tls = managedRedisTls(cluster);
   const name = namesOf(cluster).redis;
   const selector = selectorLabels(cluster, 'redis');
@@ -95,7 +94,7 @@ function redisStatefulSet(cluster: ChatClusterWithEncryption, managed: ResolvedM
 }
 
 /** Standalone: one pod with an append-only file on a persistent volume, behind a ClusterIP Service. */
-function standaloneRedis(cluster: ChatClusterWithEncryption, managed: ResolvedManagedRedis): DesiredRedis {
+function standaloneRedis(cluster: ChatCluster, managed: ResolvedManagedRedis): DesiredRedis {
   const name = namesOf(cluster).redis;
   const tls = managedRedisTls(cluster);
   const args = ['--appendonly', 'yes', '--dir', '/data', '--protected-mode', 'no'];
@@ -124,7 +123,7 @@ function standaloneRedis(cluster: ChatClusterWithEncryption, managed: ResolvedMa
  * order (the first is primary when no Sentinel knows one), are spread over hosts when
  * there are several, and one at a time may be disrupted.
  */
-function sentinelRedis(cluster: ChatClusterWithEncryption, managed: ResolvedManagedRedis): DesiredRedis {
+function sentinelRedis(cluster: ChatCluster, managed: ResolvedManagedRedis): DesiredRedis {
   const name = namesOf(cluster).redis;
   const tls = managedRedisTls(cluster);
   const sentinelCli = tls === undefined ? ['redis-cli', '-p', String(SENTINEL_PORT), 'ping'] : ['sh', '-c', `redis-cli ${tls.cliFlags} -p ${SENTINEL_PORT} ping`];

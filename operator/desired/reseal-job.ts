@@ -1,5 +1,5 @@
 import type { V1Job } from '@kubernetes/client-node';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { atRestKeyMounts, combineMounts } from './encryption.js';
 import { ownedMeta, RESTRICTED_CONTAINER } from './meta.js';
 import { NODE_UID, nodeEnv } from './node.js';
@@ -14,7 +14,7 @@ export function newestKeyVersion(keys: readonly string[]): number | undefined {
 }
 
 /** The reseal Job's name for a key version: one Job per version, so adding a version runs it again. */
-export function resealJobName(cluster: ChatClusterWithEncryption, version: number): string {
+export function resealJobName(cluster: ChatCluster, version: number): string {
   return `${cluster.metadata.name}-reseal-v${version}`;
 }
 
@@ -25,7 +25,7 @@ export function resealJobName(cluster: ChatClusterWithEncryption, version: numbe
  * Job's pod cannot change), so a new image does not run it again. Labelled like the schema
  * Job, whose way to the managed Cassandra it shares.
  */
-export function desiredResealJob(cluster: ChatClusterWithEncryption, image: string, version: number): V1Job | undefined {
+export function desiredResealJob(cluster: ChatCluster, image: string, version: number): V1Job | undefined {
   const keys = atRestKeyMounts(cluster);
   if (keys.env.length === 0) return undefined;
   const shared = nodeEnv(cluster);

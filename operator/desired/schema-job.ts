@@ -1,6 +1,6 @@
 import type { V1Job } from '@kubernetes/client-node';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { hashOf, namesOf, ownedMeta, RESTRICTED_CONTAINER } from './meta.js';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { dependencyTlsMounts } from './encryption.js';
 import { NODE_UID, nodeEnv } from './node.js';
 
@@ -9,7 +9,7 @@ import { NODE_UID, nodeEnv } from './node.js';
  * stores) is a new Job, as a Job's pod template cannot change in place. TLS counts only
  * when set, so the Jobs of clusters without it keep their names.
  */
-export function schemaJobName(cluster: ChatClusterWithEncryption, image: string): string {
+export function schemaJobName(cluster: ChatCluster, image: string): string {
   const tls = dependencyTlsMounts(cluster);
   return `${namesOf(cluster).schemaJob}-${hashOf({ image, keyspace: cluster.spec.cassandra.keyspace, ...(tls.env.length === 0 ? {} : { tls }) })}`;
 }
@@ -18,7 +18,7 @@ export function schemaJobName(cluster: ChatClusterWithEncryption, image: string)
  * The schema Job: the node image's `migrate` (idempotent). Its name carries a hash of the
  * image and keyspace, so a new image or keyspace runs it again before nodes roll.
  */
-export function desiredSchemaJob(cluster: ChatClusterWithEncryption, image: string): V1Job {
+export function desiredSchemaJob(cluster: ChatCluster, image: string): V1Job {
   const { envFrom, env, volumes, volumeMounts } = nodeEnv(cluster);
   const name = schemaJobName(cluster, image);
   return {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { newestKeyVersion } from '../desired/reseal-job.js';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 
 /** How long a version read is taken on trust: a version added to the Secret is resealed to within this time (the operator watches no Secrets). */
 const RECHECK_MS = 10 * 60_000;
@@ -20,7 +20,7 @@ export class AtRestKeyVersions {
   ) {}
 
   /** The newest version, undefined without at-rest encryption or while the Secret holds no vN key (or does not exist). */
-  async newest(cluster: ChatClusterWithEncryption): Promise<number | undefined> {
+  async newest(cluster: ChatCluster): Promise<number | undefined> {
     const secret = cluster.spec.encryption?.atRest?.keysSecretRef.name;
     if (secret === undefined) return undefined;
     const now = this.now();

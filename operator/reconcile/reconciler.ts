@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { ZodError } from 'zod';
-import { CHATCLUSTER_API_VERSION, parseChatClusterSpec } from '../../common/chatcluster.js';
+import { CHATCLUSTER_API_VERSION, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import type { Logger } from '../../common/log.js';
 import type { NodeLoad } from '../autoscale/node-load.js';
 import type { Recommendation } from '../autoscale/decide.js';
@@ -24,10 +24,8 @@ import { scaleNodes } from './scale.js';
 import { computeStatus, invalidSpecStatus, statusChanged, statusPatch, type Observed } from './status.js';
 import { objectsToReplace, staleObjects } from './prune.js';
 import type { PrimaryReader, SentinelAnswer } from './redis-primary.js';
-import { withEncryptionFields, type ChatClusterWithEncryption } from '../spec/encryption-fields.js';
-import { SelfSignedCertificates } from './self-signed-tls.js';
+import { CertificateAuthorities, SelfSignedCertificates } from './self-signed-tls.js';
 import { AtRestKeyVersions } from './at-rest-keys.js';
-import { CertificateAuthorities } from './self-signed-tls.js';
 import { managedRedisTls } from '../desired/redis-tls.js';
 import { CERTIFICATE_API_VERSION, CERTIFICATE_CRD } from '../desired/certificate.js';
 
@@ -93,13 +91,13 @@ export class Reconciler {
       this.deps.metrics.readyReplicas.remove({ namespace, chatcluster: name });
       return {};
     }
-    let cluster: ChatClusterWithEncryption;
+    let cluster: ChatCluster;
     try {
       cluster = {
         apiVersion: CHATCLUSTER_API_VERSION,
         kind: 'ChatCluster',
         metadata: { name, namespace, uid: raw.metadata.uid, generation: raw.metadata.generation ?? 0 },
-        spec: withEncryptionFields(parseChatClusterSpec(raw.spec), raw.spec),
+        spec: parseChatClusterSpec(raw.spec),
         ...(raw.status === undefined ? {} : { status: raw.status }),
       };
       // An unset Redis mode is decided once, here, with the running Redis in view (redis-mode.ts).
@@ -128,7 +126,7 @@ export class Reconciler {
     }
   }
 
-  private async converge(cluster: ChatClusterWithEncryption, key: string): Promise<ReconcileResult> {
+  private async converge(cluster: ChatCluster, key: string): Promise<ReconcileResult> {
     const { writer, caches, log } = this.deps;
     const names = namesOf(cluster);
     const { namespace } = cluster.metadata;
@@ -199,7 +197,7 @@ export class Reconciler {
   }
 
   /** Why this spec cannot be applied in this cluster, if it cannot: spec.tls.issuerRef without cert-manager. */
-  private async blockedBy(cluster: ChatClusterWithEncryption): Promise<{ reason: string; message: string } | undefined> {
+  private async blockedBy(cluster: ChatCluster): Promise<{ reason: string; message: string } | undefined> {
     const issuerRef = cluster.spec.tls?.issuerRef;
     if (issuerRef === undefined || (await this.certificateCrdPresent())) return undefined;
     return {
@@ -217,7 +215,7 @@ export class Reconciler {
   }
 
   /** The self-signed CA and certificate when the spec asks for them; when to look at them again. */
-  private async ensureCertificates(cluster: ChatClusterWithEncryption): Promise<number | undefined> {
+  private async ensureCertificates(cluster: ChatCluster): Promise<number | undefined> {
     if (cluster.spec.tls?.selfSigned !== true) return undefined;
     const { recheckAt, written } = await this.selfSigned.ensure(cluster);
     for (const secret of written) await this.deps.writer.event(cluster.metadata, 'Normal', 'Certificate', `wrote Secret ${secret.name}, ${secret.reason}`);
@@ -225,7 +223,7 @@ export class Reconciler {
   }
 
   /** The Sentinels' answer, once every Redis pod is ready (before, the condition waits on the pods anyway). */
-  private async askRedisPrimary(cluster: ChatClusterWithEncryption, statefulSet: V1StatefulSet | undefined): Promise<SentinelAnswer | undefined> {
+  private async askRedisPrimary(cluster: ChatCluster, statefulSet: V1StatefulSet | undefined): Promise<SentinelAnswer | undefined> {
     const managed = resolveManagedRedis(cluster);
     if (managed?.mode !== 'sentinel' || (statefulSet?.status?.readyReplicas ?? 0) < managed.replicas) return undefined;
     if (managedRedisTls(cluster) === undefined) return this.deps.readRedisPrimary(sentinelAddresses(cluster, managed), REDIS_MASTER_NAME);
@@ -234,7 +232,7 @@ export class Reconciler {
     return ca === undefined ? { reached: false } : this.deps.readRedisPrimary(sentinelAddresses(cluster, managed), REDIS_MASTER_NAME, { ca });
   }
 
-  private observe(cluster: ChatClusterWithEncryption, desiredReplicas: number, connections: number, jobName: string, error?: string) {
+  private observe(cluster: ChatCluster, desiredReplicas: number, connections: number, jobName: string, error?: string) {
     const { owned } = this.deps.caches;
     const names = namesOf(cluster);
     const { namespace } = cluster.metadata;
@@ -250,7 +248,7 @@ export class Reconciler {
     };
   }
 
-  private async writeStatus(cluster: ChatClusterWithEncryption, observed: Observed): Promise<void> {
+  private async writeStatus(cluster: ChatCluster, observed: Observed): Promise<void> {
     const status = computeStatus(cluster, observed, new Date(this.now()));
     if (!statusChanged(cluster.status, status)) return;
     await this.deps.writer.patchStatus(cluster.metadata.namespace, cluster.metadata.name, statusPatch(cluster.status, status));
@@ -259,17 +257,17 @@ export class Reconciler {
     }
   }
 
-  private schemaJobNameOf(cluster: ChatClusterWithEncryption): string {
+  private schemaJobNameOf(cluster: ChatCluster): string {
     return schemaJobName(cluster, nodeImage(cluster, this.deps.defaultImage));
   }
 
-  private schemaSucceeded(cluster: ChatClusterWithEncryption, jobName: string): boolean {
+  private schemaSucceeded(cluster: ChatCluster, jobName: string): boolean {
     const job = this.deps.caches.owned.Job.get(cluster.metadata.namespace, jobName);
     return (job?.status?.succeeded ?? 0) > 0;
   }
 
   /** Deletes what the spec no longer calls for (staleObjects), and a ServiceMonitor no longer wanted. */
-  private async prune(cluster: ChatClusterWithEncryption, wanted: readonly KubernetesObject[], schema: { jobName: string; ready: boolean }): Promise<void> {
+  private async prune(cluster: ChatCluster, wanted: readonly KubernetesObject[], schema: { jobName: string; ready: boolean }): Promise<void> {
     for (const object of staleObjects(cluster, this.deps.caches.owned, wanted, schema)) {
       await this.deps.writer.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace } });
       await this.deps.writer.event(cluster.metadata, 'Normal', 'Deleted', `deleted ${object.kind ?? ''} ${object.metadata?.name ?? ''}, no longer wanted`);
@@ -291,7 +289,7 @@ export class Reconciler {
   }
 
   /** This cluster's node pods, terminating ones too. */
-  private nodePods(cluster: ChatClusterWithEncryption): V1Pod[] {
+  private nodePods(cluster: ChatCluster): V1Pod[] {
     return this.deps.caches.owned.Pod.list().filter(
       (pod) =>
         pod.metadata?.namespace === cluster.metadata.namespace &&
@@ -301,7 +299,7 @@ export class Reconciler {
   }
 
   /** `/load` of each ready node pod (undefined: it did not answer). */
-  private async nodeLoads(cluster: ChatClusterWithEncryption): Promise<PodReport[]> {
+  private async nodeLoads(cluster: ChatCluster): Promise<PodReport[]> {
     const pods = this.nodePods(cluster).filter((pod) => pod.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') === true);
     return Promise.all(
       pods.map(async (pod) => ({ name: pod.metadata?.name ?? '', load: await this.deps.readLoad(pod), cost: pod.metadata?.annotations?.[POD_DELETION_COST] })),

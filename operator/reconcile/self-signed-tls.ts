@@ -1,9 +1,9 @@
 import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { z } from 'zod';
 import { caProblem, issueServerCertificate, makeCa, renewalTime, serverCertificateProblem, type CertifiedKey } from '../certificates/self-signed.js';
 import { certificateDnsNames } from '../desired/encryption.js';
 import { namesOf, ownedMeta } from '../desired/meta.js';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 
 /**
  * How long a certificate found good is taken on trust before the Secrets are read again:
@@ -40,7 +40,7 @@ function storedPair(secret: unknown): (CertifiedKey & { caBundle: string | undef
 }
 
 /** A kubernetes.io/tls Secret the ChatCluster owns (deleted with it). */
-function tlsSecret(cluster: ChatClusterWithEncryption, name: string, pair: CertifiedKey, caBundle?: string): V1Secret {
+function tlsSecret(cluster: ChatCluster, name: string, pair: CertifiedKey, caBundle?: string): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -63,7 +63,7 @@ export class CertificateAuthorities {
   ) {}
 
   /** The CA bundle, undefined while the Secret or its ca.crt is missing. */
-  async of(cluster: ChatClusterWithEncryption): Promise<string | undefined> {
+  async of(cluster: ChatCluster): Promise<string | undefined> {
     const now = this.now();
     const known = this.read.get(cluster.metadata.uid);
     if (known !== undefined && now < known.until) return known.ca;
@@ -90,7 +90,7 @@ export class SelfSignedCertificates {
   ) {}
 
   /** Makes both Secrets good; returns when to look again and what it wrote. */
-  async ensure(cluster: ChatClusterWithEncryption): Promise<{ recheckAt: number; written: WrittenSecret[] }> {
+  async ensure(cluster: ChatCluster): Promise<{ recheckAt: number; written: WrittenSecret[] }> {
     const dnsNames = certificateDnsNames(cluster);
     const fingerprint = dnsNames.join(',');
     const now = this.now();

@@ -4,7 +4,6 @@ import type { ChatCluster, ChatClusterStatus, Condition, ConditionType, Phase, R
 import { namesOf, NODE_PORT, nodeSelectorString } from '../desired/meta.js';
 import { servesTls } from '../desired/encryption.js';
 import { resolveManagedRedis } from '../desired/redis-mode.js';
-import type { ChatClusterWithEncryption } from '../spec/encryption-fields.js';
 import { primaryPodOf, type SentinelAnswer } from './redis-primary.js';
 
 /** What the reconciler saw of the objects a ChatCluster owns. */
@@ -77,7 +76,7 @@ function schemaVerdict(job: V1Job | undefined): Verdict {
  * or http://), wss://host:port with TLS, so a client that prefixes ws:// fails visibly
  * instead of speaking plaintext to a TLS port.
  */
-export function endpointOf(cluster: ChatClusterWithEncryption): string {
+export function endpointOf(cluster: ChatCluster): string {
   const address = `${namesOf(cluster).nodes}.${cluster.metadata.namespace}.svc:${NODE_PORT}`;
   return servesTls(cluster) ? `wss://${address}` : address;
 }
@@ -86,7 +85,7 @@ export function endpointOf(cluster: ChatClusterWithEncryption): string {
  * The ChatCluster's status from what was observed: conditions (each keeps its
  * lastTransitionTime until its status changes), phase, replica counts, selector, endpoint.
  */
-export function computeStatus(cluster: ChatClusterWithEncryption, observed: Observed, now: Date): ChatClusterStatus {
+export function computeStatus(cluster: ChatCluster, observed: Observed, now: Date): ChatClusterStatus {
   const { spec, metadata } = cluster;
   const redis = redisVerdict(cluster, observed);
   const cassandra = statefulSetVerdict('Cassandra', spec.cassandra.external !== undefined, observed.cassandra);

@@ -19,7 +19,6 @@ import { issueServerCertificate, makeCa, type CertifiedKey } from '../../operato
 import { desiredRedis } from '../../operator/desired/redis.js';
 import { REDIS_TLS_DIR, redisTlsConfigLines } from '../../operator/desired/redis-tls.js';
 import { askSentinels } from '../../operator/reconcile/redis-primary.js';
-import { withEncryptionFields } from '../../operator/spec/encryption-fields.js';
 import { testEnvironment } from '../support/env.js';
 
 const SPEC = { tls: { selfSigned: true }, redis: { managed: { mode: 'standalone' } } };
@@ -55,7 +54,7 @@ describe('the managed Redis’s TLS command on a real redis-server', () => {
     writeFileSync(join(dir, 'ca.crt'), ca.certificate);
     writeCertificate(await issueServerCertificate(ca, NAMES, new Date()));
 
-    const cluster = { apiVersion: 'chatcluster.dev/v1alpha1' as const, kind: 'ChatCluster' as const, metadata: { name: 'demo', namespace: 'team-a', uid: 'u', generation: 1 }, spec: withEncryptionFields(parseChatClusterSpec(SPEC), SPEC) };
+    const cluster = { apiVersion: 'chatcluster.dev/v1alpha1' as const, kind: 'ChatCluster' as const, metadata: { name: 'demo', namespace: 'team-a', uid: 'u', generation: 1 }, spec: parseChatClusterSpec(SPEC) };
     const command = desiredRedis(cluster)?.statefulSet.spec?.template.spec?.containers[0]?.command ?? [];
     expect(command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
     // The pod's paths and port, mapped to this test's.

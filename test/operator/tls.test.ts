@@ -24,13 +24,12 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed, vi } from 'vitest';
-import { parseChatClusterSpec } from '../../common/chatcluster.js';
+import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { certificateDnsNames } from '../../operator/desired/encryption.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { KubeWriter } from '../../operator/reconcile/kube.js';
 import { AtRestKeyVersions } from '../../operator/reconcile/at-rest-keys.js';
 import { SelfSignedCertificates } from '../../operator/reconcile/self-signed-tls.js';
-import { withEncryptionFields, type ChatClusterWithEncryption } from '../../operator/spec/encryption-fields.js';
 import { testEnvironment } from '../support/env.js';
 import { adminKubeConfig, createTestNamespace } from '../support/kubernetes.js';
 import { grantOperatorAccess, type OperatorAccess } from '../support/operator-access.js';
@@ -80,9 +79,9 @@ function pemsOf(secret: V1Secret): { certificate: string; key: string; ca: strin
 }
 
 /** The operator's view of a stored ChatCluster. */
-function operated(stored: StoredChatCluster): ChatClusterWithEncryption {
+function operated(stored: StoredChatCluster): ChatCluster {
   const { name, namespace, uid, generation } = stored.metadata;
-  return { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', metadata: { name, namespace, uid, generation }, spec: withEncryptionFields(parseChatClusterSpec(stored.spec), stored.spec) };
+  return { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', metadata: { name, namespace, uid, generation }, spec: parseChatClusterSpec(stored.spec) };
 }
 
 describe('TLS managed by the operator, on a real control plane', () => {
@@ -124,7 +123,7 @@ describe('TLS managed by the operator, on a real control plane', () => {
   });
 
   describe('the self-signed certificates, written with the operator’s ServiceAccount', () => {
-    let cluster: ChatClusterWithEncryption;
+    let cluster: ChatCluster;
     let clock: number;
     let certificates: SelfSignedCertificates;
 
