@@ -2,6 +2,7 @@ import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node'
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { namesOf } from './meta.js';
 import { managedRedisTls } from './redis-tls.js';
+import { resolveManagedRedis } from './redis-mode.js';
 import { managedCassandraTls } from './cassandra-tls.js';
 
 /**
@@ -95,8 +96,10 @@ export function dependencyTlsMounts(cluster: ChatCluster): FileMounts {
   const managedRedisCa = managedRedisTls(cluster) === undefined || cluster.spec.redis.managed === undefined || cluster.spec.redis.external !== undefined ? undefined : { name: namesOf(cluster).tls, key: CA_FILE };
   const redisCa = cluster.spec.redis.external?.caSecretRef ?? managedRedisCa;
   if (redisCa !== undefined) {
+    // The managed Sentinels listen on TLS only (their peers reach each other over TLS, on the port clients use).
+    const sentinelTls = managedRedisCa !== undefined && resolveManagedRedis(cluster)?.mode === 'sentinel';
     parts.push({
-      env: [{ name: 'CHAT_REDIS_CA_FILE', value: `${REDIS_CA_DIR}/${CA_FILE}` }],
+      env: [{ name: 'CHAT_REDIS_CA_FILE', value: `${REDIS_CA_DIR}/${CA_FILE}` }, ...(sentinelTls ? [{ name: 'CHAT_REDIS_SENTINEL_TLS', value: 'true' }] : [])],
       ...secretDirectory('redis-ca', redisCa.name, REDIS_CA_DIR, PUBLIC_MODE, [{ key: redisCa.key, path: CA_FILE }]),
     });
   }

@@ -78,9 +78,12 @@ describe('the managed Redis with the ChatCluster’s certificate', () => {
     expect((all.find((object) => object.kind === 'ConfigMap') as V1ConfigMap).data?.CHAT_REDIS_URL).toMatch(/^rediss\+sentinel:\/\/demo-redis-0\.demo-redis\.team-a\.svc:26379,/);
     const standalone = objects({ ...SELF_SIGNED, redis: { managed: { mode: 'standalone' } } });
     expect((standalone.find((object) => object.kind === 'ConfigMap') as V1ConfigMap).data?.CHAT_REDIS_URL).toBe('rediss://demo-redis.team-a.svc:6379');
+    expect((standalone.find((object) => object.kind === 'Deployment') as V1Deployment).spec?.template.spec?.containers[0]?.env?.map((variable) => variable.name)).not.toContain('CHAT_REDIS_SENTINEL_TLS');
     for (const kind of ['Deployment', 'Job']) {
       const pod = (all.find((object) => object.kind === kind) as V1Deployment | V1Job).spec?.template.spec;
       expect(pod?.containers[0]?.env).toContainEqual({ name: 'CHAT_REDIS_CA_FILE', value: '/etc/chat/redis-ca/ca.crt' });
+      // The Sentinels too are TLS-only: the node must ask them over TLS.
+      expect(pod?.containers[0]?.env).toContainEqual({ name: 'CHAT_REDIS_SENTINEL_TLS', value: 'true' });
       expect(pod?.volumes).toContainEqual({ name: 'redis-ca', secret: { secretName: 'demo-tls', defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
     }
   });
