@@ -61,6 +61,7 @@ export async function openBackends(config: NodeConfig, log: Logger): Promise<Bac
     connectRedisBus(redisUrl, {
       prefix: config.redisKeyPrefix,
       tls: redisCa === undefined ? undefined : { ca: redisCa },
+      sentinelTls: config.redisSentinelTls,
       onError: (error) => {
         log.warn({ err: error }, 'bus error (recovered)');
       },

@@ -33,6 +33,8 @@ export interface NodeConfig {
   tls: { certFile: string; keyFile: string } | undefined;
   /** PEM bundle the Redis servers' certificates are checked against (rediss://); unset: the system's CAs. */
   redisCaFile: string | undefined;
+  /** Sentinel mode: the sentinels listen on TLS too (the operator's managed Sentinels with spec.tls do). */
+  redisSentinelTls: boolean;
 }
 
 export interface CassandraConfig {
@@ -105,6 +107,7 @@ export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
     cpuRequestMillicores: readVariable(env, 'CHAT_CPU_REQUEST_MILLICORES', wholeNumber(0, 1_000_000).default(0)) || undefined,
     tls: readServerTls(env),
     redisCaFile: readVariable(env, 'CHAT_REDIS_CA_FILE', filePath.optional()),
+    redisSentinelTls: readVariable(env, 'CHAT_REDIS_SENTINEL_TLS', booleanText.default(false)),
   };
 }
 

@@ -14,7 +14,7 @@ import { prometheusPathDirs, provisionPrometheus } from './prometheus.js';
 import { slowStep } from './progress.js';
 import { startClusterRedis } from './redis-cluster.js';
 import { startSentinelRedis } from './redis-sentinel.js';
-import { provisionRedis, startRedis, startTlsRedis } from './redis.js';
+import { provisionRedis, startRedis, startTlsRedis, startTlsSentinel } from './redis.js';
 
 /** What a started part tells its users: environment variables and folders for PATH. */
 export interface PartExports {
@@ -78,12 +78,14 @@ const PARTS = {
     start: async ({ redisServer, cassandra }, launcher) => {
       const certs = await makeTestCertificates(launcher.path('certificates'));
       const [redisUrl, contactPoints] = await Promise.all([startTlsRedis(redisServer, launcher, certs), startCassandra(cassandra, launcher, certs)]);
+      const sentinelUrl = await startTlsSentinel(redisServer, launcher, certs, Number(new URL(redisUrl).port));
       return {
         variables: {
           CHAT_TEST_CA_FILE: certs.caFile,
           CHAT_TEST_CERT_FILE: certs.certFile,
           CHAT_TEST_KEY_FILE: certs.keyFile,
           CHAT_REDIS_TLS_URL: redisUrl,
+          CHAT_REDIS_SENTINEL_TLS_URL: sentinelUrl,
           CHAT_CASSANDRA_TLS_CONTACT_POINTS: contactPoints,
         },
         pathDirs: [],

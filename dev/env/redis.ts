@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { TestCertificates } from './certificates.js';
@@ -55,6 +56,43 @@ export async function startTlsRedis(redisServer: string, launcher: Launcher, cer
   await launcher.start('redis-tls', redisServer, [...redisServerArgs(port, dir), ...tls], () => answersPing(url, { ca }));
   return url;
 }
+
+/**
+ * Starts a sentinel that listens on TLS only and watches the TLS-only Redis on `redisPort`
+ * (over TLS: `tls-replication`), as the operator's managed Sentinels with spec.tls do;
+ * resolves with the `rediss+sentinel://` URL once it names that Redis as primary.
+ */
+export async function startTlsSentinel(redisServer: string, launcher: Launcher, certs: Pick<TestCertificates, 'caFile' | 'certFile' | 'keyFile'>, redisPort: number): Promise<string> {
+  const port = await freePort();
+  const dir = launcher.path('sentinel-tls');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'sentinel.conf');
+  // A sentinel rewrites its configuration file as it learns the topology.
+  writeFileSync(
+    config,
+    [
+      'bind 127.0.0.1',
+      'port 0',
+      `tls-port ${port}`,
+      `tls-cert-file ${certs.certFile}`,
+      `tls-key-file ${certs.keyFile}`,
+      `tls-ca-cert-file ${certs.caFile}`,
+      'tls-auth-clients no',
+      'tls-replication yes',
+      `dir ${dir}`,
+      `sentinel monitor ${TLS_SENTINEL_MASTER} 127.0.0.1 ${redisPort} 1`,
+      '',
+    ].join('\n'),
+  );
+  const ca = readFileSync(certs.caFile, 'utf8');
+  await launcher.start('sentinel-tls', redisServer, [config, '--sentinel'], async () => {
+    const primary = await askRedis(`rediss://127.0.0.1:${port}`, (client) => client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', TLS_SENTINEL_MASTER), { ca });
+    return Array.isArray(primary) && String(primary[1]) === String(redisPort);
+  });
+  return `rediss+sentinel://127.0.0.1:${port}/${TLS_SENTINEL_MASTER}`;
+}
+
+const TLS_SENTINEL_MASTER = 'chat';
 
 /** Whether a Redis at `url` answers PING now (one attempt, no retries). */
 export async function answersPing(url: string, tls?: { ca: string }): Promise<boolean> {

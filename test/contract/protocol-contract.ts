@@ -422,10 +422,17 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
 
       it('refuses sends over the per-user rate with rate_limited, and closes sustained abuse with 1008', async () => {
         const client = await connect(user('flood'));
+        const started = Date.now();
         const replies = await Promise.all(Array.from({ length: 60 }, (_, i) => client.request({ type: 'send', to: { user: user('flood-target') }, text: `${i}` })));
+        const seconds = (Date.now() - started) / 1000;
         const codes = replies.map((reply) => (reply.type === 'ack' ? 'ack' : reply.code));
-        expect(codes).toContain('ack');
-        expect(codes).toContain('rate_limited');
+        const acks = codes.filter((code) => code === 'ack').length;
+        expect(acks).toBeGreaterThan(0);
+        // The node checks the rate as it takes each send, one at a time: 20 at once, then 20 a
+        // second for as long as the sends took. A fast node refuses most of the 60; a slow
+        // store (TLS on a loaded machine) lets more through, never more than the rate allows.
+        expect(acks).toBeLessThanOrEqual(Math.ceil(20 + 20 * seconds));
+        expect(new Set(codes.filter((code) => code !== 'ack'))).toEqual(new Set(acks === 60 ? [] : ['rate_limited']));
         for (let i = 0; i < 100; i++) client.sendRaw('{');
         expect(await client.closed()).toBe(1008);
       });

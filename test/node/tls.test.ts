@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { Client } from 'cassandra-driver';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { connectRedisBus } from '../../node/bus/redis/bus.js';
 import { makeTestCertificates } from '../../dev/env/certificates.js';
 import { startNode, stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 import { describeProtocol } from '../contract/protocol-contract.js';
@@ -115,6 +116,32 @@ describe('TLS on every hop refuses plaintext', () => {
     }
     await secure.shutdown();
   });
+});
+
+describe('the bus through sentinels that speak TLS only (the managed Sentinels with spec.tls)', () => {
+  const env = testEnvironment();
+  const ca = readFileSync(env.CHAT_TEST_CA_FILE, 'utf8');
+
+  it('finds the primary and carries envelopes when told the sentinels speak TLS, and is refused when not', async () => {
+    const prefix = `tls-sentinel-${randomBytes(3).toString('hex')}:`;
+    await expect(connectRedisBus(env.CHAT_REDIS_SENTINEL_TLS_URL, { prefix, tls: { ca } })).rejects.toMatchObject({ code: 'unavailable' });
+    const bus = await connectRedisBus(env.CHAT_REDIS_SENTINEL_TLS_URL, { prefix, tls: { ca }, sentinelTls: true });
+    try {
+      expect(await bus.isHealthy()).toBe(true);
+      const seen: string[] = [];
+      await bus.inbox.consume('node-a', (envelope) => {
+        if (envelope.kind === 'message') seen.push(envelope.message.text);
+        return Promise.resolve();
+      });
+      const message = { id: '01JABCDEFGHJKMNPQRSTVWXYZ0', conv: 'dm:a:b', from: 'a', to: { user: 'b' }, text: 'through TLS sentinels', ts: Date.now() };
+      await bus.inbox.publish('node-a', { kind: 'message', message, acceptedAt: Date.now(), users: ['b'] });
+      await vi.waitFor(() => {
+        expect(seen).toEqual(['through TLS sentinels']);
+      });
+    } finally {
+      await bus.close();
+    }
+  }, 60_000);
 });
 
 describe('the node reloads its certificate', () => {

@@ -14,6 +14,8 @@ const TestEnvironment = z.object({
   CHAT_TEST_CERT_FILE: z.string().min(1),
   CHAT_TEST_KEY_FILE: z.string().min(1),
   CHAT_REDIS_TLS_URL: z.string().startsWith('rediss://'),
+  /** A sentinel on TLS only watching that Redis. */
+  CHAT_REDIS_SENTINEL_TLS_URL: z.string().startsWith('rediss+sentinel://'),
   CHAT_CASSANDRA_TLS_CONTACT_POINTS: z.string().min(1),
   KUBECONFIG: z.string().min(1),
   /** libfaketime, preloaded into a node whose clock a test shifts. */

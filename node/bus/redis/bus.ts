@@ -30,6 +30,8 @@ export interface RedisBusOptions {
   onError?: (error: unknown) => void;
   /** For rediss:// addresses: the CA bundle the servers' certificates are checked against (default: the system's). */
   tls?: BusSettings['tls'];
+  /** Sentinel mode: ask the sentinels over TLS too (with the same CA). */
+  sentinelTls?: boolean;
 }
 
 const HEALTH_TIMEOUT_MS = 1_000;
@@ -54,6 +56,7 @@ export async function connectRedisBus(url: string, options: RedisBusOptions = {}
     commandTimeoutMs: options.commandTimeoutMs ?? 2_000,
     report: options.onError ?? (() => undefined),
     tls: options.tls,
+    sentinelTls: options.sentinelTls,
   };
   const commands = openConnection(settings, 'commands', { commandTimeout: settings.commandTimeoutMs, enableAutoPipelining: true });
   const subscriber = openConnection(settings, 'subscriber', {});

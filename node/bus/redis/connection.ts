@@ -14,6 +14,8 @@ export interface BusSettings {
   report: (error: unknown) => void;
   /** How the data servers' certificates are checked when the address says TLS (a CA bundle); unset: the system's CAs. */
   tls?: Pick<ConnectionOptions, 'ca'> | undefined;
+  /** Sentinel mode: the sentinels too are asked over TLS, checked as the data servers are. */
+  sentinelTls?: boolean | undefined;
 }
 
 /** Options of one connection that differ by its role (the commands' timeout, the blocking reader's socket timeout). */
@@ -45,7 +47,7 @@ export function openConnection(settings: BusSettings, role: string, extras: Conn
     ...(extras.socketTimeout === undefined ? {} : { socketTimeout: extras.socketTimeout }),
     ...(settings.address.tls ? { tls: { ...settings.tls } } : {}),
   };
-  const connection = openFor(settings.address, perServer, extras.enableAutoPipelining ?? false);
+  const connection = openFor(settings, perServer, extras.enableAutoPipelining ?? false);
   connection.on('error', () => {
     // Connection errors surface as rejected commands and through isHealthy; the event only
     // needs a listener so ioredis does not print them.
@@ -95,7 +97,8 @@ export async function whenConnected(connection: RedisClient): Promise<void> {
   if (connection instanceof Cluster) await Promise.all(connection.nodes('master').map((master) => master.ping()));
 }
 
-function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipelining: boolean): RedisClient {
+function openFor(settings: BusSettings, perServer: RedisOptions, enableAutoPipelining: boolean): RedisClient {
+  const { address } = settings;
   const retryStrategy = (attempt: number): number => Math.min(attempt * 100, 1_000);
   switch (address.mode) {
     case 'standalone':
@@ -112,8 +115,9 @@ function openFor(address: RedisAddress, perServer: RedisOptions, enableAutoPipel
         password: address.password,
         sentinelPassword: address.sentinelPassword,
         db: address.db,
-        // TLS (perServer's) to the primary and replicas the sentinels name (the sentinels themselves are asked in plain text).
+        // TLS (perServer's) to the primary and replicas the sentinels name; the sentinels are asked in plain text unless sentinelTls.
         ...(address.tls ? { enableTLSForSentinelMode: true } : {}),
+        ...(settings.sentinelTls === true ? { sentinelTLS: { ...settings.tls } } : {}),
         sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
         sentinelRetryStrategy: retryStrategy,
         // No failoverDetector: its +switch-master can cut short a reconnect already asking
