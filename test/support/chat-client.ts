@@ -40,10 +40,18 @@ export class ChatClient {
     });
   }
 
-  /** Opens a socket to `baseUrl` (`ws://host:port`, or `wss://` trusting `ca`) and waits for `hello`. */
-  static async connect(baseUrl: string, token: string, via: 'header' | 'query' = 'header', ca?: string): Promise<ChatClient> {
+  /**
+   * Opens a socket to `baseUrl` (`ws://host:port`, or `wss://` trusting `ca`, checking the
+   * certificate against `servername` when the address is not the name it was issued for) and
+   * waits for `hello`.
+   */
+  static async connect(baseUrl: string, token: string, via: 'header' | 'query' = 'header', ca?: string, servername?: string): Promise<ChatClient> {
     const url = via === 'query' ? `${baseUrl}/ws?token=${encodeURIComponent(token)}` : `${baseUrl}/ws`;
-    const socket = new WebSocket(url, { ...(via === 'header' ? { headers: { authorization: `Bearer ${token}` } } : {}), ...(ca === undefined ? {} : { ca }) });
+    const socket = new WebSocket(url, {
+      ...(via === 'header' ? { headers: { authorization: `Bearer ${token}` } } : {}),
+      ...(ca === undefined ? {} : { ca }),
+      ...(servername === undefined ? {} : { servername }),
+    });
     const client = new ChatClient(socket);
     const hello = client.waitFor((frame) => frame.type === 'hello');
     // A refused upgrade never brings a hello; that failure is reported by the open below.
