@@ -1,8 +1,8 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { atRestKeyMounts, combineMounts } from './encryption.js';
-import { ownedMeta, RESTRICTED_CONTAINER } from './meta.js';
-import { NODE_UID, nodeEnv } from './node.js';
+import { nodeEnv } from './node.js';
+import { nodeImageJob } from './schema-job.js';
 
 /** The newest key version among a keys Secret's data keys (v1, v2, …), undefined when it has none. */
 export function newestKeyVersion(keys: readonly string[]): number | undefined {
@@ -30,24 +30,6 @@ export function desiredResealJob(cluster: ChatCluster, image: string, version: n
   if (keys.env.length === 0) return undefined;
   const shared = nodeEnv(cluster);
   const { env, volumes, volumeMounts } = combineMounts(shared, keys);
-  const name = resealJobName(cluster, version);
-  return {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: ownedMeta(cluster, name, 'schema'),
-    spec: {
-      backoffLimit: 10,
-      template: {
-        metadata: { labels: ownedMeta(cluster, name, 'schema').labels },
-        spec: {
-          restartPolicy: 'OnFailure',
-          automountServiceAccountToken: false,
-          // fsGroup: the keys are readable by the group only.
-          securityContext: { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, fsGroup: NODE_UID, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [{ name: 'reseal', image, args: ['reseal'], envFrom: shared.envFrom, env, securityContext: RESTRICTED_CONTAINER, volumeMounts }],
-          volumes,
-        },
-      },
-    },
-  };
+  // fsGroup: the keys are readable by the group only.
+  return nodeImageJob(cluster, resealJobName(cluster, version), { name: 'reseal', image, args: ['reseal'], envFrom: shared.envFrom, env, volumeMounts }, volumes, { fsGroup: true });
 }

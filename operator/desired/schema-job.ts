@@ -1,4 +1,4 @@
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1Container, V1Job, V1Volume } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { hashOf, namesOf, ownedMeta, RESTRICTED_CONTAINER } from './meta.js';
 import { dependencyTlsMounts } from './encryption.js';
@@ -20,7 +20,22 @@ export function schemaJobName(cluster: ChatCluster, image: string): string {
  */
 export function desiredSchemaJob(cluster: ChatCluster, image: string): V1Job {
   const { envFrom, env, volumes, volumeMounts } = nodeEnv(cluster);
-  const name = schemaJobName(cluster, image);
+  return nodeImageJob(cluster, schemaJobName(cluster, image), { name: 'migrate', image, args: ['migrate'], envFrom, env, volumeMounts }, volumes);
+}
+
+/**
+ * A Job running the node image once (`migrate`, `reseal`), labelled as the schema Job,
+ * whose way to the managed Cassandra it shares; `fsGroup` when a mounted Secret is
+ * readable by the group only.
+ */
+export function nodeImageJob(
+  cluster: ChatCluster,
+  name: string,
+  container: Required<Pick<V1Container, 'name' | 'image' | 'args' | 'envFrom' | 'env' | 'volumeMounts'>>,
+  volumes: V1Volume[],
+  options: { fsGroup?: boolean } = {},
+): V1Job {
+  const { volumeMounts, ...rest } = container;
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -32,18 +47,14 @@ export function desiredSchemaJob(cluster: ChatCluster, image: string): V1Job {
         spec: {
           restartPolicy: 'OnFailure',
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'migrate',
-              image,
-              args: ['migrate'],
-              envFrom,
-              env,
-              securityContext: RESTRICTED_CONTAINER,
-              ...(volumeMounts.length === 0 ? {} : { volumeMounts }),
-            },
-          ],
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: NODE_UID,
+            runAsGroup: NODE_UID,
+            ...(options.fsGroup === true ? { fsGroup: NODE_UID } : {}),
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [{ ...rest, securityContext: RESTRICTED_CONTAINER, ...(volumeMounts.length === 0 ? {} : { volumeMounts }) }],
           ...(volumes.length === 0 ? {} : { volumes }),
         },
       },
