@@ -22,3 +22,14 @@ describe('RecentIds', () => {
     expect(recent.has('c')).toBe(true);
   });
 });
+
+describe('RecentIds at capacity', () => {
+  it('keeps exactly the newest ids however many went through', () => {
+    const recent = new RecentIds(1000);
+    for (let i = 0; i < 10_500; i++) recent.remember(`id${i}`);
+    expect(recent.has('id9499')).toBe(false);
+    expect(recent.has('id9500')).toBe(true);
+    expect(recent.has('id10499')).toBe(true);
+    expect(recent.remember('id10000')).toBe(false);
+  });
+});
