@@ -110,11 +110,12 @@ describe('the managed Cassandra with the ChatCluster’s certificate', () => {
     }
   });
 
-  it('stays plaintext with a certificate of the user’s own and without spec.tls', () => {
-    for (const spec of [{ tls: { secretName: 'public-cert' } }, {}]) {
-      const plain = desiredCassandra(cluster(spec))?.statefulSet.spec?.template.spec;
-      expect(plain?.containers[0]?.command).toBeUndefined();
-      expect(plain?.volumes).toBeUndefined();
-    }
+  it('speaks TLS from <name>-tls with a certificate of the user’s own too, and stays plaintext without spec.tls', () => {
+    const own = desiredCassandra(cluster({ tls: { secretName: 'public-cert' } }))?.statefulSet.spec?.template.spec;
+    expect(own?.containers[0]?.command?.join(' ')).toContain('client_encryption_options');
+    expect(own?.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'demo-tls', defaultMode: 0o440 } });
+    const plain = desiredCassandra(cluster({}))?.statefulSet.spec?.template.spec;
+    expect(plain?.containers[0]?.command).toBeUndefined();
+    expect(plain?.volumes).toBeUndefined();
   });
 });

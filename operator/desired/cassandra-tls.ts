@@ -9,13 +9,9 @@ export const CASSANDRA_KEYSTORE_DIR = '/etc/cassandra/keystore';
 const CASSANDRA_YAML = '/etc/cassandra/cassandra.yaml';
 const PEM_FACTORY = 'org.apache.cassandra.security.PEMBasedSslContextFactory';
 
-/**
- * Whether the managed Cassandra speaks TLS: when the ChatCluster's certificate covers its
- * names, as for the managed Redis (spec.tls.selfSigned or issuerRef).
- */
+/** Whether the managed Cassandra speaks TLS: whenever the ChatCluster has spec.tls, as the managed Redis (see managedRedisTls). */
 export function managedCassandraTls(cluster: ChatCluster): boolean {
-  const tls = cluster.spec.tls;
-  return tls !== undefined && tls.secretName === undefined;
+  return cluster.spec.tls !== undefined;
 }
 
 /**

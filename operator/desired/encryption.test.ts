@@ -4,7 +4,7 @@ import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster
 import { endpointOf } from '../reconcile/status.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
 import { nodeTemplateHash } from './node.js';
-import { certificateDnsNames } from './encryption.js';
+import { certificateDnsNames, operatorSignsCertificate } from './encryption.js';
 
 function cluster(spec: unknown = {}): ChatCluster {
   return {
@@ -167,5 +167,22 @@ describe('the names the ChatCluster’s certificate covers', () => {
   it('leave out external Redis and Cassandra, which have certificates of their own', () => {
     const names = certificateDnsNames(cluster(EXTERNAL));
     expect(names.some((name) => name.includes('redis') || name.includes('cassandra'))).toBe(false);
+  });
+
+  it('are the stores’ alone when the user’s own certificate serves the chat Services', () => {
+    const names = certificateDnsNames(cluster({ tls: { secretName: 'public-cert' } }));
+    expect(names).toContain('demo-redis.team-a.svc');
+    expect(names).toContain('*.demo-cassandra.team-a.svc');
+    expect(names.some((name) => name.includes('chat'))).toBe(false);
+  });
+});
+
+describe('who signs <name>-tls', () => {
+  it('is the operator for selfSigned, and for a certificate of the user’s own while it runs a store; cert-manager for issuerRef', () => {
+    expect(operatorSignsCertificate(cluster({ tls: { selfSigned: true } }))).toBe(true);
+    expect(operatorSignsCertificate(cluster({ tls: { secretName: 'public-cert' } }))).toBe(true);
+    expect(operatorSignsCertificate(cluster({ ...EXTERNAL, tls: { secretName: 'public-cert' } }))).toBe(false);
+    expect(operatorSignsCertificate(cluster({ tls: { issuerRef: { name: 'ca', kind: 'Issuer' } } }))).toBe(false);
+    expect(operatorSignsCertificate(cluster({}))).toBe(false);
   });
 });

@@ -93,7 +93,7 @@ export function atRestKeyMounts(cluster: ChatCluster): FileMounts {
 export function dependencyTlsMounts(cluster: ChatCluster): FileMounts {
   const parts: FileMounts[] = [];
   // An external Redis's CA is the user's; the managed one's is in the ChatCluster's certificate Secret.
-  const managedRedisCa = managedRedisTls(cluster) === undefined || cluster.spec.redis.managed === undefined || cluster.spec.redis.external !== undefined ? undefined : { name: namesOf(cluster).tls, key: CA_FILE };
+  const managedRedisCa = managedRedisTls(cluster) === undefined || !runsRedis(cluster) ? undefined : { name: namesOf(cluster).tls, key: CA_FILE };
   const redisCa = cluster.spec.redis.external?.caSecretRef ?? managedRedisCa;
   if (redisCa !== undefined) {
     // The managed Sentinels listen on TLS only (their peers reach each other over TLS, on the port clients use).
@@ -103,9 +103,8 @@ export function dependencyTlsMounts(cluster: ChatCluster): FileMounts {
       ...secretDirectory('redis-ca', redisCa.name, REDIS_CA_DIR, PUBLIC_MODE, [{ key: redisCa.key, path: CA_FILE }]),
     });
   }
-  const managedCassandra = cluster.spec.cassandra.managed !== undefined && cluster.spec.cassandra.external === undefined;
   // An external Cassandra's TLS is the user's to say; the managed one's follows the ChatCluster's certificate.
-  const cassandraTls = managedCassandra && managedCassandraTls(cluster) ? { enabled: true, caSecretRef: { name: namesOf(cluster).tls, key: CA_FILE } } : cluster.spec.cassandra.external?.tls;
+  const cassandraTls = runsCassandra(cluster) && managedCassandraTls(cluster) ? { enabled: true, caSecretRef: { name: namesOf(cluster).tls, key: CA_FILE } } : cluster.spec.cassandra.external?.tls;
   if (cassandraTls?.enabled === true) {
     const ca = cassandraTls.caSecretRef;
     parts.push({
@@ -126,21 +125,41 @@ function podNames(service: string, namespace: string): string[] {
   return [`*.${service}.${namespace}.svc`, `*.${service}.${namespace}.svc.cluster.local`];
 }
 
+/** Whether the operator runs the ChatCluster's Redis (managed, not external). */
+export function runsRedis(cluster: ChatCluster): boolean {
+  return cluster.spec.redis.managed !== undefined && cluster.spec.redis.external === undefined;
+}
+
+/** Whether the operator runs the ChatCluster's Cassandra (managed, not external). */
+export function runsCassandra(cluster: ChatCluster): boolean {
+  return cluster.spec.cassandra.managed !== undefined && cluster.spec.cassandra.external === undefined;
+}
+
 /**
- * The DNS names the ChatCluster's certificate (<name>-tls) covers: the chat Services and
- * each node pod, and, when the operator runs them, the Redis and Cassandra Services and pods,
- * which serve TLS with the same certificate.
+ * Whether the operator itself keeps <name>-ca and signs <name>-tls: with spec.tls.selfSigned,
+ * and with a certificate of the user's own (spec.tls.secretName) while it runs Redis or
+ * Cassandra. That certificate is for the public names and its CA's key is not the
+ * operator's, so the hops inside the cluster get a CA of the operator's own, as Strimzi's
+ * cluster CA: spec.tls means TLS on every hop, whatever serves the public port.
+ */
+export function operatorSignsCertificate(cluster: ChatCluster): boolean {
+  const tls = cluster.spec.tls;
+  if (tls === undefined) return false;
+  return tls.selfSigned === true || (tls.secretName !== undefined && (runsRedis(cluster) || runsCassandra(cluster)));
+}
+
+/**
+ * The DNS names <name>-tls covers: the chat Services and each node pod, which serve it
+ * (unless spec.tls.secretName serves them, when it covers only the stores), and, when the
+ * operator runs them, the Redis and Cassandra Services and pods, which serve TLS with it.
  */
 export function certificateDnsNames(cluster: ChatCluster): string[] {
   const names = namesOf(cluster);
   const namespace = cluster.metadata.namespace;
-  const managedRedis = cluster.spec.redis.managed !== undefined && cluster.spec.redis.external === undefined;
-  const managedCassandra = cluster.spec.cassandra.managed !== undefined && cluster.spec.cassandra.external === undefined;
+  const servesNodes = cluster.spec.tls?.secretName === undefined;
   return [
-    ...serviceNames(names.nodes, namespace),
-    ...serviceNames(names.headless, namespace),
-    ...podNames(names.headless, namespace),
-    ...(managedRedis ? [...serviceNames(names.redis, namespace), ...podNames(names.redis, namespace)] : []),
-    ...(managedCassandra ? [...serviceNames(names.cassandra, namespace), ...podNames(names.cassandra, namespace)] : []),
+    ...(servesNodes ? [...serviceNames(names.nodes, namespace), ...serviceNames(names.headless, namespace), ...podNames(names.headless, namespace)] : []),
+    ...(runsRedis(cluster) ? [...serviceNames(names.redis, namespace), ...podNames(names.redis, namespace)] : []),
+    ...(runsCassandra(cluster) ? [...serviceNames(names.cassandra, namespace), ...podNames(names.cassandra, namespace)] : []),
   ];
 }

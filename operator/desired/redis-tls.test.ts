@@ -88,13 +88,22 @@ describe('the managed Redis with the ChatCluster’s certificate', () => {
     }
   });
 
-  it('stays plaintext with a certificate of the user’s own (public names only) and without spec.tls', () => {
-    for (const spec of [{ tls: { secretName: 'public-cert' } }, {}]) {
-      const { redis, sentinel } = containers(spec);
-      expect(script(redis)).toContain('echo "port 6379"');
-      expect(script(redis)).not.toContain('tls');
-      expect(sentinel?.livenessProbe).toEqual({ tcpSocket: { port: 'sentinel' }, periodSeconds: 10 });
-      expect((objects(spec).find((object) => object.kind === 'ConfigMap') as V1ConfigMap).data?.CHAT_REDIS_URL).toMatch(/^redis\+sentinel:\/\//);
-    }
+  it('speaks TLS from <name>-tls with a certificate of the user’s own too (the operator signs <name>-tls for the stores)', () => {
+    const spec = { tls: { secretName: 'public-cert' } };
+    const { redis } = containers(spec);
+    expect(script(redis)).toContain('echo "tls-cert-file /etc/redis/tls/tls.crt"');
+    expect(desiredRedis(cluster(spec))?.statefulSet.spec?.template.spec?.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'demo-tls', defaultMode: 0o440 } });
+    const node = (objects(spec).find((object) => object.kind === 'Deployment') as V1Deployment).spec?.template.spec;
+    expect(node?.volumes).toContainEqual({ name: 'redis-ca', secret: { secretName: 'demo-tls', defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    // The public port still serves the user's certificate.
+    expect(node?.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'public-cert', defaultMode: 0o440 } });
+  });
+
+  it('stays plaintext without spec.tls', () => {
+    const { redis, sentinel } = containers({});
+    expect(script(redis)).toContain('echo "port 6379"');
+    expect(script(redis)).not.toContain('tls');
+    expect(sentinel?.livenessProbe).toEqual({ tcpSocket: { port: 'sentinel' }, periodSeconds: 10 });
+    expect((objects({}).find((object) => object.kind === 'ConfigMap') as V1ConfigMap).data?.CHAT_REDIS_URL).toMatch(/^redis\+sentinel:\/\//);
   });
 });

@@ -13,14 +13,12 @@ export interface RedisTls {
 }
 
 /**
- * TLS for the managed Redis and Sentinel when the ChatCluster's certificate covers their
- * names: spec.tls.selfSigned or issuerRef (<name>-tls is made for them). A certificate of
- * the user's own (tls.secretName) is for the public names only, so with it, and without
- * spec.tls, the managed Redis stays plaintext.
+ * TLS for the managed Redis and Sentinel whenever the ChatCluster has spec.tls, with
+ * <name>-tls, which covers their names whatever the source (see operatorSignsCertificate);
+ * without spec.tls the managed Redis is plaintext.
  */
 export function managedRedisTls(cluster: ChatCluster): RedisTls | undefined {
-  const tls = cluster.spec.tls;
-  if (tls === undefined || tls.secretName !== undefined) return undefined;
+  if (cluster.spec.tls === undefined) return undefined;
   return { dir: REDIS_TLS_DIR, cliFlags: `--tls --cacert ${REDIS_TLS_DIR}/ca.crt` };
 }
 

@@ -8,6 +8,7 @@ import type { Recommendation } from '../autoscale/decide.js';
 import { POD_DELETION_COST } from '../autoscale/deletion-cost.js';
 import { observeLoad, type PodReport } from '../autoscale/observed-load.js';
 import { SERVICE_MONITOR_API_VERSION, SERVICE_MONITOR_CRD, type AdminPortClients } from '../desired/access.js';
+import { operatorSignsCertificate } from '../desired/encryption.js';
 import { namesOf } from '../desired/meta.js';
 import { desiredObjects, nodeImage, wantsServiceMonitor } from '../desired/objects.js';
 import { nodeTemplateHash } from '../desired/node.js';
@@ -214,9 +215,9 @@ export class Reconciler {
     return present;
   }
 
-  /** The self-signed CA and certificate when the spec asks for them; when to look at them again. */
+  /** The operator's own CA and certificate when the spec calls for them; when to look at them again. */
   private async ensureCertificates(cluster: ChatCluster): Promise<number | undefined> {
-    if (cluster.spec.tls?.selfSigned !== true) return undefined;
+    if (!operatorSignsCertificate(cluster)) return undefined;
     const { recheckAt, written } = await this.selfSigned.ensure(cluster);
     for (const secret of written) await this.deps.writer.event(cluster.metadata, 'Normal', 'Certificate', `wrote Secret ${secret.name}, ${secret.reason}`);
     return recheckAt;

@@ -75,10 +75,12 @@ export class CertificateAuthorities {
 }
 
 /**
- * `spec.tls.selfSigned`: keeps a CA in <name>-ca and a server certificate signed by it in
- * <name>-tls (with ca.crt, for clients to trust), both made when missing and replaced when
- * they no longer serve (see serverCertificateProblem and caProblem), two thirds into their
- * lifetimes at the latest. The nodes re-read the files, so a renewal restarts nothing.
+ * The operator's own certificates (see operatorSignsCertificate: spec.tls.selfSigned, or
+ * spec.tls.secretName with a managed store): keeps a CA in <name>-ca and a server certificate
+ * signed by it in <name>-tls (with ca.crt, for clients to trust), both made when missing and
+ * replaced when they no longer serve (see serverCertificateProblem and caProblem), two thirds
+ * into their lifetimes at the latest. Nodes and stores re-read the files, so a renewal
+ * restarts nothing (but a Sentinel container).
  */
 export class SelfSignedCertificates {
   /** By ChatCluster uid: the names last found covered, and until when that is taken on trust. */

@@ -59,11 +59,12 @@ describe('the work queue', () => {
       return attempts.length < 4 ? Promise.reject(new Error('conflict')) : Promise.resolve();
     }, { concurrency: 1, baseDelayMs: 20, maxDelayMs: 1000, random: () => 0.5 });
     queue.add('ns/a');
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    for (let waited = 0; attempts.length < 4 && waited < 5000; waited += 10) await tick(10);
     expect(attempts).toHaveLength(4);
+    // Timers fire late on a busy machine, never early: each gap is at least its back-off,
+    // 20, 40 and 80 ms (a millisecond's rounding aside), so the third proves the growth.
     const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] ?? 0));
-    expect(gaps[1]).toBeGreaterThan(gaps[0] ?? 0);
-    expect(gaps[2]).toBeGreaterThan(gaps[1] ?? 0);
+    expect(gaps.map((gap, i) => gap >= WorkQueue.backoffMs(i + 1, 20, 1000, () => 0.5) - 1)).toEqual([true, true, true]);
   });
 
   it('computes back-off as base·2ⁿ capped, with jitter of at most ±20 %', () => {

@@ -207,6 +207,31 @@ describe('TLS managed by the operator, on a real control plane', () => {
       expect(service.spec?.ports?.[0]).toMatchObject({ name: 'https', appProtocol: 'kubernetes.io/wss' });
     });
 
+    it('with a certificate of the user’s own, signs one of its own for the managed Redis and Cassandra, which speak TLS with it', async () => {
+      await clusters.create('own', { autoscaling: { enabled: false }, replicas: 1, tls: { secretName: 'own-public' } });
+      const apps = admin.makeApiClient(AppsV1Api);
+      await vi.waitFor(async () => {
+        const redis = (await apps.readNamespacedStatefulSet({ namespace: watchNamespace, name: 'own-redis' })).spec?.template.spec;
+        expect(redis?.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'own-tls', defaultMode: 0o440 } });
+        expect(JSON.stringify(redis?.containers[0]?.command)).toContain('tls-port 6379');
+        const cassandra = (await apps.readNamespacedStatefulSet({ namespace: watchNamespace, name: 'own-cassandra' })).spec?.template.spec;
+        expect(JSON.stringify(cassandra?.containers[0]?.command)).toContain('client_encryption_options');
+      }, { timeout: 60_000, interval: 500 });
+
+      const stores = pemsOf(await secret('own-tls'));
+      expect(stores.ca).toBe(pemsOf(await secret('own-ca')).certificate);
+      const names = new X509Certificate(stores.certificate).subjectAltName ?? '';
+      expect(names).toContain(`DNS:own-redis.${watchNamespace}.svc`);
+      expect(names).toContain(`DNS:*.own-cassandra.${watchNamespace}.svc`);
+      // The public names are the user's certificate's, not this one's.
+      expect(names).not.toContain('own-chat');
+
+      const pod = (await apps.readNamespacedDeployment({ namespace: watchNamespace, name: 'own-chat' })).spec?.template.spec;
+      expect(pod?.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'own-public', defaultMode: 0o440 } });
+      expect(pod?.volumes).toContainEqual({ name: 'redis-ca', secret: { secretName: 'own-tls', defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+      expect(pod?.volumes).toContainEqual({ name: 'cassandra-ca', secret: { secretName: 'own-tls', defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    });
+
     it('turns TLS off again: plain ports, no certificate volume, a host:port endpoint', async () => {
       await clusters.patch('secure', { spec: { tls: null } });
       await vi.waitFor(async () => {
