@@ -2,7 +2,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
-import { desiredResealJob, newestKeyVersion } from './reseal-job.js';
+import { desiredResealJob, newestKeyVersion, resealOutcome } from './reseal-job.js';
 
 function cluster(spec: unknown): ChatCluster {
   return {
@@ -61,5 +61,17 @@ describe('the reseal Job', () => {
     expect(created(AT_REST, { newestKeyVersion: undefined })).toEqual([]);
     expect(created(AT_REST, { newestKeyVersion: 2, schemaReady: false })).toEqual([]);
     expect(desiredObjects(cluster(AT_REST), { ...context, newestKeyVersion: 2 }, () => 's').applied.some((object) => object.metadata?.name === 'demo-reseal-v2')).toBe(false);
+  });
+});
+
+describe('what a reseal Job’s end tells the user', () => {
+  const job = (status: V1Job['status']): V1Job => ({ metadata: { name: 'demo-reseal-v2' }, status });
+
+  it('says older versions may go once it succeeded, to keep them all when it failed, and nothing while it runs', () => {
+    expect(resealOutcome(job({ succeeded: 1 }), 2)).toMatchObject({ type: 'Normal', reason: 'Resealed', message: expect.stringContaining('versions below v2 may now be removed') as unknown });
+    const failed = resealOutcome(job({ failed: 6, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] }), 2);
+    expect(failed).toMatchObject({ type: 'Warning', reason: 'ResealFailed', message: expect.stringContaining('keep every key version') as unknown });
+    expect(resealOutcome(job({ active: 1 }), 2)).toBeUndefined();
+    expect(resealOutcome(job({ failed: 1, conditions: [{ type: 'Failed', status: 'False' }] }), 2)).toBeUndefined();
   });
 });

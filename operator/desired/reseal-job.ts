@@ -33,3 +33,22 @@ export function desiredResealJob(cluster: ChatCluster, image: string, version: n
   // fsGroup: the keys are readable by the group only.
   return nodeImageJob(cluster, resealJobName(cluster, version), { name: 'reseal', image, args: ['reseal'], envFrom: shared.envFrom, env, volumeMounts }, volumes, { fsGroup: true });
 }
+
+/** What a finished reseal Job means for the user, as an Event; undefined while it runs. */
+export function resealOutcome(job: V1Job, version: number): { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined {
+  const name = job.metadata?.name ?? '';
+  if ((job.status?.succeeded ?? 0) > 0) {
+    return {
+      type: 'Normal',
+      reason: 'Resealed',
+      message: `reseal Job ${name} succeeded: every stored message text is sealed with key v${version}; versions below v${version} may now be removed from the keys Secret`,
+    };
+  }
+  const failed = job.status?.conditions?.find((condition) => condition.type === 'Failed' && condition.status === 'True');
+  if (failed === undefined) return undefined;
+  return {
+    type: 'Warning',
+    reason: 'ResealFailed',
+    message: `reseal Job ${name} failed (${failed.message ?? failed.reason ?? 'no reason given'}): keep every key version; delete the Job to run it again`,
+  };
+}

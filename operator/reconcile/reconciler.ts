@@ -15,6 +15,7 @@ import { nodeTemplateHash } from '../desired/node.js';
 import { REDIS_MASTER_NAME, sentinelAddresses } from '../desired/redis.js';
 import { resolveManagedRedis, withResolvedRedis } from '../desired/redis-mode.js';
 import { rolloutMinReadySeconds } from '../desired/rollout-pace.js';
+import { resealJobName, resealOutcome } from '../desired/reseal-job.js';
 import { schemaJobName } from '../desired/schema-job.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { applyIfChanged } from './apply.js';
@@ -62,6 +63,8 @@ export interface ReconcileResult {
  */
 export class Reconciler {
   private readonly scalingHistory = new Map<string, Recommendation[]>();
+  /** The uids of the reseal Jobs whose outcome has been told in an Event (once per operator process). */
+  private readonly resealsTold = new Set<string>();
   /**
    * Writes to objects without a cache: the generated Secret (the operator may not read
    * Secrets, so it tries the create again after a while, a 409 when it is still there) and
@@ -183,6 +186,8 @@ export class Reconciler {
     if (applied > 0) log.info({ key, applied }, 'applied changed objects');
     await this.prune(cluster, [...objects, ...plan.createOnly], { jobName: plan.schemaJobName, ready: schemaReady });
 
+    if (newestKeyVersion !== undefined) await this.tellResealOutcome(cluster, newestKeyVersion);
+
     const observed = this.observe(cluster, nodeReplicas, load.openConnections, plan.schemaJobName);
     await this.writeStatus(cluster, { ...observed, sentinels: await this.askRedisPrimary(cluster, observed.redis) });
     this.deps.metrics.readyReplicas.set({ namespace, chatcluster: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
@@ -221,6 +226,17 @@ export class Reconciler {
     const { recheckAt, written } = await this.selfSigned.ensure(cluster);
     for (const secret of written) await this.deps.writer.event(cluster.metadata, 'Normal', 'Certificate', `wrote Secret ${secret.name}, ${secret.reason}`);
     return recheckAt;
+  }
+
+  /** An Event once the newest key version's reseal Job has ended: whether older versions may go. */
+  private async tellResealOutcome(cluster: ChatCluster, version: number): Promise<void> {
+    const job = this.deps.caches.owned.Job.get(cluster.metadata.namespace, resealJobName(cluster, version));
+    const uid = job?.metadata?.uid;
+    if (job === undefined || uid === undefined || this.resealsTold.has(uid)) return;
+    const outcome = resealOutcome(job, version);
+    if (outcome === undefined) return;
+    await this.deps.writer.event(cluster.metadata, outcome.type, outcome.reason, outcome.message);
+    this.resealsTold.add(uid);
   }
 
   /** The Sentinels' answer, once every Redis pod is ready (before, the condition waits on the pods anyway). */

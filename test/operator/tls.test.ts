@@ -341,5 +341,16 @@ describe('TLS managed by the operator, on a real control plane', () => {
       await new Promise((resolve) => setTimeout(resolve, 3000));
       await expect(admin.makeApiClient(BatchV1Api).readNamespacedJob({ namespace: watchNamespace, name: 'sealed-reseal-v2' })).resolves.toBeDefined();
     });
+
+    it('tells in an Event, once the Job has succeeded, that the older versions may be removed', async () => {
+      const told = await vi.waitFor(async () => {
+        const listed = await core.listNamespacedEvent({ namespace: watchNamespace, fieldSelector: 'involvedObject.kind=ChatCluster,involvedObject.name=sealed,reason=Resealed' });
+        expect(listed.items).toHaveLength(1);
+        return listed.items[0];
+      }, { timeout: 60_000, interval: 500 });
+      expect(told?.type).toBe('Normal');
+      expect(told?.message).toContain('reseal Job sealed-reseal-v2 succeeded');
+      expect(told?.message).toContain('versions below v2 may now be removed');
+    });
   });
 });
