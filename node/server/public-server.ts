@@ -2,10 +2,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import express from 'express';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { ConfigError } from '../../common/env.js';
 import type { Logger } from '../../common/log.js';
-import type { TokenVerifier } from '../auth/tokens.js';
+import type { Identity, TokenVerifier } from '../auth/tokens.js';
 import type { ChatNode } from '../chat/chat-node.js';
 import { asChatError, HTTP_STATUS } from '../protocol/errors.js';
 import { readCertificatePair, reloadCertificateOnChange, type CertificateFiles } from './certificate-files.js';
@@ -43,13 +43,12 @@ export function createPublicServer(options: PublicServerOptions): Server {
 
   const server = options.tls === undefined ? createServer(app) : createTlsPublicServer(app, options.tls, log);
   // ws closes a socket whose frame exceeds maxPayload with 1009, as the protocol requires.
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
+  // No client tracking: the node keeps its own sockets (LocalSockets), and ws's Set and
+  // close listener would only add memory to every idle socket.
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, clientTracking: false });
+  const serve = socketServer(node, options.socketLimits, log);
   server.on('upgrade', (request: IncomingMessage, stream: Duplex, head: Buffer) => {
-    // Node removes its own error listener before 'upgrade': a client resetting the
-    // connection during the token check must not take the process down.
-    stream.on('error', () => {
-      stream.destroy();
-    });
+    destroyOnError(stream);
     const url = new URL(request.url ?? '/', 'http://local');
     if (url.pathname !== '/ws') {
       refuseUpgrade(stream, 404, 'not_found', 'WebSocket endpoint is /ws');
@@ -67,11 +66,7 @@ export function createPublicServer(options: PublicServerOptions): Server {
     }
     verifier.verify(token).then(
       (identity) => {
-        sockets.handleUpgrade(request, stream, head, (socket) => {
-          serveSocket(socket, identity, node, options.socketLimits, log).catch((error: unknown) => {
-            log.error({ err: error }, 'socket failed');
-          });
-        });
+        sockets.handleUpgrade(request, stream, head, serve(identity));
       },
       (error: unknown) => {
         node.metrics.authFailures.inc();
@@ -81,6 +76,30 @@ export function createPublicServer(options: PublicServerOptions): Server {
     );
   });
   return server;
+}
+
+/**
+ * Node removes its own error listener before 'upgrade': a client resetting the connection
+ * during the token check must not take the process down. A function of its own, so the
+ * listener (which stays for the socket's life) holds the stream alone, not the request.
+ */
+function destroyOnError(stream: Duplex): void {
+  stream.on('error', () => {
+    stream.destroy();
+  });
+}
+
+/**
+ * What serves an upgraded socket for `identity`. Made out here, not inline in the upgrade
+ * handler: a callback made there would keep the handler's scope (the request with its
+ * headers and token, the upgrade's first bytes) alive for as long as the socket is open.
+ */
+function socketServer(node: ChatNode, limits: SocketLimits, log: Logger): (identity: Identity) => (socket: WebSocket) => void {
+  return (identity) => (socket) => {
+    serveSocket(socket, identity, node, limits, log).catch((error: unknown) => {
+      log.error({ err: error }, 'socket failed');
+    });
+  };
 }
 
 function createTlsPublicServer(app: express.Express, tls: NonNullable<PublicServerOptions['tls']>, log: Logger): Server {
