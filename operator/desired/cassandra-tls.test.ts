@@ -5,19 +5,11 @@ import { join } from 'node:path';
 import type { KubernetesObject, V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { CASSANDRA_KEYSTORE_DIR, CASSANDRA_TLS_DIR, cassandraTlsStartScript } from './cassandra-tls.js';
 import { desiredCassandra } from './dependencies.js';
-import { desiredObjects } from './objects.js';
+import { appliedObjects, chatClusterOf } from '../../test/support/chatcluster-fixture.js';
 
-function cluster(spec: unknown): ChatCluster {
-  return {
-    apiVersion: 'chatcluster.dev/v1alpha1',
-    kind: 'ChatCluster',
-    metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: parseChatClusterSpec(spec),
-  };
-}
+const cluster = chatClusterOf;
 
 const SELF_SIGNED = { tls: { selfSigned: true } };
 
@@ -92,14 +84,7 @@ describe('the managed Cassandra with the ChatCluster’s certificate', () => {
   });
 
   it('points every chat container at Cassandra over TLS with the CA from <name>-tls', () => {
-    const objects: KubernetesObject[] = desiredObjects(cluster(SELF_SIGNED), {
-      nodeReplicas: 1,
-      defaultImage: 'img',
-      serviceMonitorCrdPresent: false,
-      schemaReady: true,
-      nodeMinReadySeconds: undefined,
-      adminPortClients: { operatorNamespace: 'ops', prometheusNamespace: undefined },
-    }, () => 's').applied;
+    const objects: KubernetesObject[] = appliedObjects(cluster(SELF_SIGNED));
     for (const kind of ['Deployment', 'Job']) {
       const chatPod = (objects.find((object) => object.kind === kind) as V1Deployment | V1Job).spec?.template.spec;
       expect(chatPod?.containers[0]?.env).toEqual(expect.arrayContaining([

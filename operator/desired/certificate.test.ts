@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredCertificate } from './certificate.js';
 import { certificateDnsNames } from './encryption.js';
-import { desiredObjects } from './objects.js';
+import { appliedObjects, chatClusterOf } from '../../test/support/chatcluster-fixture.js';
 
-function cluster(spec: unknown): ChatCluster {
-  return {
-    apiVersion: 'chatcluster.dev/v1alpha1',
-    kind: 'ChatCluster',
-    metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: parseChatClusterSpec(spec),
-  };
-}
+const cluster = chatClusterOf;
 
 describe('the cert-manager Certificate of spec.tls.issuerRef', () => {
   const issued = cluster({ tls: { issuerRef: { name: 'team-ca', kind: 'Issuer' } } });
@@ -35,14 +27,7 @@ describe('the cert-manager Certificate of spec.tls.issuerRef', () => {
 
   it('is made for issuerRef only, and applied before the objects that mount its Secret', () => {
     for (const tls of [undefined, { selfSigned: true }, { secretName: 'mine' }]) expect(desiredCertificate(cluster({ tls }))).toBeUndefined();
-    const kinds = desiredObjects(issued, {
-      nodeReplicas: 1,
-      defaultImage: 'img',
-      serviceMonitorCrdPresent: false,
-      schemaReady: true,
-      nodeMinReadySeconds: undefined,
-      adminPortClients: { operatorNamespace: 'ops', prometheusNamespace: undefined },
-    }, () => 's').applied.map((object) => object.kind);
+    const kinds = appliedObjects(issued).map((object) => object.kind);
     expect(kinds.indexOf('Certificate')).toBeLessThan(kinds.indexOf('Deployment'));
     expect(kinds.indexOf('Certificate')).toBeLessThan(kinds.indexOf('StatefulSet'));
   });

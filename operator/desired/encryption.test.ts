@@ -1,28 +1,14 @@
 import type { KubernetesObject, V1Container, V1Deployment, V1Job, V1PodSpec, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { endpointOf } from '../reconcile/status.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
 import { nodeTemplateHash } from './node.js';
 import { certificateDnsNames, operatorSignsCertificate } from './encryption.js';
+import { chatClusterOf, THREE_NODE_CONTEXT } from '../../test/support/chatcluster-fixture.js';
 
-function cluster(spec: unknown = {}): ChatCluster {
-  return {
-    apiVersion: 'chatcluster.dev/v1alpha1',
-    kind: 'ChatCluster',
-    metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: parseChatClusterSpec(spec),
-  };
-}
+const cluster = chatClusterOf;
 
-const context: DesiredContext = {
-  nodeReplicas: 3,
-  defaultImage: 'chatcluster/chat-node:0.1.0',
-  serviceMonitorCrdPresent: false,
-  schemaReady: true,
-  nodeMinReadySeconds: undefined,
-  adminPortClients: { operatorNamespace: 'chatcluster-system', prometheusNamespace: undefined },
-};
+const context: DesiredContext = THREE_NODE_CONTEXT;
 
 const applied = (spec: unknown): KubernetesObject[] => desiredObjects(cluster(spec), context, () => 'generated').applied;
 

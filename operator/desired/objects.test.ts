@@ -1,26 +1,13 @@
 import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Job, V1NetworkPolicy, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
 import { nodeTemplateHash, TEMPLATE_HASH, TERMINATION_GRACE_SECONDS } from './node.js';
+import { chatClusterOf, THREE_NODE_CONTEXT } from '../../test/support/chatcluster-fixture.js';
 
-function cluster(spec: unknown = {}, name = 'demo'): ChatCluster {
-  return {
-    apiVersion: 'chatcluster.dev/v1alpha1',
-    kind: 'ChatCluster',
-    metadata: { name, namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: parseChatClusterSpec(spec),
-  };
-}
+const cluster = (spec: unknown = {}, name = 'demo'): ChatCluster => chatClusterOf(spec, { name });
 
-const context: DesiredContext = {
-  nodeReplicas: 3,
-  defaultImage: 'chatcluster/chat-node:0.1.0',
-  serviceMonitorCrdPresent: false,
-  schemaReady: true,
-  nodeMinReadySeconds: undefined,
-  adminPortClients: { operatorNamespace: 'chatcluster-system', prometheusNamespace: undefined },
-};
+const context: DesiredContext = THREE_NODE_CONTEXT;
 
 function objectsOf(spec: unknown = {}, overrides: Partial<DesiredContext> = {}) {
   return desiredObjects(cluster(spec), { ...context, ...overrides }, () => 'generated-secret');

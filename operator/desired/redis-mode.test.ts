@@ -1,12 +1,10 @@
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredRedis } from './redis.js';
 import { resolveManagedRedis, resolveRedisMode, withResolvedRedis } from './redis-mode.js';
+import { chatClusterOf } from '../../test/support/chatcluster-fixture.js';
 
-function cluster(spec: unknown = {}): ChatCluster {
-  return { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 }, spec: parseChatClusterSpec(spec) };
-}
+const cluster = chatClusterOf;
 
 /** The StatefulSet each mode makes, as if it were running. */
 const runningStandalone = desiredRedis(cluster({ redis: { managed: { mode: 'standalone' } } }))?.statefulSet as V1StatefulSet;

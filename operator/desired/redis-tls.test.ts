@@ -1,31 +1,18 @@
 import type { KubernetesObject, V1ConfigMap, V1Container, V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
-import { desiredObjects } from './objects.js';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { desiredRedis } from './redis.js';
 import { withResolvedRedis } from './redis-mode.js';
+import { appliedObjects, chatClusterOf } from '../../test/support/chatcluster-fixture.js';
 
 function cluster(spec: unknown): ChatCluster {
-  const parsed: ChatCluster = {
-    apiVersion: 'chatcluster.dev/v1alpha1',
-    kind: 'ChatCluster',
-    metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: parseChatClusterSpec(spec),
-  };
-  return withResolvedRedis(parsed, undefined);
+  return withResolvedRedis(chatClusterOf(spec), undefined);
 }
 
 const SELF_SIGNED = { tls: { selfSigned: true } };
 
 function objects(spec: unknown): KubernetesObject[] {
-  return desiredObjects(cluster(spec), {
-    nodeReplicas: 1,
-    defaultImage: 'img',
-    serviceMonitorCrdPresent: false,
-    schemaReady: true,
-    nodeMinReadySeconds: undefined,
-    adminPortClients: { operatorNamespace: 'ops', prometheusNamespace: undefined },
-  }, () => 's').applied;
+  return appliedObjects(cluster(spec));
 }
 
 function containers(spec: unknown): Record<string, V1Container> {

@@ -1,13 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
-import { desiredObjects } from './objects.js';
 import { desiredRedis, managedRedisUrl, REDIS_MASTER_NAME } from './redis.js';
 import { resolveManagedRedis } from './redis-mode.js';
 import { redisStartScript, sentinelStartScript } from './redis-scripts.js';
+import { appliedObjects, chatClusterOf } from '../../test/support/chatcluster-fixture.js';
 
-function cluster(spec: unknown = {}): ChatCluster {
-  return { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 }, spec: parseChatClusterSpec(spec) };
-}
+const cluster = chatClusterOf;
 
 function redisOf(spec: unknown) {
   const redis = desiredRedis(cluster(spec));
@@ -80,11 +77,7 @@ describe('a Sentinel-managed Redis (the default)', () => {
   });
 
   it('admits the nodes to Redis and the Sentinels, the pods to each other, and the operator to the Sentinels only', () => {
-    const { applied } = desiredObjects(
-      cluster(),
-      { nodeReplicas: 2, defaultImage: 'i', serviceMonitorCrdPresent: false, schemaReady: true, nodeMinReadySeconds: undefined, adminPortClients: { operatorNamespace: 'ops', prometheusNamespace: undefined } },
-      () => 's',
-    );
+    const { applied } = { applied: appliedObjects(cluster(), { nodeReplicas: 2 }) };
     const policy = applied.find((object) => object.kind === 'NetworkPolicy' && object.metadata?.name === 'demo-redis') as { spec: { ingress: { ports: { port: number }[]; _from: { podSelector?: { matchLabels?: Record<string, string> }; namespaceSelector?: unknown }[] }[] } };
     const admitted = policy.spec.ingress.map((rule) => ({
       port: rule.ports[0]?.port,

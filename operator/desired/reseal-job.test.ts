@@ -1,27 +1,13 @@
 import type { V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
 import { desiredResealJob, newestKeyVersion, resealOutcome } from './reseal-job.js';
+import { chatClusterOf, DESIRED_CONTEXT } from '../../test/support/chatcluster-fixture.js';
 
-function cluster(spec: unknown): ChatCluster {
-  return {
-    apiVersion: 'chatcluster.dev/v1alpha1',
-    kind: 'ChatCluster',
-    metadata: { name: 'demo', namespace: 'team-a', uid: 'uid-1', generation: 1 },
-    spec: parseChatClusterSpec(spec),
-  };
-}
+const cluster = chatClusterOf;
 
 const AT_REST = { encryption: { atRest: { keysSecretRef: { name: 'chat-keys' } } } };
-const context: DesiredContext = {
-  nodeReplicas: 1,
-  defaultImage: 'chat-node:1',
-  serviceMonitorCrdPresent: false,
-  schemaReady: true,
-  nodeMinReadySeconds: undefined,
-  adminPortClients: { operatorNamespace: 'ops', prometheusNamespace: undefined },
-};
+const context: DesiredContext = { ...DESIRED_CONTEXT, defaultImage: 'chat-node:1' };
 
 describe('the newest at-rest key version', () => {
   it('is the highest vN among the Secret’s keys, by number, ignoring anything else', () => {

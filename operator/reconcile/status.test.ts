@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
+import type { ChatCluster } from '../../common/chatcluster.js';
 import { computeStatus, invalidSpecStatus, statusChanged, statusPatch, type Observed } from './status.js';
+import { chatClusterOf } from '../../test/support/chatcluster-fixture.js';
 
 const now = new Date('2026-11-22T10:00:00Z');
-function cluster(spec: unknown = {}): ChatCluster {
-  return { apiVersion: 'chatcluster.dev/v1alpha1', kind: 'ChatCluster', metadata: { name: 'demo', namespace: 'ns', uid: 'u', generation: 4 }, spec: parseChatClusterSpec(spec) };
-}
+const cluster = (spec: unknown = {}): ChatCluster => chatClusterOf(spec, { namespace: 'ns', uid: 'u', generation: 4 });
 const readySet = (replicas: number) => ({ spec: { replicas, selector: {}, serviceName: 'x', template: {} }, status: { replicas, readyReplicas: replicas } });
 const allReady: Observed = {
   redis: readySet(3),
