@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { ChatError } from '../protocol/errors.js';
 import { UserId } from '../protocol/frames.js';
@@ -21,13 +22,18 @@ export interface TokenVerifier {
  * and algorithm confusion (an HS256 token signed with a public key) are refused.
  */
 export function tokenVerifier(config: AuthConfig): TokenVerifier {
-  const key: Uint8Array | JWTVerifyGetKey =
-    config.kind === 'secret' ? new TextEncoder().encode(config.secret) : createRemoteJWKSet(new URL(config.url));
+  // The shared secret is imported as a key once: given raw bytes, jose imports them again
+  // for every token it checks.
+  const key: Promise<webcrypto.CryptoKey> | JWTVerifyGetKey =
+    config.kind === 'secret'
+      ? webcrypto.subtle.importKey('raw', new TextEncoder().encode(config.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+      : createRemoteJWKSet(new URL(config.url));
   const algorithms = config.kind === 'secret' ? ['HS256'] : ['RS256', 'ES256'];
   return {
     async verify(token) {
       try {
-        const { payload } = await jwtVerify(token, key as Uint8Array, { algorithms, requiredClaims: ['exp', 'sub'] });
+        const options = { algorithms, requiredClaims: ['exp', 'sub'] };
+        const { payload } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, await key, options);
         const user = UserId.safeParse(payload.sub);
         if (!user.success) throw new ChatError('unauthorized', 'token subject is not a valid user id');
         return { user: user.data, expiresAt: (payload.exp ?? 0) * 1000 };
