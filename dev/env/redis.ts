@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { askRedisOnce } from '../../common/redis-once.js';
 import type { TestCertificates } from './certificates.js';
 import { EnvError } from './errors.js';
 import type { Launcher } from './launcher.js';
@@ -101,17 +102,8 @@ export async function answersPing(url: string, tls?: { ca: string }): Promise<bo
 }
 
 /** Runs `question` on a one-off connection to `url` (no retries; `tls`: the CA a rediss:// server is checked against) and closes it. */
-export async function askRedis<T>(url: string, question: (client: Redis) => Promise<T>, tls?: { ca: string }): Promise<T> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000, ...(tls === undefined ? {} : { tls }) });
-  client.on('error', () => {
-    // Refused connections while the server starts are expected; connect() reports them.
-  });
-  try {
-    await client.connect();
-    return await question(client);
-  } finally {
-    client.disconnect();
-  }
+export function askRedis<T>(url: string, question: (client: Redis) => Promise<T>, tls?: { ca: string }): Promise<T> {
+  return askRedisOnce(url, question, { timeoutMs: 5_000, tls });
 }
 
 /**

@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { withinMs } from '../../common/deadline.js';
+import { askRedisOnce } from '../../common/redis-once.js';
 
 /**
  * What the Sentinels of a managed Redis said about its primary. `reached: false` when
@@ -18,32 +17,18 @@ const MasterAddress = z.union([z.null(), z.tuple([z.string(), z.string()])]);
 /** One Sentinel's answer: the primary's host, null when it knows none; undefined when it did not answer. */
 async function askOne(address: string, masterName: string, tls: { ca: string } | undefined): Promise<string | null | undefined> {
   const separator = address.lastIndexOf(':');
-  const client = new Redis({
-    host: address.slice(0, separator),
-    port: Number(address.slice(separator + 1)),
-    lazyConnect: true,
-    connectTimeout: ASK_TIMEOUT_MS,
-    commandTimeout: ASK_TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-    // The Sentinels' certificate names each pod (<pod>.<service>.<namespace>.svc), the host dialled.
-    ...(tls === undefined ? {} : { tls: { ca: tls.ca } }),
-  });
-  client.on('error', () => undefined);
   try {
-    // A bound on the whole exchange, name lookup included, whatever the client's own timeouts cover.
+    // Over TLS the Sentinels' certificate names each pod (<pod>.<service>.<namespace>.svc), the host dialled.
     const reply = MasterAddress.safeParse(
-      await withinMs(
-        ASK_TIMEOUT_MS * 2,
-        client.connect().then(() => client.call('SENTINEL', 'get-master-addr-by-name', masterName)),
+      await askRedisOnce(
+        { host: address.slice(0, separator), port: Number(address.slice(separator + 1)) },
+        (client) => client.call('SENTINEL', 'get-master-addr-by-name', masterName),
+        { timeoutMs: ASK_TIMEOUT_MS, tls },
       ),
     );
     return reply.success ? (reply.data?.[0] ?? null) : undefined;
   } catch {
     return undefined;
-  } finally {
-    client.disconnect();
   }
 }
 
