@@ -5,11 +5,26 @@ import WebSocket, { type RawData } from 'ws';
 export type Frame = Record<string, unknown> & { type: string };
 
 /**
+ * What a scenario drives: one user's authenticated connection, speaking the chat protocol's
+ * frames. A peer's client (Socket.IO, Centrifugo) is wrapped to look like this: it turns a
+ * `send` frame into its own call and its replies and deliveries into `ack`, `error` and
+ * `message` frames, so the same generator and ledger measure every target.
+ */
+export interface LoadSocket {
+  /** Called with every frame after the connection is up, stamped with the generator's monotonic clock; scenarios replace it. */
+  onFrame: (frame: Frame, receivedAt: number) => void;
+  readonly isOpen: boolean;
+  send(frame: Record<string, unknown>): void;
+  /** Closes and resolves once closed (or after `timeoutMs`, dropping it). */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/**
  * A lean protocol client for load: unlike the tests' ChatClient it keeps no frame history
  * and hands every frame after `hello` to one replaceable handler, stamped on arrival with
  * the generator's monotonic clock (the same clock that stamps sends).
  */
-export class BenchSocket {
+export class BenchSocket implements LoadSocket {
   /** Called with every frame after `hello`; scenarios replace it. */
   onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
   closeCode: number | undefined;
@@ -91,8 +106,8 @@ function parseFrame(data: RawData): Frame {
 }
 
 /** What opening many sockets gave: the sockets that opened, and why the others did not. */
-export interface OpenedSockets {
-  sockets: BenchSocket[];
+export interface OpenedSockets<Socket extends LoadSocket = LoadSocket> {
+  sockets: Socket[];
   failures: string[];
   elapsedMs: number;
 }
@@ -101,14 +116,14 @@ export interface OpenedSockets {
  * Runs `open` for `count` indexes with at most `concurrency` in flight. Gives up opening
  * more after `maxFailures` failures (the sockets already open stay open, for the caller to close).
  */
-export async function openMany(
+export async function openMany<Socket extends LoadSocket>(
   count: number,
   concurrency: number,
-  open: (index: number) => Promise<BenchSocket>,
+  open: (index: number) => Promise<Socket>,
   maxFailures = 0,
-): Promise<OpenedSockets> {
+): Promise<OpenedSockets<Socket>> {
   const started = performance.now();
-  const opened: (BenchSocket | undefined)[] = new Array<BenchSocket | undefined>(count).fill(undefined);
+  const opened: (Socket | undefined)[] = new Array<Socket | undefined>(count).fill(undefined);
   const failures: string[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -122,12 +137,12 @@ export async function openMany(
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  const sockets = opened.filter((socket): socket is BenchSocket => socket !== undefined);
+  const sockets = opened.filter((socket): socket is Socket => socket !== undefined);
   return { sockets, failures, elapsedMs: performance.now() - started };
 }
 
 /** Closes every socket, at most `concurrency` closes in flight. */
-export async function closeAll(sockets: readonly BenchSocket[], concurrency = 200): Promise<void> {
+export async function closeAll(sockets: readonly LoadSocket[], concurrency = 200): Promise<void> {
   for (let index = 0; index < sockets.length; index += concurrency) {
     await Promise.all(sockets.slice(index, index + concurrency).map((socket) => socket.close()));
   }

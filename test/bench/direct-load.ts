@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeAll, openMany, type BenchSocket, type Frame } from './bench-socket.js';
+import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { CpuMeter, histogramMeanMs, readMetrics } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
@@ -89,8 +89,8 @@ export interface DirectLoadResult {
 }
 
 interface Pair {
-  sender: BenchSocket;
-  recipient: BenchSocket;
+  sender: LoadSocket;
+  recipient: LoadSocket;
   recipientUser: string;
 }
 

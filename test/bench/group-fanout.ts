@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeAll, openMany, type BenchSocket, type Frame } from './bench-socket.js';
+import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { commandsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
@@ -103,8 +103,8 @@ export async function measureGroupFanout(
 
 /** Sends the group messages paced over the interval and counts what Redis did meanwhile. */
 async function sendGroupMessages(
-  sender: BenchSocket,
-  others: readonly BenchSocket[],
+  sender: LoadSocket,
+  others: readonly LoadSocket[],
   group: string,
   options: GroupFanoutOptions,
   intervalMs: number,
@@ -156,7 +156,7 @@ async function sendGroupMessages(
 }
 
 /** Sends a frame with a ref and resolves with the reply of type `expected`; rejects on error or timeout. */
-function request(socket: BenchSocket, frame: Record<string, unknown>, expected: string, timeoutMs = 10_000): Promise<Frame> {
+function request(socket: LoadSocket, frame: Record<string, unknown>, expected: string, timeoutMs = 10_000): Promise<Frame> {
   const ref = `q-${randomBytes(4).toString('hex')}`;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -39,7 +39,17 @@ function errorsText(errors: Record<string, number>): string {
 
 /** Scenario 1: per step and target, what the clients saw, then what it cost the servers. */
 export function formatDirectLoad(chat: DirectLoadResult, relay: DirectLoadResult | null): string {
-  const results = [chat, ...(relay === null ? [] : [relay])];
+  return formatDirectSteps(
+    [chat, ...(relay === null ? [] : [relay])],
+    `Scenario 1: cross-node direct messages (${chat.pairs} sender/recipient pairs, sender and recipient on different ` +
+      `nodes of ${chat.nodes}; ${chat.stepMs / 1000} s steps; ${chat.textBytes}-byte texts; every message stored)`,
+  );
+}
+
+/** Per step and target of the direct load, what the clients saw, then what it cost the servers; the first result's Redis breakdown. */
+export function formatDirectSteps(results: readonly DirectLoadResult[], heading: string): string {
+  const [chat] = results;
+  if (chat === undefined) return heading;
   const seen = results.flatMap((result) =>
     result.steps.map((step) => [
       result.target,
@@ -91,14 +101,13 @@ export function formatDirectLoad(chat: DirectLoadResult, relay: DirectLoadResult
     .map(([name, perMessage]) => `${name} ${perMessage}`)
     .join(', ');
   return [
-    `Scenario 1: cross-node direct messages (${chat.pairs} sender/recipient pairs, sender and recipient on different ` +
-      `nodes of ${chat.nodes}; ${chat.stepMs / 1000} s steps; ${chat.textBytes}-byte texts; every message stored)`,
+    heading,
     table(['target', 'offered/s', 'sent/s', 'acked/s', 'delivered/s', 'ack p50', 'p50', 'p95', 'p99', 'max', 'undelivered', 'errors', 'note'], seen),
     'rates over the step window; latencies in ms on the generator clock (send → ack, send → message frame); undelivered =',
     'sent, not refused, and no message frame by the end of the grace period.',
     '',
     table(['target', 'offered/s', 'cpu server', 'cpu redis', 'cpu cassandra', 'cpu generator', 'cpu other', 'redis cmds/msg', 'node store ms', 'node bus lag ms', 'node deliver ms', 'loop p99 ms', 'loop max ms', 'gc ms/s'], cost),
-    'cpu = cores busy on average (idle row = sockets open, nothing sent; server = the chat nodes, or the relay; other =',
+    'cpu = cores busy on average (idle row = sockets open, nothing sent; server = the chat nodes, the relay or a peer\'s servers; other =',
     'the rest of the machine, e.g. a concurrent test run); redis cmds/msg = every Redis command during the step / acked',
     'messages; node * ms = means of the nodes\' own histograms: Cassandra append_message, inbox entry age when processed',
     '(from accept), accept → frame written; loop = the worst node\'s event-loop delay during the step; gc = GC pause time',
@@ -211,8 +220,8 @@ export interface Comparison {
   } | null;
 }
 
-/** Server-side cores (chat nodes + Redis + Cassandra, or the relay) per 1000 delivered msg/s. */
-function coresPer1000(step: DirectStep): number | null {
+/** Server-side cores (chat nodes + Redis + Cassandra, or the relay, or a peer's servers + Redis) per 1000 delivered msg/s. */
+export function coresPer1000(step: DirectStep): number | null {
   if (step.deliveredPerSecond === 0) return null;
   const cores = (step.cpuCores.server ?? 0) + (step.cpuCores.redis ?? 0) + (step.cpuCores.cassandra ?? 0);
   return round((cores / step.deliveredPerSecond) * 1000, 3);

@@ -1,14 +1,14 @@
 import { tokenFor, type NodeProcess } from '../../dev/node-processes.js';
-import { BenchSocket } from './bench-socket.js';
+import { BenchSocket, type LoadSocket } from './bench-socket.js';
 import type { RelayProcess } from './relay-process.js';
 
-/** What the load generator drives: chat nodes, or the peer relay. */
+/** What the load generator drives: chat nodes, the relay, or a peer (Socket.IO, Centrifugo). */
 export interface LoadTarget {
   name: string;
   /** Processes a socket can be placed on ("nodes"); sockets of a pair go to different ones when there are several. */
   nodeCount: number;
-  /** Opens an authenticated socket for `user` on node `node` (modulo nodeCount) and waits for `hello`. */
-  open(user: string, node: number): Promise<BenchSocket>;
+  /** Opens an authenticated socket for `user` on node `node` (modulo nodeCount) and waits until it is ready (`hello`, or subscribed). */
+  open(user: string, node: number): Promise<LoadSocket>;
 }
 
 /** Chat nodes: a JWT per user in the Authorization header, as a backend client connects; over wss:// trusting `ca` when given. */
