@@ -10,30 +10,44 @@
  *     --idle-sockets 2000       idle sockets of scenario 2 (raise it only if the machine copes)
  *     --group-messages 200      group messages of scenario 3
  *     --out FILE                the JSON file (default: $TMPDIR/chatcluster-bench/bench-<time>.json)
- *     --quick                   a short smoke run (2 steps of 3 s, 300 idle sockets, 50 group messages)
+ *     --scenarios a,b,...       run only these (default all): direct, tls, idle, group, peers, limits
+ *     --quick                   a short smoke run (2 steps of 3 s, 300 idle sockets, 50 group messages, one limits step)
  *
- * The report goes to stdout, progress to stderr. A full run takes about 3-4 minutes on 2 cores.
+ * The report goes to stdout, progress to stderr. A full run of every scenario takes about
+ * 10 minutes on 2 cores (the first one longer: Centrifugo is built once and cached).
  *
- * Scenarios, each also run against a plain in-process ws relay (the peer) where it applies:
- *   1. cross-node direct messages at stepped offered rates (throughput, latency, errors)
- *   2. memory per idle authenticated socket on one node
- *   3. Redis commands per group message for a group spread over the three nodes
- *   4. scenario 1 again on three nodes with every hop over TLS (wss://, rediss://, Cassandra
- *      client encryption) and message texts sealed at rest, against scenario 1's plaintext run
+ * Scenarios (the --scenarios names), each also run against a plain in-process ws relay where it applies:
+ *   direct  1. cross-node direct messages at stepped offered rates (throughput, latency, errors)
+ *   idle    2. memory per idle authenticated socket on one node
+ *   group   3. Redis commands per group message for a group spread over the three nodes
+ *   tls     4. scenario 1 again on three nodes with every hop over TLS (wss://, rediss://, Cassandra
+ *              client encryption) and message texts sealed at rest, against scenario 1's plaintext run
+ *   peers   scenario 1's load against the peers users pick instead, on 3 servers each over the
+ *           same Redis: Socket.IO with the Redis Streams adapter, Centrifugo, Centrifugo with
+ *           history and recovery; printed side by side with chat and the relay (run with direct)
+ *   limits  what this machine's Cassandra and Redis do without a node in the way: the Cassandra
+ *           writes of a direct message at full speed, raw XADD and XREAD rates
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { exportsOf, startParts, stopEnvironment, type EnvironmentState } from '../../dev/env/environment.js';
+import { exportsOf, startParts, stopEnvironment, type EnvironmentState, type PartName } from '../../dev/env/environment.js';
 import { removeWhenOwnerExits } from '../../dev/env/process.js';
 import { migrate, startNode, type NodeProcess } from '../../dev/node-processes.js';
 import { runDirectLoad, type DirectLoadOptions, type DirectLoadResult } from './direct-load.js';
 import { measureGroupFanout, type GroupFanoutResult } from './group-fanout.js';
 import { measureIdleSockets, type IdleSocketsResult } from './idle-sockets.js';
+import { Launcher } from '../../dev/env/launcher.js';
+import { measureCassandraWrites, type CassandraWriteLimits } from './limits/cassandra-writes.js';
+import { formatLimits } from './limits/report.js';
+import { measureRedisStreams, type RedisStreamLimits } from './limits/redis-streams.js';
 import { nodeLogProblems } from './node-logs.js';
 import { progress, stopChild, stopChildWhenOwnerExits, Teardown, tearDownOnSignals } from './lifecycle.js';
+import { centrifugoTarget, startCentrifugoServers, type CentrifugoVariant } from './peers/centrifugo.js';
+import { comparePeers, formatPeers, type PeerComparison } from './peers/report.js';
+import { socketIoTarget, startSocketIoServers } from './peers/socket-io.js';
 import { Inspector } from './process-figures.js';
 import { RedisCommandCounter } from './redis-commands.js';
 import { startRelay, type RelayProcess } from './relay-process.js';
@@ -41,6 +55,7 @@ import {
   compare,
   formatComparison,
   formatDirectLoad,
+  formatDirectSteps,
   formatGroupFanout,
   formatIdleSockets,
   table,
@@ -53,11 +68,29 @@ const NODE_COUNT = 3;
 const IDLE_SOCKET_AIM_BYTES = 12 * 1024;
 const IDLE_SOCKETS_MAX = 20_000;
 
+const SCENARIOS = ['direct', 'tls', 'idle', 'group', 'peers', 'limits'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
 interface BenchOptions {
+  scenarios: ReadonlySet<Scenario>;
   direct: DirectLoadOptions;
   idleSockets: number;
   groupMessages: number;
+  limits: {
+    /** Direct messages whose Cassandra writes are in flight at once, one step each. */
+    cassandraConcurrency: number[];
+    /** XADDs in flight over the three writer connections, one step each. */
+    xaddConcurrency: number[];
+  };
   out: string;
+}
+
+function parseScenarios(text: string | undefined): Set<Scenario> {
+  if (text === undefined) return new Set(SCENARIOS);
+  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const unknown = names.filter((name) => !(SCENARIOS as readonly string[]).includes(name));
+  if (names.length === 0 || unknown.length > 0) throw new Error(`--scenarios takes a list of: ${SCENARIOS.join(', ')}${unknown.length > 0 ? ` (not ${unknown.join(', ')})` : ''}`);
+  return new Set(names as Scenario[]);
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -65,6 +98,7 @@ function parseOptions(argv: string[]): BenchOptions {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      scenarios: { type: 'string' },
       rates: { type: 'string' },
       'step-seconds': { type: 'string' },
       pairs: { type: 'string' },
@@ -85,6 +119,7 @@ function parseOptions(argv: string[]): BenchOptions {
     .map((rate) => whole('rates', rate.trim(), 0, 50_000));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
+    scenarios: parseScenarios(values.scenarios),
     direct: {
       rates,
       stepMs: whole('step-seconds', values['step-seconds'], quick ? 3 : 8, 60) * 1000,
@@ -95,17 +130,24 @@ function parseOptions(argv: string[]): BenchOptions {
     },
     idleSockets: whole('idle-sockets', values['idle-sockets'], quick ? 300 : 2000, IDLE_SOCKETS_MAX),
     groupMessages: whole('group-messages', values['group-messages'], quick ? 50 : 200, 10_000),
+    limits: {
+      cassandraConcurrency: quick ? [64] : [16, 64, 256],
+      xaddConcurrency: quick ? [48] : [3, 48, 384],
+    },
     out: resolve(values.out ?? join(tmpdir(), 'chatcluster-bench', `bench-${stamp}.json`)),
   };
 }
 
-/** Redis and Cassandra in a temporary folder, stopped by the teardown (or by their watchdogs if this process dies). */
-async function startServices(teardown: Teardown): Promise<EnvironmentState> {
+/** Redis, and Cassandra and the TLS-only pair when a chosen scenario needs them, in a temporary folder, stopped by the teardown (or by their watchdogs if this process dies). */
+async function startServices(scenarios: ReadonlySet<Scenario>, teardown: Teardown): Promise<EnvironmentState> {
   const dir = mkdtempSync(join(tmpdir(), 'chatcluster-bench-'));
   removeWhenOwnerExits(process.pid, dir);
-  progress(`starting Redis and Cassandra, and a TLS-only pair, in ${dir}`);
-  const state = await startParts(['redis', 'cassandra', 'tls'], dir, { ownerPid: process.pid });
-  teardown.add('stop Redis and Cassandra', () => stopEnvironment(state));
+  const parts: PartName[] = ['redis'];
+  if (['direct', 'idle', 'group', 'tls', 'limits'].some((name) => scenarios.has(name as Scenario))) parts.push('cassandra');
+  if (scenarios.has('tls')) parts.push('tls');
+  progress(`starting ${parts.join(', ')} in ${dir}`);
+  const state = await startParts(parts, dir, { ownerPid: process.pid });
+  teardown.add(`stop ${parts.join(', ')}`, () => stopEnvironment(state));
   return state;
 }
 
@@ -128,16 +170,55 @@ function withInspector(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, '--inspect=127.0.0.1:0'].filter((part) => part !== undefined && part !== '').join(' ') };
 }
 
-interface Figures {
-  scenario1: { chat: DirectLoadResult; relay: DirectLoadResult };
-  scenario4: { encrypted: DirectLoadResult; plaintext: DirectLoadResult };
-  scenario2: { chat: IdleSocketsResult; relay: IdleSocketsResult; aimBytesPerSocket: number };
-  scenario3: GroupFanoutResult;
-  comparison: Comparison;
+/** A peer or limit that could not be measured: why, so the rest of the run still reports. */
+interface Failed {
+  failed: string;
 }
 
-async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<{ figures: Figures; nodes: NodeProcess[]; cluster: Record<string, string> }> {
-  const services = await startServices(teardown);
+interface Figures {
+  scenario1?: { chat: DirectLoadResult; relay: DirectLoadResult };
+  scenario4?: { encrypted: DirectLoadResult; plaintext: DirectLoadResult | null };
+  scenario2?: { chat: IdleSocketsResult; relay: IdleSocketsResult; aimBytesPerSocket: number };
+  scenario3?: GroupFanoutResult;
+  comparison?: Comparison;
+  peers?: {
+    socketIo: DirectLoadResult | Failed;
+    centrifugo: DirectLoadResult | Failed;
+    centrifugoHistory: DirectLoadResult | Failed;
+    /** chat and the relay (from scenario 1, when run) and every peer that ran, side by side. */
+    comparison: PeerComparison;
+  };
+  limits?: { cassandra: CassandraWriteLimits | Failed; redis: RedisStreamLimits | Failed };
+}
+
+async function attempt<T>(what: string, measure: () => Promise<T>): Promise<T | Failed> {
+  try {
+    return await measure();
+  } catch (error) {
+    const failed = error instanceof Error ? error.message : String(error);
+    progress(`${what} failed: ${failed}`);
+    return { failed };
+  }
+}
+
+function measured<T extends object>(result: T | Failed): T | null {
+  return 'failed' in result ? null : result;
+}
+
+const pidsOf = (children: readonly { child: { pid?: number | undefined } }[]): number[] =>
+  children.flatMap(({ child }) => (child.pid === undefined ? [] : [child.pid]));
+
+interface Run {
+  figures: Figures;
+  /** Each chat node, as it was when the run was done with it (exit code and signal null: it was still running). */
+  nodeExits: { node: string; exitCode: number | null; signal: string | null }[];
+  nodes: NodeProcess[];
+  cluster: Record<string, string>;
+}
+
+async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<Run> {
+  const { scenarios } = options;
+  const services = await startServices(scenarios, teardown);
   const variables = exportsOf(services).variables;
   const redisUrl = variables.CHAT_REDIS_URL ?? '';
   const id = randomBytes(3).toString('hex');
@@ -154,86 +235,177 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     CHAT_DRAIN_SPREAD_MS: '0',
     LOG_LEVEL: 'warn',
   };
-  progress(`migrating keyspace bench_${id}`);
-  await migrate(env);
-  progress(`starting ${NODE_COUNT} chat nodes`);
+  const redisPid = services.parts.redis?.processes[0]?.pid;
+  const cassandraPid = services.parts.cassandra?.processes[0]?.pid;
+  const redisPids = redisPid === undefined ? [] : [redisPid];
+  const cassandraPids = cassandraPid === undefined ? [] : [cassandraPid];
+  const figures: Figures = {};
   const nodes: NodeProcess[] = [];
-  for (let index = 0; index < NODE_COUNT; index++) nodes.push(await startBenchNode(env, `bench-${id}-${index}`, teardown));
+  const nodeExits: Run['nodeExits'] = [];
+  const recordExit = (node: NodeProcess): void => {
+    nodeExits.push({ node: node.id, exitCode: node.child.exitCode, signal: node.child.signalCode });
+  };
+
+  if (variables.CHAT_CASSANDRA_CONTACT_POINTS !== undefined) {
+    progress(`migrating keyspace bench_${id}`);
+    await migrate(env);
+  }
+  const clusterNodes: NodeProcess[] = [];
+  if (scenarios.has('direct') || scenarios.has('group')) {
+    progress(`starting ${NODE_COUNT} chat nodes`);
+    for (let index = 0; index < NODE_COUNT; index++) clusterNodes.push(await startBenchNode(env, `bench-${id}-${index}`, teardown));
+    nodes.push(...clusterNodes);
+  }
   const redis = await RedisCommandCounter.connect(redisUrl);
   teardown.add('close the Redis counter', () => {
     redis.close();
     return Promise.resolve();
   });
-  const redisPid = services.parts.redis?.processes[0]?.pid;
-  const cassandraPid = services.parts.cassandra?.processes[0]?.pid;
-  const pidsOf = (children: readonly { child: { pid?: number | undefined } }[]): number[] =>
-    children.flatMap(({ child }) => (child.pid === undefined ? [] : [child.pid]));
 
-  // Scenario 1: chat, then the relay, with the same generator.
-  progress('scenario 1: cross-node direct messages');
-  const chatLoad = await runDirectLoad(chatTarget(nodes), options.direct, {
-    cpu: {
-      server: pidsOf(nodes),
-      redis: redisPid === undefined ? [] : [redisPid],
-      cassandra: cassandraPid === undefined ? [] : [cassandraPid],
-      generator: [process.pid],
-    },
-    redis,
-    metricsUrls: nodes.map((node) => `${node.adminUrl}/metrics`),
-  });
-  const loadRelay = await startBenchRelay(process.env, teardown);
-  const relayLoad = await runDirectLoad(relayTarget(loadRelay), options.direct, { cpu: { server: pidsOf([loadRelay]), generator: [process.pid] } });
-  await stopChild(loadRelay.child);
+  if (scenarios.has('direct')) {
+    // Scenario 1: chat, then the relay, with the same generator.
+    progress('scenario 1: cross-node direct messages');
+    const chatLoad = await runDirectLoad(chatTarget(clusterNodes), options.direct, {
+      cpu: { server: pidsOf(clusterNodes), redis: redisPids, cassandra: cassandraPids, generator: [process.pid] },
+      redis,
+      metricsUrls: clusterNodes.map((node) => `${node.adminUrl}/metrics`),
+    });
+    const loadRelay = await startBenchRelay(process.env, teardown);
+    const relayLoad = await runDirectLoad(relayTarget(loadRelay), options.direct, { cpu: { server: pidsOf([loadRelay]), generator: [process.pid] } });
+    await stopChild(loadRelay.child);
+    figures.scenario1 = { chat: chatLoad, relay: relayLoad };
+  }
 
-  // Scenario 4: scenario 1 again with every hop on TLS and texts sealed at rest; the
-  // plaintext nodes stay up but idle.
-  progress('scenario 4: cross-node direct messages, encrypted in transit and at rest');
-  const encryptedLoad = await runEncryptedDirectLoad(variables, env, id, options, teardown, services, pidsOf);
+  if (scenarios.has('tls')) {
+    // Scenario 4: scenario 1 again with every hop on TLS and texts sealed at rest; the
+    // plaintext nodes stay up but idle.
+    progress('scenario 4: cross-node direct messages, encrypted in transit and at rest');
+    const encrypted = await runEncryptedDirectLoad(variables, env, id, options, teardown, services, recordExit);
+    figures.scenario4 = { encrypted, plaintext: figures.scenario1?.chat ?? null };
+  }
 
-  // Scenario 2: a fresh node (no garbage from scenario 1), with an inspector for forced GCs.
-  progress('scenario 2: idle sockets');
-  const idleNode = await startBenchNode(withInspector(env), `bench-${id}-idle`, teardown);
-  const nodeInspector = await Inspector.attach(idleNode.output);
-  const chatIdle = await measureIdleSockets(
-    {
-      target: chatTarget([idleNode]),
-      metricsUrl: `${idleNode.adminUrl}/metrics`,
-      inspector: nodeInspector,
-      connections: async () => {
-        const response = await fetch(`${idleNode.adminUrl}/load`, { signal: AbortSignal.timeout(5_000) });
-        return ((await response.json()) as { connections: number }).connections;
+  if (scenarios.has('idle')) {
+    // Scenario 2: a fresh node (no garbage from scenario 1), with an inspector for forced GCs.
+    progress('scenario 2: idle sockets');
+    const idleNode = await startBenchNode(withInspector(env), `bench-${id}-idle`, teardown);
+    nodes.push(idleNode);
+    const nodeInspector = await Inspector.attach(idleNode.output);
+    const chatIdle = await measureIdleSockets(
+      {
+        target: chatTarget([idleNode]),
+        metricsUrl: `${idleNode.adminUrl}/metrics`,
+        inspector: nodeInspector,
+        connections: async () => {
+          const response = await fetch(`${idleNode.adminUrl}/load`, { signal: AbortSignal.timeout(5_000) });
+          return ((await response.json()) as { connections: number }).connections;
+        },
       },
-    },
-    options.idleSockets,
-    50,
-  );
-  nodeInspector.close();
-  await stopChild(idleNode.child);
-  const idleRelay = await startBenchRelay(withInspector(process.env), teardown);
-  const relayInspector = await Inspector.attach(idleRelay.output);
-  const relayIdle = await measureIdleSockets({ target: relayTarget(idleRelay), metricsUrl: idleRelay.metricsUrl, inspector: relayInspector }, options.idleSockets, 50);
-  relayInspector.close();
-  await stopChild(idleRelay.child);
+      options.idleSockets,
+      50,
+    );
+    nodeInspector.close();
+    recordExit(idleNode);
+    await stopChild(idleNode.child);
+    const idleRelay = await startBenchRelay(withInspector(process.env), teardown);
+    const relayInspector = await Inspector.attach(idleRelay.output);
+    const relayIdle = await measureIdleSockets({ target: relayTarget(idleRelay), metricsUrl: idleRelay.metricsUrl, inspector: relayInspector }, options.idleSockets, 50);
+    relayInspector.close();
+    await stopChild(idleRelay.child);
+    figures.scenario2 = { chat: chatIdle, relay: relayIdle, aimBytesPerSocket: IDLE_SOCKET_AIM_BYTES };
+  }
 
-  // Scenario 3: back to the three nodes only.
-  progress('scenario 3: group over three nodes');
-  const group = await measureGroupFanout(chatTarget(nodes), redis, (name) => `${redisKeyPrefix}group-nodes:${name}`, {
-    membersPerNode: 3,
-    messages: options.groupMessages,
-    messagesPerSecond: 25,
-  });
+  if (scenarios.has('group')) {
+    // Scenario 3: back to the three nodes only.
+    progress('scenario 3: group over three nodes');
+    figures.scenario3 = await measureGroupFanout(chatTarget(clusterNodes), redis, (name) => `${redisKeyPrefix}group-nodes:${name}`, {
+      membersPerNode: 3,
+      messages: options.groupMessages,
+      messagesPerSecond: 25,
+    });
+  }
+  if (figures.scenario1 !== undefined) {
+    figures.comparison = compare(figures.scenario1.chat, figures.scenario1.relay, figures.scenario2?.chat ?? null, figures.scenario2?.relay ?? null);
+  }
+  // The chat nodes are done: the peers and the limits get the machine without them.
+  for (const node of clusterNodes) recordExit(node);
+  await Promise.all(clusterNodes.map((node) => stopChild(node.child)));
+
+  if (scenarios.has('peers')) figures.peers = await runPeers(options, services, redisUrl, redisKeyPrefix, redisPids, redis, teardown, figures.scenario1);
+
+  if (scenarios.has('limits')) {
+    progress('limits: Cassandra writes of a direct message, Redis streams');
+    const cassandra = await attempt('limits: Cassandra', () =>
+      measureCassandraWrites(
+        { contactPoints: (variables.CHAT_CASSANDRA_CONTACT_POINTS ?? '').split(','), localDataCenter: variables.CHAT_CASSANDRA_DC ?? '', keyspace: `bench_${id}` },
+        { concurrency: options.limits.cassandraConcurrency, stepMs: options.direct.stepMs, warmupMs: options.direct.warmupMs, pairs: options.direct.pairs, textBytes: options.direct.textBytes },
+        { cassandra: cassandraPids, generator: [process.pid] },
+      ),
+    );
+    const redisLimits = await attempt('limits: Redis streams', () =>
+      measureRedisStreams(
+        redisUrl,
+        redisKeyPrefix,
+        { nodes: NODE_COUNT, concurrency: options.limits.xaddConcurrency, stepMs: options.direct.stepMs, textBytes: options.direct.textBytes },
+        { redis: redisPids, generator: [process.pid] },
+      ),
+    );
+    figures.limits = { cassandra, redis: redisLimits };
+  }
 
   return {
-    figures: {
-      scenario1: { chat: chatLoad, relay: relayLoad },
-      scenario4: { encrypted: encryptedLoad, plaintext: chatLoad },
-      scenario2: { chat: chatIdle, relay: relayIdle, aimBytesPerSocket: IDLE_SOCKET_AIM_BYTES },
-      scenario3: group,
-      comparison: compare(chatLoad, relayLoad, chatIdle, relayIdle),
-    },
-    nodes: [...nodes, idleNode],
+    figures,
+    nodeExits,
+    nodes,
     cluster: { keyspace: `bench_${id}`, redisKeyPrefix, redisUrl, cassandra: variables.CHAT_CASSANDRA_CONTACT_POINTS ?? '' },
   };
+}
+
+/**
+ * The peers under scenario 1's load, one after another, each on 3 servers over the bench's
+ * Redis (keys of their own under this run's prefix), each stopped before the next starts.
+ */
+async function runPeers(
+  options: BenchOptions,
+  services: EnvironmentState,
+  redisUrl: string,
+  redisKeyPrefix: string,
+  redisPids: number[],
+  redis: RedisCommandCounter,
+  teardown: Teardown,
+  scenario1: Figures['scenario1'],
+): Promise<NonNullable<Figures['peers']>> {
+  progress('peers: Socket.IO with the Redis Streams adapter');
+  const socketIo = await attempt('peers: Socket.IO', async () => {
+    const servers = await startSocketIoServers(NODE_COUNT, redisUrl, `${redisKeyPrefix}socket.io`);
+    teardown.add('stop the Socket.IO servers', () => Promise.all(servers.map((server) => stopChild(server.child))));
+    try {
+      return await runDirectLoad(socketIoTarget(servers), options.direct, { cpu: { server: pidsOf(servers), redis: redisPids, generator: [process.pid] }, redis });
+    } finally {
+      await Promise.all(servers.map((server) => stopChild(server.child)));
+    }
+  });
+
+  const launcher = new Launcher(join(services.dir, 'centrifugo'), { ownerPid: process.pid });
+  teardown.add('stop the Centrifugo servers', () => launcher.stopAll());
+  const runCentrifugo = (variant: CentrifugoVariant): Promise<DirectLoadResult | Failed> => {
+    progress(`peers: ${variant.name}`);
+    return attempt(`peers: ${variant.name}`, async () => {
+      const started = await startCentrifugoServers(launcher, variant, NODE_COUNT, redisUrl, `${redisKeyPrefix}${variant.history ? 'centrifugo-history' : 'centrifugo'}`);
+      try {
+        const servers = started.servers.map((server) => server.process.pid);
+        return await runDirectLoad(centrifugoTarget(started), options.direct, { cpu: { server: servers, redis: redisPids, generator: [process.pid] }, redis });
+      } finally {
+        await launcher.stopAll();
+      }
+    });
+  };
+  const centrifugo = await runCentrifugo({ name: 'centrifugo', history: false });
+  const centrifugoHistory = await runCentrifugo({ name: 'centrifugo+history', history: true });
+
+  const ran = [scenario1?.chat, scenario1?.relay, measured(socketIo), measured(centrifugo), measured(centrifugoHistory)].filter(
+    (result): result is DirectLoadResult => result !== undefined && result !== null,
+  );
+  return { socketIo, centrifugo, centrifugoHistory, comparison: comparePeers(ran) };
 }
 
 /** Three nodes whose every hop is TLS and whose texts are sealed at rest, under scenario 1's load; stopped after. */
@@ -244,7 +416,7 @@ async function runEncryptedDirectLoad(
   options: BenchOptions,
   teardown: Teardown,
   services: EnvironmentState,
-  pidsOf: (children: readonly { child: { pid?: number | undefined } }[]) => number[],
+  recordExit: (node: NodeProcess) => void,
 ): Promise<DirectLoadResult> {
   const keysDir = mkdtempSync(join(tmpdir(), 'chatcluster-bench-keys-'));
   removeWhenOwnerExits(process.pid, keysDir);
@@ -275,8 +447,41 @@ async function runEncryptedDirectLoad(
     },
     metricsUrls: nodes.map((node) => `${node.adminUrl}/metrics`),
   });
+  for (const node of nodes) recordExit(node);
   await Promise.all(nodes.map((node) => stopChild(node.child)));
   return result;
+}
+
+/** The report's sections for what ran, in scenario order. */
+function reportSections(figures: Figures, options: BenchOptions): string[] {
+  const sections: string[] = [];
+  if (figures.scenario1 !== undefined) sections.push(formatDirectLoad(figures.scenario1.chat, figures.scenario1.relay));
+  if (figures.scenario4 !== undefined) {
+    const { encrypted, plaintext } = figures.scenario4;
+    sections.push(
+      formatDirectSteps(
+        [encrypted, ...(plaintext === null ? [] : [plaintext])],
+        `Scenario 4: scenario 1's load with every hop on TLS and texts sealed at rest${plaintext === null ? '' : ", beside scenario 1's plaintext run"}`,
+      ),
+    );
+  }
+  if (figures.scenario2 !== undefined) sections.push(formatIdleSockets(figures.scenario2.chat, figures.scenario2.relay, IDLE_SOCKET_AIM_BYTES));
+  if (figures.scenario3 !== undefined) sections.push(formatGroupFanout(figures.scenario3));
+  if (figures.comparison !== undefined) sections.push(formatComparison(figures.comparison));
+  const { peers, limits } = figures;
+  if (peers !== undefined) {
+    const ran = [measured(peers.socketIo), measured(peers.centrifugo), measured(peers.centrifugoHistory)].filter((result): result is DirectLoadResult => result !== null);
+    const failures = Object.entries({ 'socket.io': peers.socketIo, centrifugo: peers.centrifugo, 'centrifugo+history': peers.centrifugoHistory }).flatMap(([name, result]) =>
+      'failed' in result ? [`${name} could not be measured: ${result.failed}`] : [],
+    );
+    if (ran.length > 0) sections.push(formatDirectSteps(ran, 'Peers under the same load, per step: what the generator saw, then what it cost (server = the peer\'s 3 processes)'));
+    sections.push([formatPeers(peers.comparison, options.direct.pairs, options.direct.stepMs / 1000), ...failures].join('\n'));
+  }
+  if (limits !== undefined) {
+    const failures = Object.entries(limits).flatMap(([name, result]) => ('failed' in result ? [`${name} limits could not be measured: ${result.failed}`] : []));
+    sections.push([formatLimits(measured(limits.cassandra), measured(limits.redis)), ...failures].join('\n'));
+  }
+  return sections;
 }
 
 async function main(): Promise<void> {
@@ -286,8 +491,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const loadAtStart = loadavg().map((value) => Math.round(value * 100) / 100);
   try {
-    const { figures, nodes, cluster } = await runScenarios(options, teardown);
-    const exits = nodes.map((node) => ({ node: node.id, exitCode: node.child.exitCode, signal: node.child.signalCode }));
+    const { figures, nodeExits, nodes, cluster } = await runScenarios(options, teardown);
     await teardown.run();
     const problems = nodeLogProblems(nodes);
     const finishedAt = new Date();
@@ -303,26 +507,24 @@ async function main(): Promise<void> {
         loadAverageAtStart: loadAtStart,
         loadAverageAtEnd: loadavg().map((value) => Math.round(value * 100) / 100),
       },
-      settings: { ...options, nodes: NODE_COUNT },
+      settings: { ...options, scenarios: [...options.scenarios], nodes: NODE_COUNT },
       cluster,
       ...figures,
-      nodeLog: { warningsAndErrors: problems, nodesBeforeTeardown: exits },
+      nodeLog: { warningsAndErrors: problems, nodesWhenDone: nodeExits },
     };
     mkdirSync(dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
 
     const sections = [
       `ChatCluster benchmark, ${report.startedAt}: ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB, Node ${process.version}; ` +
-        `${NODE_COUNT} chat nodes, Redis and Cassandra on the same machine, everything on loopback; took ${report.durationSeconds} s; ` +
-        `load average ${loadAtStart.join(' ')} at start, ${report.machine.loadAverageAtEnd.join(' ')} at end`,
-      formatDirectLoad(figures.scenario1.chat, figures.scenario1.relay),
-      `Scenario 4: the same load with every hop on TLS and texts sealed at rest, beside scenario 1's plaintext run\n${formatDirectLoad(figures.scenario4.encrypted, figures.scenario4.plaintext)}`,
-      formatIdleSockets(figures.scenario2.chat, figures.scenario2.relay, IDLE_SOCKET_AIM_BYTES),
-      formatGroupFanout(figures.scenario3),
-      formatComparison(figures.comparison),
-      Object.keys(problems).length === 0
-        ? 'Node logs: no warnings or errors.'
-        : `Node logs (warnings and errors, by message):\n${table(['count', 'message'], Object.entries(problems).map(([message, count]) => [count, message]))}`,
+        `scenarios ${[...options.scenarios].join(', ')}; ${NODE_COUNT} servers of each target, Redis (and Cassandra) on the same machine, everything on loopback; ` +
+        `took ${report.durationSeconds} s; load average ${loadAtStart.join(' ')} at start, ${report.machine.loadAverageAtEnd.join(' ')} at end`,
+      ...reportSections(figures, options),
+      nodes.length === 0
+        ? 'No chat node ran.'
+        : Object.keys(problems).length === 0
+          ? 'Node logs: no warnings or errors.'
+          : `Node logs (warnings and errors, by message):\n${table(['count', 'message'], Object.entries(problems).map(([message, count]) => [count, message]))}`,
       `All figures: ${options.out}`,
     ];
     process.stdout.write(`\n${sections.join('\n\n')}\n`);

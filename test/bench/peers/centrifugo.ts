@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { Centrifuge, State, type PublicationContext, type Subscription } from 'centrifuge';
+import { SignJWT } from 'jose';
+import WebSocket from 'ws';
+import { provisionCentrifugo } from '../../../dev/env/centrifugo.js';
+import type { Launcher } from '../../../dev/env/launcher.js';
+import { freePort } from '../../../dev/env/ports.js';
+import { answersOk } from '../../../dev/env/probes.js';
+import type { ServerProcess } from '../../../dev/env/process.js';
+import type { Frame, LoadSocket } from '../bench-socket.js';
+import type { LoadTarget } from '../targets.js';
+import { directSend } from './direct-send.js';
+
+/**
+ * Each user's personal channel: user-limited (`#` then the user id), so only that user may
+ * subscribe to it, in a namespace where any authenticated client may publish.
+ *
+ * Why client-side publish rather than the server API: Centrifugo's own advice for a chat is
+ * that messages go through the application's backend, which checks and stores them and then
+ * publishes with the server API. This benchmark has no application backend to put in front
+ * (the chat cluster's node is that backend), and a bare API call from the load generator
+ * would measure a path with no sender connection at all. Client publish is what a new user
+ * wiring up direct messages without a backend does: the sender's own authenticated
+ * connection publishes into the recipient's personal channel, and the publish reply is the
+ * ack (with history, it comes once the publication is in the Redis history stream). That is
+ * the same path as the chat node's and the Socket.IO peer's: sender socket → server →
+ * (Redis) → recipient socket.
+ */
+const NAMESPACE = 'dm';
+
+export function personalChannel(user: string): string {
+  return `${NAMESPACE}:#${user}`;
+}
+
+export interface CentrifugoVariant {
+  name: string;
+  /** Keep history in Redis and let subscribers recover what they missed. */
+  history: boolean;
+}
+
+export interface CentrifugoServers {
+  variant: CentrifugoVariant;
+  servers: { process: ServerProcess; port: number }[];
+  secret: string;
+}
+
+/** The configuration of one Centrifugo server of the benchmark (Centrifugo v6's JSON format). */
+function configOf(variant: CentrifugoVariant, port: number, redisUrl: string, redisPrefix: string, secret: string): Record<string, unknown> {
+  return {
+    log: { level: 'warn' },
+    http_server: { address: '127.0.0.1', port },
+    health: { enabled: true },
+    usage_stats: { disabled: true },
+    // The load generator connects with the Node.js ws client, which sends no Origin.
+    client: { token: { hmac_secret_key: secret } },
+    engine: { type: 'redis', redis: { address: [redisUrl], prefix: redisPrefix } },
+    channel: {
+      namespaces: [
+        {
+          name: NAMESPACE,
+          allow_user_limited_channels: true,
+          allow_publish_for_client: true,
+          ...(variant.history ? { history_size: 100, history_ttl: '300s', force_recovery: true } : {}),
+        },
+      ],
+    },
+  };
+}
+
+/** Builds Centrifugo if need be and starts `count` servers on loopback sharing the Redis engine; resolves once all answer /health. */
+export async function startCentrifugoServers(
+  launcher: Launcher,
+  variant: CentrifugoVariant,
+  count: number,
+  redisUrl: string,
+  redisPrefix: string,
+): Promise<CentrifugoServers> {
+  const binary = await provisionCentrifugo();
+  const secret = randomBytes(32).toString('hex');
+  const servers: CentrifugoServers['servers'] = [];
+  for (let index = 0; index < count; index++) {
+    const port = await freePort();
+    const name = `centrifugo-${variant.history ? 'history' : 'plain'}-${index}`;
+    const configFile = launcher.path(`${name}.json`);
+    writeFileSync(configFile, JSON.stringify(configOf(variant, port, redisUrl, redisPrefix, secret), null, 2));
+    const server = await launcher.start(name, binary, ['--config', configFile], () => answersOk(`http://127.0.0.1:${port}/health`), { timeoutMs: 30_000 });
+    servers.push({ process: server, port });
+  }
+  return { variant, servers, secret };
+}
+
+/** Centrifugo as a load target: an HS256 connection token per user, each user subscribed to its personal channel. */
+export function centrifugoTarget(started: CentrifugoServers): LoadTarget {
+  const key = new TextEncoder().encode(started.secret);
+  return {
+    name: started.variant.name,
+    nodeCount: started.servers.length,
+    async open(user, node) {
+      const server = started.servers[node % started.servers.length];
+      if (server === undefined) throw new Error('no Centrifugo server to connect to');
+      const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(user).setExpirationTime('2h').sign(key);
+      return CentrifugoLoadSocket.open(`ws://127.0.0.1:${server.port}/connection/websocket`, user, token);
+    },
+  };
+}
+
+/** A centrifuge-js client speaking the generator's frames: `send` → publish (its reply is the ack); publications → message frames. */
+class CentrifugoLoadSocket implements LoadSocket {
+  onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+
+  private constructor(
+    private readonly client: Centrifuge,
+    subscription: Subscription,
+  ) {
+    subscription.on('publication', (context: PublicationContext) => {
+      const data = context.data as { text?: unknown } | null;
+      this.onFrame({ type: 'message', text: data?.text }, performance.now());
+    });
+  }
+
+  static async open(url: string, user: string, token: string, timeoutMs = 10_000): Promise<CentrifugoLoadSocket> {
+    // The official client in Node.js: ws as its WebSocket, no browser online/offline events.
+    const client = new Centrifuge(url, { token, websocket: WebSocket, networkEventTarget: null, timeout: timeoutMs });
+    const subscription = client.newSubscription(personalChannel(user));
+    const socket = new CentrifugoLoadSocket(client, subscription);
+    client.connect();
+    subscription.subscribe();
+    try {
+      await subscription.ready(timeoutMs);
+    } catch (error) {
+      client.disconnect();
+      throw new Error(`Centrifugo: ${user} not subscribed to ${personalChannel(user)} on ${url} within ${timeoutMs} ms: ${JSON.stringify(error)}`);
+    }
+    return socket;
+  }
+
+  get isOpen(): boolean {
+    return this.client.state === State.Connected;
+  }
+
+  send(frame: Record<string, unknown>): void {
+    const { ref, to, text } = directSend(frame);
+    this.client.publish(personalChannel(to), { text }).then(
+      () => {
+        this.onFrame({ type: 'ack', ref }, performance.now());
+      },
+      (error: unknown) => {
+        const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'unknown';
+        this.onFrame({ type: 'error', code: `centrifugo_${code}`, ref }, performance.now());
+      },
+    );
+  }
+
+  close(): Promise<void> {
+    this.client.disconnect();
+    return Promise.resolve();
+  }
+}

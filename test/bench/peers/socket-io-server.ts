@@ -1,0 +1,88 @@
+/**
+ * The Socket.IO peer: what a user would write to get direct messages across several
+ * Socket.IO servers. Each socket joins a room named after its user; a `send` is emitted to
+ * the recipient's room (the Redis Streams adapter carries it to the other servers) and
+ * acknowledged. Nothing is stored and nobody is authenticated: the user is the handshake's
+ * `auth.user`. WebSocket transport only, so no sticky sessions are needed.
+ *
+ *   BENCH_REDIS_URL=redis://127.0.0.1:6379 BENCH_REDIS_STREAM=bench:socket.io \
+ *     node --import tsx test/bench/peers/socket-io-server.ts     prints {"port":N} once listening on 127.0.0.1
+ */
+import { createServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+// The adapter is written for ioredis 5 (or node-redis), pinned beside the project's own ioredis.
+import { Redis } from 'ioredis-5';
+import { Server } from 'socket.io';
+
+interface Settings {
+  redisUrl: string;
+  /** The adapter's stream, and prefix of its pub/sub channels: this run's own keys in a shared Redis. */
+  stream: string;
+}
+
+function settingsFrom(env: NodeJS.ProcessEnv): Settings {
+  const redisUrl = env.BENCH_REDIS_URL;
+  const stream = env.BENCH_REDIS_STREAM;
+  if (redisUrl === undefined || stream === undefined) throw new Error('BENCH_REDIS_URL and BENCH_REDIS_STREAM must be set');
+  return { redisUrl, stream };
+}
+
+/** A direct message as the load generator emits it. */
+interface SendEvent {
+  to: string;
+  text: string;
+}
+
+function asSendEvent(value: unknown): SendEvent | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { to, text } = value as Record<string, unknown>;
+  return typeof to === 'string' && typeof text === 'string' ? { to, text } : undefined;
+}
+
+const settings = settingsFrom(process.env);
+const redis = new Redis(settings.redisUrl);
+redis.on('error', () => {
+  // ioredis reconnects by itself; the adapter's reads fail meanwhile and are retried.
+});
+const http = createServer((_request, response) => {
+  response.writeHead(404).end();
+});
+const io = new Server(http, {
+  // The adapter's defaults otherwise (one stream, MAXLEN ~10000, XREAD COUNT 100 BLOCK 5000), as a user gets them.
+  adapter: createAdapter(redis, { streamName: settings.stream, channelPrefix: settings.stream }),
+  transports: ['websocket'],
+  serveClient: false,
+  perMessageDeflate: false,
+});
+
+io.on('connection', (socket) => {
+  const { user } = socket.handshake.auth as { user?: unknown };
+  if (typeof user !== 'string' || user === '') {
+    socket.disconnect(true);
+    return;
+  }
+  void socket.join(user);
+  socket.on('send', (payload: unknown, ack: unknown) => {
+    const event = asSendEvent(payload);
+    const reply = typeof ack === 'function' ? (ack as (answer: unknown) => void) : () => undefined;
+    if (event === undefined) {
+      reply({ error: 'bad_request' });
+      return;
+    }
+    io.to(event.to).emit('message', { from: user, text: event.text, ts: Date.now() });
+    reply({ ok: true });
+  });
+});
+
+http.listen(0, '127.0.0.1', () => {
+  const address = http.address();
+  if (address === null || typeof address === 'string') throw new Error('the Socket.IO server has no TCP address');
+  process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
+});
+const stop = (): void => {
+  void io.close();
+  redis.disconnect();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
