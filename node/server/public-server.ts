@@ -96,9 +96,7 @@ function destroyOnError(stream: Duplex): void {
  */
 function socketServer(node: ChatNode, limits: SocketLimits, log: Logger): (identity: Identity) => (socket: WebSocket) => void {
   return (identity) => (socket) => {
-    serveSocket(socket, identity, node, limits, log).catch((error: unknown) => {
-      log.error({ err: error }, 'socket failed');
-    });
+    serveSocket(socket, identity, node, limits, log);
   };
 }
 

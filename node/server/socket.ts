@@ -15,6 +15,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_PENDING_FRAMES = 64;
 /** How long a close asked for by the node (a drain) waits for the frames already received to be answered. */
 const ANSWER_BEFORE_CLOSE_MS = 2_000;
+const SETTLED: Promise<void> = Promise.resolve();
 
 export interface SocketLimits {
   /** A socket whose unsent bytes exceed this is a slow consumer and is dropped; its client re-syncs. */
@@ -26,139 +27,187 @@ export interface SocketLimits {
 
 /**
  * Serves one authenticated WebSocket: hello, then frames in order, each answered or
- * failed with an `error` frame (the socket stays open), until it closes.
+ * failed with an `error` frame (the socket stays open), until it closes; then takes it
+ * out of the cluster. Failures of its own are logged here.
  */
-export async function serveSocket(
-  socket: WebSocket,
-  identity: Identity,
-  node: ChatNode,
-  limits: SocketLimits,
-  log: Logger,
-): Promise<void> {
-  const session = randomUUID();
-  const connection: ClientConnection = {
-    user: identity.user,
-    session,
-    send(frame: ServerFrame) {
-      if (socket.readyState !== WebSocket.OPEN) return;
-      if (socket.bufferedAmount > limits.maxBufferedBytes) {
-        // A close frame would queue behind the backlog; drop the connection at once instead.
-        node.metrics.slowConsumersClosed.inc();
-        socket.terminate();
-        return;
-      }
-      socket.send(JSON.stringify(frame));
-    },
-    close(code, reason) {
-      // The frame being answered finishes first (a send in progress gets its ack); those
-      // still queued behind it are refused in words, not stored after their socket is gone.
-      if (closing) return;
-      closing = true;
-      const answered = Promise.race([queue, new Promise((resolve) => setTimeout(resolve, ANSWER_BEFORE_CLOSE_MS).unref())]);
-      void answered.then(() => {
-        socket.close(code, reason);
-      });
-    },
-  };
-  let closing = false;
+export function serveSocket(socket: WebSocket, identity: Identity, node: ChatNode, limits: SocketLimits, log: Logger): void {
+  new SocketSession(socket, identity, node, limits, log).start();
+}
 
-  const abuse = new AbuseMeter(limits.abuseLimit, limits.abuseWindowMs);
-  const reportError = (error: ChatError, ref: string | undefined): void => {
-    node.metrics.errors.inc({ code: error.code });
-    connection.send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: error.code, message: error.message });
-    if ((error.code === 'bad_request' || error.code === 'rate_limited') && abuse.offend(Date.now())) {
-      socket.close(CLOSE_POLICY_VIOLATION, 'too many bad or rate-limited frames');
-    }
-  };
+/**
+ * One socket's state. A class rather than closures: an idle socket costs what its fields
+ * cost, and thousands of idle sockets are what a chat node mostly holds.
+ */
+class SocketSession implements ClientConnection {
+  readonly user: string;
+  readonly session = randomUUID();
+  /** A close asked for by the node is under way: frames not yet answered are refused. */
+  private closing = false;
+  /** Until `hello` has gone, frames for this socket (a message routed here while it registers) wait here, in order. */
+  private held: ServerFrame[] | undefined = [];
+  /** Frames are answered one at a time in arrival order, after the registration. */
+  private queue: Promise<void> = SETTLED;
+  private pending = 0;
+  /** This socket's messages are routed in the order they were acked, on a chain of their own. */
+  private routing: Promise<void> = SETTLED;
+  private registration: Promise<boolean> = SETTLED.then(() => false);
+  private expiry: NodeJS.Timeout | undefined;
+  private abuse: AbuseMeter | undefined;
 
-  // ws reports protocol violations (an oversized frame, which it closes with 1009) as
-  // 'error' events; unhandled, one would take the whole process down.
-  socket.on('error', (error) => {
-    log.debug({ err: error, user: identity.user }, 'socket error');
-  });
-  const closed = new Promise<void>((resolve) => {
-    socket.once('close', () => {
-      resolve();
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly identity: Identity,
+    private readonly node: ChatNode,
+    private readonly limits: SocketLimits,
+    private readonly log: Logger,
+  ) {
+    this.user = identity.user;
+  }
+
+  start(): void {
+    const { socket } = this;
+    // ws reports protocol violations (an oversized frame, which it closes with 1009) as
+    // 'error' events; unhandled, one would take the whole process down.
+    socket.on('error', (error) => {
+      this.log.debug({ err: error, user: this.user }, 'socket error');
     });
-  });
-  const answer = async (data: RawData, isBinary: boolean): Promise<void> => {
-    if (closing) {
-      reportError(new ChatError('unavailable', 'this node is closing the socket; reconnect and send again'), isBinary ? undefined : refOf(rawText(data)));
+    socket.on('close', () => {
+      this.finish().catch((error: unknown) => {
+        this.log.error({ err: error }, 'socket failed');
+      });
+    });
+    this.registration = this.register();
+    this.queue = this.registration.then(() => undefined);
+    // A client that sends faster than its frames are answered is paused (TCP back-pressure)
+    // rather than queued without bound.
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      this.pending += 1;
+      if (this.pending === MAX_PENDING_FRAMES) socket.pause();
+      this.queue = this.queue
+        .then(() => this.answer(data, isBinary))
+        .finally(() => {
+          this.answered();
+        });
+    });
+    this.closeWhenExpired();
+  }
+
+  /** Queues a frame; a connection over its send-buffer bound is dropped instead. */
+  send(frame: ServerFrame): void {
+    if (this.held !== undefined) {
+      this.held.push(frame);
+      return;
+    }
+    this.write(frame);
+  }
+
+  /**
+   * Closes the socket at the node's request (a drain). The frame being answered finishes
+   * first (a send in progress gets its ack); those still queued behind it are refused in
+   * words, not stored after their socket is gone.
+   */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    const answered = Promise.race([this.queue, new Promise((resolve) => setTimeout(resolve, ANSWER_BEFORE_CLOSE_MS).unref())]);
+    void answered.then(() => {
+      this.socket.close(code, reason);
+    });
+  }
+
+  private write(frame: ServerFrame): void {
+    const { socket } = this;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      // A close frame would queue behind the backlog; drop the connection at once instead.
+      this.node.metrics.slowConsumersClosed.inc();
+      socket.terminate();
+      return;
+    }
+    socket.send(JSON.stringify(frame));
+  }
+
+  /** Registers the socket in the cluster, then says hello, then what came for it meanwhile. */
+  private async register(): Promise<boolean> {
+    try {
+      await this.node.connect(this);
+    } catch (error) {
+      this.log.warn({ err: error, user: this.user }, 'could not register a new socket');
+      this.held = undefined;
+      this.closing = true;
+      this.write({ type: 'error', code: 'unavailable', message: 'cannot serve this socket now; reconnect later' });
+      this.socket.close(CLOSE_TRY_AGAIN_LATER, 'unavailable');
+      return false;
+    }
+    const held = this.held ?? [];
+    this.held = undefined;
+    this.write({ type: 'hello', protocol: PROTOCOL_VERSION, node: this.node.nodeId, user: this.user, session: this.session });
+    for (const frame of held) this.write(frame);
+    return true;
+  }
+
+  private async answer(data: RawData, isBinary: boolean): Promise<void> {
+    if (this.closing) {
+      this.reportError(new ChatError('unavailable', 'this node is closing the socket; reconnect and send again'), isBinary ? undefined : refOf(rawText(data)));
       return;
     }
     if (isBinary) {
-      reportError(new ChatError('bad_request', 'binary frames are not supported; send JSON text frames'), undefined);
+      this.reportError(new ChatError('bad_request', 'binary frames are not supported; send JSON text frames'), undefined);
       return;
     }
     const text = rawText(data);
     try {
-      const reply = await answerFrame(node, connection, parseClientFrame(text), routeInOrder);
-      if (reply !== undefined) connection.send(reply);
+      const reply = await answerFrame(this.node, this, parseClientFrame(text), this.routeInOrder);
+      if (reply !== undefined) this.send(reply);
     } catch (error) {
       const chatError = asChatError(error);
-      if (chatError.code === 'internal') log.error({ err: error, user: identity.user }, 'frame failed');
-      reportError(chatError, refOf(text));
+      if (chatError.code === 'internal') this.log.error({ err: error, user: this.user }, 'frame failed');
+      this.reportError(chatError, refOf(text));
     }
-  };
-
-  // This socket's messages are routed in the order they were acked, on a chain of their
-  // own, so the next frame need not wait for the previous message's routing.
-  let routing: Promise<void> = Promise.resolve();
-  const routeInOrder = (route: () => Promise<void>): void => {
-    routing = routing.then(route);
-  };
-
-  // Frames are answered one at a time in arrival order, and only after `hello`. A client
-  // that sends faster than its frames are answered is paused (TCP back-pressure) rather
-  // than queued without bound.
-  const registration = registerSocket();
-  let queue: Promise<void> = registration.then(() => undefined);
-  let pending = 0;
-  socket.on('message', (data: RawData, isBinary: boolean) => {
-    pending += 1;
-    if (pending === MAX_PENDING_FRAMES) socket.pause();
-    queue = queue
-      .then(() => answer(data, isBinary))
-      .finally(() => {
-        pending -= 1;
-        if (pending === MAX_PENDING_FRAMES - 1) socket.resume();
-      });
-  });
-
-  // setTimeout takes at most 2^31-1 ms (24.8 days); a longer token is checked again then.
-  let expiry: NodeJS.Timeout | undefined;
-  const closeWhenExpired = (): void => {
-    const remaining = identity.expiresAt - Date.now();
-    expiry = setTimeout(() => {
-      if (identity.expiresAt - Date.now() > 0) closeWhenExpired();
-      else socket.close(CLOSE_TOKEN_EXPIRED, 'token expired');
-    }, Math.min(Math.max(0, remaining), MAX_TIMER_MS));
-    expiry.unref();
-  };
-  closeWhenExpired();
-
-  async function registerSocket(): Promise<boolean> {
-    try {
-      await node.connect(connection);
-    } catch (error) {
-      log.warn({ err: error, user: identity.user }, 'could not register a new socket');
-      connection.send({ type: 'error', code: 'unavailable', message: 'cannot serve this socket now; reconnect later' });
-      socket.close(CLOSE_TRY_AGAIN_LATER, 'unavailable');
-      return false;
-    }
-    connection.send({ type: 'hello', protocol: PROTOCOL_VERSION, node: node.nodeId, user: identity.user, session });
-    return true;
   }
 
-  const registered = await registration;
-  await closed;
-  clearTimeout(expiry);
-  await queue;
-  await routing;
-  if (registered) await node.disconnect(connection);
+  private answered(): void {
+    this.pending -= 1;
+    if (this.pending === MAX_PENDING_FRAMES - 1) this.socket.resume();
+  }
+
+  /** The next frame need not wait for the previous message's routing, but messages are routed in ack order. */
+  private readonly routeInOrder = (route: () => Promise<void>): void => {
+    this.routing = this.routing.then(route);
+  };
+
+  private reportError(error: ChatError, ref: string | undefined): void {
+    this.node.metrics.errors.inc({ code: error.code });
+    this.send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: error.code, message: error.message });
+    if (error.code !== 'bad_request' && error.code !== 'rate_limited') return;
+    this.abuse ??= new AbuseMeter(this.limits.abuseLimit, this.limits.abuseWindowMs);
+    if (this.abuse.offend(Date.now())) this.socket.close(CLOSE_POLICY_VIOLATION, 'too many bad or rate-limited frames');
+  }
+
+  /** Closes the socket when its token expires; setTimeout takes at most 2^31-1 ms (24.8 days), so a longer token is checked again then. */
+  private closeWhenExpired(): void {
+    const remaining = this.identity.expiresAt - Date.now();
+    this.expiry = setTimeout(
+      () => {
+        if (this.identity.expiresAt - Date.now() > 0) this.closeWhenExpired();
+        else this.socket.close(CLOSE_TOKEN_EXPIRED, 'token expired');
+      },
+      Math.min(Math.max(0, remaining), MAX_TIMER_MS),
+    );
+    this.expiry.unref();
+  }
+
+  /** After the socket closed: the frames and routing under way finish, then the socket leaves the cluster. */
+  private async finish(): Promise<void> {
+    clearTimeout(this.expiry);
+    const registered = await this.registration;
+    await this.queue;
+    await this.routing;
+    if (registered) await this.node.disconnect(this);
+  }
 }
 
 function rawText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : data).toString('utf8');
+  return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
 }

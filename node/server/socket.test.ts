@@ -1,0 +1,68 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import type { Logger } from '../../common/log.js';
+import type { ChatNode } from '../chat/chat-node.js';
+import type { ClientConnection } from '../chat/local-sockets.js';
+import { NodeMetrics } from '../metrics.js';
+import { serveSocket } from './socket.js';
+
+/** The parts of a ws socket the session uses, recording what it was told. */
+class FakeSocket extends EventEmitter {
+  readyState: number = WebSocket.OPEN;
+  bufferedAmount = 0;
+  readonly sent: Record<string, unknown>[] = [];
+  closedWith: number | undefined;
+  send(text: string): void {
+    this.sent.push(JSON.parse(text) as Record<string, unknown>);
+  }
+  close(code: number): void {
+    this.closedWith = code;
+    this.readyState = WebSocket.CLOSING;
+  }
+  pause(): void {}
+  resume(): void {}
+  terminate(): void {}
+}
+
+const silent = { debug() {}, warn() {}, error() {} } as unknown as Logger;
+const limits = { maxBufferedBytes: 1 << 20, abuseLimit: 100, abuseWindowMs: 10_000 };
+
+function fakeNode(connect: (connection: ClientConnection) => Promise<void>): ChatNode {
+  return { nodeId: 'n1', metrics: new NodeMetrics(), connect, disconnect: () => Promise.resolve() } as unknown as ChatNode;
+}
+
+const message = { type: 'message', id: '01ARZ3NDEKTSV4RRFFQ69G5FAV', conv: 'dm:a:b', from: 'b', to: { user: 'a' }, text: 'hi', ts: 1 } as const;
+
+describe('a socket being registered', () => {
+  it('says hello first, then what reached it while it registered, in order', async () => {
+    const socket = new FakeSocket();
+    let registered!: () => void;
+    const node = fakeNode((connection) => {
+      connection.send(message);
+      connection.send({ ...message, text: 'again' });
+      return new Promise((resolve) => (registered = resolve));
+    });
+    serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
+    expect(socket.sent).toEqual([]);
+    registered();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.sent.map((frame) => frame.type)).toEqual(['hello', 'message', 'message']);
+    expect(socket.sent[2]?.text).toBe('again');
+    socket.emit('close');
+  });
+
+  it('that cannot be registered gets an error and closes with 1013, nothing held sent', async () => {
+    const socket = new FakeSocket();
+    const node = fakeNode((connection) => {
+      connection.send(message);
+      return Promise.reject(new Error('Redis is away'));
+    });
+    serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.sent.map((frame) => frame.type)).toEqual(['error']);
+    expect(socket.sent[0]?.code).toBe('unavailable');
+    expect(socket.closedWith).toBe(1013);
+    socket.emit('close');
+  });
+});
