@@ -1,41 +1,47 @@
 import { types, type Client } from 'cassandra-driver';
+import type { ChatMessage } from '../../../node/protocol/frames.js';
 import { conversationId } from '../../../node/protocol/conversations.js';
 import { messageIdGenerator, messageIdTime } from '../../../node/protocol/ids.js';
 import { bucketOfMessageId } from '../../../node/store/buckets.js';
 import { cassandraClient, type CassandraConnection } from '../../../node/store/cassandra/client.js';
 import { CQL, WRITE } from '../../../node/store/cassandra/queries.js';
-import { progress } from '../lifecycle.js';
+import { CassandraStore } from '../../../node/store/cassandra/store.js';
 import type { CpuGroups } from '../direct-load.js';
+import { progress } from '../lifecycle.js';
 import { CpuMeter } from '../process-figures.js';
 import { round } from '../statistics.js';
 import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 
 /**
- * The Cassandra statements of one stored direct message, as CassandraStore.appendMessage
- * (node/store/cassandra/store.ts) issues them: the conversation's bucket row and both
- * participants' sync rows in parallel, then the message row; all prepared, LOCAL_QUORUM
- * (WRITE in queries.ts), the sync rows at the message's own write time.
+ * How a direct message is written:
+ *  - `statements`: the 4 statements appendMessage (node/store/cassandra/store.ts) issued when
+ *    this was written, straight from the driver: the conversation's bucket row and both
+ *    participants' sync rows in parallel (the sync rows at the message's own write time),
+ *    then the message row; all prepared, LOCAL_QUORUM (WRITE in queries.ts);
+ *  - `store`: CassandraStore.appendMessage itself, whatever it issues now, on the same client.
+ * Both over a client with the node's settings (cassandraClient) and no node in the way.
  */
-export const WRITES_PER_DIRECT_MESSAGE = 4;
+export type WritePath = 'statements' | 'store';
 
 export interface CassandraWriteStep extends ClosedLoopResult {
-  /** Statements per second: messages per second × WRITES_PER_DIRECT_MESSAGE. */
-  writesPerSecond: number;
+  path: WritePath;
+  /** Driver requests (a statement or a batch) answered per second, and per message. */
+  requestsPerSecond: number;
+  requestsPerMessage: number | null;
   cpuCores: Record<string, number>;
 }
 
 export interface CassandraWriteLimits {
-  writesPerMessage: number;
   textBytes: number;
-  /** One step per number of messages in flight (the node has one in flight per send it is storing). */
+  /** One step per path and number of messages in flight (a node has one in flight per send it is storing). */
   steps: CassandraWriteStep[];
-  peakMessagesPerSecond: number;
+  peakMessagesPerSecond: Record<WritePath, number>;
 }
 
 /**
- * The most direct messages per second Cassandra stores on this machine: the statements of
- * appendMessage issued straight from cassandra-driver (the node's client settings), with
- * `concurrency` messages in flight for `stepMs` each, into `keyspace` (already migrated).
+ * The most direct messages per second Cassandra stores on this machine without a node in
+ * the way, each path with `concurrency` messages in flight for `stepMs` per step, into
+ * `keyspace` (already migrated).
  */
 export async function measureCassandraWrites(
   connection: CassandraConnection,
@@ -45,43 +51,71 @@ export async function measureCassandraWrites(
   const client = cassandraClient(connection);
   await client.connect();
   try {
+    const requests = countRequests(client);
+    const store = new CassandraStore(client);
     const nextId = messageIdGenerator();
     const text = 'x'.repeat(options.textBytes);
-    const append = (seq: number): Promise<void> => {
+    const messageOf = (seq: number): ChatMessage => {
       const pair = seq % options.pairs;
-      return appendDirectMessage(client, nextId(Date.now()), `dm-s${pair}`, `dm-r${pair}`, text);
+      const [from, to] = [`dm-s${pair}`, `dm-r${pair}`];
+      const id = nextId(Date.now());
+      return { id, conv: conversationId(from, { user: to }), from, to: { user: to }, text, ts: messageIdTime(id) };
+    };
+    const write: Record<WritePath, (seq: number) => Promise<void>> = {
+      statements: (seq) => appendDirectMessage(client, messageOf(seq)),
+      store: (seq) => {
+        const message = messageOf(seq);
+        return store.appendMessage(message, [message.from, 'user' in message.to ? message.to.user : '']);
+      },
     };
     progress(`limits: Cassandra warm-up for ${options.warmupMs} ms`);
-    await runClosedLoop(options.concurrency[0] ?? 32, options.warmupMs, append);
+    await runClosedLoop(options.concurrency[0] ?? 32, options.warmupMs, write.statements);
     const steps: CassandraWriteStep[] = [];
-    for (const concurrency of options.concurrency) {
-      const meter = new CpuMeter(cpu);
-      meter.start();
-      const result = await runClosedLoop(concurrency, options.stepMs, append);
-      const cpuCores = Object.fromEntries(Object.entries(meter.stop()).map(([name, cores]) => [name, round(cores, 2)]));
-      steps.push({ ...result, writesPerSecond: round(result.perSecond * WRITES_PER_DIRECT_MESSAGE), cpuCores });
-      progress(`limits: Cassandra, ${concurrency} messages in flight → ${result.perSecond} messages/s, p99 ${result.latencyMs.p99 ?? '-'} ms`);
+    for (const path of ['statements', 'store'] as const) {
+      for (const concurrency of options.concurrency) {
+        const meter = new CpuMeter(cpu);
+        const requestsBefore = requests();
+        meter.start();
+        const result = await runClosedLoop(concurrency, options.stepMs, write[path]);
+        const cpuCores = Object.fromEntries(Object.entries(meter.stop()).map(([name, cores]) => [name, round(cores, 2)]));
+        const answered = requests() - requestsBefore;
+        steps.push({
+          ...result,
+          path,
+          requestsPerSecond: round(answered / result.seconds),
+          requestsPerMessage: result.completed === 0 ? null : round(answered / result.completed, 2),
+          cpuCores,
+        });
+        progress(`limits: Cassandra (${path}), ${concurrency} messages in flight → ${result.perSecond} messages/s, p99 ${result.latencyMs.p99 ?? '-'} ms`);
+      }
     }
-    return {
-      writesPerMessage: WRITES_PER_DIRECT_MESSAGE,
-      textBytes: options.textBytes,
-      steps,
-      peakMessagesPerSecond: Math.max(0, ...steps.map((step) => step.perSecond)),
-    };
+    const peak = (path: WritePath): number => Math.max(0, ...steps.filter((step) => step.path === path).map((step) => step.perSecond));
+    return { textBytes: options.textBytes, steps, peakMessagesPerSecond: { statements: peak('statements'), store: peak('store') } };
   } finally {
     await client.shutdown();
   }
 }
 
-async function appendDirectMessage(client: Client, id: string, from: string, to: string, text: string): Promise<void> {
-  const conv = conversationId(from, { user: to });
-  const bucket = bucketOfMessageId(id);
-  const ts = messageIdTime(id);
-  const timestamp = types.Long.fromNumber(ts).multiply(1000);
+/** Counts the requests the client got a successful answer to (the driver's own metrics hook); returns the reader. */
+function countRequests(client: Client): () => number {
+  let answered = 0;
+  const { metrics } = client;
+  const onSuccessfulResponse = metrics.onSuccessfulResponse.bind(metrics);
+  metrics.onSuccessfulResponse = (latency) => {
+    answered += 1;
+    onSuccessfulResponse(latency);
+  };
+  return () => answered;
+}
+
+async function appendDirectMessage(client: Client, message: ChatMessage): Promise<void> {
+  const to = 'user' in message.to ? message.to.user : '';
+  const bucket = bucketOfMessageId(message.id);
+  const timestamp = types.Long.fromNumber(message.ts).multiply(1000);
   await Promise.all([
-    client.execute(CQL.insertConversationBucket, [conv, bucket], WRITE),
-    client.execute(CQL.upsertUserConversation, [from, conv, id], { ...WRITE, timestamp }),
-    client.execute(CQL.upsertUserConversation, [to, conv, id], { ...WRITE, timestamp }),
+    client.execute(CQL.insertConversationBucket, [message.conv, bucket], WRITE),
+    client.execute(CQL.upsertUserConversation, [message.from, message.conv, message.id], { ...WRITE, timestamp }),
+    client.execute(CQL.upsertUserConversation, [to, message.conv, message.id], { ...WRITE, timestamp }),
   ]);
-  await client.execute(CQL.insertMessage, [conv, bucket, id, from, 'user', to, text, new Date(ts)], WRITE);
+  await client.execute(CQL.insertMessage, [message.conv, bucket, message.id, message.from, 'user', to, message.text, new Date(message.ts)], WRITE);
 }

@@ -7,14 +7,17 @@ export function formatLimits(cassandra: CassandraWriteLimits | null, redis: Redi
   const parts = ['Limits of this machine for the design (no chat node in the way; the generator process issues the commands)'];
   if (cassandra !== null) {
     parts.push(
-      `Cassandra: the ${cassandra.writesPerMessage} prepared LOCAL_QUORUM writes of one stored direct message (conversation bucket, ` +
-        `2 sync rows in parallel, then the ${cassandra.textBytes}-byte message row), straight from cassandra-driver with the node's client settings`,
+      'Cassandra: one stored direct message with a ' + `${cassandra.textBytes}-byte text, no node in the way, a client with the node's settings; ` +
+        'statements = the 4 prepared LOCAL_QUORUM writes appendMessage issued when this bench was written (conversation bucket and 2 sync rows ' +
+        'in parallel, then the message row) straight from cassandra-driver; store = CassandraStore.appendMessage as it is now',
       table(
-        ['messages in flight', 'messages/s', 'writes/s', 'p50 ms', 'p99 ms', 'cpu cassandra', 'cpu generator', 'cpu other', 'errors'],
+        ['path', 'messages in flight', 'messages/s', 'requests/s', 'requests/msg', 'p50 ms', 'p99 ms', 'cpu cassandra', 'cpu generator', 'cpu other', 'errors'],
         cassandra.steps.map((step) => [
+          step.path,
           step.concurrency,
           step.perSecond,
-          step.writesPerSecond,
+          step.requestsPerSecond,
+          step.requestsPerMessage,
           step.latencyMs.p50,
           step.latencyMs.p99,
           step.cpuCores.cassandra,
@@ -23,7 +26,8 @@ export function formatLimits(cassandra: CassandraWriteLimits | null, redis: Redi
           Object.keys(step.errors).length === 0 ? '-' : Object.entries(step.errors).map(([message, count]) => `${count}× ${message}`).join('; '),
         ]),
       ),
-      `latency = one message's 4 writes (3 in parallel, then 1). Peak: ${cassandra.peakMessagesPerSecond} messages/s.`,
+      `requests = driver requests answered (a statement or a batch); latency = one whole message. Peak: statements ${cassandra.peakMessagesPerSecond.statements} ` +
+        `messages/s, store ${cassandra.peakMessagesPerSecond.store} messages/s.`,
     );
   }
   if (redis !== null) {
