@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { caProblem, issueServerCertificate, makeCa, renewalTime, serverCertificateProblem, type CertifiedKey } from '../certificates/self-signed.js';
 import { certificateDnsNames } from '../desired/encryption.js';
 import { namesOf, ownedMeta } from '../desired/meta.js';
+import { SecretReadings } from './secret-reads.js';
 
 /**
  * How long a certificate found good is taken on trust before the Secrets are read again:
@@ -55,22 +56,16 @@ function tlsSecret(cluster: ChatCluster, name: string, pair: CertifiedKey, caBun
  * then: what the operator checks the managed Redis's Sentinels against when it asks them.
  */
 export class CertificateAuthorities {
-  private readonly read = new Map<string, { ca: string | undefined; until: number }>();
+  private readonly bundles: SecretReadings<string>;
 
-  constructor(
-    private readonly secrets: Pick<SecretAccess, 'readSecret'>,
-    private readonly now: () => number,
-  ) {}
+  constructor(secrets: Pick<SecretAccess, 'readSecret'>, now: () => number) {
+    // A missing one is asked for again soon: the certificate is being issued.
+    this.bundles = new SecretReadings(secrets, now, (secret) => storedPair(secret)?.caBundle, RECHECK_MS, 30_000);
+  }
 
   /** The CA bundle, undefined while the Secret or its ca.crt is missing. */
-  async of(cluster: ChatCluster): Promise<string | undefined> {
-    const now = this.now();
-    const known = this.read.get(cluster.metadata.uid);
-    if (known !== undefined && now < known.until) return known.ca;
-    const ca = storedPair(await this.secrets.readSecret(cluster.metadata.namespace, namesOf(cluster).tls))?.caBundle;
-    // A missing one is asked for again soon: the certificate is being issued.
-    this.read.set(cluster.metadata.uid, { ca, until: now + (ca === undefined ? 30_000 : RECHECK_MS) });
-    return ca;
+  of(cluster: ChatCluster): Promise<string | undefined> {
+    return this.bundles.of(cluster, namesOf(cluster).tls);
   }
 }
 
