@@ -510,7 +510,7 @@ async function main(): Promise<void> {
       settings: { ...options, scenarios: [...options.scenarios], nodes: NODE_COUNT },
       cluster,
       ...figures,
-      nodeLog: { warningsAndErrors: problems, nodesWhenDone: nodeExits },
+      nodeLog: { warningsAndErrors: problems, nodesBeforeTeardown: nodeExits },
     };
     mkdirSync(dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
