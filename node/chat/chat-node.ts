@@ -139,12 +139,15 @@ export class ChatNode {
     const firstHere = this.sockets.add(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
     try {
-      await store.putSession(session, this.registry.sessionTtlSeconds);
-      const cameOnline = await bus.routes.addSession(session);
-      if (firstHere) {
-        const groups = await store.groupsOf(connection.user);
-        await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
-      }
+      // The mapping row, the route and the user's groups at once: neither needs the other
+      // (a failure removes whatever was written, and a dead node's clean-up finds each by
+      // its own index), and a socket opens in one round trip instead of three.
+      const [, cameOnline, groups] = await Promise.all([
+        store.putSession(session, this.registry.sessionTtlSeconds),
+        bus.routes.addSession(session),
+        firstHere ? store.groupsOf(connection.user) : [],
+      ]);
+      await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
       if (cameOnline) await this.presence.announce(connection.user, 'online');
     } catch (error) {
       await this.disconnect(connection);

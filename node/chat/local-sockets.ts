@@ -17,11 +17,11 @@ export class LocalSockets {
   private readonly byUser = new Map<string, Set<ClientConnection>>();
   private readonly groupsByUser = new Map<string, Set<string>>();
   private readonly usersByGroup = new Map<string, Set<string>>();
+  /** Kept as sockets come and go: counting them over every user on each open and close made opening n sockets O(n²). */
+  private count = 0;
 
   get connectionCount(): number {
-    let count = 0;
-    for (const connections of this.byUser.values()) count += connections.size;
-    return count;
+    return this.count;
   }
 
   all(): ClientConnection[] {
@@ -32,6 +32,7 @@ export class LocalSockets {
   add(connection: ClientConnection): boolean {
     const connections = this.byUser.get(connection.user) ?? new Set();
     this.byUser.set(connection.user, connections);
+    if (!connections.has(connection)) this.count += 1;
     connections.add(connection);
     return connections.size === 1;
   }
@@ -40,6 +41,7 @@ export class LocalSockets {
   remove(connection: ClientConnection): boolean {
     const connections = this.byUser.get(connection.user);
     if (connections?.delete(connection) !== true) return false;
+    this.count -= 1;
     if (connections.size > 0) return false;
     this.byUser.delete(connection.user);
     return true;
