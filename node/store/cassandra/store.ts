@@ -7,6 +7,7 @@ import type { TextSealer } from '../../at-rest/text-sealer.js';
 import { cassandraClient, type CassandraConnection } from './client.js';
 import { storeError } from './errors.js';
 import { mapLimited } from './map-limited.js';
+import { WrittenBuckets } from './written-buckets.js';
 import { CQL, LWT, READ, WRITE } from './queries.js';
 import { checkLimit, checkMessageId, int, messageOf, millis, text } from './rows.js';
 
@@ -19,12 +20,18 @@ export interface CassandraStoreOptions {
   sealer?: TextSealer;
 }
 
+/** Participants whose sync rows go in one batch with the bucket row (a direct message has two). */
+const BATCHED_SYNC_ROWS = 8;
+/** Conversation buckets remembered as written: each day's active conversations of a busy node, a few MB at most. */
+const REMEMBERED_BUCKETS = 50_000;
+
 /** The `Store` on Cassandra (tables in schema.ts). */
 export class CassandraStore implements Store {
   private readonly fanOut: number;
   private readonly pageRows: number;
   private readonly sealer: TextSealer | undefined;
   private readonly messageOf = (row: types.Row): ChatMessage => messageOf(row, this.sealer);
+  private readonly writtenBuckets = new WrittenBuckets(REMEMBERED_BUCKETS);
 
   /** Uses a client that is connected (or will connect on first use) with the store's keyspace; `close` shuts it down. */
   constructor(
@@ -119,32 +126,53 @@ export class CassandraStore implements Store {
 
   /**
    * Writes the conversation's bucket row and each participant's sync row, then the message
-   * row. No batch: a group's participant rows can exceed the batch size limit, and a
-   * multi-partition batch costs a batch-log round on top. The order makes the message row
-   * the commit point instead: until it is written the index rows only point at a bucket or
-   * an id range that reads find empty, so a failure half-way leaves no message that history
-   * shows but sync misses. Every write is idempotent, so the caller may simply retry.
+   * row. The order makes the message row the commit point: until it is written the index
+   * rows only point at a bucket or an id range that reads find empty, so a failure half-way
+   * leaves no message that history shows but sync misses. Every write is idempotent, so the
+   * caller may simply retry.
    */
   appendMessage(message: ChatMessage, participants: readonly string[]): Promise<void> {
     return this.guarded('appendMessage', async () => {
       checkMessageId(message.id);
       const bucket = bucketOfMessageId(message.id);
-      // Cassandra keeps the cell with the higher write time, and on a tie the higher value.
-      // Writing last_id at the message's own time (microseconds) keeps the greatest id
-      // whatever order concurrent appends land in; sync relies on last_id never going back.
-      const timestamp = types.Long.fromNumber(messageIdTime(message.id)).multiply(1000);
-      await Promise.all([
-        this.client.execute(CQL.insertConversationBucket, [message.conv, bucket], WRITE),
-        mapLimited([...new Set(participants)], this.fanOut, (user) =>
-          this.client.execute(CQL.upsertUserConversation, [user, message.conv, message.id], { ...WRITE, timestamp }),
-        ),
-      ]);
+      await this.writeIndexRows(message, bucket, [...new Set(participants)]);
       const [toKind, toId] = 'group' in message.to ? ['group', message.to.group] : ['user', message.to.user];
       const { sealer } = this;
       const body = sealer === undefined ? message.text : sealer.seal(message.text, message.conv, message.id);
       const params = [message.conv, bucket, message.id, message.from, toKind, toId, body, new Date(message.ts)];
       await this.client.execute(sealer === undefined ? CQL.insertMessage : CQL.insertSealedMessage, params, WRITE);
     });
+  }
+
+  /**
+   * The rows that lead reads to a message: its conversation's bucket row (once per bucket:
+   * this store remembers the buckets it wrote) and each participant's sync row.
+   *
+   * A direct message's few rows go in one unlogged batch, one request instead of three: no
+   * batch log (each row is idempotent and the message row is written only after them all),
+   * and too few partitions for the coordinator's fan-out to matter. A long participant list
+   * could pass the batch size limit, so it is written a row per request as before.
+   */
+  private async writeIndexRows(message: ChatMessage, bucket: number, participants: readonly string[]): Promise<void> {
+    const bucketWritten = this.writtenBuckets.has(message.conv, bucket);
+    // Cassandra keeps the cell with the higher write time, and on a tie the higher value.
+    // Writing last_id at the message's own time (microseconds) keeps the greatest id
+    // whatever order concurrent appends land in; sync relies on last_id never going back.
+    const timestamp = types.Long.fromNumber(messageIdTime(message.id) * 1000);
+    const syncRow = (user: string): { query: string; params: unknown[] } => ({ query: CQL.upsertUserConversation, params: [user, message.conv, message.id] });
+    const bucketRow = { query: CQL.insertConversationBucket, params: [message.conv, bucket] };
+    if (participants.length <= BATCHED_SYNC_ROWS) {
+      const rows = [...participants.map(syncRow), ...(bucketWritten ? [] : [bucketRow])];
+      // The batch's write time is the message's for the bucket row too: that row holds no value, only its existence.
+      if (rows.length > 1) await this.client.batch(rows, { ...WRITE, logged: false, timestamp });
+      else if (rows[0] !== undefined) await this.client.execute(rows[0].query, rows[0].params, { ...WRITE, timestamp });
+    } else {
+      await Promise.all([
+        bucketWritten ? undefined : this.client.execute(bucketRow.query, bucketRow.params, WRITE),
+        mapLimited(participants, this.fanOut, (user) => this.client.execute(CQL.upsertUserConversation, syncRow(user).params, { ...WRITE, timestamp })),
+      ]);
+    }
+    if (!bucketWritten) this.writtenBuckets.add(message.conv, bucket);
   }
 
   /** One message by its conversation and id (its bucket follows from the id). */
