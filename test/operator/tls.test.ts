@@ -226,7 +226,8 @@ describe('TLS managed by the operator, on a real control plane', () => {
       // The public names are the user's certificate's, not this one's.
       expect(names).not.toContain('own-chat');
 
-      const pod = (await apps.readNamespacedDeployment({ namespace: watchNamespace, name: 'own-chat' })).spec?.template.spec;
+      // The nodes come once the stores (kwok's pods) are ready and the schema Job has run.
+      const pod = await vi.waitFor(async () => (await apps.readNamespacedDeployment({ namespace: watchNamespace, name: 'own-chat' })).spec?.template.spec, { timeout: 90_000, interval: 1000 });
       expect(pod?.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'own-public', defaultMode: 0o440 } });
       expect(pod?.volumes).toContainEqual({ name: 'redis-ca', secret: { secretName: 'own-tls', defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
       expect(pod?.volumes).toContainEqual({ name: 'cassandra-ca', secret: { secretName: 'own-tls', defaultMode: 0o444, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
