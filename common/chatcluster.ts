@@ -70,6 +70,11 @@ const Tls = z.object({
   secretName: z.string().min(1).max(253).optional(),
   issuerRef: z.object({ name: z.string().min(1), kind: z.enum(ISSUER_KINDS), group: z.string().min(1).optional() }).optional(),
   selfSigned: z.boolean().optional(),
+  /** More names (public ones) the certificate of issuerRef or selfSigned covers. */
+  dnsNames: z
+    .array(z.string().max(253).regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/))
+    .max(20)
+    .optional(),
 });
 const Encryption = z.object({
   atRest: z.object({ keysSecretRef: z.object({ name: z.string().min(1) }) }).optional(),

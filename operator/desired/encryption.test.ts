@@ -155,6 +155,11 @@ describe('the names the ChatCluster’s certificate covers', () => {
     expect(names.some((name) => name.includes('redis') || name.includes('cassandra'))).toBe(false);
   });
 
+  it('take in spec.tls.dnsNames, the public names clients reach the nodes by', () => {
+    const names = certificateDnsNames(cluster({ tls: { selfSigned: true, dnsNames: ['chat.example.com', '*.chat.example.com'] } }));
+    expect(names).toEqual(expect.arrayContaining(['demo-chat.team-a.svc', 'chat.example.com', '*.chat.example.com']));
+  });
+
   it('are the stores’ alone when the user’s own certificate serves the chat Services', () => {
     const names = certificateDnsNames(cluster({ tls: { secretName: 'public-cert' } }));
     expect(names).toContain('demo-redis.team-a.svc');

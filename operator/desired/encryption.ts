@@ -149,16 +149,17 @@ export function operatorSignsCertificate(cluster: ChatCluster): boolean {
 }
 
 /**
- * The DNS names <name>-tls covers: the chat Services and each node pod, which serve it
- * (unless spec.tls.secretName serves them, when it covers only the stores), and, when the
+ * The DNS names <name>-tls covers: the chat Services and each node pod, which serve it, and
+ * spec.tls.dnsNames (unless spec.tls.secretName serves them, when it covers only the stores), and, when the
  * operator runs them, the Redis and Cassandra Services and pods, which serve TLS with it.
  */
 export function certificateDnsNames(cluster: ChatCluster): string[] {
   const names = namesOf(cluster);
   const namespace = cluster.metadata.namespace;
-  const servesNodes = cluster.spec.tls?.secretName === undefined;
+  const tls = cluster.spec.tls;
+  const servesNodes = tls?.secretName === undefined;
   return [
-    ...(servesNodes ? [...serviceNames(names.nodes, namespace), ...serviceNames(names.headless, namespace), ...podNames(names.headless, namespace)] : []),
+    ...(servesNodes ? [...serviceNames(names.nodes, namespace), ...serviceNames(names.headless, namespace), ...podNames(names.headless, namespace), ...(tls?.dnsNames ?? [])] : []),
     ...(runsRedis(cluster) ? [...serviceNames(names.redis, namespace), ...podNames(names.redis, namespace)] : []),
     ...(runsCassandra(cluster) ? [...serviceNames(names.cassandra, namespace), ...podNames(names.cassandra, namespace)] : []),
   ];

@@ -83,6 +83,8 @@ const INVALID_ENCRYPTION_SPECS: InvalidSpec[] = [
   { what: 'tls from a Secret and an issuer', spec: { tls: { ...tlsSecret, issuerRef } }, field: 'spec.tls', says: 'tls needs exactly one of' },
   { what: 'tls.selfSigned false', spec: { tls: { selfSigned: false } }, field: 'spec.tls.selfSigned', says: 'tls.selfSigned can only be true' },
   { what: 'an empty tls.secretName', spec: { tls: { secretName: '' } }, field: 'spec.tls.secretName', says: 'should be at least 1 chars long' },
+  { what: 'tls.dnsNames with a certificate of the user’s own', spec: { tls: { ...tlsSecret, dnsNames: ['chat.example.com'] } }, field: 'spec.tls.dnsNames', says: 'with tls.secretName your certificate says its names' },
+  { what: 'a tls.dnsNames entry that is no DNS name', spec: { tls: { selfSigned: true, dnsNames: ['https://chat.example.com'] } }, field: 'spec.tls.dnsNames[0]', says: 'should match' },
   { what: 'an issuer of a kind cert-manager does not have', spec: { tls: { issuerRef: { name: 'x', kind: 'Certificate' } } }, field: 'spec.tls.issuerRef.kind', says: 'Unsupported value: "Certificate"' },
   { what: 'an issuer without a name', spec: { tls: { issuerRef: { kind: 'Issuer' } } }, field: 'spec.tls.issuerRef.name', says: 'Required value' },
   { what: 'at-rest encryption without a keys Secret', spec: { encryption: { atRest: {} } }, field: 'spec.encryption.atRest.keysSecretRef', says: 'Required value' },

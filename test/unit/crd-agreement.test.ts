@@ -212,6 +212,7 @@ describe('the CRD’s spec schema and common/chatcluster.ts', () => {
       'spec.cassandra.external.tls: self.enabled || !has(self.caSecretRef)',
       'spec.auth: !(has(self.jwtSecretRef) && has(self.jwksURL))',
       'spec.tls: (has(self.secretName) ? 1 : 0) + (has(self.issuerRef) ? 1 : 0) + (has(self.selfSigned) ? 1 : 0) == 1',
+      'spec.tls: !has(self.dnsNames) || !has(self.secretName)',
       'spec.tls: !has(self.selfSigned) || self.selfSigned',
     ]);
   });
