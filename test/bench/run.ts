@@ -13,8 +13,10 @@
  *     --scenarios a,b,...       run only these (default all): direct, tls, idle, group, peers, limits
  *     --quick                   a short smoke run (2 steps of 3 s, 300 idle sockets, 50 group messages, one limits step)
  *
- * The report goes to stdout, progress to stderr. A full run of every scenario takes about
- * 10 minutes on 2 cores (the first one longer: Centrifugo is built once and cached).
+ * The report goes to stdout, progress to stderr. direct,peers,limits took 8-8.5 minutes here
+ * on 2 cores; every scenario takes a few minutes more (the first run longer still: Centrifugo
+ * is built once, about 6 minutes, and cached). Stepping stops at a target's first saturated
+ * step, so a faster target runs longer.
  *
  * Scenarios (the --scenarios names), each also run against a plain in-process ws relay where it applies:
  *   direct  1. cross-node direct messages at stepped offered rates (throughput, latency, errors)
