@@ -139,6 +139,12 @@ export interface Inbox {
   publish(node: string, envelope: Envelope): Promise<void>;
   /** Consumes a node's inbox in order from where this bus stopped, until unsubscribed. */
   consume(node: string, handler: EnvelopeHandler): Promise<Unsubscribe>;
+  /**
+   * Deletes a dead node's inbox. What it still holds was for sockets that are gone (their
+   * clients sync from the store when they reconnect), and message texts should not stay in
+   * Redis longer than their delivery.
+   */
+  remove(node: string): Promise<void>;
 }
 
 /** Ephemeral signals from node to node (at most once): typing indicators. */

@@ -142,7 +142,7 @@ export class NodeRegistry {
     }
   }
 
-  /** Any live node removes a dead node's mapping rows and routes; one wins the claim. */
+  /** Any live node removes a dead node's mapping rows, routes and inbox; one wins the claim. */
   private async removeDeadNodes(): Promise<void> {
     const { store, bus, log, delivery, presence } = this.deps;
     for (const dead of await bus.heartbeats.expired()) {
@@ -152,6 +152,7 @@ export class NodeRegistry {
       const unsettled = await finishUnsettledMessages(dead, { bus, store, delivery });
       if (unsettled.length > 0) log.info({ deadNode: dead, messages: unsettled.length }, 'routed the messages a dead node left in flight');
       await bus.progress.forget(dead);
+      await bus.inbox.remove(dead);
       const sessions = await store.sessionsOnNode(dead);
       await Promise.all(sessions.map((session) => store.deleteSession(session)));
       await store.deleteNode(dead);

@@ -9,6 +9,8 @@ import { ownServers, startRestartableCassandra, startRestartableRedis, stopClust
 import { ChatUser, outcomes, Traffic } from '../support/fault-traffic.js';
 import { describeMissed, expectDeliveredAfterRecovery, formGroup, nodeAt, readiness, showNodeLogsOnFailure, startedBetween, summary } from '../support/fault-checks.js';
 import { stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
+import { askRedis } from '../../dev/env/redis.js';
+import { BusKeys } from '../../node/bus/redis/keys.js';
 
 // Fault tolerance of the chat node on real servers and real node processes: a node
 // SIGKILLed, Redis restarted, Cassandra stopped, each while users are chatting. PROTOCOL.md,
@@ -122,6 +124,8 @@ describe('chat node fault tolerance', () => {
           expect(registered).toEqual(expect.arrayContaining([a.id, b.id]));
           const sessions = await store.execute('SELECT user_id FROM node_sessions WHERE node_id = ?', [doomed.id], { prepare: true });
           expect(sessions.rowLength).toBe(0);
+          // Its inbox too: what it held was for sockets that are gone, and texts do not stay in Redis.
+          expect(await askRedis(env.CHAT_REDIS_URL, (redis) => redis.exists(new BusKeys(cluster?.redisKeyPrefix ?? '', false).inbox(doomed.id)))).toBe(0);
         }, { timeout: 10_000, interval: 250 });
         // The movers are still online: cleaning up the dead node left their new sockets alone.
         expect(await watcher.request({ type: 'presence.watch', users: movers.map((mover) => mover.name) })).toMatchObject({

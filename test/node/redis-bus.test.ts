@@ -177,6 +177,18 @@ describe('RedisBus on the shared Redis', () => {
     });
   });
 
+  it('deletes a node’s inbox on remove, and only that one', async () => {
+    const bus = await openBus();
+    const [dead, alive] = [`node-${randomUUID()}`, `node-${randomUUID()}`];
+    for (const seq of range(1, 5)) {
+      await bus.inbox.publish(dead, messageEnvelope(seq));
+      await bus.inbox.publish(alive, messageEnvelope(seq));
+    }
+    await bus.inbox.remove(dead);
+    expect(await admin.exists(`${prefix}inbox:${dead}`)).toBe(0);
+    expect(await admin.xlen(`${prefix}inbox:${alive}`)).toBe(5);
+  });
+
   it('keeps a completed idempotency key for 24 hours, and a claim never completed for a minute only', async () => {
     const bus = await openBus();
     await bus.idempotency.claim('alice', 'k1');

@@ -13,6 +13,11 @@ export class MemoryInbox implements Inbox {
     return Promise.resolve(this.queue(node).consume(handler));
   }
 
+  remove(node: string): Promise<void> {
+    this.queues.get(node)?.discardPending();
+    return Promise.resolve();
+  }
+
   close(): void {
     for (const queue of this.queues.values()) queue.stop();
   }
@@ -51,6 +56,11 @@ class NodeQueue {
     this.handler = undefined;
   }
 
+  /** Drops what waits (as Redis's DEL of a stream); a consumer still gets what comes next. */
+  discardPending(): void {
+    this.pending.length = 0;
+  }
+
   private async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
@@ -64,7 +74,8 @@ class NodeQueue {
         } catch {
           // As with the Redis bus, a failing handler does not stop the inbox; the node reports it.
         }
-        this.pending.shift();
+        // Unless discardPending emptied the queue meanwhile (then the first entry is a newer one).
+        if (this.pending[0] === envelope) this.pending.shift();
       }
     } finally {
       this.draining = false;

@@ -83,6 +83,11 @@ export class RedisInbox implements Inbox {
     });
   }
 
+  /** Deletes a node's inbox (its expiry would clear it only after inboxTtlSeconds). */
+  async remove(node: string): Promise<void> {
+    await reach('remove an inbox', () => this.commands.del(this.keys.inbox(node)));
+  }
+
   /** Stops every consumer. */
   async close(): Promise<void> {
     this.closed = true;
