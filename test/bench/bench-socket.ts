@@ -27,6 +27,8 @@ export interface LoadSocket {
 export class BenchSocket implements LoadSocket {
   /** Called with every frame after `hello`; scenarios replace it. */
   onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+  /** Called once when an open socket closes (after `hello`), stamped with the generator's clock. */
+  onClose: (code: number, closedAt: number) => void = () => undefined;
   closeCode: number | undefined;
   private hello: Frame | undefined;
 
@@ -63,6 +65,7 @@ export class BenchSocket implements LoadSocket {
       socket.on('close', (code: number) => {
         client.closeCode = code;
         if (client.hello === undefined) fail(new Error(`socket closed with ${code} before hello`));
+        else client.onClose(code, performance.now());
       });
       socket.on('error', (error: Error) => {
         if (client.hello === undefined) fail(error);

@@ -1,6 +1,8 @@
 import type { DirectLoadResult, DirectStep } from './direct-load.js';
 import type { GroupFanoutResult } from './group-fanout.js';
 import type { IdleSocketsResult } from './idle-sockets.js';
+import type { OpenRateStep } from './open-rate.js';
+import type { StormResult } from './reconnect-storm.js';
 import { ratio, round } from './statistics.js';
 
 type Cell = string | number | null | undefined;
@@ -188,8 +190,15 @@ export function formatGroupFanout(result: GroupFanoutResult): string {
     `Redis commands per group message: ${perMessage} (nodes hosting members: ${hosting}; aim ≈ ${hosting}; ratio ${times(ratio(perMessage, hosting))})`,
     `  essential (group-nodes lookup + one XADD per other hosting node): ${essential}; the rest: ${round(perMessage - essential, 2)}${extra === '' ? '' : ` (${extra})`}`,
     `delivered ${result.deliveries}/${result.deliveriesExpected} member frames, ${result.duplicates} duplicates, acked ${result.acked}/${result.messages}, ` +
-      `errors ${errorsText(result.errors)}; delivery latency p50 ${result.deliveryLatencyMs.p50 ?? '-'} ms, ` +
-      `p99 ${result.deliveryLatencyMs.p99 ?? '-'} ms, max ${result.deliveryLatencyMs.max ?? '-'} ms`,
+      `errors ${errorsText(result.errors)}; set up in ${round(result.setupMs.open / 1000, 1)} s (open) + ${round(result.setupMs.join / 1000, 1)} s (join)`,
+    table(
+      ['latency (ms)', 'count', 'p50', 'p95', 'p99', 'max'],
+      [
+        ['send → each member', result.deliveryLatencyMs.count, result.deliveryLatencyMs.p50, result.deliveryLatencyMs.p95, result.deliveryLatencyMs.p99, result.deliveryLatencyMs.max],
+        ['send → all members', result.allMembersLatencyMs.count, result.allMembersLatencyMs.p50, result.allMembersLatencyMs.p95, result.allMembersLatencyMs.p99, result.allMembersLatencyMs.max],
+      ],
+    ),
+    '"all members" = per message, until the last member\'s frame, over the messages every member got (count).',
     table(['command', 'per message', 'calls (messages)', 'calls (idle)', 'what it is'], rows),
     'commands within ±0.05 per message of the idle interval (heartbeats, timers) are left out here; the JSON has them all.',
   ].join('\n');
@@ -270,4 +279,39 @@ export function formatComparison(comparison: Comparison): string {
     );
   }
   return lines.join('\n');
+}
+
+/** The reconnect storm: how long the drained node's clients took to be back and synced, and whether any message was lost. */
+export function formatStorm(result: StormResult): string {
+  const rows = [
+    ['drain → hello on a survivor', result.reconnectMs.count, result.reconnectMs.p50, result.reconnectMs.p95, result.reconnectMs.p99, result.reconnectMs.max],
+    ['drain → synced', result.reconnectAndSyncMs.count, result.reconnectAndSyncMs.p50, result.reconnectAndSyncMs.p95, result.reconnectAndSyncMs.p99, result.reconnectAndSyncMs.max],
+  ];
+  const codes = Object.entries(result.closeCodes).map(([code, count]) => `${code}:${count}`).join(' ');
+  const messages = result.messages;
+  return [
+    `Reconnect storm: one node with ${result.opened} sockets (of ${result.sockets}; ${result.openFailures} did not open; opened and synced in ${round(result.openMs / 1000, 1)} s) ` +
+      `is drained (POST /drain); each client reconnects to one of ${result.survivors} other nodes and syncs from its last cursor`,
+    `back and synced: ${result.backAndSynced}, failed: ${result.failed}${result.firstFailure === null ? '' : ` (first: ${result.firstFailure})`}; ` +
+      `all back and synced ${round(result.totalMs / 1000, 2)} s after POST /drain`,
+    `drain frames ${result.drainFrames} (reconnectAfterMs up to ${result.reconnectAfterMsMax}); close codes of the drained sockets ${codes === '' ? '-' : codes}; connect attempts ${result.attempts} (${result.retried} clients retried); ` +
+      `sync pages ${result.syncPages} returning ${result.messagesInSync} messages`,
+    table(['per client (ms)', 'count', 'p50', 'p95', 'p99', 'max'], rows),
+    messages === null
+      ? 'no direct-message load ran during the storm.'
+      : `direct messages to the storm's users during it (${messages.perSecond}/s from senders on the survivors): sent ${messages.sent}, acked ${messages.acked}, ` +
+        `errors ${errorsText(messages.errors)}; of the acked: received live ${messages.receivedLive}, only via sync ${messages.receivedBySyncOnly}, LOST ${messages.lost}`,
+  ].join('\n');
+}
+
+/** Socket opening rate on one process, chat beside the relay. */
+export function formatOpenRate(steps: readonly OpenRateStep[]): string {
+  return [
+    'Socket opening rate on one process (chat: JWT in the Authorization header, verified, session registered, hello received; relay: no auth, hello received)',
+    table(
+      ['target', 'in flight', 'opened', 'failed', 'opens/s', 'open p50 ms', 'p95', 'p99', 'max'],
+      steps.map((step) => [step.target, step.concurrency, step.opened, step.failures, step.opensPerSecond, step.openMs.p50, step.openMs.p95, step.openMs.p99, step.openMs.max]),
+    ),
+    'opens/s = sockets opened / time for the whole batch; sockets closed after each row; the chat time includes minting the JWT in the generator.',
+  ].join('\n');
 }

@@ -8,10 +8,14 @@
  *     --step-seconds 8          length of each step
  *     --pairs 100               sender/recipient socket pairs
  *     --idle-sockets 2000       idle sockets of scenario 2 (raise it only if the machine copes)
- *     --group-messages 200      group messages of scenario 3
+ *     --group-messages 60       group messages of scenario 3 (paced so the generator takes ≤ 20,000 member frames/s)
+ *     --group-members 10000     members of scenario 3's group, spread over the three nodes
+ *     --storm-sockets 10000     sockets on the node drained in the reconnect storm
+ *     --open-sockets 2000       sockets per row of the opening-rate scenario
  *     --out FILE                the JSON file (default: $TMPDIR/chatcluster-bench/bench-<time>.json)
- *     --scenarios a,b,...       run only these (default all): direct, tls, idle, group, peers, limits
- *     --quick                   a short smoke run (2 steps of 3 s, 300 idle sockets, 50 group messages, one limits step)
+ *     --scenarios a,b,...       run only these (default all): direct, tls, idle, group, storm, opens, peers, limits
+ *     --quick                   a short smoke run (2 steps of 3 s, 300 idle sockets, 50 group messages to 30 members,
+ *                               a storm of 300 sockets, 300 opens per row, one limits step)
  *
  * The report goes to stdout, progress to stderr. direct,peers,limits took 8-8.5 minutes here
  * on 2 cores; every scenario takes a few minutes more (the first run longer still: Centrifugo
@@ -21,7 +25,11 @@
  * Scenarios (the --scenarios names), each also run against a plain in-process ws relay where it applies:
  *   direct  1. cross-node direct messages at stepped offered rates (throughput, latency, errors)
  *   idle    2. memory per idle authenticated socket on one node
- *   group   3. Redis commands per group message for a group spread over the three nodes
+ *   group   3. a group spread over the three nodes (10,000 members by default): delivery latency to each and
+ *              to all members, Redis commands per group message against the number of nodes hosting members
+ *   storm   a node holding many sockets is drained; its clients reconnect to the others and sync from their
+ *           cursors (per-client and total times, failures) while a light direct load checks no acked message is lost
+ *   opens   sockets opened per second on one node, against the relay
  *   tls     4. scenario 1 again on three nodes with every hop over TLS (wss://, rediss://, Cassandra
  *              client encryption) and message texts sealed at rest, against scenario 1's plaintext run
  *   peers   scenario 1's load against the peers users pick instead, on 3 servers each over the
@@ -37,10 +45,13 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportsOf, startParts, stopEnvironment, type EnvironmentState, type PartName } from '../../dev/env/environment.js';
 import { removeWhenOwnerExits } from '../../dev/env/process.js';
-import { migrate, startNode, type NodeProcess } from '../../dev/node-processes.js';
+import { migrate, startNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 import { runDirectLoad, type DirectLoadOptions, type DirectLoadResult } from './direct-load.js';
 import { measureGroupFanout, type GroupFanoutResult } from './group-fanout.js';
 import { measureIdleSockets, type IdleSocketsResult } from './idle-sockets.js';
+import { measureOpenRate, type OpenRateStep } from './open-rate.js';
+import { measureReconnectStorm, type StormResult } from './reconnect-storm.js';
+import { BenchSocket } from './bench-socket.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { measureCassandraWrites, type CassandraWriteLimits } from './limits/cassandra-writes.js';
 import { formatLimits } from './limits/report.js';
@@ -60,6 +71,8 @@ import {
   formatDirectSteps,
   formatGroupFanout,
   formatIdleSockets,
+  formatOpenRate,
+  formatStorm,
   table,
   type Comparison,
 } from './report.js';
@@ -70,7 +83,7 @@ const NODE_COUNT = 3;
 const IDLE_SOCKET_AIM_BYTES = 12 * 1024;
 const IDLE_SOCKETS_MAX = 20_000;
 
-const SCENARIOS = ['direct', 'tls', 'idle', 'group', 'peers', 'limits'] as const;
+const SCENARIOS = ['direct', 'tls', 'idle', 'group', 'storm', 'opens', 'peers', 'limits'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface BenchOptions {
@@ -78,6 +91,11 @@ interface BenchOptions {
   direct: DirectLoadOptions;
   idleSockets: number;
   groupMessages: number;
+  groupMembers: number;
+  stormSockets: number;
+  /** The direct load during the storm, and how long its clients get to come back. */
+  storm: { messagesPerSecond: number; deadlineMs: number };
+  openSockets: number;
   limits: {
     /** Direct messages whose Cassandra writes are in flight at once, one step each. */
     cassandraConcurrency: number[];
@@ -106,6 +124,9 @@ function parseOptions(argv: string[]): BenchOptions {
       pairs: { type: 'string' },
       'idle-sockets': { type: 'string' },
       'group-messages': { type: 'string' },
+      'group-members': { type: 'string' },
+      'storm-sockets': { type: 'string' },
+      'open-sockets': { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -131,7 +152,11 @@ function parseOptions(argv: string[]): BenchOptions {
       warmupMs: quick ? 1_000 : 5_000,
     },
     idleSockets: whole('idle-sockets', values['idle-sockets'], quick ? 300 : 2000, IDLE_SOCKETS_MAX),
-    groupMessages: whole('group-messages', values['group-messages'], quick ? 50 : 200, 10_000),
+    groupMessages: whole('group-messages', values['group-messages'], quick ? 50 : 60, 10_000),
+    groupMembers: whole('group-members', values['group-members'], quick ? 30 : 10_000, IDLE_SOCKETS_MAX),
+    stormSockets: whole('storm-sockets', values['storm-sockets'], quick ? 300 : 10_000, IDLE_SOCKETS_MAX),
+    storm: { messagesPerSecond: quick ? 50 : 100, deadlineMs: quick ? 30_000 : 120_000 },
+    openSockets: whole('open-sockets', values['open-sockets'], quick ? 300 : 2000, IDLE_SOCKETS_MAX),
     limits: {
       cassandraConcurrency: quick ? [64] : [16, 64, 256],
       xaddConcurrency: quick ? [48] : [3, 48, 384],
@@ -145,7 +170,7 @@ async function startServices(scenarios: ReadonlySet<Scenario>, teardown: Teardow
   const dir = mkdtempSync(join(tmpdir(), 'chatcluster-bench-'));
   removeWhenOwnerExits(process.pid, dir);
   const parts: PartName[] = ['redis'];
-  if (['direct', 'idle', 'group', 'tls', 'limits'].some((name) => scenarios.has(name as Scenario))) parts.push('cassandra');
+  if (['direct', 'idle', 'group', 'storm', 'opens', 'tls', 'limits'].some((name) => scenarios.has(name as Scenario))) parts.push('cassandra');
   if (scenarios.has('tls')) parts.push('tls');
   progress(`starting ${parts.join(', ')} in ${dir}`);
   const state = await startParts(parts, dir, { ownerPid: process.pid });
@@ -182,6 +207,8 @@ interface Figures {
   scenario4?: { encrypted: DirectLoadResult; plaintext: DirectLoadResult | null };
   scenario2?: { chat: IdleSocketsResult; relay: IdleSocketsResult; aimBytesPerSocket: number };
   scenario3?: GroupFanoutResult;
+  storm?: StormResult;
+  opens?: OpenRateStep[];
   comparison?: Comparison;
   peers?: {
     socketIo: DirectLoadResult | Failed;
@@ -253,7 +280,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     await migrate(env);
   }
   const clusterNodes: NodeProcess[] = [];
-  if (scenarios.has('direct') || scenarios.has('group')) {
+  if (['direct', 'group', 'storm', 'opens'].some((name) => scenarios.has(name as Scenario))) {
     progress(`starting ${NODE_COUNT} chat nodes`);
     for (let index = 0; index < NODE_COUNT; index++) clusterNodes.push(await startBenchNode(env, `bench-${id}-${index}`, teardown));
     nodes.push(...clusterNodes);
@@ -320,10 +347,53 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     // Scenario 3: back to the three nodes only.
     progress('scenario 3: group over three nodes');
     figures.scenario3 = await measureGroupFanout(chatTarget(clusterNodes), redis, (name) => `${redisKeyPrefix}group-nodes:${name}`, {
-      membersPerNode: 3,
+      members: options.groupMembers,
       messages: options.groupMessages,
-      messagesPerSecond: 25,
+      // The generator reads every member's frame: at most 20,000 a second, at most 25 messages a second.
+      messagesPerSecond: Math.max(1, Math.min(25, Math.floor(20_000 / options.groupMembers))),
+      concurrency: 50,
     });
+  }
+
+  if (scenarios.has('opens')) {
+    progress('opens: socket opening rate on one node, then on the relay');
+    const chatOpens = await measureOpenRate(chatTarget(clusterNodes.slice(0, 1)), options.openSockets, [10, 100]);
+    const opensRelay = await startBenchRelay(process.env, teardown);
+    const relayOpens = await measureOpenRate(relayTarget(opensRelay), options.openSockets, [10, 100]);
+    await stopChild(opensRelay.child);
+    figures.opens = [...chatOpens, ...relayOpens];
+  }
+
+  if (scenarios.has('storm')) {
+    // A fourth node to drain (it exits once drained); its clients come back to the three.
+    progress('storm: a node drained under its clients');
+    const stormNode = await startBenchNode(env, `bench-${id}-storm`, teardown);
+    nodes.push(stormNode);
+    const openOn = async (node: NodeProcess, user: string): Promise<BenchSocket> =>
+      BenchSocket.open(`${node.wsUrl}/ws`, { authorization: `Bearer ${await tokenFor(user)}` });
+    figures.storm = await measureReconnectStorm(
+      {
+        openOnDrained: (user) => openOn(stormNode, user),
+        openOnSurvivor: (user, index) => {
+          const node = clusterNodes[index % clusterNodes.length];
+          return node === undefined ? Promise.reject(new Error('no surviving node')) : openOn(node, user);
+        },
+        survivors: clusterNodes.length,
+        drain: async () => {
+          const response = await fetch(`${stormNode.adminUrl}/drain`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+          if (response.status !== 202) throw new Error(`POST /drain answered ${response.status}`);
+        },
+      },
+      {
+        sockets: options.stormSockets,
+        openConcurrency: 50,
+        messagesPerSecond: options.storm.messagesPerSecond,
+        senders: 6,
+        deadlineMs: options.storm.deadlineMs,
+      },
+    );
+    recordExit(stormNode);
+    await stopChild(stormNode.child);
   }
   if (figures.scenario1 !== undefined) {
     figures.comparison = compare(figures.scenario1.chat, figures.scenario1.relay, figures.scenario2?.chat ?? null, figures.scenario2?.relay ?? null);
@@ -469,6 +539,8 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
   }
   if (figures.scenario2 !== undefined) sections.push(formatIdleSockets(figures.scenario2.chat, figures.scenario2.relay, IDLE_SOCKET_AIM_BYTES));
   if (figures.scenario3 !== undefined) sections.push(formatGroupFanout(figures.scenario3));
+  if (figures.opens !== undefined) sections.push(formatOpenRate(figures.opens));
+  if (figures.storm !== undefined) sections.push(formatStorm(figures.storm));
   if (figures.comparison !== undefined) sections.push(formatComparison(figures.comparison));
   const { peers, limits } = figures;
   if (peers !== undefined) {

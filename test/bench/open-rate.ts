@@ -1,0 +1,54 @@
+import { performance } from 'node:perf_hooks';
+import { closeAll, openMany, type LoadSocket } from './bench-socket.js';
+import { progress } from './lifecycle.js';
+import { percentiles, round, type Percentiles } from './statistics.js';
+import type { LoadTarget } from './targets.js';
+
+export interface OpenRateStep {
+  target: string;
+  /** Connects in flight at once. */
+  concurrency: number;
+  requested: number;
+  opened: number;
+  failures: number;
+  firstFailure: string | null;
+  /** Sockets authenticated with their `hello` received, per second of the whole batch. */
+  opensPerSecond: number;
+  /** Per socket, connect → `hello`. */
+  openMs: Percentiles;
+}
+
+/**
+ * Socket opening rate on one process: `count` sockets (authenticated, `hello` received) at
+ * each concurrency, closed again before the next step.
+ */
+export async function measureOpenRate(target: LoadTarget, count: number, concurrencies: readonly number[]): Promise<OpenRateStep[]> {
+  const steps: OpenRateStep[] = [];
+  for (const concurrency of concurrencies) {
+    progress(`opens: ${target.name}: ${count} sockets, ${concurrency} at a time`);
+    const times: number[] = [];
+    const opened = await openMany(
+      count,
+      concurrency,
+      async (index): Promise<LoadSocket> => {
+        const started = performance.now();
+        const socket = await target.open(`open-c${concurrency}-${index}`, 0);
+        times.push(performance.now() - started);
+        return socket;
+      },
+      Math.ceil(count * 0.05),
+    );
+    await closeAll(opened.sockets);
+    steps.push({
+      target: target.name,
+      concurrency,
+      requested: count,
+      opened: opened.sockets.length,
+      failures: opened.failures.length,
+      firstFailure: opened.failures[0] ?? null,
+      opensPerSecond: round(opened.sockets.length / (opened.elapsedMs / 1000)),
+      openMs: percentiles(times),
+    });
+  }
+  return steps;
+}

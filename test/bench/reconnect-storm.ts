@@ -1,0 +1,347 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { closeAll, openMany, type BenchSocket, type Frame, type LoadSocket } from './bench-socket.js';
+import { progress } from './lifecycle.js';
+import { percentiles, round, type Percentiles } from './statistics.js';
+
+/** Where the storm happens: the node that is drained, and the nodes its clients come back to ("the load balancer"). */
+export interface StormCluster {
+  /** Opens `user`'s socket on the node to be drained. */
+  openOnDrained(user: string): Promise<BenchSocket>;
+  /** Opens `user`'s socket on surviving node `node` (modulo their count). */
+  openOnSurvivor(user: string, node: number): Promise<BenchSocket>;
+  survivors: number;
+  /** Asks the drained node to drain (its admin port's `POST /drain`). */
+  drain(): Promise<void>;
+}
+
+export interface StormOptions {
+  sockets: number;
+  /** Sockets opening at once before the storm (the storm itself is not throttled: every client reconnects when told). */
+  openConcurrency: number;
+  /** Direct messages per second to the storm's users from senders on the surviving nodes; 0 for none. */
+  messagesPerSecond: number;
+  senders: number;
+  /** Clients not back and synced by then count as failed. */
+  deadlineMs: number;
+}
+
+export interface StormResult {
+  sockets: number;
+  opened: number;
+  openFailures: number;
+  openMs: number;
+  survivors: number;
+  /** Clients that reconnected to a survivor and finished their sync. */
+  backAndSynced: number;
+  failed: number;
+  firstFailure: string | null;
+  /** Connection attempts in all, and clients that needed more than one. */
+  attempts: number;
+  retried: number;
+  /** Per client, from its `drain` frame (or close, if no drain frame came) to the `hello` of its new socket. */
+  reconnectMs: Percentiles;
+  /** Per client, from its `drain` frame to its last sync page. */
+  reconnectAndSyncMs: Percentiles;
+  /** From `POST /drain` until the last client was back and synced (or the deadline). */
+  totalMs: number;
+  /** Clients that got a `drain` frame before the close, and how their drained sockets closed (1005: the client closed first, as told). */
+  drainFrames: number;
+  /** The largest `reconnectAfterMs` a drain frame named (0: the node told them all to come back at once). */
+  reconnectAfterMsMax: number;
+  closeCodes: Record<string, number>;
+  syncPages: number;
+  messagesInSync: number;
+  /** The direct-message load during the storm, when one ran. */
+  messages: {
+    perSecond: number;
+    sent: number;
+    acked: number;
+    errors: Record<string, number>;
+    /** Acked, and reached its recipient live or in a sync reply. */
+    received: number;
+    receivedLive: number;
+    receivedBySyncOnly: number;
+    /** Acked, and never reached its recipient: must be 0. */
+    lost: number;
+  } | null;
+}
+
+/** One storm user's client, doing what a real client does: keep the last cursor, reconnect when drained, sync from the cursor. */
+class StormClient {
+  socket: BenchSocket | undefined;
+  cursor: string | number = 0;
+  drainAt: number | undefined;
+  reconnectAfterMs = 0;
+  backAt: number | undefined;
+  syncedAt: number | undefined;
+  attempts = 0;
+  failure: string | undefined;
+  closeCode: number | undefined;
+  sawDrainFrame = false;
+  syncPages = 0;
+  messagesInSync = 0;
+  private readonly pending = new Map<string, (frame: Frame) => void>();
+
+  constructor(
+    readonly user: string,
+    readonly index: number,
+    private readonly onMessage: (frame: Frame, how: 'live' | 'sync') => void,
+  ) {}
+
+  /**
+   * Uses `socket` from now on: answers requests, records messages and keeps their cursors;
+   * `onLeave` runs once, on a `drain` frame or a close, whichever comes first.
+   */
+  attach(socket: BenchSocket, onLeave: () => void): void {
+    this.socket = socket;
+    let left = false;
+    const leave = (): void => {
+      if (left) return;
+      left = true;
+      onLeave();
+    };
+    socket.onFrame = (frame, at) => {
+      if (frame.type === 'message') {
+        this.onMessage(frame, 'live');
+        if (typeof frame.cursor === 'string') this.cursor = frame.cursor;
+      } else if (frame.type === 'drain') {
+        this.sawDrainFrame = true;
+        this.drainAt ??= at;
+        this.reconnectAfterMs = typeof frame.reconnectAfterMs === 'number' ? frame.reconnectAfterMs : 0;
+        leave();
+      } else if (typeof frame.ref === 'string') {
+        const answer = this.pending.get(frame.ref);
+        this.pending.delete(frame.ref);
+        answer?.(frame);
+      }
+    };
+    socket.onClose = (code, at) => {
+      // The first close is the drained socket's; a socket already replaced fails no request of its successor.
+      this.closeCode ??= code;
+      this.drainAt ??= at;
+      if (this.socket === socket) {
+        for (const answer of this.pending.values()) answer({ type: 'closed', code });
+        this.pending.clear();
+      }
+      leave();
+    };
+  }
+
+  /** Syncs from the kept cursor, page by page, until `next` is null; keeps the final cursor. */
+  async sync(timeoutMs = 20_000): Promise<void> {
+    let since: string | number = this.cursor;
+    for (;;) {
+      const reply = await this.request({ type: 'sync', since }, timeoutMs);
+      if (reply.type !== 'sync') throw new Error(`sync answered ${JSON.stringify(reply).slice(0, 200)}`);
+      this.syncPages += 1;
+      const messages = Array.isArray(reply.messages) ? (reply.messages as Frame[]) : [];
+      this.messagesInSync += messages.length;
+      for (const message of messages) this.onMessage(message, 'sync');
+      if (typeof reply.next === 'string') {
+        since = reply.next;
+        continue;
+      }
+      if (typeof reply.cursor === 'string') this.cursor = reply.cursor;
+      return;
+    }
+  }
+
+  private request(frame: Record<string, unknown>, timeoutMs: number): Promise<Frame> {
+    const socket = this.socket;
+    if (socket === undefined || !socket.isOpen) return Promise.reject(new Error('socket not open'));
+    const ref = `r-${randomBytes(4).toString('hex')}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(ref);
+        reject(new Error(`no reply to ${String(frame.type)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(ref, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      socket.send({ ...frame, ref });
+    });
+  }
+}
+
+/**
+ * The reconnect storm: `sockets` clients on one node, each synced once; then the node is
+ * drained and every client reconnects to a survivor (its index picks which; a refused
+ * connect tries the next, with a capped backoff) and syncs from its cursor. A light direct
+ * load to those users runs throughout, and every acked message must reach its recipient
+ * live or by sync.
+ */
+export async function measureReconnectStorm(cluster: StormCluster, options: StormOptions): Promise<StormResult> {
+  const received = new Map<number, 'live' | 'sync'>();
+  const onMessage = (frame: Frame, how: 'live' | 'sync'): void => {
+    if (typeof frame.text !== 'string' || !frame.text.startsWith('storm-')) return;
+    const seq = Number.parseInt(frame.text.slice(6), 10);
+    if (!received.has(seq)) received.set(seq, how);
+  };
+  const clients = Array.from({ length: options.sockets }, (_, index) => new StormClient(`storm-u${index}`, index, onMessage));
+  let stormStarted = false;
+  const reconnects: Promise<void>[] = [];
+  let deadlineAt = Number.POSITIVE_INFINITY;
+
+  // As the web client does: on `drain`, wait the delay it names, drop the socket, connect again.
+  const reconnect = async (client: StormClient): Promise<void> => {
+    if (client.reconnectAfterMs > 0) await sleep(client.reconnectAfterMs);
+    let backoffMs = 50;
+    for (;;) {
+      // The drained socket, or a new one whose sync failed.
+      void client.socket?.close();
+      const node = client.index + client.attempts;
+      client.attempts += 1;
+      try {
+        const socket = await cluster.openOnSurvivor(client.user, node);
+        client.backAt = performance.now();
+        client.attach(socket, () => undefined);
+        await client.sync();
+        client.syncedAt = performance.now();
+        return;
+      } catch (error) {
+        client.failure = error instanceof Error ? error.message : String(error);
+        if (performance.now() + backoffMs > deadlineAt) return;
+        await sleep(backoffMs * (0.5 + Math.random()));
+        backoffMs = Math.min(backoffMs * 2, 2_000);
+      }
+    }
+  };
+
+  progress(`storm: opening ${options.sockets} sockets on the node to be drained, ${options.openConcurrency} at a time, each synced once`);
+  const opened = await openMany(
+    options.sockets,
+    options.openConcurrency,
+    async (index) => {
+      const client = clients[index];
+      if (client === undefined) throw new Error('no client');
+      const socket = await cluster.openOnDrained(client.user);
+      client.attach(socket, () => {
+        if (stormStarted) reconnects.push(reconnect(client));
+      });
+      await client.sync();
+      return socket;
+    },
+    Math.ceil(options.sockets * 0.05),
+  );
+
+  const senders: LoadSocket[] = [];
+  const load = { sent: 0, acked: new Set<number>(), errors: {} as Record<string, number>, stop: false };
+  let loadDone: Promise<void> = Promise.resolve();
+  const storming = opened.sockets.length;
+  try {
+    if (opened.failures.length > 0) progress(`storm: ${opened.failures.length} sockets did not open: ${opened.failures[0] ?? ''}`);
+    if (options.messagesPerSecond > 0) {
+      for (let index = 0; index < options.senders; index++) {
+        const sender = await cluster.openOnSurvivor(`storm-s${index}`, index);
+        sender.onFrame = (frame) => {
+          if (typeof frame.ref !== 'string' || !frame.ref.startsWith('m-')) return;
+          const seq = Number.parseInt(frame.ref.slice(2), 10);
+          if (frame.type === 'ack') load.acked.add(seq);
+          else if (frame.type === 'error') load.errors[String(frame.code)] = (load.errors[String(frame.code)] ?? 0) + 1;
+        };
+        senders.push(sender);
+      }
+      loadDone = sendDirectLoad(senders, clients.filter((client) => client.socket !== undefined), options.messagesPerSecond, load);
+      await sleep(2_000);
+    }
+
+    progress(`storm: draining the node with ${storming} sockets; its clients reconnect to ${cluster.survivors} nodes and sync`);
+    stormStarted = true;
+    const drainStarted = performance.now();
+    deadlineAt = drainStarted + options.deadlineMs;
+    await cluster.drain();
+    const isDone = (client: StormClient): boolean => client.syncedAt !== undefined;
+    while (performance.now() < deadlineAt) {
+      const done = clients.filter(isDone).length;
+      if (done >= storming && reconnects.length >= storming) break;
+      await sleep(50);
+    }
+    const lastSynced = Math.max(drainStarted, ...clients.flatMap((client) => (client.syncedAt === undefined ? [] : [client.syncedAt])));
+    const totalMs = round(lastSynced - drainStarted, 1);
+    progress(`storm: ${clients.filter(isDone).length}/${storming} back and synced after ${totalMs} ms`);
+    // Reconnects still retrying stop at the deadline.
+    await Promise.race([Promise.all(reconnects), sleep(Math.max(0, deadlineAt - performance.now()) + 2_500)]);
+
+    let messages: StormResult['messages'] = null;
+    if (options.messagesPerSecond > 0) {
+      await sleep(2_000);
+      load.stop = true;
+      await loadDone;
+      // Time for the last acks and live frames.
+      await sleep(3_000);
+      let receivedLive = 0;
+      let receivedBySyncOnly = 0;
+      let lost = 0;
+      for (const seq of load.acked) {
+        const how = received.get(seq);
+        if (how === 'live') receivedLive += 1;
+        else if (how === 'sync') receivedBySyncOnly += 1;
+        else lost += 1;
+      }
+      messages = {
+        perSecond: options.messagesPerSecond,
+        sent: load.sent,
+        acked: load.acked.size,
+        errors: load.errors,
+        received: receivedLive + receivedBySyncOnly,
+        receivedLive,
+        receivedBySyncOnly,
+        lost,
+      };
+    }
+
+    const inStorm = clients.filter((client) => client.drainAt !== undefined);
+    const failedClients = inStorm.filter((client) => !isDone(client));
+    const closeCodes: Record<string, number> = {};
+    for (const client of inStorm) closeCodes[String(client.closeCode ?? 'none')] = (closeCodes[String(client.closeCode ?? 'none')] ?? 0) + 1;
+    return {
+      sockets: options.sockets,
+      opened: storming,
+      openFailures: opened.failures.length,
+      openMs: Math.round(opened.elapsedMs),
+      survivors: cluster.survivors,
+      backAndSynced: inStorm.length - failedClients.length,
+      failed: failedClients.length + (storming - inStorm.length),
+      firstFailure: failedClients[0]?.failure ?? (storming > inStorm.length ? 'a client was never closed by the drain' : null),
+      attempts: inStorm.reduce((sum, client) => sum + client.attempts, 0),
+      retried: inStorm.filter((client) => client.attempts > 1).length,
+      reconnectMs: percentiles(inStorm.flatMap((client) => (client.backAt === undefined || client.drainAt === undefined ? [] : [client.backAt - client.drainAt]))),
+      reconnectAndSyncMs: percentiles(inStorm.flatMap((client) => (client.syncedAt === undefined || client.drainAt === undefined ? [] : [client.syncedAt - client.drainAt]))),
+      totalMs,
+      drainFrames: inStorm.filter((client) => client.sawDrainFrame).length,
+      reconnectAfterMsMax: Math.max(0, ...inStorm.map((client) => client.reconnectAfterMs)),
+      closeCodes,
+      syncPages: inStorm.reduce((sum, client) => sum + client.syncPages, 0),
+      messagesInSync: inStorm.reduce((sum, client) => sum + client.messagesInSync, 0),
+      messages,
+    };
+  } finally {
+    load.stop = true;
+    await loadDone;
+    progress('storm: closing every socket');
+    await closeAll([...senders, ...clients.flatMap((client) => (client.socket === undefined ? [] : [client.socket]))]);
+  }
+}
+
+/** Direct messages at `perSecond`, round-robin from the senders to the storm's users, until `load.stop`. */
+async function sendDirectLoad(
+  senders: readonly LoadSocket[],
+  recipients: readonly StormClient[],
+  perSecond: number,
+  load: { sent: number; stop: boolean },
+): Promise<void> {
+  const startedAt = performance.now();
+  const gapMs = 1000 / perSecond;
+  for (let seq = 0; !load.stop; seq++) {
+    const wait = startedAt + seq * gapMs - performance.now();
+    if (wait > 0) await sleep(wait);
+    const sender = senders[seq % senders.length];
+    const recipient = recipients[seq % Math.max(1, recipients.length)];
+    if (sender === undefined || recipient === undefined || !sender.isOpen) continue;
+    sender.send({ type: 'send', ref: `m-${seq}`, to: { user: recipient.user }, text: `storm-${seq} a direct message during the storm` });
+    load.sent += 1;
+  }
+}
