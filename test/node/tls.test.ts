@@ -142,6 +142,16 @@ describe('the bus through sentinels that speak TLS only (the managed Sentinels w
       await bus.close();
     }
   }, 60_000);
+
+  it('is told so by the URL too (sentinelTls=true), as an external Sentinel in a ChatCluster’s redis.external.url', async () => {
+    const prefix = `tls-sentinel-${randomBytes(3).toString('hex')}:`;
+    const bus = await connectRedisBus(`${env.CHAT_REDIS_SENTINEL_TLS_URL}?sentinelTls=true`, { prefix, tls: { ca } });
+    try {
+      expect(await bus.isHealthy()).toBe(true);
+    } finally {
+      await bus.close();
+    }
+  }, 60_000);
 });
 
 describe('the node reloads its certificate', () => {

@@ -21,7 +21,14 @@ describe('parseRedisAddress', () => {
       sentinelPassword: 's>cret',
       db: 3,
       tls: false,
+      sentinelTls: false,
     });
+  });
+
+  it('asks the sentinels over TLS with sentinelTls=true, whatever the scheme says of the data servers', () => {
+    expect(parseRedisAddress('rediss+sentinel://s:26379/m?sentinelTls=true')).toMatchObject({ tls: true, sentinelTls: true });
+    expect(parseRedisAddress('redis+sentinel://s:26379/m?sentinelTls=true')).toMatchObject({ tls: false, sentinelTls: true });
+    expect(parseRedisAddress('rediss+sentinel://s:26379/m')).toMatchObject({ tls: true, sentinelTls: false });
   });
 
   it('gives sentinels port 26379 and cluster seeds port 6379 when none is named', () => {
@@ -43,6 +50,7 @@ describe('parseRedisAddress', () => {
     ['redis+sentinel://s:26379/bad name', /master name/],
     ['redis+sentinel://s:26379/m?password=x', /unknown URL parameter password/],
     ['redis+sentinel://s:26379/m?db=x', /database number/],
+    ['redis+sentinel://s:26379/m?sentinelTls=yes', /sentinelTls must be true or false/],
     ['redis+cluster://', /host:port/],
     ['redis+cluster://a:1,,b:2', /host:port/],
     ['redis+cluster://a:99999', /address 1 of the list is not host:port/],

@@ -5,11 +5,13 @@
  * | mode | URL |
  * | --- | --- |
  * | standalone | `redis://[user:password@]host:port[/db]` (`rediss://` for TLS) |
- * | Sentinel | `redis+sentinel://[user:password@]host:port[,host:port…]/<master name>[?sentinelPassword=…]` |
+ * | Sentinel | `redis+sentinel://[user:password@]host:port[,host:port…]/<master name>[?sentinelPassword=…&sentinelTls=true]` |
  * | Cluster | `redis+cluster://[user:password@]host:port[,host:port…]` (seed nodes) |
  *
- * `rediss+sentinel://` and `rediss+cluster://` speak TLS to the data servers. In Sentinel
- * mode, user and password are the data servers' and `sentinelPassword` the sentinels'.
+ * `rediss+sentinel://` and `rediss+cluster://` speak TLS to the data servers; `sentinelTls=true`
+ * asks the sentinels over TLS too (Redis's sentinels may listen on TLS or not, whatever the
+ * data servers do). In Sentinel mode, user and password are the data servers' and
+ * `sentinelPassword` the sentinels'.
  */
 export interface HostPort {
   host: string;
@@ -23,7 +25,7 @@ interface Credentials {
 
 export type RedisAddress =
   | { mode: 'standalone'; url: string; tls: boolean }
-  | ({ mode: 'sentinel'; sentinels: HostPort[]; masterName: string; sentinelPassword?: string | undefined; db: number; tls: boolean } & Credentials)
+  | ({ mode: 'sentinel'; sentinels: HostPort[]; masterName: string; sentinelPassword?: string | undefined; db: number; tls: boolean; sentinelTls: boolean } & Credentials)
   | ({ mode: 'cluster'; seeds: HostPort[]; tls: boolean } & Credentials);
 
 export type RedisMode = RedisAddress['mode'];
@@ -54,9 +56,11 @@ export function parseRedisAddress(text: string): RedisAddress {
   if (mode === 'sentinel') {
     const masterName = decodeURIComponent(path);
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(masterName)) throw new RedisAddressError('a redis+sentinel:// URL ends with /<master name> (1-128 of [A-Za-z0-9._-])');
-    refuseUnknown(params, ['sentinelPassword', 'db']);
+    refuseUnknown(params, ['sentinelPassword', 'db', 'sentinelTls']);
     const db = params.get('db') ?? '0';
     if (!/^\d{1,2}$/.test(db)) throw new RedisAddressError('db must be a database number');
+    const sentinelTls = params.get('sentinelTls') ?? 'false';
+    if (sentinelTls !== 'true' && sentinelTls !== 'false') throw new RedisAddressError('sentinelTls must be true or false');
     return {
       mode,
       sentinels: hostList(hosts, DEFAULT_SENTINEL_PORT),
@@ -64,6 +68,7 @@ export function parseRedisAddress(text: string): RedisAddress {
       sentinelPassword: params.get('sentinelPassword') ?? undefined,
       db: Number(db),
       tls,
+      sentinelTls: sentinelTls === 'true',
       ...credentials,
     };
   }

@@ -14,7 +14,7 @@ export interface BusSettings {
   report: (error: unknown) => void;
   /** How the data servers' certificates are checked when the address says TLS (a CA bundle); unset: the system's CAs. */
   tls?: Pick<ConnectionOptions, 'ca'> | undefined;
-  /** Sentinel mode: the sentinels too are asked over TLS, checked as the data servers are. */
+  /** Sentinel mode: the sentinels too are asked over TLS, checked as the data servers are (as the URL's sentinelTls=true). */
   sentinelTls?: boolean | undefined;
 }
 
@@ -117,7 +117,7 @@ function openFor(settings: BusSettings, perServer: RedisOptions, enableAutoPipel
         db: address.db,
         // TLS (perServer's) to the primary and replicas the sentinels name; the sentinels are asked in plain text unless sentinelTls.
         ...(address.tls ? { enableTLSForSentinelMode: true } : {}),
-        ...(settings.sentinelTls === true ? { sentinelTLS: { ...settings.tls } } : {}),
+        ...(settings.sentinelTls === true || address.sentinelTls ? { sentinelTLS: { ...settings.tls } } : {}),
         sentinelCommandTimeout: CONNECT_TIMEOUT_MS,
         sentinelRetryStrategy: retryStrategy,
         // No failoverDetector: its +switch-master can cut short a reconnect already asking
