@@ -38,7 +38,10 @@ export interface GroupFanoutResult {
   intervalMs: number;
   redis: {
     measured: CommandCounts;
+    /** The mean of the idle intervals before and after the messages (the background drifts: a large group's setup still settles before). */
     idle: CommandCounts;
+    idleBefore: CommandCounts;
+    idleAfter: CommandCounts;
     /** (measured - idle) / messages: what one group message costs Redis. */
     commandsPerMessage: number;
     commandsPerMessageByCommand: Record<string, number>;
@@ -47,7 +50,8 @@ export interface GroupFanoutResult {
 
 /**
  * Scenario 3: a group with members on every node; counts Redis commands over an interval
- * in which `messages` group messages are sent, minus an idle interval of the same length.
+ * in which `messages` group messages are sent, minus the mean of idle intervals of the same
+ * length before and after.
  */
 export async function measureGroupFanout(
   target: LoadTarget,
@@ -77,10 +81,15 @@ export async function measureGroupFanout(
     progress(`group: idle interval of ${intervalMs} ms (Redis baseline)`);
     const idleBefore = await redis.read();
     await sleep(intervalMs);
-    const idle = commandsBetween(idleBefore, await redis.read());
+    const idleFirst = commandsBetween(idleBefore, await redis.read());
 
     progress(`group: ${options.messages} group messages at ${options.messagesPerSecond}/s in an interval of ${intervalMs} ms`);
     const sent = await sendGroupMessages(sender, others, group, options, intervalMs, redis);
+    progress(`group: idle interval of ${intervalMs} ms after the messages (Redis baseline)`);
+    const idleAfterStart = await redis.read();
+    await sleep(intervalMs);
+    const idleSecond = commandsBetween(idleAfterStart, await redis.read());
+    const idle = meanCounts(idleFirst, idleSecond);
     const net = commandsBetween(idle, sent.commands);
     return {
       group,
@@ -100,6 +109,8 @@ export async function measureGroupFanout(
       redis: {
         measured: sent.commands,
         idle,
+        idleBefore: idleFirst,
+        idleAfter: idleSecond,
         commandsPerMessage: round(net.total / options.messages, 2),
         commandsPerMessageByCommand: Object.fromEntries(
           Object.entries(net.byCommand)
@@ -113,6 +124,15 @@ export async function measureGroupFanout(
     progress(`group: closing ${members.length} member sockets`);
     await closeAll(members);
   }
+}
+
+/** Per command, the mean of two intervals' counts. */
+function meanCounts(first: CommandCounts, second: CommandCounts): CommandCounts {
+  const byCommand: Record<string, number> = {};
+  for (const name of new Set([...Object.keys(first.byCommand), ...Object.keys(second.byCommand)])) {
+    byCommand[name] = ((first.byCommand[name] ?? 0) + (second.byCommand[name] ?? 0)) / 2;
+  }
+  return { total: (first.total + second.total) / 2, byCommand };
 }
 
 /** Sends the group messages paced over the interval and counts what Redis did meanwhile. */

@@ -186,7 +186,8 @@ export function formatGroupFanout(result: GroupFanoutResult): string {
     .join(', ');
   return [
     `Scenario 3: a group over ${result.nodesWithMembers} nodes (${result.members} members, ${result.messages} group messages ` +
-      `at an even pace; Redis counters over a ${result.intervalMs / 1000} s interval minus an idle interval of the same length)`,
+      `at an even pace; Redis counters over a ${result.intervalMs / 1000} s interval minus the mean of idle intervals of the same length before and after: ` +
+      `${result.redis.idleBefore.total} and ${result.redis.idleAfter.total} commands, against ${result.redis.measured.total} with the messages)`,
     `Redis commands per group message: ${perMessage} (nodes hosting members: ${hosting}; aim ≈ ${hosting}; ratio ${times(ratio(perMessage, hosting))})`,
     `  essential (group-nodes lookup + one XADD per other hosting node): ${essential}; the rest: ${round(perMessage - essential, 2)}${extra === '' ? '' : ` (${extra})`}`,
     `delivered ${result.deliveries}/${result.deliveriesExpected} member frames, ${result.duplicates} duplicates, acked ${result.acked}/${result.messages}, ` +
@@ -199,7 +200,7 @@ export function formatGroupFanout(result: GroupFanoutResult): string {
       ],
     ),
     '"all members" = per message, until the last member\'s frame, over the messages every member got (count).',
-    table(['command', 'per message', 'calls (messages)', 'calls (idle)', 'what it is'], rows),
+    table(['command', 'per message', 'calls (messages)', 'calls (idle, mean)', 'what it is'], rows),
     'commands within ±0.05 per message of the idle interval (heartbeats, timers) are left out here; the JSON has them all.',
   ].join('\n');
 }

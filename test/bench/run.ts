@@ -11,6 +11,7 @@
  *     --group-messages 60       group messages of scenario 3 (paced so the generator takes ≤ 20,000 member frames/s)
  *     --group-members 10000     members of scenario 3's group, spread over the three nodes
  *     --storm-sockets 10000     sockets on the node drained in the reconnect storm
+ *     --storm-spread-ms 0       the drained node's CHAT_DRAIN_SPREAD_MS (0: every client told to come back at once; nodes default to 10000)
  *     --open-sockets 2000       sockets per row of the opening-rate scenario
  *     --out FILE                the JSON file (default: $TMPDIR/chatcluster-bench/bench-<time>.json)
  *     --scenarios a,b,...       run only these (default all): direct, tls, idle, group, storm, opens, peers, limits
@@ -94,7 +95,7 @@ interface BenchOptions {
   groupMembers: number;
   stormSockets: number;
   /** The direct load during the storm, and how long its clients get to come back. */
-  storm: { messagesPerSecond: number; deadlineMs: number };
+  storm: { messagesPerSecond: number; deadlineMs: number; spreadMs: number };
   openSockets: number;
   limits: {
     /** Direct messages whose Cassandra writes are in flight at once, one step each. */
@@ -127,14 +128,15 @@ function parseOptions(argv: string[]): BenchOptions {
       'group-members': { type: 'string' },
       'storm-sockets': { type: 'string' },
       'open-sockets': { type: 'string' },
+      'storm-spread-ms': { type: 'string' },
       out: { type: 'string' },
     },
   });
   const quick = values.quick;
-  const whole = (name: string, text: string | undefined, fallback: number, max: number): number => {
+  const whole = (name: string, text: string | undefined, fallback: number, max: number, min = 1): number => {
     if (text === undefined) return fallback;
     const value = Number(text);
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be a whole number from 1 to ${max}`);
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
     return value;
   };
   const rates = (values.rates ?? (quick ? '200,1000' : '50,100,200,500,1000,2000,4000,8000'))
@@ -155,7 +157,11 @@ function parseOptions(argv: string[]): BenchOptions {
     groupMessages: whole('group-messages', values['group-messages'], quick ? 50 : 60, 10_000),
     groupMembers: whole('group-members', values['group-members'], quick ? 30 : 10_000, IDLE_SOCKETS_MAX),
     stormSockets: whole('storm-sockets', values['storm-sockets'], quick ? 300 : 10_000, IDLE_SOCKETS_MAX),
-    storm: { messagesPerSecond: quick ? 50 : 100, deadlineMs: quick ? 30_000 : 120_000 },
+    storm: {
+      messagesPerSecond: quick ? 50 : 100,
+      deadlineMs: quick ? 30_000 : 120_000,
+      spreadMs: whole('storm-spread-ms', values['storm-spread-ms'], 0, 600_000, 0),
+    },
     openSockets: whole('open-sockets', values['open-sockets'], quick ? 300 : 2000, IDLE_SOCKETS_MAX),
     limits: {
       cassandraConcurrency: quick ? [64] : [16, 64, 256],
@@ -367,7 +373,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
   if (scenarios.has('storm')) {
     // A fourth node to drain (it exits once drained); its clients come back to the three.
     progress('storm: a node drained under its clients');
-    const stormNode = await startBenchNode(env, `bench-${id}-storm`, teardown);
+    const stormNode = await startBenchNode({ ...env, CHAT_DRAIN_SPREAD_MS: String(options.storm.spreadMs) }, `bench-${id}-storm`, teardown);
     nodes.push(stormNode);
     const openOn = async (node: NodeProcess, user: string): Promise<BenchSocket> =>
       BenchSocket.open(`${node.wsUrl}/ws`, { authorization: `Bearer ${await tokenFor(user)}` });
