@@ -190,6 +190,8 @@ export function formatGroupFanout(result: GroupFanoutResult): string {
       `${result.redis.idleBefore.total} and ${result.redis.idleAfter.total} commands, against ${result.redis.measured.total} with the messages)`,
     `Redis commands per group message: ${perMessage} (nodes hosting members: ${hosting}; aim ≈ ${hosting}; ratio ${times(ratio(perMessage, hosting))})`,
     `  essential (group-nodes lookup + one XADD per other hosting node): ${essential}; the rest: ${round(perMessage - essential, 2)}${extra === '' ? '' : ` (${extra})`}`,
+    // With many sockets the background (session upkeep) is far larger than the messages' cost and drifts; the net figure is then noise.
+    `  background: ${round(result.redis.idle.total / result.messages, 1)} idle commands per message sent; when that dwarfs the figure above, read the per-command rows of the commands the messages drive (smembers and hdel: none when idle; xadd and xread: few)`,
     `delivered ${result.deliveries}/${result.deliveriesExpected} member frames, ${result.duplicates} duplicates, acked ${result.acked}/${result.messages}, ` +
       `errors ${errorsText(result.errors)}; set up in ${round(result.setupMs.open / 1000, 1)} s (open) + ${round(result.setupMs.join / 1000, 1)} s (join)`,
     table(
