@@ -27,6 +27,11 @@ export interface MeasuredFigures {
   bytesPerIdleSocket: number;
   /** Sockets one node opens per second (authenticated, registered). */
   opensPerSecond: number;
+  /**
+   * Sockets one surviving node took back per second when a drained node's sockets all came
+   * at once (the storm scenario: reconnect and sync), when it ran; what re-homing is sized by.
+   */
+  rehomedPerSecondPerNode?: number | undefined;
 }
 
 /** What the model assumes beyond the measurements; docs/capacity.md states each. */
@@ -103,7 +108,7 @@ export function planFor(users: number, measured: MeasuredFigures, assumptions: A
         Math.ceil((messagesPerSecond * assumptions.cassandraReplicationFactor) / (measured.cassandraMessagesPerSecondLimit * assumptions.storeHeadroom)),
       ),
     },
-    rehomeSeconds: needed > 1 ? socketsPerNode / (measured.opensPerSecond * (needed - 1)) : Number.POSITIVE_INFINITY,
+    rehomeSeconds: needed > 1 ? socketsPerNode / ((measured.rehomedPerSecondPerNode ?? measured.opensPerSecond) * (needed - 1)) : Number.POSITIVE_INFINITY,
   };
 }
 
@@ -133,6 +138,8 @@ const BenchFigures = z.object({
   settings: z.object({ nodes: z.number() }),
   scenario1: z.object({ chat: z.object({ steps: z.array(Step) }) }),
   scenario2: z.object({ chat: z.object({ bytesPerSocket: z.object({ rss: z.number() }), connectsPerSecond: z.number() }) }),
+  opens: z.array(z.object({ target: z.string(), opensPerSecond: z.number() })).optional(),
+  storm: z.object({ backAndSynced: z.number(), survivors: z.number(), totalMs: z.number() }).optional(),
   limits: z.object({
     cassandra: z.object({ steps: z.array(z.object({ path: z.string(), requestsPerMessage: z.number() })), peakMessagesPerSecond: z.object({ store: z.number() }) }),
     redis: z.object({ xadd: z.array(z.object({ perSecond: z.number() })) }),
@@ -167,6 +174,7 @@ export function measuredFiguresOf(json: unknown, latencyAimMs = 100): MeasuredFi
     cassandraRequestsPerMessage: storePath.requestsPerMessage,
     cassandraMessagesPerSecondLimit: bench.limits.cassandra.peakMessagesPerSecond.store,
     bytesPerIdleSocket: bench.scenario2.chat.bytesPerSocket.rss,
-    opensPerSecond: bench.scenario2.chat.connectsPerSecond,
+    opensPerSecond: Math.max(bench.scenario2.chat.connectsPerSecond, ...(bench.opens ?? []).filter((row) => row.target === 'chat').map((row) => row.opensPerSecond)),
+    rehomedPerSecondPerNode: bench.storm === undefined ? undefined : bench.storm.backAndSynced / (bench.storm.totalMs / 1000) / bench.storm.survivors,
   };
 }

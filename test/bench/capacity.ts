@@ -42,6 +42,7 @@ const lines = [
   `| one Cassandra node (RF 1), the store's path at best | ${whole(measured.cassandraMessagesPerSecondLimit)} msg/s |`,
   `| RSS per idle socket | ${(measured.bytesPerIdleSocket / 1024).toFixed(1)} KiB |`,
   `| socket opens per second, one node | ${whole(measured.opensPerSecond)} |`,
+  `| sockets a survivor took back per second from a drained node (reconnect and sync) | ${measured.rehomedPerSecondPerNode === undefined ? 'not measured' : whole(measured.rehomedPerSecondPerNode)} |`,
   '',
   `Assumed: ${assumptions.messagesPerUserPerMinute} message per connected user per minute at the busiest hour; chat pods of ${assumptions.nodeCores} cores ` +
     `and ${assumptions.nodeMemoryBytes / 1024 ** 3} GiB used to ${assumptions.cpuHeadroom * 100} % of CPU and ${assumptions.memoryHeadroom * 100} % of memory; ` +
@@ -55,7 +56,7 @@ const lines = [
     return (
       `| ${whole(users)} | ${whole(plan.messagesPerSecond)} | ${nodes.byCpu} · ${nodes.byMemory} · ${whole(nodes.byMeasuredRate)} → **${whole(nodes.needed)}** (${nodes.limitedBy}) ` +
       `| ${whole(plan.redis.commandsPerSecond)} | ${plan.redis.primaries} | ${whole(plan.cassandra.requestsPerSecond)} (${whole(plan.cassandra.replicaWritesPerSecond)}) ` +
-      `| ${plan.cassandra.nodes} | ${Number.isFinite(plan.rehomeSeconds) ? `${plan.rehomeSeconds.toFixed(1)} s` : '—'} |`
+      `| ${plan.cassandra.nodes} | ${Number.isFinite(plan.rehomeSeconds) ? `${plan.rehomeSeconds.toFixed(2)} s` : '—'} |`
     );
   }),
   '',

@@ -64,7 +64,9 @@ describe('the capacity model', () => {
       scenario2: { chat: { bytesPerSocket: { rss: 9000 }, connectsPerSecond: 1500 } },
       limits: { cassandra: { steps: [{ path: 'statements', requestsPerMessage: 4 }, { path: 'store', requestsPerMessage: 2 }], peakMessagesPerSecond: { store: 2600 } }, redis: { xadd: [{ perSecond: 10_000 }, { perSecond: 38_000 }] } },
     };
-    expect(measuredFiguresOf(json)).toMatchObject({ rateWithinAim: 1000, serverCoresPer1000: 1, redisCommandsPerMessage: 4.5, redisCommandsPerSecondLimit: 38_000, cassandraRequestsPerMessage: 2, bytesPerIdleSocket: 9000 });
+    expect(measuredFiguresOf(json)).toMatchObject({ rateWithinAim: 1000, serverCoresPer1000: 1, redisCommandsPerMessage: 4.5, redisCommandsPerSecondLimit: 38_000, cassandraRequestsPerMessage: 2, bytesPerIdleSocket: 9000, opensPerSecond: 1500 });
+    const withStorm = { ...json, opens: [{ target: 'chat', opensPerSecond: 2100 }, { target: 'relay', opensPerSecond: 9000 }], storm: { backAndSynced: 9000, survivors: 3, totalMs: 10_000 } };
+    expect(measuredFiguresOf(withStorm)).toMatchObject({ opensPerSecond: 2100, rehomedPerSecondPerNode: 300 });
     expect(() => measuredFiguresOf({ ...json, limits: undefined })).toThrow(/limits/);
   });
 });
