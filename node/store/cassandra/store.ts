@@ -236,26 +236,31 @@ export class CassandraStore implements Store {
     });
   }
 
-  /** Writes the session's row in both mapping tables, each expiring after `ttlSeconds`. */
+  /**
+   * Writes the session's row in both mapping tables, each expiring after `ttlSeconds`: one
+   * unlogged batch, one request for what every socket opening and every heartbeat refresh
+   * writes. No batch log: the heartbeat rewrites every session every few beats, and a row
+   * whose twin failed to write expires with its TTL anyway.
+   */
   putSession(session: SessionRecord, ttlSeconds: number): Promise<void> {
     return this.guarded('putSession', async () => {
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw new RangeError(`session TTL ${ttlSeconds} s is not a whole number ≥ 1`);
-      // Two plain writes rather than a batch: the heartbeat rewrites every session every few
-      // seconds, and a row whose twin failed to write expires with its TTL anyway.
-      await Promise.all([
-        this.client.execute(CQL.insertUserSession, [session.user, session.node, session.session, ttlSeconds], WRITE),
-        this.client.execute(CQL.insertNodeSession, [session.node, session.user, session.session, ttlSeconds], WRITE),
-      ]);
+      const rows = [
+        { query: CQL.insertUserSession, params: [session.user, session.node, session.session, ttlSeconds] },
+        { query: CQL.insertNodeSession, params: [session.node, session.user, session.session, ttlSeconds] },
+      ];
+      await this.client.batch(rows, { ...WRITE, logged: false });
     });
   }
 
-  /** Deletes the session's row from both mapping tables. */
+  /** Deletes the session's row from both mapping tables (one unlogged batch, as putSession). */
   deleteSession(session: SessionRecord): Promise<void> {
     return this.guarded('deleteSession', async () => {
-      await Promise.all([
-        this.client.execute(CQL.deleteUserSession, [session.user, session.node, session.session], WRITE),
-        this.client.execute(CQL.deleteNodeSession, [session.node, session.user, session.session], WRITE),
-      ]);
+      const rows = [
+        { query: CQL.deleteUserSession, params: [session.user, session.node, session.session] },
+        { query: CQL.deleteNodeSession, params: [session.node, session.user, session.session] },
+      ];
+      await this.client.batch(rows, { ...WRITE, logged: false });
     });
   }
 
