@@ -77,7 +77,7 @@ export class Delivery {
   handleEnvelope(envelope: Envelope): Promise<void> {
     if (envelope.kind === 'watermark') return Promise.resolve();
     if (envelope.kind === 'membership') {
-      return envelope.joined ? this.hostGroupIfConnected(envelope.user, envelope.group) : this.unhostGroup(envelope.user, envelope.group);
+      return envelope.joined ? this.heardOfJoin(envelope.user, envelope.group) : this.unhostGroup(envelope.user, envelope.group);
     }
     this.deps.metrics.busLag.observe(Math.max(0, this.deps.clock() - envelope.acceptedAt) / 1000);
     if (!this.delivered.remember(envelope.message.id)) {
@@ -121,6 +121,16 @@ export class Delivery {
     if (this.deps.sockets.hasUser(user)) await this.hostGroup(user, group);
   }
 
+  /**
+   * Hears of a join made on another node, which advertised this node for the group on the
+   * user's behalf: hosts the group here, or withdraws that advertisement when the user's
+   * socket has gone meanwhile and no other member is here.
+   */
+  private async heardOfJoin(user: string, group: string): Promise<void> {
+    if (this.deps.sockets.hasUser(user)) return this.hostGroup(user, group);
+    if (this.deps.sockets.membersOf(group).length === 0) await this.deps.bus.routes.removeGroupNode(group, this.deps.nodeId);
+  }
+
   private async unhostGroup(user: string, group: string): Promise<void> {
     if (this.deps.sockets.leaveGroup(user, group)) await this.deps.bus.routes.removeGroupNode(group, this.deps.nodeId);
   }
@@ -128,12 +138,16 @@ export class Delivery {
   /**
    * Keeps group routing right after a join or leave while the user is online: this node
    * updates its own record, and every other node hosting a socket of the user hears of it
-   * through its inbox.
+   * through its inbox. On a join this node also advertises those nodes for the group before
+   * answering, so a message sent right after the join reaches all the user's sockets even
+   * before their nodes have read the news; each reads it ahead of any such message, as both
+   * arrive through its inbox in that order.
    */
   async announceMembership(user: string, group: string, joined: boolean): Promise<void> {
     await (joined ? this.hostGroupIfConnected(user, group) : this.unhostGroup(user, group));
     const nodes = new Set((await this.deps.bus.routes.sessionsOf(user)).map((session) => session.node));
     nodes.delete(this.deps.nodeId);
+    if (joined) await Promise.all([...nodes].map((node) => this.deps.bus.routes.addGroupNode(group, node)));
     await Promise.all([...nodes].map((node) => this.publish(node, { kind: 'membership', user, group, joined })));
   }
 
