@@ -23,8 +23,14 @@ export interface NodeProcess {
 }
 
 /** Runs the node entry point (TypeScript, through tsx) with `args` and `env`. */
+/**
+ * CHATCLUSTER_NODE_CPU_PROF_DIR: each node writes a V8 CPU profile there when it exits
+ * (`npm run bench -- --cpu-prof DIR`); Node refuses --cpu-prof in NODE_OPTIONS.
+ */
 function spawnNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', NODE_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const profileDir = env.CHATCLUSTER_NODE_CPU_PROF_DIR;
+  const profiling = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const child = spawn(process.execPath, [...profiling, '--import', 'tsx', NODE_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid !== undefined) killWhenOwnerExits(child.pid);
   return child;
 }

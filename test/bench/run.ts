@@ -14,6 +14,7 @@
  *     --storm-spread-ms 0       the drained node's CHAT_DRAIN_SPREAD_MS (0: every client told to come back at once; nodes default to 10000)
  *     --open-sockets 2000       sockets per row of the opening-rate scenario
  *     --out FILE                the JSON file (default: $TMPDIR/chatcluster-bench/bench-<time>.json)
+ *     --cpu-prof DIR            each chat node writes a V8 CPU profile (.cpuprofile) into DIR when it stops
  *     --scenarios a,b,...       run only these (default all): direct, tls, idle, group, storm, opens, peers, limits
  *     --quick                   a short smoke run (2 steps of 3 s, 300 idle sockets, 50 group messages to 30 members,
  *                               a storm of 300 sockets, 300 opens per row, one limits step)
@@ -104,6 +105,8 @@ interface BenchOptions {
     xaddConcurrency: number[];
   };
   out: string;
+  /** Where each chat node writes a CPU profile when it stops (undefined: none). */
+  cpuProfileDir: string | undefined;
 }
 
 function parseScenarios(text: string | undefined): Set<Scenario> {
@@ -130,6 +133,7 @@ function parseOptions(argv: string[]): BenchOptions {
       'open-sockets': { type: 'string' },
       'storm-spread-ms': { type: 'string' },
       out: { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const quick = values.quick;
@@ -168,6 +172,7 @@ function parseOptions(argv: string[]): BenchOptions {
       xaddConcurrency: quick ? [48] : [3, 48, 384],
     },
     out: resolve(values.out ?? join(tmpdir(), 'chatcluster-bench', `bench-${stamp}.json`)),
+    cpuProfileDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
   };
 }
 
@@ -272,6 +277,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     CHAT_MESSAGES_PER_SECOND: '100000',
     CHAT_DRAIN_SPREAD_MS: '0',
     LOG_LEVEL: 'warn',
+    ...(options.cpuProfileDir === undefined ? {} : { CHATCLUSTER_NODE_CPU_PROF_DIR: options.cpuProfileDir }),
   };
   const redisPid = services.parts.redis?.processes[0]?.pid;
   const cassandraPid = services.parts.cassandra?.processes[0]?.pid;
