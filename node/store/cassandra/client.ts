@@ -21,6 +21,9 @@ export interface CassandraConnection {
  */
 const MAX_RECONNECT_DELAY_MS = 5_000;
 
+/** Stream ids of native protocol v3 and later. */
+const MAX_REQUESTS_PER_CONNECTION = 32_768;
+
 /** A driver client for a cluster, not yet connected. */
 export function cassandraClient(connection: CassandraConnection): Client {
   return new Client({
@@ -31,6 +34,11 @@ export function cassandraClient(connection: CassandraConnection): Client {
       connectTimeout: connection.connectTimeoutMs ?? 5_000,
       readTimeout: connection.readTimeoutMs ?? 12_000,
     },
+    // The driver fails a request outright (BusyConnectionError) once a connection has this
+    // many in flight; its default, 2048, is what a reconnect storm of 10,000 sockets hit,
+    // each writing its session row at once. The protocol allows 32,768 streams: Cassandra
+    // queues them, and the storm waits instead of failing and retrying.
+    pooling: { maxRequestsPerConnection: MAX_REQUESTS_PER_CONNECTION },
     policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, MAX_RECONNECT_DELAY_MS) },
     ...(connection.tls === undefined ? {} : { sslOptions: verifiedTls(connection.tls.ca) }),
   });
