@@ -16,8 +16,12 @@ export interface DirectLoadOptions {
   pairs: number;
   /** Size of each message's text (bytes, ASCII). */
   textBytes: number;
-  /** An unrecorded step at the first rate before the steps (JIT of the nodes and of Cassandra, pools, caches). */
+  /**
+   * An unrecorded step before the steps, for the JIT of the servers and of Cassandra, pools
+   * and caches: a fresh Cassandra JVM spends most of a core compiling for its first minute.
+   */
   warmupMs: number;
+  warmupRate: number;
 }
 
 /** What the chat nodes measured themselves during a step (means of their histograms, ms). */
@@ -81,6 +85,8 @@ export interface DirectLoadResult {
   nodes: number;
   stepMs: number;
   textBytes: number;
+  /** The unrecorded warm-up before the steps. */
+  warmup: { ms: number; messagesPerSecond: number };
   /** Cores busy per process group over a few idle seconds before the steps (sockets open, nothing sent). */
   idleCpuCores: Record<string, number>;
   steps: DirectStep[];
@@ -112,7 +118,7 @@ export async function runDirectLoad(
     idle.start();
     await sleep(IDLE_CPU_MS);
     idleCpuCores = roundCores(idle.stop());
-    const warmupRate = options.rates[0] ?? 50;
+    const { warmupRate } = options;
     progress(`${target.name}: warm-up at ${warmupRate} msg/s for ${options.warmupMs} ms`);
     await runStep(pairs, warmupRate, options.warmupMs, 'w', options, probes);
     for (const [index, rate] of options.rates.entries()) {
@@ -135,6 +141,7 @@ export async function runDirectLoad(
     nodes: target.nodeCount,
     stepMs: options.stepMs,
     textBytes: options.textBytes,
+    warmup: { ms: options.warmupMs, messagesPerSecond: options.warmupRate },
     idleCpuCores,
     steps,
     peakDeliveredPerSecond: Math.max(0, ...steps.map((step) => step.deliveredPerSecond)),

@@ -44,8 +44,12 @@ export function formatDirectLoad(chat: DirectLoadResult, relay: DirectLoadResult
   return formatDirectSteps(
     [chat, ...(relay === null ? [] : [relay])],
     `Scenario 1: cross-node direct messages (${chat.pairs} sender/recipient pairs, sender and recipient on different ` +
-      `nodes of ${chat.nodes}; ${chat.stepMs / 1000} s steps; ${chat.textBytes}-byte texts; every message stored)`,
+      `nodes of ${chat.nodes}; ${chat.stepMs / 1000} s steps after ${warmupText(chat)}; ${chat.textBytes}-byte texts; every message stored)`,
   );
+}
+
+function warmupText(result: DirectLoadResult): string {
+  return `a ${result.warmup.ms / 1000} s warm-up at ${result.warmup.messagesPerSecond} msg/s`;
 }
 
 /** Per step and target of the direct load, what the clients saw, then what it cost the servers; the first result's Redis breakdown. */
