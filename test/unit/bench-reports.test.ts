@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+import type { DirectLoadResult, DirectStep } from '../bench/direct-load.js';
+import type { CassandraWriteLimits } from '../bench/limits/cassandra-writes.js';
+import type { ClosedLoopResult } from '../bench/limits/closed-loop.js';
+import { formatLimits } from '../bench/limits/report.js';
+import type { RedisStreamLimits } from '../bench/limits/redis-streams.js';
+import { comparePeers, formatPeers } from '../bench/peers/report.js';
+import type { Percentiles } from '../bench/statistics.js';
+
+function latency(p50: number | null, p99: number | null): Percentiles {
+  return { count: p50 === null ? 0 : 100, p50, p95: p99, p99, max: p99 };
+}
+
+/** One step of the direct load; only what the peers' report reads differs between steps. */
+function step(
+  offeredPerSecond: number,
+  deliveredPerSecond: number,
+  [p50, p99]: [number | null, number | null],
+  cpuCores: Record<string, number>,
+  saturated: string | null = null,
+): DirectStep {
+  return {
+    offeredPerSecond,
+    sent: offeredPerSecond * 10,
+    sentPerSecond: offeredPerSecond,
+    heldBack: 0,
+    ackedPerSecond: deliveredPerSecond,
+    deliveredPerSecond,
+    acked: deliveredPerSecond * 10,
+    delivered: deliveredPerSecond * 10,
+    undelivered: 0,
+    duplicates: 0,
+    ackLatencyMs: latency(p50, p99),
+    deliveryLatencyMs: latency(p50, p99),
+    errors: {},
+    socketsClosed: 0,
+    cpuCores,
+    redisCommandsPerMessage: null,
+    redisCommandsPerMessageByCommand: null,
+    serverSideMs: null,
+    saturated,
+  };
+}
+
+function result(target: string, steps: DirectStep[]): DirectLoadResult {
+  return {
+    target,
+    pairs: 100,
+    nodes: 3,
+    stepMs: 10_000,
+    textBytes: 64,
+    warmup: { ms: 30_000, messagesPerSecond: 500 },
+    idleCpuCores: {},
+    steps,
+    peakDeliveredPerSecond: Math.max(...steps.map((candidate) => candidate.deliveredPerSecond)),
+  };
+}
+
+// Chat saturates at 2000 msg/s offered and so never runs the 4000 step.
+const chat = result('chat', [
+  // Server cores 0.6 + 0.2 + 0.4 = 1.2 for 1000 msg/s: 1.2 cores per 1000.
+  step(1000, 1000, [4, 20], { server: 0.6, redis: 0.2, cassandra: 0.4, generator: 0.5, other: 0.1 }),
+  // 2.4 cores for 1500 msg/s: 1.6 cores per 1000.
+  step(2000, 1500, [50, 400], { server: 1.2, redis: 0.3, cassandra: 0.9, generator: 0.8 }, 'delivered 75 % of offered'),
+]);
+const relay = result('relay', [
+  step(1000, 1000, [1, 3], { server: 0.15, generator: 0.5 }),
+  step(2000, 2000, [1.2, 6], { server: 0.28, generator: 0.9 }),
+  step(4000, 3990, [2, 9], { server: 0.6, generator: 1 }),
+]);
+// Delivered nothing: no latency, no cost per message.
+const centrifugo = result('centrifugo', [step(1000, 0, [null, null], { server: 0.05, redis: 0.01 }, 'nothing delivered')]);
+
+/** The cells of `target`'s row in the table under `At <rate> msg/s offered`, by column heading. */
+function rowOf(report: string, offeredPerSecond: number, target: string): Record<string, string> {
+  const section = report.split('\n\n').find((candidate) => candidate.startsWith(`At ${offeredPerSecond} msg/s offered\n`));
+  if (section === undefined) throw new Error(`no section for ${offeredPerSecond} msg/s in:\n${report}`);
+  const [, headerLine = '', , ...rows] = section.split('\n');
+  const headers = headerLine.split(/ {2,}/);
+  const row = rows.find((line) => line.split(/ {2,}/)[0] === target);
+  if (row === undefined) throw new Error(`no row for ${target} at ${offeredPerSecond} msg/s in:\n${section}`);
+  const cells = row.split(/ {2,}/);
+  return Object.fromEntries(headers.map((header, column) => [header, cells[column] ?? '']));
+}
+
+describe('the peers report', () => {
+  const comparison = comparePeers([chat, relay, centrifugo]);
+  const report = formatPeers(comparison, 100, 10);
+
+  it('lines every target up by offered rate, in the order they ran', () => {
+    expect(comparison.targets).toEqual(['chat', 'relay', 'centrifugo']);
+    expect(comparison.byRate.map((rate) => rate.offeredPerSecond)).toEqual([1000, 2000, 4000]);
+    expect(Object.keys(comparison.byRate[0]?.targets ?? {})).toEqual(['chat', 'relay', 'centrifugo']);
+    expect(Object.keys(comparison.byRate[2]?.targets ?? {})).toEqual(['relay']);
+  });
+
+  it('divides each peer figure by chat’s at the same rate, to 3 significant digits', () => {
+    const relayAt2000 = comparison.byRate[1]?.targets.relay;
+    // 2000 / 1500, 1.2 / 50, 6 / 400, and 0.14 / 1.6 cores per 1000 msg/s.
+    expect(relayAt2000?.vsChat).toEqual({ delivered: 1.33, p50: 0.024, p99: 0.015, coresPer1000: 0.0875 });
+    // The relay's 4000 step has no chat step beside it.
+    expect(comparison.byRate[2]?.targets.relay?.vsChat).toEqual({ delivered: null, p50: null, p99: null, coresPer1000: null });
+    // Chat is not compared with itself.
+    expect(comparison.byRate[0]?.targets.chat?.vsChat).toEqual({ delivered: null, p50: null, p99: null, coresPer1000: null });
+  });
+
+  it('counts Redis and Cassandra in a target’s server cores, and not the generator or the rest of the machine', () => {
+    expect(comparison.byRate[0]?.targets.chat).toMatchObject({ serverCores: 1.2, coresPer1000: 1.2, otherCores: 0.1 });
+    expect(comparison.byRate[1]?.targets.chat).toMatchObject({ serverCores: 2.4, coresPer1000: 1.6, otherCores: null });
+    expect(comparison.byRate[0]?.targets.centrifugo).toMatchObject({ serverCores: 0.06, coresPer1000: null });
+  });
+
+  it('prints chat and each peer side by side with the ratios to chat', () => {
+    expect(rowOf(report, 1000, 'chat')).toMatchObject({ 'delivered/s': '1000', 'p50 ms': '4', 'p99 ms': '20', 'server cores': '1.2', 'delivered ÷ chat': '-' });
+    expect(rowOf(report, 1000, 'relay')).toMatchObject({
+      'delivered/s': '1000',
+      'cores/1000 msg/s': '0.15',
+      'delivered ÷ chat': '1x',
+      'p50 ÷ chat': '0.25x',
+      'p99 ÷ chat': '0.15x',
+      'cores/msg ÷ chat': '0.125x',
+    });
+    expect(rowOf(report, 2000, 'relay')).toMatchObject({ 'delivered ÷ chat': '1.33x', 'p99 ÷ chat': '0.015x', 'cores/msg ÷ chat': '0.0875x' });
+  });
+
+  it('marks a saturated step with its reason, and a target that stopped before a rate as not run', () => {
+    expect(rowOf(report, 2000, 'chat').note).toBe('saturated: delivered 75 % of offered');
+    expect(rowOf(report, 2000, 'relay').note).toBe('');
+    expect(rowOf(report, 4000, 'chat')).toMatchObject({ 'delivered/s': '-', 'delivered ÷ chat': '-', note: 'not run at this rate (an earlier step saturated)' });
+    expect(rowOf(report, 4000, 'centrifugo').note).toBe('not run at this rate (an earlier step saturated)');
+  });
+
+  it('prints a step that delivered nothing with dashes for what could not be measured', () => {
+    expect(rowOf(report, 1000, 'centrifugo')).toMatchObject({
+      'delivered/s': '0',
+      'p50 ms': '-',
+      'p99 ms': '-',
+      'cores/1000 msg/s': '-',
+      'delivered ÷ chat': '0x',
+      'p50 ÷ chat': '-',
+      note: 'saturated: nothing delivered',
+    });
+  });
+
+  it('sums up each target’s peak with its ratio to chat’s peak', () => {
+    // 3990 / 1500 = 2.66.
+    expect(report).toContain('peak delivered msg/s: chat 1500, relay 3990 (2.66x), centrifugo 0 (0x)');
+    expect(report).toContain('(100 pairs, sender and recipient on different servers of 3, 10 s steps)');
+  });
+
+  it('leaves out a peer that could not be measured and still compares the rest', () => {
+    // The bench passes only the results it has: a failed peer is absent, its reason printed by the caller.
+    const withoutCentrifugo = formatPeers(comparePeers([chat, relay]), 100, 10);
+    expect(withoutCentrifugo).not.toContain('centrifugo 0');
+    expect(() => rowOf(withoutCentrifugo, 1000, 'centrifugo')).toThrow(/no row for centrifugo/);
+    expect(rowOf(withoutCentrifugo, 1000, 'relay')['delivered ÷ chat']).toBe('1x');
+  });
+
+  it('prints the peers without ratios when chat did not run', () => {
+    const peersOnly = comparePeers([relay, centrifugo]);
+    expect(peersOnly.byRate[0]?.targets.relay?.vsChat).toEqual({ delivered: null, p50: null, p99: null, coresPer1000: null });
+    const text = formatPeers(peersOnly, 100, 10);
+    expect(rowOf(text, 1000, 'relay')).toMatchObject({ 'delivered/s': '1000', 'delivered ÷ chat': '-', 'cores/msg ÷ chat': '-' });
+    expect(text).toContain('peak delivered msg/s: relay 3990, centrifugo 0\n');
+  });
+});
+
+/** A 10 s closed loop's figures, without its errors. */
+function closedLoop(concurrency: number, perSecond: number, [p50, p99]: [number, number]): Omit<ClosedLoopResult, 'errors'> {
+  return { concurrency, seconds: 10, completed: perSecond * 10, perSecond, latencyMs: latency(p50, p99) };
+}
+
+const cassandra: CassandraWriteLimits = {
+  textBytes: 64,
+  steps: [
+    { ...closedLoop(64, 2400, [20, 80]), path: 'statements', requestsPerSecond: 9600, requestsPerMessage: 4, errors: {}, cpuCores: { cassandra: 1.6, generator: 0.4, other: 0.1 } },
+    { ...closedLoop(64, 2600, [18, 70]), path: 'store', requestsPerSecond: 7800, requestsPerMessage: 3, errors: { 'Operation timed out': 3 }, cpuCores: { cassandra: 1.7, generator: 0.5 } },
+  ],
+  peakMessagesPerSecond: { statements: 2400, store: 2600 },
+};
+
+const redis: RedisStreamLimits = {
+  nodes: 3,
+  entryBytes: 420,
+  xadd: [{ ...closedLoop(96, 85_000, [1.1, 4.2]), errors: {}, inFlightPerConnection: 32, cpuCores: { redis: 0.9, generator: 1, other: 0.05 } }],
+  xread: { readers: 3, seconds: 5, reads: 20_000, entries: 2_000_000, entriesPerSecond: 400_000, readsPerSecond: 4000, cpuCores: { redis: 0.8 } },
+  through: { xaddPerSecond: 60_000, entriesReadPerSecond: 59_800, entryAgeMs: latency(2, null), cpuCores: { redis: 0.95, generator: 1 } },
+  peakXaddPerSecond: 85_000,
+};
+
+/** The data rows (after heading and rule) of the table whose heading starts with `firstHeader`, split into cells. */
+function tableRows(report: string, firstHeader: string): string[][] {
+  const lines = report.split('\n');
+  const start = lines.findIndex((line) => line.startsWith(firstHeader));
+  if (start === -1) throw new Error(`no table headed ${firstHeader} in:\n${report}`);
+  const end = lines.findIndex((line, index) => index > start && line === '');
+  return lines.slice(start + 2, end === -1 ? undefined : end).map((line) => line.trimStart().split(/ {2,}/));
+}
+
+describe('the limits report', () => {
+  const report = formatLimits(cassandra, redis);
+
+  it('shows each Cassandra write path’s rate, requests, latency and errors, and the peaks', () => {
+    expect(report).toContain('one stored direct message with a 64-byte text');
+    expect(tableRows(report, 'path')).toEqual([
+      ['statements', '64', '2400', '9600', '4', '20', '80', '1.6', '0.4', '0.1', '-'],
+      ['store', '64', '2600', '7800', '3', '18', '70', '1.7', '0.5', '-', '3× Operation timed out'],
+    ]);
+    expect(report).toContain('Peak: statements 2400 messages/s, store 2600 messages/s.');
+  });
+
+  it('shows the XADD steps, XREAD alone and both together', () => {
+    expect(report).toContain('Redis streams: 3 writer connections with auto-pipelining');
+    expect(report).toContain('of a 420-byte direct-message envelope');
+    expect(tableRows(report, 'XADDs in flight')).toEqual([['96', '32', '85000', '1.1', '4.2', '0.9', '1', '0.05']]);
+    expect(report).toContain('XREAD alone (full inboxes): 400000 entries/s in 4000 reads/s by 3 readers (cpu redis 0.8, generator -)');
+    expect(report).toContain('XADD and blocking XREAD together: 60000 written/s, 59800 read/s, entry age when read p50 2 ms, p99 - ms (cpu redis 0.95, generator 1)');
+  });
+
+  it('reports the limits that were measured when the other could not be', () => {
+    const redisOnly = formatLimits(null, redis);
+    expect(redisOnly).not.toContain('Cassandra:');
+    expect(redisOnly).toContain('XREAD alone (full inboxes): 400000 entries/s');
+    const cassandraOnly = formatLimits(cassandra, null);
+    expect(cassandraOnly).toContain('Peak: statements 2400 messages/s, store 2600 messages/s.');
+    expect(cassandraOnly).not.toContain('Redis streams:');
+    expect(formatLimits(null, null)).toBe('Limits of this machine for the design (no chat node in the way; the generator process issues the commands)');
+  });
+});
