@@ -5,9 +5,8 @@ import type { Delivery } from './delivery.js';
 import type { LocalSockets } from './local-sockets.js';
 import type { PresenceHub } from './presence.js';
 import { finishUnsettledMessages } from './recovery.js';
+import { beatsPerRefreshRound, refreshShare, SESSION_TTL_SECONDS } from './session-refresh.js';
 
-/** Mapping rows refreshed at once by the heartbeat. */
-const SESSION_REFRESH_BATCH = 128;
 const REASSERT_RETRY_MS = 1_000;
 
 export interface NodeRegistryDeps {
@@ -36,6 +35,8 @@ export class NodeRegistry {
   private readonly startedAt: number;
   private timer: NodeJS.Timeout | undefined;
   private beats = 0;
+  /** Where the next beat's share of mapping rows to write again starts (refreshShare). */
+  private refreshCursor = 0;
   private registered = false;
   /** Counts route re-assertions, so only the newest retries. */
   private reassertions = 0;
@@ -52,7 +53,7 @@ export class NodeRegistry {
 
   /** How long a socket's mapping row outlives its last refresh. */
   get sessionTtlSeconds(): number {
-    return Math.max(30, this.nodeTtlSeconds * 4);
+    return SESSION_TTL_SECONDS;
   }
 
   get isRegistered(): boolean {
@@ -118,7 +119,7 @@ export class NodeRegistry {
     }
   }
 
-  /** The store side of a heartbeat: the registry row, and every third beat the mapping rows' TTL. */
+  /** The store side of a heartbeat: the registry row, and this beat's share of the mapping rows written again (their TTL renewed). */
   private async refreshRegistry(): Promise<void> {
     const { store, sockets } = this.deps;
     await store.putNode({
@@ -128,18 +129,9 @@ export class NodeRegistry {
       heartbeatAt: this.deps.clock(),
       connections: sockets.connectionCount,
     });
-    if (this.beats % 3 === 0) {
-      // A bounded number at a time: thousands of writes at once overflow the driver's
-      // per-connection request limit and fail the heartbeat with them.
-      const connections = sockets.all();
-      for (let start = 0; start < connections.length; start += SESSION_REFRESH_BATCH) {
-        await Promise.all(
-          connections
-            .slice(start, start + SESSION_REFRESH_BATCH)
-            .map((connection) => store.putSession(this.sessionRecord(connection.user, connection.session), this.sessionTtlSeconds)),
-        );
-      }
-    }
+    const { share, next } = refreshShare(sockets.all(), this.refreshCursor, beatsPerRefreshRound(this.deps.heartbeatMs));
+    this.refreshCursor = next;
+    await Promise.all(share.map((connection) => store.putSession(this.sessionRecord(connection.user, connection.session), this.sessionTtlSeconds)));
   }
 
   /** Any live node removes a dead node's mapping rows, routes and inbox; one wins the claim. */
