@@ -22,9 +22,9 @@ export interface NodeProcess {
   output: string[];
 }
 
-/** Runs the node entry point (TypeScript, through tsx) with `args` and `env`. */
 /**
- * CHATCLUSTER_NODE_CPU_PROF_DIR: each node writes a V8 CPU profile there when it exits
+ * Runs the node entry point (TypeScript, through tsx) with `args` and `env`. With
+ * CHATCLUSTER_NODE_CPU_PROF_DIR set, the node writes a V8 CPU profile there when it exits
  * (`npm run bench -- --cpu-prof DIR`); Node refuses --cpu-prof in NODE_OPTIONS.
  */
 function spawnNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {

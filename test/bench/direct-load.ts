@@ -20,8 +20,12 @@ export interface DirectLoadOptions {
    * An unrecorded step before the steps, for the JIT of the servers and of Cassandra, pools
    * and caches: a fresh Cassandra JVM spends most of a core compiling for its first minute.
    */
-  warmupMs: number;
-  warmupRate: number;
+  warmup: Warmup;
+}
+
+export interface Warmup {
+  ms: number;
+  messagesPerSecond: number;
 }
 
 /** What the chat nodes measured themselves during a step (means of their histograms, ms). */
@@ -86,7 +90,7 @@ export interface DirectLoadResult {
   stepMs: number;
   textBytes: number;
   /** The unrecorded warm-up before the steps. */
-  warmup: { ms: number; messagesPerSecond: number };
+  warmup: Warmup;
   /** Cores busy per process group over a few idle seconds before the steps (sockets open, nothing sent). */
   idleCpuCores: Record<string, number>;
   steps: DirectStep[];
@@ -118,9 +122,9 @@ export async function runDirectLoad(
     idle.start();
     await sleep(IDLE_CPU_MS);
     idleCpuCores = roundCores(idle.stop());
-    const { warmupRate } = options;
-    progress(`${target.name}: warm-up at ${warmupRate} msg/s for ${options.warmupMs} ms`);
-    await runStep(pairs, warmupRate, options.warmupMs, 'w', options, probes);
+    const { warmup } = options;
+    progress(`${target.name}: warm-up at ${warmup.messagesPerSecond} msg/s for ${warmup.ms} ms`);
+    await runStep(pairs, warmup.messagesPerSecond, warmup.ms, 'w', options, probes);
     for (const [index, rate] of options.rates.entries()) {
       progress(`${target.name}: step ${index + 1}/${options.rates.length}, ${rate} msg/s offered for ${options.stepMs} ms`);
       const step = await runStep(pairs, rate, options.stepMs, `s${index}`, options, probes);
@@ -141,7 +145,7 @@ export async function runDirectLoad(
     nodes: target.nodeCount,
     stepMs: options.stepMs,
     textBytes: options.textBytes,
-    warmup: { ms: options.warmupMs, messagesPerSecond: options.warmupRate },
+    warmup: options.warmup,
     idleCpuCores,
     steps,
     peakDeliveredPerSecond: Math.max(0, ...steps.map((step) => step.deliveredPerSecond)),

@@ -155,8 +155,7 @@ function parseOptions(argv: string[]): BenchOptions {
       graceMs: 3_000,
       pairs: whole('pairs', values.pairs, 100, 1000),
       textBytes: 100,
-      warmupMs: quick ? 1_000 : 30_000,
-      warmupRate: quick ? 200 : 500,
+      warmup: quick ? { ms: 1_000, messagesPerSecond: 200 } : { ms: 30_000, messagesPerSecond: 500 },
     },
     idleSockets: whole('idle-sockets', values['idle-sockets'], quick ? 300 : 2000, IDLE_SOCKETS_MAX),
     groupMessages: whole('group-messages', values['group-messages'], quick ? 50 : 60, 10_000),
@@ -426,7 +425,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     const cassandra = await attempt('limits: Cassandra', () =>
       measureCassandraWrites(
         { contactPoints: (variables.CHAT_CASSANDRA_CONTACT_POINTS ?? '').split(','), localDataCenter: variables.CHAT_CASSANDRA_DC ?? '', keyspace: `bench_${id}` },
-        { concurrency: options.limits.cassandraConcurrency, stepMs: options.direct.stepMs, warmupMs: options.direct.warmupMs, pairs: options.direct.pairs, textBytes: options.direct.textBytes },
+        { concurrency: options.limits.cassandraConcurrency, stepMs: options.direct.stepMs, warmupMs: options.direct.warmup.ms, pairs: options.direct.pairs, textBytes: options.direct.textBytes },
         { cassandra: cassandraPids, generator: [process.pid] },
       ),
     );
