@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { beatsPerRefreshRound, refreshShare, SESSION_TTL_SECONDS } from './session-refresh.js';
+import { beatsPerRefreshRound, refreshesPerSecond, refreshShare, SESSION_TTL_SECONDS } from './session-refresh.js';
 
 describe('session row refresh', () => {
   it('writes every socket once per round, a share each beat, wrapping at the end', () => {
@@ -14,6 +14,14 @@ describe('session row refresh', () => {
     }
     expect(written).toEqual(['a', 'b', 'c', 'd', 'e', 'a']);
     expect(cursor).toBe(1);
+  });
+
+  it('costs a node holding 10,000 sockets 11 row writes a second, whatever its heartbeat', () => {
+    // A round is a quarter of the TTL; each socket is written once in it.
+    expect(refreshesPerSecond(10_000)).toBeCloseTo(10_000 / (SESSION_TTL_SECONDS / 4), 6);
+    expect(refreshesPerSecond(10_000)).toBeCloseTo(11.1, 1);
+    // The beats' shares add up to the same rate: 5 s beats, 180 of them a round.
+    expect(Math.ceil(10_000 / beatsPerRefreshRound(5_000)) / 5).toBeCloseTo(refreshesPerSecond(10_000), 0);
   });
 
   it('writes nothing and restarts when the node holds no socket', () => {

@@ -7,9 +7,17 @@
  */
 export const SESSION_TTL_SECONDS = 3_600;
 
-/** Beats over which all of a node's rows are written once: a quarter of the TTL. */
+/** The round within which every row is written once: a quarter of the TTL. */
+const REFRESH_ROUND_MS = (SESSION_TTL_SECONDS * 1000) / 4;
+
+/** Beats over which all of a node's rows are written once. */
 export function beatsPerRefreshRound(heartbeatMs: number): number {
-  return Math.max(1, Math.floor((SESSION_TTL_SECONDS * 1000) / 4 / heartbeatMs));
+  return Math.max(1, Math.floor(REFRESH_ROUND_MS / heartbeatMs));
+}
+
+/** The mapping-row writes per second that keep `sockets` open sockets' rows alive (one batch each per round). */
+export function refreshesPerSecond(sockets: number): number {
+  return sockets / (REFRESH_ROUND_MS / 1000);
 }
 
 /**

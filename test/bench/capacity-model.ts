@@ -5,6 +5,7 @@
  * assumptions in, a plan out; capacity.ts reads the JSON and prints it.
  */
 import { z } from 'zod';
+import { refreshesPerSecond } from '../../node/chat/session-refresh.js';
 
 /** What the bench measured, as the model uses it. */
 export interface MeasuredFigures {
@@ -65,7 +66,11 @@ export interface CapacityPlan {
   messagesPerSecond: number;
   chatNodes: { byCpu: number; byMemory: number; byMeasuredRate: number; needed: number; limitedBy: 'cpu' | 'memory' | 'measured rate' };
   redis: { commandsPerSecond: number; primaries: number };
-  cassandra: { requestsPerSecond: number; replicaWritesPerSecond: number; nodes: number };
+  /**
+   * Requests per second: the messages' and the session rows' refreshes (one batch per socket
+   * each quarter of SESSION_TTL_SECONDS); each request's rows are written on every replica.
+   */
+  cassandra: { requestsPerSecond: number; sessionRefreshesPerSecond: number; replicaWritesPerSecond: number; nodes: number };
   /** Seconds until a lost node's sockets are open again on the others (they open in parallel). */
   rehomeSeconds: number;
 }
@@ -93,7 +98,10 @@ export function planFor(users: number, measured: MeasuredFigures, assumptions: A
   const needed = Math.max(byCpu, byMemory, byMeasuredRate);
   const limitedBy = needed === byMeasuredRate ? 'measured rate' : needed === byCpu ? 'cpu' : 'memory';
   const redisCommands = messagesPerSecond * measured.redisCommandsPerMessage;
-  const cassandraRequests = messagesPerSecond * measured.cassandraRequestsPerMessage;
+  const sessionRefreshes = refreshesPerSecond(users);
+  const cassandraRequests = messagesPerSecond * measured.cassandraRequestsPerMessage + sessionRefreshes;
+  // The limit was measured in messages through the store's path; its requests are what a node takes.
+  const cassandraRequestsPerNode = measured.cassandraMessagesPerSecondLimit * measured.cassandraRequestsPerMessage * assumptions.storeHeadroom;
   const socketsPerNode = users / needed;
   return {
     users,
@@ -102,11 +110,9 @@ export function planFor(users: number, measured: MeasuredFigures, assumptions: A
     redis: { commandsPerSecond: redisCommands, primaries: ceilAtLeastOne(redisCommands / (measured.redisCommandsPerSecondLimit * assumptions.storeHeadroom)) },
     cassandra: {
       requestsPerSecond: cassandraRequests,
+      sessionRefreshesPerSecond: sessionRefreshes,
       replicaWritesPerSecond: cassandraRequests * assumptions.cassandraReplicationFactor,
-      nodes: Math.max(
-        assumptions.cassandraReplicationFactor,
-        Math.ceil((messagesPerSecond * assumptions.cassandraReplicationFactor) / (measured.cassandraMessagesPerSecondLimit * assumptions.storeHeadroom)),
-      ),
+      nodes: Math.max(assumptions.cassandraReplicationFactor, Math.ceil((cassandraRequests * assumptions.cassandraReplicationFactor) / cassandraRequestsPerNode)),
     },
     rehomeSeconds: needed > 1 ? socketsPerNode / ((measured.rehomedPerSecondPerNode ?? measured.opensPerSecond) * (needed - 1)) : Number.POSITIVE_INFINITY,
   };

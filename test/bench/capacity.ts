@@ -48,14 +48,14 @@ const lines = [
     `and ${assumptions.nodeMemoryBytes / 1024 ** 3} GiB used to ${assumptions.cpuHeadroom * 100} % of CPU and ${assumptions.memoryHeadroom * 100} % of memory; ` +
     `Cassandra replication factor ${assumptions.cassandraReplicationFactor}; Redis and Cassandra planned at ${assumptions.storeHeadroom * 100} % of the limit measured.`,
   '',
-  '| connected users | msg/s | chat nodes (CPU · memory · measured rate → needed) | Redis commands/s | Redis primaries | Cassandra requests/s (replica writes/s) | Cassandra nodes | a lost node\'s sockets back in |',
+  '| connected users | msg/s | chat nodes (CPU · memory · measured rate → needed) | Redis commands/s | Redis primaries | Cassandra requests/s (of which session refreshes; replica writes/s) | Cassandra nodes | a lost node\'s sockets back in |',
   '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ...[100_000, 1_000_000].map((users) => {
     const plan = planFor(users, measured, assumptions);
     const nodes = plan.chatNodes;
     return (
       `| ${whole(users)} | ${whole(plan.messagesPerSecond)} | ${nodes.byCpu} · ${nodes.byMemory} · ${whole(nodes.byMeasuredRate)} → **${whole(nodes.needed)}** (${nodes.limitedBy}) ` +
-      `| ${whole(plan.redis.commandsPerSecond)} | ${plan.redis.primaries} | ${whole(plan.cassandra.requestsPerSecond)} (${whole(plan.cassandra.replicaWritesPerSecond)}) ` +
+      `| ${whole(plan.redis.commandsPerSecond)} | ${plan.redis.primaries} | ${whole(plan.cassandra.requestsPerSecond)} (${whole(plan.cassandra.sessionRefreshesPerSecond)}; ${whole(plan.cassandra.replicaWritesPerSecond)}) ` +
       `| ${plan.cassandra.nodes} | ${Number.isFinite(plan.rehomeSeconds) ? `${plan.rehomeSeconds.toFixed(2)} s` : '—'} |`
     );
   }),

@@ -33,9 +33,16 @@ describe('the capacity model', () => {
     const plan = planFor(100_000, measured);
     expect(plan.redis.commandsPerSecond).toBeCloseTo(6666.7, 1);
     expect(plan.redis.primaries).toBe(1);
-    expect(plan.cassandra).toMatchObject({ requestsPerSecond: expect.closeTo(3333.3, 1) as unknown, replicaWritesPerSecond: expect.closeTo(10_000, 1) as unknown });
-    // 1667 msg/s × 3 copies over 1200 msg/s a node (half of 2400): 5 nodes (never fewer than the factor).
+    // 1667 msg/s × 2 requests, and 100,000 sockets' session rows each written once in 15 minutes: 111 a second.
+    expect(plan.cassandra).toMatchObject({
+      requestsPerSecond: expect.closeTo(3444.4, 1) as unknown,
+      sessionRefreshesPerSecond: expect.closeTo(111.1, 1) as unknown,
+      replicaWritesPerSecond: expect.closeTo(10_333.3, 1) as unknown,
+    });
+    // 3444 requests/s × 3 copies over 2400 requests/s a node (half of 2400 msg/s × 2 requests): 5 nodes (never fewer than the factor).
     expect(plan.cassandra.nodes).toBe(5);
+    // Idle sockets cost Cassandra their refreshes alone: 10M users sending nothing, 11,111 requests/s × 3 copies: 14 nodes.
+    expect(planFor(10_000_000, measured, { ...DEFAULT_ASSUMPTIONS, messagesPerUserPerMinute: 0 }).cassandra.nodes).toBe(14);
     expect(planFor(1000, measured).cassandra.nodes).toBe(DEFAULT_ASSUMPTIONS.cassandraReplicationFactor);
   });
 
