@@ -1,4 +1,4 @@
-import { types, type Client } from 'cassandra-driver';
+import { types, type ArrayOrObject, type Client, type QueryOptions } from 'cassandra-driver';
 import type { ChatMessage, GroupInfo } from '../../protocol/frames.js';
 import { messageIdTime } from '../../protocol/ids.js';
 import { bucketOfMessageId } from '../buckets.js';
@@ -7,6 +7,7 @@ import type { TextSealer } from '../../at-rest/text-sealer.js';
 import { cassandraClient, type CassandraConnection } from './client.js';
 import { storeError } from './errors.js';
 import { mapLimited } from './map-limited.js';
+import { RequestGate } from './request-gate.js';
 import { WrittenBuckets } from './written-buckets.js';
 import { CQL, LWT, READ, WRITE } from './queries.js';
 import { checkLimit, checkMessageId, int, messageOf, millis, text } from './rows.js';
@@ -16,12 +17,20 @@ export interface CassandraStoreOptions {
   fanOut?: number;
   /** Rows fetched per page when reading a whole partition (members, groups, sessions, conversations). */
   pageRows?: number;
+  /** Requests this store keeps in flight at most; the rest wait their turn in order (RequestGate). */
+  requestsInFlight?: number;
   /** Encrypts message texts at rest; without it texts are stored as they are (sealed ones cannot be read). */
   sealer?: TextSealer;
 }
 
 /** Participants whose sync rows go in one batch with the bucket row (a direct message has two). */
 const BATCHED_SYNC_ROWS = 8;
+/**
+ * Requests in flight to Cassandra at most, per node: far above what steady traffic keeps
+ * there (2,000 messages a second at 15 ms is 60), well under what made a storm's requests
+ * time out; half the driver's old per-connection limit.
+ */
+const REQUESTS_IN_FLIGHT = 1_024;
 /** Conversation buckets remembered as written: each day's active conversations of a busy node, a few MB at most. */
 const REMEMBERED_BUCKETS = 50_000;
 
@@ -32,6 +41,7 @@ export class CassandraStore implements Store {
   private readonly sealer: TextSealer | undefined;
   private readonly messageOf = (row: types.Row): ChatMessage => messageOf(row, this.sealer);
   private readonly writtenBuckets = new WrittenBuckets(REMEMBERED_BUCKETS);
+  private readonly gate: RequestGate;
 
   /** Uses a client that is connected (or will connect on first use) with the store's keyspace; `close` shuts it down. */
   constructor(
@@ -41,6 +51,7 @@ export class CassandraStore implements Store {
     this.fanOut = options.fanOut ?? 32;
     this.pageRows = options.pageRows ?? 1_000;
     this.sealer = options.sealer;
+    this.gate = new RequestGate(options.requestsInFlight ?? REQUESTS_IN_FLIGHT);
   }
 
   /** Connects to the cluster and returns a store on `connection.keyspace`. */
@@ -59,7 +70,7 @@ export class CassandraStore implements Store {
   createGroup(group: GroupInfo): Promise<boolean> {
     return this.guarded('createGroup', async () => {
       const params = [group.name, group.createdBy, new Date(group.createdAt)];
-      const result = await this.client.execute(CQL.insertGroup, params, LWT);
+      const result = await this.execute(CQL.insertGroup, params, LWT);
       return result.wasApplied();
     });
   }
@@ -67,7 +78,7 @@ export class CassandraStore implements Store {
   /** The group's record, or undefined when no such group exists. */
   getGroup(name: string): Promise<GroupInfo | undefined> {
     return this.guarded('getGroup', async () => {
-      const row = (await this.client.execute(CQL.selectGroup, [name], READ)).rows[0];
+      const row = (await this.execute(CQL.selectGroup, [name], READ)).rows[0];
       if (row === undefined) return undefined;
       return { name: text(row, 'name'), createdBy: text(row, 'created_by'), createdAt: millis(row, 'created_at') };
     });
@@ -83,7 +94,7 @@ export class CassandraStore implements Store {
         { query: CQL.insertGroupMember, params: [group, user] },
         { query: CQL.insertUserGroup, params: [user, group] },
       ];
-      await this.client.batch(queries, { ...WRITE, logged: true });
+      await this.batch(queries, { ...WRITE, logged: true });
     });
   }
 
@@ -94,14 +105,14 @@ export class CassandraStore implements Store {
         { query: CQL.deleteGroupMember, params: [group, user] },
         { query: CQL.deleteUserGroup, params: [user, group] },
       ];
-      await this.client.batch(queries, { ...WRITE, logged: true });
+      await this.batch(queries, { ...WRITE, logged: true });
     });
   }
 
   /** Whether the group lists the user. */
   isMember(group: string, user: string): Promise<boolean> {
     return this.guarded('isMember', async () => {
-      const result = await this.client.execute(CQL.selectMember, [group, user], READ);
+      const result = await this.execute(CQL.selectMember, [group, user], READ);
       return result.rowLength > 0;
     });
   }
@@ -140,7 +151,7 @@ export class CassandraStore implements Store {
       const { sealer } = this;
       const body = sealer === undefined ? message.text : sealer.seal(message.text, message.conv, message.id);
       const params = [message.conv, bucket, message.id, message.from, toKind, toId, body, new Date(message.ts)];
-      await this.client.execute(sealer === undefined ? CQL.insertMessage : CQL.insertSealedMessage, params, WRITE);
+      await this.execute(sealer === undefined ? CQL.insertMessage : CQL.insertSealedMessage, params, WRITE);
     });
   }
 
@@ -164,12 +175,12 @@ export class CassandraStore implements Store {
     if (participants.length <= BATCHED_SYNC_ROWS) {
       const rows = [...participants.map(syncRow), ...(bucketWritten ? [] : [bucketRow])];
       // The batch's write time is the message's for the bucket row too: that row holds no value, only its existence.
-      if (rows.length > 1) await this.client.batch(rows, { ...WRITE, logged: false, timestamp });
-      else if (rows[0] !== undefined) await this.client.execute(rows[0].query, rows[0].params, { ...WRITE, timestamp });
+      if (rows.length > 1) await this.batch(rows, { ...WRITE, logged: false, timestamp });
+      else if (rows[0] !== undefined) await this.execute(rows[0].query, rows[0].params, { ...WRITE, timestamp });
     } else {
       await Promise.all([
-        bucketWritten ? undefined : this.client.execute(bucketRow.query, bucketRow.params, WRITE),
-        mapLimited(participants, this.fanOut, (user) => this.client.execute(CQL.upsertUserConversation, syncRow(user).params, { ...WRITE, timestamp })),
+        bucketWritten ? undefined : this.execute(bucketRow.query, bucketRow.params, WRITE),
+        mapLimited(participants, this.fanOut, (user) => this.execute(CQL.upsertUserConversation, syncRow(user).params, { ...WRITE, timestamp })),
       ]);
     }
     if (!bucketWritten) this.writtenBuckets.add(message.conv, bucket);
@@ -179,7 +190,7 @@ export class CassandraStore implements Store {
   findMessage(conv: string, id: string): Promise<ChatMessage | undefined> {
     return this.guarded('findMessage', async () => {
       checkMessageId(id);
-      const result = await this.client.execute(CQL.messageById, [conv, bucketOfMessageId(id), id], READ);
+      const result = await this.execute(CQL.messageById, [conv, bucketOfMessageId(id), id], READ);
       const row = result.first() as types.Row | null;
       return row === null ? undefined : this.messageOf(row);
     });
@@ -203,8 +214,8 @@ export class CassandraStore implements Store {
         const missing = wanted - found.length;
         const result =
           before === undefined
-            ? await this.client.execute(CQL.messagesNewestFirst, [conv, bucket, missing], READ)
-            : await this.client.execute(CQL.messagesNewestFirstBefore, [conv, bucket, before, missing], READ);
+            ? await this.execute(CQL.messagesNewestFirst, [conv, bucket, missing], READ)
+            : await this.execute(CQL.messagesNewestFirstBefore, [conv, bucket, before, missing], READ);
         found.push(...result.rows.map(this.messageOf));
         if (found.length >= wanted) break;
       }
@@ -249,7 +260,7 @@ export class CassandraStore implements Store {
         { query: CQL.insertUserSession, params: [session.user, session.node, session.session, ttlSeconds] },
         { query: CQL.insertNodeSession, params: [session.node, session.user, session.session, ttlSeconds] },
       ];
-      await this.client.batch(rows, { ...WRITE, logged: false });
+      await this.batch(rows, { ...WRITE, logged: false });
     });
   }
 
@@ -260,7 +271,7 @@ export class CassandraStore implements Store {
         { query: CQL.deleteUserSession, params: [session.user, session.node, session.session] },
         { query: CQL.deleteNodeSession, params: [session.node, session.user, session.session] },
       ];
-      await this.client.batch(rows, { ...WRITE, logged: false });
+      await this.batch(rows, { ...WRITE, logged: false });
     });
   }
 
@@ -290,14 +301,14 @@ export class CassandraStore implements Store {
   putNode(node: NodeRecord): Promise<void> {
     return this.guarded('putNode', async () => {
       const params = [node.id, node.address, new Date(node.startedAt), new Date(node.heartbeatAt), node.connections];
-      await this.client.execute(CQL.upsertNode, params, WRITE);
+      await this.execute(CQL.upsertNode, params, WRITE);
     });
   }
 
   /** Removes the node's registry row. */
   deleteNode(id: string): Promise<void> {
     return this.guarded('deleteNode', async () => {
-      await this.client.execute(CQL.deleteNode, [id], WRITE);
+      await this.execute(CQL.deleteNode, [id], WRITE);
     });
   }
 
@@ -318,7 +329,10 @@ export class CassandraStore implements Store {
     });
   }
 
-  /** Whether a coordinator answers a local query within two seconds. */
+  /**
+   * Whether a coordinator answers a local query within two seconds. Not queued behind the
+   * gate: a node busy with a storm's writes still has a Cassandra that answers.
+   */
   async isHealthy(): Promise<boolean> {
     try {
       const options = { prepare: true, isIdempotent: true, consistency: types.consistencies.localOne, readTimeout: 2_000 };
@@ -344,8 +358,8 @@ export class CassandraStore implements Store {
       const missing = wanted - found.length;
       const result =
         after === undefined
-          ? await this.client.execute(CQL.messagesOldestFirst, [conv, bucket, missing], READ)
-          : await this.client.execute(CQL.messagesOldestFirstAfter, [conv, bucket, after, missing], READ);
+          ? await this.execute(CQL.messagesOldestFirst, [conv, bucket, missing], READ)
+          : await this.execute(CQL.messagesOldestFirstAfter, [conv, bucket, after, missing], READ);
       found.push(...result.rows.map(this.messageOf));
       if (found.length >= wanted) break;
     }
@@ -354,11 +368,21 @@ export class CassandraStore implements Store {
 
   /** Every row of a read, fetching further pages only as the caller iterates. */
   private async *allRows(query: string, params: unknown[]): AsyncGenerator<types.Row> {
-    const result = await this.client.execute(query, params, { ...READ, fetchSize: this.pageRows });
+    const result = await this.execute(query, params, { ...READ, fetchSize: this.pageRows });
     yield* result;
   }
 
   /** Runs one store operation, turning every failure into a `ChatError`. */
+  /** One statement, in its turn. */
+  private execute(query: string, params: ArrayOrObject, options: QueryOptions): Promise<types.ResultSet> {
+    return this.gate.run(() => this.client.execute(query, params, options));
+  }
+
+  /** One batch, in its turn. */
+  private batch(queries: { query: string; params: ArrayOrObject }[], options: QueryOptions): Promise<types.ResultSet> {
+    return this.gate.run(() => this.client.batch(queries, options));
+  }
+
   private async guarded<T>(operation: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
