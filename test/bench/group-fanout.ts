@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
+import { metric, readMetrics } from './process-figures.js';
 import { commandsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -14,6 +15,8 @@ export interface GroupFanoutOptions {
   messagesPerSecond: number;
   /** Sockets opening (and joins in flight) at once, so a large group is set up at a bounded rate. */
   concurrency: number;
+  /** The chat nodes' /metrics URLs: their own count of the inbox entries they published (none for a peer). */
+  metricsUrls?: readonly string[];
 }
 
 export interface GroupFanoutResult {
@@ -44,6 +47,12 @@ export interface GroupFanoutResult {
     idleAfter: CommandCounts;
     /** (measured - idle) / messages: what one group message costs Redis. */
     commandsPerMessage: number;
+    /**
+     * Message entries the nodes appended to other nodes' inboxes per group message, by their
+     * own count (chat_bus_published_total): the routing XADDs alone, apart from the watermark
+     * markers the XADD row also counts. Null without metrics URLs.
+     */
+    inboxEntriesPerMessage: number | null;
     commandsPerMessageByCommand: Record<string, number>;
   };
 }
@@ -84,7 +93,9 @@ export async function measureGroupFanout(
     const idleFirst = commandsBetween(idleBefore, await redis.read());
 
     progress(`group: ${options.messages} group messages at ${options.messagesPerSecond}/s in an interval of ${intervalMs} ms`);
+    const publishedBefore = await publishedEntries(options.metricsUrls);
     const sent = await sendGroupMessages(sender, others, group, options, intervalMs, redis);
+    const publishedAfter = await publishedEntries(options.metricsUrls);
     progress(`group: idle interval of ${intervalMs} ms after the messages (Redis baseline)`);
     const idleAfterStart = await redis.read();
     await sleep(intervalMs);
@@ -112,6 +123,7 @@ export async function measureGroupFanout(
         idleBefore: idleFirst,
         idleAfter: idleSecond,
         commandsPerMessage: round(net.total / options.messages, 2),
+        inboxEntriesPerMessage: publishedBefore === null || publishedAfter === null ? null : round((publishedAfter - publishedBefore) / options.messages, 2),
         commandsPerMessageByCommand: Object.fromEntries(
           Object.entries(net.byCommand)
             .map(([name, calls]) => [name, round(calls / options.messages, 3)] as const)
@@ -124,6 +136,13 @@ export async function measureGroupFanout(
     progress(`group: closing ${members.length} member sockets`);
     await closeAll(members);
   }
+}
+
+/** The entries all the nodes appended to other nodes' inboxes so far; null without metrics URLs. */
+async function publishedEntries(metricsUrls: readonly string[] | undefined): Promise<number | null> {
+  if (metricsUrls === undefined || metricsUrls.length === 0) return null;
+  const scrapes = await Promise.all(metricsUrls.map(readMetrics));
+  return scrapes.reduce((total, samples) => total + metric(samples, 'chat_bus_published_total'), 0);
 }
 
 /** Per command, the mean of two intervals' counts. */

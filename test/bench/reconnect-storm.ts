@@ -63,8 +63,10 @@ export interface StormResult {
     received: number;
     receivedLive: number;
     receivedBySyncOnly: number;
-    /** Acked, and never reached its recipient: must be 0. */
+    /** Acked, and never reached its recipient although it came back and synced: must be 0. */
     lost: number;
+    /** Acked, to a recipient that never came back and synced within the deadline: neither seen nor lost. */
+    unverified: number;
   } | null;
 }
 
@@ -228,7 +230,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
   );
 
   const senders: LoadSocket[] = [];
-  const load = { sent: 0, acked: new Set<number>(), errors: {} as Record<string, number>, stop: false };
+  const load = { sent: 0, acked: new Set<number>(), recipients: new Map<number, StormClient>(), errors: {} as Record<string, number>, stop: false };
   let loadDone: Promise<void> = Promise.resolve();
   const storming = opened.sockets.length;
   try {
@@ -275,10 +277,12 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       let receivedLive = 0;
       let receivedBySyncOnly = 0;
       let lost = 0;
+      let unverified = 0;
       for (const seq of load.acked) {
         const how = received.get(seq);
         if (how === 'live') receivedLive += 1;
         else if (how === 'sync') receivedBySyncOnly += 1;
+        else if (load.recipients.get(seq)?.syncedAt === undefined) unverified += 1;
         else lost += 1;
       }
       messages = {
@@ -290,6 +294,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
         receivedLive,
         receivedBySyncOnly,
         lost,
+        unverified,
       };
     }
 
@@ -331,7 +336,7 @@ async function sendDirectLoad(
   senders: readonly LoadSocket[],
   recipients: readonly StormClient[],
   perSecond: number,
-  load: { sent: number; stop: boolean },
+  load: { sent: number; recipients: Map<number, StormClient>; stop: boolean },
 ): Promise<void> {
   const startedAt = performance.now();
   const gapMs = 1000 / perSecond;
@@ -342,6 +347,7 @@ async function sendDirectLoad(
     const recipient = recipients[seq % Math.max(1, recipients.length)];
     if (sender === undefined || recipient === undefined || !sender.isOpen) continue;
     sender.send({ type: 'send', ref: `m-${seq}`, to: { user: recipient.user }, text: `storm-${seq} a direct message during the storm` });
+    load.recipients.set(seq, recipient);
     load.sent += 1;
   }
 }

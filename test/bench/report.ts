@@ -194,6 +194,12 @@ export function formatGroupFanout(result: GroupFanoutResult): string {
       `${result.redis.idleBefore.total} and ${result.redis.idleAfter.total} commands, against ${result.redis.measured.total} with the messages)`,
     `Redis commands per group message: ${perMessage} (nodes hosting members: ${hosting}; aim ≈ ${hosting}; ratio ${times(ratio(perMessage, hosting))})`,
     `  essential (group-nodes lookup + one XADD per other hosting node): ${essential}; the rest: ${round(perMessage - essential, 2)}${extra === '' ? '' : ` (${extra})`}`,
+    ...(result.redis.inboxEntriesPerMessage === null
+      ? []
+      : [
+          `  inbox entries the nodes published per message (their chat_bus_published_total): ${result.redis.inboxEntriesPerMessage}, against ${hosting - 1} other hosting nodes; ` +
+            'the XADD row counts the watermark markers too, one a node per 50 ms tick while messages flow (a few per message at this pace, a sliver of one at thousands a second)',
+        ]),
     // With many sockets the background (session upkeep) is far larger than the messages' cost and drifts; the net figure is then noise.
     `  background: ${round(result.redis.idle.total / result.messages, 1)} idle commands per message sent; when that dwarfs the figure above, read the per-command rows of the commands the messages drive (smembers and hdel: none when idle; xadd and xread: few)`,
     `delivered ${result.deliveries}/${result.deliveriesExpected} member frames, ${result.duplicates} duplicates, acked ${result.acked}/${result.messages}, ` +
@@ -307,7 +313,8 @@ export function formatStorm(result: StormResult): string {
     messages === null
       ? 'no direct-message load ran during the storm.'
       : `direct messages to the storm's users during it (${messages.perSecond}/s from senders on the survivors): sent ${messages.sent}, acked ${messages.acked}, ` +
-        `errors ${errorsText(messages.errors)}; of the acked: received live ${messages.receivedLive}, only via sync ${messages.receivedBySyncOnly}, LOST ${messages.lost}`,
+        `errors ${errorsText(messages.errors)}; of the acked: received live ${messages.receivedLive}, only via sync ${messages.receivedBySyncOnly}, LOST ${messages.lost}` +
+        (messages.unverified === 0 ? '' : `; ${messages.unverified} more were to clients that never came back, so neither seen nor lost`),
   ].join('\n');
 }
 

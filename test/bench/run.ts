@@ -368,6 +368,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
       // The generator reads every member's frame: at most 20,000 a second, at most 25 messages a second.
       messagesPerSecond: Math.max(1, Math.min(25, Math.floor(20_000 / options.groupMembers))),
       concurrency: 50,
+      metricsUrls: clusterNodes.map((node) => `${node.adminUrl}/metrics`),
     });
   }
 
