@@ -230,8 +230,11 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
   );
 
   const senders: LoadSocket[] = [];
-  const load = { sent: 0, acked: new Set<number>(), recipients: new Map<number, StormClient>(), errors: {} as Record<string, number>, stop: false };
+  const load = { sent: 0, acked: new Set<number>(), errors: {} as Record<string, number>, stop: false };
   let loadDone: Promise<void> = Promise.resolve();
+  // Message `seq` goes to the seq-th opened client, round and round.
+  const recipients = clients.filter((client) => client.socket !== undefined);
+  const recipientOf = (seq: number): StormClient | undefined => recipients[seq % Math.max(1, recipients.length)];
   const storming = opened.sockets.length;
   try {
     if (opened.failures.length > 0) progress(`storm: ${opened.failures.length} sockets did not open: ${opened.failures[0] ?? ''}`);
@@ -246,7 +249,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
         };
         senders.push(sender);
       }
-      loadDone = sendDirectLoad(senders, clients.filter((client) => client.socket !== undefined), options.messagesPerSecond, load);
+      loadDone = sendDirectLoad(senders, recipientOf, options.messagesPerSecond, load);
       await sleep(2_000);
     }
 
@@ -282,7 +285,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
         const how = received.get(seq);
         if (how === 'live') receivedLive += 1;
         else if (how === 'sync') receivedBySyncOnly += 1;
-        else if (load.recipients.get(seq)?.syncedAt === undefined) unverified += 1;
+        else if (recipientOf(seq)?.syncedAt === undefined) unverified += 1;
         else lost += 1;
       }
       messages = {
@@ -334,9 +337,9 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
 /** Direct messages at `perSecond`, round-robin from the senders to the storm's users, until `load.stop`. */
 async function sendDirectLoad(
   senders: readonly LoadSocket[],
-  recipients: readonly StormClient[],
+  recipientOf: (seq: number) => StormClient | undefined,
   perSecond: number,
-  load: { sent: number; recipients: Map<number, StormClient>; stop: boolean },
+  load: { sent: number; stop: boolean },
 ): Promise<void> {
   const startedAt = performance.now();
   const gapMs = 1000 / perSecond;
@@ -344,10 +347,9 @@ async function sendDirectLoad(
     const wait = startedAt + seq * gapMs - performance.now();
     if (wait > 0) await sleep(wait);
     const sender = senders[seq % senders.length];
-    const recipient = recipients[seq % Math.max(1, recipients.length)];
+    const recipient = recipientOf(seq);
     if (sender === undefined || recipient === undefined || !sender.isOpen) continue;
     sender.send({ type: 'send', ref: `m-${seq}`, to: { user: recipient.user }, text: `storm-${seq} a direct message during the storm` });
-    load.recipients.set(seq, recipient);
     load.sent += 1;
   }
 }

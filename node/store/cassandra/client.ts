@@ -37,7 +37,8 @@ export function cassandraClient(connection: CassandraConnection): Client {
     // The driver fails a request outright (BusyConnectionError) once a connection has this
     // many in flight; its default, 2048, is what a reconnect storm of 10,000 sockets hit,
     // each writing its session row at once. The store keeps far fewer in flight and queues
-    // the rest (RequestGate); this is the protocol's own limit, for any other caller.
+    // the rest (REQUESTS_IN_FLIGHT in store.ts); this is the protocol's own limit, for any
+    // other caller.
     pooling: { maxRequestsPerConnection: MAX_REQUESTS_PER_CONNECTION },
     policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, MAX_RECONNECT_DELAY_MS) },
     ...(connection.tls === undefined ? {} : { sslOptions: verifiedTls(connection.tls.ca) }),

@@ -1,4 +1,5 @@
 import { types, type ArrayOrObject, type Client, type QueryOptions } from 'cassandra-driver';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { ChatMessage, GroupInfo } from '../../protocol/frames.js';
 import { messageIdTime } from '../../protocol/ids.js';
 import { bucketOfMessageId } from '../buckets.js';
@@ -7,7 +8,6 @@ import type { TextSealer } from '../../at-rest/text-sealer.js';
 import { cassandraClient, type CassandraConnection } from './client.js';
 import { storeError } from './errors.js';
 import { mapLimited } from './map-limited.js';
-import { RequestGate } from './request-gate.js';
 import { WrittenBuckets } from './written-buckets.js';
 import { CQL, LWT, READ, WRITE } from './queries.js';
 import { checkLimit, checkMessageId, int, messageOf, millis, text } from './rows.js';
@@ -17,8 +17,6 @@ export interface CassandraStoreOptions {
   fanOut?: number;
   /** Rows fetched per page when reading a whole partition (members, groups, sessions, conversations). */
   pageRows?: number;
-  /** Requests this store keeps in flight at most; the rest wait their turn in order (RequestGate). */
-  requestsInFlight?: number;
   /** Encrypts message texts at rest; without it texts are stored as they are (sealed ones cannot be read). */
   sealer?: TextSealer;
 }
@@ -26,9 +24,12 @@ export interface CassandraStoreOptions {
 /** Participants whose sync rows go in one batch with the bucket row (a direct message has two). */
 const BATCHED_SYNC_ROWS = 8;
 /**
- * Requests in flight to Cassandra at most, per node: far above what steady traffic keeps
- * there (2,000 messages a second at 15 ms is 60), well under what made a storm's requests
- * time out; half the driver's old per-connection limit.
+ * Requests in flight to Cassandra at most, per node; the rest wait their turn in order. The
+ * driver has no queue: past its per-connection limit it fails a request outright, and below
+ * it hands Cassandra all it gets. A reconnect storm of 10,000 sockets, each writing and
+ * deleting session rows, put tens of thousands on one Cassandra at once: they timed out after
+ * 12 s (and were retried) while its threads took the CPU the bus and the nodes share with it.
+ * Far above what steady traffic keeps there (2,000 messages a second at 15 ms is 60).
  */
 const REQUESTS_IN_FLIGHT = 1_024;
 /** Conversation buckets remembered as written: each day's active conversations of a busy node, a few MB at most. */
@@ -41,7 +42,7 @@ export class CassandraStore implements Store {
   private readonly sealer: TextSealer | undefined;
   private readonly messageOf = (row: types.Row): ChatMessage => messageOf(row, this.sealer);
   private readonly writtenBuckets = new WrittenBuckets(REMEMBERED_BUCKETS);
-  private readonly gate: RequestGate;
+  private readonly inTurn: LimitFunction = pLimit(REQUESTS_IN_FLIGHT);
 
   /** Uses a client that is connected (or will connect on first use) with the store's keyspace; `close` shuts it down. */
   constructor(
@@ -51,7 +52,6 @@ export class CassandraStore implements Store {
     this.fanOut = options.fanOut ?? 32;
     this.pageRows = options.pageRows ?? 1_000;
     this.sealer = options.sealer;
-    this.gate = new RequestGate(options.requestsInFlight ?? REQUESTS_IN_FLIGHT);
   }
 
   /** Connects to the cluster and returns a store on `connection.keyspace`. */
@@ -331,7 +331,8 @@ export class CassandraStore implements Store {
 
   /**
    * Whether a coordinator answers a local query within two seconds. Not queued behind the
-   * gate: a node busy with a storm's writes still has a Cassandra that answers.
+   * requests waiting their turn: a node busy with a storm's writes still has a Cassandra
+   * that answers.
    */
   async isHealthy(): Promise<boolean> {
     try {
@@ -375,12 +376,12 @@ export class CassandraStore implements Store {
   /** Runs one store operation, turning every failure into a `ChatError`. */
   /** One statement, in its turn. */
   private execute(query: string, params: ArrayOrObject, options: QueryOptions): Promise<types.ResultSet> {
-    return this.gate.run(() => this.client.execute(query, params, options));
+    return this.inTurn(() => this.client.execute(query, params, options));
   }
 
   /** One batch, in its turn. */
   private batch(queries: { query: string; params: ArrayOrObject }[], options: QueryOptions): Promise<types.ResultSet> {
-    return this.gate.run(() => this.client.batch(queries, options));
+    return this.inTurn(() => this.client.batch(queries, options));
   }
 
   private async guarded<T>(operation: string, work: () => Promise<T>): Promise<T> {
