@@ -373,7 +373,6 @@ export class CassandraStore implements Store {
     yield* result;
   }
 
-  /** Runs one store operation, turning every failure into a `ChatError`. */
   /** One statement, in its turn. */
   private execute(query: string, params: ArrayOrObject, options: QueryOptions): Promise<types.ResultSet> {
     return this.inTurn(() => this.client.execute(query, params, options));
@@ -384,6 +383,7 @@ export class CassandraStore implements Store {
     return this.inTurn(() => this.client.batch(queries, options));
   }
 
+  /** Runs one store operation, turning every failure into a `ChatError`. */
   private async guarded<T>(operation: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
