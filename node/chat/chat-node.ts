@@ -148,7 +148,13 @@ export class ChatNode {
         firstHere ? store.groupsOf(connection.user) : [],
       ]);
       await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
-      if (cameOnline) await this.presence.announce(connection.user, 'online');
+      // Watchers' news, not part of the registration: the hello does not wait a round trip
+      // for it. It leaves on the bus's publishing connection ahead of any later `offline`.
+      if (cameOnline) {
+        this.presence.announce(connection.user, 'online').catch((error: unknown) => {
+          this.options.log.warn({ err: error, user: connection.user }, 'could not announce a user online');
+        });
+      }
     } catch (error) {
       await this.disconnect(connection);
       throw error;
