@@ -5,7 +5,7 @@ import { NodeMetrics } from '../metrics.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { Delivery } from './delivery.js';
-import { type ClientConnection, LocalSockets } from './local-sockets.js';
+import { type ClientConnection, EncodedFrame, LocalSockets } from './local-sockets.js';
 
 /** Two nodes on one in-process bus; each reads its inbox only when the test says so. */
 function twoNodes() {
@@ -30,7 +30,12 @@ function twoNodes() {
     };
     const connect = async (user: string, session: string) => {
       const frames: ServerFrame[] = [];
-      const connection: ClientConnection = { user, session, send: (frame) => frames.push(frame), close: () => undefined };
+      const connection: ClientConnection = {
+        user,
+        session,
+        send: (frame) => frames.push(frame instanceof EncodedFrame ? frame.frame : frame),
+        close: () => undefined,
+      };
       sockets.add(connection);
       await bus.routes.addSession({ user, node: nodeId, session });
       return { connection, frames };
@@ -82,5 +87,53 @@ describe('group membership across nodes', () => {
     await n2.readInbox();
 
     expect((await bus.routes.groupNodes('g')).sort()).toEqual(['n1', 'n2']);
+  });
+});
+
+describe('a message to many local sockets', () => {
+  it('is serialized once per cursor given, and each socket gets its own cursor', async () => {
+    const sockets = new LocalSockets();
+    const cursors = new Map<string, string | undefined>([
+      ['s1', 'c-1'],
+      ['s2', 'c-1'],
+      ['s3', 'c-2'],
+      ['s4', undefined],
+    ]);
+    const delivery = new Delivery({
+      nodeId: 'n1',
+      store: new MemoryStore(),
+      bus: new MemoryBus(),
+      sockets,
+      metrics: new NodeMetrics(),
+      log: createLogger('delivery-test', 'silent'),
+      clock: Date.now,
+      cursorFor: (connection) => cursors.get(connection.session),
+    });
+    const sent = new Map<string, EncodedFrame>();
+    for (const [index, session] of [...cursors.keys()].entries()) {
+      const user = `member-${String(index)}`;
+      sockets.add({
+        user,
+        session,
+        send: (frame) => {
+          if (!(frame instanceof EncodedFrame)) throw new Error('a message frame should come encoded');
+          sent.set(session, frame);
+        },
+        close: () => undefined,
+      });
+      sockets.joinGroup(user, 'g');
+    }
+    const message = { id: '01JDELIVERYTEST00000000000', conv: 'g:g', from: 'someone', to: { group: 'g' }, text: 'hi', ts: 1 };
+
+    await delivery.handleEnvelope({ kind: 'message', message, acceptedAt: Date.now() });
+
+    const framesOf = (session: string): EncodedFrame | undefined => sent.get(session);
+    expect(framesOf('s1')).toBe(framesOf('s2'));
+    expect(new Set([framesOf('s1'), framesOf('s3'), framesOf('s4')]).size).toBe(3);
+    for (const [session, cursor] of cursors) {
+      const frame = framesOf(session);
+      expect(JSON.parse(frame?.bytes.toString() ?? 'null')).toEqual(frame?.frame);
+      expect(frame?.frame).toEqual(cursor === undefined ? { type: 'message', ...message } : { type: 'message', ...message, cursor });
+    }
   });
 });

@@ -4,7 +4,7 @@ import type { NodeMetrics } from '../metrics.js';
 import { groupOfConversation } from '../protocol/conversations.js';
 import type { ChatMessage, Target } from '../protocol/frames.js';
 import type { SessionRecord, Store } from '../store/store.js';
-import type { ClientConnection, LocalSockets } from './local-sockets.js';
+import { EncodedFrame, type ClientConnection, type LocalSockets } from './local-sockets.js';
 import { RecentIds } from './recent-ids.js';
 import { groupFanOut, routeToNodes } from './routing.js';
 
@@ -94,7 +94,7 @@ export class Delivery {
     const frame = { type: 'typing', from, conv } as const;
     if ('group' in to) {
       const { remote } = groupFanOut(await this.deps.bus.routes.groupNodes(to.group), this.deps.nodeId);
-      this.deps.sockets.deliver(this.deps.sockets.membersOf(to.group), frame, exceptSession);
+      this.deps.sockets.deliver(this.deps.sockets.membersOf(to.group), new EncodedFrame(frame), exceptSession);
       await Promise.all(remote.map((node) => this.deps.bus.signals.send(node, { kind: 'typing', from, conv })));
       return;
     }
@@ -108,7 +108,10 @@ export class Delivery {
   handleSignal(signal: Signal): void {
     const group = groupOfConversation(signal.conv);
     const users = signal.users ?? (group === undefined ? [] : this.deps.sockets.membersOf(group));
-    this.deps.sockets.deliver(users.filter((user) => user !== signal.from), { type: 'typing', from: signal.from, conv: signal.conv });
+    this.deps.sockets.deliver(
+      users.filter((user) => user !== signal.from),
+      new EncodedFrame({ type: 'typing', from: signal.from, conv: signal.conv }),
+    );
   }
 
   /** Records that a locally connected user is in `group`, advertising this node for it. */
@@ -211,11 +214,19 @@ export class Delivery {
   }
 
   private deliverLocally(message: ChatMessage, users: readonly string[], acceptedAt: number, exceptSession: string | undefined): void {
+    // Sockets differ only in the cursor they are given, and most are given the same one
+    // (the node's delivered floor): the frame is serialized once per cursor, not per socket.
+    const frames = new Map<string | undefined, EncodedFrame>();
     const delivered = this.deps.sockets.deliver(
       users,
       (connection) => {
         const cursor = this.deps.cursorFor(connection);
-        return cursor === undefined ? { type: 'message', ...message } : { type: 'message', ...message, cursor };
+        let frame = frames.get(cursor);
+        if (frame === undefined) {
+          frame = new EncodedFrame(cursor === undefined ? { type: 'message', ...message } : { type: 'message', ...message, cursor });
+          frames.set(cursor, frame);
+        }
+        return frame;
       },
       exceptSession,
     );

@@ -1,11 +1,26 @@
 import type { ServerFrame } from '../protocol/frames.js';
 
+/**
+ * A frame serialized once for many sockets: a group message or typing signal reaches
+ * thousands of members, and each socket writes the same bytes instead of serializing the
+ * frame again. `frame` is what the bytes say.
+ */
+export class EncodedFrame {
+  readonly bytes: Buffer;
+
+  constructor(readonly frame: ServerFrame) {
+    this.bytes = Buffer.from(JSON.stringify(frame));
+  }
+}
+
+export type OutgoingFrame = ServerFrame | EncodedFrame;
+
 /** One open socket on this node, as the chat logic sees it. */
 export interface ClientConnection {
   readonly user: string;
   readonly session: string;
   /** Queues a frame; a connection over its send-buffer bound closes itself instead. */
-  send(frame: ServerFrame): void;
+  send(frame: OutgoingFrame): void;
   close(code: number, reason: string): void;
 }
 
@@ -55,7 +70,7 @@ export class LocalSockets {
    * Sends `frame` (or the frame it makes for each socket) to every local socket of `users`
    * but `exceptSession`; the number of sockets reached.
    */
-  deliver(users: Iterable<string>, frame: ServerFrame | ((connection: ClientConnection) => ServerFrame), exceptSession?: string): number {
+  deliver(users: Iterable<string>, frame: OutgoingFrame | ((connection: ClientConnection) => OutgoingFrame), exceptSession?: string): number {
     let delivered = 0;
     for (const user of new Set(users)) {
       for (const connection of this.byUser.get(user) ?? []) {

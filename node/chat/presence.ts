@@ -1,6 +1,6 @@
 import type { Bus, PresenceChannel } from '../bus/bus.js';
 import type { PresenceStatus } from '../protocol/frames.js';
-import type { ClientConnection } from './local-sockets.js';
+import { EncodedFrame, type ClientConnection } from './local-sockets.js';
 
 /**
  * Presence watch lists of this node's sockets. The node follows a user on the bus while
@@ -49,7 +49,10 @@ export class PresenceHub {
   }
 
   private relay(user: string, status: PresenceStatus): void {
-    for (const connection of this.watchers.get(user) ?? []) connection.send({ type: 'presence', user, status });
+    const watchers = this.watchers.get(user);
+    if (watchers === undefined) return;
+    const frame = new EncodedFrame({ type: 'presence', user, status });
+    for (const connection of watchers) connection.send(frame);
   }
 
   /** True when this is the user's first local watcher (the node must start following). */

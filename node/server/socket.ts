@@ -3,11 +3,11 @@ import { WebSocket, type RawData } from 'ws';
 import type { Logger } from '../../common/log.js';
 import type { Identity } from '../auth/tokens.js';
 import type { ChatNode } from '../chat/chat-node.js';
-import type { ClientConnection } from '../chat/local-sockets.js';
+import { EncodedFrame, type ClientConnection, type OutgoingFrame } from '../chat/local-sockets.js';
 import { AbuseMeter } from '../chat/rate-limit.js';
 import { CLOSE_POLICY_VIOLATION, CLOSE_TOKEN_EXPIRED, CLOSE_TRY_AGAIN_LATER } from '../protocol/close-codes.js';
 import { asChatError, ChatError } from '../protocol/errors.js';
-import { parseClientFrame, PROTOCOL_VERSION, refOf, type ServerFrame } from '../protocol/frames.js';
+import { parseClientFrame, PROTOCOL_VERSION, refOf } from '../protocol/frames.js';
 import { answerFrame } from './answer-frame.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -44,7 +44,7 @@ class SocketSession implements ClientConnection {
   /** A close asked for by the node is under way: frames not yet answered are refused. */
   private closing = false;
   /** Until `hello` has gone, frames for this socket (a message routed here while it registers) wait here, in order. */
-  private held: ServerFrame[] | undefined = [];
+  private held: OutgoingFrame[] | undefined = [];
   /** Frames are answered one at a time in arrival order, after the registration. */
   private queue: Promise<void> = SETTLED;
   private pending = 0;
@@ -94,7 +94,7 @@ class SocketSession implements ClientConnection {
   }
 
   /** Queues a frame; a connection over its send-buffer bound is dropped instead. */
-  send(frame: ServerFrame): void {
+  send(frame: OutgoingFrame): void {
     if (this.held !== undefined) {
       this.held.push(frame);
       return;
@@ -116,7 +116,7 @@ class SocketSession implements ClientConnection {
     });
   }
 
-  private write(frame: ServerFrame): void {
+  private write(frame: OutgoingFrame): void {
     const { socket } = this;
     if (socket.readyState !== WebSocket.OPEN) return;
     if (socket.bufferedAmount > this.limits.maxBufferedBytes) {
@@ -125,7 +125,9 @@ class SocketSession implements ClientConnection {
       socket.terminate();
       return;
     }
-    socket.send(JSON.stringify(frame));
+    // Bytes shared with other sockets are sent as they are, in a text frame (ws only reads them).
+    if (frame instanceof EncodedFrame) socket.send(frame.bytes, { binary: false });
+    else socket.send(JSON.stringify(frame));
   }
 
   /** Registers the socket in the cluster, then says hello, then what came for it meanwhile. */
