@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { metric, readMetrics } from './process-figures.js';
+import { histogramQuantileMs, metric, readMetrics } from './process-figures.js';
 import { commandsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -32,6 +32,13 @@ export interface GroupFanoutResult {
   deliveries: number;
   duplicates: number;
   deliveryLatencyMs: Percentiles;
+  /**
+   * The same deliveries as the nodes timed them (`chat_delivery_latency_seconds`: send accepted
+   * → frame written to the member's socket), estimated from their histograms' buckets; the
+   * generator's own figure adds the time its one process takes to read 10,000 frames. Null
+   * without metrics URLs.
+   */
+  nodeDeliveryLatencyMs: { p50: number | null; p99: number | null } | null;
   /** Per group message, send → the last member's frame; over the messages every member got. */
   allMembersLatencyMs: Percentiles;
   /** How long opening and joining the members took. */
@@ -93,9 +100,13 @@ export async function measureGroupFanout(
     const idleFirst = commandsBetween(idleBefore, await redis.read());
 
     progress(`group: ${options.messages} group messages at ${options.messagesPerSecond}/s in an interval of ${intervalMs} ms`);
-    const publishedBefore = await publishedEntries(options.metricsUrls);
+    const nodesBefore = await scrapeNodes(options.metricsUrls);
     const sent = await sendGroupMessages(sender, others, group, options, intervalMs, redis);
-    const publishedAfter = await publishedEntries(options.metricsUrls);
+    const nodesAfter = await scrapeNodes(options.metricsUrls);
+    const publishedBefore = publishedEntries(nodesBefore);
+    const publishedAfter = publishedEntries(nodesAfter);
+    const nodeQuantile = (quantile: number): number | null =>
+      nodesBefore === null || nodesAfter === null ? null : histogramQuantileMs(nodesBefore, nodesAfter, 'chat_delivery_latency_seconds', quantile);
     progress(`group: idle interval of ${intervalMs} ms after the messages (Redis baseline)`);
     const idleAfterStart = await redis.read();
     await sleep(intervalMs);
@@ -113,6 +124,7 @@ export async function measureGroupFanout(
       deliveries: sent.deliveries,
       duplicates: sent.duplicates,
       deliveryLatencyMs: sent.latency,
+      nodeDeliveryLatencyMs: nodesBefore === null ? null : { p50: nodeQuantile(0.5), p99: nodeQuantile(0.99) },
       allMembersLatencyMs: sent.allMembersLatency,
       setupMs: { open: Math.round(opened.elapsedMs), join: Math.round(joinMs) },
       errors: sent.errors,
@@ -138,11 +150,15 @@ export async function measureGroupFanout(
   }
 }
 
-/** The entries all the nodes appended to other nodes' inboxes so far; null without metrics URLs. */
-async function publishedEntries(metricsUrls: readonly string[] | undefined): Promise<number | null> {
+/** Every node's metrics now; null without metrics URLs. */
+async function scrapeNodes(metricsUrls: readonly string[] | undefined): Promise<Map<string, number>[] | null> {
   if (metricsUrls === undefined || metricsUrls.length === 0) return null;
-  const scrapes = await Promise.all(metricsUrls.map(readMetrics));
-  return scrapes.reduce((total, samples) => total + metric(samples, 'chat_bus_published_total'), 0);
+  return Promise.all(metricsUrls.map(readMetrics));
+}
+
+/** The entries all the nodes appended to other nodes' inboxes so far. */
+function publishedEntries(scrapes: readonly Map<string, number>[] | null): number | null {
+  return scrapes === null ? null : scrapes.reduce((total, samples) => total + metric(samples, 'chat_bus_published_total'), 0);
 }
 
 /** Per command, the mean of two intervals' counts. */

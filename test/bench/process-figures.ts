@@ -39,6 +39,49 @@ export function histogramMeanMs(
   return Math.round(((total(after, 'sum') - total(before, 'sum')) / count) * 1000 * 100) / 100;
 }
 
+/**
+ * A quantile (0 to 1) of a Prometheus histogram between two scrapes of several processes, in
+ * ms, estimated as Prometheus's histogram_quantile does: linearly within the bucket it falls
+ * in. Null when nothing was observed; the highest finite bound when it falls past it.
+ */
+export function histogramQuantileMs(
+  before: readonly Map<string, number>[],
+  after: readonly Map<string, number>[],
+  name: string,
+  quantile: number,
+): number | null {
+  const prefix = `${name}_bucket{le="`;
+  // Upper bound (s) → observations at or below it, between the scrapes, over all processes.
+  const cumulative = new Map<number, number>();
+  const add = (scrapes: readonly Map<string, number>[], sign: 1 | -1): void => {
+    for (const samples of scrapes) {
+      for (const [key, value] of samples) {
+        if (!key.startsWith(prefix)) continue;
+        const bound = key.slice(prefix.length, key.indexOf('"', prefix.length));
+        const upper = bound === '+Inf' ? Number.POSITIVE_INFINITY : Number(bound);
+        cumulative.set(upper, (cumulative.get(upper) ?? 0) + sign * value);
+      }
+    }
+  };
+  add(after, 1);
+  add(before, -1);
+  const observed = cumulative.get(Number.POSITIVE_INFINITY) ?? 0;
+  if (observed <= 0) return null;
+  const rank = quantile * observed;
+  let lower = 0;
+  let below = 0;
+  for (const upper of [...cumulative.keys()].sort((a, b) => a - b)) {
+    const atOrBelow = cumulative.get(upper) ?? 0;
+    if (atOrBelow >= rank && atOrBelow > below) {
+      const seconds = upper === Number.POSITIVE_INFINITY ? lower : lower + ((upper - lower) * (rank - below)) / (atOrBelow - below);
+      return Math.round(seconds * 1000 * 100) / 100;
+    }
+    lower = upper;
+    below = atOrBelow;
+  }
+  return null;
+}
+
 /** Memory of a Node.js process as its default Prometheus metrics report it. */
 export interface MemorySample {
   rssBytes: number;
