@@ -25,7 +25,7 @@ describe('tokens signed with the shared secret', () => {
     expect(identity.user).toBe('alice');
     expect(identity.expiresAt).toBeGreaterThan(Date.now() + 590_000);
     expect(identity.expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
-    // Checked again from the cache: the same answer.
+    // Checked again: the same answer.
     expect(await verifier.verify(token)).toEqual(identity);
   });
 

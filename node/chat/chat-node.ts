@@ -150,6 +150,9 @@ export class ChatNode {
       await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
       // Watchers' news, not part of the registration: the hello does not wait a round trip
       // for it. It leaves on the bus's publishing connection ahead of any later `offline`.
+      // Should it fail (the bus is away), watchers see the user offline until their next
+      // change or until they watch again (presence.watch reads the routes), as with any
+      // pub/sub message lost.
       if (cameOnline) {
         this.presence.announce(connection.user, 'online').catch((error: unknown) => {
           this.options.log.warn({ err: error, user: connection.user }, 'could not announce a user online');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Logger } from '../../common/log.js';
 import type { ChatNode } from '../chat/chat-node.js';
-import type { ClientConnection } from '../chat/local-sockets.js';
+import { EncodedFrame, type ClientConnection } from '../chat/local-sockets.js';
 import { NodeMetrics } from '../metrics.js';
 import { serveSocket } from './socket.js';
 
@@ -12,9 +12,12 @@ class FakeSocket extends EventEmitter {
   readyState: number = WebSocket.OPEN;
   bufferedAmount = 0;
   readonly sent: Record<string, unknown>[] = [];
+  /** What each send was given: a string, or shared bytes and whether ws was told they are binary. */
+  readonly given: { data: string | Buffer; binary: boolean | undefined }[] = [];
   closedWith: number | undefined;
-  send(text: string): void {
-    this.sent.push(JSON.parse(text) as Record<string, unknown>);
+  send(data: string | Buffer, options?: { binary?: boolean }): void {
+    this.given.push({ data, binary: options?.binary });
+    this.sent.push(JSON.parse(data.toString()) as Record<string, unknown>);
   }
   close(code: number): void {
     this.closedWith = code;
@@ -64,5 +67,27 @@ describe('a socket being registered', () => {
     expect(socket.sent[0]?.code).toBe('unavailable');
     expect(socket.closedWith).toBe(1013);
     socket.emit('close');
+  });
+});
+
+describe('a frame encoded once for many sockets', () => {
+  it('is written to each as the same bytes, in a text frame', async () => {
+    const sockets = [new FakeSocket(), new FakeSocket()];
+    const connections: ClientConnection[] = [];
+    const node = fakeNode((connection) => {
+      connections.push(connection);
+      return Promise.resolve();
+    });
+    for (const socket of sockets) serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
+    await new Promise((resolve) => setImmediate(resolve));
+    const frame = new EncodedFrame(message);
+    for (const connection of connections) connection.send(frame);
+
+    for (const socket of sockets) {
+      expect(socket.given.at(-1)).toEqual({ data: frame.bytes, binary: false });
+      expect(socket.given.at(-1)?.data).toBe(frame.bytes);
+      expect(socket.sent.at(-1)).toEqual(message);
+      socket.emit('close');
+    }
   });
 });

@@ -32,11 +32,21 @@ export function histogramMeanMs(
   name: string,
   labels = '',
 ): number | null {
-  const total = (scrapes: readonly Map<string, number>[], suffix: string): number =>
-    scrapes.reduce((sum, samples) => sum + (samples.get(`${name}_${suffix}${labels}`) ?? 0), 0);
-  const count = total(after, 'count') - total(before, 'count');
+  const count = histogramCount(before, after, name, labels);
   if (count <= 0) return null;
-  return Math.round(((total(after, 'sum') - total(before, 'sum')) / count) * 1000 * 100) / 100;
+  const sum = sumBetween(before, after, `${name}_sum${labels}`);
+  return Math.round((sum / count) * 1000 * 100) / 100;
+}
+
+/** Observations of a Prometheus histogram between two scrapes of several processes. */
+export function histogramCount(before: readonly Map<string, number>[], after: readonly Map<string, number>[], name: string, labels = ''): number {
+  return sumBetween(before, after, `${name}_count${labels}`);
+}
+
+/** One sample summed over the processes, after less before. */
+function sumBetween(before: readonly Map<string, number>[], after: readonly Map<string, number>[], sample: string): number {
+  const total = (scrapes: readonly Map<string, number>[]): number => scrapes.reduce((sum, samples) => sum + (samples.get(sample) ?? 0), 0);
+  return total(after) - total(before);
 }
 
 /**
@@ -50,6 +60,7 @@ export function histogramQuantileMs(
   name: string,
   quantile: number,
 ): number | null {
+  if (!(quantile >= 0 && quantile <= 1)) throw new RangeError(`a quantile is between 0 and 1, not ${quantile}`);
   const prefix = `${name}_bucket{le="`;
   // Upper bound (s) → observations at or below it, between the scrapes, over all processes.
   const cumulative = new Map<number, number>();

@@ -24,5 +24,6 @@ describe('a quantile of a histogram between two scrapes', () => {
     expect(histogramQuantileMs(before, [scrape({ '0.1': 1, '1': 1, '+Inf': 4 })], NAME, 0.99)).toBe(1000);
     expect(histogramQuantileMs(before, before, NAME, 0.5)).toBeNull();
     expect(histogramQuantileMs(before, [new Map()], 'other_metric', 0.5)).toBeNull();
+    expect(() => histogramQuantileMs(before, before, NAME, 99)).toThrow(RangeError);
   });
 });
