@@ -38,7 +38,12 @@ export function tokenVerifier(config: AuthConfig): TokenVerifier {
   const claimsOf = config.kind === 'secret' ? secretClaims(config.secret) : jwksClaims(config.url);
   return {
     async verify(token) {
-      const claims = await claimsOf(token);
+      let claims: Claims;
+      try {
+        claims = await claimsOf(token);
+      } catch (error) {
+        throw refusal(error);
+      }
       const user = UserId.safeParse(claims.sub);
       if (!user.success) throw new ChatError('unauthorized', 'token subject is not a valid user id');
       return { user: user.data, expiresAt: (claims.exp ?? 0) * 1000 };
@@ -54,27 +59,24 @@ interface Claims {
 
 const REQUIRED_CLAIMS = ['exp', 'sub'];
 
-function secretClaims(secret: string): (token: string) => Promise<Claims> {
+/** A token's claims once checked; throws when it does not pass. */
+type ClaimsOf = (token: string) => Claims | Promise<Claims>;
+
+function secretClaims(secret: string): ClaimsOf {
   const verify = createVerifier({ key: secret, algorithms: ['HS256'], requiredClaims: REQUIRED_CLAIMS, cache: CHECKED_TOKENS });
-  return (token) => {
-    try {
-      return Promise.resolve(verify(token) as Claims);
-    } catch (error) {
-      return Promise.reject(new ChatError('unauthorized', error instanceof TokenError ? `invalid token: ${error.code}` : 'invalid token'));
-    }
-  };
+  return (token) => verify(token) as Claims;
 }
 
-function jwksClaims(url: string): (token: string) => Promise<Claims> {
+function jwksClaims(url: string): ClaimsOf {
   const keys = createRemoteJWKSet(new URL(url));
   const options = { algorithms: ['RS256', 'ES256'], requiredClaims: REQUIRED_CLAIMS };
-  return async (token) => {
-    try {
-      return (await jwtVerify(token, keys, options)).payload;
-    } catch (error) {
-      throw new ChatError('unauthorized', error instanceof errors.JOSEError ? `invalid token: ${error.code}` : 'invalid token');
-    }
-  };
+  return async (token) => (await jwtVerify(token, keys, options)).payload;
+}
+
+/** Any failure to check a token, in the protocol's words; the library's own code when it has one. */
+function refusal(error: unknown): ChatError {
+  const code = error instanceof TokenError || error instanceof errors.JOSEError ? `: ${error.code}` : '';
+  return new ChatError('unauthorized', `invalid token${code}`);
 }
 
 /** Mints an HS256 token for `user` (local development, the CLI and tests). */

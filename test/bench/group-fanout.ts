@@ -103,10 +103,7 @@ export async function measureGroupFanout(
     const nodesBefore = await scrapeNodes(options.metricsUrls);
     const sent = await sendGroupMessages(sender, others, group, options, intervalMs, redis);
     const nodesAfter = await scrapeNodes(options.metricsUrls);
-    const publishedBefore = publishedEntries(nodesBefore);
-    const publishedAfter = publishedEntries(nodesAfter);
-    const nodeQuantile = (quantile: number): number | null =>
-      nodesBefore === null || nodesAfter === null ? null : histogramQuantileMs(nodesBefore, nodesAfter, 'chat_delivery_latency_seconds', quantile);
+    const nodes = nodesBefore === null || nodesAfter === null ? null : nodeFigures(nodesBefore, nodesAfter, options.messages);
     progress(`group: idle interval of ${intervalMs} ms after the messages (Redis baseline)`);
     const idleAfterStart = await redis.read();
     await sleep(intervalMs);
@@ -124,10 +121,7 @@ export async function measureGroupFanout(
       deliveries: sent.deliveries,
       duplicates: sent.duplicates,
       deliveryLatencyMs: sent.latency,
-      nodeDeliveryLatencyMs:
-        nodesBefore === null || nodesAfter === null
-          ? null
-          : { count: histogramCount(nodesBefore, nodesAfter, 'chat_delivery_latency_seconds'), p50: nodeQuantile(0.5), p99: nodeQuantile(0.99) },
+      nodeDeliveryLatencyMs: nodes?.deliveryLatencyMs ?? null,
       allMembersLatencyMs: sent.allMembersLatency,
       setupMs: { open: Math.round(opened.elapsedMs), join: Math.round(joinMs) },
       errors: sent.errors,
@@ -138,7 +132,7 @@ export async function measureGroupFanout(
         idleBefore: idleFirst,
         idleAfter: idleSecond,
         commandsPerMessage: round(net.total / options.messages, 2),
-        inboxEntriesPerMessage: publishedBefore === null || publishedAfter === null ? null : round((publishedAfter - publishedBefore) / options.messages, 2),
+        inboxEntriesPerMessage: nodes?.inboxEntriesPerMessage ?? null,
         commandsPerMessageByCommand: Object.fromEntries(
           Object.entries(net.byCommand)
             .map(([name, calls]) => [name, round(calls / options.messages, 3)] as const)
@@ -159,9 +153,23 @@ async function scrapeNodes(metricsUrls: readonly string[] | undefined): Promise<
   return Promise.all(metricsUrls.map(readMetrics));
 }
 
-/** The entries all the nodes appended to other nodes' inboxes so far. */
-function publishedEntries(scrapes: readonly Map<string, number>[] | null): number | null {
-  return scrapes === null ? null : scrapes.reduce((total, samples) => total + metric(samples, 'chat_bus_published_total'), 0);
+/** What the nodes' own metrics say of the group messages sent between two scrapes of them all. */
+function nodeFigures(
+  before: readonly Map<string, number>[],
+  after: readonly Map<string, number>[],
+  messages: number,
+): { inboxEntriesPerMessage: number; deliveryLatencyMs: NonNullable<GroupFanoutResult['nodeDeliveryLatencyMs']> } {
+  // Every node's chat_bus_published_total, after less before: entries appended to other nodes' inboxes.
+  const published = (scrapes: readonly Map<string, number>[]): number => scrapes.reduce((total, samples) => total + metric(samples, 'chat_bus_published_total'), 0);
+  const latency = 'chat_delivery_latency_seconds';
+  return {
+    inboxEntriesPerMessage: round((published(after) - published(before)) / messages, 2),
+    deliveryLatencyMs: {
+      count: histogramCount(before, after, latency),
+      p50: histogramQuantileMs(before, after, latency, 0.5),
+      p99: histogramQuantileMs(before, after, latency, 0.99),
+    },
+  };
 }
 
 /** Per command, the mean of two intervals' counts. */

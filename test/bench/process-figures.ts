@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { type RawData } from 'ws';
+import { round } from './statistics.js';
 
 /** Prometheus text format, flattened: `name{labels}` → value (one sample per line). */
 export async function readMetrics(metricsUrl: string): Promise<Map<string, number>> {
@@ -34,8 +35,7 @@ export function histogramMeanMs(
 ): number | null {
   const count = histogramCount(before, after, name, labels);
   if (count <= 0) return null;
-  const sum = sumBetween(before, after, `${name}_sum${labels}`);
-  return Math.round((sum / count) * 1000 * 100) / 100;
+  return round((sumBetween(before, after, `${name}_sum${labels}`) / count) * 1000, 2);
 }
 
 /** Observations of a Prometheus histogram between two scrapes of several processes. */
@@ -85,7 +85,7 @@ export function histogramQuantileMs(
     const atOrBelow = cumulative.get(upper) ?? 0;
     if (atOrBelow >= rank && atOrBelow > below) {
       const seconds = upper === Number.POSITIVE_INFINITY ? lower : lower + ((upper - lower) * (rank - below)) / (atOrBelow - below);
-      return Math.round(seconds * 1000 * 100) / 100;
+      return round(seconds * 1000, 2);
     }
     lower = upper;
     below = atOrBelow;
