@@ -25,6 +25,8 @@ export interface NodeConfig {
   drainSpreadMs: number;
   /** Bytes a socket may have unsent before it is dropped as a slow consumer. */
   maxBufferedBytes: number;
+  /** Sockets opened at once, and upgrades waiting for their turn at most (OpeningGate). */
+  socketOpening: { atOnce: number; maxWaiting: number };
   /** What the embedded node's in-memory store keeps (unused by a cluster node). */
   embeddedStore: MemoryStoreBounds;
   /** The container's CPU request, for the CPU utilization `/load` reports; unset (or 0): none reported. */
@@ -94,6 +96,10 @@ export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
     messagesPerSecondPerUser: readVariable(env, 'CHAT_MESSAGES_PER_SECOND', wholeNumber(1, 100_000).default(20)),
     drainSpreadMs: readVariable(env, 'CHAT_DRAIN_SPREAD_MS', wholeNumber(0, 600_000).default(10_000)),
     maxBufferedBytes: readVariable(env, 'CHAT_MAX_BUFFERED_BYTES', wholeNumber(64 * 1024).default(4 * 1024 * 1024)),
+    socketOpening: {
+      atOnce: readVariable(env, 'CHAT_SOCKETS_OPENING_AT_ONCE', wholeNumber(1, 100_000).default(64)),
+      maxWaiting: readVariable(env, 'CHAT_SOCKETS_WAITING_MAX', wholeNumber(0, 1_000_000).default(5_000)),
+    },
     embeddedStore: {
       maxMessagesPerConversation: readVariable(
         env,

@@ -38,6 +38,7 @@ async function serve(config: NodeConfig): Promise<void> {
     maxFrameBytes: config.maxFrameBytes,
     // Sustained abuse: more than 100 bad or rate-limited frames within 10 s.
     socketLimits: { maxBufferedBytes: config.maxBufferedBytes, abuseLimit: 100, abuseWindowMs: 10_000 },
+    socketOpening: config.socketOpening,
     tls: config.tls === undefined ? undefined : { files: config.tls },
   });
   let shuttingDown = false;

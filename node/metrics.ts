@@ -53,6 +53,17 @@ export class NodeMetrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly opensWaiting = new Gauge({
+    name: 'chat_socket_opens_waiting',
+    help: 'WebSocket upgrades waiting for their turn to open (a node opens a bounded number at once, oldest first)',
+    registers: [this.registry],
+  });
+  readonly opensShed = new Counter({
+    name: 'chat_socket_opens_shed_total',
+    help: 'WebSocket upgrades not opened: refused with 503 (queue_full, waited_too_long) or dropped because the client left while waiting (client_gone)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly authFailures = new Counter({
     name: 'chat_auth_failures_total',
     help: 'Connections and HTTP requests refused for missing or invalid credentials',

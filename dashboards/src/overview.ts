@@ -180,6 +180,20 @@ export const overviewDashboard: DashboardSpec = {
             queries: [{ expr: sumBy(['pod'], rate(node('chat_slow_consumers_closed_total'))), legend: '{{pod}}' }],
           }),
         ],
+        [
+          timeseries('Socket opens waiting', {
+            description: 'WebSocket upgrades waiting for their turn: a node opens a bounded number at once, oldest first (a reconnect storm shows here).',
+            unit: 'short',
+            min: 0,
+            queries: [{ expr: sumBy(['pod'], node('chat_socket_opens_waiting')), legend: '{{pod}}' }],
+          }),
+          timeseries('Socket opens shed', {
+            description: 'Upgrades not opened, per second: refused with 503 and Retry-After (queue_full, waited_too_long; the client comes back) or dropped because the client left while waiting (client_gone).',
+            unit: 'ops',
+            min: 0,
+            queries: [{ expr: sumBy(['reason'], rate(node('chat_socket_opens_shed_total'))), legend: '{{reason}}' }],
+          }),
+        ],
       ],
     },
     {

@@ -10,6 +10,7 @@ import type { ChatNode } from '../chat/chat-node.js';
 import { asChatError, HTTP_STATUS } from '../protocol/errors.js';
 import { readCertificatePair, reloadCertificateOnChange, type CertificateFiles } from './certificate-files.js';
 import { bearerToken, httpApi } from './http-api.js';
+import { OpeningGate } from './opening-gate.js';
 import { serveSocket, type SocketLimits } from './socket.js';
 import { webClient } from './web-client.js';
 
@@ -19,6 +20,8 @@ export interface PublicServerOptions {
   log: Logger;
   maxFrameBytes: number;
   socketLimits: SocketLimits;
+  /** Sockets opened at once, and upgrades waiting for their turn at most (OpeningGate). */
+  socketOpening: { atOnce: number; maxWaiting: number };
   /** Serve HTTPS and wss:// from these files, re-read every `reloadIntervalMs` (5 s); unset: plain HTTP and ws://. */
   tls?: { files: CertificateFiles; reloadIntervalMs?: number } | undefined;
 }
@@ -47,6 +50,26 @@ export function createPublicServer(options: PublicServerOptions): Server {
   // close listener would only add memory to every idle socket.
   const sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, clientTracking: false });
   const serve = socketServer(node, options.socketLimits, log);
+  const gate = new OpeningGate(
+    { ...OPENING_PATIENCE, maxOpening: options.socketOpening.atOnce, maxWaiting: options.socketOpening.maxWaiting, clock: Date.now },
+    {
+      shed: (reason) => {
+        node.metrics.opensShed.inc({ reason });
+      },
+      waiting: (count) => {
+        node.metrics.opensWaiting.set(count);
+      },
+    },
+  );
+  const openInTurn = (request: IncomingMessage, stream: Duplex, head: Buffer, identity: Identity): void => {
+    gate.enter({
+      stream,
+      open: () => upgrade(sockets, request, stream, head, node.isDraining ? undefined : serve(identity)),
+      refuse: () => {
+        refuseUpgrade(stream, 503, 'unavailable', 'this node has too many sockets opening; retry shortly', BUSY_RETRY_AFTER_SECONDS);
+      },
+    });
+  };
   server.on('upgrade', (request: IncomingMessage, stream: Duplex, head: Buffer) => {
     destroyOnError(stream);
     const url = new URL(request.url ?? '/', 'http://local');
@@ -66,7 +89,7 @@ export function createPublicServer(options: PublicServerOptions): Server {
     }
     verifier.verify(token).then(
       (identity) => {
-        sockets.handleUpgrade(request, stream, head, serve(identity));
+        openInTurn(request, stream, head, identity);
       },
       (error: unknown) => {
         node.metrics.authFailures.inc();
@@ -90,14 +113,46 @@ function destroyOnError(stream: Duplex): void {
 }
 
 /**
+ * How long an upgrade waits for its turn (OpeningGate). A client that waited 5 s is refused
+ * while it still listens (before the usual 10 s hello timeout) and comes back, rather than
+ * opened just as it gives up; after 1 s of standing line the newest go first.
+ */
+const OPENING_PATIENCE = { maxWaitMs: 5_000, congestedAfterMs: 1_000 } as const;
+/** What a client refused for too many sockets opening is told to wait before trying again (Retry-After). */
+const BUSY_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Upgrades the connection and serves the socket; settles once its `hello` went, or it
+ * failed or closed first (ws answers a bad handshake itself and closes the connection).
+ * A draining node (no `serve`) refuses it instead.
+ */
+function upgrade(
+  sockets: WebSocketServer,
+  request: IncomingMessage,
+  stream: Duplex,
+  head: Buffer,
+  serve: ((socket: WebSocket) => Promise<boolean>) | undefined,
+): Promise<unknown> {
+  if (serve === undefined) {
+    refuseUpgrade(stream, 503, 'unavailable', 'this node is draining; reconnect through the load balancer');
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    stream.once('close', resolve);
+    sockets.handleUpgrade(request, stream, head, (socket) => {
+      stream.off('close', resolve);
+      serve(socket).then(resolve, resolve);
+    });
+  });
+}
+
+/**
  * What serves an upgraded socket for `identity`. Made out here, not inline in the upgrade
  * handler: a callback made there would keep the handler's scope (the request with its
  * headers and token, the upgrade's first bytes) alive for as long as the socket is open.
  */
-function socketServer(node: ChatNode, limits: SocketLimits, log: Logger): (identity: Identity) => (socket: WebSocket) => void {
-  return (identity) => (socket) => {
-    serveSocket(socket, identity, node, limits, log);
-  };
+function socketServer(node: ChatNode, limits: SocketLimits, log: Logger): (identity: Identity) => (socket: WebSocket) => Promise<boolean> {
+  return (identity) => (socket) => serveSocket(socket, identity, node, limits, log);
 }
 
 function createTlsPublicServer(app: express.Express, tls: NonNullable<PublicServerOptions['tls']>, log: Logger): Server {
@@ -119,10 +174,11 @@ function createTlsPublicServer(app: express.Express, tls: NonNullable<PublicServ
 }
 
 /** Answers an upgrade request with a plain HTTP error; no socket is opened. */
-function refuseUpgrade(stream: Duplex, status: number, code: string, message: string): void {
+function refuseUpgrade(stream: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
   const body = JSON.stringify({ code, message });
   const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const retryAfter = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
   stream.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retryAfter}Connection: close\r\n\r\n${body}`,
   );
 }

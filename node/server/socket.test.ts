@@ -46,7 +46,7 @@ describe('a socket being registered', () => {
       connection.send({ ...message, text: 'again' });
       return new Promise((resolve) => (registered = resolve));
     });
-    serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
+    void serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
     expect(socket.sent).toEqual([]);
     registered();
     await new Promise((resolve) => setImmediate(resolve));
@@ -61,7 +61,7 @@ describe('a socket being registered', () => {
       connection.send(message);
       return Promise.reject(new Error('Redis is away'));
     });
-    serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
+    void serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
     await new Promise((resolve) => setImmediate(resolve));
     expect(socket.sent.map((frame) => frame.type)).toEqual(['error']);
     expect(socket.sent[0]?.code).toBe('unavailable');
@@ -78,7 +78,7 @@ describe('a frame encoded once for many sockets', () => {
       connections.push(connection);
       return Promise.resolve();
     });
-    for (const socket of sockets) serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
+    for (const socket of sockets) void serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
     await new Promise((resolve) => setImmediate(resolve));
     const frame = new EncodedFrame(message);
     for (const connection of connections) connection.send(frame);

@@ -28,10 +28,11 @@ export interface SocketLimits {
 /**
  * Serves one authenticated WebSocket: hello, then frames in order, each answered or
  * failed with an `error` frame (the socket stays open), until it closes; then takes it
- * out of the cluster. Failures of its own are logged here.
+ * out of the cluster. Failures of its own are logged here. Resolves once the socket is
+ * registered and its `hello` went (true), or its registration failed (false).
  */
-export function serveSocket(socket: WebSocket, identity: Identity, node: ChatNode, limits: SocketLimits, log: Logger): void {
-  new SocketSession(socket, identity, node, limits, log).start();
+export function serveSocket(socket: WebSocket, identity: Identity, node: ChatNode, limits: SocketLimits, log: Logger): Promise<boolean> {
+  return new SocketSession(socket, identity, node, limits, log).start();
 }
 
 /**
@@ -64,7 +65,7 @@ class SocketSession implements ClientConnection {
     this.user = identity.user;
   }
 
-  start(): void {
+  start(): Promise<boolean> {
     const { socket } = this;
     // ws reports protocol violations (an oversized frame, which it closes with 1009) as
     // 'error' events; unhandled, one would take the whole process down.
@@ -91,6 +92,7 @@ class SocketSession implements ClientConnection {
         });
     });
     this.closeWhenExpired();
+    return this.registration;
   }
 
   /** Queues a frame; a connection over its send-buffer bound is dropped instead. */

@@ -1,11 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
 import type { Target } from '../../node/protocol/frames.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment, type TestEnvironment } from '../support/env.js';
 import { ownServers, startRestartableCassandra, startRestartableRedis, stopClusterUnderTest, type OwnServers, type RestartableServer } from '../support/fault-servers.js';
+import { ChatClient } from '../support/chat-client.js';
 import { ChatUser, outcomes, Traffic } from '../support/fault-traffic.js';
 import { describeMissed, expectDeliveredAfterRecovery, formGroup, nodeAt, readiness, showNodeLogsOnFailure, startedBetween, summary } from '../support/fault-checks.js';
 import { stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
@@ -363,5 +368,64 @@ describe('chat node fault tolerance', () => {
         ackedAfterRecovery: acked.length - 3,
       });
     }, 240_000);
+  });
+
+  describe('sockets wait their turn while the node cannot register them', () => {
+    let servers: OwnServers | undefined;
+    let redis: RestartableServer | undefined;
+    let cluster: ChatCluster | undefined;
+
+    beforeAll(async () => {
+      servers = ownServers('faults-opening');
+      redis = await startRestartableRedis(servers.launcher);
+      // One socket opened at a time and one waiting: three clients show every case.
+      cluster = await startChatCluster({ ...env, CHAT_REDIS_URL: redis.address }, 1, { CHAT_SOCKETS_OPENING_AT_ONCE: '1', CHAT_SOCKETS_WAITING_MAX: '1' });
+    });
+    afterAll(async () => {
+      await stopClusterUnderTest([], cluster);
+      await servers?.stop();
+    });
+
+    it('opens one at a time, answers one past the line 503 with Retry-After, drops one whose client left, and opens the first once Redis answers', async () => {
+      if (cluster === undefined || redis === undefined) throw new Error('the cluster did not start');
+      showNodeLogsOnFailure(cluster.nodes);
+      const node = nodeAt(cluster, 0);
+      const [first, second, third] = await Promise.all(['first', 'second', 'third'].map((label) => tokenFor(name(label))));
+      if (first === undefined || second === undefined || third === undefined) throw new Error('no tokens');
+      const open = (token: string): WebSocket => new WebSocket(`${node.wsUrl}/ws`, { headers: { authorization: `Bearer ${token}` } });
+      // Redis frozen for 1.5 s, within the node's 2 s command timeout: the first socket's registration waits for it.
+      const frozen = redis.pause(1_500);
+      const registering = open(first);
+      const hello = new Promise((resolve, reject) => {
+        registering.once('message', (data: Buffer) => {
+          resolve(JSON.parse(data.toString()));
+        });
+        registering.once('error', reject);
+      });
+      await sleep(300);
+      const waiting = open(second);
+      const waitingFailed = once(waiting, 'error');
+      await sleep(300);
+      const refused = open(third);
+      refused.on('error', () => undefined);
+      const [, response] = (await once(refused, 'unexpected-response')) as [unknown, IncomingMessage];
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('1');
+      expect(JSON.parse(await text(response))).toMatchObject({ code: 'unavailable' });
+      // The waiting client gives up before its turn (its handshake is abandoned).
+      waiting.terminate();
+      await waitingFailed;
+      await frozen;
+      expect(await hello).toMatchObject({ type: 'hello', user: name('first') });
+      const metrics = await (await fetch(`${node.adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(/chat_socket_opens_shed_total\{reason="queue_full"\} 1\n/);
+      expect(metrics).toMatch(/chat_socket_opens_shed_total\{reason="client_gone"\} 1\n/);
+      expect(metrics).toMatch(/chat_socket_opens_waiting 0\n/);
+      // The line is free again: the client that gave up opens at once when it comes back.
+      const back = await ChatClient.connect(node.wsUrl, second);
+      expect(back.user).toBe(name('second'));
+      back.close();
+      registering.close();
+    }, 60_000);
   });
 });
