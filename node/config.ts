@@ -97,7 +97,7 @@ export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
     drainSpreadMs: readVariable(env, 'CHAT_DRAIN_SPREAD_MS', wholeNumber(0, 600_000).default(10_000)),
     maxBufferedBytes: readVariable(env, 'CHAT_MAX_BUFFERED_BYTES', wholeNumber(64 * 1024).default(4 * 1024 * 1024)),
     socketOpening: {
-      atOnce: readVariable(env, 'CHAT_SOCKETS_OPENING_AT_ONCE', wholeNumber(1, 100_000).default(64)),
+      atOnce: readVariable(env, 'CHAT_SOCKETS_OPENING_AT_ONCE', wholeNumber(1, 100_000).default(128)),
       maxWaiting: readVariable(env, 'CHAT_SOCKETS_WAITING_MAX', wholeNumber(0, 1_000_000).default(5_000)),
     },
     embeddedStore: {

@@ -55,7 +55,7 @@ export class NodeMetrics {
   });
   readonly opensWaiting = new Gauge({
     name: 'chat_socket_opens_waiting',
-    help: 'WebSocket upgrades waiting for their turn to open (a node opens a bounded number at once, oldest first)',
+    help: 'WebSocket upgrades waiting for their turn to open (a node opens a bounded number at once: in arrival order, newest first while the line stands)',
     registers: [this.registry],
   });
   readonly opensShed = new Counter({

@@ -182,7 +182,7 @@ export const overviewDashboard: DashboardSpec = {
         ],
         [
           timeseries('Socket opens waiting', {
-            description: 'WebSocket upgrades waiting for their turn: a node opens a bounded number at once, oldest first (a reconnect storm shows here).',
+            description: 'WebSocket upgrades waiting for their turn: a node opens a bounded number at once, in arrival order, newest first while the line stands (a reconnect storm shows here).',
             unit: 'short',
             min: 0,
             queries: [{ expr: sumBy(['pod'], node('chat_socket_opens_waiting')), legend: '{{pod}}' }],

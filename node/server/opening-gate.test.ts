@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { OpeningGate, type Shed } from './opening-gate.js';
+import { OpeningGate, type ShedReason } from './opening-gate.js';
 
 /** A client connection that sends nothing; `leave()` is its FIN. */
 function connection(): Duplex & { leave: () => void } {
@@ -18,11 +18,11 @@ function connection(): Duplex & { leave: () => void } {
 }
 
 /** A gate whose opens settle when the test says, recording what it opened, refused and shed. */
-function harness(options: { maxOpening: number; maxWaiting: number; maxWaitMs: number; congestedAfterMs?: number }) {
+function harness(options: { atOnce: number; maxWaiting: number; maxWaitMs: number; congestedAfterMs?: number }) {
   let now = 0;
   const opened: string[] = [];
   const refused: string[] = [];
-  const shed: Shed[] = [];
+  const shed: ShedReason[] = [];
   const waitingCounts: number[] = [];
   const finishers = new Map<string, (ok: boolean) => void>();
   const gate = new OpeningGate(
@@ -55,7 +55,7 @@ function harness(options: { maxOpening: number; maxWaiting: number; maxWaitMs: n
 
 describe('OpeningGate', () => {
   it('opens a bounded number at once and the rest in arrival order as earlier ones finish', async () => {
-    const h = harness({ maxOpening: 2, maxWaiting: 10, maxWaitMs: 5_000 });
+    const h = harness({ atOnce: 2, maxWaiting: 10, maxWaitMs: 5_000 });
     for (const name of ['a', 'b', 'c', 'd']) h.enter(name);
     expect(h.opened).toEqual(['a', 'b']);
     expect(h.gate.waitingCount).toBe(2);
@@ -69,7 +69,7 @@ describe('OpeningGate', () => {
   });
 
   it('opens the newest first once the line stands, and refuses those that waited too long', async () => {
-    const h = harness({ maxOpening: 1, maxWaiting: 10, maxWaitMs: 5_000, congestedAfterMs: 1_000 });
+    const h = harness({ atOnce: 1, maxWaiting: 10, maxWaitMs: 5_000, congestedAfterMs: 1_000 });
     for (const name of ['a', 'b', 'c', 'd']) h.enter(name);
     h.advance(500);
     await h.finish('a'); // the oldest waited 500 ms: the line moves, in arrival order
@@ -88,7 +88,7 @@ describe('OpeningGate', () => {
   it('refuses the expired in time even when no open finishes (a store that hangs)', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {
-      const h = harness({ maxOpening: 1, maxWaiting: 10, maxWaitMs: 5_000 });
+      const h = harness({ atOnce: 1, maxWaiting: 10, maxWaitMs: 5_000 });
       h.enter('a');
       h.enter('b');
       h.advance(5_001);
@@ -102,7 +102,7 @@ describe('OpeningGate', () => {
   });
 
   it('refuses at once when the queue is full, and queues again once it has room', async () => {
-    const h = harness({ maxOpening: 1, maxWaiting: 2, maxWaitMs: 5_000 });
+    const h = harness({ atOnce: 1, maxWaiting: 2, maxWaitMs: 5_000 });
     for (const name of ['a', 'b', 'c', 'd']) h.enter(name);
     expect(h.opened).toEqual(['a']);
     expect(h.refused).toEqual(['d']);
@@ -114,7 +114,7 @@ describe('OpeningGate', () => {
   });
 
   it('drops a waiting upgrade whose client left, without opening or answering it', async () => {
-    const h = harness({ maxOpening: 1, maxWaiting: 10, maxWaitMs: 5_000 });
+    const h = harness({ atOnce: 1, maxWaiting: 10, maxWaitMs: 5_000 });
     h.enter('a');
     const leaving = h.enter('b');
     h.enter('c');
@@ -130,7 +130,7 @@ describe('OpeningGate', () => {
   });
 
   it('drops an upgrade whose client left before it reached the gate', () => {
-    const h = harness({ maxOpening: 1, maxWaiting: 10, maxWaitMs: 5_000 });
+    const h = harness({ atOnce: 1, maxWaiting: 10, maxWaitMs: 5_000 });
     const gone = connection();
     gone.destroy();
     h.enter('a', gone);
@@ -139,7 +139,7 @@ describe('OpeningGate', () => {
   });
 
   it('refuses, when its turn comes, an upgrade that waited longer than the limit', async () => {
-    const h = harness({ maxOpening: 1, maxWaiting: 10, maxWaitMs: 5_000 });
+    const h = harness({ atOnce: 1, maxWaiting: 10, maxWaitMs: 5_000 });
     h.enter('a');
     h.enter('old');
     h.advance(4_000);
@@ -152,11 +152,12 @@ describe('OpeningGate', () => {
   });
 
   it('notices a real client that gives up while its upgrade waits (its FIN ends the unread connection)', async () => {
-    const shed: Shed[] = [];
-    const gate = new OpeningGate({ maxOpening: 1, maxWaiting: 10, maxWaitMs: 60_000, congestedAfterMs: 60_000, clock: Date.now }, { shed: (reason) => shed.push(reason), waiting: () => undefined });
+    const shed: ShedReason[] = [];
+    const gate = new OpeningGate({ atOnce: 1, maxWaiting: 10, maxWaitMs: 60_000, congestedAfterMs: 60_000, clock: Date.now }, { shed: (reason) => shed.push(reason), waiting: () => undefined });
     const streams: Duplex[] = [];
     // The first upgrade holds the only place; the second waits behind it.
     const server = createServer().on('upgrade', (_request, stream: Duplex) => {
+      stream.on('error', () => undefined);
       streams.push(stream);
       gate.enter({ stream, open: () => new Promise(() => undefined), refuse: () => undefined });
     });

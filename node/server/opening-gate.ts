@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream';
 
 export interface OpeningGateOptions {
-  /** Sockets between their turn and their `hello`, at most. */
-  maxOpening: number;
+  /** Sockets between their turn and the end of their registration, at most. */
+  atOnce: number;
   /** Upgrades waiting for their turn, at most; one more is refused at once. */
   maxWaiting: number;
   /** An upgrade that waited longer is refused (its client comes back), not opened. */
@@ -13,19 +13,22 @@ export interface OpeningGateOptions {
 }
 
 /** Why an upgrade was not opened: too many waiting, waited too long, or its client left while it waited. */
-export type Shed = 'queue_full' | 'waited_too_long' | 'client_gone';
+export type ShedReason = 'queue_full' | 'waited_too_long' | 'client_gone';
 
 /** What the gate reports as it works (the node's metrics). */
 export interface GateObserver {
-  shed: (reason: Shed) => void;
-  /** Called with the number of upgrades waiting whenever it changes. */
+  shed: (reason: ShedReason) => void;
+  /** Called with the number of upgrades waiting, at least whenever it changes. */
   waiting: (count: number) => void;
 }
 
 export interface Opening {
   /** The client's connection, watched while it waits: a client that gives up is dropped for nothing. */
   stream: Duplex;
-  /** Upgrades the socket and registers it; settles once `hello` went (or the socket failed or closed). */
+  /**
+   * Upgrades the socket and registers it; settles when the registration ends (`hello` sent,
+   * or refused), or when the connection closes before the upgrade.
+   */
   open: () => Promise<unknown>;
   /** Answers the client (an HTTP 503 with Retry-After) when it is refused. */
   refuse: () => void;
@@ -48,7 +51,7 @@ export interface Opening {
  * refused with 503 while its client still listens, and one whose client left is dropped.
  */
 export class OpeningGate {
-  private opening = 0;
+  private openingCount = 0;
   private readonly line = new WaitingLine();
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -70,7 +73,7 @@ export class OpeningGate {
       this.observer.shed('client_gone');
       return;
     }
-    if (this.opening < this.options.maxOpening && this.line.size === 0) {
+    if (this.openingCount < this.options.atOnce && this.line.size === 0) {
       this.run(opening);
       return;
     }
@@ -82,26 +85,33 @@ export class OpeningGate {
     const waiter: Waiter = new Waiter(opening, this.options.clock(), () => {
       if (!this.line.remove(waiter)) return;
       this.observer.shed('client_gone');
-      this.changed();
+      this.lineChanged();
     });
     this.line.push(waiter);
-    this.changed();
+    this.lineChanged();
   }
 
   private run(opening: Opening): void {
-    this.opening += 1;
+    this.openingCount += 1;
     const done = (): void => {
-      this.opening -= 1;
-      this.next();
+      this.openingCount -= 1;
+      this.admitWaiting();
     };
-    opening.open().then(done, done);
+    // The place is given back whatever happens, a throw from open() included.
+    let opened: Promise<unknown>;
+    try {
+      opened = opening.open();
+    } catch (error) {
+      opened = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    opened.then(done, done);
   }
 
-  private next(): void {
+  private admitWaiting(): void {
     if (this.line.size === 0) return;
     const now = this.options.clock();
     this.refuseExpired(now);
-    while (this.opening < this.options.maxOpening) {
+    while (this.openingCount < this.options.atOnce) {
       const oldest = this.line.oldest;
       if (oldest === undefined) break;
       const waiter = now - oldest.since >= this.options.congestedAfterMs ? this.line.takeNewest() : this.line.takeOldest();
@@ -109,7 +119,7 @@ export class OpeningGate {
       waiter.stopWatching();
       this.run(waiter.opening);
     }
-    this.changed();
+    this.lineChanged();
   }
 
   /** Refuses, oldest first, the upgrades that have waited too long. */
@@ -121,7 +131,7 @@ export class OpeningGate {
     }
   }
 
-  private shed(opening: Opening, reason: Shed): void {
+  private shed(opening: Opening, reason: ShedReason): void {
     this.observer.shed(reason);
     opening.refuse();
   }
@@ -130,11 +140,11 @@ export class OpeningGate {
    * Reports the line's length, and keeps a timer while anyone waits: with no socket
    * finishing opening (a store that hangs), the expired are still refused in time.
    */
-  private changed(): void {
+  private lineChanged(): void {
     this.observer.waiting(this.line.size);
     if (this.line.size > 0 && this.sweeper === undefined) {
       this.sweeper = setInterval(() => {
-        this.next();
+        this.admitWaiting();
       }, SWEEP_MS);
       this.sweeper.unref();
     } else if (this.line.size === 0 && this.sweeper !== undefined) {
@@ -149,7 +159,9 @@ const SWEEP_MS = 500;
 /**
  * An upgrade waiting for its turn. Its client's end of the connection is watched: a client
  * that gave up (its handshake timed out) sends its FIN while the node has read nothing
- * past the request, so the connection ends and the waiter is dropped then.
+ * past the request, so the connection ends and the waiter is dropped then. A client that
+ * sent bytes before the 101 (which a WebSocket client does not) and then left is not seen
+ * here: it takes its turn, or is refused when it has waited too long.
  */
 class Waiter {
   newer: Waiter | undefined;
@@ -178,21 +190,29 @@ class Waiter {
 
 /** The waiters, oldest to newest, taken from either end or dropped from the middle in O(1). */
 class WaitingLine {
-  oldest: Waiter | undefined;
+  private first: Waiter | undefined;
   private newest: Waiter | undefined;
-  size = 0;
+  private count = 0;
+
+  get oldest(): Waiter | undefined {
+    return this.first;
+  }
+
+  get size(): number {
+    return this.count;
+  }
 
   push(waiter: Waiter): void {
     waiter.older = this.newest;
     waiter.newer = undefined;
-    if (this.newest === undefined) this.oldest = waiter;
+    if (this.newest === undefined) this.first = waiter;
     else this.newest.newer = waiter;
     this.newest = waiter;
-    this.size += 1;
+    this.count += 1;
   }
 
   takeOldest(): Waiter | undefined {
-    const waiter = this.oldest;
+    const waiter = this.first;
     if (waiter !== undefined) this.remove(waiter);
     return waiter;
   }
@@ -205,14 +225,14 @@ class WaitingLine {
 
   /** False when the waiter was no longer in the line. */
   remove(waiter: Waiter): boolean {
-    if (waiter.older === undefined && waiter.newer === undefined && this.oldest !== waiter) return false;
-    if (waiter.older === undefined) this.oldest = waiter.newer;
+    if (waiter.older === undefined && waiter.newer === undefined && this.first !== waiter) return false;
+    if (waiter.older === undefined) this.first = waiter.newer;
     else waiter.older.newer = waiter.newer;
     if (waiter.newer === undefined) this.newest = waiter.older;
     else waiter.newer.older = waiter.older;
     waiter.older = undefined;
     waiter.newer = undefined;
-    this.size -= 1;
+    this.count -= 1;
     return true;
   }
 }

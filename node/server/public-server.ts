@@ -51,7 +51,8 @@ export function createPublicServer(options: PublicServerOptions): Server {
   const sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, clientTracking: false });
   const serve = socketServer(node, options.socketLimits, log);
   const gate = new OpeningGate(
-    { ...OPENING_PATIENCE, maxOpening: options.socketOpening.atOnce, maxWaiting: options.socketOpening.maxWaiting, clock: Date.now },
+    // Monotonic: a wall clock set back would keep waiters from ever expiring.
+    { ...OPENING_PATIENCE, ...options.socketOpening, clock: () => performance.now() },
     {
       shed: (reason) => {
         node.metrics.opensShed.inc({ reason });
@@ -122,8 +123,8 @@ const OPENING_PATIENCE = { maxWaitMs: 5_000, congestedAfterMs: 1_000 } as const;
 const BUSY_RETRY_AFTER_SECONDS = 1;
 
 /**
- * Upgrades the connection and serves the socket; settles once its `hello` went, or it
- * failed or closed first (ws answers a bad handshake itself and closes the connection).
+ * Upgrades the connection and serves the socket; settles when its registration ends, or when
+ * the connection closes before the upgrade (ws answers a bad handshake itself and closes it).
  * A draining node (no `serve`) refuses it instead.
  */
 function upgrade(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
@@ -10,8 +10,8 @@ import type { Target } from '../../node/protocol/frames.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment, type TestEnvironment } from '../support/env.js';
 import { ownServers, startRestartableCassandra, startRestartableRedis, stopClusterUnderTest, type OwnServers, type RestartableServer } from '../support/fault-servers.js';
-import { ChatClient } from '../support/chat-client.js';
 import { ChatUser, outcomes, Traffic } from '../support/fault-traffic.js';
+import { ChatClient } from '../support/chat-client.js';
 import { describeMissed, expectDeliveredAfterRecovery, formGroup, nodeAt, readiness, showNodeLogsOnFailure, startedBetween, summary } from '../support/fault-checks.js';
 import { stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 import { askRedis } from '../../dev/env/redis.js';
@@ -424,7 +424,18 @@ describe('chat node fault tolerance', () => {
       // The line is free again: the client that gave up opens at once when it comes back.
       const back = await ChatClient.connect(node.wsUrl, second);
       expect(back.user).toBe(name('second'));
-      back.close();
+      // An upgrade ws refuses (no Sec-WebSocket-Key) gives its place back too.
+      const malformed = await new Promise<IncomingMessage>((resolve, reject) => {
+        const asked = httpRequest(`${node.wsUrl.replace('ws:', 'http:')}/ws`, {
+          headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', authorization: `Bearer ${third}` },
+        });
+        asked.on('response', resolve).on('error', reject).end();
+      });
+      expect(malformed.statusCode).toBe(400);
+      malformed.resume();
+      const afterMalformed = await ChatClient.connect(node.wsUrl, third);
+      expect(afterMalformed.user).toBe(name('third'));
+      for (const client of [back, afterMalformed]) client.close();
       registering.close();
     }, 60_000);
   });
