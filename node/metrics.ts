@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ERROR_CODES } from './protocol/errors.js';
+import { SHED_REASONS } from './server/opening-gate.js';
 
 /** The chat node's Prometheus metrics, served on the admin port only. */
 export class NodeMetrics {
@@ -97,9 +98,10 @@ export class NodeMetrics {
   });
 
   constructor() {
-    // Every code exists from the start, at 0: an error series that appears only with the
-    // first error is invisible to rate() and to alerts until then.
+    // Every error code and shed reason exists from the start, at 0: a series that appears
+    // only with its first event is invisible to rate(), dashboards and alerts until then.
     for (const code of ERROR_CODES) this.errors.inc({ code }, 0);
+    for (const reason of SHED_REASONS) this.opensShed.inc({ reason }, 0);
     collectDefaultMetrics({ register: this.registry });
   }
 

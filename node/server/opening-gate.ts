@@ -13,7 +13,8 @@ export interface OpeningGateOptions {
 }
 
 /** Why an upgrade was not opened: too many waiting, waited too long, or its client left while it waited. */
-export type ShedReason = 'queue_full' | 'waited_too_long' | 'client_gone';
+export const SHED_REASONS = ['queue_full', 'waited_too_long', 'client_gone'] as const;
+export type ShedReason = (typeof SHED_REASONS)[number];
 
 /** What the gate reports as it works (the node's metrics). */
 export interface GateObserver {
