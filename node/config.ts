@@ -4,6 +4,7 @@ import { CQL_IDENTIFIER } from '../common/chatcluster.js';
 import { ConfigError, portNumber, readVariable, wholeNumber } from '../common/env.js';
 import type { AuthConfig } from './auth/tokens.js';
 import { parseRedisAddress, RedisAddressError } from './bus/redis/address.js';
+import type { OpeningLimits } from './server/opening-gate.js';
 import { DEFAULT_MEMORY_STORE_BOUNDS, type MemoryStoreBounds } from './store/memory-store.js';
 
 /** A chat node's configuration, read once at start from the environment. */
@@ -25,8 +26,7 @@ export interface NodeConfig {
   drainSpreadMs: number;
   /** Bytes a socket may have unsent before it is dropped as a slow consumer. */
   maxBufferedBytes: number;
-  /** Sockets opened at once, and upgrades waiting for their turn at most (OpeningGate). */
-  socketOpening: { atOnce: number; maxWaiting: number };
+  socketOpening: OpeningLimits;
   /** What the embedded node's in-memory store keeps (unused by a cluster node). */
   embeddedStore: MemoryStoreBounds;
   /** The container's CPU request, for the CPU utilization `/load` reports; unset (or 0): none reported. */

@@ -1,10 +1,14 @@
 import type { Duplex } from 'node:stream';
 
-export interface OpeningGateOptions {
+/** How many sockets a node opens at once, and how many upgrades may wait (the node's configuration). */
+export interface OpeningLimits {
   /** Sockets between their turn and the end of their registration, at most. */
   atOnce: number;
   /** Upgrades waiting for their turn, at most; one more is refused at once. */
   maxWaiting: number;
+}
+
+export interface OpeningGateOptions extends OpeningLimits {
   /** An upgrade that waited longer is refused (its client comes back), not opened. */
   maxWaitMs: number;
   /** Once the oldest upgrade has waited this long, the newest are opened first. */

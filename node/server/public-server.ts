@@ -10,7 +10,7 @@ import type { ChatNode } from '../chat/chat-node.js';
 import { asChatError, HTTP_STATUS } from '../protocol/errors.js';
 import { readCertificatePair, reloadCertificateOnChange, type CertificateFiles } from './certificate-files.js';
 import { bearerToken, httpApi } from './http-api.js';
-import { OpeningGate } from './opening-gate.js';
+import { OpeningGate, type OpeningLimits } from './opening-gate.js';
 import { serveSocket, type SocketLimits } from './socket.js';
 import { webClient } from './web-client.js';
 
@@ -20,8 +20,7 @@ export interface PublicServerOptions {
   log: Logger;
   maxFrameBytes: number;
   socketLimits: SocketLimits;
-  /** Sockets opened at once, and upgrades waiting for their turn at most (OpeningGate). */
-  socketOpening: { atOnce: number; maxWaiting: number };
+  socketOpening: OpeningLimits;
   /** Serve HTTPS and wss:// from these files, re-read every `reloadIntervalMs` (5 s); unset: plain HTTP and ws://. */
   tls?: { files: CertificateFiles; reloadIntervalMs?: number } | undefined;
 }
@@ -65,7 +64,8 @@ export function createPublicServer(options: PublicServerOptions): Server {
   const openInTurn = (request: IncomingMessage, stream: Duplex, head: Buffer, identity: Identity): void => {
     gate.enter({
       stream,
-      open: () => upgrade(sockets, request, stream, head, node.isDraining ? undefined : serve(identity)),
+      // The node may have begun draining while the upgrade waited.
+      open: () => (node.isDraining ? refuseWhileDraining(stream) : upgrade(sockets, request, stream, head, serve(identity))),
       refuse: () => {
         refuseUpgrade(stream, 503, 'unavailable', 'this node has too many sockets opening; retry shortly', BUSY_RETRY_AFTER_SECONDS);
       },
@@ -79,7 +79,7 @@ export function createPublicServer(options: PublicServerOptions): Server {
       return;
     }
     if (node.isDraining) {
-      refuseUpgrade(stream, 503, 'unavailable', 'this node is draining; reconnect through the load balancer');
+      void refuseWhileDraining(stream);
       return;
     }
     const token = bearerToken(request.headers.authorization, url.searchParams);
@@ -125,19 +125,8 @@ const BUSY_RETRY_AFTER_SECONDS = 1;
 /**
  * Upgrades the connection and serves the socket; settles when its registration ends, or when
  * the connection closes before the upgrade (ws answers a bad handshake itself and closes it).
- * A draining node (no `serve`) refuses it instead.
  */
-function upgrade(
-  sockets: WebSocketServer,
-  request: IncomingMessage,
-  stream: Duplex,
-  head: Buffer,
-  serve: ((socket: WebSocket) => Promise<boolean>) | undefined,
-): Promise<unknown> {
-  if (serve === undefined) {
-    refuseUpgrade(stream, 503, 'unavailable', 'this node is draining; reconnect through the load balancer');
-    return Promise.resolve();
-  }
+function upgrade(sockets: WebSocketServer, request: IncomingMessage, stream: Duplex, head: Buffer, serve: (socket: WebSocket) => Promise<boolean>): Promise<unknown> {
   return new Promise((resolve) => {
     stream.once('close', resolve);
     sockets.handleUpgrade(request, stream, head, (socket) => {
@@ -172,6 +161,12 @@ function createTlsPublicServer(app: express.Express, tls: NonNullable<PublicServ
   const stop = reloadCertificateOnChange(server, tls.files, pair, log, tls.reloadIntervalMs);
   server.on('close', stop);
   return server;
+}
+
+/** A draining node opens no socket; its clients go to another node through the load balancer. */
+function refuseWhileDraining(stream: Duplex): Promise<void> {
+  refuseUpgrade(stream, 503, 'unavailable', 'this node is draining; reconnect through the load balancer');
+  return Promise.resolve();
 }
 
 /** Answers an upgrade request with a plain HTTP error; no socket is opened. */
