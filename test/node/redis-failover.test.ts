@@ -9,7 +9,7 @@ import { provisionRedis } from '../../dev/env/redis.js';
 import type { NodeProcess } from '../../dev/node-processes.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment } from '../support/env.js';
-import { expectDeliveredAfterRecovery, formGroup, liveDeliverySince, readiness, showNodeLogsOnFailure, startedBetween, summary } from '../support/fault-checks.js';
+import { expectDeliveredAfterRecovery, formGroup, liveDeliverySince, readiness, showNodeLogsOnFailure, showServerLogsOnFailure, startedBetween, summary } from '../support/fault-checks.js';
 import { ownServers, stopClusterUnderTest, stopProcessGroup, type OwnServers } from '../support/fault-servers.js';
 import { ChatUser, outcomes, Traffic } from '../support/fault-traffic.js';
 
@@ -57,6 +57,7 @@ function describeFailover(kind: string, startTopology: (launcher: Launcher) => P
     it(`fails over within ${FAILOVER_BOUND_MS / 1000} s, loses no acked message, and delivers live again without restarting a node`, async () => {
       if (cluster === undefined || topology === undefined) throw new Error('the cluster did not start');
       showNodeLogsOnFailure(cluster.nodes);
+      if (servers !== undefined) showServerLogsOnFailure(servers.launcher);
       const nodes = cluster.nodes;
       const connect = async (label: string, node: NodeProcess): Promise<ChatUser> => {
         const user = await ChatUser.connect(`${label}-${run}`, [node]);

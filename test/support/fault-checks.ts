@@ -1,4 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, onTestFailed, vi } from 'vitest';
+import type { Launcher } from '../../dev/env/launcher.js';
 import type { NodeProcess } from '../../dev/node-processes.js';
 import type { ChatCluster } from './chat-cluster.js';
 import type { ChatUser, Missed, SendRecord, Traffic } from './fault-traffic.js';
@@ -42,6 +45,17 @@ export function showNodeLogsOnFailure(nodes: readonly NodeProcess[]): void {
     for (const node of nodes) {
       const tail = node.output.slice(-40).map((line) => line.slice(0, 400));
       console.error(`[faults] last lines of ${node.id}:\n${tail.join('\n')}`);
+    }
+  });
+}
+
+/** On failure, prints the last lines each of a test's own servers logged (sentinels, Redis), to tell why. */
+export function showServerLogsOnFailure(launcher: Launcher): void {
+  onTestFailed(() => {
+    const logs = launcher.path('logs');
+    for (const file of readdirSync(logs).sort()) {
+      const tail = readFileSync(join(logs, file), 'utf8').trimEnd().split('\n').slice(-30);
+      console.error(`[faults] last lines of ${file}:\n${tail.join('\n')}`);
     }
   });
 }
