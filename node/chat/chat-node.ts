@@ -167,13 +167,19 @@ export class ChatNode {
   /**
    * Takes a closed socket out of the cluster. Best effort, the mapping row and the route each
    * on their own: a row left behind expires with its TTL, but nothing expires a route, which
-   * would keep the user online (and this node in their groups' routes) for good.
+   * would keep the user online (and this node in their groups' routes) for good. A draining
+   * node's sockets leave only this node: it leaves the cluster with all of them at once
+   * (NodeRegistry.leave), and its bus subscriptions end with it.
    */
   async disconnect(connection: ClientConnection): Promise<void> {
     const { store, log } = this.options;
     const lastHere = this.sockets.remove(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
     const unhosted = lastHere ? this.sockets.forgetGroupsOf(connection.user) : [];
+    if (this.draining) {
+      this.presence.drop(connection);
+      return;
+    }
     const session = this.sessionRecord(connection);
     const results = await Promise.allSettled([store.deleteSession(session), this.removeRoute(connection, session, unhosted)]);
     for (const result of results) {

@@ -35,12 +35,17 @@ export class PresenceHub {
     return Object.fromEntries([...wanted].map((user) => [user, online[user] === true ? 'online' : 'offline']));
   }
 
-  /** Drops a closed socket's watch list. */
+  /** Drops a closed socket's watch list, and stops following the users no local socket watches now. */
   async forget(connection: ClientConnection): Promise<void> {
+    const unfollowed = this.drop(connection);
+    if (unfollowed.length > 0) await this.channel?.unfollow(unfollowed);
+  }
+
+  /** Drops a closed socket's watch list here only; resolves with the users no local socket watches now. */
+  drop(connection: ClientConnection): string[] {
     const users = [...(this.watchedBy.get(connection) ?? [])];
     this.watchedBy.delete(connection);
-    const unfollowed = users.filter((user) => this.removeWatcher(user, connection));
-    if (unfollowed.length > 0) await this.channel?.unfollow(unfollowed);
+    return users.filter((user) => this.removeWatcher(user, connection));
   }
 
   /** Tells every node following `user` that its status changed. */

@@ -208,6 +208,12 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.liveSessions().filter((session) => session.node === node));
   }
 
+  async deleteSessionsOnNode(node: string): Promise<SessionRecord[]> {
+    const sessions = await this.sessionsOnNode(node);
+    for (const session of sessions) this.sessions.delete(sessionKey(session));
+    return sessions;
+  }
+
   putNode(node: NodeRecord): Promise<void> {
     this.nodeRecords.set(node.id, { ...node });
     return Promise.resolve();

@@ -14,6 +14,8 @@ export interface StormCluster {
   survivors: number;
   /** Asks the drained node to drain (its admin port's `POST /drain`). */
   drain(): Promise<void>;
+  /** Resolves once the drained node's process has exited. */
+  drainedExit(): Promise<void>;
 }
 
 export interface StormOptions {
@@ -46,6 +48,8 @@ export interface StormResult {
   reconnectAndSyncMs: Percentiles;
   /** From `POST /drain` until the last client was back and synced (or the deadline). */
   totalMs: number;
+  /** From `POST /drain` until the drained node's process exited (null: not by the deadline). */
+  drainedExitMs: number | null;
   /** Clients that got a `drain` frame before the close, and how their drained sockets closed (1005: the client closed first, as told). */
   drainFrames: number;
   /** The largest `reconnectAfterMs` a drain frame named (0: the node told them all to come back at once). */
@@ -257,6 +261,10 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     stormStarted = true;
     const drainStarted = performance.now();
     deadlineAt = drainStarted + options.deadlineMs;
+    let drainedExitAt: number | undefined;
+    void cluster.drainedExit().then(() => {
+      drainedExitAt = performance.now();
+    });
     await cluster.drain();
     const isDone = (client: StormClient): boolean => client.syncedAt !== undefined;
     while (performance.now() < deadlineAt) {
@@ -319,6 +327,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       reconnectMs: percentiles(inStorm.flatMap((client) => (client.backAt === undefined || client.drainAt === undefined ? [] : [client.backAt - client.drainAt]))),
       reconnectAndSyncMs: percentiles(inStorm.flatMap((client) => (client.syncedAt === undefined || client.drainAt === undefined ? [] : [client.syncedAt - client.drainAt]))),
       totalMs,
+      drainedExitMs: drainedExitAt === undefined ? null : round(drainedExitAt - drainStarted, 1),
       drainFrames: inStorm.filter((client) => client.sawDrainFrame).length,
       reconnectAfterMsMax: Math.max(0, ...inStorm.map((client) => client.reconnectAfterMs)),
       closeCodes,

@@ -311,7 +311,8 @@ export function formatStorm(result: StormResult): string {
     `Reconnect storm: one node with ${result.opened} sockets (of ${result.sockets}; ${result.openFailures} did not open; opened and synced in ${round(result.openMs / 1000, 1)} s) ` +
       `is drained (POST /drain); each client reconnects to one of ${result.survivors} other nodes and syncs from its last cursor`,
     `back and synced: ${result.backAndSynced}, failed: ${result.failed}${result.firstFailure === null ? '' : ` (first: ${result.firstFailure})`}; ` +
-      `all back and synced ${round(result.totalMs / 1000, 2)} s after POST /drain`,
+      `all back and synced ${round(result.totalMs / 1000, 2)} s after POST /drain; the drained node ` +
+      (result.drainedExitMs === null ? 'had not exited when the scenario ended' : `exited ${round(result.drainedExitMs / 1000, 2)} s after it`),
     `drain frames ${result.drainFrames} (reconnectAfterMs up to ${result.reconnectAfterMsMax}); close codes of the drained sockets ${codes === '' ? '-' : codes}; connect attempts ${result.attempts} (${result.retried} clients retried); ` +
       `sync pages ${result.syncPages} returning ${result.messagesInSync} messages`,
     table(['per client (ms)', 'count', 'p50', 'p95', 'p99', 'max'], rows),

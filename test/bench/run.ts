@@ -41,6 +41,7 @@
  *           writes of a direct message at full speed, raw XADD and XREAD rates
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -399,6 +400,9 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
         drain: async () => {
           const response = await fetch(`${stormNode.adminUrl}/drain`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
           if (response.status !== 202) throw new Error(`POST /drain answered ${response.status}`);
+        },
+        drainedExit: async () => {
+          if (stormNode.child.exitCode === null && stormNode.child.signalCode === null) await once(stormNode.child, 'exit');
         },
       },
       {

@@ -359,6 +359,18 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store().sessionsOnNode(node)).toEqual([kept]);
       });
 
+      it('deletes a node’s sessions all at once, in both directions, and keeps other nodes’', async () => {
+        const [user, other, leaving, staying] = [fresh('val'), fresh('wes'), fresh('node'), fresh('node')];
+        const gone = [{ user, node: leaving, session: fresh('s') }, { user: other, node: leaving, session: fresh('s') }];
+        const kept = { user, node: staying, session: fresh('s') };
+        for (const session of [...gone, kept]) await store().putSession(session, 60);
+        expect((await store().deleteSessionsOnNode(leaving)).sort(bySession)).toEqual([...gone].sort(bySession));
+        expect(await store().sessionsOnNode(leaving)).toEqual([]);
+        expect(await store().sessionsOf(user)).toEqual([kept]);
+        expect(await store().sessionsOf(other)).toEqual([]);
+        expect(await store().deleteSessionsOnNode(leaving)).toEqual([]);
+      });
+
       it('has no sessions for an unknown user or node', async () => {
         expect(await store().sessionsOf(fresh('nobody'))).toEqual([]);
         expect(await store().sessionsOnNode(fresh('node'))).toEqual([]);

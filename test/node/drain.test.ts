@@ -1,4 +1,8 @@
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cassandraConnection } from '../../node/backends.js';
+import { loadCassandraConfig } from '../../node/config.js';
+import { cassandraClient } from '../../node/store/cassandra/client.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { ChatClient, type Frame } from '../support/chat-client.js';
 import { testEnvironment } from '../support/env.js';
@@ -49,5 +53,37 @@ describe('a node that drains while a client is sending', () => {
     expect([...acked].filter((ref) => !stored.includes(ref as string))).toEqual([]);
     for (const frame of refused) expect(frame.code).toBe('unavailable');
     receiver.close();
+  });
+  it('leaves the cluster with all its sockets at once: watchers hear offline only of users who did not come back, and none of its routes or mapping rows stay', async () => {
+    const draining = await cluster.addNode();
+    const staying = cluster.nodes[1];
+    if (staying === undefined) throw new Error('a staying node expected');
+    const [back, gone] = ['drain-back', 'drain-gone'];
+    const watcher = await ChatClient.connect(staying.wsUrl, await tokenFor('drain-watcher'));
+    const leaving = await ChatClient.connect(draining.wsUrl, await tokenFor(back));
+    const left = await ChatClient.connect(draining.wsUrl, await tokenFor(gone));
+    expect(await watcher.request({ type: 'presence.watch', users: [back, gone] })).toMatchObject({ users: { [back]: 'online', [gone]: 'online' } });
+    const exited = once(draining.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    expect((await fetch(`${draining.adminUrl}/drain`, { method: 'POST' })).status).toBe(202);
+    // One client comes back elsewhere as soon as it is told, as clients do; the other does not come back.
+    await leaving.waitFor((frame) => frame.type === 'drain');
+    const returned = await ChatClient.connect(staying.wsUrl, await tokenFor(back));
+    expect(await left.closed()).toBe(1001);
+    expect(await exited).toEqual([0, null]);
+
+    await watcher.waitFor((frame) => frame.type === 'presence' && frame.user === gone);
+    expect(await watcher.request({ type: 'presence.watch', users: [back, gone] })).toMatchObject({ users: { [back]: 'online', [gone]: 'offline' } });
+    // The user who came back never looked offline: its new socket opened before the old route went.
+    expect(watcher.frames.filter((frame) => frame.type === 'presence' && frame.ref === undefined)).toEqual([{ type: 'presence', user: gone, status: 'offline' }]);
+    const client = cassandraClient(cassandraConnection(loadCassandraConfig(cluster.env)));
+    try {
+      const rows = await client.execute(`SELECT user_id FROM ${cluster.keyspace}.node_sessions WHERE node_id = ?`, [draining.id], { prepare: true });
+      expect(rows.rows).toEqual([]);
+      const backRows = await client.execute(`SELECT node_id FROM ${cluster.keyspace}.user_sessions WHERE user_id = ?`, [back], { prepare: true });
+      expect(backRows.rows.map((row) => row.get('node_id') as string)).toEqual([staying.id]);
+    } finally {
+      await client.shutdown();
+    }
+    for (const socket of [watcher, returned]) socket.close();
   });
 });

@@ -55,6 +55,7 @@ export const CQL = {
   insertNodeSession: 'INSERT INTO node_sessions (node_id, user_id, session_id) VALUES (?, ?, ?) USING TTL ?',
   deleteUserSession: 'DELETE FROM user_sessions WHERE user_id = ? AND node_id = ? AND session_id = ?',
   deleteNodeSession: 'DELETE FROM node_sessions WHERE node_id = ? AND user_id = ? AND session_id = ?',
+  deleteNodeSessions: 'DELETE FROM node_sessions WHERE node_id = ?',
   selectSessionsOf: 'SELECT node_id, session_id FROM user_sessions WHERE user_id = ?',
   selectSessionsOnNode: 'SELECT user_id, session_id FROM node_sessions WHERE node_id = ?',
 

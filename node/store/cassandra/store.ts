@@ -297,6 +297,20 @@ export class CassandraStore implements Store {
     });
   }
 
+  /**
+   * Deletes a node's rows: each user's row, `fanOut` at a time, then the node's partition in
+   * one statement. The node's partition goes last, so a failure part-way leaves the rows
+   * still to delete findable by the next attempt.
+   */
+  deleteSessionsOnNode(node: string): Promise<SessionRecord[]> {
+    return this.guarded('deleteSessionsOnNode', async () => {
+      const sessions = await this.sessionsOnNode(node);
+      await mapLimited(sessions, this.fanOut, (session) => this.execute(CQL.deleteUserSession, [session.user, node, session.session], WRITE));
+      await this.execute(CQL.deleteNodeSessions, [node], WRITE);
+      return sessions;
+    });
+  }
+
   /** Inserts or overwrites the node's registry row. */
   putNode(node: NodeRecord): Promise<void> {
     return this.guarded('putNode', async () => {
