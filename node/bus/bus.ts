@@ -68,8 +68,12 @@ export interface RouteCache {
   removeGroupNode(group: string, node: string): Promise<void>;
   groupNodes(group: string): Promise<string[]>;
 
-  /** Forgets every route and group entry of a dead node; resolves with the users that left no socket anywhere. */
-  removeNode(node: string): Promise<string[]>;
+  /**
+   * Forgets every route and group entry of a node that left or died; resolves with the users
+   * that left no socket anywhere. `wentOffline` hears of them as they go, batch by batch, so a
+   * failure part-way loses no news of a user already removed.
+   */
+  removeNode(node: string, wentOffline?: (users: string[]) => Promise<void>): Promise<string[]>;
 }
 
 /** Idempotency keys (`idem`), kept 24 hours per user. */

@@ -138,15 +138,16 @@ export class ChatNode {
     const session = this.sessionRecord(connection);
     const firstHere = this.sockets.add(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
+    // The mapping row, the route and the user's groups at once: neither needs the other
+    // (a failure removes whatever was written, and a dead node's clean-up finds each by
+    // its own index), and a socket opens in one round trip instead of three.
+    const registration = [
+      store.putSession(session, this.registry.sessionTtlSeconds),
+      bus.routes.addSession(session),
+      firstHere ? store.groupsOf(connection.user) : Promise.resolve([]),
+    ] as const;
     try {
-      // The mapping row, the route and the user's groups at once: neither needs the other
-      // (a failure removes whatever was written, and a dead node's clean-up finds each by
-      // its own index), and a socket opens in one round trip instead of three.
-      const [, cameOnline, groups] = await Promise.all([
-        store.putSession(session, this.registry.sessionTtlSeconds),
-        bus.routes.addSession(session),
-        firstHere ? store.groupsOf(connection.user) : [],
-      ]);
+      const [, cameOnline, groups] = await Promise.all(registration);
       await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
       // Watchers' news, not part of the registration: the hello does not wait a round trip
       // for it. It leaves on the bus's publishing connection ahead of any later `offline`.
@@ -159,6 +160,8 @@ export class ChatNode {
         });
       }
     } catch (error) {
+      // Every write has ended before the clean-up starts, so none lands after it.
+      await Promise.allSettled(registration);
       await this.disconnect(connection);
       throw error;
     }
@@ -167,16 +170,17 @@ export class ChatNode {
   /**
    * Takes a closed socket out of the cluster. Best effort, the mapping row and the route each
    * on their own: a row left behind expires with its TTL, but nothing expires a route, which
-   * would keep the user online (and this node in their groups' routes) for good. A draining
-   * node's sockets leave only this node: it leaves the cluster with all of them at once
-   * (NodeRegistry.leave), and its bus subscriptions end with it.
+   * would keep the user online (and this node in their groups' routes) for good. Until a
+   * draining node has left, its sockets leave only the node: it leaves the cluster with all
+   * of them at once (NodeRegistry.leave), and its bus subscriptions end with it. A socket
+   * whose registration ended after that cleans up after itself.
    */
   async disconnect(connection: ClientConnection): Promise<void> {
     const { store, log } = this.options;
     const lastHere = this.sockets.remove(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
     const unhosted = lastHere ? this.sockets.forgetGroupsOf(connection.user) : [];
-    if (this.draining) {
+    if (this.draining && this.registry.isRegistered) {
       this.presence.drop(connection);
       return;
     }

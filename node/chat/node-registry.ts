@@ -92,11 +92,7 @@ export class NodeRegistry {
     const { store, bus, log, nodeId, presence } = this.deps;
     // The heartbeat is left to lapse rather than removed: once it has, a survivor cleans up
     // after this node again, catching a route re-added by work still in flight here.
-    const leaveBus = async (): Promise<void> => {
-      const wentOffline = await bus.routes.removeNode(nodeId);
-      await Promise.all(wentOffline.map((user) => presence.announce(user, 'offline')));
-    };
-    const results = await Promise.allSettled([leaveBus(), store.deleteSessionsOnNode(nodeId), store.deleteNode(nodeId)]);
+    const results = await Promise.allSettled([bus.routes.removeNode(nodeId, announceOffline(presence)), store.deleteSessionsOnNode(nodeId), store.deleteNode(nodeId)]);
     for (const result of results) {
       if (result.status === 'rejected') log.warn({ err: result.reason }, 'could not fully deregister; survivors will once the heartbeat lapses');
     }
@@ -150,7 +146,7 @@ export class NodeRegistry {
     for (const dead of await bus.heartbeats.expired()) {
       if (dead === this.deps.nodeId || !(await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds))) continue;
       log.info({ deadNode: dead }, 'removing a dead node’s sessions and routes');
-      const wentOffline = await bus.routes.removeNode(dead);
+      await bus.routes.removeNode(dead, announceOffline(presence));
       const unsettled = await finishUnsettledMessages(dead, { bus, store, delivery });
       if (unsettled.length > 0) log.info({ deadNode: dead, messages: unsettled.length }, 'routed the messages a dead node left in flight');
       await bus.progress.forget(dead);
@@ -158,7 +154,6 @@ export class NodeRegistry {
       await store.deleteSessionsOnNode(dead);
       await store.deleteNode(dead);
       await bus.heartbeats.forget(dead);
-      await Promise.all(wentOffline.map((user) => presence.announce(user, 'offline')));
     }
   }
 
@@ -184,4 +179,11 @@ export class NodeRegistry {
       this.reassertTimer.unref();
     }
   }
+}
+
+/** Tells watchers that these users went offline, as a node's routes are removed. */
+function announceOffline(presence: PresenceHub): (users: readonly string[]) => Promise<void> {
+  return async (users) => {
+    await Promise.all(users.map((user) => presence.announce(user, 'offline')));
+  };
 }

@@ -41,7 +41,7 @@ export class PresenceHub {
     if (unfollowed.length > 0) await this.channel?.unfollow(unfollowed);
   }
 
-  /** Drops a closed socket's watch list here only; resolves with the users no local socket watches now. */
+  /** Drops a closed socket's watch list here only; returns the users no local socket watches now. */
   drop(connection: ClientConnection): string[] {
     const users = [...(this.watchedBy.get(connection) ?? [])];
     this.watchedBy.delete(connection);

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { askRedis } from '../../dev/env/redis.js';
 import { cassandraConnection } from '../../node/backends.js';
+import { BusKeys } from '../../node/bus/redis/keys.js';
 import { loadCassandraConfig } from '../../node/config.js';
 import { cassandraClient } from '../../node/store/cassandra/client.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
@@ -54,36 +56,43 @@ describe('a node that drains while a client is sending', () => {
     for (const frame of refused) expect(frame.code).toBe('unavailable');
     receiver.close();
   });
-  it('leaves the cluster with all its sockets at once: watchers hear offline only of users who did not come back, and none of its routes or mapping rows stay', async () => {
+  it('leaves the cluster with all its sockets at once: watchers hear offline only of users left with no socket, and none of its routes or mapping rows stay', async () => {
     const draining = await cluster.addNode();
     const staying = cluster.nodes[1];
     if (staying === undefined) throw new Error('a staying node expected');
-    const [back, gone] = ['drain-back', 'drain-gone'];
+    const [both, gone] = ['drain-both', 'drain-gone'];
     const watcher = await ChatClient.connect(staying.wsUrl, await tokenFor('drain-watcher'));
-    const leaving = await ChatClient.connect(draining.wsUrl, await tokenFor(back));
-    const left = await ChatClient.connect(draining.wsUrl, await tokenFor(gone));
-    expect(await watcher.request({ type: 'presence.watch', users: [back, gone] })).toMatchObject({ users: { [back]: 'online', [gone]: 'online' } });
+    // One user on both nodes (a second device), one on the draining node only.
+    const clients = [
+      await ChatClient.connect(draining.wsUrl, await tokenFor(both)),
+      await ChatClient.connect(staying.wsUrl, await tokenFor(both)),
+      await ChatClient.connect(draining.wsUrl, await tokenFor(gone)),
+    ];
+    expect(await watcher.request({ type: 'presence.watch', users: [both, gone] })).toMatchObject({ users: { [both]: 'online', [gone]: 'online' } });
     const exited = once(draining.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     expect((await fetch(`${draining.adminUrl}/drain`, { method: 'POST' })).status).toBe(202);
-    // One client comes back elsewhere as soon as it is told, as clients do; the other does not come back.
-    await leaving.waitFor((frame) => frame.type === 'drain');
-    const returned = await ChatClient.connect(staying.wsUrl, await tokenFor(back));
-    expect(await left.closed()).toBe(1001);
     expect(await exited).toEqual([0, null]);
 
     await watcher.waitFor((frame) => frame.type === 'presence' && frame.user === gone);
-    expect(await watcher.request({ type: 'presence.watch', users: [back, gone] })).toMatchObject({ users: { [back]: 'online', [gone]: 'offline' } });
-    // The user who came back never looked offline: its new socket opened before the old route went.
+    expect(await watcher.request({ type: 'presence.watch', users: [both, gone] })).toMatchObject({ users: { [both]: 'online', [gone]: 'offline' } });
+    // The user still on the staying node never looked offline.
     expect(watcher.frames.filter((frame) => frame.type === 'presence' && frame.ref === undefined)).toEqual([{ type: 'presence', user: gone, status: 'offline' }]);
+    const keys = new BusKeys(cluster.redisKeyPrefix);
+    const routes = await askRedis(cluster.env.CHAT_REDIS_URL ?? '', async (redis) => ({
+      both: Object.values(await redis.hgetall(keys.sessions(both))),
+      gone: await redis.exists(keys.sessions(gone)),
+      nodeIndex: await redis.exists(keys.nodeSessions(draining.id)),
+    }));
+    expect(routes).toEqual({ both: [staying.id], gone: 0, nodeIndex: 0 });
     const client = cassandraClient(cassandraConnection(loadCassandraConfig(cluster.env)));
     try {
       const rows = await client.execute(`SELECT user_id FROM ${cluster.keyspace}.node_sessions WHERE node_id = ?`, [draining.id], { prepare: true });
       expect(rows.rows).toEqual([]);
-      const backRows = await client.execute(`SELECT node_id FROM ${cluster.keyspace}.user_sessions WHERE user_id = ?`, [back], { prepare: true });
-      expect(backRows.rows.map((row) => row.get('node_id') as string)).toEqual([staying.id]);
+      const bothRows = await client.execute(`SELECT node_id FROM ${cluster.keyspace}.user_sessions WHERE user_id = ?`, [both], { prepare: true });
+      expect(bothRows.rows.map((row) => row.get('node_id') as string)).toEqual([staying.id]);
     } finally {
       await client.shutdown();
     }
-    for (const socket of [watcher, returned]) socket.close();
+    for (const socket of [watcher, ...clients]) socket.close();
   });
 });

@@ -46,8 +46,8 @@ export class MemoryRouteCache implements RouteCache {
     return Promise.resolve([...(this.nodesByGroup.get(group) ?? [])].sort());
   }
 
-  removeNode(node: string): Promise<string[]> {
-    const wentOffline: string[] = [];
+  async removeNode(node: string, wentOffline?: (users: string[]) => Promise<void>): Promise<string[]> {
+    const offline: string[] = [];
     for (const [user, sessions] of this.sessionsByUser) {
       let removed = false;
       for (const [key, session] of sessions) {
@@ -58,10 +58,12 @@ export class MemoryRouteCache implements RouteCache {
       }
       if (removed && sessions.size === 0) {
         this.sessionsByUser.delete(user);
-        wentOffline.push(user);
+        offline.push(user);
       }
     }
     for (const nodes of this.nodesByGroup.values()) nodes.delete(node);
-    return Promise.resolve(wentOffline.sort());
+    offline.sort();
+    if (offline.length > 0) await wentOffline?.(offline);
+    return offline;
   }
 }

@@ -300,13 +300,16 @@ export class CassandraStore implements Store {
   /**
    * Deletes a node's rows: each user's row, `fanOut` at a time, then the node's partition in
    * one statement. The node's partition goes last, so a failure part-way leaves the rows
-   * still to delete findable by the next attempt.
+   * still to delete findable by the next attempt. Its delete carries the time of the read:
+   * a row written after the read (a socket registering late) is newer than the delete and
+   * outlives it, still findable.
    */
   deleteSessionsOnNode(node: string): Promise<SessionRecord[]> {
     return this.guarded('deleteSessionsOnNode', async () => {
+      const readAt = types.Long.fromNumber(Date.now() * 1000);
       const sessions = await this.sessionsOnNode(node);
       await mapLimited(sessions, this.fanOut, (session) => this.execute(CQL.deleteUserSession, [session.user, node, session.session], WRITE));
-      await this.execute(CQL.deleteNodeSessions, [node], WRITE);
+      await this.execute(CQL.deleteNodeSessions, [node], { ...WRITE, timestamp: readAt });
       return sessions;
     });
   }

@@ -109,7 +109,13 @@ export function describeRouteCacheContract(name: string, open: () => Promise<Ope
       await h.bus.routes.addGroupNode(shared, live);
       await h.bus.routes.addGroupNode(deadOnly, dead);
 
-      expect((await h.bus.routes.removeNode(dead)).sort()).toEqual([onlyDead, twiceDead].sort());
+      const told: string[] = [];
+      const wentOffline = await h.bus.routes.removeNode(dead, (users) => {
+        told.push(...users);
+        return Promise.resolve();
+      });
+      expect(wentOffline.sort()).toEqual([onlyDead, twiceDead].sort());
+      expect(told.sort()).toEqual(wentOffline);
 
       expect(await h.bus.routes.sessionsOf(onlyDead)).toEqual([]);
       expect(await h.bus.routes.sessionsOf(twiceDead)).toEqual([]);
