@@ -64,8 +64,12 @@ export function createPublicServer(options: PublicServerOptions): Server {
   const openInTurn = (request: IncomingMessage, stream: Duplex, head: Buffer, identity: Identity): void => {
     gate.enter({
       stream,
-      // The node may have begun draining while the upgrade waited.
-      open: () => (node.isDraining ? refuseWhileDraining(stream) : upgrade(sockets, request, stream, head, serve(identity))),
+      open: () => {
+        // The node may have begun draining while the upgrade waited.
+        if (!node.isDraining) return upgrade(sockets, request, stream, head, serve(identity));
+        refuseWhileDraining(stream);
+        return Promise.resolve();
+      },
       refuse: () => {
         refuseUpgrade(stream, 503, 'unavailable', 'this node has too many sockets opening; retry shortly', BUSY_RETRY_AFTER_SECONDS);
       },
@@ -79,7 +83,7 @@ export function createPublicServer(options: PublicServerOptions): Server {
       return;
     }
     if (node.isDraining) {
-      void refuseWhileDraining(stream);
+      refuseWhileDraining(stream);
       return;
     }
     const token = bearerToken(request.headers.authorization, url.searchParams);
@@ -164,9 +168,8 @@ function createTlsPublicServer(app: express.Express, tls: NonNullable<PublicServ
 }
 
 /** A draining node opens no socket; its clients go to another node through the load balancer. */
-function refuseWhileDraining(stream: Duplex): Promise<void> {
+function refuseWhileDraining(stream: Duplex): void {
   refuseUpgrade(stream, 503, 'unavailable', 'this node is draining; reconnect through the load balancer');
-  return Promise.resolve();
 }
 
 /** Answers an upgrade request with a plain HTTP error; no socket is opened. */

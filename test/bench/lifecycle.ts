@@ -64,14 +64,20 @@ export function stopChildWhenOwnerExits(childPid: number): void {
   watchdog.unref();
 }
 
+/** Resolves once the child has exited (at once if it already has). */
+export async function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await once(child, 'exit');
+}
+
 /** Stops a child: `signal`, then SIGKILL if it has not exited after `graceMs`. */
 export async function stopChild(child: ChildProcess, graceMs = 15_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
+  const gone = exited(child);
   child.kill(signal);
-  const inTime = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+  const inTime = await Promise.race([gone.then(() => true), sleep(graceMs).then(() => false)]);
   if (inTime) return;
   progress(`process ${child.pid ?? '?'} did not exit within ${graceMs} ms of ${signal}; killing it`);
   child.kill('SIGKILL');
-  await exited;
+  await gone;
 }

@@ -41,7 +41,6 @@
  *           writes of a direct message at full speed, raw XADD and XREAD rates
  */
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -60,7 +59,7 @@ import { measureCassandraWrites, type CassandraWriteLimits } from './limits/cass
 import { formatLimits } from './limits/report.js';
 import { measureRedisStreams, type RedisStreamLimits } from './limits/redis-streams.js';
 import { nodeLogProblems } from './node-logs.js';
-import { progress, stopChild, stopChildWhenOwnerExits, Teardown, tearDownOnSignals } from './lifecycle.js';
+import { exited, progress, stopChild, stopChildWhenOwnerExits, Teardown, tearDownOnSignals } from './lifecycle.js';
 import { centrifugoTarget, startCentrifugoServers, type CentrifugoVariant } from './peers/centrifugo.js';
 import { comparePeers, formatPeers, type PeerComparison } from './peers/report.js';
 import { socketIoTarget, startSocketIoServers } from './peers/socket-io.js';
@@ -401,9 +400,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
           const response = await fetch(`${stormNode.adminUrl}/drain`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
           if (response.status !== 202) throw new Error(`POST /drain answered ${response.status}`);
         },
-        drainedExit: async () => {
-          if (stormNode.child.exitCode === null && stormNode.child.signalCode === null) await once(stormNode.child, 'exit');
-        },
+        drainedExit: () => exited(stormNode.child),
       },
       {
         sockets: options.stormSockets,

@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, onTestFailed, vi } from 'vitest';
 import type { Launcher } from '../../dev/env/launcher.js';
+import { logTail } from '../../dev/env/process.js';
 import type { NodeProcess } from '../../dev/node-processes.js';
 import type { ChatCluster } from './chat-cluster.js';
 import type { ChatUser, Missed, SendRecord, Traffic } from './fault-traffic.js';
@@ -53,10 +54,7 @@ export function showNodeLogsOnFailure(nodes: readonly NodeProcess[]): void {
 export function showServerLogsOnFailure(launcher: Launcher): void {
   onTestFailed(() => {
     const logs = launcher.path('logs');
-    for (const file of readdirSync(logs).sort()) {
-      const tail = readFileSync(join(logs, file), 'utf8').trimEnd().split('\n').slice(-30);
-      console.error(`[faults] last lines of ${file}:\n${tail.join('\n')}`);
-    }
+    for (const file of readdirSync(logs).sort()) console.error(`[faults] last lines of ${file}:\n${logTail(join(logs, file), 30)}`);
   });
 }
 
