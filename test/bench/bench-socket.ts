@@ -44,8 +44,14 @@ export class BenchSocket implements LoadSocket {
         socket.terminate();
         reject(error);
       };
+      const startedAt = performance.now();
+      let upgradedAt: number | undefined;
+      socket.once('upgrade', () => {
+        upgradedAt = performance.now();
+      });
       const timer = setTimeout(() => {
-        fail(new Error(`no hello from ${url} within ${timeoutMs} ms`));
+        const upgraded = upgradedAt === undefined ? 'not upgraded' : `upgraded after ${Math.round(upgradedAt - startedAt)} ms`;
+        fail(new Error(`no hello from ${url} within ${timeoutMs} ms (${upgraded})`));
       }, timeoutMs);
       socket.on('message', (data: RawData) => {
         const receivedAt = performance.now();

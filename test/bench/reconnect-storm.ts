@@ -55,6 +55,10 @@ export interface StormResult {
   /** The largest `reconnectAfterMs` a drain frame named (0: the node told them all to come back at once). */
   reconnectAfterMsMax: number;
   closeCodes: Record<string, number>;
+  /** Per `TIMELINE_STEP_MS` since `POST /drain`: clients back, clients synced, and failed attempts by why. */
+  timeline: StormStep[];
+  /** The first failure message of each kind in the timeline. */
+  failureExamples: Record<string, string>;
   syncPages: number;
   messagesInSync: number;
   /** The direct-message load during the storm, when one ran. */
@@ -67,11 +71,58 @@ export interface StormResult {
     received: number;
     receivedLive: number;
     receivedBySyncOnly: number;
-    /** Acked, and never reached its recipient although it came back and synced: must be 0. */
+    /** Acked, and not at its recipient (which came back and synced) 15 s after the load stopped: must be 0. */
     lost: number;
     /** Acked, to a recipient that never came back and synced within the deadline: neither seen nor lost. */
     unverified: number;
   } | null;
+}
+
+/** What happened in one step of the storm, counted by when it happened. */
+export interface StormStep {
+  /** The step's start, ms after `POST /drain`. */
+  atMs: number;
+  hellos: number;
+  synced: number;
+  /** Failed connect attempts by why: `503`, `no-upgrade` or `no-hello` in time, `closed`, `other`. */
+  failures: Record<string, number>;
+}
+
+const TIMELINE_STEP_MS = 5_000;
+/** How long the storm's end waits for acked messages still on their way before counting any as lost. */
+const SETTLE_MS = 15_000;
+/** How long a reconnecting client waits for its old socket's close handshake before dropping it. */
+const CLOSE_WAIT_MS = 1_000;
+
+/** A failed attempt's kind, for the timeline: refused by the node, timed out, or cut. */
+function failureKind(message: string): string {
+  if (message.includes('HTTP 503')) return '503';
+  if (message.includes('within')) return message.includes('not upgraded') ? 'no-upgrade' : 'no-hello';
+  if (message.includes('closed') || message.includes('not open')) return 'closed';
+  return 'other';
+}
+
+/** The storm's clients' hellos, syncs and failed attempts, counted per step since the drain. */
+function timelineOf(clients: readonly StormClient[], drainStarted: number): StormStep[] {
+  const steps: StormStep[] = [];
+  const stepAt = (at: number): StormStep => {
+    const index = Math.max(0, Math.floor((at - drainStarted) / TIMELINE_STEP_MS));
+    let step = steps[index];
+    while (step === undefined) {
+      steps.push({ atMs: steps.length * TIMELINE_STEP_MS, hellos: 0, synced: 0, failures: {} });
+      step = steps[index];
+    }
+    return step;
+  };
+  for (const client of clients) {
+    if (client.backAt !== undefined) stepAt(client.backAt).hellos += 1;
+    if (client.syncedAt !== undefined) stepAt(client.syncedAt).synced += 1;
+    for (const failure of client.failures) {
+      const step = stepAt(failure.at);
+      step.failures[failure.kind] = (step.failures[failure.kind] ?? 0) + 1;
+    }
+  }
+  return steps;
 }
 
 /** One storm user's client, doing what a real client does: keep the last cursor, reconnect when drained, sync from the cursor. */
@@ -84,6 +135,7 @@ class StormClient {
   syncedAt: number | undefined;
   attempts = 0;
   failure: string | undefined;
+  readonly failures: { at: number; kind: string; message: string }[] = [];
   closeCode: number | undefined;
   sawDrainFrame = false;
   syncPages = 0;
@@ -196,8 +248,10 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     if (client.reconnectAfterMs > 0) await sleep(client.reconnectAfterMs);
     let backoffMs = 50;
     for (;;) {
-      // The drained socket, or a new one whose sync failed.
-      void client.socket?.close();
+      // The drained socket, or a new one whose sync failed, is closed before the next opens:
+      // 10,000 clients in one process would otherwise hold two sockets each and run out of
+      // descriptors (EMFILE), which clients on their own machines never do.
+      await client.socket?.close(CLOSE_WAIT_MS);
       const node = client.index + client.attempts;
       client.attempts += 1;
       try {
@@ -209,6 +263,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
         return;
       } catch (error) {
         client.failure = error instanceof Error ? error.message : String(error);
+        client.failures.push({ at: performance.now(), kind: failureKind(client.failure), message: client.failure });
         if (performance.now() + backoffMs > deadlineAt) return;
         await sleep(backoffMs * (0.5 + Math.random()));
         backoffMs = Math.min(backoffMs * 2, 2_000);
@@ -283,8 +338,12 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       await sleep(2_000);
       load.stop = true;
       await loadDone;
-      // Time for the last acks and live frames.
-      await sleep(3_000);
+      // Time for the last acks and live frames: a loaded node may be seconds behind, so it
+      // waits until every acked message to a client that is back has arrived, up to a bound.
+      const missing = (): number => [...load.acked].filter((seq) => !received.has(seq) && recipientOf(seq)?.syncedAt !== undefined).length;
+      const settleBy = performance.now() + SETTLE_MS;
+      await sleep(1_000);
+      while (missing() > 0 && performance.now() < settleBy) await sleep(250);
       let receivedLive = 0;
       let receivedBySyncOnly = 0;
       let lost = 0;
@@ -331,6 +390,14 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       drainFrames: inStorm.filter((client) => client.sawDrainFrame).length,
       reconnectAfterMsMax: Math.max(0, ...inStorm.map((client) => client.reconnectAfterMs)),
       closeCodes,
+      timeline: timelineOf(inStorm, drainStarted),
+      failureExamples: Object.fromEntries(
+        inStorm
+          .flatMap((client) => client.failures)
+          .sort((a, b) => a.at - b.at)
+          .reverse()
+          .map((failure) => [failure.kind, failure.message]),
+      ),
       syncPages: inStorm.reduce((sum, client) => sum + client.syncPages, 0),
       messagesInSync: inStorm.reduce((sum, client) => sum + client.messagesInSync, 0),
       messages,

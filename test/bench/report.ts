@@ -316,6 +316,12 @@ export function formatStorm(result: StormResult): string {
     `drain frames ${result.drainFrames} (reconnectAfterMs up to ${result.reconnectAfterMsMax}); close codes of the drained sockets ${codes === '' ? '-' : codes}; connect attempts ${result.attempts} (${result.retried} clients retried); ` +
       `sync pages ${result.syncPages} returning ${result.messagesInSync} messages`,
     table(['per client (ms)', 'count', 'p50', 'p95', 'p99', 'max'], rows),
+    'over time (each row: what happened in the 5 s from its start, counted per client):',
+    table(
+      ['s after POST /drain', 'hellos', 'synced', 'failed attempts'],
+      result.timeline.map((step) => [step.atMs / 1000, step.hellos, step.synced, errorsText(step.failures)]),
+    ),
+    ...Object.entries(result.failureExamples).map(([kind, message]) => `  first ${kind}: ${message}`),
     messages === null
       ? 'no direct-message load ran during the storm.'
       : `direct messages to the storm's users during it (${messages.perSecond}/s from senders on the survivors): sent ${messages.sent}, acked ${messages.acked}, ` +
