@@ -69,11 +69,11 @@ export interface RouteCache {
   groupNodes(group: string): Promise<string[]>;
 
   /**
-   * Forgets every route and group entry of a node that left or died; resolves with the users
-   * that left no socket anywhere. `wentOffline` hears of them as they go, batch by batch, so a
-   * failure part-way loses no news of a user already removed.
+   * Forgets every route and group entry of a node that left or died. `wentOffline` hears of
+   * the users left with no socket anywhere as they go, batch by batch, so a failure part-way
+   * loses no news of a user already removed.
    */
-  removeNode(node: string, wentOffline?: (users: string[]) => Promise<void>): Promise<string[]>;
+  removeNode(node: string, wentOffline: (users: string[]) => Promise<void>): Promise<void>;
 }
 
 /** Idempotency keys (`idem`), kept 24 hours per user. */

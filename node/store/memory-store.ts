@@ -208,10 +208,8 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.liveSessions().filter((session) => session.node === node));
   }
 
-  async deleteSessionsOnNode(node: string): Promise<SessionRecord[]> {
-    const sessions = await this.sessionsOnNode(node);
-    for (const session of sessions) this.sessions.delete(sessionKey(session));
-    return sessions;
+  async deleteSessionsOnNode(node: string): Promise<void> {
+    for (const session of await this.sessionsOnNode(node)) this.sessions.delete(sessionKey(session));
   }
 
   putNode(node: NodeRecord): Promise<void> {

@@ -69,8 +69,8 @@ export interface Store {
   deleteSession(session: SessionRecord): Promise<void>;
   sessionsOf(user: string): Promise<SessionRecord[]>;
   sessionsOnNode(node: string): Promise<SessionRecord[]>;
-  /** Deletes every mapping row of `node` (a node that left or died); resolves with the sessions it deleted. */
-  deleteSessionsOnNode(node: string): Promise<SessionRecord[]>;
+  /** Deletes every mapping row of `node` (a node that left or died). */
+  deleteSessionsOnNode(node: string): Promise<void>;
 
   /** Inserts or refreshes a node-registry row. */
   putNode(node: NodeRecord): Promise<void>;

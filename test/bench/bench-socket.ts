@@ -30,27 +30,50 @@ export class BenchSocket implements LoadSocket {
   /** Called once when an open socket closes (after `hello`), stamped with the generator's clock. */
   onClose: (code: number, closedAt: number) => void = () => undefined;
   closeCode: number | undefined;
+  /** How the open went, ms after it began: TCP connected, upgrade answered (101), `hello` received. */
+  readonly opening: { connectedMs?: number; upgradedMs?: number; helloMs?: number };
   private hello: Frame | undefined;
 
-  private constructor(private readonly socket: WebSocket) {}
+  private constructor(
+    private readonly socket: WebSocket,
+    opening: BenchSocket['opening'],
+  ) {
+    this.opening = opening;
+  }
 
   /** Opens `url` with `headers` (a wss:// one trusting `ca`) and resolves once the server's `hello` arrived. */
   static open(url: string, headers: Record<string, string>, timeoutMs = 10_000, ca?: string): Promise<BenchSocket> {
-    const socket = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: timeoutMs, ...(ca === undefined ? {} : { ca }) });
-    const client = new BenchSocket(socket);
+    const startedAt = performance.now();
+    const since = (): number => performance.now() - startedAt;
+    const opening: BenchSocket['opening'] = {};
+    const socket = new WebSocket(url, {
+      headers,
+      perMessageDeflate: false,
+      handshakeTimeout: timeoutMs,
+      ...(ca === undefined ? {} : { ca }),
+      // The upgrade request, before it is sent: its socket tells when TCP is up.
+      finishRequest: (request) => {
+        request.once('socket', (tcp) => {
+          tcp.once('connect', () => {
+            opening.connectedMs = since();
+          });
+        });
+        request.end();
+      },
+    });
+    const client = new BenchSocket(socket, opening);
     return new Promise((resolve, reject) => {
       const fail = (error: Error): void => {
         clearTimeout(timer);
         socket.terminate();
         reject(error);
       };
-      const startedAt = performance.now();
-      let upgradedAt: number | undefined;
       socket.once('upgrade', () => {
-        upgradedAt = performance.now();
+        client.opening.upgradedMs = since();
       });
       const timer = setTimeout(() => {
-        const upgraded = upgradedAt === undefined ? 'not upgraded' : `upgraded after ${Math.round(upgradedAt - startedAt)} ms`;
+        const { upgradedMs } = client.opening;
+        const upgraded = upgradedMs === undefined ? 'not upgraded' : `upgraded after ${Math.round(upgradedMs)} ms`;
         fail(new Error(`no hello from ${url} within ${timeoutMs} ms (${upgraded})`));
       }, timeoutMs);
       socket.on('message', (data: RawData) => {
@@ -65,6 +88,7 @@ export class BenchSocket implements LoadSocket {
           return;
         }
         clearTimeout(timer);
+        client.opening.helloMs = since();
         client.hello = frame;
         resolve(client);
       });

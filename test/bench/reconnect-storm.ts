@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type BenchSocket, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
+import { CpuMeter } from './process-figures.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 
 /** Where the storm happens: the node that is drained, and the nodes its clients come back to ("the load balancer"). */
@@ -16,6 +17,8 @@ export interface StormCluster {
   drain(): Promise<void>;
   /** Resolves once the drained node's process has exited. */
   drainedExit(): Promise<void>;
+  /** Processes whose CPU the storm reports, by group. */
+  cpu: Record<string, readonly number[]>;
 }
 
 export interface StormOptions {
@@ -42,12 +45,20 @@ export interface StormResult {
   /** Connection attempts in all, and clients that needed more than one. */
   attempts: number;
   retried: number;
+  /** Per client, from its `drain` frame (or close, if no drain frame came) to its first connect attempt (once its old socket has closed). */
+  firstAttemptMs: Percentiles;
   /** Per client, from its `drain` frame (or close, if no drain frame came) to the `hello` of its new socket. */
   reconnectMs: Percentiles;
   /** Per client, from its `drain` frame to its last sync page. */
   reconnectAndSyncMs: Percentiles;
   /** From `POST /drain` until the last client was back and synced (or the deadline). */
   totalMs: number;
+  /**
+   * Cores each group used on average from `POST /drain` until the last client was synced, with
+   * `machine` (all of it) and `other` (the machine less the groups: the drained node, and
+   * anything else running).
+   */
+  cpuCores: Record<string, number>;
   /** From `POST /drain` until the drained node's process exited (null: not by the deadline). */
   drainedExitMs: number | null;
   /** Clients that got a `drain` frame before the close, and how their drained sockets closed (1005: the client closed first, as told). */
@@ -86,6 +97,8 @@ export interface StormStep {
   synced: number;
   /** Failed connect attempts by why: `503`, `no-upgrade` or `no-hello` in time, `closed`, `other`. */
   failures: Record<string, number>;
+  /** Of the hellos in this step, the median ms of each part of their opening: TCP connect, then the upgrade's answer, then `hello`. */
+  openingMedianMs: { connect: number; upgrade: number; hello: number } | null;
 }
 
 const TIMELINE_STEP_MS = 5_000;
@@ -105,22 +118,35 @@ function failureKind(message: string): string {
 /** The storm's clients' hellos, syncs and failed attempts, counted per step since the drain. */
 function timelineOf(clients: readonly StormClient[], drainStarted: number): StormStep[] {
   const steps: StormStep[] = [];
+  const openings = new Map<StormStep, BenchSocket['opening'][]>();
   const stepAt = (at: number): StormStep => {
     const index = Math.max(0, Math.floor((at - drainStarted) / TIMELINE_STEP_MS));
     let step = steps[index];
     while (step === undefined) {
-      steps.push({ atMs: steps.length * TIMELINE_STEP_MS, hellos: 0, synced: 0, failures: {} });
+      steps.push({ atMs: steps.length * TIMELINE_STEP_MS, hellos: 0, synced: 0, failures: {}, openingMedianMs: null });
       step = steps[index];
     }
     return step;
   };
   for (const client of clients) {
-    if (client.backAt !== undefined) stepAt(client.backAt).hellos += 1;
+    if (client.backAt !== undefined) {
+      const step = stepAt(client.backAt);
+      step.hellos += 1;
+      if (client.opening !== undefined) openings.set(step, [...(openings.get(step) ?? []), client.opening]);
+    }
     if (client.syncedAt !== undefined) stepAt(client.syncedAt).synced += 1;
     for (const failure of client.failures) {
       const step = stepAt(failure.at);
       step.failures[failure.kind] = (step.failures[failure.kind] ?? 0) + 1;
     }
+  }
+  for (const [step, opened] of openings) {
+    const median = (values: number[]): number => percentiles(values).p50 ?? 0;
+    step.openingMedianMs = {
+      connect: median(opened.map((opening) => opening.connectedMs ?? 0)),
+      upgrade: median(opened.map((opening) => (opening.upgradedMs ?? 0) - (opening.connectedMs ?? 0))),
+      hello: median(opened.map((opening) => (opening.helloMs ?? 0) - (opening.upgradedMs ?? 0))),
+    };
   }
   return steps;
 }
@@ -136,6 +162,10 @@ class StormClient {
   attempts = 0;
   failure: string | undefined;
   readonly failures: { at: number; kind: string; message: string }[] = [];
+  /** When it first tried to connect again. */
+  firstAttemptAt: number | undefined;
+  /** How the open of the socket it came back on went. */
+  opening: BenchSocket['opening'] | undefined;
   closeCode: number | undefined;
   sawDrainFrame = false;
   syncPages = 0;
@@ -254,9 +284,11 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       await client.socket?.close(CLOSE_WAIT_MS);
       const node = client.index + client.attempts;
       client.attempts += 1;
+      client.firstAttemptAt ??= performance.now();
       try {
         const socket = await cluster.openOnSurvivor(client.user, node);
         client.backAt = performance.now();
+        client.opening = socket.opening;
         client.attach(socket, () => undefined);
         await client.sync();
         client.syncedAt = performance.now();
@@ -314,6 +346,8 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
 
     progress(`storm: draining the node with ${storming} sockets; its clients reconnect to ${cluster.survivors} nodes and sync`);
     stormStarted = true;
+    const cpu = new CpuMeter(cluster.cpu);
+    cpu.start();
     const drainStarted = performance.now();
     deadlineAt = drainStarted + options.deadlineMs;
     let drainedExitAt: number | undefined;
@@ -329,6 +363,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     }
     const lastSynced = Math.max(drainStarted, ...clients.flatMap((client) => (client.syncedAt === undefined ? [] : [client.syncedAt])));
     const totalMs = round(lastSynced - drainStarted, 1);
+    const cpuCores = Object.fromEntries(Object.entries(cpu.stop()).map(([group, cores]) => [group, round(cores, 2)]));
     progress(`storm: ${clients.filter(isDone).length}/${storming} back and synced after ${totalMs} ms`);
     // Reconnects still retrying stop at the deadline.
     await Promise.race([Promise.all(reconnects), sleep(Math.max(0, deadlineAt - performance.now()) + 2_500)]);
@@ -383,9 +418,11 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       firstFailure: failedClients[0]?.failure ?? (storming > inStorm.length ? 'a client was never closed by the drain' : null),
       attempts: inStorm.reduce((sum, client) => sum + client.attempts, 0),
       retried: inStorm.filter((client) => client.attempts > 1).length,
+      firstAttemptMs: percentiles(inStorm.flatMap((client) => (client.firstAttemptAt === undefined || client.drainAt === undefined ? [] : [client.firstAttemptAt - client.drainAt]))),
       reconnectMs: percentiles(inStorm.flatMap((client) => (client.backAt === undefined || client.drainAt === undefined ? [] : [client.backAt - client.drainAt]))),
       reconnectAndSyncMs: percentiles(inStorm.flatMap((client) => (client.syncedAt === undefined || client.drainAt === undefined ? [] : [client.syncedAt - client.drainAt]))),
       totalMs,
+      cpuCores,
       drainedExitMs: drainedExitAt === undefined ? null : round(drainedExitAt - drainStarted, 1),
       drainFrames: inStorm.filter((client) => client.sawDrainFrame).length,
       reconnectAfterMsMax: Math.max(0, ...inStorm.map((client) => client.reconnectAfterMs)),

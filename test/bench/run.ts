@@ -401,6 +401,8 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
           if (response.status !== 202) throw new Error(`POST /drain answered ${response.status}`);
         },
         drainedExit: () => exited(stormNode.child),
+        // The drained node is not a group: it exits during the storm, and its CPU falls in `other`.
+        cpu: { survivors: pidsOf(clusterNodes), cassandra: cassandraPids, redis: redisPids, generator: [process.pid] },
       },
       {
         sockets: options.stormSockets,

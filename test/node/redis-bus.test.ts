@@ -377,7 +377,7 @@ describe('RedisBus when Redis fails', () => {
       ['signal', () => bus.signals.send('node-down', { kind: 'typing', from: 'a', conv: 'dm:a:b', users: ['b'] })],
       ['onSignal', () => bus.signals.subscribe('node-down', () => undefined)],
       ['presence follow', async () => (await bus.presence(() => undefined)).follow(['alice'])],
-      ['routes.removeNode', () => bus.routes.removeNode('node-gone')],
+      ['routes.removeNode', () => bus.routes.removeNode('node-gone', () => Promise.resolve())],
       ['routes.groupNodes', () => bus.routes.groupNodes('team')],
       ['heartbeats.expired', () => bus.heartbeats.expired()],
       ['heartbeats.claimCleanup', () => bus.heartbeats.claimCleanup('node-gone', 10)],

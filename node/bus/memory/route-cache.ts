@@ -46,7 +46,7 @@ export class MemoryRouteCache implements RouteCache {
     return Promise.resolve([...(this.nodesByGroup.get(group) ?? [])].sort());
   }
 
-  async removeNode(node: string, wentOffline?: (users: string[]) => Promise<void>): Promise<string[]> {
+  async removeNode(node: string, wentOffline: (users: string[]) => Promise<void>): Promise<void> {
     const offline: string[] = [];
     for (const [user, sessions] of this.sessionsByUser) {
       let removed = false;
@@ -63,7 +63,6 @@ export class MemoryRouteCache implements RouteCache {
     }
     for (const nodes of this.nodesByGroup.values()) nodes.delete(node);
     offline.sort();
-    if (offline.length > 0) await wentOffline?.(offline);
-    return offline;
+    if (offline.length > 0) await wentOffline(offline);
   }
 }

@@ -80,25 +80,23 @@ export class RedisRouteCache implements RouteCache {
   }
 
   /**
-   * Forgets the sessions and group entries of a node that left or died; resolves with the
-   * users left with no socket, and tells `wentOffline` of them batch by batch. Safe to run
-   * again after a failure part-way: the indexes go last.
+   * Forgets the sessions and group entries of a node that left or died, telling `wentOffline`
+   * of the users left with no socket batch by batch. Safe to run again after a failure
+   * part-way: the indexes go last.
    */
-  async removeNode(node: string, wentOffline?: (users: string[]) => Promise<void>): Promise<string[]> {
-    return reach('remove a node', async () => {
+  async removeNode(node: string, wentOffline: (users: string[]) => Promise<void>): Promise<void> {
+    await reach('remove a node', async () => {
       const records = (await this.redis.smembers(this.keys.nodeSessions(node))).flatMap(parseIndexMember);
-      const offline = new Set<string>();
       for (let start = 0; start < records.length; start += REMOVAL_BATCH) {
         const batch = records.slice(start, start + REMOVAL_BATCH);
         const last = await Promise.all(batch.map(([user, session]) => this.removeRoute(user, session, node)));
-        const offlineNow = batch.flatMap(([user], index) => (last[index] === true ? [user] : []));
-        for (const user of offlineNow) offline.add(user);
-        if (offlineNow.length > 0) await wentOffline?.(offlineNow);
+        // A user with two sockets on the node is gone once, when the second goes.
+        const offline = batch.flatMap(([user], index) => (last[index] === true ? [user] : []));
+        if (offline.length > 0) await wentOffline(offline);
       }
       const groups = await this.redis.smembers(this.keys.nodeGroups(node));
       await Promise.all(groups.map((group) => this.redis.srem(this.keys.groupNodes(group), node)));
       await Promise.all([this.redis.del(this.keys.nodeSessions(node)), this.redis.del(this.keys.nodeGroups(node))]);
-      return [...offline];
     });
   }
 }

@@ -304,13 +304,12 @@ export class CassandraStore implements Store {
    * a row written after the read (a socket registering late) is newer than the delete and
    * outlives it, still findable.
    */
-  deleteSessionsOnNode(node: string): Promise<SessionRecord[]> {
+  deleteSessionsOnNode(node: string): Promise<void> {
     return this.guarded('deleteSessionsOnNode', async () => {
       const readAt = types.Long.fromNumber(Date.now() * 1000);
       const sessions = await this.sessionsOnNode(node);
       await mapLimited(sessions, this.fanOut, (session) => this.execute(CQL.deleteUserSession, [session.user, node, session.session], WRITE));
       await this.execute(CQL.deleteNodeSessions, [node], { ...WRITE, timestamp: readAt });
-      return sessions;
     });
   }
 

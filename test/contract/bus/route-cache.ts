@@ -5,6 +5,15 @@ import { range, unique, useBus, type OpenBus } from './harness.js';
 export function describeRouteCacheContract(name: string, open: () => Promise<OpenBus>): void {
   describe(`${name}: route cache`, () => {
     const h = useBus(open);
+    /** Removes the node; resolves with the users its callback was told went offline, sorted. */
+    const removeNode = async (node: string): Promise<string[]> => {
+      const told: string[] = [];
+      await h.bus.routes.removeNode(node, (users) => {
+        told.push(...users);
+        return Promise.resolve();
+      });
+      return told.sort();
+    };
     it('says when a user gets a first socket and loses the last one, across nodes', async () => {
       const user = unique('user');
       const [nodeA, nodeB] = [unique('node-a'), unique('node-b')];
@@ -109,13 +118,7 @@ export function describeRouteCacheContract(name: string, open: () => Promise<Ope
       await h.bus.routes.addGroupNode(shared, live);
       await h.bus.routes.addGroupNode(deadOnly, dead);
 
-      const told: string[] = [];
-      const wentOffline = await h.bus.routes.removeNode(dead, (users) => {
-        told.push(...users);
-        return Promise.resolve();
-      });
-      expect(wentOffline.sort()).toEqual([onlyDead, twiceDead].sort());
-      expect(told.sort()).toEqual(wentOffline);
+      expect(await removeNode(dead)).toEqual([onlyDead, twiceDead].sort());
 
       expect(await h.bus.routes.sessionsOf(onlyDead)).toEqual([]);
       expect(await h.bus.routes.sessionsOf(twiceDead)).toEqual([]);
@@ -130,12 +133,12 @@ export function describeRouteCacheContract(name: string, open: () => Promise<Ope
       expect(await h.bus.routes.groupNodes(shared)).toEqual([live]);
       expect(await h.bus.routes.groupNodes(deadOnly)).toEqual([]);
 
-      expect(await h.bus.routes.removeNode(dead)).toEqual([]);
+      expect(await removeNode(dead)).toEqual([]);
       expect(await h.bus.routes.removeSession({ user: both, node: live, session: 'c' })).toBe(true);
     });
 
     it('forgetting a node that hosted nothing names no one', async () => {
-      expect(await h.bus.routes.removeNode(unique('empty'))).toEqual([]);
+      expect(await removeNode(unique('empty'))).toEqual([]);
     });
 
     it('a node that comes back after being forgotten starts from nothing', async () => {
@@ -144,11 +147,11 @@ export function describeRouteCacheContract(name: string, open: () => Promise<Ope
       const group = unique('group');
       await h.bus.routes.addSession({ user, node, session: 's1' });
       await h.bus.routes.addGroupNode(group, node);
-      expect(await h.bus.routes.removeNode(node)).toEqual([user]);
+      expect(await removeNode(node)).toEqual([user]);
       expect(await h.bus.routes.addSession({ user, node, session: 's2' })).toBe(true);
       await h.bus.routes.addGroupNode(group, node);
       expect(await h.bus.routes.groupNodes(group)).toEqual([node]);
-      expect(await h.bus.routes.removeNode(node)).toEqual([user]);
+      expect(await removeNode(node)).toEqual([user]);
       expect(await h.bus.routes.groupNodes(group)).toEqual([]);
     });
   });
