@@ -192,6 +192,24 @@ export function cpuSecondsOf(pid: number): number | undefined {
   }
 }
 
+/**
+ * Connections this machine's kernel dropped because a listening socket's accept queue was
+ * full (TcpExt ListenOverflows in /proc/net/netstat, for the whole network namespace);
+ * undefined where /proc does not say.
+ */
+export function listenOverflows(): number | undefined {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const header = lines.findIndex((line) => line.startsWith('TcpExt:'));
+    const names = (lines[header] ?? '').split(' ');
+    const values = (lines[header + 1] ?? '').split(' ');
+    const value = Number(values[names.indexOf('ListenOverflows')]);
+    return header === -1 || Number.isNaN(value) ? undefined : value;
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds the whole machine has been busy (all cores, everything but idle and iowait), from /proc/stat. */
 export function machineBusySeconds(): number {
   try {

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type BenchSocket, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { CpuMeter } from './process-figures.js';
+import { CpuMeter, listenOverflows } from './process-figures.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 
 /** Where the storm happens: the node that is drained, and the nodes its clients come back to ("the load balancer"). */
@@ -59,6 +59,8 @@ export interface StormResult {
    * anything else running).
    */
   cpuCores: Record<string, number>;
+  /** Connections the kernel dropped meanwhile for a full accept queue (null: not readable here). */
+  listenOverflows: number | null;
   /** From `POST /drain` until the drained node's process exited (null: not by the deadline). */
   drainedExitMs: number | null;
   /** Clients that got a `drain` frame before the close, and how their drained sockets closed (1005: the client closed first, as told). */
@@ -347,6 +349,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     progress(`storm: draining the node with ${storming} sockets; its clients reconnect to ${cluster.survivors} nodes and sync`);
     stormStarted = true;
     const cpu = new CpuMeter(cluster.cpu);
+    const overflowsBefore = listenOverflows();
     cpu.start();
     const drainStarted = performance.now();
     deadlineAt = drainStarted + options.deadlineMs;
@@ -363,6 +366,8 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     }
     const lastSynced = Math.max(drainStarted, ...clients.flatMap((client) => (client.syncedAt === undefined ? [] : [client.syncedAt])));
     const totalMs = round(lastSynced - drainStarted, 1);
+    const overflowsAfter = listenOverflows();
+    const overflows = overflowsBefore === undefined || overflowsAfter === undefined ? null : overflowsAfter - overflowsBefore;
     const cpuCores = Object.fromEntries(Object.entries(cpu.stop()).map(([group, cores]) => [group, round(cores, 2)]));
     progress(`storm: ${clients.filter(isDone).length}/${storming} back and synced after ${totalMs} ms`);
     // Reconnects still retrying stop at the deadline.
@@ -423,6 +428,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       reconnectAndSyncMs: percentiles(inStorm.flatMap((client) => (client.syncedAt === undefined || client.drainAt === undefined ? [] : [client.syncedAt - client.drainAt]))),
       totalMs,
       cpuCores,
+      listenOverflows: overflows,
       drainedExitMs: drainedExitAt === undefined ? null : round(drainedExitAt - drainStarted, 1),
       drainFrames: inStorm.filter((client) => client.sawDrainFrame).length,
       reconnectAfterMsMax: Math.max(0, ...inStorm.map((client) => client.reconnectAfterMs)),

@@ -316,7 +316,8 @@ export function formatStorm(result: StormResult): string {
       `all back and synced ${round(result.totalMs / 1000, 2)} s after POST /drain; the drained node ` +
       (result.drainedExitMs === null ? 'had not exited when the scenario ended' : `exited ${round(result.drainedExitMs / 1000, 2)} s after it`),
     `drain frames ${result.drainFrames} (reconnectAfterMs up to ${result.reconnectAfterMsMax}); close codes of the drained sockets ${codes === '' ? '-' : codes}; connect attempts ${result.attempts} (${result.retried} clients retried); ` +
-      `sync pages ${result.syncPages} returning ${result.messagesInSync} messages`,
+      `sync pages ${result.syncPages} returning ${result.messagesInSync} messages; ` +
+      `connections dropped by the kernel for a full accept queue: ${result.listenOverflows ?? 'not readable'}`,
     table(['per client (ms)', 'count', 'p50', 'p95', 'p99', 'max'], rows),
     `cores used from POST /drain until all were synced (this machine has ${availableParallelism()}): ` +
       Object.entries(result.cpuCores)
