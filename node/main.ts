@@ -61,7 +61,7 @@ async function serve(config: NodeConfig): Promise<void> {
   const adminServer = createAdminServer(node, cpu, () => {
     drainAndExit('POST /drain');
   });
-  await Promise.all([listen(publicServer, config.port, ACCEPT_BACKLOG), listen(adminServer, config.adminPort)]);
+  await Promise.all([listen(publicServer, config.port), listen(adminServer, config.adminPort)]);
   log.info({ node: config.nodeId, port: config.port, adminPort: config.adminPort, mode: backends.mode }, 'chat node serving');
   process.on('SIGTERM', () => {
     drainAndExit('SIGTERM');
@@ -72,18 +72,14 @@ async function serve(config: NodeConfig): Promise<void> {
 }
 
 /**
- * Connections the kernel holds for the public port until the node accepts them. Node's
- * default, 511, is too few for a reconnect storm: a drained node's clients arrive together,
- * thousands within the event loop's first busy second, and each one past the queue has
- * its handshake dropped and retransmitted after 1, 2, 4… s, so it waits many seconds
- * before the node even sees it (in the bench, 1,473 overflows left 10,000 clients with no
- * upgrade for 40 s). The kernel caps this at `net.core.somaxconn` (4096 by default since
- * Linux 5.4, in each pod's network namespace).
+ * Both ports keep Node's accept backlog (511) on purpose. A longer kernel queue only holds
+ * connections longer, past their clients' patience: in the bench's storm, with clients that
+ * retry at once, a 4,096 queue left 9,273 of 10,000 clients unserved after 70 s (every
+ * connection the node reached had been given up on), where 511 served them all in 61 s.
+ * Waiting is the opening gate's job, which sheds with a 503 and drops clients that left.
  */
-const ACCEPT_BACKLOG = 65_535;
-
-async function listen(server: Server, port: number, backlog?: number): Promise<void> {
-  server.listen({ port, ...(backlog === undefined ? {} : { backlog }) });
+async function listen(server: Server, port: number): Promise<void> {
+  server.listen(port);
   await once(server, 'listening');
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type BenchSocket, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
@@ -59,11 +59,16 @@ export interface StormResult {
    * anything else running).
    */
   cpuCores: Record<string, number>;
+  /**
+   * The generator's own event-loop delay meanwhile (p50, p99, max in ms): how late it may
+   * have read what the nodes sent, and so how much of each client's time is the generator's.
+   */
+  generatorLagMs: { p50: number; p99: number; max: number };
   /** Connections the kernel dropped meanwhile for a full accept queue (null: not readable here). */
   listenOverflows: number | null;
   /** From `POST /drain` until the drained node's process exited (null: not by the deadline). */
   drainedExitMs: number | null;
-  /** Clients that got a `drain` frame before the close, and how their drained sockets closed (1005: the client closed first, as told). */
+  /** Clients that got a `drain` frame before the close, and how their drained sockets closed (1001: the node closed first; 1005 or 1006: the client did, as told). */
   drainFrames: number;
   /** The largest `reconnectAfterMs` a drain frame named (0: the node told them all to come back at once). */
   reconnectAfterMsMax: number;
@@ -106,8 +111,6 @@ export interface StormStep {
 const TIMELINE_STEP_MS = 5_000;
 /** How long the storm's end waits for acked messages still on their way before counting any as lost. */
 const SETTLE_MS = 15_000;
-/** How long a reconnecting client waits for its old socket's close handshake before dropping it. */
-const CLOSE_WAIT_MS = 1_000;
 
 /** A failed attempt's kind, for the timeline: refused by the node, timed out, or cut. */
 function failureKind(message: string): string {
@@ -152,6 +155,40 @@ function timelineOf(clients: readonly StormClient[], drainStarted: number): Stor
   }
   return steps;
 }
+
+/**
+ * Lets at most `perTurn` clients start a connect attempt per turn of the generator's event
+ * loop. Real clients each have a machine of their own; these 10,000 share one thread, and
+ * when they all came back at once (their drain frames, or their timeouts, falling due
+ * together) the generator spent seconds opening sockets in one turn while reading nothing,
+ * so the hellos it had asked for arrived "late" and its clients gave up.
+ */
+class Turnstile {
+  private readonly waiting: (() => void)[] = [];
+  private scheduled = false;
+
+  constructor(private readonly perTurn: number) {}
+
+  enter(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      for (const admit of this.waiting.splice(0, this.perTurn)) admit();
+      if (this.waiting.length > 0) this.schedule();
+    });
+  }
+}
+
+/** Connect attempts the generator starts per turn of its event loop. */
+const ATTEMPTS_PER_TURN = 50;
 
 /** One storm user's client, doing what a real client does: keep the last cursor, reconnect when drained, sync from the cursor. */
 class StormClient {
@@ -273,6 +310,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
   const clients = Array.from({ length: options.sockets }, (_, index) => new StormClient(`storm-u${index}`, index, onMessage));
   let stormStarted = false;
   const reconnects: Promise<void>[] = [];
+  const turnstile = new Turnstile(ATTEMPTS_PER_TURN);
   let deadlineAt = Number.POSITIVE_INFINITY;
 
   // As the web client does: on `drain`, wait the delay it names, drop the socket, connect again.
@@ -280,10 +318,12 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     if (client.reconnectAfterMs > 0) await sleep(client.reconnectAfterMs);
     let backoffMs = 50;
     for (;;) {
-      // The drained socket, or a new one whose sync failed, is closed before the next opens:
-      // 10,000 clients in one process would otherwise hold two sockets each and run out of
-      // descriptors (EMFILE), which clients on their own machines never do.
-      await client.socket?.close(CLOSE_WAIT_MS);
+      // The drained socket, or a new one whose sync failed, is dropped before the next opens
+      // (a close frame, then the connection, without waiting for the handshake): a client
+      // does not wait for it, and 10,000 clients in one process holding two sockets each
+      // would run out of descriptors (EMFILE), which clients on their own machines never do.
+      await client.socket?.close(0);
+      await turnstile.enter();
       const node = client.index + client.attempts;
       client.attempts += 1;
       client.firstAttemptAt ??= performance.now();
@@ -350,6 +390,8 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     stormStarted = true;
     const cpu = new CpuMeter(cluster.cpu);
     const overflowsBefore = listenOverflows();
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
     cpu.start();
     const drainStarted = performance.now();
     deadlineAt = drainStarted + options.deadlineMs;
@@ -366,6 +408,8 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     }
     const lastSynced = Math.max(drainStarted, ...clients.flatMap((client) => (client.syncedAt === undefined ? [] : [client.syncedAt])));
     const totalMs = round(lastSynced - drainStarted, 1);
+    lag.disable();
+    const generatorLagMs = { p50: round(lag.percentile(50) / 1e6, 1), p99: round(lag.percentile(99) / 1e6, 1), max: round(lag.max / 1e6, 1) };
     const overflowsAfter = listenOverflows();
     const overflows = overflowsBefore === undefined || overflowsAfter === undefined ? null : overflowsAfter - overflowsBefore;
     const cpuCores = Object.fromEntries(Object.entries(cpu.stop()).map(([group, cores]) => [group, round(cores, 2)]));
@@ -429,6 +473,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       totalMs,
       cpuCores,
       listenOverflows: overflows,
+      generatorLagMs,
       drainedExitMs: drainedExitAt === undefined ? null : round(drainedExitAt - drainStarted, 1),
       drainFrames: inStorm.filter((client) => client.sawDrainFrame).length,
       reconnectAfterMsMax: Math.max(0, ...inStorm.map((client) => client.reconnectAfterMs)),

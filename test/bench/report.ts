@@ -324,6 +324,8 @@ export function formatStorm(result: StormResult): string {
         .map(([group, cores]) => `${group} ${cores}`)
         .join(', '),
     stormServerCost(result),
+    `the generator's own event-loop delay meanwhile: p50 ${result.generatorLagMs.p50} ms, p99 ${result.generatorLagMs.p99} ms, max ${result.generatorLagMs.max} ms ` +
+      '(its clients read what the nodes sent that much later)',
     'over time (each row: what happened in the 5 s from its start, counted per client):',
     table(
       ['s after POST /drain', 'hellos', 'synced', 'failed attempts', 'median ms to connect / upgrade / hello'],

@@ -386,8 +386,17 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     progress('storm: a node drained under its clients');
     const stormNode = await startBenchNode({ ...env, CHAT_DRAIN_SPREAD_MS: String(options.storm.spreadMs) }, `bench-${id}-storm`, teardown);
     nodes.push(stormNode);
+    // A client keeps its token and presents it again when it reconnects. Minting one per
+    // attempt made the generator itself stall: thousands of retries falling due together
+    // each signed a JWT before connecting, in one turn of its event loop.
+    const tokens = new Map<string, Promise<string>>();
+    const tokenOf = (user: string): Promise<string> => {
+      const token = tokens.get(user) ?? tokenFor(user);
+      tokens.set(user, token);
+      return token;
+    };
     const openOn = async (node: NodeProcess, user: string): Promise<BenchSocket> =>
-      BenchSocket.open(`${node.wsUrl}/ws`, { authorization: `Bearer ${await tokenFor(user)}` });
+      BenchSocket.open(`${node.wsUrl}/ws`, { authorization: `Bearer ${await tokenOf(user)}` });
     figures.storm = await measureReconnectStorm(
       {
         openOnDrained: (user) => openOn(stormNode, user),
