@@ -72,10 +72,11 @@ async function serve(config: NodeConfig): Promise<void> {
 }
 
 /**
- * Both ports keep Node's accept backlog (511) on purpose. A longer kernel queue only holds
- * connections longer, past their clients' patience: in the bench's storm, with clients that
- * retry at once, a 4,096 queue left 9,273 of 10,000 clients unserved after 70 s (every
- * connection the node reached had been given up on), where 511 served them all in 61 s.
+ * The public port keeps Node's default accept backlog, 511 (the kernel caps it at
+ * `net.core.somaxconn`), on purpose. A longer kernel queue only holds connections longer,
+ * past their clients' patience: in the bench's storm (one run each), with clients that retry
+ * at once, a 4,096 queue left 9,273 of 10,000 clients unserved after 70 s, the node spending
+ * itself on connections whose clients had already left, where 511 served them all in 61 s.
  * Waiting is the opening gate's job, which sheds with a 503 and drops clients that left.
  */
 async function listen(server: Server, port: number): Promise<void> {

@@ -4,6 +4,21 @@ import WebSocket, { type RawData } from 'ws';
 /** A frame as a server sent it, loosely typed: the load generator reads a few fields. */
 export type Frame = Record<string, unknown> & { type: string };
 
+/** Why an open failed: refused (an HTTP answer instead of 101), no upgrade or no `hello` in time, closed before `hello`, or a socket error. */
+export type OpenFailureKind = 'refused' | 'no-upgrade' | 'no-hello' | 'closed' | 'error';
+
+/** An open that failed, and why; `status` is the HTTP status of a refusal. */
+export class OpenFailure extends Error {
+  constructor(
+    message: string,
+    readonly kind: OpenFailureKind,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'OpenFailure';
+  }
+}
+
 /**
  * What a scenario drives: one user's authenticated connection, speaking the chat protocol's
  * frames. A peer's client (Socket.IO, Centrifugo) is wrapped to look like this: it turns a
@@ -74,7 +89,7 @@ export class BenchSocket implements LoadSocket {
       const timer = setTimeout(() => {
         const { upgradedMs } = client.opening;
         const upgraded = upgradedMs === undefined ? 'not upgraded' : `upgraded after ${Math.round(upgradedMs)} ms`;
-        fail(new Error(`no hello from ${url} within ${timeoutMs} ms (${upgraded})`));
+        fail(new OpenFailure(`no hello from ${url} within ${timeoutMs} ms (${upgraded})`, upgradedMs === undefined ? 'no-upgrade' : 'no-hello'));
       }, timeoutMs);
       socket.on('message', (data: RawData) => {
         const receivedAt = performance.now();
@@ -84,7 +99,7 @@ export class BenchSocket implements LoadSocket {
           return;
         }
         if (frame.type !== 'hello') {
-          fail(new Error(`expected hello, got ${JSON.stringify(frame).slice(0, 200)}`));
+          fail(new OpenFailure(`expected hello, got ${JSON.stringify(frame).slice(0, 200)}`, 'error'));
           return;
         }
         clearTimeout(timer);
@@ -94,14 +109,14 @@ export class BenchSocket implements LoadSocket {
       });
       socket.on('close', (code: number) => {
         client.closeCode = code;
-        if (client.hello === undefined) fail(new Error(`socket closed with ${code} before hello`));
+        if (client.hello === undefined) fail(new OpenFailure(`socket closed with ${code} before hello`, 'closed'));
         else client.onClose(code, performance.now());
       });
       socket.on('error', (error: Error) => {
-        if (client.hello === undefined) fail(error);
+        if (client.hello === undefined) fail(new OpenFailure(error.message, 'error'));
       });
       socket.on('unexpected-response', (_request, response) => {
-        fail(new Error(`upgrade refused with HTTP ${response.statusCode ?? '?'}`));
+        fail(new OpenFailure(`upgrade refused with HTTP ${response.statusCode ?? '?'}`, 'refused', response.statusCode));
       });
     });
   }

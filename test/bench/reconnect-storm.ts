@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeAll, openMany, type BenchSocket, type Frame, type LoadSocket } from './bench-socket.js';
+import { closeAll, OpenFailure, openMany, type BenchSocket, type Frame, type LoadSocket, type OpenFailureKind } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { CpuMeter, listenOverflows } from './process-figures.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
@@ -45,13 +45,13 @@ export interface StormResult {
   /** Connection attempts in all, and clients that needed more than one. */
   attempts: number;
   retried: number;
-  /** Per client, from its `drain` frame (or close, if no drain frame came) to its first connect attempt (once its old socket has closed). */
+  /** Per client, from its `drain` frame (or close, if no drain frame came) to its first connect attempt (after it dropped its old socket and the generator gave it a turn). */
   firstAttemptMs: Percentiles;
   /** Per client, from its `drain` frame (or close, if no drain frame came) to the `hello` of its new socket. */
   reconnectMs: Percentiles;
   /** Per client, from its `drain` frame to its last sync page. */
   reconnectAndSyncMs: Percentiles;
-  /** From `POST /drain` until the last client was back and synced (or the deadline). */
+  /** From `POST /drain` until the last client was back and synced (the last that was, when some never were). */
   totalMs: number;
   /**
    * Cores each group used on average from `POST /drain` until the last client was synced, with
@@ -59,6 +59,8 @@ export interface StormResult {
    * anything else running).
    */
   cpuCores: Record<string, number>;
+  /** The span `cpuCores` was measured over. */
+  cpuSeconds: number;
   /**
    * The generator's own event-loop delay meanwhile (p50, p99, max in ms): how late it may
    * have read what the nodes sent, and so how much of each client's time is the generator's.
@@ -76,7 +78,7 @@ export interface StormResult {
   /** Per `TIMELINE_STEP_MS` since `POST /drain`: clients back, clients synced, and failed attempts by why. */
   timeline: StormStep[];
   /** The first failure message of each kind in the timeline. */
-  failureExamples: Record<string, string>;
+  failureExamples: Partial<Record<AttemptFailureKind, string>>;
   syncPages: number;
   messagesInSync: number;
   /** The direct-message load during the storm, when one ran. */
@@ -96,34 +98,39 @@ export interface StormResult {
   } | null;
 }
 
+/** Why an attempt failed: its open (OpenFailureKind; a refusal as `HTTP <status>`), or the sync on the socket it opened. */
+export type AttemptFailureKind = Exclude<OpenFailureKind, 'refused'> | `HTTP ${number}` | 'sync';
+
 /** What happened in one step of the storm, counted by when it happened. */
 export interface StormStep {
   /** The step's start, ms after `POST /drain`. */
   atMs: number;
+  /** Sockets opened (`hello` received), counting every attempt that got one. */
   hellos: number;
+  /** Clients whose sync finished. */
   synced: number;
-  /** Failed connect attempts by why: `503`, `no-upgrade` or `no-hello` in time, `closed`, `other`. */
-  failures: Record<string, number>;
+  /** Failed attempts by why. */
+  failures: Partial<Record<AttemptFailureKind, number>>;
   /** Of the hellos in this step, the median ms of each part of their opening: TCP connect, then the upgrade's answer, then `hello`. */
   openingMedianMs: { connect: number; upgrade: number; hello: number } | null;
 }
 
 const TIMELINE_STEP_MS = 5_000;
+/** How finely the generator's event-loop delay is sampled. */
+const LAG_RESOLUTION_MS = 10;
 /** How long the storm's end waits for acked messages still on their way before counting any as lost. */
 const SETTLE_MS = 15_000;
 
-/** A failed attempt's kind, for the timeline: refused by the node, timed out, or cut. */
-function failureKind(message: string): string {
-  if (message.includes('HTTP 503')) return '503';
-  if (message.includes('within')) return message.includes('not upgraded') ? 'no-upgrade' : 'no-hello';
-  if (message.includes('closed') || message.includes('not open')) return 'closed';
-  return 'other';
+/** A failed attempt's kind, for the timeline: what its open said, or its sync if the open went. */
+function failureKind(error: unknown): AttemptFailureKind {
+  if (!(error instanceof OpenFailure)) return 'sync';
+  return error.kind === 'refused' ? `HTTP ${error.status ?? 0}` : error.kind;
 }
 
 /** The storm's clients' hellos, syncs and failed attempts, counted per step since the drain. */
 function timelineOf(clients: readonly StormClient[], drainStarted: number): StormStep[] {
   const steps: StormStep[] = [];
-  const openings = new Map<StormStep, BenchSocket['opening'][]>();
+  const openings = new Map<StormStep, Required<BenchSocket['opening']>[]>();
   const stepAt = (at: number): StormStep => {
     const index = Math.max(0, Math.floor((at - drainStarted) / TIMELINE_STEP_MS));
     let step = steps[index];
@@ -134,10 +141,14 @@ function timelineOf(clients: readonly StormClient[], drainStarted: number): Stor
     return step;
   };
   for (const client of clients) {
-    if (client.backAt !== undefined) {
-      const step = stepAt(client.backAt);
+    for (const open of client.opens) {
+      const step = stepAt(open.at);
       step.hellos += 1;
-      if (client.opening !== undefined) openings.set(step, [...(openings.get(step) ?? []), client.opening]);
+      const { connectedMs, upgradedMs, helloMs } = open.opening;
+      // An open that missed a timestamp (no TCP connect seen) would make a phase up.
+      if (connectedMs !== undefined && upgradedMs !== undefined && helloMs !== undefined) {
+        openings.set(step, [...(openings.get(step) ?? []), { connectedMs, upgradedMs, helloMs }]);
+      }
     }
     if (client.syncedAt !== undefined) stepAt(client.syncedAt).synced += 1;
     for (const failure of client.failures) {
@@ -148,9 +159,9 @@ function timelineOf(clients: readonly StormClient[], drainStarted: number): Stor
   for (const [step, opened] of openings) {
     const median = (values: number[]): number => percentiles(values).p50 ?? 0;
     step.openingMedianMs = {
-      connect: median(opened.map((opening) => opening.connectedMs ?? 0)),
-      upgrade: median(opened.map((opening) => (opening.upgradedMs ?? 0) - (opening.connectedMs ?? 0))),
-      hello: median(opened.map((opening) => (opening.helloMs ?? 0) - (opening.upgradedMs ?? 0))),
+      connect: median(opened.map((opening) => opening.connectedMs)),
+      upgrade: median(opened.map((opening) => opening.upgradedMs - opening.connectedMs)),
+      hello: median(opened.map((opening) => opening.helloMs - opening.upgradedMs)),
     };
   }
   return steps;
@@ -200,11 +211,11 @@ class StormClient {
   syncedAt: number | undefined;
   attempts = 0;
   failure: string | undefined;
-  readonly failures: { at: number; kind: string; message: string }[] = [];
+  readonly failures: { at: number; kind: AttemptFailureKind; message: string }[] = [];
+  /** Every socket it opened in the storm: when its `hello` came, and how the open went. */
+  readonly opens: { at: number; opening: BenchSocket['opening'] }[] = [];
   /** When it first tried to connect again. */
   firstAttemptAt: number | undefined;
-  /** How the open of the socket it came back on went. */
-  opening: BenchSocket['opening'] | undefined;
   closeCode: number | undefined;
   sawDrainFrame = false;
   syncPages = 0;
@@ -330,14 +341,14 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       try {
         const socket = await cluster.openOnSurvivor(client.user, node);
         client.backAt = performance.now();
-        client.opening = socket.opening;
+        client.opens.push({ at: client.backAt, opening: socket.opening });
         client.attach(socket, () => undefined);
         await client.sync();
         client.syncedAt = performance.now();
         return;
       } catch (error) {
         client.failure = error instanceof Error ? error.message : String(error);
-        client.failures.push({ at: performance.now(), kind: failureKind(client.failure), message: client.failure });
+        client.failures.push({ at: performance.now(), kind: failureKind(error), message: client.failure });
         if (performance.now() + backoffMs > deadlineAt) return;
         await sleep(backoffMs * (0.5 + Math.random()));
         backoffMs = Math.min(backoffMs * 2, 2_000);
@@ -390,9 +401,10 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     stormStarted = true;
     const cpu = new CpuMeter(cluster.cpu);
     const overflowsBefore = listenOverflows();
-    const lag = monitorEventLoopDelay({ resolution: 10 });
+    const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     lag.enable();
     cpu.start();
+    const cpuStartedAt = performance.now();
     const drainStarted = performance.now();
     deadlineAt = drainStarted + options.deadlineMs;
     let drainedExitAt: number | undefined;
@@ -409,10 +421,13 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     const lastSynced = Math.max(drainStarted, ...clients.flatMap((client) => (client.syncedAt === undefined ? [] : [client.syncedAt])));
     const totalMs = round(lastSynced - drainStarted, 1);
     lag.disable();
-    const generatorLagMs = { p50: round(lag.percentile(50) / 1e6, 1), p99: round(lag.percentile(99) / 1e6, 1), max: round(lag.max / 1e6, 1) };
+    // The histogram holds each whole timer interval: less the resolution, it is the delay.
+    const delayMs = (nanoseconds: number): number => round(Math.max(0, nanoseconds / 1e6 - LAG_RESOLUTION_MS), 1);
+    const generatorLagMs = { p50: delayMs(lag.percentile(50)), p99: delayMs(lag.percentile(99)), max: delayMs(lag.max) };
     const overflowsAfter = listenOverflows();
     const overflows = overflowsBefore === undefined || overflowsAfter === undefined ? null : overflowsAfter - overflowsBefore;
     const cpuCores = Object.fromEntries(Object.entries(cpu.stop()).map(([group, cores]) => [group, round(cores, 2)]));
+    const cpuSeconds = round((performance.now() - cpuStartedAt) / 1000, 2);
     progress(`storm: ${clients.filter(isDone).length}/${storming} back and synced after ${totalMs} ms`);
     // Reconnects still retrying stop at the deadline.
     await Promise.race([Promise.all(reconnects), sleep(Math.max(0, deadlineAt - performance.now()) + 2_500)]);
@@ -472,6 +487,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       reconnectAndSyncMs: percentiles(inStorm.flatMap((client) => (client.syncedAt === undefined || client.drainAt === undefined ? [] : [client.syncedAt - client.drainAt]))),
       totalMs,
       cpuCores,
+      cpuSeconds,
       listenOverflows: overflows,
       generatorLagMs,
       drainedExitMs: drainedExitAt === undefined ? null : round(drainedExitAt - drainStarted, 1),
@@ -482,8 +498,8 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       failureExamples: Object.fromEntries(
         inStorm
           .flatMap((client) => client.failures)
-          .sort((a, b) => a.at - b.at)
-          .reverse()
+          // Newest first, so the oldest of each kind is the one kept.
+          .sort((a, b) => b.at - a.at)
           .map((failure) => [failure.kind, failure.message]),
       ),
       syncPages: inStorm.reduce((sum, client) => sum + client.syncPages, 0),

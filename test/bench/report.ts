@@ -35,8 +35,8 @@ function times(value: number | null): string {
   return value === null ? 'n/a' : `${value}x`;
 }
 
-function errorsText(errors: Record<string, number>): string {
-  const entries = Object.entries(errors);
+function errorsText(errors: Readonly<Partial<Record<string, number>>>): string {
+  const entries = Object.entries(errors).filter((entry): entry is [string, number] => entry[1] !== undefined);
   return entries.length === 0 ? '-' : entries.map(([code, count]) => `${code}:${count}`).join(' ');
 }
 
@@ -326,9 +326,9 @@ export function formatStorm(result: StormResult): string {
     stormServerCost(result),
     `the generator's own event-loop delay meanwhile: p50 ${result.generatorLagMs.p50} ms, p99 ${result.generatorLagMs.p99} ms, max ${result.generatorLagMs.max} ms ` +
       '(its clients read what the nodes sent that much later)',
-    'over time (each row: what happened in the 5 s from its start, counted per client):',
+    'over time (each row: what happened in the 5 s from its start):',
     table(
-      ['s after POST /drain', 'hellos', 'synced', 'failed attempts', 'median ms to connect / upgrade / hello'],
+      ['s after POST /drain', 'sockets opened', 'clients synced', 'failed attempts', 'median ms to connect / upgrade / hello'],
       result.timeline.map((step) => {
         const opening = step.openingMedianMs;
         const parts = opening === null ? '-' : `${opening.connect} / ${opening.upgrade} / ${opening.hello}`;
@@ -352,7 +352,7 @@ export function formatStorm(result: StormResult): string {
 function stormServerCost(result: StormResult): string {
   const serverCores = ['survivors', 'cassandra', 'redis'].reduce((sum, group) => sum + (result.cpuCores[group] ?? 0), 0);
   if (result.backAndSynced === 0 || serverCores === 0) return 'server CPU per reconnect: not measured';
-  const perClientMs = (serverCores * result.totalMs) / result.backAndSynced;
+  const perClientMs = (serverCores * result.cpuSeconds * 1000) / result.backAndSynced;
   const coresFor2s = (perClientMs * result.backAndSynced) / 2_000;
   return (
     `server CPU per client back and synced (survivors + Cassandra + Redis): ${round(perClientMs, 2)} ms; ` +

@@ -391,8 +391,13 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     // each signed a JWT before connecting, in one turn of its event loop.
     const tokens = new Map<string, Promise<string>>();
     const tokenOf = (user: string): Promise<string> => {
-      const token = tokens.get(user) ?? tokenFor(user);
-      tokens.set(user, token);
+      let token = tokens.get(user);
+      if (token === undefined) {
+        token = tokenFor(user);
+        tokens.set(user, token);
+        // A token that could not be minted is minted again next time, not failed for good.
+        token.catch(() => tokens.delete(user));
+      }
       return token;
     };
     const openOn = async (node: NodeProcess, user: string): Promise<BenchSocket> =>
