@@ -45,16 +45,13 @@ export class BenchSocket implements LoadSocket {
   /** Called once when an open socket closes (after `hello`), stamped with the generator's clock. */
   onClose: (code: number, closedAt: number) => void = () => undefined;
   closeCode: number | undefined;
-  /** How the open went, ms after it began: TCP connected, upgrade answered (101), `hello` received. */
-  readonly opening: { connectedMs?: number; upgradedMs?: number; helloMs?: number };
   private hello: Frame | undefined;
 
   private constructor(
     private readonly socket: WebSocket,
-    opening: BenchSocket['opening'],
-  ) {
-    this.opening = opening;
-  }
+    /** How the open went, ms after it began: TCP connected, upgrade answered (101), `hello` received. */
+    readonly opening: { connectedMs?: number; upgradedMs?: number; helloMs?: number },
+  ) {}
 
   /** Opens `url` with `headers` (a wss:// one trusting `ca`) and resolves once the server's `hello` arrived. */
   static open(url: string, headers: Record<string, string>, timeoutMs = 10_000, ca?: string): Promise<BenchSocket> {
@@ -84,10 +81,10 @@ export class BenchSocket implements LoadSocket {
         reject(error);
       };
       socket.once('upgrade', () => {
-        client.opening.upgradedMs = since();
+        opening.upgradedMs = since();
       });
       const timer = setTimeout(() => {
-        const { upgradedMs } = client.opening;
+        const { upgradedMs } = opening;
         const upgraded = upgradedMs === undefined ? 'not upgraded' : `upgraded after ${Math.round(upgradedMs)} ms`;
         fail(new OpenFailure(`no hello from ${url} within ${timeoutMs} ms (${upgraded})`, upgradedMs === undefined ? 'no-upgrade' : 'no-hello'));
       }, timeoutMs);
@@ -103,7 +100,7 @@ export class BenchSocket implements LoadSocket {
           return;
         }
         clearTimeout(timer);
-        client.opening.helloMs = since();
+        opening.helloMs = since();
         client.hello = frame;
         resolve(client);
       });

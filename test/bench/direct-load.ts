@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { CpuMeter, histogramMeanMs, readMetrics } from './process-figures.js';
+import { CpuMeter, histogramMeanMs, readMetrics, roundCores } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -258,10 +258,6 @@ class StepLedger {
 
 /** How long CPU is measured with the sockets open and nothing sent, as the steps' baseline. */
 const IDLE_CPU_MS = 3_000;
-
-function roundCores(cores: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(cores).map(([name, value]) => [name, round(value, 2)]));
-}
 
 /** How often the pacer wakes; sends due since the last wake go out together. */
 const PACER_TICK_MS = 2;

@@ -177,6 +177,11 @@ export async function settledMemory(metricsUrl: string, inspector: Inspector, qu
   };
 }
 
+/** Cores per group, to two decimals (as the bench reports them). */
+export function roundCores(cores: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(cores).map(([name, value]) => [name, round(value, 2)]));
+}
+
 /** Linux's USER_HZ: /proc reports CPU time in these ticks. */
 const TICKS_PER_SECOND = 100;
 

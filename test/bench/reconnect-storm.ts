@@ -3,7 +3,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, OpenFailure, openMany, type BenchSocket, type Frame, type LoadSocket, type OpenFailureKind } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { CpuMeter, listenOverflows } from './process-figures.js';
+import { CpuMeter, listenOverflows, roundCores } from './process-figures.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 
 /** Where the storm happens: the node that is drained, and the nodes its clients come back to ("the load balancer"). */
@@ -17,7 +17,7 @@ export interface StormCluster {
   drain(): Promise<void>;
   /** Resolves once the drained node's process has exited. */
   drainedExit(): Promise<void>;
-  /** Processes whose CPU the storm reports, by group. */
+  /** Processes whose CPU the storm reports, by group (`server`: the surviving chat nodes, as in the direct scenario). */
   cpu: Record<string, readonly number[]>;
 }
 
@@ -147,7 +147,9 @@ function timelineOf(clients: readonly StormClient[], drainStarted: number): Stor
       const { connectedMs, upgradedMs, helloMs } = open.opening;
       // An open that missed a timestamp (no TCP connect seen) would make a phase up.
       if (connectedMs !== undefined && upgradedMs !== undefined && helloMs !== undefined) {
-        openings.set(step, [...(openings.get(step) ?? []), { connectedMs, upgradedMs, helloMs }]);
+        const inStep = openings.get(step) ?? [];
+        inStep.push({ connectedMs, upgradedMs, helloMs });
+        openings.set(step, inStep);
       }
     }
     if (client.syncedAt !== undefined) stepAt(client.syncedAt).synced += 1;
@@ -207,13 +209,21 @@ class StormClient {
   cursor: string | number = 0;
   drainAt: number | undefined;
   reconnectAfterMs = 0;
-  backAt: number | undefined;
   syncedAt: number | undefined;
   attempts = 0;
-  failure: string | undefined;
   readonly failures: { at: number; kind: AttemptFailureKind; message: string }[] = [];
   /** Every socket it opened in the storm: when its `hello` came, and how the open went. */
   readonly opens: { at: number; opening: BenchSocket['opening'] }[] = [];
+  /** When the `hello` of its latest socket came. */
+  get backAt(): number | undefined {
+    return this.opens.at(-1)?.at;
+  }
+
+  /** Why its latest attempt failed. */
+  get failure(): string | undefined {
+    return this.failures.at(-1)?.message;
+  }
+
   /** When it first tried to connect again. */
   firstAttemptAt: number | undefined;
   closeCode: number | undefined;
@@ -340,15 +350,13 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       client.firstAttemptAt ??= performance.now();
       try {
         const socket = await cluster.openOnSurvivor(client.user, node);
-        client.backAt = performance.now();
-        client.opens.push({ at: client.backAt, opening: socket.opening });
+        client.opens.push({ at: performance.now(), opening: socket.opening });
         client.attach(socket, () => undefined);
         await client.sync();
         client.syncedAt = performance.now();
         return;
       } catch (error) {
-        client.failure = error instanceof Error ? error.message : String(error);
-        client.failures.push({ at: performance.now(), kind: failureKind(error), message: client.failure });
+        client.failures.push({ at: performance.now(), kind: failureKind(error), message: error instanceof Error ? error.message : String(error) });
         if (performance.now() + backoffMs > deadlineAt) return;
         await sleep(backoffMs * (0.5 + Math.random()));
         backoffMs = Math.min(backoffMs * 2, 2_000);
@@ -426,7 +434,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     const generatorLagMs = { p50: delayMs(lag.percentile(50)), p99: delayMs(lag.percentile(99)), max: delayMs(lag.max) };
     const overflowsAfter = listenOverflows();
     const overflows = overflowsBefore === undefined || overflowsAfter === undefined ? null : overflowsAfter - overflowsBefore;
-    const cpuCores = Object.fromEntries(Object.entries(cpu.stop()).map(([group, cores]) => [group, round(cores, 2)]));
+    const cpuCores = roundCores(cpu.stop());
     const cpuSeconds = round((performance.now() - cpuStartedAt) / 1000, 2);
     progress(`storm: ${clients.filter(isDone).length}/${storming} back and synced after ${totalMs} ms`);
     // Reconnects still retrying stop at the deadline.

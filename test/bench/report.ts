@@ -248,11 +248,15 @@ export interface Comparison {
   } | null;
 }
 
-/** Server-side cores (chat nodes + Redis + Cassandra, or the relay, or a peer's servers + Redis) per 1000 delivered msg/s. */
+/** Server-side cores of a measurement: chat nodes (or the relay, or a peer's servers) + Redis + Cassandra. */
+function serverCores(cpuCores: Record<string, number>): number {
+  return (cpuCores.server ?? 0) + (cpuCores.redis ?? 0) + (cpuCores.cassandra ?? 0);
+}
+
+/** Server-side cores per 1000 delivered msg/s. */
 export function coresPer1000(step: DirectStep): number | null {
   if (step.deliveredPerSecond === 0) return null;
-  const cores = (step.cpuCores.server ?? 0) + (step.cpuCores.redis ?? 0) + (step.cpuCores.cassandra ?? 0);
-  return round((cores / step.deliveredPerSecond) * 1000, 3);
+  return round((serverCores(step.cpuCores) / step.deliveredPerSecond) * 1000, 3);
 }
 
 export function compare(chat: DirectLoadResult, relay: DirectLoadResult, chatIdle: IdleSocketsResult | null, relayIdle: IdleSocketsResult | null): Comparison {
@@ -319,7 +323,7 @@ export function formatStorm(result: StormResult): string {
       `sync pages ${result.syncPages} returning ${result.messagesInSync} messages; ` +
       `connections dropped by the kernel for a full accept queue: ${result.listenOverflows ?? 'not readable'}`,
     table(['per client (ms)', 'count', 'p50', 'p95', 'p99', 'max'], rows),
-    `cores used from POST /drain until all were synced (this machine has ${availableParallelism()}): ` +
+    `cores used from POST /drain until all were synced (this machine has ${availableParallelism()}; server: the survivors): ` +
       Object.entries(result.cpuCores)
         .map(([group, cores]) => `${group} ${cores}`)
         .join(', '),
@@ -345,14 +349,14 @@ export function formatStorm(result: StormResult): string {
 }
 
 /**
- * What one client's reconnect and sync cost the servers (survivors, Cassandra, Redis) in
+ * What one client's reconnect and sync cost the servers (the survivors, Cassandra, Redis) in
  * CPU, and so how many cores a storm of this size would need to be over within 2 s (the
  * issue's aim): the limit beside the aim on a machine this storm keeps busy.
  */
 function stormServerCost(result: StormResult): string {
-  const serverCores = ['survivors', 'cassandra', 'redis'].reduce((sum, group) => sum + (result.cpuCores[group] ?? 0), 0);
-  if (result.backAndSynced === 0 || serverCores === 0) return 'server CPU per reconnect: not measured';
-  const perClientMs = (serverCores * result.cpuSeconds * 1000) / result.backAndSynced;
+  const cores = serverCores(result.cpuCores);
+  if (result.backAndSynced === 0 || cores === 0) return 'server CPU per reconnect: not measured';
+  const perClientMs = (cores * result.cpuSeconds * 1000) / result.backAndSynced;
   const coresFor2s = (perClientMs * result.backAndSynced) / 2_000;
   return (
     `server CPU per client back and synced (survivors + Cassandra + Redis): ${round(perClientMs, 2)} ms; ` +

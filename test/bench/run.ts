@@ -416,7 +416,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
         },
         drainedExit: () => exited(stormNode.child),
         // The drained node is not a group: it exits during the storm, and its CPU falls in `other`.
-        cpu: { survivors: pidsOf(clusterNodes), cassandra: cassandraPids, redis: redisPids, generator: [process.pid] },
+        cpu: { server: pidsOf(clusterNodes), cassandra: cassandraPids, redis: redisPids, generator: [process.pid] },
       },
       {
         sockets: options.stormSockets,
