@@ -5,10 +5,16 @@ import { EncodedFrame, type ClientConnection } from './local-sockets.js';
 /**
  * Presence watch lists of this node's sockets. The node follows a user on the bus while
  * at least one local socket watches them, and relays each change to those sockets.
+ *
+ * A socket hears a status only when it differs from the last one it was told: the node
+ * follows a user before it reads their status, so an announcement made before that read
+ * can arrive after the reply, and a user's second device announces online again; neither
+ * is a change for the watcher (PROTOCOL.md: one event per change).
  */
 export class PresenceHub {
   private readonly watchers = new Map<string, Set<ClientConnection>>();
-  private readonly watchedBy = new Map<ClientConnection, Set<string>>();
+  /** Per socket, the users it watches and the status it was last told of each (none yet: undefined). */
+  private readonly watchedBy = new Map<ClientConnection, Map<string, PresenceStatus | undefined>>();
   private channel: PresenceChannel | undefined;
 
   constructor(private readonly bus: Bus) {}
@@ -25,14 +31,18 @@ export class PresenceHub {
    */
   async watch(connection: ClientConnection, users: readonly string[]): Promise<Record<string, PresenceStatus>> {
     const wanted = new Set(users);
-    const previous = this.watchedBy.get(connection) ?? new Set<string>();
+    const previous = this.watchedBy.get(connection) ?? new Map<string, PresenceStatus | undefined>();
     const added = [...wanted].filter((user) => !previous.has(user));
-    const removed = [...previous].filter((user) => !wanted.has(user));
-    this.watchedBy.set(connection, wanted);
+    const removed = [...previous.keys()].filter((user) => !wanted.has(user));
+    const told = new Map([...wanted].map((user) => [user, previous.get(user)]));
+    this.watchedBy.set(connection, told);
     await this.channelOrFail().follow(added.filter((user) => this.addWatcher(user, connection)));
     await this.channelOrFail().unfollow(removed.filter((user) => this.removeWatcher(user, connection)));
     const online = await this.bus.routes.onlineStatus([...wanted]);
-    return Object.fromEntries([...wanted].map((user) => [user, online[user] === true ? 'online' : 'offline']));
+    const statuses = [...wanted].map((user): [string, PresenceStatus] => [user, online[user] === true ? 'online' : 'offline']);
+    // Only if this is still the socket's list: a later watch may have replaced it meanwhile.
+    if (this.watchedBy.get(connection) === told) for (const [user, status] of statuses) told.set(user, status);
+    return Object.fromEntries(statuses);
   }
 
   /** Drops a closed socket's watch list, and stops following the users no local socket watches now. */
@@ -43,7 +53,7 @@ export class PresenceHub {
 
   /** Drops a closed socket's watch list here only; returns the users no local socket watches now. */
   drop(connection: ClientConnection): string[] {
-    const users = [...(this.watchedBy.get(connection) ?? [])];
+    const users = [...(this.watchedBy.get(connection)?.keys() ?? [])];
     this.watchedBy.delete(connection);
     return users.filter((user) => this.removeWatcher(user, connection));
   }
@@ -56,8 +66,14 @@ export class PresenceHub {
   private relay(user: string, status: PresenceStatus): void {
     const watchers = this.watchers.get(user);
     if (watchers === undefined) return;
-    const frame = new EncodedFrame({ type: 'presence', user, status });
-    for (const connection of watchers) connection.send(frame);
+    let frame: EncodedFrame | undefined;
+    for (const connection of watchers) {
+      const told = this.watchedBy.get(connection);
+      if (told === undefined || told.get(user) === status) continue;
+      told.set(user, status);
+      frame ??= new EncodedFrame({ type: 'presence', user, status });
+      connection.send(frame);
+    }
   }
 
   /** True when this is the user's first local watcher (the node must start following). */
