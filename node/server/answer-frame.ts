@@ -3,6 +3,19 @@ import type { ClientConnection } from '../chat/local-sockets.js';
 import type { ClientFrame, ServerFrame } from '../protocol/frames.js';
 
 /**
+ * Frames whose only effect is their reply (or a typing hint): once the client has gone
+ * there is no one to answer, and a node taking back thousands of sockets at once would
+ * spend its store and bus reads on clients that gave up waiting. Frames that change
+ * something (a send, a group change) still run: their client may be back to ask.
+ */
+const ONLY_ANSWERED: ReadonlySet<ClientFrame['type']> = new Set(['group.members', 'groups', 'history', 'sync', 'presence.watch', 'typing']);
+
+/** True when the frame is worth running only while its socket is open. */
+export function onlyAnswered(frame: ClientFrame): boolean {
+  return ONLY_ANSWERED.has(frame.type);
+}
+
+/**
  * Runs one parsed client frame for the socket's user and returns the reply, if the
  * frame has one. `send` replies with its ack through the connection as soon as the
  * message is durable and hands its routing to `routeLater`, so it returns nothing here.

@@ -91,3 +91,41 @@ describe('a frame encoded once for many sockets', () => {
     }
   });
 });
+
+describe('frames a client left behind when it closed', () => {
+  it('are not answered when they only read, and still run when they change something', async () => {
+    const socket = new FakeSocket();
+    let registered!: () => void;
+    const ran: string[] = [];
+    const operations = {
+      sync: () => {
+        ran.push('sync');
+        return Promise.resolve({ messages: [], next: null, cursor: '0' });
+      },
+      history: () => {
+        ran.push('history');
+        return Promise.resolve({ messages: [], more: false });
+      },
+      send: () => {
+        ran.push('send');
+        return Promise.resolve({ ack: { id: message.id, ts: 1, conv: 'dm:a:b' } });
+      },
+    };
+    const node = { ...fakeNode(() => new Promise<void>((resolve) => (registered = resolve))), operations } as unknown as ChatNode;
+    const done = serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
+    for (const frame of [
+      { type: 'sync', ref: 'r1', since: '0' },
+      { type: 'send', ref: 'r2', to: { user: 'b' }, text: 'hi' },
+      { type: 'history', ref: 'r3', conv: { user: 'b' } },
+    ]) {
+      socket.emit('message', Buffer.from(JSON.stringify(frame)), false);
+    }
+    // The client gives up before its socket is registered (a storm's slow hello).
+    socket.readyState = WebSocket.CLOSED;
+    socket.emit('close');
+    registered();
+    await done;
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(ran).toEqual(['send']);
+  });
+});

@@ -8,7 +8,7 @@ import { AbuseMeter } from '../chat/rate-limit.js';
 import { CLOSE_POLICY_VIOLATION, CLOSE_TOKEN_EXPIRED, CLOSE_TRY_AGAIN_LATER } from '../protocol/close-codes.js';
 import { asChatError, ChatError } from '../protocol/errors.js';
 import { parseClientFrame, PROTOCOL_VERSION, refOf } from '../protocol/frames.js';
-import { answerFrame } from './answer-frame.js';
+import { answerFrame, onlyAnswered } from './answer-frame.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Frames of one socket waiting to be answered before the node stops reading from it. */
@@ -162,7 +162,9 @@ class SocketSession implements ClientConnection {
     }
     const text = rawText(data);
     try {
-      const reply = await answerFrame(this.node, this, parseClientFrame(text), this.routeInOrder);
+      const frame = parseClientFrame(text);
+      if (this.socket.readyState !== WebSocket.OPEN && onlyAnswered(frame)) return;
+      const reply = await answerFrame(this.node, this, frame, this.routeInOrder);
       if (reply !== undefined) this.send(reply);
     } catch (error) {
       const chatError = asChatError(error);
