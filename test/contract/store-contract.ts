@@ -298,6 +298,18 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store().sync(ned, { since: a.id, limit: 10 })).toEqual({ messages: [b, c], next: null });
       });
 
+      it('pages through a conversation whose new messages share the cursor’s day, and reaches past it when the next day has some', async () => {
+        const [sam, tia] = [fresh('sam'), fresh('tia')];
+        const sameDay = idsAt([0, 1, 2, 3, 4].map((hour) => EPOCH + hour * HOUR)).map((id) => message(id, sam, { user: tia }));
+        await append(sameDay, () => [sam, tia]);
+        const [cursor] = sameDay as [ChatMessage];
+        expect((await syncAll(tia, 2, cursor.id)).flatMap((page) => page.messages)).toEqual(sameDay.slice(1));
+        expect(await store().sync(sam, { since: cursor.id, limit: 3 })).toEqual({ messages: sameDay.slice(1, 4), next: sameDay[3]?.id });
+        const [nextDay] = idsAt([EPOCH + DAY]).map((id) => message(id, tia, { user: sam })) as [ChatMessage];
+        await append([nextDay], () => [sam, tia]);
+        expect(await store().sync(sam, { since: sameDay[2]?.id, limit: 10 })).toEqual({ messages: [...sameDay.slice(3), nextDay], next: null });
+      });
+
       it('finds the newer of two messages stored within one millisecond in reverse order', async () => {
         const [pia, rex] = [fresh('pia'), fresh('rex')];
         const [first, second] = idsAt([EPOCH, EPOCH]).map((id) => message(id, pia, { user: rex })) as [ChatMessage, ChatMessage];
