@@ -8,8 +8,8 @@ import { EncodedFrame, type ClientConnection } from './local-sockets.js';
  *
  * A socket hears a status only when it differs from the last one it was told: the node
  * follows a user before it reads their status, so an announcement made before that read
- * can arrive after the reply, and a user's second device announces online again; neither
- * is a change for the watcher (PROTOCOL.md: one event per change).
+ * can arrive after the reply, and it is no change for the watcher (PROTOCOL.md: one event
+ * per change).
  */
 export class PresenceHub {
   private readonly watchers = new Map<string, Set<ClientConnection>>();
