@@ -111,7 +111,7 @@ describe('frames a client left behind when it closed', () => {
         return Promise.resolve({ ack: { id: message.id, ts: 1, conv: 'dm:a:b' } });
       },
     };
-    const node = { ...fakeNode(() => new Promise<void>((resolve) => (registered = resolve))), operations } as unknown as ChatNode;
+    const node = Object.assign(fakeNode(() => new Promise<void>((resolve) => (registered = resolve))), { operations });
     const done = serveSocket(socket as unknown as WebSocket, { user: 'a', expiresAt: Date.now() + 60_000 }, node, limits, silent);
     for (const frame of [
       { type: 'sync', ref: 'r1', since: '0' },
