@@ -3,7 +3,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, OpenFailure, openMany, type BenchSocket, type Frame, type LoadSocket, type OpenFailureKind } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { CpuMeter, listenOverflows, roundCores } from './process-figures.js';
+import { CpuMeter, histogramCount, histogramMeanMs, listenOverflows, readMetrics, roundCores } from './process-figures.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 
 /** Where the storm happens: the node that is drained, and the nodes its clients come back to ("the load balancer"). */
@@ -19,7 +19,13 @@ export interface StormCluster {
   drainedExit(): Promise<void>;
   /** Processes whose CPU the storm reports, by group (`server`: the surviving chat nodes, as in the direct scenario). */
   cpu: Record<string, readonly number[]>;
+  /** The surviving nodes' `/metrics`, whose store timings tell what the storm asked of Cassandra. */
+  survivorMetricsUrls: readonly string[];
 }
+
+/** The store operations a socket's registration and its sync make, whose calls the storm counts. */
+const STORM_STORE_OPERATIONS = ['put_session', 'groups_of', 'sync'] as const;
+const STORE_LATENCY = 'chat_store_latency_seconds';
 
 export interface StormOptions {
   sockets: number;
@@ -75,6 +81,11 @@ export interface StormResult {
   /** The largest `reconnectAfterMs` a drain frame named (0: the node told them all to come back at once). */
   reconnectAfterMsMax: number;
   closeCodes: Record<string, number>;
+  /**
+   * Per store operation of a registration and a sync, on the survivors from `POST /drain`
+   * until all were synced: calls per client back and synced, and their mean time (ms).
+   */
+  storeOperations: Record<string, { perClient: number; meanMs: number | null }>;
   /** Per `TIMELINE_STEP_MS` since `POST /drain`: clients back, clients synced, and failed attempts by why. */
   timeline: StormStep[];
   /** The first failure message of each kind in the timeline. */
@@ -409,6 +420,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     stormStarted = true;
     const cpu = new CpuMeter(cluster.cpu);
     const overflowsBefore = listenOverflows();
+    const storeBefore = await Promise.all(cluster.survivorMetricsUrls.map(readMetrics));
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     lag.enable();
     cpu.start();
@@ -436,6 +448,15 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     const overflows = overflowsBefore === undefined || overflowsAfter === undefined ? null : overflowsAfter - overflowsBefore;
     const cpuCores = roundCores(cpu.stop());
     const cpuSeconds = round((performance.now() - cpuStartedAt) / 1000, 2);
+    const storeAfter = await Promise.all(cluster.survivorMetricsUrls.map(readMetrics));
+    const syncedClients = Math.max(1, clients.filter(isDone).length);
+    const storeOperations = Object.fromEntries(
+      STORM_STORE_OPERATIONS.map((operation) => {
+        const labels = `{operation="${operation}"}`;
+        const calls = histogramCount(storeBefore, storeAfter, STORE_LATENCY, labels);
+        return [operation, { perClient: round(calls / syncedClients, 2), meanMs: histogramMeanMs(storeBefore, storeAfter, STORE_LATENCY, labels) }];
+      }),
+    );
     progress(`storm: ${clients.filter(isDone).length}/${storming} back and synced after ${totalMs} ms`);
     // Reconnects still retrying stop at the deadline.
     await Promise.race([Promise.all(reconnects), sleep(Math.max(0, deadlineAt - performance.now()) + 2_500)]);
@@ -497,6 +518,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       cpuCores,
       cpuSeconds,
       listenOverflows: overflows,
+      storeOperations,
       generatorLagMs,
       drainedExitMs: drainedExitAt === undefined ? null : round(drainedExitAt - drainStarted, 1),
       drainFrames: inStorm.filter((client) => client.sawDrainFrame).length,

@@ -328,6 +328,10 @@ export function formatStorm(result: StormResult): string {
         .map(([group, cores]) => `${group} ${cores}`)
         .join(', '),
     stormServerCost(result),
+    'store calls on the survivors per client back and synced (mean ms each), registrations and syncs of attempts that failed included: ' +
+      Object.entries(result.storeOperations)
+        .map(([operation, { perClient, meanMs }]) => `${operation} ${perClient} (${meanMs ?? '-'} ms)`)
+        .join(', '),
     `the generator's own event-loop delay meanwhile: p50 ${result.generatorLagMs.p50} ms, p99 ${result.generatorLagMs.p99} ms, max ${result.generatorLagMs.max} ms ` +
       '(its clients read what the nodes sent that much later)',
     'over time (each row: what happened in the 5 s from its start):',

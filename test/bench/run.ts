@@ -417,6 +417,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
         drainedExit: () => exited(stormNode.child),
         // The drained node is not a group: it exits during the storm, and its CPU falls in `other`.
         cpu: { server: pidsOf(clusterNodes), cassandra: cassandraPids, redis: redisPids, generator: [process.pid] },
+        survivorMetricsUrls: clusterNodes.map((node) => `${node.adminUrl}/metrics`),
       },
       {
         sockets: options.stormSockets,
