@@ -2,19 +2,28 @@ import type { Bus, PresenceChannel } from '../bus/bus.js';
 import type { PresenceStatus } from '../protocol/frames.js';
 import { EncodedFrame, type ClientConnection } from './local-sockets.js';
 
+/** A socket's watch list: per user, the status it was last told, and what came while its reply was due. */
+interface WatchList {
+  /** Per watched user, the status the socket last heard (reply or event); undefined until the reply is out. */
+  readonly told: Map<string, PresenceStatus | undefined>;
+  /** Per user, the latest status heard while the reply was due: told after the reply if it differs. */
+  readonly early: Map<string, PresenceStatus>;
+}
+
 /**
  * Presence watch lists of this node's sockets. The node follows a user on the bus while
  * at least one local socket watches them, and relays each change to those sockets.
  *
- * A socket hears a status only when it differs from the last one it was told: the node
- * follows a user before it reads their status, so an announcement made before that read
- * can arrive after the reply, and it is no change for the watcher (PROTOCOL.md: one event
- * per change).
+ * PROTOCOL.md promises the reply, then one event per change. So events that arrive while a
+ * watch's reply is due wait for it, and a socket hears a status only when it differs from
+ * the last one it was told: the node follows a user before it reads their status, so an
+ * announcement made before that read can arrive after it, and it is no change.
  */
 export class PresenceHub {
   private readonly watchers = new Map<string, Set<ClientConnection>>();
-  /** Per socket, the users it watches and the status it was last told of each (none yet: undefined). */
-  private readonly watchedBy = new Map<ClientConnection, Map<string, PresenceStatus | undefined>>();
+  private readonly watchedBy = new Map<ClientConnection, WatchList>();
+  /** Per followed user, the subscription under way or done: a second watcher waits for it too. */
+  private readonly following = new Map<string, Promise<void>>();
   private channel: PresenceChannel | undefined;
 
   constructor(private readonly bus: Bus) {}
@@ -26,23 +35,34 @@ export class PresenceHub {
   }
 
   /**
-   * Replaces a socket's watch list and answers the watched users' current status. The
-   * node follows before it reads the status, so no change falls between the two.
+   * Replaces a socket's watch list and gives `reply` the watched users' current status,
+   * then tells the socket of any change heard meanwhile. The node follows before it reads
+   * the status, so no change falls between the two.
    */
-  async watch(connection: ClientConnection, users: readonly string[]): Promise<Record<string, PresenceStatus>> {
+  async watch(connection: ClientConnection, users: readonly string[], reply: (statuses: Record<string, PresenceStatus>) => void): Promise<void> {
     const wanted = new Set(users);
-    const previous = this.watchedBy.get(connection) ?? new Map<string, PresenceStatus | undefined>();
+    const previous = this.watchedBy.get(connection)?.told ?? new Map<string, PresenceStatus | undefined>();
+    const list: WatchList = { told: new Map([...wanted].map((user) => [user, undefined])), early: new Map() };
+    this.watchedBy.set(connection, list);
+    // Users no longer wanted stop reaching the socket now, not after the awaits below.
+    const unfollowed = [...previous.keys()].filter((user) => !wanted.has(user) && this.removeWatcher(user, connection));
     const added = [...wanted].filter((user) => !previous.has(user));
-    const removed = [...previous.keys()].filter((user) => !wanted.has(user));
-    const told = new Map([...wanted].map((user) => [user, previous.get(user)]));
-    this.watchedBy.set(connection, told);
-    await this.channelOrFail().follow(added.filter((user) => this.addWatcher(user, connection)));
-    await this.channelOrFail().unfollow(removed.filter((user) => this.removeWatcher(user, connection)));
-    const online = await this.bus.routes.onlineStatus([...wanted]);
-    const statuses = [...wanted].map((user): [string, PresenceStatus] => [user, online[user] === true ? 'online' : 'offline']);
-    // Only if this is still the socket's list: a later watch may have replaced it meanwhile.
-    if (this.watchedBy.get(connection) === told) for (const [user, status] of statuses) told.set(user, status);
-    return Object.fromEntries(statuses);
+    let online: Record<string, boolean>;
+    try {
+      await Promise.all([this.follow(added, connection), unfollowed.length > 0 ? this.channelOrFail().unfollow(unfollowed) : undefined]);
+      online = await this.bus.routes.onlineStatus([...wanted]);
+    } catch (error) {
+      // The socket is told of the failure and watches nothing; watching again starts afresh.
+      await this.forget(connection).catch(() => undefined);
+      throw error;
+    }
+    const statuses = Object.fromEntries([...wanted].map((user): [string, PresenceStatus] => [user, online[user] === true ? 'online' : 'offline']));
+    reply(statuses);
+    // A later watch may have replaced this list meanwhile; it tells its own reply.
+    if (this.watchedBy.get(connection) !== list) return;
+    for (const [user, status] of Object.entries(statuses)) list.told.set(user, status);
+    for (const [user, status] of list.early) this.tell(connection, list, user, status);
+    list.early.clear();
   }
 
   /** Drops a closed socket's watch list, and stops following the users no local socket watches now. */
@@ -53,7 +73,7 @@ export class PresenceHub {
 
   /** Drops a closed socket's watch list here only; returns the users no local socket watches now. */
   drop(connection: ClientConnection): string[] {
-    const users = [...(this.watchedBy.get(connection)?.keys() ?? [])];
+    const users = [...(this.watchedBy.get(connection)?.told.keys() ?? [])];
     this.watchedBy.delete(connection);
     return users.filter((user) => this.removeWatcher(user, connection));
   }
@@ -68,12 +88,39 @@ export class PresenceHub {
     if (watchers === undefined) return;
     let frame: EncodedFrame | undefined;
     for (const connection of watchers) {
-      const told = this.watchedBy.get(connection);
-      if (told === undefined || told.get(user) === status) continue;
-      told.set(user, status);
+      const list = this.watchedBy.get(connection);
+      if (list === undefined) continue;
+      if (list.told.has(user) && list.told.get(user) === undefined) {
+        list.early.set(user, status);
+        continue;
+      }
       frame ??= new EncodedFrame({ type: 'presence', user, status });
-      connection.send(frame);
+      this.tell(connection, list, user, status, frame);
     }
+  }
+
+  /** Sends the socket `user`'s status (as `frame`, when encoded once for many) unless it was the last it was told. */
+  private tell(connection: ClientConnection, list: WatchList, user: string, status: PresenceStatus, frame?: EncodedFrame): void {
+    if (!list.told.has(user) || list.told.get(user) === status) return;
+    list.told.set(user, status);
+    connection.send(frame ?? { type: 'presence', user, status });
+  }
+
+  /**
+   * Follows the users the socket adds, and waits until each is followed: the first local
+   * watcher of a user subscribes, later ones wait for that same subscription.
+   */
+  private async follow(users: readonly string[], connection: ClientConnection): Promise<void> {
+    const first = users.filter((user) => this.addWatcher(user, connection));
+    if (first.length > 0) {
+      const subscribed = this.channelOrFail().follow(first);
+      for (const user of first) this.following.set(user, subscribed);
+      // Its watchers' watch fails and drops them, so the next first watcher subscribes anew.
+      subscribed.catch(() => {
+        for (const user of first) if (this.following.get(user) === subscribed) this.following.delete(user);
+      });
+    }
+    await Promise.all(users.flatMap((user) => this.following.get(user) ?? []));
   }
 
   /** True when this is the user's first local watcher (the node must start following). */
@@ -89,6 +136,7 @@ export class PresenceHub {
     const set = this.watchers.get(user);
     if (set?.delete(connection) !== true || set.size > 0) return false;
     this.watchers.delete(user);
+    this.following.delete(user);
     return true;
   }
 

@@ -58,7 +58,11 @@ export async function answerFrame(
       return { type: 'sync', ref, messages: page.messages, next: page.next, cursor: page.cursor };
     }
     case 'presence.watch':
-      return { type: 'presence', ref, users: await node.presence.watch(connection, frame.users) };
+      // The hub sends the reply itself: changes heard while it was due must follow it.
+      await node.presence.watch(connection, frame.users, (users) => {
+        connection.send({ type: 'presence', ref, users });
+      });
+      return undefined;
     case 'typing':
       await ops.typing(user, frame.to, connection.session);
       return undefined;

@@ -83,7 +83,9 @@ export interface StormResult {
   closeCodes: Record<string, number>;
   /**
    * Per store operation of a registration and a sync, on the survivors from `POST /drain`
-   * until all were synced: calls per client back and synced, and their mean time (ms).
+   * until all were synced: calls per client back and synced, and their mean time (ms). The
+   * calls of failed attempts count, `put_session` also counts the survivors' heartbeat
+   * refreshes of their sessions, and `sync` counts pages.
    */
   storeOperations: Record<string, { perClient: number; meanMs: number | null }>;
   /** Per `TIMELINE_STEP_MS` since `POST /drain`: clients back, clients synced, and failed attempts by why. */

@@ -328,7 +328,8 @@ export function formatStorm(result: StormResult): string {
         .map(([group, cores]) => `${group} ${cores}`)
         .join(', '),
     stormServerCost(result),
-    'store calls on the survivors per client back and synced (mean ms each), registrations and syncs of attempts that failed included: ' +
+    'store calls on the survivors per client back and synced (mean ms each; failed attempts\' calls included, put_session also counts the survivors\' ' +
+      'session refreshes, sync counts pages): ' +
       Object.entries(result.storeOperations)
         .map(([operation, { perClient, meanMs }]) => `${operation} ${perClient} (${meanMs ?? '-'} ms)`)
         .join(', '),
