@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +19,7 @@ export async function cached(dir: string, build: (stagingDir: string) => Promise
   try {
     if (isComplete(dir)) return dir;
     const staging = `${dir}.partial`;
-    rmSync(staging, { recursive: true, force: true });
+    clearStaging(staging);
     mkdirSync(staging, { recursive: true });
     await build(staging);
     writeFileSync(`${staging}/${COMPLETE_MARK}`, new Date().toISOString());
@@ -28,6 +29,29 @@ export async function cached(dir: string, build: (stagingDir: string) => Promise
   } finally {
     release();
   }
+}
+
+/**
+ * Removes what an interrupted build left in `staging`, unmounting first whatever it left
+ * mounted there (debootstrap mounts /proc inside its target; a build killed part-way leaves
+ * it mounted, and removing the tree then fails with EBUSY).
+ */
+export function clearStaging(staging: string): void {
+  for (const target of mountsUnder(staging)) execFileSync('umount', ['--lazy', target]);
+  rmSync(staging, { recursive: true, force: true });
+}
+
+/** Mount points at or under `dir`, deepest first; none where /proc/mounts cannot be read. */
+function mountsUnder(dir: string): string[] {
+  let table: string;
+  try {
+    table = readFileSync('/proc/mounts', 'utf8');
+  } catch {
+    return [];
+  }
+  // The mount point is the second field, with spaces and other bytes written as octal escapes.
+  const points = table.split('\n').map((line) => (line.split(' ')[1] ?? '').replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))));
+  return points.filter((point) => point === dir || point.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
 }
 
 function isComplete(dir: string): boolean {

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cached } from '../../dev/env/cache.js';
+import { cached, clearStaging } from '../../dev/env/cache.js';
 import { singleNodeCassandraYaml } from '../../dev/env/cassandra.js';
 import { EnvError } from '../../dev/env/errors.js';
 import { exportLines, parsePartNames, PART_NAMES } from '../../dev/env/environment.js';
@@ -17,7 +17,8 @@ function scratchDir(): string {
   return dir;
 }
 afterEach(() => {
-  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+  // clearStaging also unmounts what a failed test left mounted there.
+  for (const dir of scratch.splice(0)) clearStaging(dir);
 });
 
 describe('the build cache', () => {
@@ -69,6 +70,24 @@ describe('the build cache', () => {
       return Promise.resolve();
     });
     expect(existsSync(join(dir, 'artifact'))).toBe(true);
+  });
+});
+
+describe('the build cache after an interrupted build', () => {
+  it('unmounts what the build left mounted in its staging folder (debootstrap\'s /proc) and builds again', async () => {
+    // A space in the path: /proc/mounts writes it as \040.
+    const dir = join(scratchDir(), 'rootfs v1');
+    const leftMounted = join(`${dir}.partial`, 'root', 'proc');
+    mkdirSync(leftMounted, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', leftMounted]);
+    const listed = leftMounted.replace(/ /g, '\\040');
+    expect(readFileSync('/proc/mounts', 'utf8')).toContain(listed);
+    await cached(dir, (staging) => {
+      writeFileSync(join(staging, 'artifact'), 'built');
+      return Promise.resolve();
+    });
+    expect(readFileSync(join(dir, 'artifact'), 'utf8')).toBe('built');
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(listed);
   });
 });
 
