@@ -33,8 +33,9 @@ export async function cached(dir: string, build: (stagingDir: string) => Promise
 
 /**
  * Removes what an interrupted build left in `staging`, unmounting first whatever it left
- * mounted there (debootstrap mounts /proc inside its target; a build killed part-way leaves
- * it mounted, and removing the tree then fails with EBUSY).
+ * mounted there (a Debian root filesystem build mounts /proc inside its tree, debootstrap
+ * and then the updates applied in a chroot; a build killed part-way leaves it mounted, and
+ * removing the tree then fails with EBUSY).
  */
 export function clearStaging(staging: string): void {
   for (const target of mountsUnder(staging)) execFileSync('umount', ['--lazy', target]);

@@ -2,12 +2,13 @@ import type { Bus, PresenceChannel } from '../bus/bus.js';
 import type { PresenceStatus } from '../protocol/frames.js';
 import { EncodedFrame, type ClientConnection } from './local-sockets.js';
 
-/** A socket's watch list: per user, the status it was last told, and what came while its reply was due. */
+/** A socket's watch list: its users, the status it was last told of each, and what came while its reply was due. */
 interface WatchList {
-  /** Per watched user, the status the socket last heard (reply or event); undefined until the reply is out. */
-  readonly told: Map<string, PresenceStatus | undefined>;
-  /** Per user, the latest status heard while the reply was due: told after the reply if it differs. */
-  readonly early: Map<string, PresenceStatus>;
+  readonly users: ReadonlySet<string>;
+  /** Per watched user, the status the socket last heard (the reply or an event since). */
+  readonly told: Map<string, PresenceStatus>;
+  /** While the reply is due, the latest status heard of each user meanwhile; null once the reply is out. */
+  early: Map<string, PresenceStatus> | null;
 }
 
 /**
@@ -41,11 +42,11 @@ export class PresenceHub {
    */
   async watch(connection: ClientConnection, users: readonly string[], reply: (statuses: Record<string, PresenceStatus>) => void): Promise<void> {
     const wanted = new Set(users);
-    const previous = this.watchedBy.get(connection)?.told ?? new Map<string, PresenceStatus | undefined>();
-    const list: WatchList = { told: new Map([...wanted].map((user) => [user, undefined])), early: new Map() };
+    const previous = this.watchedBy.get(connection)?.users ?? new Set<string>();
+    const list: WatchList = { users: wanted, told: new Map(), early: new Map() };
     this.watchedBy.set(connection, list);
     // Users no longer wanted stop reaching the socket now, not after the awaits below.
-    const unfollowed = [...previous.keys()].filter((user) => !wanted.has(user) && this.removeWatcher(user, connection));
+    const unfollowed = [...previous].filter((user) => !wanted.has(user) && this.removeWatcher(user, connection));
     const added = [...wanted].filter((user) => !previous.has(user));
     let online: Record<string, boolean>;
     try {
@@ -60,9 +61,10 @@ export class PresenceHub {
     reply(statuses);
     // A later watch may have replaced this list meanwhile; it tells its own reply.
     if (this.watchedBy.get(connection) !== list) return;
+    const early = list.early ?? new Map<string, PresenceStatus>();
+    list.early = null;
     for (const [user, status] of Object.entries(statuses)) list.told.set(user, status);
-    for (const [user, status] of list.early) this.tell(connection, list, user, status);
-    list.early.clear();
+    for (const [user, status] of early) this.tell(connection, list, user, status);
   }
 
   /** Drops a closed socket's watch list, and stops following the users no local socket watches now. */
@@ -73,7 +75,7 @@ export class PresenceHub {
 
   /** Drops a closed socket's watch list here only; returns the users no local socket watches now. */
   drop(connection: ClientConnection): string[] {
-    const users = [...(this.watchedBy.get(connection)?.told.keys() ?? [])];
+    const users = [...(this.watchedBy.get(connection)?.users ?? [])];
     this.watchedBy.delete(connection);
     return users.filter((user) => this.removeWatcher(user, connection));
   }
@@ -88,9 +90,10 @@ export class PresenceHub {
     if (watchers === undefined) return;
     let frame: EncodedFrame | undefined;
     for (const connection of watchers) {
+      // A socket in `watchers` of a user has that user in its list (watch() keeps both together).
       const list = this.watchedBy.get(connection);
       if (list === undefined) continue;
-      if (list.told.has(user) && list.told.get(user) === undefined) {
+      if (list.early !== null) {
         list.early.set(user, status);
         continue;
       }
@@ -101,7 +104,7 @@ export class PresenceHub {
 
   /** Sends the socket `user`'s status (as `frame`, when encoded once for many) unless it was the last it was told. */
   private tell(connection: ClientConnection, list: WatchList, user: string, status: PresenceStatus, frame?: EncodedFrame): void {
-    if (!list.told.has(user) || list.told.get(user) === status) return;
+    if (list.told.get(user) === status) return;
     list.told.set(user, status);
     connection.send(frame ?? { type: 'presence', user, status });
   }
@@ -114,11 +117,8 @@ export class PresenceHub {
     const first = users.filter((user) => this.addWatcher(user, connection));
     if (first.length > 0) {
       const subscribed = this.channelOrFail().follow(first);
+      // Should it fail, every watch waiting on it fails and forgets its socket, which ends the entry (removeWatcher).
       for (const user of first) this.following.set(user, subscribed);
-      // Its watchers' watch fails and drops them, so the next first watcher subscribes anew.
-      subscribed.catch(() => {
-        for (const user of first) if (this.following.get(user) === subscribed) this.following.delete(user);
-      });
     }
     await Promise.all(users.flatMap((user) => this.following.get(user) ?? []));
   }

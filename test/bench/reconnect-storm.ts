@@ -451,15 +451,15 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     const cpuCores = roundCores(cpu.stop());
     const cpuSeconds = round((performance.now() - cpuStartedAt) / 1000, 2);
     const storeAfter = await Promise.all(cluster.survivorMetricsUrls.map(readMetrics));
-    const syncedClients = Math.max(1, clients.filter(isDone).length);
+    const syncedClients = clients.filter(isDone).length;
     const storeOperations = Object.fromEntries(
       STORM_STORE_OPERATIONS.map((operation) => {
         const labels = `{operation="${operation}"}`;
         const calls = histogramCount(storeBefore, storeAfter, STORE_LATENCY, labels);
-        return [operation, { perClient: round(calls / syncedClients, 2), meanMs: histogramMeanMs(storeBefore, storeAfter, STORE_LATENCY, labels) }];
+        return [operation, { perClient: round(calls / Math.max(1, syncedClients), 2), meanMs: histogramMeanMs(storeBefore, storeAfter, STORE_LATENCY, labels) }];
       }),
     );
-    progress(`storm: ${clients.filter(isDone).length}/${storming} back and synced after ${totalMs} ms`);
+    progress(`storm: ${syncedClients}/${storming} back and synced after ${totalMs} ms`);
     // Reconnects still retrying stop at the deadline.
     await Promise.race([Promise.all(reconnects), sleep(Math.max(0, deadlineAt - performance.now()) + 2_500)]);
 

@@ -74,7 +74,7 @@ describe('the build cache', () => {
 });
 
 describe('the build cache after an interrupted build', () => {
-  it('unmounts what the build left mounted in its staging folder (debootstrap\'s /proc) and builds again', async () => {
+  it('unmounts what the build left mounted in its staging folder (a root filesystem\'s /proc) and builds again', async () => {
     // A space in the path: /proc/mounts writes it as \040.
     const dir = join(scratchDir(), 'rootfs v1');
     const leftMounted = join(`${dir}.partial`, 'root', 'proc');

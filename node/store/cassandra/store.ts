@@ -36,6 +36,12 @@ const REQUESTS_IN_FLIGHT = 1_024;
 const REMEMBERED_BUCKETS = 50_000;
 
 /** The `Store` on Cassandra (tables in schema.ts). */
+/** A conversation sync reads, with its greatest message id where a sync row records it (direct conversations). */
+interface ConversationPosition {
+  conv: string;
+  lastId?: string;
+}
+
 export class CassandraStore implements Store {
   private readonly fanOut: number;
   private readonly pageRows: number;
@@ -232,7 +238,7 @@ export class CassandraStore implements Store {
       if (since !== undefined) checkMessageId(since);
       // Both lists at once: a reconnecting client's sync waits one round trip for them, not two.
       const [direct, groups] = await Promise.all([this.userConversations(user), this.groupNames(user)]);
-      const active: { conv: string; lastId?: string }[] = [
+      const active: ConversationPosition[] = [
         ...direct.filter(({ lastId }) => since === undefined || lastId > since),
         ...groups.map((group) => ({ conv: `g:${group}` })),
       ];
@@ -362,6 +368,7 @@ export class CassandraStore implements Store {
     return this.guarded('close', () => this.client.shutdown());
   }
 
+  /** The user's groups (groupsOf without its guard, for sync to read beside the conversations). */
   private async groupNames(user: string): Promise<string[]> {
     const groups: string[] = [];
     for await (const row of this.allRows(CQL.selectGroupsOf, [user])) groups.push(text(row, 'group_name'));
@@ -369,8 +376,8 @@ export class CassandraStore implements Store {
   }
 
   /** The user's direct conversations, each with the greatest message id written to it. */
-  private async userConversations(user: string): Promise<{ conv: string; lastId: string }[]> {
-    const conversations: { conv: string; lastId: string }[] = [];
+  private async userConversations(user: string): Promise<Required<ConversationPosition>[]> {
+    const conversations: Required<ConversationPosition>[] = [];
     for await (const row of this.allRows(CQL.selectUserConversations, [user])) conversations.push({ conv: text(row, 'conv_id'), lastId: text(row, 'last_id') });
     return conversations;
   }
@@ -382,13 +389,13 @@ export class CassandraStore implements Store {
    * bucket and the bucket index need not be read: the common reconnect reads one partition.
    */
   private async messagesAfter(conv: string, after: string | undefined, wanted: number, lastId?: string): Promise<ChatMessage[]> {
-    if (after !== undefined && lastId !== undefined && bucketOfMessageId(lastId) === bucketOfMessageId(after)) {
-      const result = await this.execute(CQL.messagesOldestFirstAfter, [conv, bucketOfMessageId(after), after, wanted], READ);
+    // Buckets are whole days since the epoch, so 0 is before every message.
+    const firstBucket = after === undefined ? 0 : bucketOfMessageId(after);
+    if (after !== undefined && lastId !== undefined && bucketOfMessageId(lastId) === firstBucket) {
+      const result = await this.execute(CQL.messagesOldestFirstAfter, [conv, firstBucket, after, wanted], READ);
       return result.rows.map(this.messageOf);
     }
     const found: ChatMessage[] = [];
-    // Buckets are whole days since the epoch, so 0 is before every message.
-    const firstBucket = after === undefined ? 0 : bucketOfMessageId(after);
     for await (const bucketRow of this.allRows(CQL.bucketsOldestFirstFrom, [conv, firstBucket])) {
       const bucket = int(bucketRow, 'bucket');
       const missing = wanted - found.length;
