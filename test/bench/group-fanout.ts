@@ -24,8 +24,8 @@ export interface GroupFanoutResult {
   members: number;
   /** Nodes the members' sockets are on. */
   nodesWithMembers: number;
-  /** Nodes in the group's Redis group-nodes set (what routing fans out to). */
-  groupNodesInRedis: number;
+  /** Nodes in the group's Redis group-nodes set (what routing fans out to); null for a peer, which keeps no such set. */
+  groupNodesInRedis: number | null;
   messages: number;
   acked: number;
   deliveriesExpected: number;
@@ -65,14 +65,14 @@ export interface GroupFanoutResult {
 }
 
 /**
- * Scenario 3: a group with members on every node; counts Redis commands over an interval
+ * Scenario 3: a group with members on every node (or server of a peer); counts Redis commands over an interval
  * in which `messages` group messages are sent, minus the mean of idle intervals of the same
  * length before and after.
  */
 export async function measureGroupFanout(
   target: LoadTarget,
   redis: RedisCommandCounter,
-  groupNodesKey: (group: string) => string,
+  groupNodesKey: ((group: string) => string) | null,
   options: GroupFanoutOptions,
 ): Promise<GroupFanoutResult> {
   progress(`group: opening ${options.members} member sockets over ${target.nodeCount} nodes, ${options.concurrency} at a time`);
@@ -89,8 +89,8 @@ export async function measureGroupFanout(
       await Promise.all(others.slice(index, index + options.concurrency).map((member) => request(member, { type: 'group.join', group }, 'ok')));
     }
     const joinMs = performance.now() - joinStarted;
-    const groupNodes = await redis.members(groupNodesKey(group));
-    progress(`group ${group}: ${members.length} members on ${target.nodeCount} nodes; Redis lists ${groupNodes.length} nodes for it`);
+    const groupNodes = groupNodesKey === null ? null : await redis.members(groupNodesKey(group));
+    progress(`group ${group}: ${members.length} members on ${target.nodeCount} ${target.name} servers${groupNodes === null ? '' : `; Redis lists ${groupNodes.length} nodes for it`}`);
     await sleep(1_000);
 
     const intervalMs = Math.ceil((options.messages / options.messagesPerSecond) * 1000) + 3_000;
@@ -114,7 +114,7 @@ export async function measureGroupFanout(
       group,
       members: members.length,
       nodesWithMembers: Math.min(target.nodeCount, members.length),
-      groupNodesInRedis: groupNodes.length,
+      groupNodesInRedis: groupNodes?.length ?? null,
       messages: options.messages,
       acked: sent.acked,
       deliveriesExpected: options.messages * others.length,

@@ -180,7 +180,7 @@ export function formatGroupFanout(result: GroupFanoutResult): string {
     result.redis.idle.byCommand[name] ?? 0,
     COMMAND_ROLES[name.split('|')[0] ?? name] ?? '',
   ]);
-  const hosting = result.groupNodesInRedis;
+  const hosting = result.groupNodesInRedis ?? result.nodesWithMembers;
   const perMessage = result.redis.commandsPerMessage;
   const byCommand = result.redis.commandsPerMessageByCommand;
   // The design's own cost: one lookup of the group's nodes, one inbox entry per other node.
@@ -220,6 +220,38 @@ export function formatGroupFanout(result: GroupFanoutResult): string {
       'estimated within the histogram\'s buckets (100, 250, 500 ms, 1 s), so it can pass the generator\'s figure.',
     table(['command', 'per message', 'calls (messages)', 'calls (idle, mean)', 'what it is'], rows),
     'commands within ±0.05 per message of the idle interval (heartbeats, timers) are left out here; the JSON has them all.',
+  ].join('\n');
+}
+
+/**
+ * Scenario 3's group beside the same group on a peer (members in a room over its servers, the
+ * same generator and Redis): what each member and the last member saw, and Redis's share.
+ */
+export function formatGroupPeers(results: readonly (readonly [string, GroupFanoutResult])[]): string {
+  const rows = results.map(([target, result]) => [
+    target,
+    result.members,
+    `${result.deliveries}/${result.deliveriesExpected}`,
+    result.deliveryLatencyMs.p50,
+    result.deliveryLatencyMs.p99,
+    result.allMembersLatencyMs.p50,
+    result.allMembersLatencyMs.p99,
+    result.allMembersLatencyMs.max,
+    result.redis.commandsPerMessage,
+  ]);
+  const [first, ...others] = results;
+  const ratios =
+    first === undefined
+      ? []
+      : others.map(
+          ([target, result]) =>
+            `  ${first[0]} / ${target}: p99 to each member ${times(ratio(first[1].deliveryLatencyMs.p99, result.deliveryLatencyMs.p99))}, ` +
+            `p99 to all members ${times(ratio(first[1].allMembersLatencyMs.p99, result.allMembersLatencyMs.p99))}`,
+        );
+  return [
+    "Scenario 3's group on the peers (the same members, messages and pace, each peer on its 3 servers over the same Redis, measured after the chat nodes stopped)",
+    table(['target', 'members', 'delivered', 'each p50 ms', 'each p99', 'all p50', 'all p99', 'all max', 'redis cmds/msg'], rows),
+    ...ratios,
   ].join('\n');
 }
 

@@ -36,7 +36,8 @@
  *              client encryption) and message texts sealed at rest, against scenario 1's plaintext run
  *   peers   scenario 1's load against the peers users pick instead, on 3 servers each over the
  *           same Redis: Socket.IO with the Redis Streams adapter, Centrifugo, Centrifugo with
- *           history and recovery; printed side by side with chat and the relay (run with direct)
+ *           history and recovery; printed side by side with chat and the relay (run with direct);
+ *           with group, scenario 3's group on Socket.IO too (a room per group), beside chat's
  *   limits  what this machine's Cassandra and Redis do without a node in the way: the Cassandra
  *           writes of a direct message at full speed, raw XADD and XREAD rates
  */
@@ -49,7 +50,7 @@ import { exportsOf, startParts, stopEnvironment, type EnvironmentState, type Par
 import { removeWhenOwnerExits } from '../../dev/env/process.js';
 import { migrate, startNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 import { runDirectLoad, type DirectLoadOptions, type DirectLoadResult } from './direct-load.js';
-import { measureGroupFanout, type GroupFanoutResult } from './group-fanout.js';
+import { measureGroupFanout, type GroupFanoutOptions, type GroupFanoutResult } from './group-fanout.js';
 import { measureIdleSockets, type IdleSocketsResult } from './idle-sockets.js';
 import { measureOpenRate, type OpenRateStep } from './open-rate.js';
 import { measureReconnectStorm, type StormResult } from './reconnect-storm.js';
@@ -72,6 +73,7 @@ import {
   formatDirectLoad,
   formatDirectSteps,
   formatGroupFanout,
+  formatGroupPeers,
   formatIdleSockets,
   formatOpenRate,
   formatStorm,
@@ -226,6 +228,8 @@ interface Figures {
   comparison?: Comparison;
   peers?: {
     socketIo: DirectLoadResult | Failed;
+    /** Scenario 3's group on Socket.IO, when the group scenario ran too. */
+    socketIoGroup?: GroupFanoutResult | Failed;
     centrifugo: DirectLoadResult | Failed;
     centrifugoHistory: DirectLoadResult | Failed;
     /** chat and the relay (from scenario 1, when run) and every peer that ran, side by side. */
@@ -363,11 +367,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     // Scenario 3: back to the three nodes only.
     progress('scenario 3: group over three nodes');
     figures.scenario3 = await measureGroupFanout(chatTarget(clusterNodes), redis, (name) => `${redisKeyPrefix}group-nodes:${name}`, {
-      members: options.groupMembers,
-      messages: options.groupMessages,
-      // The generator reads every member's frame: at most 20,000 a second, at most 25 messages a second.
-      messagesPerSecond: Math.max(1, Math.min(25, Math.floor(20_000 / options.groupMembers))),
-      concurrency: 50,
+      ...groupLoad(options),
       metricsUrls: clusterNodes.map((node) => `${node.adminUrl}/metrics`),
     });
   }
@@ -467,6 +467,17 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
   };
 }
 
+/** Scenario 3's group, the same for chat and a peer. */
+function groupLoad(options: BenchOptions): GroupFanoutOptions {
+  return {
+    members: options.groupMembers,
+    messages: options.groupMessages,
+    // The generator reads every member's frame: at most 20,000 a second, at most 25 messages a second.
+    messagesPerSecond: Math.max(1, Math.min(25, Math.floor(20_000 / options.groupMembers))),
+    concurrency: 50,
+  };
+}
+
 /**
  * The peers under scenario 1's load, one after another, each on 3 servers over the bench's
  * Redis (keys of their own under this run's prefix), each stopped before the next starts.
@@ -492,6 +503,18 @@ async function runPeers(
     }
   });
 
+  const socketIoGroup = options.scenarios.has('group')
+    ? await attempt('peers: Socket.IO group', async () => {
+        progress('peers: scenario 3 on Socket.IO, a room per group');
+        const servers = await startSocketIoServers(NODE_COUNT, redisUrl, `${redisKeyPrefix}socket.io-group`);
+        try {
+          return await measureGroupFanout(socketIoTarget(servers), redis, null, groupLoad(options));
+        } finally {
+          await Promise.all(servers.map((server) => stopChild(server.child)));
+        }
+      })
+    : undefined;
+
   const launcher = new Launcher(join(services.dir, 'centrifugo'), { ownerPid: process.pid });
   teardown.add('stop the Centrifugo servers', () => launcher.stopAll());
   const runCentrifugo = (variant: CentrifugoVariant): Promise<DirectLoadResult | Failed> => {
@@ -512,7 +535,7 @@ async function runPeers(
   const ran = [scenario1?.chat, scenario1?.relay, measured(socketIo), measured(centrifugo), measured(centrifugoHistory)].filter(
     (result): result is DirectLoadResult => result !== undefined && result !== null,
   );
-  return { socketIo, centrifugo, centrifugoHistory, comparison: comparePeers(ran) };
+  return { socketIo, ...(socketIoGroup === undefined ? {} : { socketIoGroup }), centrifugo, centrifugoHistory, comparison: comparePeers(ran) };
 }
 
 /** Three nodes whose every hop is TLS and whose texts are sealed at rest, under scenario 1's load; stopped after. */
@@ -578,6 +601,14 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
   }
   if (figures.scenario2 !== undefined) sections.push(formatIdleSockets(figures.scenario2.chat, figures.scenario2.relay, IDLE_SOCKET_AIM_BYTES));
   if (figures.scenario3 !== undefined) sections.push(formatGroupFanout(figures.scenario3));
+  const socketIoGroup = figures.peers?.socketIoGroup;
+  if (socketIoGroup !== undefined) {
+    sections.push(
+      'failed' in socketIoGroup
+        ? `Scenario 3 on Socket.IO could not be measured: ${socketIoGroup.failed}`
+        : formatGroupPeers([...(figures.scenario3 === undefined ? [] : [['chat', figures.scenario3] as const]), ['socket.io', socketIoGroup] as const]),
+    );
+  }
   if (figures.opens !== undefined) sections.push(formatOpenRate(figures.opens));
   if (figures.storm !== undefined) sections.push(formatStorm(figures.storm));
   if (figures.comparison !== undefined) sections.push(formatComparison(figures.comparison));

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { DirectLoadResult, DirectStep } from '../bench/direct-load.js';
+import type { GroupFanoutResult } from '../bench/group-fanout.js';
 import type { CassandraWriteLimits } from '../bench/limits/cassandra-writes.js';
 import type { ClosedLoopResult } from '../bench/limits/closed-loop.js';
 import { formatLimits } from '../bench/limits/report.js';
 import type { RedisStreamLimits } from '../bench/limits/redis-streams.js';
 import { comparePeers, formatPeers } from '../bench/peers/report.js';
+import { formatGroupPeers } from '../bench/report.js';
 import type { Percentiles } from '../bench/statistics.js';
 
 function latency(p50: number | null, p99: number | null): Percentiles {
@@ -225,5 +227,47 @@ describe('the limits report', () => {
     expect(cassandraOnly).toContain('Peak: statements 2400 messages/s, store 2600 messages/s.');
     expect(cassandraOnly).not.toContain('Redis streams:');
     expect(formatLimits(null, null)).toBe('Limits of this machine for the design (no chat node in the way; the generator process issues the commands)');
+  });
+});
+
+/** A group run; only what the group peers' report reads differs between targets. */
+function groupRun(deliveries: number, each: Percentiles, all: Percentiles, commandsPerMessage: number): GroupFanoutResult {
+  const counts = { total: 0, byCommand: {} };
+  return {
+    group: 'g',
+    members: 1000,
+    nodesWithMembers: 3,
+    groupNodesInRedis: null,
+    messages: 10,
+    acked: 10,
+    deliveriesExpected: 9990,
+    deliveries,
+    duplicates: 0,
+    deliveryLatencyMs: each,
+    nodeDeliveryLatencyMs: null,
+    allMembersLatencyMs: all,
+    setupMs: { open: 1, join: 1 },
+    errors: {},
+    intervalMs: 8000,
+    redis: { measured: counts, idle: counts, idleBefore: counts, idleAfter: counts, commandsPerMessage, inboxEntriesPerMessage: null, commandsPerMessageByCommand: {} },
+  };
+}
+
+describe('the group peers report', () => {
+  const report = formatGroupPeers([
+    ['chat', groupRun(9990, latency(120, 300), latency(200, 350), 3.3)],
+    ['socket.io', groupRun(9980, latency(40, 100), latency(70, 140), 1)],
+  ]);
+
+  it('lines the targets up with what each member and the last member saw', () => {
+    // The ratio lines follow the table at once.
+    expect(tableRows(report, 'target').slice(0, -1)).toEqual([
+      ['chat', '1000', '9990/9990', '120', '300', '200', '350', '350', '3.3'],
+      ['socket.io', '1000', '9980/9990', '40', '100', '70', '140', '140', '1'],
+    ]);
+  });
+
+  it('divides chat’s p99s by each peer’s', () => {
+    expect(report).toContain('chat / socket.io: p99 to each member 3x, p99 to all members 2.5x');
   });
 });

@@ -27,16 +27,27 @@ function settingsFrom(env: NodeJS.ProcessEnv): Settings {
   return { redisUrl, stream };
 }
 
-/** A direct message as the load generator emits it. */
+/** A message as the load generator emits it: `to` is a room (a user's, or a group's). */
 interface SendEvent {
   to: string;
   text: string;
+  exceptSender: boolean;
 }
 
 function asSendEvent(value: unknown): SendEvent | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { to, text } = value as Record<string, unknown>;
-  return typeof to === 'string' && typeof text === 'string' ? { to, text } : undefined;
+  const { to, text, exceptSender } = value as Record<string, unknown>;
+  return typeof to === 'string' && typeof text === 'string' ? { to, text, exceptSender: exceptSender === true } : undefined;
+}
+
+function roomOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { room } = value as Record<string, unknown>;
+  return typeof room === 'string' && room !== '' ? room : undefined;
+}
+
+function replier(ack: unknown): (answer: unknown) => void {
+  return typeof ack === 'function' ? (ack as (answer: unknown) => void) : () => undefined;
 }
 
 const settings = settingsFrom(process.env);
@@ -62,14 +73,24 @@ io.on('connection', (socket) => {
     return;
   }
   void socket.join(user);
+  socket.on('join', (payload: unknown, ack: unknown) => {
+    const room = roomOf(payload);
+    const reply = replier(ack);
+    if (room === undefined) {
+      reply({ error: 'bad_request' });
+      return;
+    }
+    void socket.join(room);
+    reply({ ok: true });
+  });
   socket.on('send', (payload: unknown, ack: unknown) => {
     const event = asSendEvent(payload);
-    const reply = typeof ack === 'function' ? (ack as (answer: unknown) => void) : () => undefined;
+    const reply = replier(ack);
     if (event === undefined) {
       reply({ error: 'bad_request' });
       return;
     }
-    io.to(event.to).emit('message', { from: user, text: event.text, ts: Date.now() });
+    (event.exceptSender ? socket.to(event.to) : io.to(event.to)).emit('message', { from: user, text: event.text, ts: Date.now() });
     reply({ ok: true });
   });
 });

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import type { Frame, LoadSocket } from '../bench-socket.js';
-import { directSend } from './direct-send.js';
+import { roomRequest } from './direct-send.js';
 import { startListeningChild, type ListeningChild } from '../listening-child.js';
 import type { LoadTarget } from '../targets.js';
 
@@ -29,7 +29,10 @@ export function socketIoTarget(servers: readonly ListeningChild[]): LoadTarget {
   };
 }
 
-/** A socket.io-client socket speaking the generator's frames: `send` → emit with ack; `message` events → message frames. */
+/**
+ * A socket.io-client socket speaking the generator's frames: `send` → emit with ack, group
+ * frames → rooms (roomRequest); `message` events → message frames.
+ */
 class SocketIoLoadSocket implements LoadSocket {
   onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
 
@@ -64,11 +67,14 @@ class SocketIoLoadSocket implements LoadSocket {
   }
 
   send(frame: Record<string, unknown>): void {
-    const { ref, to, text } = directSend(frame);
-    this.socket.emit('send', { to, text }, (answer: { ok?: boolean; error?: string }) => {
+    const request = roomRequest(frame);
+    const { ref } = request;
+    const answered = (ok: { type: string; ref: string }) => (answer: { ok?: boolean; error?: string }) => {
       const at = performance.now();
-      this.onFrame(answer.ok === true ? { type: 'ack', ref } : { type: 'error', code: answer.error ?? 'unknown', ref }, at);
-    });
+      this.onFrame(answer.ok === true ? ok : { type: 'error', code: answer.error ?? 'unknown', ref }, at);
+    };
+    if (request.kind === 'join') this.socket.emit('join', { room: request.room }, answered({ type: request.reply, ref }));
+    else this.socket.emit('send', { to: request.room, text: request.text, exceptSender: request.exceptSender }, answered({ type: 'ack', ref }));
   }
 
   close(): Promise<void> {
