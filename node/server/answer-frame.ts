@@ -6,13 +6,25 @@ import type { ClientFrame, ServerFrame } from '../protocol/frames.js';
  * Frames whose only effect is their reply (or a typing hint): once the client has gone
  * there is no one to answer, and a node taking back thousands of sockets at once would
  * spend its store and bus reads on clients that gave up waiting. Frames that change
- * something (a send, a group change) still run: their client may be back to ask.
+ * something (a send, a group change) still run: their client may be back to ask. Every
+ * frame type is listed, so a new one cannot be added without this decision.
  */
-const ONLY_ANSWERED: ReadonlySet<ClientFrame['type']> = new Set(['group.members', 'groups', 'history', 'sync', 'presence.watch', 'typing']);
+const ONLY_ANSWERED: Readonly<Record<ClientFrame['type'], boolean>> = {
+  send: false,
+  'group.create': false,
+  'group.join': false,
+  'group.leave': false,
+  'group.members': true,
+  groups: true,
+  history: true,
+  sync: true,
+  'presence.watch': true,
+  typing: true,
+};
 
 /** True when the frame is worth running only while its socket is open. */
 export function onlyAnswered(frame: ClientFrame): boolean {
-  return ONLY_ANSWERED.has(frame.type);
+  return ONLY_ANSWERED[frame.type];
 }
 
 /**

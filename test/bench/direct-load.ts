@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { CpuMeter, histogramMeanMs, readMetrics, roundCores } from './process-figures.js';
+import { CpuMeter, histogramMeanMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -348,7 +348,7 @@ async function runStep(
       serverAfter.length === 0
         ? null
         : {
-            appendMessage: histogramMeanMs(serverBefore, serverAfter, 'chat_store_latency_seconds', '{operation="append_message"}'),
+            appendMessage: histogramMeanMs(serverBefore, serverAfter, STORE_LATENCY, '{operation="append_message"}'),
             busLag: histogramMeanMs(serverBefore, serverAfter, 'chat_bus_consumer_lag_seconds'),
             delivery: histogramMeanMs(serverBefore, serverAfter, 'chat_delivery_latency_seconds'),
             eventLoopP99: worstGaugeMs(serverAfter, 'nodejs_eventloop_lag_p99_seconds'),

@@ -23,6 +23,9 @@ export function metric(samples: Map<string, number>, name: string): number {
   return value;
 }
 
+/** The chat nodes' store timings (by `operation`), which the direct and storm scenarios read. */
+export const STORE_LATENCY = 'chat_store_latency_seconds';
+
 /**
  * Mean of a Prometheus histogram between two scrapes of several processes, in ms:
  * (Σ sum_after − Σ sum_before) / (Σ count_after − Σ count_before); null when nothing was observed.

@@ -3,7 +3,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, OpenFailure, openMany, type BenchSocket, type Frame, type LoadSocket, type OpenFailureKind } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { CpuMeter, histogramCount, histogramMeanMs, listenOverflows, readMetrics, roundCores } from './process-figures.js';
+import { CpuMeter, histogramCount, histogramMeanMs, listenOverflows, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 
 /** Where the storm happens: the node that is drained, and the nodes its clients come back to ("the load balancer"). */
@@ -25,7 +25,6 @@ export interface StormCluster {
 
 /** The store operations a socket's registration and its sync make, whose calls the storm counts. */
 const STORM_STORE_OPERATIONS = ['put_session', 'groups_of', 'sync'] as const;
-const STORE_LATENCY = 'chat_store_latency_seconds';
 
 export interface StormOptions {
   sockets: number;
