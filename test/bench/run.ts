@@ -63,6 +63,7 @@ import { nodeLogProblems } from './node-logs.js';
 import { exited, progress, stopChild, stopChildWhenOwnerExits, Teardown, tearDownOnSignals } from './lifecycle.js';
 import { centrifugoTarget, startCentrifugoServers, type CentrifugoVariant } from './peers/centrifugo.js';
 import { comparePeers, formatPeers, type PeerComparison } from './peers/report.js';
+import type { ListeningChild } from './listening-child.js';
 import { socketIoTarget, startSocketIoServers } from './peers/socket-io.js';
 import { Inspector } from './process-figures.js';
 import { RedisCommandCounter } from './redis-commands.js';
@@ -492,26 +493,27 @@ async function runPeers(
   teardown: Teardown,
   scenario1: Figures['scenario1'],
 ): Promise<NonNullable<Figures['peers']>> {
-  progress('peers: Socket.IO with the Redis Streams adapter');
-  const socketIo = await attempt('peers: Socket.IO', async () => {
-    const servers = await startSocketIoServers(NODE_COUNT, redisUrl, `${redisKeyPrefix}socket.io`);
-    teardown.add('stop the Socket.IO servers', () => Promise.all(servers.map((server) => stopChild(server.child))));
+  /** Runs `measure` on 3 fresh Socket.IO servers over this run's stream `stream`, stopping them after (or at teardown). */
+  const onSocketIo = async <T>(stream: string, measure: (servers: ListeningChild[]) => Promise<T>): Promise<T> => {
+    const servers = await startSocketIoServers(NODE_COUNT, redisUrl, `${redisKeyPrefix}${stream}`);
+    const stop = (): Promise<unknown> => Promise.all(servers.map((server) => stopChild(server.child)));
+    teardown.add(`stop the Socket.IO servers (${stream})`, stop);
     try {
-      return await runDirectLoad(socketIoTarget(servers), options.direct, { cpu: { server: pidsOf(servers), redis: redisPids, generator: [process.pid] }, redis });
+      return await measure(servers);
     } finally {
-      await Promise.all(servers.map((server) => stopChild(server.child)));
+      await stop();
     }
-  });
-
+  };
+  progress('peers: Socket.IO with the Redis Streams adapter');
+  const socketIo = await attempt('peers: Socket.IO', () =>
+    onSocketIo('socket.io', (servers) =>
+      runDirectLoad(socketIoTarget(servers), options.direct, { cpu: { server: pidsOf(servers), redis: redisPids, generator: [process.pid] }, redis }),
+    ),
+  );
   const socketIoGroup = options.scenarios.has('group')
-    ? await attempt('peers: Socket.IO group', async () => {
+    ? await attempt('peers: Socket.IO group', () => {
         progress('peers: scenario 3 on Socket.IO, a room per group');
-        const servers = await startSocketIoServers(NODE_COUNT, redisUrl, `${redisKeyPrefix}socket.io-group`);
-        try {
-          return await measureGroupFanout(socketIoTarget(servers), redis, null, groupLoad(options));
-        } finally {
-          await Promise.all(servers.map((server) => stopChild(server.child)));
-        }
+        return onSocketIo('socket.io-group', (servers) => measureGroupFanout(socketIoTarget(servers), redis, null, groupLoad(options)));
       })
     : undefined;
 

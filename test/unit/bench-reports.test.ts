@@ -231,39 +231,53 @@ describe('the limits report', () => {
 });
 
 /** A group run; only what the group peers' report reads differs between targets. */
-function groupRun(deliveries: number, each: Percentiles, all: Percentiles, commandsPerMessage: number): GroupFanoutResult {
-  const counts = { total: 0, byCommand: {} };
+function groupRun(
+  members: number,
+  counts: { acked: number; deliveries: number; duplicates: number; errors: Record<string, number> },
+  each: Percentiles,
+  all: Percentiles,
+  commandsPerMessage: number,
+): GroupFanoutResult {
+  const redisCounts = { total: 0, byCommand: {} };
   return {
     group: 'g',
-    members: 1000,
+    members,
     nodesWithMembers: 3,
     groupNodesInRedis: null,
     messages: 10,
-    acked: 10,
-    deliveriesExpected: 9990,
-    deliveries,
-    duplicates: 0,
+    acked: counts.acked,
+    deliveriesExpected: 10 * (members - 1),
+    deliveries: counts.deliveries,
+    duplicates: counts.duplicates,
     deliveryLatencyMs: each,
     nodeDeliveryLatencyMs: null,
     allMembersLatencyMs: all,
     setupMs: { open: 1, join: 1 },
-    errors: {},
+    errors: counts.errors,
     intervalMs: 8000,
-    redis: { measured: counts, idle: counts, idleBefore: counts, idleAfter: counts, commandsPerMessage, inboxEntriesPerMessage: null, commandsPerMessageByCommand: {} },
+    redis: {
+      measured: redisCounts,
+      idle: redisCounts,
+      idleBefore: redisCounts,
+      idleAfter: redisCounts,
+      commandsPerMessage,
+      inboxEntriesPerMessage: null,
+      commandsPerMessageByCommand: {},
+    },
   };
 }
 
 describe('the group peers report', () => {
   const report = formatGroupPeers([
-    ['chat', groupRun(9990, latency(120, 300), latency(200, 350), 3.3)],
-    ['socket.io', groupRun(9980, latency(40, 100), latency(70, 140), 1)],
+    ['chat', groupRun(1000, { acked: 10, deliveries: 9990, duplicates: 0, errors: {} }, latency(120, 300), { count: 10, p50: 200, p95: 340, p99: 350, max: 400 }, 3.3)],
+    ['socket.io', groupRun(999, { acked: 9, deliveries: 9970, duplicates: 2, errors: { unknown: 1 } }, latency(40, 100), { count: 9, p50: 70, p95: 130, p99: 140, max: 160 }, 1)],
   ]);
 
-  it('lines the targets up with what each member and the last member saw', () => {
-    // The ratio lines follow the table at once.
-    expect(tableRows(report, 'target').slice(0, -1)).toEqual([
-      ['chat', '1000', '9990/9990', '120', '300', '200', '350', '350', '3.3'],
-      ['socket.io', '1000', '9980/9990', '40', '100', '70', '140', '140', '1'],
+  it('lines the targets up with their acks, deliveries, errors and what each member and the last member saw', () => {
+    // The ratio and note lines follow the table at once.
+    expect(tableRows(report, 'target').slice(0, 2)).toEqual([
+      ['chat', '1000', '3', '10/10', '9990/9990', '0', '-', '120', '300', '200', '350', '400', '3.3'],
+      ['socket.io', '999', '3', '9/10', '9970/9980', '2', 'unknown:1', '40', '100', '70', '140', '160', '1'],
     ]);
   });
 
