@@ -1,6 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 import { startServer, stopServer, waitUntilReady, type ServerProcess } from './process.js';
+
+/** How many ports startOnFreePort tries before it gives up. */
+const PORT_ATTEMPTS = 3;
 
 /**
  * Starts the processes of one part of the environment into its own folder and remembers
@@ -42,6 +46,30 @@ export class Launcher {
     this.started.push(server);
     await waitUntilReady(server, isReady, options.timeoutMs ?? 60_000);
     return server;
+  }
+
+  /**
+   * Starts `name` listening on a port picked just before it starts, and on another when
+   * that port was taken meanwhile: the OS hands the same ephemeral ports to outgoing
+   * connections, and a control plane starting up opens many. Resolves with the port.
+   */
+  async startOnFreePort(
+    name: string,
+    command: string,
+    argsOn: (port: number) => readonly string[],
+    isReadyOn: (port: number) => () => Promise<boolean>,
+  ): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      try {
+        await this.start(name, command, argsOn(port), isReadyOn(port));
+        return port;
+      } catch (error) {
+        if (attempt >= PORT_ATTEMPTS || !(error instanceof Error) || !error.message.includes('address already in use')) throw error;
+        // It exited while starting: nothing of it is left to stop.
+        this.started.splice(this.started.findIndex((server) => server.name === name), 1);
+      }
+    }
   }
 
   /** A process this launcher started, by name. */

@@ -7,7 +7,9 @@ import { cached, clearStaging } from '../../dev/env/cache.js';
 import { singleNodeCassandraYaml } from '../../dev/env/cassandra.js';
 import { EnvError } from '../../dev/env/errors.js';
 import { exportLines, parsePartNames, PART_NAMES } from '../../dev/env/environment.js';
+import { Launcher } from '../../dev/env/launcher.js';
 import { freePort } from '../../dev/env/ports.js';
+import { answersOk } from '../../dev/env/probes.js';
 import { formatElapsed } from '../../dev/env/progress.js';
 
 const scratch: string[] = [];
@@ -146,5 +148,40 @@ describe('small helpers', () => {
     const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
     expect(new Set(ports).size).toBe(20);
     for (const port of ports) expect(port).toBeGreaterThan(1023);
+  });
+});
+
+describe('a server started on a free port', () => {
+  it('is started again on another port when the first was taken before it could listen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'launcher-'));
+    const marker = join(dir, 'tried-once');
+    // The first start fails as a Go server does when its port is taken; the second listens.
+    const script = `
+      const [port, marker] = process.argv.slice(1);
+      const fs = require('node:fs');
+      if (!fs.existsSync(marker)) {
+        fs.writeFileSync(marker, '');
+        console.error('listen tcp 127.0.0.1:' + port + ': bind: address already in use');
+        process.exit(1);
+      }
+      require('node:http').createServer((request, response) => response.end('ok')).listen(Number(port), '127.0.0.1');`;
+    const launcher = new Launcher(dir);
+    const tried: number[] = [];
+    try {
+      const port = await launcher.startOnFreePort(
+        'flaky',
+        process.execPath,
+        (candidate) => {
+          tried.push(candidate);
+          return ['-e', script, String(candidate), marker];
+        },
+        (candidate) => () => answersOk(`http://127.0.0.1:${candidate}/`),
+      );
+      expect(tried).toHaveLength(2);
+      expect(port).toBe(tried[1]);
+      expect(launcher.started.map((server) => server.name)).toEqual(['flaky']);
+    } finally {
+      await launcher.stopAll();
+    }
   });
 });

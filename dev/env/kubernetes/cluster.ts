@@ -28,9 +28,7 @@ export interface RunningKubernetes {
  * ServiceAccount exists, i.e. when a Deployment can get Ready pods.
  */
 export async function startKubernetes(binaries: KubernetesBinaries, launcher: Launcher): Promise<RunningKubernetes> {
-  const [etcdClientPort, etcdPeerPort, apiserverPort, controllerManagerPort, schedulerPort, kwokPort] = await Promise.all(
-    Array.from({ length: 6 }, () => freePort()),
-  );
+  const [etcdClientPort, etcdPeerPort, apiserverPort] = await Promise.all(Array.from({ length: 3 }, () => freePort()));
   const pki = await makeControlPlanePki(launcher.path('pki'));
 
   const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
@@ -82,14 +80,16 @@ export async function startKubernetes(binaries: KubernetesBinaries, launcher: La
   const kubeconfig = launcher.path('kubeconfig');
   writeFileSync(kubeconfig, adminKubeconfig(server, pki), { mode: 0o600 });
 
+  // Ports picked as each starts: by now etcd's and the API server's connections hold many
+  // ephemeral ports, and one picked earlier may have become one of them.
   await Promise.all([
-    launcher.start(
+    launcher.startOnFreePort(
       'kube-controller-manager',
       binaries.kubeControllerManager,
-      [
+      (port) => [
         `--kubeconfig=${kubeconfig}`,
         '--bind-address=127.0.0.1',
-        `--secure-port=${controllerManagerPort}`,
+        `--secure-port=${port}`,
         '--leader-elect=false',
         `--root-ca-file=${pki.caCert}`,
         `--service-account-private-key-file=${pki.serviceAccountKey}`,
@@ -97,34 +97,34 @@ export async function startKubernetes(binaries: KubernetesBinaries, launcher: La
         `--cluster-signing-key-file=${pki.caKey}`,
         '--profiling=false',
       ],
-      () => answersOk(`https://127.0.0.1:${controllerManagerPort}/healthz`),
+      (port) => () => answersOk(`https://127.0.0.1:${port}/healthz`),
     ),
-    launcher.start(
+    launcher.startOnFreePort(
       'kube-scheduler',
       binaries.kubeScheduler,
-      [
+      (port) => [
         `--kubeconfig=${kubeconfig}`,
         '--bind-address=127.0.0.1',
-        `--secure-port=${schedulerPort}`,
+        `--secure-port=${port}`,
         '--leader-elect=false',
         '--profiling=false',
       ],
-      () => answersOk(`https://127.0.0.1:${schedulerPort}/healthz`),
+      (port) => () => answersOk(`https://127.0.0.1:${port}/healthz`),
     ),
-    launcher.start(
+    launcher.startOnFreePort(
       'kwok',
       binaries.kwok,
-      [
+      (port) => [
         `--kubeconfig=${kubeconfig}`,
         `--config=${KWOK_STAGES}`,
-        `--server-address=127.0.0.1:${kwokPort}`,
+        `--server-address=127.0.0.1:${port}`,
         '--manage-all-nodes=true',
         // kwok renews each fake node's Lease, which is what keeps the node-lifecycle controller content.
         '--node-lease-duration-seconds=40',
         '--cidr=10.244.0.0/16',
         '--node-ip=10.240.0.1',
       ],
-      () => answersOk(`http://127.0.0.1:${kwokPort}/healthz`),
+      (port) => () => answersOk(`http://127.0.0.1:${port}/healthz`),
     ),
   ]);
 
