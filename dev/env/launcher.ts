@@ -67,7 +67,8 @@ export class Launcher {
       } catch (error) {
         if (attempt >= PORT_ATTEMPTS || !(error instanceof Error) || !error.message.includes('address already in use')) throw error;
         // It exited while starting: nothing of it is left to stop.
-        this.started.splice(this.started.findIndex((server) => server.name === name), 1);
+        const failed = this.started.findIndex((server) => server.name === name);
+        if (failed !== -1) this.started.splice(failed, 1);
       }
     }
   }

@@ -46,10 +46,6 @@ function roomOf(value: unknown): string | undefined {
   return typeof room === 'string' && room !== '' ? room : undefined;
 }
 
-function replier(ack: unknown): (answer: unknown) => void {
-  return typeof ack === 'function' ? (ack as (answer: unknown) => void) : () => undefined;
-}
-
 const settings = settingsFrom(process.env);
 const redis = new Redis(settings.redisUrl);
 redis.on('error', () => {
@@ -73,25 +69,22 @@ io.on('connection', (socket) => {
     return;
   }
   void socket.join(user);
-  socket.on('join', (payload: unknown, ack: unknown) => {
-    const room = roomOf(payload);
-    const reply = replier(ack);
-    if (room === undefined) {
-      reply({ error: 'bad_request' });
-      return;
-    }
-    void socket.join(room);
-    reply({ ok: true });
-  });
-  socket.on('send', (payload: unknown, ack: unknown) => {
-    const event = asSendEvent(payload);
-    const reply = replier(ack);
-    if (event === undefined) {
-      reply({ error: 'bad_request' });
-      return;
-    }
-    (event.exceptSender ? socket.to(event.to) : io.to(event.to)).emit('message', { from: user, text: event.text, ts: Date.now() });
-    reply({ ok: true });
+  /** Answers `event` with `{ ok: true }` once `act` ran on its parsed payload, or `bad_request` when it does not parse. */
+  const answer = <T>(event: string, parse: (payload: unknown) => T | undefined, act: (request: T) => void): void => {
+    socket.on(event, (payload: unknown, ack: unknown) => {
+      const reply = typeof ack === 'function' ? (ack as (answer: unknown) => void) : () => undefined;
+      const request = parse(payload);
+      if (request === undefined) {
+        reply({ error: 'bad_request' });
+        return;
+      }
+      act(request);
+      reply({ ok: true });
+    });
+  };
+  answer('join', roomOf, (room) => void socket.join(room));
+  answer('send', asSendEvent, (message) => {
+    (message.exceptSender ? socket.to(message.to) : io.to(message.to)).emit('message', { from: user, text: message.text, ts: Date.now() });
   });
 });
 
