@@ -222,13 +222,14 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
             }),
           )
         ).flat();
+        // Acked is not yet routed: the walk's floor passes a message only once every node saw
+        // it finished, a tick or two later. Without the wait, a quick burst ends below it.
+        await settle();
         const receiver = await connect(receiverName);
         const walk = await syncAll(receiver, 0);
         expect(walk.pages).toBeGreaterThan(1);
         expect(walk.ids).toEqual([...sent].sort());
-        const again = await syncAll(receiver, walk.cursor);
-        for (const id of again.ids) expect(sent).toContain(id);
-        expect(again.ids.length).toBeLessThan(sent.length);
+        expect((await syncAll(receiver, walk.cursor)).ids).toEqual([]);
       });
 
       it('refuses a cursor it did not make, naming the field', async () => {
