@@ -50,8 +50,8 @@ export class Launcher {
 
   /**
    * Starts `name` listening on a port picked just before it starts, and on another when
-   * that port was taken meanwhile: the OS hands the same ephemeral ports to outgoing
-   * connections, and a control plane starting up opens many. Resolves with the port.
+   * that port was taken meanwhile (by another run's server: picks are outside the ports
+   * outgoing connections get, see freePort). Resolves with the port.
    */
   async startOnFreePort(
     name: string,

@@ -1,23 +1,87 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
+/** A range of TCP ports, both ends included. */
+export interface PortRange {
+  low: number;
+  high: number;
+}
+
+/** Linux's default ephemeral range, used where /proc cannot be read. */
+const DEFAULT_EPHEMERAL: PortRange = { low: 32768, high: 60999 };
+/** Below it sit well-known services (and the ports people pick by hand for theirs). */
+const LOWEST_LISTEN_PORT = 10_000;
+/** A range narrower than this is not worth drawing from: picks would collide too often. */
+const NARROWEST_RANGE = 2_000;
+/** Draws before falling back to a port the OS picks. */
+const DRAWS = 50;
+
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago. The OS hands out ephemeral ports
- * in turn, so two runs picking ports at the same time do not get the same one.
+ * Where servers of the environment listen: a range outside the OS's ephemeral ports.
+ * The OS gives ephemeral ports to outgoing connections too, so a port that was free when
+ * picked could be some client's by the time a slow server binds it (an API server opens
+ * many connections to etcd while the control plane starts). Undefined when the ephemeral
+ * range leaves no room.
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+export function listenRange(ephemeral: PortRange): PortRange | undefined {
+  const below = { low: LOWEST_LISTEN_PORT, high: ephemeral.low - 1 };
+  const above = { low: ephemeral.high + 1, high: 65_535 };
+  const wider = below.high - below.low >= above.high - above.low ? below : above;
+  return wider.high - wider.low + 1 >= NARROWEST_RANGE ? wider : undefined;
+}
+
+/** The OS's ephemeral range, from `ip_local_port_range` ("low<TAB>high"). */
+export function parseEphemeralRange(text: string): PortRange | undefined {
+  const [low, high] = text.trim().split(/\s+/).map(Number);
+  if (low === undefined || high === undefined || !Number.isInteger(low) || !Number.isInteger(high) || low > high) return undefined;
+  return { low, high };
+}
+
+function ephemeralRange(): PortRange {
+  try {
+    return parseEphemeralRange(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')) ?? DEFAULT_EPHEMERAL;
+  } catch {
+    return DEFAULT_EPHEMERAL;
+  }
+}
+
+const range = listenRange(ephemeralRange());
+/** Ports this process has handed out: two picks of one run never coincide. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, drawn at random from outside the
+ * ephemeral range (see listenRange), so only another server can take it before it is used.
+ */
+export async function freePort(): Promise<number> {
+  for (let draw = 0; range !== undefined && draw < DRAWS; draw++) {
+    const port = range.low + Math.floor(Math.random() * (range.high - range.low + 1));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  const port = await listenOn(0);
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  handedOut.add(port);
+  return port;
+}
+
+async function canListen(port: number): Promise<boolean> {
+  return (await listenOn(port)) !== undefined;
+}
+
+/** Listens on `port` of 127.0.0.1 and closes again: the port listened on, or undefined when taken. */
+function listenOn(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => {
+      resolve(undefined);
+    });
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('no port from the OS'));
-        return;
-      }
       server.close(() => {
-        resolve(address.port);
+        resolve(address === null || typeof address === 'string' ? undefined : address.port);
       });
     });
   });

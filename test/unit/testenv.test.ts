@@ -8,7 +8,7 @@ import { singleNodeCassandraYaml } from '../../dev/env/cassandra.js';
 import { EnvError } from '../../dev/env/errors.js';
 import { exportLines, parsePartNames, PART_NAMES } from '../../dev/env/environment.js';
 import { Launcher } from '../../dev/env/launcher.js';
-import { freePort } from '../../dev/env/ports.js';
+import { freePort, listenRange, parseEphemeralRange } from '../../dev/env/ports.js';
 import { answersOk } from '../../dev/env/probes.js';
 import { formatElapsed } from '../../dev/env/progress.js';
 
@@ -144,10 +144,23 @@ describe('small helpers', () => {
     expect(formatElapsed(3_725_000)).toBe('62m05s');
   });
 
-  it('hands out distinct free loopback ports', async () => {
+  it('hands out distinct free loopback ports outside the ephemeral range', async () => {
+    const ephemeral = parseEphemeralRange(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'));
+    if (ephemeral === undefined) throw new Error('cannot read this machine’s ephemeral port range');
     const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
     expect(new Set(ports).size).toBe(20);
-    for (const port of ports) expect(port).toBeGreaterThan(1023);
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(10_000);
+      expect(port < ephemeral.low || port > ephemeral.high).toBe(true);
+    }
+  });
+
+  it('draws listening ports from the wider side of the ephemeral range, or from the OS when neither side has room', () => {
+    expect(listenRange({ low: 32768, high: 60999 })).toEqual({ low: 10_000, high: 32767 });
+    expect(listenRange({ low: 10_500, high: 40_000 })).toEqual({ low: 40_001, high: 65_535 });
+    expect(listenRange({ low: 1024, high: 65_000 })).toBeUndefined();
+    expect(parseEphemeralRange('32768\t60999\n')).toEqual({ low: 32768, high: 60999 });
+    expect(parseEphemeralRange('garbage')).toBeUndefined();
   });
 });
 
