@@ -37,7 +37,7 @@
  *   peers   scenario 1's load against the peers users pick instead, on 3 servers each over the
  *           same Redis: Socket.IO with the Redis Streams adapter, Centrifugo, Centrifugo with
  *           history and recovery; printed side by side with chat and the relay (run with direct);
- *           with group, scenario 3's group on Socket.IO too (a room per group), beside chat's
+ *           with group, scenario 3's group on each peer too (a Socket.IO room, a Centrifugo channel), beside chat's
  *   limits  what this machine's Cassandra and Redis do without a node in the way: the Cassandra
  *           writes of a direct message at full speed, raw XADD and XREAD rates
  */
@@ -61,7 +61,7 @@ import { formatLimits } from './limits/report.js';
 import { measureRedisStreams, type RedisStreamLimits } from './limits/redis-streams.js';
 import { nodeLogProblems } from './node-logs.js';
 import { exited, progress, stopChild, stopChildWhenOwnerExits, Teardown, tearDownOnSignals } from './lifecycle.js';
-import { centrifugoTarget, startCentrifugoServers, type CentrifugoVariant } from './peers/centrifugo.js';
+import { centrifugoTarget, startCentrifugoServers, type CentrifugoServers, type CentrifugoVariant } from './peers/centrifugo.js';
 import { comparePeers, formatPeers, type PeerComparison } from './peers/report.js';
 import type { ListeningChild } from './listening-child.js';
 import { socketIoTarget, startSocketIoServers } from './peers/socket-io.js';
@@ -229,8 +229,8 @@ interface Figures {
   comparison?: Comparison;
   peers?: {
     socketIo: DirectLoadResult | Failed;
-    /** Scenario 3's group on Socket.IO, when the group scenario ran too. */
-    socketIoGroup?: GroupFanoutResult | Failed;
+    /** Scenario 3's group on each peer, by the peer's name, when the group scenario ran too. */
+    groups?: Record<string, GroupFanoutResult | Failed>;
     centrifugo: DirectLoadResult | Failed;
     centrifugoHistory: DirectLoadResult | Failed;
     /** chat and the relay (from scenario 1, when run) and every peer that ran, side by side. */
@@ -510,34 +510,53 @@ async function runPeers(
       runDirectLoad(socketIoTarget(servers), options.direct, { cpu: { server: pidsOf(servers), redis: redisPids, generator: [process.pid] }, redis }),
     ),
   );
-  const socketIoGroup = options.scenarios.has('group')
-    ? await attempt('peers: Socket.IO group', () => {
-        progress('peers: scenario 3 on Socket.IO, a room per group');
-        return onSocketIo('socket.io-group', (servers) => measureGroupFanout(socketIoTarget(servers), redis, null, groupLoad(options)));
-      })
-    : undefined;
-
   const launcher = new Launcher(join(services.dir, 'centrifugo'), { ownerPid: process.pid });
   teardown.add('stop the Centrifugo servers', () => launcher.stopAll());
+  /** Runs `measure` on 3 fresh Centrifugo servers of `variant` over this run's keys `prefix`, stopping them after. */
+  const onCentrifugo = async <T>(variant: CentrifugoVariant, prefix: string, measure: (started: CentrifugoServers) => Promise<T>): Promise<T> => {
+    const started = await startCentrifugoServers(launcher, variant, NODE_COUNT, redisUrl, `${redisKeyPrefix}${prefix}`);
+    try {
+      return await measure(started);
+    } finally {
+      await launcher.stopAll();
+    }
+  };
   const runCentrifugo = (variant: CentrifugoVariant): Promise<DirectLoadResult | Failed> => {
     progress(`peers: ${variant.name}`);
-    return attempt(`peers: ${variant.name}`, async () => {
-      const started = await startCentrifugoServers(launcher, variant, NODE_COUNT, redisUrl, `${redisKeyPrefix}${variant.history ? 'centrifugo-history' : 'centrifugo'}`);
-      try {
-        const servers = started.servers.map((server) => server.process.pid);
-        return await runDirectLoad(centrifugoTarget(started), options.direct, { cpu: { server: servers, redis: redisPids, generator: [process.pid] }, redis });
-      } finally {
-        await launcher.stopAll();
-      }
-    });
+    return attempt(`peers: ${variant.name}`, () =>
+      onCentrifugo(variant, variant.name, (started) =>
+        runDirectLoad(centrifugoTarget(started), options.direct, {
+          cpu: { server: started.servers.map((server) => server.process.pid), redis: redisPids, generator: [process.pid] },
+          redis,
+        }),
+      ),
+    );
   };
-  const centrifugo = await runCentrifugo({ name: 'centrifugo', history: false });
-  const centrifugoHistory = await runCentrifugo({ name: 'centrifugo+history', history: true });
+  const plain: CentrifugoVariant = { name: 'centrifugo', history: false };
+  const withHistory: CentrifugoVariant = { name: 'centrifugo+history', history: true };
+  const centrifugo = await runCentrifugo(plain);
+  const centrifugoHistory = await runCentrifugo(withHistory);
+
+  const groups: Record<string, GroupFanoutResult | Failed> = {};
+  if (options.scenarios.has('group')) {
+    // One peer after another, each on fresh servers: scenario 3's group as each would hold it.
+    const groupOn: [string, () => Promise<GroupFanoutResult>][] = [
+      ['socket.io', () => onSocketIo('socket.io-group', (servers) => measureGroupFanout(socketIoTarget(servers), redis, null, groupLoad(options)))],
+      ...[plain, withHistory].map((variant): [string, () => Promise<GroupFanoutResult>] => [
+        variant.name,
+        () => onCentrifugo(variant, `${variant.name}-group`, (started) => measureGroupFanout(centrifugoTarget(started), redis, null, groupLoad(options))),
+      ]),
+    ];
+    for (const [peer, measure] of groupOn) {
+      progress(`peers: scenario 3 on ${peer}`);
+      groups[peer] = await attempt(`peers: ${peer} group`, measure);
+    }
+  }
 
   const ran = [scenario1?.chat, scenario1?.relay, measured(socketIo), measured(centrifugo), measured(centrifugoHistory)].filter(
     (result): result is DirectLoadResult => result !== undefined && result !== null,
   );
-  return { socketIo, ...(socketIoGroup === undefined ? {} : { socketIoGroup }), centrifugo, centrifugoHistory, comparison: comparePeers(ran) };
+  return { socketIo, ...(options.scenarios.has('group') ? { groups } : {}), centrifugo, centrifugoHistory, comparison: comparePeers(ran) };
 }
 
 /** Three nodes whose every hop is TLS and whose texts are sealed at rest, under scenario 1's load; stopped after. */
@@ -603,13 +622,12 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
   }
   if (figures.scenario2 !== undefined) sections.push(formatIdleSockets(figures.scenario2.chat, figures.scenario2.relay, IDLE_SOCKET_AIM_BYTES));
   if (figures.scenario3 !== undefined) sections.push(formatGroupFanout(figures.scenario3));
-  const socketIoGroup = figures.peers?.socketIoGroup;
-  if (socketIoGroup !== undefined) {
-    sections.push(
-      'failed' in socketIoGroup
-        ? `Scenario 3 on Socket.IO could not be measured: ${socketIoGroup.failed}`
-        : formatGroupPeers([...(figures.scenario3 === undefined ? [] : [['chat', figures.scenario3] as const]), ['socket.io', socketIoGroup] as const]),
-    );
+  const groups = Object.entries(figures.peers?.groups ?? {});
+  if (groups.length > 0) {
+    const ran = groups.flatMap(([peer, result]) => ('failed' in result ? [] : [[peer, result] as const]));
+    const failures = groups.flatMap(([peer, result]) => ('failed' in result ? [`Scenario 3 on ${peer} could not be measured: ${result.failed}`] : []));
+    const withChat = [...(figures.scenario3 === undefined ? [] : [['chat', figures.scenario3] as const]), ...ran];
+    sections.push([...(ran.length > 0 ? [formatGroupPeers(withChat)] : []), ...failures].join('\n'));
   }
   if (figures.opens !== undefined) sections.push(formatOpenRate(figures.opens));
   if (figures.storm !== undefined) sections.push(formatStorm(figures.storm));

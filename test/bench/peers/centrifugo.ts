@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { Centrifuge, State, type PublicationContext, type Subscription } from 'centrifuge';
+import { Centrifuge, State, type PublicationContext } from 'centrifuge';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { provisionCentrifugo } from '../../../dev/env/centrifugo.js';
@@ -11,7 +11,7 @@ import { answersOk } from '../../../dev/env/probes.js';
 import type { ServerProcess } from '../../../dev/env/process.js';
 import type { Frame, LoadSocket } from '../bench-socket.js';
 import type { LoadTarget } from '../targets.js';
-import { directSend } from './direct-send.js';
+import { peerRequest, replyTo, type PeerRequest } from './chat-frames.js';
 
 /**
  * Each user's personal channel: user-limited (`#` then the user id), so only that user may
@@ -29,9 +29,22 @@ import { directSend } from './direct-send.js';
  * (Redis) → recipient socket.
  */
 const NAMESPACE = 'dm';
+/**
+ * Scenario 3's groups: a channel each, which any authenticated client may subscribe to (the
+ * join) and publish into. A channel needs no creating: it exists while someone subscribes.
+ */
+const GROUP_NAMESPACE = 'grp';
 
 export function personalChannel(user: string): string {
   return `${NAMESPACE}:#${user}`;
+}
+
+function groupChannel(group: string): string {
+  return `${GROUP_NAMESPACE}:${group}`;
+}
+
+function channelOf(to: Extract<PeerRequest, { kind: 'send' }>['to']): string {
+  return 'user' in to ? personalChannel(to.user) : groupChannel(to.group);
 }
 
 export interface CentrifugoVariant {
@@ -48,6 +61,7 @@ export interface CentrifugoServers {
 
 /** The configuration of one Centrifugo server of the benchmark (Centrifugo v6's JSON format). */
 function configOf(variant: CentrifugoVariant, port: number, redisUrl: string, redisPrefix: string, secret: string): Record<string, unknown> {
+  const history = variant.history ? { history_size: 100, history_ttl: '300s', force_recovery: true } : {};
   return {
     log: { level: 'warn' },
     http_server: { address: '127.0.0.1', port },
@@ -58,12 +72,8 @@ function configOf(variant: CentrifugoVariant, port: number, redisUrl: string, re
     engine: { type: 'redis', redis: { address: [redisUrl], prefix: redisPrefix } },
     channel: {
       namespaces: [
-        {
-          name: NAMESPACE,
-          allow_user_limited_channels: true,
-          allow_publish_for_client: true,
-          ...(variant.history ? { history_size: 100, history_ttl: '300s', force_recovery: true } : {}),
-        },
+        { name: NAMESPACE, allow_user_limited_channels: true, allow_publish_for_client: true, ...history },
+        { name: GROUP_NAMESPACE, allow_subscribe_for_client: true, allow_publish_for_client: true, ...history },
       ],
     },
   };
@@ -106,32 +116,30 @@ export function centrifugoTarget(started: CentrifugoServers): LoadTarget {
   };
 }
 
-/** A centrifuge-js client speaking the generator's frames: `send` → publish (its reply is the ack); publications → message frames. */
+/**
+ * A centrifuge-js client speaking the generator's frames: `send` → publish (its reply is the
+ * ack); joining a group → subscribing to its channel; publications → message frames.
+ * Creating a group subscribes nobody: the creator sends scenario 3's messages, and chat's
+ * group messages skip the sender's socket.
+ */
 class CentrifugoLoadSocket implements LoadSocket {
   onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
 
   private constructor(
     private readonly client: Centrifuge,
-    subscription: Subscription,
-  ) {
-    subscription.on('publication', (context: PublicationContext) => {
-      const data = context.data as { text?: unknown } | null;
-      this.onFrame({ type: 'message', text: data?.text }, performance.now());
-    });
-  }
+    private readonly timeoutMs: number,
+  ) {}
 
   static async open(url: string, user: string, token: string, timeoutMs = 10_000): Promise<CentrifugoLoadSocket> {
     // The official client in Node.js: ws as its WebSocket, no browser online/offline events.
     const client = new Centrifuge(url, { token, websocket: WebSocket, networkEventTarget: null, timeout: timeoutMs });
-    const subscription = client.newSubscription(personalChannel(user));
-    const socket = new CentrifugoLoadSocket(client, subscription);
+    const socket = new CentrifugoLoadSocket(client, timeoutMs);
     client.connect();
-    subscription.subscribe();
     try {
-      await subscription.ready(timeoutMs);
+      await socket.subscribe(personalChannel(user));
     } catch (error) {
       client.disconnect();
-      throw new Error(`Centrifugo: ${user} not subscribed to ${personalChannel(user)} on ${url} within ${timeoutMs} ms: ${JSON.stringify(error)}`);
+      throw new Error(`Centrifugo: ${user} on ${url}: ${error instanceof Error ? error.message : String(error)}`);
     }
     return socket;
   }
@@ -141,16 +149,33 @@ class CentrifugoLoadSocket implements LoadSocket {
   }
 
   send(frame: Record<string, unknown>): void {
-    const { ref, to, text } = directSend(frame);
-    this.client.publish(personalChannel(to), { text }).then(
-      () => {
-        this.onFrame({ type: 'ack', ref }, performance.now());
-      },
-      (error: unknown) => {
-        const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'unknown';
-        this.onFrame({ type: 'error', code: `centrifugo_${code}`, ref }, performance.now());
-      },
-    );
+    const request = peerRequest(frame);
+    const { ref } = request;
+    const reply = (): void => {
+      this.onFrame({ type: replyTo(request), ref }, performance.now());
+    };
+    const fail = (error: unknown): void => {
+      const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'unknown';
+      this.onFrame({ type: 'error', code: `centrifugo_${code}`, ref }, performance.now());
+    };
+    if (request.kind === 'send') this.client.publish(channelOf(request.to), { text: request.text }).then(reply, fail);
+    else if (request.kind === 'join') this.subscribe(groupChannel(request.group)).then(reply, fail);
+    else queueMicrotask(reply);
+  }
+
+  /** Subscribes to `channel`, its publications becoming message frames; resolves once subscribed. */
+  private async subscribe(channel: string): Promise<void> {
+    const subscription = this.client.newSubscription(channel);
+    subscription.on('publication', (context: PublicationContext) => {
+      const data = context.data as { text?: unknown } | null;
+      this.onFrame({ type: 'message', text: data?.text }, performance.now());
+    });
+    subscription.subscribe();
+    try {
+      await subscription.ready(this.timeoutMs);
+    } catch (error) {
+      throw new Error(`not subscribed to ${channel} within ${this.timeoutMs} ms: ${JSON.stringify(error)}`);
+    }
   }
 
   close(): Promise<void> {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import type { Frame, LoadSocket } from '../bench-socket.js';
-import { roomRequest } from './direct-send.js';
+import { peerRequest, replyTo, type PeerRequest } from './chat-frames.js';
 import { startListeningChild, type ListeningChild } from '../listening-child.js';
 import type { LoadTarget } from '../targets.js';
 
@@ -30,8 +30,8 @@ export function socketIoTarget(servers: readonly ListeningChild[]): LoadTarget {
 }
 
 /**
- * A socket.io-client socket speaking the generator's frames: `send` → emit with ack, group
- * frames → rooms (roomRequest); `message` events → message frames.
+ * A socket.io-client socket speaking the generator's frames: `send` → emit with ack, creating
+ * or joining a group → joining its room; `message` events → message frames.
  */
 class SocketIoLoadSocket implements LoadSocket {
   onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
@@ -67,18 +67,29 @@ class SocketIoLoadSocket implements LoadSocket {
   }
 
   send(frame: Record<string, unknown>): void {
-    const request = roomRequest(frame);
+    const request = peerRequest(frame);
     const { ref } = request;
-    const answered = (ok: { type: string; ref: string }) => (answer: { ok?: boolean; error?: string }) => {
-      const at = performance.now();
-      this.onFrame(answer.ok === true ? ok : { type: 'error', code: answer.error ?? 'unknown', ref }, at);
+    const answered = (answer: { ok?: boolean; error?: string }): void => {
+      this.onFrame(answer.ok === true ? { type: replyTo(request), ref } : { type: 'error', code: answer.error ?? 'unknown', ref }, performance.now());
     };
-    if (request.kind === 'join') this.socket.emit('join', { room: request.room }, answered({ type: request.reply, ref }));
-    else this.socket.emit('send', { to: request.room, text: request.text, exceptSender: request.exceptSender }, answered({ type: 'ack', ref }));
+    if (request.kind === 'send') this.socket.emit('send', sendEvent(request.to, request.text), answered);
+    else this.socket.emit('join', { room: groupRoom(request.group) }, answered);
   }
 
   close(): Promise<void> {
     this.socket.disconnect();
     return Promise.resolve();
   }
+}
+
+/**
+ * A group's members are the sockets in the room `g:<group>` (user ids hold no ':', so no
+ * user's own room has that name). A group message skips the sender's socket, as chat's does.
+ */
+function groupRoom(group: string): string {
+  return `g:${group}`;
+}
+
+function sendEvent(to: Extract<PeerRequest, { kind: 'send' }>['to'], text: string): { to: string; text: string; exceptSender: boolean } {
+  return 'user' in to ? { to: to.user, text, exceptSender: false } : { to: groupRoom(to.group), text, exceptSender: true };
 }
