@@ -409,11 +409,12 @@ function stormServerCost(result: StormResult): string {
 /** Socket opening rate on one process, chat beside the relay. */
 export function formatOpenRate(steps: readonly OpenRateStep[]): string {
   return [
-    'Socket opening rate on one process (chat: JWT in the Authorization header, verified, session registered, hello received; relay: no auth, hello received)',
+    'Socket opening rate on one process (chat: JWT in the Authorization header, verified, session registered, hello received; relay: no auth, hello received; ' +
+      "with peers, one server of each: Socket.IO's handshake answered, no auth; Centrifugo's JWT verified and the user's personal channel subscribed)",
     table(
       ['target', 'in flight', 'opened', 'failed', 'opens/s', 'open p50 ms', 'p95', 'p99', 'max'],
       steps.map((step) => [step.target, step.concurrency, step.opened, step.failures, step.opensPerSecond, step.openMs.p50, step.openMs.p95, step.openMs.p99, step.openMs.max]),
     ),
-    'opens/s = sockets opened / time for the whole batch; sockets closed after each row; the chat time includes minting the JWT in the generator.',
+    'opens/s = sockets opened / time for the whole batch; sockets closed after each row; the chat and Centrifugo times include minting the JWT in the generator.',
   ].join('\n');
 }

@@ -31,7 +31,7 @@
  *              to all members, Redis commands per group message against the number of nodes hosting members
  *   storm   a node holding many sockets is drained; its clients reconnect to the others and sync from their
  *           cursors (per-client and total times, failures) while a light direct load checks no acked message is lost
- *   opens   sockets opened per second on one node, against the relay
+ *   opens   sockets opened per second on one node, against the relay (with peers, on one server of each peer too)
  *   tls     4. scenario 1 again on three nodes with every hop over TLS (wss://, rediss://, Cassandra
  *              client encryption) and message texts sealed at rest, against scenario 1's plaintext run
  *   peers   scenario 1's load against the peers users pick instead, on 3 servers each over the
@@ -231,6 +231,8 @@ interface Figures {
     socketIo: DirectLoadResult | Failed;
     /** Scenario 3's group on each peer, by the peer's name, when the group scenario ran too. */
     groups?: Record<string, GroupFanoutResult | Failed>;
+    /** The opening rate on one server of each peer, by the peer's name, when the opens scenario ran too. */
+    opens?: Record<string, OpenRateStep[] | Failed>;
     centrifugo: DirectLoadResult | Failed;
     centrifugoHistory: DirectLoadResult | Failed;
     /** chat and the relay (from scenario 1, when run) and every peer that ran, side by side. */
@@ -375,9 +377,9 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
 
   if (scenarios.has('opens')) {
     progress('opens: socket opening rate on one node, then on the relay');
-    const chatOpens = await measureOpenRate(chatTarget(clusterNodes.slice(0, 1)), options.openSockets, [10, 100]);
+    const chatOpens = await measureOpenRate(chatTarget(clusterNodes.slice(0, 1)), options.openSockets, OPENS_IN_FLIGHT);
     const opensRelay = await startBenchRelay(process.env, teardown);
-    const relayOpens = await measureOpenRate(relayTarget(opensRelay), options.openSockets, [10, 100]);
+    const relayOpens = await measureOpenRate(relayTarget(opensRelay), options.openSockets, OPENS_IN_FLIGHT);
     await stopChild(opensRelay.child);
     figures.opens = [...chatOpens, ...relayOpens];
   }
@@ -468,6 +470,9 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
   };
 }
 
+/** The opening scenario's rows: connects in flight at once. */
+const OPENS_IN_FLIGHT = [10, 100];
+
 /** Scenario 3's group, the same for chat and a peer. */
 function groupLoad(options: BenchOptions): GroupFanoutOptions {
   return {
@@ -553,10 +558,32 @@ async function runPeers(
     }
   }
 
+  const opens: Record<string, OpenRateStep[] | Failed> = {};
+  if (options.scenarios.has('opens')) {
+    const opensOn: [string, () => Promise<OpenRateStep[]>][] = [
+      ['socket.io', () => onSocketIo('socket.io-opens', (servers) => measureOpenRate(socketIoTarget(servers), options.openSockets, OPENS_IN_FLIGHT))],
+      ...[plain, withHistory].map((variant): [string, () => Promise<OpenRateStep[]>] => [
+        variant.name,
+        () => onCentrifugo(variant, `${variant.name}-opens`, (started) => measureOpenRate(centrifugoTarget(started), options.openSockets, OPENS_IN_FLIGHT)),
+      ]),
+    ];
+    for (const [peer, measure] of opensOn) {
+      progress(`peers: opening rate on one ${peer} server`);
+      opens[peer] = await attempt(`peers: ${peer} opens`, measure);
+    }
+  }
+
   const ran = [scenario1?.chat, scenario1?.relay, measured(socketIo), measured(centrifugo), measured(centrifugoHistory)].filter(
     (result): result is DirectLoadResult => result !== undefined && result !== null,
   );
-  return { socketIo, ...(options.scenarios.has('group') ? { groups } : {}), centrifugo, centrifugoHistory, comparison: comparePeers(ran) };
+  return {
+    socketIo,
+    ...(options.scenarios.has('group') ? { groups } : {}),
+    ...(options.scenarios.has('opens') ? { opens } : {}),
+    centrifugo,
+    centrifugoHistory,
+    comparison: comparePeers(ran),
+  };
 }
 
 /** Three nodes whose every hop is TLS and whose texts are sealed at rest, under scenario 1's load; stopped after. */
@@ -629,7 +656,12 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
     const withChat = [...(figures.scenario3 === undefined ? [] : [['chat', figures.scenario3] as const]), ...ran];
     sections.push([...(ran.length > 0 ? [formatGroupPeers(withChat)] : []), ...failures].join('\n'));
   }
-  if (figures.opens !== undefined) sections.push(formatOpenRate(figures.opens));
+  const peerOpens = Object.entries(figures.peers?.opens ?? {});
+  if (figures.opens !== undefined || peerOpens.length > 0) {
+    const steps = [...(figures.opens ?? []), ...peerOpens.flatMap(([, result]) => ('failed' in result ? [] : result))];
+    const failures = peerOpens.flatMap(([peer, result]) => ('failed' in result ? [`Opening on ${peer} could not be measured: ${result.failed}`] : []));
+    sections.push([formatOpenRate(steps), ...failures].join('\n'));
+  }
   if (figures.storm !== undefined) sections.push(formatStorm(figures.storm));
   if (figures.comparison !== undefined) sections.push(formatComparison(figures.comparison));
   const { peers, limits } = figures;
