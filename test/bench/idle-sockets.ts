@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { settledMemory, type Inspector, type MemorySample } from './process-figures.js';
+import type { MemorySample } from './process-figures.js';
 import { round } from './statistics.js';
 import type { LoadTarget } from './targets.js';
 
-/** A server process measured for memory: where its metrics are, and its inspector for GC. */
+/** A server process measured for memory. */
 export interface MeasuredServer {
   target: LoadTarget;
-  metricsUrl: string;
-  inspector: Inspector;
+  /** Its memory once settled (a forced full GC first), after waiting `quietMs`. */
+  memory: (quietMs?: number) => Promise<MemorySample>;
   /** The server's own count of open sockets, when it reports one; waited for before measuring. */
   connections?: () => Promise<number>;
 }
@@ -38,20 +38,20 @@ export interface IdleSocketsResult {
  */
 export async function measureIdleSockets(server: MeasuredServer, count: number, concurrency: number): Promise<IdleSocketsResult> {
   const name = server.target.name;
-  const baseline = await settledMemory(server.metricsUrl, server.inspector);
+  const baseline = await server.memory();
   progress(`${name}: opening ${count} idle sockets (${concurrency} at a time)`);
   const opened = await openMany(count, concurrency, (index) => server.target.open(`idle-${index}`, 0), Math.ceil(count * 0.05));
   const { sockets } = opened;
   let loaded: MemorySample;
   try {
     await waitForConnections(server, sockets.length);
-    loaded = await settledMemory(server.metricsUrl, server.inspector, 3_000);
+    loaded = await server.memory(3_000);
   } finally {
     progress(`${name}: closing ${sockets.length} idle sockets`);
     await closeAll(sockets);
   }
   await waitForConnections(server, 0);
-  const afterClose = await settledMemory(server.metricsUrl, server.inspector, 3_000);
+  const afterClose = await server.memory(3_000);
   const per = (delta: number): number => (sockets.length === 0 ? 0 : Math.round(delta / sockets.length));
   return {
     target: name,

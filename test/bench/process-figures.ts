@@ -103,20 +103,25 @@ export interface MemorySample {
   externalBytes: number;
 }
 
+/** `env` with Node.js's inspector on a free loopback port (Inspector.attach finds it in the process's stderr). */
+export function withInspector(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, '--inspect=127.0.0.1:0'].filter((part) => part !== undefined && part !== '').join(' ') };
+}
+
 /**
  * The inspector of a Node.js process started with `--inspect=127.0.0.1:0`: the only way
  * to force a full garbage collection in a process whose code we do not change.
  */
 export class Inspector {
   private nextId = 0;
-  private readonly pending = new Map<number, () => void>();
+  private readonly pending = new Map<number, (result: unknown) => void>();
 
   private constructor(private readonly socket: WebSocket) {
     socket.on('message', (data: RawData) => {
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
-      const reply = JSON.parse(text) as { id?: number };
+      const reply = JSON.parse(text) as { id?: number; result?: unknown };
       if (reply.id === undefined) return;
-      this.pending.get(reply.id)?.();
+      this.pending.get(reply.id)?.(reply.result);
       this.pending.delete(reply.id);
     });
   }
@@ -142,18 +147,33 @@ export class Inspector {
   }
 
   /** A full, blocking garbage collection in the inspected process. */
-  collectGarbage(timeoutMs = 30_000): Promise<void> {
+  async collectGarbage(timeoutMs = 30_000): Promise<void> {
+    await this.call('HeapProfiler.collectGarbage', {}, timeoutMs);
+  }
+
+  /** The process's own `process.memoryUsage()`, for a Node.js process that serves no metrics. */
+  async memoryUsage(timeoutMs = 10_000): Promise<MemorySample> {
+    const reply = (await this.call('Runtime.evaluate', { expression: 'process.memoryUsage()', returnByValue: true }, timeoutMs)) as {
+      result?: { value?: { rss?: number; heapUsed?: number; external?: number } };
+    };
+    const usage = reply.result?.value;
+    if (usage?.rss === undefined || usage.heapUsed === undefined || usage.external === undefined) throw new Error('process.memoryUsage() gave no figures through the inspector');
+    return { rssBytes: usage.rss, heapUsedBytes: usage.heapUsed, externalBytes: usage.external };
+  }
+
+  /** Sends a DevTools protocol command and resolves with its result. */
+  private call(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error('HeapProfiler.collectGarbage did not answer'));
+        reject(new Error(`${method} did not answer`));
       }, timeoutMs);
-      this.pending.set(id, () => {
+      this.pending.set(id, (result) => {
         clearTimeout(timer);
-        resolve();
+        resolve(result);
       });
-      this.socket.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+      this.socket.send(JSON.stringify({ id, method, params }));
     });
   }
 
@@ -164,20 +184,39 @@ export class Inspector {
 
 /**
  * Memory after a forced settle: wait (timers, in-flight writes finish), two full GCs (the
- * second frees what finalizers of the first released), a moment, then the process's metrics.
+ * second frees what finalizers of the first released), a moment, then the figures: the
+ * process's metrics, or, for a process that serves none, its own `process.memoryUsage()`.
  */
-export async function settledMemory(metricsUrl: string, inspector: Inspector, quietMs = 2_000): Promise<MemorySample> {
+export async function settledMemory(inspector: Inspector, metricsUrl: string | null, quietMs = 2_000): Promise<MemorySample> {
   await sleep(quietMs);
   await inspector.collectGarbage();
   await sleep(200);
   await inspector.collectGarbage();
   await sleep(300);
+  if (metricsUrl === null) return inspector.memoryUsage();
   const samples = await readMetrics(metricsUrl);
   return {
     rssBytes: metric(samples, 'process_resident_memory_bytes'),
     heapUsedBytes: metric(samples, 'nodejs_heap_size_used_bytes'),
     externalBytes: metric(samples, 'nodejs_external_memory_bytes'),
   };
+}
+
+/**
+ * A Go server's memory after a settle: its pprof heap endpoint with `gc=1` runs a full GC
+ * (twice, as above), then its Prometheus metrics: resident set and live heap. Go returns
+ * freed pages to the OS lazily, so its RSS falls more slowly than its heap.
+ */
+export async function settledGoMemory(baseUrl: string, quietMs = 2_000): Promise<MemorySample> {
+  await sleep(quietMs);
+  for (let round = 0; round < 2; round++) {
+    const response = await fetch(`${baseUrl}/debug/pprof/heap?gc=1`, { signal: AbortSignal.timeout(30_000) });
+    if (!response.ok) throw new Error(`${baseUrl}/debug/pprof/heap answered ${response.status}`);
+    await response.arrayBuffer();
+    await sleep(200);
+  }
+  const samples = await readMetrics(`${baseUrl}/metrics`);
+  return { rssBytes: metric(samples, 'process_resident_memory_bytes'), heapUsedBytes: metric(samples, 'go_memstats_heap_alloc_bytes'), externalBytes: 0 };
 }
 
 /** Cores per group, to two decimals (as the bench reports them). */

@@ -65,7 +65,7 @@ import { centrifugoTarget, startCentrifugoServers, type CentrifugoServers, type 
 import { comparePeers, formatPeers, type PeerComparison } from './peers/report.js';
 import type { ListeningChild } from './listening-child.js';
 import { socketIoTarget, startSocketIoServers } from './peers/socket-io.js';
-import { Inspector } from './process-figures.js';
+import { Inspector, metric, readMetrics, settledGoMemory, settledMemory, withInspector } from './process-figures.js';
 import { RedisCommandCounter } from './redis-commands.js';
 import { startRelay, type RelayProcess } from './relay-process.js';
 import {
@@ -84,8 +84,8 @@ import {
 import { chatTarget, relayTarget } from './targets.js';
 
 const NODE_COUNT = 3;
-/** The aim stated in the issue: at most 12 KB of node memory per idle socket. */
-const IDLE_SOCKET_AIM_BYTES = 12 * 1024;
+/** The performance issue's aim: at most 8 KB of node memory per idle socket, RSS and heap each. */
+const IDLE_SOCKET_AIM_BYTES = 8 * 1024;
 const IDLE_SOCKETS_MAX = 20_000;
 
 const SCENARIOS = ['direct', 'tls', 'idle', 'group', 'storm', 'opens', 'peers', 'limits'] as const;
@@ -209,10 +209,6 @@ async function startBenchRelay(env: NodeJS.ProcessEnv, teardown: Teardown): Prom
   return relay;
 }
 
-/** `NODE_OPTIONS` plus an inspector on a free loopback port, for forced GCs. */
-function withInspector(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, '--inspect=127.0.0.1:0'].filter((part) => part !== undefined && part !== '').join(' ') };
-}
 
 /** A peer or limit that could not be measured: why, so the rest of the run still reports. */
 interface Failed {
@@ -233,6 +229,8 @@ interface Figures {
     groups?: Record<string, GroupFanoutResult | Failed>;
     /** The opening rate on one server of each peer, by the peer's name, when the opens scenario ran too. */
     opens?: Record<string, OpenRateStep[] | Failed>;
+    /** Scenario 2 on one server of each peer, by the peer's name, when the idle scenario ran too. */
+    idle?: Record<string, IdleSocketsResult | Failed>;
     centrifugo: DirectLoadResult | Failed;
     centrifugoHistory: DirectLoadResult | Failed;
     /** chat and the relay (from scenario 1, when run) and every peer that ran, side by side. */
@@ -345,22 +343,25 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     const chatIdle = await measureIdleSockets(
       {
         target: chatTarget([idleNode]),
-        metricsUrl: `${idleNode.adminUrl}/metrics`,
-        inspector: nodeInspector,
+        memory: (quietMs) => settledMemory(nodeInspector, `${idleNode.adminUrl}/metrics`, quietMs),
         connections: async () => {
           const response = await fetch(`${idleNode.adminUrl}/load`, { signal: AbortSignal.timeout(5_000) });
           return ((await response.json()) as { connections: number }).connections;
         },
       },
       options.idleSockets,
-      50,
+      IDLE_IN_FLIGHT,
     );
     nodeInspector.close();
     recordExit(idleNode);
     await stopChild(idleNode.child);
     const idleRelay = await startBenchRelay(withInspector(process.env), teardown);
     const relayInspector = await Inspector.attach(idleRelay.output);
-    const relayIdle = await measureIdleSockets({ target: relayTarget(idleRelay), metricsUrl: idleRelay.metricsUrl, inspector: relayInspector }, options.idleSockets, 50);
+    const relayIdle = await measureIdleSockets(
+      { target: relayTarget(idleRelay), memory: (quietMs) => settledMemory(relayInspector, idleRelay.metricsUrl, quietMs) },
+      options.idleSockets,
+      IDLE_IN_FLIGHT,
+    );
     relayInspector.close();
     await stopChild(idleRelay.child);
     figures.scenario2 = { chat: chatIdle, relay: relayIdle, aimBytesPerSocket: IDLE_SOCKET_AIM_BYTES };
@@ -470,6 +471,8 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
   };
 }
 
+/** Scenario 2's connects in flight at once. */
+const IDLE_IN_FLIGHT = 50;
 /** The opening scenario's rows: connects in flight at once. */
 const OPENS_IN_FLIGHT = [10, 100];
 
@@ -499,8 +502,8 @@ async function runPeers(
   scenario1: Figures['scenario1'],
 ): Promise<NonNullable<Figures['peers']>> {
   /** Runs `measure` on 3 fresh Socket.IO servers over this run's stream `stream`, stopping them after (or at teardown). */
-  const onSocketIo = async <T>(stream: string, measure: (servers: ListeningChild[]) => Promise<T>): Promise<T> => {
-    const servers = await startSocketIoServers(NODE_COUNT, redisUrl, `${redisKeyPrefix}${stream}`);
+  const onSocketIo = async <T>(stream: string, measure: (servers: ListeningChild[]) => Promise<T>, env = process.env): Promise<T> => {
+    const servers = await startSocketIoServers(NODE_COUNT, redisUrl, `${redisKeyPrefix}${stream}`, env);
     const stop = (): Promise<unknown> => Promise.all(servers.map((server) => stopChild(server.child)));
     teardown.add(`stop the Socket.IO servers (${stream})`, stop);
     try {
@@ -573,6 +576,49 @@ async function runPeers(
     }
   }
 
+  const idle: Record<string, IdleSocketsResult | Failed> = {};
+  if (options.scenarios.has('idle')) {
+    // Sockets on the first server only, as scenario 2 opens them on one node.
+    const idleOn: [string, () => Promise<IdleSocketsResult>][] = [
+      [
+        'socket.io',
+        () =>
+          onSocketIo(
+            'socket.io-idle',
+            async (servers) => {
+              const inspector = await Inspector.attach(servers[0]?.output ?? []);
+              try {
+                return await measureIdleSockets({ target: socketIoTarget(servers), memory: (quietMs) => settledMemory(inspector, null, quietMs) }, options.idleSockets, IDLE_IN_FLIGHT);
+              } finally {
+                inspector.close();
+              }
+            },
+            withInspector(process.env),
+          ),
+      ],
+      ...[plain, withHistory].map((variant): [string, () => Promise<IdleSocketsResult>] => [
+        variant.name,
+        () =>
+          onCentrifugo(variant, `${variant.name}-idle`, (started) => {
+            const first = `http://127.0.0.1:${started.servers[0]?.port ?? 0}`;
+            return measureIdleSockets(
+              {
+                target: centrifugoTarget(started),
+                memory: (quietMs) => settledGoMemory(first, quietMs),
+                connections: async () => metric(await readMetrics(`${first}/metrics`), 'centrifugo_node_num_clients'),
+              },
+              options.idleSockets,
+              IDLE_IN_FLIGHT,
+            );
+          }),
+      ]),
+    ];
+    for (const [peer, measure] of idleOn) {
+      progress(`peers: idle sockets on one ${peer} server`);
+      idle[peer] = await attempt(`peers: ${peer} idle sockets`, measure);
+    }
+  }
+
   const ran = [scenario1?.chat, scenario1?.relay, measured(socketIo), measured(centrifugo), measured(centrifugoHistory)].filter(
     (result): result is DirectLoadResult => result !== undefined && result !== null,
   );
@@ -580,6 +626,7 @@ async function runPeers(
     socketIo,
     ...(options.scenarios.has('group') ? { groups } : {}),
     ...(options.scenarios.has('opens') ? { opens } : {}),
+    ...(options.scenarios.has('idle') ? { idle } : {}),
     centrifugo,
     centrifugoHistory,
     comparison: comparePeers(ran),
@@ -647,7 +694,12 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
       ),
     );
   }
-  if (figures.scenario2 !== undefined) sections.push(formatIdleSockets(figures.scenario2.chat, figures.scenario2.relay, IDLE_SOCKET_AIM_BYTES));
+  if (figures.scenario2 !== undefined) {
+    const peerIdle = Object.entries(figures.peers?.idle ?? {});
+    const ran = peerIdle.flatMap(([, result]) => ('failed' in result ? [] : [result]));
+    const failures = peerIdle.flatMap(([peer, result]) => ('failed' in result ? [`Idle sockets on ${peer} could not be measured: ${result.failed}`] : []));
+    sections.push([formatIdleSockets(figures.scenario2.chat, [figures.scenario2.relay, ...ran], IDLE_SOCKET_AIM_BYTES), ...failures].join('\n'));
+  }
   if (figures.scenario3 !== undefined) sections.push(formatGroupFanout(figures.scenario3));
   const groups = Object.entries(figures.peers?.groups ?? {});
   if (groups.length > 0) {

@@ -66,6 +66,9 @@ function configOf(variant: CentrifugoVariant, port: number, redisUrl: string, re
     log: { level: 'warn' },
     http_server: { address: '127.0.0.1', port },
     health: { enabled: true },
+    // For scenario 2's memory figures: /metrics, and /debug/pprof/heap?gc=1 to force a GC first.
+    prometheus: { enabled: true },
+    debug: { enabled: true },
     usage_stats: { disabled: true },
     // The load generator connects with the Node.js ws client, which sends no Origin.
     client: { token: { hmac_secret_key: secret } },

@@ -8,9 +8,9 @@ import type { LoadTarget } from '../targets.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./socket-io-server.ts', import.meta.url));
 
-/** Starts `count` Socket.IO servers sharing one Redis stream; resolves once all listen. */
-export async function startSocketIoServers(count: number, redisUrl: string, stream: string): Promise<ListeningChild[]> {
-  const env = { ...process.env, BENCH_REDIS_URL: redisUrl, BENCH_REDIS_STREAM: stream };
+/** Starts `count` Socket.IO servers sharing one Redis stream, in `baseEnv` and this; resolves once all listen. */
+export async function startSocketIoServers(count: number, redisUrl: string, stream: string, baseEnv: NodeJS.ProcessEnv = process.env): Promise<ListeningChild[]> {
+  const env = { ...baseEnv, BENCH_REDIS_URL: redisUrl, BENCH_REDIS_STREAM: stream };
   const servers: ListeningChild[] = [];
   for (let index = 0; index < count; index++) servers.push(await startListeningChild(`Socket.IO server ${index}`, SERVER_MAIN, env));
   return servers;
