@@ -50,8 +50,9 @@ export class Launcher {
 
   /**
    * Starts `name` listening on a port picked just before it starts, and on another when
-   * that port was taken meanwhile (by another run's server: picks are outside the ports
-   * outgoing connections get, see freePort). Resolves with the port.
+   * that port was taken meanwhile (picks are outside the ports outgoing connections get,
+   * see freePort, but another run's server could draw the same). For servers that start
+   * slowly after their port is picked; the others start at once. Resolves with the port.
    */
   async startOnFreePort(
     name: string,

@@ -45,20 +45,29 @@ function ephemeralRange(): PortRange {
   }
 }
 
-const range = listenRange(ephemeralRange());
-/** Ports this process has handed out: two picks of one run never coincide. */
+/** Where freePort draws from on this machine; undefined when it leaves the choice to the OS. */
+export const LISTEN_RANGE = listenRange(ephemeralRange());
+/** Ports this process has handed out or is probing: two picks of one run never coincide. */
 const handedOut = new Set<number>();
+let saidFallback = false;
 
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago, drawn at random from outside the
- * ephemeral range (see listenRange), so only another server can take it before it is used.
+ * ephemeral range (see listenRange), so no outgoing connection takes it before it is used;
+ * another run's server still can, rarely (a draw from some 20,000 ports).
  */
 export async function freePort(): Promise<number> {
-  for (let draw = 0; range !== undefined && draw < DRAWS; draw++) {
-    const port = range.low + Math.floor(Math.random() * (range.high - range.low + 1));
-    if (handedOut.has(port) || !(await canListen(port))) continue;
+  for (let draw = 0; LISTEN_RANGE !== undefined && draw < DRAWS; draw++) {
+    const port = LISTEN_RANGE.low + Math.floor(Math.random() * (LISTEN_RANGE.high - LISTEN_RANGE.low + 1));
+    if (handedOut.has(port)) continue;
+    // Held while probed, so a concurrent pick in this process draws another.
     handedOut.add(port);
-    return port;
+    if (await canListen(port)) return port;
+    handedOut.delete(port);
+  }
+  if (!saidFallback) {
+    saidFallback = true;
+    process.stderr.write('[testenv] no room outside the ephemeral port range: servers get ports the OS picks, which outgoing connections may take first\n');
   }
   const port = await listenOn(0);
   if (port === undefined) throw new Error('no free port on 127.0.0.1');

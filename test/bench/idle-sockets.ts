@@ -10,6 +10,8 @@ export interface MeasuredServer {
   target: LoadTarget;
   /** Its memory once settled (a forced full GC first), after waiting `quietMs`. */
   memory: (quietMs?: number) => Promise<MemorySample>;
+  /** How `memory` is taken, and what differs from chat's sockets, when not as scenario 2's heading says. */
+  memoryNote?: string;
   /** The server's own count of open sockets, when it reports one; waited for before measuring. */
   connections?: () => Promise<number>;
 }
@@ -28,6 +30,8 @@ export interface IdleSocketsResult {
   afterClose: MemorySample;
   /** (loaded - baseline) / opened. */
   bytesPerSocket: { rss: number; heapUsed: number; external: number };
+  /** MeasuredServer.memoryNote, or null. */
+  memoryNote: string | null;
   /** (afterClose - baseline) / opened: what closed sockets left behind. */
   residualBytesPerSocket: { rss: number; heapUsed: number };
 }
@@ -64,6 +68,7 @@ export async function measureIdleSockets(server: MeasuredServer, count: number, 
     baseline,
     loaded,
     afterClose,
+    memoryNote: server.memoryNote ?? null,
     bytesPerSocket: {
       rss: per(loaded.rssBytes - baseline.rssBytes),
       heapUsed: per(loaded.heapUsedBytes - baseline.heapUsedBytes),

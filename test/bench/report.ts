@@ -125,8 +125,7 @@ export function formatDirectSteps(results: readonly DirectLoadResult[], heading:
   ].join('\n');
 }
 
-/** Scenario 2: memory per idle socket, with the aim. */
-/** Scenario 2: chat first, then the relay and any peers measured the same way. */
+/** Scenario 2: memory per idle socket, with the aim; chat first, then the relay and any peers. */
 export function formatIdleSockets(chat: IdleSocketsResult, others: readonly IdleSocketsResult[], aimBytes: number): string {
   const rows = [chat, ...others].map((result) => [
     result.target,
@@ -151,10 +150,7 @@ export function formatIdleSockets(chat: IdleSocketsResult, others: readonly Idle
     `aim ≤ ${kib(aimBytes)} per idle socket: chat ${verdict(chat.bytesPerSocket.rss)} it on RSS (${kib(chat.bytesPerSocket.rss)}) ` +
       `and ${verdict(chat.bytesPerSocket.heapUsed + chat.bytesPerSocket.external)} it on heap+external (${kib(chat.bytesPerSocket.heapUsed + chat.bytesPerSocket.external)}).`,
     `"left/socket" = memory still held after every socket closed, over the sockets that had been open (growth there is a leak suspect).`,
-    ...(others.some((result) => result.target.startsWith('centrifugo'))
-      ? ['Centrifugo (Go): 2 full GCs through its pprof endpoint (heap?gc=1), then its /metrics; heap = go_memstats_heap_alloc_bytes, no external; Go hands freed pages back to the OS lazily, so its "rss left" overstates what stays in use.']
-      : []),
-    ...(others.some((result) => result.target === 'socket.io') ? ["Socket.IO: the same settle through the inspector, then the process's own process.memoryUsage()."] : []),
+    ...others.flatMap((result) => (result.memoryNote === null ? [] : [`${result.target}: ${result.memoryNote}.`])),
   ].join('\n');
 }
 

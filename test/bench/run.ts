@@ -81,7 +81,7 @@ import {
   table,
   type Comparison,
 } from './report.js';
-import { chatTarget, relayTarget } from './targets.js';
+import { chatTarget, relayTarget, type LoadTarget } from './targets.js';
 
 const NODE_COUNT = 3;
 /** The performance issue's aim: at most 8 KB of node memory per idle socket, RSS and heap each. */
@@ -487,6 +487,30 @@ function groupLoad(options: BenchOptions): GroupFanoutOptions {
   };
 }
 
+/** A scenario on a peer's fresh servers: how to measure it on Socket.IO's, and on Centrifugo's. */
+interface PeerMeasure<T> {
+  socketIo: (servers: ListeningChild[]) => Promise<T>;
+  /** The Socket.IO servers' environment (default: this process's). */
+  socketIoEnv?: NodeJS.ProcessEnv;
+  centrifugo: (started: CentrifugoServers) => Promise<T>;
+}
+
+/** A scenario that needs only a peer's load target. */
+function onTargets<T>(measure: (target: LoadTarget) => Promise<T>): PeerMeasure<T> {
+  return { socketIo: (servers) => measure(socketIoTarget(servers)), centrifugo: (started) => measure(centrifugoTarget(started)) };
+}
+
+function firstOf<T>(servers: readonly T[]): T {
+  const first = servers[0];
+  if (first === undefined) throw new Error('no server was started');
+  return first;
+}
+
+/** How scenario 2's figures were taken on each peer, and what differs from chat's sockets. */
+const SOCKET_IO_MEMORY = "2 full GCs through the inspector, then the process's own process.memoryUsage(); its sockets carry no authentication";
+const CENTRIFUGO_MEMORY =
+  "2 full GCs through its pprof endpoint (heap?gc=1), then its /metrics: heap = go_memstats_heap_alloc_bytes, external = goroutine stacks (go_memstats_stack_inuse_bytes); each socket is JWT-authenticated and subscribed to the user's personal channel; Go hands freed pages back to the OS lazily, so its \"rss left\" overstates what stays in use";
+
 /**
  * The peers under scenario 1's load, one after another, each on 3 servers over the bench's
  * Redis (keys of their own under this run's prefix), each stopped before the next starts.
@@ -520,15 +544,16 @@ async function runPeers(
   );
   const launcher = new Launcher(join(services.dir, 'centrifugo'), { ownerPid: process.pid });
   teardown.add('stop the Centrifugo servers', () => launcher.stopAll());
-  /** Runs `measure` on 3 fresh Centrifugo servers of `variant` over this run's keys `prefix`, stopping them after. */
+  /** Runs `measure` on 3 fresh Centrifugo servers of `variant` over this run's keys `prefix`, stopping them after (those started, if one fails). */
   const onCentrifugo = async <T>(variant: CentrifugoVariant, prefix: string, measure: (started: CentrifugoServers) => Promise<T>): Promise<T> => {
-    const started = await startCentrifugoServers(launcher, variant, NODE_COUNT, redisUrl, `${redisKeyPrefix}${prefix}`);
     try {
-      return await measure(started);
+      return await measure(await startCentrifugoServers(launcher, variant, NODE_COUNT, redisUrl, `${redisKeyPrefix}${prefix}`));
     } finally {
       await launcher.stopAll();
     }
   };
+  const plain: CentrifugoVariant = { name: 'centrifugo', history: false };
+  const withHistory: CentrifugoVariant = { name: 'centrifugo+history', history: true };
   const runCentrifugo = (variant: CentrifugoVariant): Promise<DirectLoadResult | Failed> => {
     progress(`peers: ${variant.name}`);
     return attempt(`peers: ${variant.name}`, () =>
@@ -540,93 +565,64 @@ async function runPeers(
       ),
     );
   };
-  const plain: CentrifugoVariant = { name: 'centrifugo', history: false };
-  const withHistory: CentrifugoVariant = { name: 'centrifugo+history', history: true };
   const centrifugo = await runCentrifugo(plain);
   const centrifugoHistory = await runCentrifugo(withHistory);
 
-  const groups: Record<string, GroupFanoutResult | Failed> = {};
-  if (options.scenarios.has('group')) {
-    // One peer after another, each on fresh servers: scenario 3's group as each would hold it.
-    const groupOn: [string, () => Promise<GroupFanoutResult>][] = [
-      ['socket.io', () => onSocketIo('socket.io-group', (servers) => measureGroupFanout(socketIoTarget(servers), redis, null, groupLoad(options)))],
-      ...[plain, withHistory].map((variant): [string, () => Promise<GroupFanoutResult>] => [
-        variant.name,
-        () => onCentrifugo(variant, `${variant.name}-group`, (started) => measureGroupFanout(centrifugoTarget(started), redis, null, groupLoad(options))),
-      ]),
+  /** Runs a scenario on each peer in turn, each on fresh servers and keys of its own: Socket.IO, then Centrifugo without and with history. */
+  const onEachPeer = async <T>(scenario: string, measure: PeerMeasure<T>): Promise<Record<string, T | Failed>> => {
+    const runs: [string, () => Promise<T>][] = [
+      ['socket.io', () => onSocketIo(`socket.io-${scenario}`, measure.socketIo, measure.socketIoEnv)],
+      ...[plain, withHistory].map((variant): [string, () => Promise<T>] => [variant.name, () => onCentrifugo(variant, `${variant.name}-${scenario}`, measure.centrifugo)]),
     ];
-    for (const [peer, measure] of groupOn) {
-      progress(`peers: scenario 3 on ${peer}`);
-      groups[peer] = await attempt(`peers: ${peer} group`, measure);
+    const results: Record<string, T | Failed> = {};
+    for (const [peer, run] of runs) {
+      progress(`peers: ${scenario} on ${peer}`);
+      results[peer] = await attempt(`peers: ${scenario} on ${peer}`, run);
     }
-  }
-
-  const opens: Record<string, OpenRateStep[] | Failed> = {};
-  if (options.scenarios.has('opens')) {
-    const opensOn: [string, () => Promise<OpenRateStep[]>][] = [
-      ['socket.io', () => onSocketIo('socket.io-opens', (servers) => measureOpenRate(socketIoTarget(servers), options.openSockets, OPENS_IN_FLIGHT))],
-      ...[plain, withHistory].map((variant): [string, () => Promise<OpenRateStep[]>] => [
-        variant.name,
-        () => onCentrifugo(variant, `${variant.name}-opens`, (started) => measureOpenRate(centrifugoTarget(started), options.openSockets, OPENS_IN_FLIGHT)),
-      ]),
-    ];
-    for (const [peer, measure] of opensOn) {
-      progress(`peers: opening rate on one ${peer} server`);
-      opens[peer] = await attempt(`peers: ${peer} opens`, measure);
-    }
-  }
-
-  const idle: Record<string, IdleSocketsResult | Failed> = {};
-  if (options.scenarios.has('idle')) {
-    // Sockets on the first server only, as scenario 2 opens them on one node.
-    const idleOn: [string, () => Promise<IdleSocketsResult>][] = [
-      [
-        'socket.io',
-        () =>
-          onSocketIo(
-            'socket.io-idle',
-            async (servers) => {
-              const inspector = await Inspector.attach(servers[0]?.output ?? []);
-              try {
-                return await measureIdleSockets({ target: socketIoTarget(servers), memory: (quietMs) => settledMemory(inspector, null, quietMs) }, options.idleSockets, IDLE_IN_FLIGHT);
-              } finally {
-                inspector.close();
-              }
-            },
-            withInspector(process.env),
-          ),
-      ],
-      ...[plain, withHistory].map((variant): [string, () => Promise<IdleSocketsResult>] => [
-        variant.name,
-        () =>
-          onCentrifugo(variant, `${variant.name}-idle`, (started) => {
-            const first = `http://127.0.0.1:${started.servers[0]?.port ?? 0}`;
-            return measureIdleSockets(
-              {
-                target: centrifugoTarget(started),
-                memory: (quietMs) => settledGoMemory(first, quietMs),
-                connections: async () => metric(await readMetrics(`${first}/metrics`), 'centrifugo_node_num_clients'),
-              },
+    return results;
+  };
+  const groups = options.scenarios.has('group') ? await onEachPeer('group', onTargets((target) => measureGroupFanout(target, redis, null, groupLoad(options)))) : undefined;
+  // Opening and idle sockets use one server of each peer (target.open's node 0), as chat's use one node.
+  const opens = options.scenarios.has('opens') ? await onEachPeer('opens', onTargets((target) => measureOpenRate(target, options.openSockets, OPENS_IN_FLIGHT))) : undefined;
+  const idle = options.scenarios.has('idle')
+    ? await onEachPeer<IdleSocketsResult>('idle', {
+        socketIoEnv: withInspector(process.env),
+        socketIo: async (servers) => {
+          const inspector = await Inspector.attach(firstOf(servers).output);
+          try {
+            return await measureIdleSockets(
+              { target: socketIoTarget(servers), memory: (quietMs) => settledMemory(inspector, null, quietMs), memoryNote: SOCKET_IO_MEMORY },
               options.idleSockets,
               IDLE_IN_FLIGHT,
             );
-          }),
-      ]),
-    ];
-    for (const [peer, measure] of idleOn) {
-      progress(`peers: idle sockets on one ${peer} server`);
-      idle[peer] = await attempt(`peers: ${peer} idle sockets`, measure);
-    }
-  }
+          } finally {
+            inspector.close();
+          }
+        },
+        centrifugo: (started) => {
+          const first = `http://127.0.0.1:${firstOf(started.servers).port}`;
+          return measureIdleSockets(
+            {
+              target: centrifugoTarget(started),
+              memory: (quietMs) => settledGoMemory(first, quietMs),
+              memoryNote: CENTRIFUGO_MEMORY,
+              connections: async () => metric(await readMetrics(`${first}/metrics`), 'centrifugo_node_num_clients'),
+            },
+            options.idleSockets,
+            IDLE_IN_FLIGHT,
+          );
+        },
+      })
+    : undefined;
 
   const ran = [scenario1?.chat, scenario1?.relay, measured(socketIo), measured(centrifugo), measured(centrifugoHistory)].filter(
     (result): result is DirectLoadResult => result !== undefined && result !== null,
   );
   return {
     socketIo,
-    ...(options.scenarios.has('group') ? { groups } : {}),
-    ...(options.scenarios.has('opens') ? { opens } : {}),
-    ...(options.scenarios.has('idle') ? { idle } : {}),
+    ...(groups === undefined ? {} : { groups }),
+    ...(opens === undefined ? {} : { opens }),
+    ...(idle === undefined ? {} : { idle }),
     centrifugo,
     centrifugoHistory,
     comparison: comparePeers(ran),

@@ -6,7 +6,9 @@ import type { ClosedLoopResult } from '../bench/limits/closed-loop.js';
 import { formatLimits } from '../bench/limits/report.js';
 import type { RedisStreamLimits } from '../bench/limits/redis-streams.js';
 import { comparePeers, formatPeers } from '../bench/peers/report.js';
-import { formatGroupPeers } from '../bench/report.js';
+import type { IdleSocketsResult } from '../bench/idle-sockets.js';
+import type { MemorySample } from '../bench/process-figures.js';
+import { formatGroupPeers, formatIdleSockets } from '../bench/report.js';
 import type { Percentiles } from '../bench/statistics.js';
 
 function latency(p50: number | null, p99: number | null): Percentiles {
@@ -283,5 +285,34 @@ describe('the group peers report', () => {
 
   it('divides chat’s p99s by each peer’s', () => {
     expect(report).toContain('chat / socket.io: p99 to each member 3x, p99 to all members 2.5x');
+  });
+});
+
+describe('the idle sockets report', () => {
+  const sample = (rss: number, heap: number): MemorySample => ({ rssBytes: rss, heapUsedBytes: heap, externalBytes: 0 });
+  const idle = (target: string, rssPerSocket: number, memoryNote: string | null = null): IdleSocketsResult => ({
+    target,
+    requested: 1000,
+    opened: 1000,
+    failures: 0,
+    firstFailure: null,
+    connectsPerSecond: 500,
+    concurrency: 50,
+    baseline: sample(50 * 1024 * 1024, 10 * 1024 * 1024),
+    loaded: sample(50 * 1024 * 1024 + rssPerSocket * 1000, 10 * 1024 * 1024),
+    afterClose: sample(50 * 1024 * 1024, 10 * 1024 * 1024),
+    memoryNote,
+    bytesPerSocket: { rss: rssPerSocket, heapUsed: 2048, external: 0 },
+    residualBytesPerSocket: { rss: 0, heapUsed: 0 },
+  });
+
+  it('prints chat, the relay and each peer in that order, judges chat alone against the aim, and gives each peer’s note', () => {
+    const report = formatIdleSockets(idle('chat', 6 * 1024), [idle('relay', 5 * 1024), idle('centrifugo', 40 * 1024, 'settled through pprof')], 8 * 1024);
+    const rows = report.split('\n').filter((line) => /^(chat|relay|centrifugo) /.test(line));
+    expect(rows.map((line) => line.split(/\s+/)[0])).toEqual(['chat', 'relay', 'centrifugo']);
+    expect(rows[2]).toContain('40 KB');
+    expect(report).toContain('chat meets it on RSS (6 KB)');
+    expect(report).toContain('centrifugo: settled through pprof.');
+    expect(report).not.toContain('relay: ');
   });
 });

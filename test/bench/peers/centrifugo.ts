@@ -11,7 +11,7 @@ import { answersOk } from '../../../dev/env/probes.js';
 import type { ServerProcess } from '../../../dev/env/process.js';
 import type { Frame, LoadSocket } from '../bench-socket.js';
 import type { LoadTarget } from '../targets.js';
-import { peerRequest, replyTo, type PeerRequest } from './chat-frames.js';
+import { peerRequest, replyTo, type SendTarget } from './chat-frames.js';
 
 /**
  * Each user's personal channel: user-limited (`#` then the user id), so only that user may
@@ -43,7 +43,7 @@ function groupChannel(group: string): string {
   return `${GROUP_NAMESPACE}:${group}`;
 }
 
-function channelOf(to: Extract<PeerRequest, { kind: 'send' }>['to']): string {
+function channelOf(to: SendTarget): string {
   return 'user' in to ? personalChannel(to.user) : groupChannel(to.group);
 }
 

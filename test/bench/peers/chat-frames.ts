@@ -3,8 +3,11 @@
  * protocol: each maps these requests onto its own means (Socket.IO rooms, Centrifugo
  * channels), and answers with the reply chat would give (`replyTo`).
  */
+/** Whom a send goes to: a user, or a group's members. */
+export type SendTarget = { user: string } | { group: string };
+
 export type PeerRequest =
-  | { kind: 'send'; ref: string; to: { user: string } | { group: string }; text: string }
+  | { kind: 'send'; ref: string; to: SendTarget; text: string }
   | { kind: 'create'; ref: string; group: string }
   | { kind: 'join'; ref: string; group: string };
 

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import type { Frame, LoadSocket } from '../bench-socket.js';
-import { peerRequest, replyTo, type PeerRequest } from './chat-frames.js';
+import { peerRequest, replyTo, type SendTarget } from './chat-frames.js';
+import { stopChild } from '../lifecycle.js';
 import { startListeningChild, type ListeningChild } from '../listening-child.js';
 import type { LoadTarget } from '../targets.js';
 
@@ -12,7 +13,13 @@ const SERVER_MAIN = fileURLToPath(new URL('./socket-io-server.ts', import.meta.u
 export async function startSocketIoServers(count: number, redisUrl: string, stream: string, baseEnv: NodeJS.ProcessEnv = process.env): Promise<ListeningChild[]> {
   const env = { ...baseEnv, BENCH_REDIS_URL: redisUrl, BENCH_REDIS_STREAM: stream };
   const servers: ListeningChild[] = [];
-  for (let index = 0; index < count; index++) servers.push(await startListeningChild(`Socket.IO server ${index}`, SERVER_MAIN, env));
+  try {
+    for (let index = 0; index < count; index++) servers.push(await startListeningChild(`Socket.IO server ${index}`, SERVER_MAIN, env));
+  } catch (error) {
+    // The ones that started would otherwise read the shared Redis through later measurements.
+    await Promise.all(servers.map((server) => stopChild(server.child)));
+    throw error;
+  }
   return servers;
 }
 
@@ -90,6 +97,6 @@ function groupRoom(group: string): string {
   return `g:${group}`;
 }
 
-function sendEvent(to: Extract<PeerRequest, { kind: 'send' }>['to'], text: string): { to: string; text: string; exceptSender: boolean } {
+function sendEvent(to: SendTarget, text: string): { to: string; text: string; exceptSender: boolean } {
   return 'user' in to ? { to: to.user, text, exceptSender: false } : { to: groupRoom(to.group), text, exceptSender: true };
 }
