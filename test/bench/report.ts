@@ -139,19 +139,26 @@ export function formatIdleSockets(chat: IdleSocketsResult, others: readonly Idle
     kib(result.bytesPerSocket.external),
     kib(result.residualBytesPerSocket.rss),
     kib(result.residualBytesPerSocket.heapUsed),
+    result === chat ? '-' : times(ratio(result.bytesPerSocket.rss, chat.bytesPerSocket.rss)),
+    result === chat ? '-' : times(ratio(inUse(result), inUse(chat))),
   ]);
   const verdict = (bytes: number): string => (bytes <= aimBytes ? 'meets' : 'misses');
   return [
     `Scenario 2: idle authenticated sockets on one process (memory after a forced settle: wait, 2 full GCs via the inspector, /metrics)`,
     table(
-      ['target', 'sockets', 'failed', 'connects/s', 'rss before', 'rss with', 'rss/socket', 'heap/socket', 'external/socket', 'rss left/socket', 'heap left/socket'],
+      ['target', 'sockets', 'failed', 'connects/s', 'rss before', 'rss with', 'rss/socket', 'heap/socket', 'external/socket', 'rss left/socket', 'heap left/socket', 'rss ÷ chat', 'heap+ext ÷ chat'],
       rows,
     ),
     `aim ≤ ${kib(aimBytes)} per idle socket: chat ${verdict(chat.bytesPerSocket.rss)} it on RSS (${kib(chat.bytesPerSocket.rss)}) ` +
-      `and ${verdict(chat.bytesPerSocket.heapUsed + chat.bytesPerSocket.external)} it on heap+external (${kib(chat.bytesPerSocket.heapUsed + chat.bytesPerSocket.external)}).`,
-    `"left/socket" = memory still held after every socket closed, over the sockets that had been open (growth there is a leak suspect).`,
+      `and ${verdict(inUse(chat))} it on heap+external (${kib(inUse(chat))}).`,
+    `"left/socket" = memory still held after every socket closed, over the sockets that had been open (growth there is a leak suspect); "÷ chat" = the target's bytes per socket over chat's (above 1: it holds more).`,
     ...others.flatMap((result) => (result.memoryNote === null ? [] : [`${result.target}: ${result.memoryNote}.`])),
   ].join('\n');
+}
+
+/** Memory a socket holds in use: heap and external (for Go, goroutine stacks). */
+function inUse(result: IdleSocketsResult): number {
+  return result.bytesPerSocket.heapUsed + result.bytesPerSocket.external;
 }
 
 /** What each Redis command in a group message's path is for, from reading node/bus/redis-bus.ts and node/chat/delivery.ts. */
@@ -413,9 +420,14 @@ export function formatOpenRate(steps: readonly OpenRateStep[]): string {
     'Socket opening rate on one process (chat: JWT in the Authorization header, verified, session registered, hello received; relay: no auth, hello received; ' +
       "with peers, one server of each: Socket.IO's handshake answered, no auth; Centrifugo's JWT verified and the user's personal channel subscribed)",
     table(
-      ['target', 'in flight', 'opened', 'failed', 'opens/s', 'open p50 ms', 'p95', 'p99', 'max'],
-      steps.map((step) => [step.target, step.concurrency, step.opened, step.failures, step.opensPerSecond, step.openMs.p50, step.openMs.p95, step.openMs.p99, step.openMs.max]),
+      ['target', 'in flight', 'opened', 'failed', 'opens/s', 'open p50 ms', 'p95', 'p99', 'max', 'opens/s ÷ chat'],
+      steps.map((step) => {
+        const chat = steps.find((other) => other.target === 'chat' && other.concurrency === step.concurrency);
+        const versusChat = step.target === 'chat' ? '-' : times(ratio(step.opensPerSecond, chat?.opensPerSecond));
+        return [step.target, step.concurrency, step.opened, step.failures, step.opensPerSecond, step.openMs.p50, step.openMs.p95, step.openMs.p99, step.openMs.max, versusChat];
+      }),
     ),
-    'opens/s = sockets opened / time for the whole batch; sockets closed after each row; the chat and Centrifugo times include minting the JWT in the generator.',
+    'opens/s = sockets opened / time for the whole batch; sockets closed after each row; the chat and Centrifugo times include minting the JWT in the generator; ' +
+      '"÷ chat" = the target\'s rate over chat\'s with as many in flight (above 1: it opens faster).',
   ].join('\n');
 }

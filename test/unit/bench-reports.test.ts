@@ -8,7 +8,8 @@ import type { RedisStreamLimits } from '../bench/limits/redis-streams.js';
 import { comparePeers, formatPeers } from '../bench/peers/report.js';
 import type { IdleSocketsResult } from '../bench/idle-sockets.js';
 import type { MemorySample } from '../bench/process-figures.js';
-import { formatGroupPeers, formatIdleSockets } from '../bench/report.js';
+import type { OpenRateStep } from '../bench/open-rate.js';
+import { formatGroupPeers, formatIdleSockets, formatOpenRate } from '../bench/report.js';
 import type { Percentiles } from '../bench/statistics.js';
 
 function latency(p50: number | null, p99: number | null): Percentiles {
@@ -311,8 +312,33 @@ describe('the idle sockets report', () => {
     const rows = report.split('\n').filter((line) => /^(chat|relay|centrifugo) /.test(line));
     expect(rows.map((line) => line.split(/\s+/)[0])).toEqual(['chat', 'relay', 'centrifugo']);
     expect(rows[2]).toContain('40 KB');
+    // rss 40 / 6 KB; heap+external 2 / 2 KB.
+    expect(rows[2]?.trim().split(/\s{2,}/).slice(-2)).toEqual(['6.67x', '1x']);
+    expect(rows[0]?.trim().split(/\s{2,}/).slice(-2)).toEqual(['-', '-']);
     expect(report).toContain('chat meets it on RSS (6 KB)');
     expect(report).toContain('centrifugo: settled through pprof.');
     expect(report).not.toContain('relay: ');
+  });
+});
+
+describe('the opening rate report', () => {
+  const row = (target: string, concurrency: number, opensPerSecond: number): OpenRateStep => ({
+    target,
+    concurrency,
+    requested: 100,
+    opened: 100,
+    failures: 0,
+    firstFailure: null,
+    opensPerSecond,
+    openMs: latency(10, 20),
+  });
+
+  it('divides each target’s rate by chat’s with as many connects in flight', () => {
+    const report = formatOpenRate([row('chat', 10, 400), row('chat', 100, 500), row('socket.io', 10, 1000), row('socket.io', 100, 250)]);
+    const ratios = report
+      .split('\n')
+      .filter((line) => /^(chat|socket\.io) /.test(line))
+      .map((line) => line.trim().split(/\s+/).at(-1));
+    expect(ratios).toEqual(['-', '-', '2.5x', '0.5x']);
   });
 });
