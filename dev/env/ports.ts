@@ -62,7 +62,7 @@ export async function freePort(): Promise<number> {
     if (handedOut.has(port)) continue;
     // Held while probed, so a concurrent pick in this process draws another.
     handedOut.add(port);
-    if (await canListen(port)) return port;
+    if ((await listenOn(port)) !== undefined) return port;
     handedOut.delete(port);
   }
   if (!saidFallback) {
@@ -73,10 +73,6 @@ export async function freePort(): Promise<number> {
   if (port === undefined) throw new Error('no free port on 127.0.0.1');
   handedOut.add(port);
   return port;
-}
-
-async function canListen(port: number): Promise<boolean> {
-  return (await listenOn(port)) !== undefined;
 }
 
 /** Listens on `port` of 127.0.0.1 and closes again: the port listened on, or undefined when taken. */

@@ -151,7 +151,7 @@ export class Inspector {
     await this.call('HeapProfiler.collectGarbage', {}, timeoutMs);
   }
 
-  /** The process's own `process.memoryUsage()`, for a Node.js process that serves no metrics. */
+  /** The process's own `process.memoryUsage()`: the figures prom-client's default metrics report, for any Node.js process. */
   async memoryUsage(timeoutMs = 10_000): Promise<MemorySample> {
     const reply = (await this.call('Runtime.evaluate', { expression: 'process.memoryUsage()', returnByValue: true }, timeoutMs)) as {
       result?: { value?: { rss?: number; heapUsed?: number; external?: number } };
@@ -184,40 +184,36 @@ export class Inspector {
 }
 
 /**
- * Memory after a forced settle: wait (timers, in-flight writes finish), two full GCs (the
- * second frees what finalizers of the first released), a moment, then the figures: the
- * process's metrics, or, for a process that serves none, its own `process.memoryUsage()`.
+ * Waits `quietMs` (timers, in-flight writes finish), then runs two full GCs a moment apart
+ * (the second frees what finalizers of the first released), then lets the process settle.
  */
-export async function settledMemory(inspector: Inspector, metricsUrl: string | null, quietMs = 2_000): Promise<MemorySample> {
+async function settle(quietMs: number, collectGarbage: () => Promise<void>): Promise<void> {
   await sleep(quietMs);
-  await inspector.collectGarbage();
-  await sleep(200);
-  await inspector.collectGarbage();
-  await sleep(300);
-  if (metricsUrl === null) return inspector.memoryUsage();
-  const samples = await readMetrics(metricsUrl);
-  return {
-    rssBytes: metric(samples, 'process_resident_memory_bytes'),
-    heapUsedBytes: metric(samples, 'nodejs_heap_size_used_bytes'),
-    externalBytes: metric(samples, 'nodejs_external_memory_bytes'),
-  };
+  for (let collection = 0; collection < 2; collection++) {
+    await collectGarbage();
+    await sleep(250);
+  }
+}
+
+/** A Node.js process's memory after a forced settle, as it reports it (`process.memoryUsage()`). */
+export async function settledMemory(inspector: Inspector, quietMs = 2_000): Promise<MemorySample> {
+  await settle(quietMs, () => inspector.collectGarbage());
+  return inspector.memoryUsage();
 }
 
 /**
- * A Go server's memory after a settle: its pprof heap endpoint with `gc=1` runs a full GC
- * (twice, as above), then its Prometheus metrics: resident set, live heap and goroutine
- * stacks. Go returns freed pages to the OS lazily, so its RSS falls more slowly than its heap.
+ * A Go server's memory after a settle, its GCs run through its pprof heap endpoint with
+ * `gc=1`: then its Prometheus metrics' resident set, live heap, and goroutine stacks as
+ * "external" (a Go socket's reader and writer goroutines keep their stacks outside the heap).
+ * Go returns freed pages to the OS lazily, so its RSS falls more slowly than its heap.
  */
 export async function settledGoMemory(baseUrl: string, quietMs = 2_000): Promise<MemorySample> {
-  await sleep(quietMs);
-  for (let collection = 0; collection < 2; collection++) {
+  await settle(quietMs, async () => {
     const response = await fetch(`${baseUrl}/debug/pprof/heap?gc=1`, { signal: AbortSignal.timeout(30_000) });
     if (!response.ok) throw new Error(`${baseUrl}/debug/pprof/heap answered ${response.status}`);
     await response.arrayBuffer();
-    await sleep(200);
-  }
+  });
   const samples = await readMetrics(`${baseUrl}/metrics`);
-  // A Go socket's reader and writer goroutines keep their stacks outside the heap: counted as "external".
   return {
     rssBytes: metric(samples, 'process_resident_memory_bytes'),
     heapUsedBytes: metric(samples, 'go_memstats_heap_alloc_bytes'),

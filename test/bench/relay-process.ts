@@ -8,7 +8,6 @@ const RELAY_MAIN = fileURLToPath(new URL('./relay-server.ts', import.meta.url));
 export interface RelayProcess {
   url: string;
   wsUrl: string;
-  metricsUrl: string;
   child: ChildProcess;
   /** What it wrote on stderr (the inspector's address, errors). */
   output: string[];
@@ -18,5 +17,5 @@ export interface RelayProcess {
 export async function startRelay(env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<RelayProcess> {
   const { port, child, output } = await startListeningChild('the relay', RELAY_MAIN, env, timeoutMs);
   const url = `http://127.0.0.1:${port}`;
-  return { url, wsUrl: `ws://127.0.0.1:${port}`, metricsUrl: `${url}/metrics`, child, output };
+  return { url, wsUrl: `ws://127.0.0.1:${port}`, child, output };
 }

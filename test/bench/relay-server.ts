@@ -2,17 +2,14 @@
  * The benchmark's peer: the least a WebSocket chat relay can do. No authentication (the user
  * is a query parameter), no persistence, no bus: a `send` to a user is acked and written
  * to that user's sockets in the same process. It speaks just enough of the chat protocol
- * (`hello`, `send` → `ack` + `message`) for the same load generator to drive it, and serves
- * the same default Prometheus process metrics as a chat node, so memory is read the same way.
+ * (`hello`, `send` → `ack` + `message`) for the same load generator to drive it. Its memory
+ * is read through the inspector, as a chat node's is.
  *
  *   node --import tsx test/bench/relay-server.ts     prints {"port":N} once listening on 127.0.0.1
  */
 import { createServer } from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 
-const registry = new Registry();
-collectDefaultMetrics({ register: registry });
 
 const socketsByUser = new Map<string, Set<WebSocket>>();
 let sessions = 0;
@@ -76,16 +73,7 @@ function serve(socket: WebSocket, user: string): void {
   });
 }
 
-const server = createServer((request, response) => {
-  if (request.url === '/metrics') {
-    registry.metrics().then(
-      (text) => {
-        response.writeHead(200, { 'content-type': registry.contentType }).end(text);
-      },
-      () => response.writeHead(500).end(),
-    );
-    return;
-  }
+const server = createServer((_request, response) => {
   response.writeHead(404).end();
 });
 const webSockets = new WebSocketServer({ noServer: true, maxPayload: 65536 });

@@ -144,7 +144,7 @@ export function formatIdleSockets(chat: IdleSocketsResult, others: readonly Idle
   ]);
   const verdict = (bytes: number): string => (bytes <= aimBytes ? 'meets' : 'misses');
   return [
-    `Scenario 2: idle authenticated sockets on one process (memory after a forced settle: wait, 2 full GCs via the inspector, /metrics)`,
+    `Scenario 2: idle authenticated sockets on one process (memory after a forced settle: wait, 2 full GCs via the inspector, then the process's own process.memoryUsage())`,
     table(
       ['target', 'sockets', 'failed', 'connects/s', 'rss before', 'rss with', 'rss/socket', 'heap/socket', 'external/socket', 'rss left/socket', 'heap left/socket', 'rss ÷ chat', 'heap+ext ÷ chat'],
       rows,

@@ -215,6 +215,18 @@ interface Failed {
   failed: string;
 }
 
+/** The results that were measured, by name, and a line saying why for each that was not. */
+function measuredAndFailed<T extends object>(
+  results: Readonly<Record<string, T | Failed>> | undefined,
+  what: (name: string) => string,
+): { ran: [string, T][]; failures: string[] } {
+  const entries = Object.entries(results ?? {});
+  return {
+    ran: entries.flatMap(([name, result]): [string, T][] => ('failed' in result ? [] : [[name, result]])),
+    failures: entries.flatMap(([name, result]) => ('failed' in result ? [`${what(name)} could not be measured: ${result.failed}`] : [])),
+  };
+}
+
 interface Figures {
   scenario1?: { chat: DirectLoadResult; relay: DirectLoadResult };
   scenario4?: { encrypted: DirectLoadResult; plaintext: DirectLoadResult | null };
@@ -224,15 +236,14 @@ interface Figures {
   opens?: OpenRateStep[];
   comparison?: Comparison;
   peers?: {
-    socketIo: DirectLoadResult | Failed;
+    /** Scenario 1's load on each peer, by the peer's name. */
+    direct: Record<string, DirectLoadResult | Failed>;
     /** Scenario 3's group on each peer, by the peer's name, when the group scenario ran too. */
     groups?: Record<string, GroupFanoutResult | Failed>;
     /** The opening rate on one server of each peer, by the peer's name, when the opens scenario ran too. */
     opens?: Record<string, OpenRateStep[] | Failed>;
     /** Scenario 2 on one server of each peer, by the peer's name, when the idle scenario ran too. */
     idle?: Record<string, IdleSocketsResult | Failed>;
-    centrifugo: DirectLoadResult | Failed;
-    centrifugoHistory: DirectLoadResult | Failed;
     /** chat and the relay (from scenario 1, when run) and every peer that ran, side by side. */
     comparison: PeerComparison;
   };
@@ -343,7 +354,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     const chatIdle = await measureIdleSockets(
       {
         target: chatTarget([idleNode]),
-        memory: (quietMs) => settledMemory(nodeInspector, `${idleNode.adminUrl}/metrics`, quietMs),
+        memory: (quietMs) => settledMemory(nodeInspector, quietMs),
         connections: async () => {
           const response = await fetch(`${idleNode.adminUrl}/load`, { signal: AbortSignal.timeout(5_000) });
           return ((await response.json()) as { connections: number }).connections;
@@ -358,7 +369,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     const idleRelay = await startBenchRelay(withInspector(process.env), teardown);
     const relayInspector = await Inspector.attach(idleRelay.output);
     const relayIdle = await measureIdleSockets(
-      { target: relayTarget(idleRelay), memory: (quietMs) => settledMemory(relayInspector, idleRelay.metricsUrl, quietMs) },
+      { target: relayTarget(idleRelay), memory: (quietMs) => settledMemory(relayInspector, quietMs) },
       options.idleSockets,
       IDLE_IN_FLIGHT,
     );
@@ -495,9 +506,12 @@ interface PeerMeasure<T> {
   centrifugo: (started: CentrifugoServers) => Promise<T>;
 }
 
-/** A scenario that needs only a peer's load target. */
-function onTargets<T>(measure: (target: LoadTarget) => Promise<T>): PeerMeasure<T> {
-  return { socketIo: (servers) => measure(socketIoTarget(servers)), centrifugo: (started) => measure(centrifugoTarget(started)) };
+/** A scenario that needs only a peer's load target (and its servers' pids, for their CPU). */
+function onTargets<T>(measure: (target: LoadTarget, serverPids: number[]) => Promise<T>): PeerMeasure<T> {
+  return {
+    socketIo: (servers) => measure(socketIoTarget(servers), pidsOf(servers)),
+    centrifugo: (started) => measure(centrifugoTarget(started), started.servers.map((server) => server.process.pid)),
+  };
 }
 
 function firstOf<T>(servers: readonly T[]): T {
@@ -507,7 +521,7 @@ function firstOf<T>(servers: readonly T[]): T {
 }
 
 /** How scenario 2's figures were taken on each peer, and what differs from chat's sockets. */
-const SOCKET_IO_MEMORY = "2 full GCs through the inspector, then the process's own process.memoryUsage(); its sockets carry no authentication";
+const SOCKET_IO_MEMORY = 'its sockets carry no authentication';
 const CENTRIFUGO_MEMORY =
   "2 full GCs through its pprof endpoint (heap?gc=1), then its /metrics: heap = go_memstats_heap_alloc_bytes, external = goroutine stacks (go_memstats_stack_inuse_bytes); each socket is JWT-authenticated and subscribed to the user's personal channel; Go hands freed pages back to the OS lazily, so its \"rss left\" overstates what stays in use";
 
@@ -536,12 +550,6 @@ async function runPeers(
       await stop();
     }
   };
-  progress('peers: Socket.IO with the Redis Streams adapter');
-  const socketIo = await attempt('peers: Socket.IO', () =>
-    onSocketIo('socket.io', (servers) =>
-      runDirectLoad(socketIoTarget(servers), options.direct, { cpu: { server: pidsOf(servers), redis: redisPids, generator: [process.pid] }, redis }),
-    ),
-  );
   const launcher = new Launcher(join(services.dir, 'centrifugo'), { ownerPid: process.pid });
   teardown.add('stop the Centrifugo servers', () => launcher.stopAll());
   /** Runs `measure` on 3 fresh Centrifugo servers of `variant` over this run's keys `prefix`, stopping them after (those started, if one fails). */
@@ -554,19 +562,6 @@ async function runPeers(
   };
   const plain: CentrifugoVariant = { name: 'centrifugo', history: false };
   const withHistory: CentrifugoVariant = { name: 'centrifugo+history', history: true };
-  const runCentrifugo = (variant: CentrifugoVariant): Promise<DirectLoadResult | Failed> => {
-    progress(`peers: ${variant.name}`);
-    return attempt(`peers: ${variant.name}`, () =>
-      onCentrifugo(variant, variant.name, (started) =>
-        runDirectLoad(centrifugoTarget(started), options.direct, {
-          cpu: { server: started.servers.map((server) => server.process.pid), redis: redisPids, generator: [process.pid] },
-          redis,
-        }),
-      ),
-    );
-  };
-  const centrifugo = await runCentrifugo(plain);
-  const centrifugoHistory = await runCentrifugo(withHistory);
 
   /** Runs a scenario on each peer in turn, each on fresh servers and keys of its own: Socket.IO, then Centrifugo without and with history. */
   const onEachPeer = async <T>(scenario: string, measure: PeerMeasure<T>): Promise<Record<string, T | Failed>> => {
@@ -581,6 +576,10 @@ async function runPeers(
     }
     return results;
   };
+  const direct = await onEachPeer(
+    'direct',
+    onTargets((target, serverPids) => runDirectLoad(target, options.direct, { cpu: { server: serverPids, redis: redisPids, generator: [process.pid] }, redis })),
+  );
   const groups = options.scenarios.has('group') ? await onEachPeer('group', onTargets((target) => measureGroupFanout(target, redis, null, groupLoad(options)))) : undefined;
   // Opening and idle sockets use one server of each peer (target.open's node 0), as chat's use one node.
   const opens = options.scenarios.has('opens') ? await onEachPeer('opens', onTargets((target) => measureOpenRate(target, options.openSockets, OPENS_IN_FLIGHT))) : undefined;
@@ -591,7 +590,7 @@ async function runPeers(
           const inspector = await Inspector.attach(firstOf(servers).output);
           try {
             return await measureIdleSockets(
-              { target: socketIoTarget(servers), memory: (quietMs) => settledMemory(inspector, null, quietMs), memoryNote: SOCKET_IO_MEMORY },
+              { target: socketIoTarget(servers), memory: (quietMs) => settledMemory(inspector, quietMs), memoryNote: SOCKET_IO_MEMORY },
               options.idleSockets,
               IDLE_IN_FLIGHT,
             );
@@ -615,16 +614,14 @@ async function runPeers(
       })
     : undefined;
 
-  const ran = [scenario1?.chat, scenario1?.relay, measured(socketIo), measured(centrifugo), measured(centrifugoHistory)].filter(
+  const ran = [scenario1?.chat, scenario1?.relay, ...Object.values(direct).map(measured)].filter(
     (result): result is DirectLoadResult => result !== undefined && result !== null,
   );
   return {
-    socketIo,
+    direct,
     ...(groups === undefined ? {} : { groups }),
     ...(opens === undefined ? {} : { opens }),
     ...(idle === undefined ? {} : { idle }),
-    centrifugo,
-    centrifugoHistory,
     comparison: comparePeers(ran),
   };
 }
@@ -691,38 +688,29 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
     );
   }
   if (figures.scenario2 !== undefined) {
-    const peerIdle = Object.entries(figures.peers?.idle ?? {});
-    const ran = peerIdle.flatMap(([, result]) => ('failed' in result ? [] : [result]));
-    const failures = peerIdle.flatMap(([peer, result]) => ('failed' in result ? [`Idle sockets on ${peer} could not be measured: ${result.failed}`] : []));
-    sections.push([formatIdleSockets(figures.scenario2.chat, [figures.scenario2.relay, ...ran], IDLE_SOCKET_AIM_BYTES), ...failures].join('\n'));
+    const { ran, failures } = measuredAndFailed(figures.peers?.idle, (peer) => `Idle sockets on ${peer}`);
+    sections.push([formatIdleSockets(figures.scenario2.chat, [figures.scenario2.relay, ...ran.map(([, result]) => result)], IDLE_SOCKET_AIM_BYTES), ...failures].join('\n'));
   }
   if (figures.scenario3 !== undefined) sections.push(formatGroupFanout(figures.scenario3));
-  const groups = Object.entries(figures.peers?.groups ?? {});
-  if (groups.length > 0) {
-    const ran = groups.flatMap(([peer, result]) => ('failed' in result ? [] : [[peer, result] as const]));
-    const failures = groups.flatMap(([peer, result]) => ('failed' in result ? [`Scenario 3 on ${peer} could not be measured: ${result.failed}`] : []));
+  if (figures.peers?.groups !== undefined) {
+    const { ran, failures } = measuredAndFailed(figures.peers.groups, (peer) => `Scenario 3 on ${peer}`);
     const withChat = [...(figures.scenario3 === undefined ? [] : [['chat', figures.scenario3] as const]), ...ran];
     sections.push([...(ran.length > 0 ? [formatGroupPeers(withChat)] : []), ...failures].join('\n'));
   }
-  const peerOpens = Object.entries(figures.peers?.opens ?? {});
-  if (figures.opens !== undefined || peerOpens.length > 0) {
-    const steps = [...(figures.opens ?? []), ...peerOpens.flatMap(([, result]) => ('failed' in result ? [] : result))];
-    const failures = peerOpens.flatMap(([peer, result]) => ('failed' in result ? [`Opening on ${peer} could not be measured: ${result.failed}`] : []));
-    sections.push([formatOpenRate(steps), ...failures].join('\n'));
+  if (figures.opens !== undefined || figures.peers?.opens !== undefined) {
+    const { ran, failures } = measuredAndFailed(figures.peers?.opens, (peer) => `Opening on ${peer}`);
+    sections.push([formatOpenRate([...(figures.opens ?? []), ...ran.flatMap(([, steps]) => steps)]), ...failures].join('\n'));
   }
   if (figures.storm !== undefined) sections.push(formatStorm(figures.storm));
   if (figures.comparison !== undefined) sections.push(formatComparison(figures.comparison));
   const { peers, limits } = figures;
   if (peers !== undefined) {
-    const ran = [measured(peers.socketIo), measured(peers.centrifugo), measured(peers.centrifugoHistory)].filter((result): result is DirectLoadResult => result !== null);
-    const failures = Object.entries({ 'socket.io': peers.socketIo, centrifugo: peers.centrifugo, 'centrifugo+history': peers.centrifugoHistory }).flatMap(([name, result]) =>
-      'failed' in result ? [`${name} could not be measured: ${result.failed}`] : [],
-    );
-    if (ran.length > 0) sections.push(formatDirectSteps(ran, 'Peers under the same load, per step: what the generator saw, then what it cost (server = the peer\'s 3 processes)'));
+    const { ran, failures } = measuredAndFailed(peers.direct, (peer) => peer);
+    if (ran.length > 0) sections.push(formatDirectSteps(ran.map(([, result]) => result), 'Peers under the same load, per step: what the generator saw, then what it cost (server = the peer\'s 3 processes)'));
     sections.push([formatPeers(peers.comparison, options.direct.pairs, options.direct.stepMs / 1000), ...failures].join('\n'));
   }
   if (limits !== undefined) {
-    const failures = Object.entries(limits).flatMap(([name, result]) => ('failed' in result ? [`${name} limits could not be measured: ${result.failed}`] : []));
+    const { failures } = measuredAndFailed(limits, (name) => `${name} limits`);
     sections.push([formatLimits(measured(limits.cassandra), measured(limits.redis)), ...failures].join('\n'));
   }
   return sections;
