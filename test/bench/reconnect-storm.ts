@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, OpenFailure, openMany, type BenchSocket, type Frame, type LoadSocket, type OpenFailureKind } from './bench-socket.js';
@@ -6,21 +5,57 @@ import { progress } from './lifecycle.js';
 import { CpuMeter, histogramCount, histogramMeanMs, listenOverflows, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 
+/**
+ * One storm client's connection, on any target: the frames a LoadSocket hands over (a
+ * message caught up after a reconnect carries `caughtUp: true`), a way to be told to leave,
+ * and what a successor needs to catch up without losing a message.
+ */
+export interface StormSocket<Position> extends LoadSocket {
+  /** Called when the server asks the client to go (chat's `drain` frame), with the delay it names. */
+  onDrain: (reconnectAfterMs: number, at: number) => void;
+  /** Called once when the connection ends, with how (a close code, or a peer's disconnect reason). */
+  onEnd: (how: string, at: number) => void;
+  /**
+   * Brings the client up to date after it (re)connected: chat syncs from its cursor, page by
+   * page; a peer's recovery came with its connect, so it only says whether that recovery
+   * was complete. Caught-up messages reach `onFrame` before this resolves.
+   */
+  catchUp(): Promise<CatchUp>;
+  /** Where a successor resumes from: chat's cursor, Socket.IO's session and offset, Centrifugo's stream position. */
+  position(): Position;
+  /** How the open went, ms after it began, where the target's client tells (chat's sockets). */
+  readonly opening?: BenchSocket['opening'];
+}
+
+export interface CatchUp {
+  /** Requests the catch-up took (chat's sync pages; 0 where it came with the connect). */
+  pages: number;
+  /** The target vouches that nothing was missed (chat's sync always does; a peer's recovery may not). */
+  complete: boolean;
+}
+
 /** Where the storm happens: the node that is drained, and the nodes its clients come back to ("the load balancer"). */
-export interface StormCluster {
-  /** Opens `user`'s socket on the node to be drained. */
-  openOnDrained(user: string): Promise<BenchSocket>;
-  /** Opens `user`'s socket on surviving node `node` (modulo their count). */
-  openOnSurvivor(user: string, node: number): Promise<BenchSocket>;
+export interface StormCluster<Position> {
+  /** Chat, or a peer's name. */
+  target: string;
+  /** How the node is drained and how a client catches up, for the report. */
+  drainHow: string;
+  catchUpHow: string;
+  /** Opens `user`'s connection on the node to be drained. */
+  openOnDrained(user: string): Promise<StormSocket<Position>>;
+  /** Opens `user`'s connection on surviving node `node` (modulo their count), to resume from `from`. */
+  openOnSurvivor(user: string, node: number, from: Position): Promise<StormSocket<Position>>;
+  /** Opens a sender of the direct load on surviving node `node`. */
+  openSender(user: string, node: number): Promise<LoadSocket>;
   survivors: number;
-  /** Asks the drained node to drain (its admin port's `POST /drain`). */
+  /** Asks the drained node to drain (chat: its admin port's `POST /drain`; a peer: SIGTERM). */
   drain(): Promise<void>;
   /** Resolves once the drained node's process has exited. */
   drainedExit(): Promise<void>;
-  /** Processes whose CPU the storm reports, by group (`server`: the surviving chat nodes, as in the direct scenario). */
+  /** Processes whose CPU the storm reports, by group (`server`: the surviving nodes, as in the direct scenario). */
   cpu: Record<string, readonly number[]>;
-  /** The surviving nodes' `/metrics`, whose store timings tell what the storm asked of Cassandra. */
-  survivorMetricsUrls: readonly string[];
+  /** The surviving chat nodes' `/metrics`, whose store timings tell what the storm asked of Cassandra (none on a peer). */
+  survivorMetricsUrls?: readonly string[];
 }
 
 /** The store operations a socket's registration and its sync make, whose calls the storm counts. */
@@ -38,13 +73,18 @@ export interface StormOptions {
 }
 
 export interface StormResult {
+  target: string;
+  drainHow: string;
+  catchUpHow: string;
   sockets: number;
   opened: number;
   openFailures: number;
   openMs: number;
   survivors: number;
-  /** Clients that reconnected to a survivor and finished their sync. */
+  /** Clients that reconnected to a survivor and finished their catch-up (chat: sync). */
   backAndSynced: number;
+  /** Of those, clients whose catch-up the target did not vouch for (a peer's recovery that failed, or none to try). */
+  notRecovered: number;
   failed: number;
   firstFailure: string | null;
   /** Connection attempts in all, and clients that needed more than one. */
@@ -52,9 +92,9 @@ export interface StormResult {
   retried: number;
   /** Per client, from its `drain` frame (or close, if no drain frame came) to its first connect attempt (after it dropped its old socket and the generator gave it a turn). */
   firstAttemptMs: Percentiles;
-  /** Per client, from its `drain` frame (or close, if no drain frame came) to the `hello` of its new socket. */
+  /** Per client, from its `drain` frame (or close, if no drain frame came) to its new connection being up (chat: `hello`; a peer: connected, and subscribed on Centrifugo). */
   reconnectMs: Percentiles;
-  /** Per client, from its `drain` frame to its last sync page. */
+  /** Per client, from its `drain` frame to the end of its catch-up (chat: its last sync page). */
   reconnectAndSyncMs: Percentiles;
   /** From `POST /drain` until the last client was back and synced (the last that was, when some never were). */
   totalMs: number;
@@ -75,7 +115,7 @@ export interface StormResult {
   listenOverflows: number | null;
   /** From `POST /drain` until the drained node's process exited (null: not by the deadline). */
   drainedExitMs: number | null;
-  /** Clients that got a `drain` frame before the close, and how their drained sockets closed (1001: the node closed first; 1005 or 1006: the client did, as told). */
+  /** Clients that got a `drain` frame before the close, and how their drained connections ended (chat: 1001, the node closed first; 1005 or 1006, the client did, as told; a peer: its disconnect reason). */
   drainFrames: number;
   /** The largest `reconnectAfterMs` a drain frame named (0: the node told them all to come back at once). */
   reconnectAfterMsMax: number;
@@ -110,8 +150,8 @@ export interface StormResult {
   } | null;
 }
 
-/** Why an attempt failed: its open (OpenFailureKind; a refusal as `HTTP <status>`), or the sync on the socket it opened. */
-export type AttemptFailureKind = Exclude<OpenFailureKind, 'refused'> | `HTTP ${number}` | 'sync';
+/** Why an attempt failed: its open (OpenFailureKind; a refusal as `HTTP <status>`), or the catch-up on the connection it opened. */
+export type AttemptFailureKind = Exclude<OpenFailureKind, 'refused'> | `HTTP ${number}` | 'catch-up';
 
 /** What happened in one step of the storm, counted by when it happened. */
 export interface StormStep {
@@ -133,14 +173,15 @@ const LAG_RESOLUTION_MS = 10;
 /** How long the storm's end waits for acked messages still on their way before counting any as lost. */
 const SETTLE_MS = 15_000;
 
-/** A failed attempt's kind, for the timeline: what its open said, or its sync if the open went. */
-function failureKind(error: unknown): AttemptFailureKind {
-  if (!(error instanceof OpenFailure)) return 'sync';
+/** A failed attempt's kind, for the timeline: what its open said (a peer's client says only `error`), or its catch-up if the open went. */
+function failureKind(error: unknown, opened: boolean): AttemptFailureKind {
+  if (opened) return 'catch-up';
+  if (!(error instanceof OpenFailure)) return 'error';
   return error.kind === 'refused' ? `HTTP ${error.status ?? 0}` : error.kind;
 }
 
 /** The storm's clients' hellos, syncs and failed attempts, counted per step since the drain. */
-function timelineOf(clients: readonly StormClient[], drainStarted: number): StormStep[] {
+function timelineOf(clients: readonly StormClient<unknown>[], drainStarted: number): StormStep[] {
   const steps: StormStep[] = [];
   const openings = new Map<StormStep, Required<BenchSocket['opening']>[]>();
   const stepAt = (at: number): StormStep => {
@@ -156,7 +197,7 @@ function timelineOf(clients: readonly StormClient[], drainStarted: number): Stor
     for (const open of client.opens) {
       const step = stepAt(open.at);
       step.hellos += 1;
-      const { connectedMs, upgradedMs, helloMs } = open.opening;
+      const { connectedMs, upgradedMs, helloMs } = open.opening ?? {};
       // An open that missed a timestamp (no TCP connect seen) would make a phase up.
       if (connectedMs !== undefined && upgradedMs !== undefined && helloMs !== undefined) {
         const inStep = openings.get(step) ?? [];
@@ -215,18 +256,19 @@ class Turnstile {
 /** Connect attempts the generator starts per turn of its event loop. */
 const ATTEMPTS_PER_TURN = 50;
 
-/** One storm user's client, doing what a real client does: keep the last cursor, reconnect when drained, sync from the cursor. */
-class StormClient {
-  socket: BenchSocket | undefined;
-  cursor: string | number = 0;
+/** One storm user's client, doing what a real client does: keep its position, reconnect when drained, catch up from there. */
+class StormClient<Position> {
+  socket: StormSocket<Position> | undefined;
   drainAt: number | undefined;
   reconnectAfterMs = 0;
   syncedAt: number | undefined;
+  /** Its catch-up after the storm came without the target vouching for it. */
+  notRecovered = false;
   attempts = 0;
   readonly failures: { at: number; kind: AttemptFailureKind; message: string }[] = [];
-  /** Every socket it opened in the storm: when its `hello` came, and how the open went. */
-  readonly opens: { at: number; opening: BenchSocket['opening'] }[] = [];
-  /** When the `hello` of its latest socket came. */
+  /** Every connection it opened in the storm: when it was up, and how the open went. */
+  readonly opens: { at: number; opening: BenchSocket['opening'] | undefined }[] = [];
+  /** When its latest connection was up. */
   get backAt(): number | undefined {
     return this.opens.at(-1)?.at;
   }
@@ -238,11 +280,10 @@ class StormClient {
 
   /** When it first tried to connect again. */
   firstAttemptAt: number | undefined;
-  closeCode: number | undefined;
+  endedHow: string | undefined;
   sawDrainFrame = false;
   syncPages = 0;
   messagesInSync = 0;
-  private readonly pending = new Map<string, (frame: Frame) => void>();
 
   constructor(
     readonly user: string,
@@ -250,11 +291,8 @@ class StormClient {
     private readonly onMessage: (frame: Frame, how: 'live' | 'sync') => void,
   ) {}
 
-  /**
-   * Uses `socket` from now on: answers requests, records messages and keeps their cursors;
-   * `onLeave` runs once, on a `drain` frame or a close, whichever comes first.
-   */
-  attach(socket: BenchSocket, onLeave: () => void): void {
+  /** Uses `socket` from now on: records its messages; `onLeave` runs once, on a drain request or the end, whichever comes first. */
+  attach(socket: StormSocket<Position>, onLeave: () => void): void {
     this.socket = socket;
     let left = false;
     const leave = (): void => {
@@ -262,113 +300,85 @@ class StormClient {
       left = true;
       onLeave();
     };
-    socket.onFrame = (frame, at) => {
-      if (frame.type === 'message') {
-        this.onMessage(frame, 'live');
-        if (typeof frame.cursor === 'string') this.cursor = frame.cursor;
-      } else if (frame.type === 'drain') {
-        this.sawDrainFrame = true;
-        this.drainAt ??= at;
-        this.reconnectAfterMs = typeof frame.reconnectAfterMs === 'number' ? frame.reconnectAfterMs : 0;
-        leave();
-      } else if (typeof frame.ref === 'string') {
-        const answer = this.pending.get(frame.ref);
-        this.pending.delete(frame.ref);
-        answer?.(frame);
-      }
+    socket.onFrame = (frame) => {
+      if (frame.type !== 'message') return;
+      const how = frame.caughtUp === true ? 'sync' : 'live';
+      if (how === 'sync') this.messagesInSync += 1;
+      this.onMessage(frame, how);
     };
-    socket.onClose = (code, at) => {
-      // The first close is the drained socket's; a socket already replaced fails no request of its successor.
-      this.closeCode ??= code;
+    socket.onDrain = (reconnectAfterMs, at) => {
+      this.sawDrainFrame = true;
       this.drainAt ??= at;
-      if (this.socket === socket) {
-        for (const answer of this.pending.values()) answer({ type: 'closed', code });
-        this.pending.clear();
-      }
+      this.reconnectAfterMs = reconnectAfterMs;
+      leave();
+    };
+    socket.onEnd = (how, at) => {
+      // The first end is the drained connection's.
+      this.endedHow ??= how;
+      this.drainAt ??= at;
       leave();
     };
   }
 
-  /** Syncs from the kept cursor, page by page, until `next` is null; keeps the final cursor. */
-  async sync(timeoutMs = 20_000): Promise<void> {
-    let since: string | number = this.cursor;
-    for (;;) {
-      const reply = await this.request({ type: 'sync', since }, timeoutMs);
-      if (reply.type !== 'sync') throw new Error(`sync answered ${JSON.stringify(reply).slice(0, 200)}`);
-      this.syncPages += 1;
-      const messages = Array.isArray(reply.messages) ? (reply.messages as Frame[]) : [];
-      this.messagesInSync += messages.length;
-      for (const message of messages) this.onMessage(message, 'sync');
-      if (typeof reply.next === 'string') {
-        since = reply.next;
-        continue;
-      }
-      if (typeof reply.cursor === 'string') this.cursor = reply.cursor;
-      return;
-    }
-  }
-
-  private request(frame: Record<string, unknown>, timeoutMs: number): Promise<Frame> {
+  /** Catches up on its current connection. */
+  async catchUp(): Promise<CatchUp> {
     const socket = this.socket;
-    if (socket === undefined || !socket.isOpen) return Promise.reject(new Error('socket not open'));
-    const ref = `r-${randomBytes(4).toString('hex')}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(ref);
-        reject(new Error(`no reply to ${String(frame.type)} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(ref, (reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      });
-      socket.send({ ...frame, ref });
-    });
+    if (socket === undefined) throw new Error('no connection to catch up on');
+    const caughtUp = await socket.catchUp();
+    this.syncPages += caughtUp.pages;
+    return caughtUp;
   }
 }
 
 /**
- * The reconnect storm: `sockets` clients on one node, each synced once; then the node is
+ * The reconnect storm: `sockets` clients on one node, each caught up once; then the node is
  * drained and every client reconnects to a survivor (its index picks which; a refused
- * connect tries the next, with a capped backoff) and syncs from its cursor. A light direct
- * load to those users runs throughout, and every acked message must reach its recipient
- * live or by sync.
+ * connect tries the next, with a capped backoff) and catches up from its position. A light
+ * direct load to those users runs throughout, and every acked message must reach its
+ * recipient live or in the catch-up.
  */
-export async function measureReconnectStorm(cluster: StormCluster, options: StormOptions): Promise<StormResult> {
+export async function measureReconnectStorm<Position>(cluster: StormCluster<Position>, options: StormOptions): Promise<StormResult> {
   const received = new Map<number, 'live' | 'sync'>();
   const onMessage = (frame: Frame, how: 'live' | 'sync'): void => {
     if (typeof frame.text !== 'string' || !frame.text.startsWith('storm-')) return;
     const seq = Number.parseInt(frame.text.slice(6), 10);
     if (!received.has(seq)) received.set(seq, how);
   };
-  const clients = Array.from({ length: options.sockets }, (_, index) => new StormClient(`storm-u${index}`, index, onMessage));
+  const clients = Array.from({ length: options.sockets }, (_, index) => new StormClient<Position>(`storm-u${index}`, index, onMessage));
   let stormStarted = false;
   const reconnects: Promise<void>[] = [];
   const turnstile = new Turnstile(ATTEMPTS_PER_TURN);
   let deadlineAt = Number.POSITIVE_INFINITY;
 
   // As the web client does: on `drain`, wait the delay it names, drop the socket, connect again.
-  const reconnect = async (client: StormClient): Promise<void> => {
+  const reconnect = async (client: StormClient<Position>): Promise<void> => {
     if (client.reconnectAfterMs > 0) await sleep(client.reconnectAfterMs);
     let backoffMs = 50;
     for (;;) {
-      // The drained socket, or a new one whose sync failed, is dropped before the next opens
-      // (a close frame, then the connection, without waiting for the handshake): a client
-      // does not wait for it, and 10,000 clients in one process holding two sockets each
-      // would run out of descriptors (EMFILE), which clients on their own machines never do.
-      await client.socket?.close(0);
+      // The drained socket, or a new one whose catch-up failed, is dropped before the next
+      // opens (a close frame, then the connection, without waiting for the handshake): a
+      // client does not wait for it, and 10,000 clients in one process holding two sockets
+      // each would run out of descriptors (EMFILE), which clients on their own machines never do.
+      const previous = client.socket;
+      if (previous === undefined) return;
+      const from = previous.position();
+      await previous.close(0);
       await turnstile.enter();
       const node = client.index + client.attempts;
       client.attempts += 1;
       client.firstAttemptAt ??= performance.now();
+      let opened = false;
       try {
-        const socket = await cluster.openOnSurvivor(client.user, node);
+        const socket = await cluster.openOnSurvivor(client.user, node, from);
+        opened = true;
         client.opens.push({ at: performance.now(), opening: socket.opening });
         client.attach(socket, () => undefined);
-        await client.sync();
+        const caughtUp = await client.catchUp();
+        client.notRecovered = !caughtUp.complete;
         client.syncedAt = performance.now();
         return;
       } catch (error) {
-        client.failures.push({ at: performance.now(), kind: failureKind(error), message: error instanceof Error ? error.message : String(error) });
+        client.failures.push({ at: performance.now(), kind: failureKind(error, opened), message: error instanceof Error ? error.message : String(error) });
         if (performance.now() + backoffMs > deadlineAt) return;
         await sleep(backoffMs * (0.5 + Math.random()));
         backoffMs = Math.min(backoffMs * 2, 2_000);
@@ -376,7 +386,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     }
   };
 
-  progress(`storm: opening ${options.sockets} sockets on the node to be drained, ${options.openConcurrency} at a time, each synced once`);
+  progress(`storm on ${cluster.target}: opening ${options.sockets} sockets on the node to be drained, ${options.openConcurrency} at a time, each caught up once`);
   const opened = await openMany(
     options.sockets,
     options.openConcurrency,
@@ -387,7 +397,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       client.attach(socket, () => {
         if (stormStarted) reconnects.push(reconnect(client));
       });
-      await client.sync();
+      await client.catchUp();
       return socket;
     },
     Math.ceil(options.sockets * 0.05),
@@ -398,13 +408,13 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
   let loadDone: Promise<void> = Promise.resolve();
   // Message `seq` goes to the seq-th opened client, round and round.
   const recipients = clients.filter((client) => client.socket !== undefined);
-  const recipientOf = (seq: number): StormClient | undefined => recipients[seq % Math.max(1, recipients.length)];
+  const recipientOf = (seq: number): StormClient<Position> | undefined => recipients[seq % Math.max(1, recipients.length)];
   const storming = opened.sockets.length;
   try {
     if (opened.failures.length > 0) progress(`storm: ${opened.failures.length} sockets did not open: ${opened.failures[0] ?? ''}`);
     if (options.messagesPerSecond > 0) {
       for (let index = 0; index < options.senders; index++) {
-        const sender = await cluster.openOnSurvivor(`storm-s${index}`, index);
+        const sender = await cluster.openSender(`storm-s${index}`, index);
         sender.onFrame = (frame) => {
           if (typeof frame.ref !== 'string' || !frame.ref.startsWith('m-')) return;
           const seq = Number.parseInt(frame.ref.slice(2), 10);
@@ -417,11 +427,12 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       await sleep(2_000);
     }
 
-    progress(`storm: draining the node with ${storming} sockets; its clients reconnect to ${cluster.survivors} nodes and sync`);
+    progress(`storm on ${cluster.target}: draining the node with ${storming} sockets; its clients reconnect to ${cluster.survivors} nodes and catch up`);
     stormStarted = true;
     const cpu = new CpuMeter(cluster.cpu);
     const overflowsBefore = listenOverflows();
-    const storeBefore = await Promise.all(cluster.survivorMetricsUrls.map(readMetrics));
+    const metricsUrls = cluster.survivorMetricsUrls ?? [];
+    const storeBefore = await Promise.all(metricsUrls.map(readMetrics));
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     lag.enable();
     cpu.start();
@@ -433,7 +444,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
       drainedExitAt = performance.now();
     });
     await cluster.drain();
-    const isDone = (client: StormClient): boolean => client.syncedAt !== undefined;
+    const isDone = (client: StormClient<Position>): boolean => client.syncedAt !== undefined;
     while (performance.now() < deadlineAt) {
       const done = clients.filter(isDone).length;
       if (done >= storming && reconnects.length >= storming) break;
@@ -449,16 +460,16 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     const overflows = overflowsBefore === undefined || overflowsAfter === undefined ? null : overflowsAfter - overflowsBefore;
     const cpuCores = roundCores(cpu.stop());
     const cpuSeconds = round((performance.now() - cpuStartedAt) / 1000, 2);
-    const storeAfter = await Promise.all(cluster.survivorMetricsUrls.map(readMetrics));
+    const storeAfter = await Promise.all(metricsUrls.map(readMetrics));
     const syncedClients = clients.filter(isDone).length;
     const storeOperations = Object.fromEntries(
-      STORM_STORE_OPERATIONS.map((operation) => {
+      (metricsUrls.length === 0 ? [] : STORM_STORE_OPERATIONS).map((operation) => {
         const labels = `{operation="${operation}"}`;
         const calls = histogramCount(storeBefore, storeAfter, STORE_LATENCY, labels);
         return [operation, { perClient: round(calls / Math.max(1, syncedClients), 2), meanMs: histogramMeanMs(storeBefore, storeAfter, STORE_LATENCY, labels) }];
       }),
     );
-    progress(`storm: ${syncedClients}/${storming} back and synced after ${totalMs} ms`);
+    progress(`storm on ${cluster.target}: ${syncedClients}/${storming} back and caught up after ${totalMs} ms`);
     // Reconnects still retrying stop at the deadline.
     await Promise.race([Promise.all(reconnects), sleep(Math.max(0, deadlineAt - performance.now()) + 2_500)]);
 
@@ -500,14 +511,18 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
     const inStorm = clients.filter((client) => client.drainAt !== undefined);
     const failedClients = inStorm.filter((client) => !isDone(client));
     const closeCodes: Record<string, number> = {};
-    for (const client of inStorm) closeCodes[String(client.closeCode ?? 'none')] = (closeCodes[String(client.closeCode ?? 'none')] ?? 0) + 1;
+    for (const client of inStorm) closeCodes[client.endedHow ?? 'none'] = (closeCodes[client.endedHow ?? 'none'] ?? 0) + 1;
     return {
+      target: cluster.target,
+      drainHow: cluster.drainHow,
+      catchUpHow: cluster.catchUpHow,
       sockets: options.sockets,
       opened: storming,
       openFailures: opened.failures.length,
       openMs: Math.round(opened.elapsedMs),
       survivors: cluster.survivors,
       backAndSynced: inStorm.length - failedClients.length,
+      notRecovered: inStorm.filter((client) => isDone(client) && client.notRecovered).length,
       failed: failedClients.length + (storming - inStorm.length),
       firstFailure: failedClients[0]?.failure ?? (storming > inStorm.length ? 'a client was never closed by the drain' : null),
       attempts: inStorm.reduce((sum, client) => sum + client.attempts, 0),
@@ -540,7 +555,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
   } finally {
     load.stop = true;
     await loadDone;
-    progress('storm: closing every socket');
+    progress(`storm on ${cluster.target}: closing every socket`);
     await closeAll([...senders, ...clients.flatMap((client) => (client.socket === undefined ? [] : [client.socket]))]);
   }
 }
@@ -548,7 +563,7 @@ export async function measureReconnectStorm(cluster: StormCluster, options: Stor
 /** Direct messages at `perSecond`, round-robin from the senders to the storm's users, until `load.stop`. */
 async function sendDirectLoad(
   senders: readonly LoadSocket[],
-  recipientOf: (seq: number) => StormClient | undefined,
+  recipientOf: (seq: number) => { user: string } | undefined,
   perSecond: number,
   load: { sent: number; stop: boolean },
 ): Promise<void> {
@@ -563,4 +578,23 @@ async function sendDirectLoad(
     sender.send({ type: 'send', ref: `m-${seq}`, to: { user: recipient.user }, text: `storm-${seq} a direct message during the storm` });
     load.sent += 1;
   }
+}
+
+/**
+ * A client keeps its token and presents it again when it reconnects. Minting one per attempt
+ * made the generator itself stall: thousands of retries falling due together each signed a
+ * JWT before connecting, in one turn of its event loop. A token that could not be minted is
+ * minted again next time, not failed for good.
+ */
+export function keptTokens(mint: (user: string) => Promise<string>): (user: string) => Promise<string> {
+  const tokens = new Map<string, Promise<string>>();
+  return (user) => {
+    let token = tokens.get(user);
+    if (token === undefined) {
+      token = mint(user);
+      tokens.set(user, token);
+      token.catch(() => tokens.delete(user));
+    }
+    return token;
+  };
 }

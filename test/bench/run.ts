@@ -37,7 +37,10 @@
  *   peers   scenario 1's load against the peers users pick instead, on 3 servers each over the
  *           same Redis: Socket.IO with the Redis Streams adapter, Centrifugo, Centrifugo with
  *           history and recovery; printed side by side with chat and the relay (run with direct);
- *           with group, scenario 3's group on each peer too (a Socket.IO room, a Centrifugo channel), beside chat's
+ *           with group, scenario 3's group on each peer too (a Socket.IO room, a Centrifugo channel), beside chat's;
+ *           with idle and opens, those on one server of each peer; with storm, the storm on 4 servers of
+ *           each (the last drained by SIGTERM; Socket.IO with connection state recovery, Centrifugo
+ *           resubscribing from its stream position), counting what each lost
  *   limits  what this machine's Cassandra and Redis do without a node in the way: the Cassandra
  *           writes of a direct message at full speed, raw XADD and XREAD rates
  */
@@ -53,7 +56,8 @@ import { runDirectLoad, type DirectLoadOptions, type DirectLoadResult } from './
 import { measureGroupFanout, type GroupFanoutOptions, type GroupFanoutResult } from './group-fanout.js';
 import { measureIdleSockets, type IdleSocketsResult } from './idle-sockets.js';
 import { measureOpenRate, type OpenRateStep } from './open-rate.js';
-import { measureReconnectStorm, type StormResult } from './reconnect-storm.js';
+import { keptTokens, measureReconnectStorm, type StormOptions, type StormResult } from './reconnect-storm.js';
+import { ChatStormSocket, type ChatPosition } from './storm-chat.js';
 import { BenchSocket } from './bench-socket.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { measureCassandraWrites, type CassandraWriteLimits } from './limits/cassandra-writes.js';
@@ -64,7 +68,8 @@ import { exited, progress, stopChild, stopChildWhenOwnerExits, Teardown, tearDow
 import { centrifugoTarget, startCentrifugoServers, type CentrifugoServers, type CentrifugoVariant } from './peers/centrifugo.js';
 import { comparePeers, formatPeers, type PeerComparison } from './peers/report.js';
 import type { ListeningChild } from './listening-child.js';
-import { socketIoTarget, startSocketIoServers } from './peers/socket-io.js';
+import { socketIoTarget, startSocketIoServers, type SocketIoServerOptions } from './peers/socket-io.js';
+import { centrifugoStorm, socketIoStorm } from './peers/storm.js';
 import { Inspector, metric, readMetrics, settledGoMemory, settledMemory, withInspector } from './process-figures.js';
 import { RedisCommandCounter } from './redis-commands.js';
 import { startRelay, type RelayProcess } from './relay-process.js';
@@ -78,6 +83,7 @@ import {
   formatIdleSockets,
   formatOpenRate,
   formatStorm,
+  formatStormPeers,
   table,
   type Comparison,
 } from './report.js';
@@ -215,6 +221,11 @@ interface Failed {
   failed: string;
 }
 
+/** Whether `result` is a failure: its `failed` is the reason (a measured storm's `failed` is a count of clients). */
+function isFailed(result: object): result is Failed {
+  return typeof (result as { failed?: unknown }).failed === 'string';
+}
+
 /** The results that were measured, by name, and a line saying why for each that was not. */
 function measuredAndFailed<T extends object>(
   results: Readonly<Record<string, T | Failed>> | undefined,
@@ -222,8 +233,8 @@ function measuredAndFailed<T extends object>(
 ): { ran: [string, T][]; failures: string[] } {
   const entries = Object.entries(results ?? {});
   return {
-    ran: entries.flatMap(([name, result]): [string, T][] => ('failed' in result ? [] : [[name, result]])),
-    failures: entries.flatMap(([name, result]) => ('failed' in result ? [`${what(name)} could not be measured: ${result.failed}`] : [])),
+    ran: entries.flatMap(([name, result]): [string, T][] => (isFailed(result) ? [] : [[name, result]])),
+    failures: entries.flatMap(([name, result]) => (isFailed(result) ? [`${what(name)} could not be measured: ${result.failed}`] : [])),
   };
 }
 
@@ -244,6 +255,8 @@ interface Figures {
     opens?: Record<string, OpenRateStep[] | Failed>;
     /** Scenario 2 on one server of each peer, by the peer's name, when the idle scenario ran too. */
     idle?: Record<string, IdleSocketsResult | Failed>;
+    /** The reconnect storm on 4 servers of each peer (one drained), by the peer's name, when the storm ran too. */
+    storm?: Record<string, StormResult | Failed>;
     /** chat and the relay (from scenario 1, when run) and every peer that ran, side by side. */
     comparison: PeerComparison;
   };
@@ -261,7 +274,7 @@ async function attempt<T>(what: string, measure: () => Promise<T>): Promise<T | 
 }
 
 function measured<T extends object>(result: T | Failed): T | null {
-  return 'failed' in result ? null : result;
+  return isFailed(result) ? null : result;
 }
 
 const pidsOf = (children: readonly { child: { pid?: number | undefined } }[]): number[] =>
@@ -401,29 +414,22 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     progress('storm: a node drained under its clients');
     const stormNode = await startBenchNode({ ...env, CHAT_DRAIN_SPREAD_MS: String(options.storm.spreadMs) }, `bench-${id}-storm`, teardown);
     nodes.push(stormNode);
-    // A client keeps its token and presents it again when it reconnects. Minting one per
-    // attempt made the generator itself stall: thousands of retries falling due together
-    // each signed a JWT before connecting, in one turn of its event loop.
-    const tokens = new Map<string, Promise<string>>();
-    const tokenOf = (user: string): Promise<string> => {
-      let token = tokens.get(user);
-      if (token === undefined) {
-        token = tokenFor(user);
-        tokens.set(user, token);
-        // A token that could not be minted is minted again next time, not failed for good.
-        token.catch(() => tokens.delete(user));
-      }
-      return token;
-    };
+    const tokenOf = keptTokens(tokenFor);
     const openOn = async (node: NodeProcess, user: string): Promise<BenchSocket> =>
       BenchSocket.open(`${node.wsUrl}/ws`, { authorization: `Bearer ${await tokenOf(user)}` });
-    figures.storm = await measureReconnectStorm(
+    const survivorAt = (index: number): NodeProcess => {
+      const node = clusterNodes[index % clusterNodes.length];
+      if (node === undefined) throw new Error('no surviving node');
+      return node;
+    };
+    figures.storm = await measureReconnectStorm<ChatPosition>(
       {
-        openOnDrained: (user) => openOn(stormNode, user),
-        openOnSurvivor: (user, index) => {
-          const node = clusterNodes[index % clusterNodes.length];
-          return node === undefined ? Promise.reject(new Error('no surviving node')) : openOn(node, user);
-        },
+        target: 'chat',
+        drainHow: 'POST /drain',
+        catchUpHow: 'syncs from its last cursor',
+        openOnDrained: async (user) => new ChatStormSocket(await openOn(stormNode, user)),
+        openOnSurvivor: async (user, index, from) => new ChatStormSocket(await openOn(survivorAt(index), user), from),
+        openSender: (user, index) => openOn(survivorAt(index), user),
         survivors: clusterNodes.length,
         drain: async () => {
           const response = await fetch(`${stormNode.adminUrl}/drain`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
@@ -434,13 +440,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
         cpu: { server: pidsOf(clusterNodes), cassandra: cassandraPids, redis: redisPids, generator: [process.pid] },
         survivorMetricsUrls: clusterNodes.map((node) => `${node.adminUrl}/metrics`),
       },
-      {
-        sockets: options.stormSockets,
-        openConcurrency: 50,
-        messagesPerSecond: options.storm.messagesPerSecond,
-        senders: 6,
-        deadlineMs: options.storm.deadlineMs,
-      },
+      stormLoad(options),
     );
     recordExit(stormNode);
     await stopChild(stormNode.child);
@@ -487,6 +487,17 @@ const IDLE_IN_FLIGHT = 50;
 /** The opening scenario's rows: connects in flight at once. */
 const OPENS_IN_FLIGHT = [10, 100];
 
+/** The reconnect storm's clients and load, the same for chat and a peer. */
+function stormLoad(options: BenchOptions): StormOptions {
+  return {
+    sockets: options.stormSockets,
+    openConcurrency: 50,
+    messagesPerSecond: options.storm.messagesPerSecond,
+    senders: 6,
+    deadlineMs: options.storm.deadlineMs,
+  };
+}
+
 /** Scenario 3's group, the same for chat and a peer. */
 function groupLoad(options: BenchOptions): GroupFanoutOptions {
   return {
@@ -501,9 +512,11 @@ function groupLoad(options: BenchOptions): GroupFanoutOptions {
 /** A scenario on a peer's fresh servers: how to measure it on Socket.IO's, and on Centrifugo's. */
 interface PeerMeasure<T> {
   socketIo: (servers: ListeningChild[]) => Promise<T>;
-  /** The Socket.IO servers' environment (default: this process's). */
-  socketIoEnv?: NodeJS.ProcessEnv;
+  /** How the Socket.IO servers start (default: this process's environment, no connection state recovery). */
+  socketIoOptions?: SocketIoServerOptions;
   centrifugo: (started: CentrifugoServers) => Promise<T>;
+  /** Servers of each peer (default: as many as chat's cluster has nodes). */
+  servers?: number;
 }
 
 /** A scenario that needs only a peer's load target (and its servers' pids, for their CPU). */
@@ -539,9 +552,9 @@ async function runPeers(
   teardown: Teardown,
   scenario1: Figures['scenario1'],
 ): Promise<NonNullable<Figures['peers']>> {
-  /** Runs `measure` on 3 fresh Socket.IO servers over this run's stream `stream`, stopping them after (or at teardown). */
-  const onSocketIo = async <T>(stream: string, measure: (servers: ListeningChild[]) => Promise<T>, env = process.env): Promise<T> => {
-    const servers = await startSocketIoServers(NODE_COUNT, redisUrl, `${redisKeyPrefix}${stream}`, env);
+  /** Runs `measure` on `count` fresh Socket.IO servers over this run's stream `stream`, stopping them after (or at teardown). */
+  const onSocketIo = async <T>(stream: string, count: number, measure: (servers: ListeningChild[]) => Promise<T>, serverOptions?: SocketIoServerOptions): Promise<T> => {
+    const servers = await startSocketIoServers(count, redisUrl, `${redisKeyPrefix}${stream}`, serverOptions);
     const stop = (): Promise<unknown> => Promise.all(servers.map((server) => stopChild(server.child)));
     teardown.add(`stop the Socket.IO servers (${stream})`, stop);
     try {
@@ -552,10 +565,10 @@ async function runPeers(
   };
   const launcher = new Launcher(join(services.dir, 'centrifugo'), { ownerPid: process.pid });
   teardown.add('stop the Centrifugo servers', () => launcher.stopAll());
-  /** Runs `measure` on 3 fresh Centrifugo servers of `variant` over this run's keys `prefix`, stopping them after (those started, if one fails). */
-  const onCentrifugo = async <T>(variant: CentrifugoVariant, prefix: string, measure: (started: CentrifugoServers) => Promise<T>): Promise<T> => {
+  /** Runs `measure` on `count` fresh Centrifugo servers of `variant` over this run's keys `prefix`, stopping them after (those started, if one fails). */
+  const onCentrifugo = async <T>(variant: CentrifugoVariant, prefix: string, count: number, measure: (started: CentrifugoServers) => Promise<T>): Promise<T> => {
     try {
-      return await measure(await startCentrifugoServers(launcher, variant, NODE_COUNT, redisUrl, `${redisKeyPrefix}${prefix}`));
+      return await measure(await startCentrifugoServers(launcher, variant, count, redisUrl, `${redisKeyPrefix}${prefix}`));
     } finally {
       await launcher.stopAll();
     }
@@ -565,9 +578,10 @@ async function runPeers(
 
   /** Runs a scenario on each peer in turn, each on fresh servers and keys of its own: Socket.IO, then Centrifugo without and with history. */
   const onEachPeer = async <T>(scenario: string, measure: PeerMeasure<T>): Promise<Record<string, T | Failed>> => {
+    const count = measure.servers ?? NODE_COUNT;
     const runs: [string, () => Promise<T>][] = [
-      ['socket.io', () => onSocketIo(`socket.io-${scenario}`, measure.socketIo, measure.socketIoEnv)],
-      ...[plain, withHistory].map((variant): [string, () => Promise<T>] => [variant.name, () => onCentrifugo(variant, `${variant.name}-${scenario}`, measure.centrifugo)]),
+      ['socket.io', () => onSocketIo(`socket.io-${scenario}`, count, measure.socketIo, measure.socketIoOptions)],
+      ...[plain, withHistory].map((variant): [string, () => Promise<T>] => [variant.name, () => onCentrifugo(variant, `${variant.name}-${scenario}`, count, measure.centrifugo)]),
     ];
     const results: Record<string, T | Failed> = {};
     for (const [peer, run] of runs) {
@@ -585,7 +599,7 @@ async function runPeers(
   const opens = options.scenarios.has('opens') ? await onEachPeer('opens', onTargets((target) => measureOpenRate(target, options.openSockets, OPENS_IN_FLIGHT))) : undefined;
   const idle = options.scenarios.has('idle')
     ? await onEachPeer<IdleSocketsResult>('idle', {
-        socketIoEnv: withInspector(process.env),
+        socketIoOptions: { env: withInspector(process.env) },
         socketIo: async (servers) => {
           const inspector = await Inspector.attach(firstOf(servers).output);
           try {
@@ -613,6 +627,16 @@ async function runPeers(
         },
       })
     : undefined;
+  // The storm as chat's: a fourth server drained, its clients back on the other three.
+  const stormCpu = { redis: redisPids, generator: [process.pid] };
+  const storm = options.scenarios.has('storm')
+    ? await onEachPeer<StormResult>('storm', {
+        servers: NODE_COUNT + 1,
+        socketIoOptions: { recovery: true },
+        socketIo: (servers) => measureReconnectStorm(socketIoStorm(servers, stormCpu), stormLoad(options)),
+        centrifugo: (started) => measureReconnectStorm(centrifugoStorm(started, stormCpu), stormLoad(options)),
+      })
+    : undefined;
 
   const ran = [scenario1?.chat, scenario1?.relay, ...Object.values(direct).map(measured)].filter(
     (result): result is DirectLoadResult => result !== undefined && result !== null,
@@ -622,6 +646,7 @@ async function runPeers(
     ...(groups === undefined ? {} : { groups }),
     ...(opens === undefined ? {} : { opens }),
     ...(idle === undefined ? {} : { idle }),
+    ...(storm === undefined ? {} : { storm }),
     comparison: comparePeers(ran),
   };
 }
@@ -701,7 +726,13 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
     const { ran, failures } = measuredAndFailed(figures.peers?.opens, (peer) => `Opening on ${peer}`);
     sections.push([formatOpenRate([...(figures.opens ?? []), ...ran.flatMap(([, steps]) => steps)]), ...failures].join('\n'));
   }
-  if (figures.storm !== undefined) sections.push(formatStorm(figures.storm));
+  if (figures.storm !== undefined || figures.peers?.storm !== undefined) {
+    const { ran, failures } = measuredAndFailed(figures.peers?.storm, (peer) => `The storm on ${peer}`);
+    const storms = [...(figures.storm === undefined ? [] : [figures.storm]), ...ran.map(([, result]) => result)];
+    sections.push(...storms.map(formatStorm));
+    if (ran.length > 0) sections.push(formatStormPeers(storms));
+    if (failures.length > 0) sections.push(failures.join('\n'));
+  }
   if (figures.comparison !== undefined) sections.push(formatComparison(figures.comparison));
   const { peers, limits } = figures;
   if (peers !== undefined) {

@@ -9,7 +9,8 @@ import { comparePeers, formatPeers } from '../bench/peers/report.js';
 import type { IdleSocketsResult } from '../bench/idle-sockets.js';
 import type { MemorySample } from '../bench/process-figures.js';
 import type { OpenRateStep } from '../bench/open-rate.js';
-import { formatGroupPeers, formatIdleSockets, formatOpenRate } from '../bench/report.js';
+import type { StormResult } from '../bench/reconnect-storm.js';
+import { formatGroupPeers, formatIdleSockets, formatOpenRate, formatStorm, formatStormPeers } from '../bench/report.js';
 import type { Percentiles } from '../bench/statistics.js';
 
 function latency(p50: number | null, p99: number | null): Percentiles {
@@ -340,5 +341,65 @@ describe('the opening rate report', () => {
       .filter((line) => /^(chat|socket\.io) /.test(line))
       .map((line) => line.trim().split(/\s+/).at(-1));
     expect(ratios).toEqual(['-', '-', '2.5x', '0.5x']);
+  });
+});
+
+describe('the storm report', () => {
+  const storm = (target: string, p99: number, lost: number, notRecovered: number): StormResult => ({
+    target,
+    drainHow: `${target} drained`,
+    catchUpHow: `${target} catches up`,
+    sockets: 100,
+    opened: 100,
+    openFailures: 0,
+    openMs: 1_000,
+    survivors: 3,
+    backAndSynced: 100,
+    notRecovered,
+    failed: 0,
+    firstFailure: null,
+    attempts: 100,
+    retried: 0,
+    firstAttemptMs: latency(1, 2),
+    reconnectMs: latency(5, p99 / 2),
+    reconnectAndSyncMs: latency(10, p99),
+    totalMs: 2_000,
+    // 0.5 server cores for 2 s over 100 clients: 10 ms a client.
+    cpuCores: { server: 0.4, redis: 0.1, generator: 0.3, machine: 1, other: 0.2 },
+    cpuSeconds: 2,
+    generatorLagMs: { p50: 1, p99: 2, max: 3 },
+    listenOverflows: 0,
+    drainedExitMs: 500,
+    drainFrames: target === 'chat' ? 100 : 0,
+    reconnectAfterMsMax: 0,
+    closeCodes: { [target === 'chat' ? '1001' : 'transport close']: 100 },
+    storeOperations: {},
+    timeline: [],
+    failureExamples: {},
+    syncPages: 0,
+    messagesInSync: 0,
+    messages: { perSecond: 50, sent: 200, acked: 200, errors: {}, received: 200 - lost, receivedLive: 150, receivedBySyncOnly: 50 - lost, lost, unverified: 0 },
+  });
+
+  it('names how each target was drained and caught up, and what it lost', () => {
+    const report = formatStorm(storm('socket.io', 400, 7, 60));
+    expect(report).toContain('Reconnect storm on socket.io');
+    expect(report).toContain('(socket.io drained)');
+    expect(report).toContain('catches up: socket.io catches up');
+    expect(report).toContain('60 of those back had a catch-up socket.io did not vouch for');
+    expect(report).toContain('LOST 7');
+    expect(report).toContain('server CPU per client back and caught up (survivors + Cassandra + Redis): 10 ms');
+    // No store was read on a peer: no line of store calls.
+    expect(report).not.toContain('store calls');
+  });
+
+  it('lines chat and the peers up with their p99 to caught up divided by chat’s', () => {
+    const report = formatStormPeers([storm('chat', 200, 0, 0), storm('socket.io', 400, 7, 60), storm('centrifugo', 100, 50, 100)]);
+    const rows = report.split('\n').filter((line) => /^(chat|socket\.io|centrifugo) /.test(line));
+    expect(rows.map((line) => line.trim().split(/\s+/))).toEqual([
+      ['chat', '100/100', '0', '2', '100', '10', '200', '10', '200', '0', '-'],
+      ['socket.io', '100/100', '60', '2', '200', '10', '400', '10', '200', '7', '2x'],
+      ['centrifugo', '100/100', '100', '2', '50', '10', '100', '10', '200', '50', '0.5x'],
+    ]);
   });
 });

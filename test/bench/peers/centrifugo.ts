@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { Centrifuge, State, type PublicationContext } from 'centrifuge';
+import { Centrifuge, State, type PublicationContext, type StreamPosition, type SubscribedContext } from 'centrifuge';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { provisionCentrifugo } from '../../../dev/env/centrifugo.js';
@@ -9,9 +9,10 @@ import type { Launcher } from '../../../dev/env/launcher.js';
 import { freePort } from '../../../dev/env/ports.js';
 import { answersOk } from '../../../dev/env/probes.js';
 import type { ServerProcess } from '../../../dev/env/process.js';
-import type { Frame, LoadSocket } from '../bench-socket.js';
+import type { Frame } from '../bench-socket.js';
+import type { CatchUp, StormSocket } from '../reconnect-storm.js';
 import type { LoadTarget } from '../targets.js';
-import { peerRequest, replyTo, type SendTarget } from './chat-frames.js';
+import { HeldFrames, peerRequest, replyTo, type SendTarget } from './chat-frames.js';
 
 /**
  * Each user's personal channel: user-limited (`#` then the user id), so only that user may
@@ -104,42 +105,83 @@ export async function startCentrifugoServers(
   return { variant, servers, secret };
 }
 
+/** An HS256 connection token for `user`, as the application's backend would mint it. */
+export function centrifugoToken(started: CentrifugoServers, user: string): Promise<string> {
+  return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(user).setExpirationTime('2h').sign(new TextEncoder().encode(started.secret));
+}
+
+export function centrifugoUrl(server: CentrifugoServers['servers'][number]): string {
+  return `ws://127.0.0.1:${server.port}/connection/websocket`;
+}
+
 /** Centrifugo as a load target: an HS256 connection token per user, each user subscribed to its personal channel. */
 export function centrifugoTarget(started: CentrifugoServers): LoadTarget {
-  const key = new TextEncoder().encode(started.secret);
   return {
     name: started.variant.name,
     nodeCount: started.servers.length,
     async open(user, node) {
       const server = started.servers[node % started.servers.length];
       if (server === undefined) throw new Error('no Centrifugo server to connect to');
-      const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(user).setExpirationTime('2h').sign(key);
-      return CentrifugoLoadSocket.open(`ws://127.0.0.1:${server.port}/connection/websocket`, user, token);
+      return CentrifugoLoadSocket.open(centrifugoUrl(server), user, await centrifugoToken(started, user));
     },
   };
 }
 
+/** Where a Centrifugo client resumes: its personal channel's stream position (none without history). */
+export type CentrifugoPosition = StreamPosition | undefined;
+
+/** How to open: for the storm (frames held until its catch-up); recovering the personal channel from a position. */
+export interface CentrifugoOpenOptions {
+  forStorm?: boolean;
+  since?: CentrifugoPosition;
+  timeoutMs?: number;
+}
+
 /**
  * A centrifuge-js client speaking the generator's frames: `send` → publish (its reply is the
- * ack); joining a group → subscribing to its channel; publications → message frames.
+ * ack); joining a group → subscribing to its channel; publications → message frames (those a
+ * recovery brought, at or below the position the subscribe returned, marked `caughtUp`).
  * Creating a group subscribes nobody: the creator sends scenario 3's messages, and chat's
  * group messages skip the sender's socket.
  */
-class CentrifugoLoadSocket implements LoadSocket {
+export class CentrifugoLoadSocket implements StormSocket<CentrifugoPosition> {
   onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+  /** Never called: Centrifugo's shutdown disconnects its clients with a code that asks them to reconnect. */
+  onDrain: (reconnectAfterMs: number, at: number) => void = () => undefined;
+  onEnd: (how: string, at: number) => void = () => undefined;
+  /** The personal channel's stream position: where the subscribe left it, then its latest publication's. */
+  private personalPosition: CentrifugoPosition;
+  private personalRecovered = false;
+  private readonly held: HeldFrames;
 
   private constructor(
     private readonly client: Centrifuge,
+    private readonly personal: string,
     private readonly timeoutMs: number,
-  ) {}
+    forStorm: boolean,
+  ) {
+    this.held = new HeldFrames(forStorm);
+    let connected = false;
+    client.on('connected', () => {
+      connected = true;
+    });
+    // After a connect, either means the connection ended: the client is reconnecting (a
+    // shutdown's code asks it to) or has given up.
+    const ended = (context: { code: number; reason: string }): void => {
+      if (connected) this.onEnd(`${context.code} ${context.reason}`, performance.now());
+    };
+    client.on('connecting', ended);
+    client.on('disconnected', ended);
+  }
 
-  static async open(url: string, user: string, token: string, timeoutMs = 10_000): Promise<CentrifugoLoadSocket> {
+  static async open(url: string, user: string, token: string, options: CentrifugoOpenOptions = {}): Promise<CentrifugoLoadSocket> {
+    const { forStorm = false, since, timeoutMs = 10_000 } = options;
     // The official client in Node.js: ws as its WebSocket, no browser online/offline events.
     const client = new Centrifuge(url, { token, websocket: WebSocket, networkEventTarget: null, timeout: timeoutMs });
-    const socket = new CentrifugoLoadSocket(client, timeoutMs);
+    const socket = new CentrifugoLoadSocket(client, personalChannel(user), timeoutMs, forStorm);
     client.connect();
     try {
-      await socket.subscribe(personalChannel(user));
+      await socket.subscribe(socket.personal, since);
     } catch (error) {
       client.disconnect();
       throw new Error(`Centrifugo: ${user} on ${url}: ${error instanceof Error ? error.message : String(error)}`);
@@ -166,12 +208,38 @@ class CentrifugoLoadSocket implements LoadSocket {
     else queueMicrotask(reply);
   }
 
-  /** Subscribes to `channel`, its publications becoming message frames; resolves once subscribed. */
-  private async subscribe(channel: string): Promise<void> {
-    const subscription = this.client.newSubscription(channel);
+  /** Recovery came with the subscribe: hands over what it brought, and says whether Centrifugo recovered all that was missed. */
+  catchUp(): Promise<CatchUp> {
+    this.held.release((frame, at) => { this.onFrame(frame, at); });
+    return Promise.resolve({ pages: 0, complete: this.personalRecovered });
+  }
+
+  position(): CentrifugoPosition {
+    return this.personalPosition;
+  }
+
+  /**
+   * Subscribes to `channel` (recovering from `since`, when given), its publications becoming
+   * message frames; resolves once subscribed. The personal channel's position is kept.
+   */
+  private async subscribe(channel: string, since?: CentrifugoPosition): Promise<void> {
+    const personal = channel === this.personal;
+    const subscription = this.client.newSubscription(channel, since === undefined ? {} : { since });
+    let subscribedAt: number | undefined;
+    subscription.on('subscribed', (context: SubscribedContext) => {
+      subscribedAt = context.streamPosition?.offset;
+      if (!personal) return;
+      this.personalPosition = context.streamPosition;
+      this.personalRecovered = context.recovered;
+    });
     subscription.on('publication', (context: PublicationContext) => {
+      const { offset } = context;
+      if (personal && offset !== undefined && this.personalPosition !== undefined && offset > this.personalPosition.offset) {
+        this.personalPosition = { ...this.personalPosition, offset };
+      }
       const data = context.data as { text?: unknown } | null;
-      this.onFrame({ type: 'message', text: data?.text }, performance.now());
+      const caughtUp = offset !== undefined && subscribedAt !== undefined && offset <= subscribedAt;
+      this.held.deliver({ type: 'message', text: data?.text, caughtUp }, performance.now(), (frame, at) => { this.onFrame(frame, at); });
     });
     subscription.subscribe();
     try {

@@ -1,17 +1,25 @@
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
-import type { Frame, LoadSocket } from '../bench-socket.js';
-import { peerRequest, replyTo, type SendTarget } from './chat-frames.js';
+import type { Frame } from '../bench-socket.js';
+import { HeldFrames, peerRequest, replyTo, type SendTarget } from './chat-frames.js';
 import { stopChild } from '../lifecycle.js';
 import { startListeningChild, type ListeningChild } from '../listening-child.js';
+import type { CatchUp, StormSocket } from '../reconnect-storm.js';
 import type { LoadTarget } from '../targets.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./socket-io-server.ts', import.meta.url));
 
-/** Starts `count` Socket.IO servers sharing one Redis stream, in `baseEnv` and this; resolves once all listen. */
-export async function startSocketIoServers(count: number, redisUrl: string, stream: string, baseEnv: NodeJS.ProcessEnv = process.env): Promise<ListeningChild[]> {
-  const env = { ...baseEnv, BENCH_REDIS_URL: redisUrl, BENCH_REDIS_STREAM: stream };
+export interface SocketIoServerOptions {
+  /** The environment they start in, besides their settings (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Connection state recovery on (default: off, as Socket.IO's default). */
+  recovery?: boolean;
+}
+
+/** Starts `count` Socket.IO servers sharing one Redis stream; resolves once all listen. */
+export async function startSocketIoServers(count: number, redisUrl: string, stream: string, { env: baseEnv = process.env, recovery = false }: SocketIoServerOptions = {}): Promise<ListeningChild[]> {
+  const env = { ...baseEnv, BENCH_REDIS_URL: redisUrl, BENCH_REDIS_STREAM: stream, BENCH_SOCKET_IO_RECOVERY: recovery ? '1' : '0' };
   const servers: ListeningChild[] = [];
   try {
     for (let index = 0; index < count; index++) servers.push(await startListeningChild(`Socket.IO server ${index}`, SERVER_MAIN, env));
@@ -23,6 +31,10 @@ export async function startSocketIoServers(count: number, redisUrl: string, stre
   return servers;
 }
 
+export function socketIoUrl(server: ListeningChild): string {
+  return `http://127.0.0.1:${server.port}`;
+}
+
 /** Socket.IO servers as a load target: the user in the handshake, WebSocket transport only. */
 export function socketIoTarget(servers: readonly ListeningChild[]): LoadTarget {
   return {
@@ -31,42 +43,92 @@ export function socketIoTarget(servers: readonly ListeningChild[]): LoadTarget {
     open(user, node) {
       const server = servers[node % servers.length];
       if (server === undefined) throw new Error('no Socket.IO server to connect to');
-      return SocketIoLoadSocket.open(`http://127.0.0.1:${server.port}`, user);
+      return SocketIoLoadSocket.open(socketIoUrl(server), user);
     },
   };
 }
 
 /**
- * A socket.io-client socket speaking the generator's frames: `send` → emit with ack, creating
- * or joining a group → joining its room; `message` events → message frames.
+ * Where a Socket.IO client resumes: its session's private id and the offset of the last
+ * packet it got, which it presents on reconnecting. socket.io-client presents them by itself
+ * only when its Manager reconnects to the same URL (a load balancer's); the storm picks the
+ * surviving server itself, so it carries them to the new client's handshake.
  */
-class SocketIoLoadSocket implements LoadSocket {
-  onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+export interface SocketIoPosition {
+  pid?: string;
+  offset?: string;
+}
 
-  private constructor(private readonly socket: Socket) {
+/** The client's own record of its session (socket.io-client keeps these private). */
+interface SessionFields {
+  _pid?: string;
+  _lastOffset?: string;
+}
+
+/** How to open: on servers with connection state recovery; for the storm (frames held until its catch-up); resuming from a position. */
+export interface SocketIoOpenOptions {
+  recovery?: boolean;
+  forStorm?: boolean;
+  resume?: SocketIoPosition;
+  timeoutMs?: number;
+}
+
+/**
+ * A socket.io-client socket speaking the generator's frames: `send` → emit with ack, creating
+ * or joining a group → joining its room; `message` events → message frames (those replayed
+ * by a recovery, which arrive before the connect, marked `caughtUp`).
+ */
+export class SocketIoLoadSocket implements StormSocket<SocketIoPosition> {
+  onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+  /** Never called: Socket.IO has no way to ask a client to go before it closes. */
+  onDrain: (reconnectAfterMs: number, at: number) => void = () => undefined;
+  onEnd: (how: string, at: number) => void = () => undefined;
+  private connected = false;
+  private readonly held: HeldFrames;
+
+  private constructor(
+    private readonly socket: Socket,
+    forStorm: boolean,
+    private readonly resumedPid: string | undefined,
+  ) {
+    this.held = new HeldFrames(forStorm);
     socket.on('message', (message: { text?: unknown }) => {
-      this.onFrame({ type: 'message', text: message.text }, performance.now());
+      // A recovered session's missed packets come before the connect event.
+      this.held.deliver({ type: 'message', text: message.text, caughtUp: !this.connected }, performance.now(), (frame, at) => { this.onFrame(frame, at); });
+    });
+    socket.on('disconnect', (reason: string) => { this.onEnd(reason, performance.now()); });
+  }
+
+  static open(url: string, user: string, options: SocketIoOpenOptions = {}): Promise<SocketIoLoadSocket> {
+    const { recovery = false, forStorm = false, resume = {}, timeoutMs = 10_000 } = options;
+    const session = resume.pid !== undefined && resume.offset !== undefined ? { pid: resume.pid, offset: resume.offset } : {};
+    // forceNew: one connection per user, as separate clients have (io() would multiplex them all on one).
+    const socket = io(url, { auth: { user, ...session }, transports: ['websocket'], forceNew: true, reconnection: false, timeout: timeoutMs });
+    const wrapped = new SocketIoLoadSocket(socket, forStorm, session.pid);
+    return new Promise((resolve, reject) => {
+      const fail = (why: string): void => {
+        clearTimeout(timer);
+        socket.disconnect();
+        reject(new Error(`Socket.IO: ${user} ${why}`));
+      };
+      const timer = setTimeout(() => { fail(`not ready on ${url} within ${timeoutMs} ms`); }, timeoutMs);
+      const ready = (): void => {
+        clearTimeout(timer);
+        resolve(wrapped);
+      };
+      socket.once('connect', () => {
+        wrapped.connected = true;
+        // With recovery on, a fresh session is ready once its first event gave it an offset.
+        if (recovery && !wrapped.recovered) socket.once('ready', ready);
+        else ready();
+      });
+      socket.once('connect_error', (error: Error) => { fail(`could not connect to ${url}: ${error.message}`); });
     });
   }
 
-  static open(url: string, user: string, timeoutMs = 10_000): Promise<SocketIoLoadSocket> {
-    // forceNew: one connection per user, as separate clients have (io() would multiplex them all on one).
-    const socket = io(url, { auth: { user }, transports: ['websocket'], forceNew: true, reconnection: false, timeout: timeoutMs });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.disconnect();
-        reject(new Error(`Socket.IO: ${user} not connected to ${url} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        resolve(new SocketIoLoadSocket(socket));
-      });
-      socket.once('connect_error', (error: Error) => {
-        clearTimeout(timer);
-        socket.disconnect();
-        reject(new Error(`Socket.IO: ${user} could not connect to ${url}: ${error.message}`));
-      });
-    });
+  /** The server restored the session presented: it kept its id. */
+  private get recovered(): boolean {
+    return this.resumedPid !== undefined && (this.socket as unknown as SessionFields)._pid === this.resumedPid;
   }
 
   get isOpen(): boolean {
@@ -81,6 +143,17 @@ class SocketIoLoadSocket implements LoadSocket {
     };
     if (request.kind === 'send') this.socket.emit('send', sendEvent(request.to, request.text), answered);
     else this.socket.emit('join', { room: groupRoom(request.group) }, answered);
+  }
+
+  /** Recovery came with the connect: hands over what it replayed, and says whether the session was restored. */
+  catchUp(): Promise<CatchUp> {
+    this.held.release((frame, at) => { this.onFrame(frame, at); });
+    return Promise.resolve({ pages: 0, complete: this.recovered });
+  }
+
+  position(): SocketIoPosition {
+    const { _pid: pid, _lastOffset: offset } = this.socket as unknown as SessionFields;
+    return { ...(pid === undefined ? {} : { pid }), ...(offset === undefined ? {} : { offset }) };
   }
 
   close(): Promise<void> {

@@ -1,0 +1,82 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isAlive } from '../../../dev/env/process.js';
+import { exited } from '../lifecycle.js';
+import type { ListeningChild } from '../listening-child.js';
+import { keptTokens, type StormCluster } from '../reconnect-storm.js';
+import { CentrifugoLoadSocket, centrifugoToken, centrifugoUrl, type CentrifugoPosition, type CentrifugoServers } from './centrifugo.js';
+import { SocketIoLoadSocket, socketIoUrl, type SocketIoPosition } from './socket-io.js';
+
+/** The processes besides the servers whose CPU a storm reports. */
+export interface StormCpu {
+  redis: readonly number[];
+  generator: readonly number[];
+}
+
+/** The last of `servers` is drained; the others survive. */
+function drainedAndSurvivors<T>(servers: readonly T[]): { drained: T; survivorAt: (node: number) => T; survivors: T[] } {
+  const drained = servers.at(-1);
+  const survivors = servers.slice(0, -1);
+  if (drained === undefined || survivors.length === 0) throw new Error(`a storm needs a server to drain and one to survive, not ${servers.length}`);
+  const survivorAt = (node: number): T => survivors[node % survivors.length] as T;
+  return { drained, survivorAt, survivors };
+}
+
+/**
+ * The storm on Socket.IO servers started with connection state recovery: the last is closed
+ * as its SIGTERM handler closes it (`io.close()`, every socket's session kept in Redis), and
+ * each client presents its session on a survivor.
+ */
+export function socketIoStorm(servers: readonly ListeningChild[], cpu: StormCpu): StormCluster<SocketIoPosition> {
+  const { drained, survivorAt, survivors } = drainedAndSurvivors(servers);
+  const open = (server: ListeningChild, user: string, resume?: SocketIoPosition): Promise<SocketIoLoadSocket> =>
+    SocketIoLoadSocket.open(socketIoUrl(server), user, { recovery: true, forStorm: true, ...(resume === undefined ? {} : { resume }) });
+  return {
+    target: 'socket.io',
+    drainHow: "SIGTERM: io.close() closes every socket, each one's session kept in Redis for 2 minutes",
+    catchUpHow:
+      'connection state recovery: its session id and last offset in the new handshake; the server replays what it missed from the stream (a client with no offset, or whose session is gone, gets a fresh session)',
+    openOnDrained: (user) => open(drained, user),
+    openOnSurvivor: (user, node, from) => open(survivorAt(node), user, from),
+    openSender: (user, node) => SocketIoLoadSocket.open(socketIoUrl(survivorAt(node)), user, { recovery: true }),
+    survivors: survivors.length,
+    drain: () => {
+      drained.child.kill('SIGTERM');
+      return Promise.resolve();
+    },
+    drainedExit: () => exited(drained.child),
+    cpu: { server: survivors.flatMap(({ child }) => (child.pid === undefined ? [] : [child.pid])), ...cpu },
+  };
+}
+
+/**
+ * The storm on Centrifugo servers: the last gets SIGTERM (its graceful shutdown disconnects
+ * every client with a code asking it to reconnect), and each client subscribes to its
+ * personal channel again on a survivor, from its last stream position when the channel keeps
+ * history.
+ */
+export function centrifugoStorm(started: CentrifugoServers, cpu: StormCpu): StormCluster<CentrifugoPosition> {
+  const { drained, survivorAt, survivors } = drainedAndSurvivors(started.servers);
+  const tokenOf = keptTokens((user) => centrifugoToken(started, user));
+  const open = async (server: CentrifugoServers['servers'][number], user: string, forStorm: boolean, since?: CentrifugoPosition): Promise<CentrifugoLoadSocket> =>
+    CentrifugoLoadSocket.open(centrifugoUrl(server), user, await tokenOf(user), { forStorm, since });
+  const pid = drained.process.pid;
+  return {
+    target: started.variant.name,
+    drainHow: 'SIGTERM: its graceful shutdown disconnects every client with code 3001, asking it to reconnect',
+    catchUpHow: started.variant.history
+      ? "connects again and subscribes to its personal channel from its last stream position; Centrifugo recovers what it missed from the channel's history in Redis"
+      : 'connects again and subscribes to its personal channel; no history, so nothing missed is recovered',
+    openOnDrained: (user) => open(drained, user, true),
+    openOnSurvivor: (user, node, from) => open(survivorAt(node), user, true, from),
+    openSender: (user, node) => open(survivorAt(node), user, false),
+    survivors: survivors.length,
+    drain: () => {
+      process.kill(pid, 'SIGTERM');
+      return Promise.resolve();
+    },
+    drainedExit: async () => {
+      while (isAlive(pid)) await sleep(50);
+    },
+    cpu: { server: survivors.map((server) => server.process.pid), ...cpu },
+  };
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { BenchSocket, Frame } from './bench-socket.js';
+import type { CatchUp, StormSocket } from './reconnect-storm.js';
+
+/** A chat client's position: the cursor of the last message it has (0: none yet). */
+export type ChatPosition = string | number;
+
+/**
+ * A chat socket as the storm drives it: keeps the cursor of every message it sees, turns
+ * `drain` frames into `onDrain`, and catches up with `sync` requests from its cursor.
+ */
+export class ChatStormSocket implements StormSocket<ChatPosition> {
+  onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+  onDrain: (reconnectAfterMs: number, at: number) => void = () => undefined;
+  onEnd: (how: string, at: number) => void = () => undefined;
+  private readonly pending = new Map<string, (frame: Frame) => void>();
+
+  constructor(
+    private readonly socket: BenchSocket,
+    private cursor: ChatPosition = 0,
+  ) {
+    socket.onFrame = (frame, at) => {
+      if (frame.type === 'message') {
+        if (typeof frame.cursor === 'string') this.cursor = frame.cursor;
+        this.onFrame(frame, at);
+      } else if (frame.type === 'drain') {
+        this.onDrain(typeof frame.reconnectAfterMs === 'number' ? frame.reconnectAfterMs : 0, at);
+      } else if (typeof frame.ref === 'string') {
+        const answer = this.pending.get(frame.ref);
+        this.pending.delete(frame.ref);
+        answer?.(frame);
+      }
+    };
+    socket.onClose = (code, at) => {
+      for (const answer of this.pending.values()) answer({ type: 'closed', code });
+      this.pending.clear();
+      this.onEnd(String(code), at);
+    };
+  }
+
+  get opening(): BenchSocket['opening'] {
+    return this.socket.opening;
+  }
+
+  get isOpen(): boolean {
+    return this.socket.isOpen;
+  }
+
+  send(frame: Record<string, unknown>): void {
+    this.socket.send(frame);
+  }
+
+  close(timeoutMs?: number): Promise<void> {
+    return this.socket.close(timeoutMs);
+  }
+
+  position(): ChatPosition {
+    return this.cursor;
+  }
+
+  /** Syncs from the kept cursor, page by page, until `next` is null; keeps the final cursor. */
+  async catchUp(timeoutMs = 20_000): Promise<CatchUp> {
+    let since = this.cursor;
+    let pages = 0;
+    for (;;) {
+      const reply = await this.request({ type: 'sync', since }, timeoutMs);
+      if (reply.type !== 'sync') throw new Error(`sync answered ${JSON.stringify(reply).slice(0, 200)}`);
+      pages += 1;
+      const messages = Array.isArray(reply.messages) ? (reply.messages as Frame[]) : [];
+      const at = performance.now();
+      for (const message of messages) this.onFrame({ ...message, type: 'message', caughtUp: true }, at);
+      if (typeof reply.next === 'string') {
+        since = reply.next;
+        continue;
+      }
+      if (typeof reply.cursor === 'string') this.cursor = reply.cursor;
+      return { pages, complete: true };
+    }
+  }
+
+  private request(frame: Record<string, unknown>, timeoutMs: number): Promise<Frame> {
+    if (!this.socket.isOpen) return Promise.reject(new Error('socket not open'));
+    const ref = `r-${randomBytes(4).toString('hex')}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(ref);
+        reject(new Error(`no reply to ${String(frame.type)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(ref, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      this.socket.send({ ...frame, ref });
+    });
+  }
+}
