@@ -511,13 +511,19 @@ function groupLoad(options: BenchOptions): GroupFanoutOptions {
 
 /** A scenario on a peer's fresh servers: how to measure it on Socket.IO's, and on Centrifugo's. */
 interface PeerMeasure<T> {
-  socketIo: (servers: ListeningChild[]) => Promise<T>;
-  /** How the Socket.IO servers start (default: this process's environment, no connection state recovery). */
-  socketIoOptions?: SocketIoServerOptions;
+  /** Measures on Socket.IO servers started with `recovery` (connection state recovery) on or off. */
+  socketIo: (servers: ListeningChild[], recovery: boolean) => Promise<T>;
+  /** How the Socket.IO servers start (default: this process's environment). */
+  socketIoOptions?: Omit<SocketIoServerOptions, 'recovery'>;
+  /** Measures on Socket.IO a second time, with connection state recovery on ('socket.io+recovery'). */
+  alsoWithRecovery?: boolean;
   centrifugo: (started: CentrifugoServers) => Promise<T>;
   /** Servers of each peer (default: as many as chat's cluster has nodes). */
   servers?: number;
 }
+
+/** Socket.IO's name when its connection state recovery is on. */
+const SOCKET_IO_RECOVERY = 'socket.io+recovery';
 
 /** A scenario that needs only a peer's load target (and its servers' pids, for their CPU). */
 function onTargets<T>(measure: (target: LoadTarget, serverPids: number[]) => Promise<T>): PeerMeasure<T> {
@@ -579,8 +585,11 @@ async function runPeers(
   /** Runs a scenario on each peer in turn, each on fresh servers and keys of its own: Socket.IO, then Centrifugo without and with history. */
   const onEachPeer = async <T>(scenario: string, measure: PeerMeasure<T>): Promise<Record<string, T | Failed>> => {
     const count = measure.servers ?? NODE_COUNT;
+    const onSocketIoWith = (recovery: boolean) => (): Promise<T> =>
+      onSocketIo(`${recovery ? SOCKET_IO_RECOVERY : 'socket.io'}-${scenario}`, count, (servers) => measure.socketIo(servers, recovery), { ...measure.socketIoOptions, recovery });
     const runs: [string, () => Promise<T>][] = [
-      ['socket.io', () => onSocketIo(`socket.io-${scenario}`, count, measure.socketIo, measure.socketIoOptions)],
+      ['socket.io', onSocketIoWith(false)],
+      ...(measure.alsoWithRecovery === true ? [[SOCKET_IO_RECOVERY, onSocketIoWith(true)] as [string, () => Promise<T>]] : []),
       ...[plain, withHistory].map((variant): [string, () => Promise<T>] => [variant.name, () => onCentrifugo(variant, `${variant.name}-${scenario}`, count, measure.centrifugo)]),
     ];
     const results: Record<string, T | Failed> = {};
@@ -632,8 +641,8 @@ async function runPeers(
   const storm = options.scenarios.has('storm')
     ? await onEachPeer<StormResult>('storm', {
         servers: NODE_COUNT + 1,
-        socketIoOptions: { recovery: true },
-        socketIo: (servers) => measureReconnectStorm(socketIoStorm(servers, stormCpu), stormLoad(options)),
+        alsoWithRecovery: true,
+        socketIo: (servers, recovery) => measureReconnectStorm(socketIoStorm(servers, stormCpu, recovery), stormLoad(options)),
         centrifugo: (started) => measureReconnectStorm(centrifugoStorm(started, stormCpu), stormLoad(options)),
       })
     : undefined;

@@ -140,7 +140,7 @@ export interface CentrifugoOpenOptions {
 /**
  * A centrifuge-js client speaking the generator's frames: `send` → publish (its reply is the
  * ack); joining a group → subscribing to its channel; publications → message frames (those a
- * recovery brought, at or below the position the subscribe returned, marked `caughtUp`).
+ * recovery brought marked `caughtUp`).
  * Creating a group subscribes nobody: the creator sends scenario 3's messages, and chat's
  * group messages skip the sender's socket.
  */
@@ -225,9 +225,17 @@ export class CentrifugoLoadSocket implements StormSocket<CentrifugoPosition> {
   private async subscribe(channel: string, since?: CentrifugoPosition): Promise<void> {
     const personal = channel === this.personal;
     const subscription = this.client.newSubscription(channel, since === undefined ? {} : { since });
-    let subscribedAt: number | undefined;
+    // centrifuge-js hands over a recovery's publications synchronously right after the
+    // 'subscribed' event (whose position is the one recovered from, not the stream's top):
+    // what arrives before the next microtask is what the recovery brought.
+    let recovering = false;
     subscription.on('subscribed', (context: SubscribedContext) => {
-      subscribedAt = context.streamPosition?.offset;
+      if (context.wasRecovering) {
+        recovering = true;
+        queueMicrotask(() => {
+          recovering = false;
+        });
+      }
       if (!personal) return;
       this.personalPosition = context.streamPosition;
       this.personalRecovered = context.recovered;
@@ -238,8 +246,7 @@ export class CentrifugoLoadSocket implements StormSocket<CentrifugoPosition> {
         this.personalPosition = { ...this.personalPosition, offset };
       }
       const data = context.data as { text?: unknown } | null;
-      const caughtUp = offset !== undefined && subscribedAt !== undefined && offset <= subscribedAt;
-      this.held.deliver({ type: 'message', text: data?.text, caughtUp }, performance.now(), (frame, at) => { this.onFrame(frame, at); });
+      this.held.deliver({ type: 'message', text: data?.text, caughtUp: recovering }, performance.now(), (frame, at) => { this.onFrame(frame, at); });
     });
     subscription.subscribe();
     try {

@@ -22,22 +22,24 @@ function drainedAndSurvivors<T>(servers: readonly T[]): { drained: T; survivorAt
 }
 
 /**
- * The storm on Socket.IO servers started with connection state recovery: the last is closed
- * as its SIGTERM handler closes it (`io.close()`, every socket's session kept in Redis), and
- * each client presents its session on a survivor.
+ * The storm on Socket.IO servers: the last is closed as its SIGTERM handler closes it
+ * (`io.close()`), and each client connects to a survivor. With connection state recovery on
+ * (`recovery`, as the servers were started), every socket's session is kept in Redis at the
+ * close and each client presents it on the survivor; without, it starts afresh.
  */
-export function socketIoStorm(servers: readonly ListeningChild[], cpu: StormCpu): StormCluster<SocketIoPosition> {
+export function socketIoStorm(servers: readonly ListeningChild[], cpu: StormCpu, recovery: boolean): StormCluster<SocketIoPosition> {
   const { drained, survivorAt, survivors } = drainedAndSurvivors(servers);
   const open = (server: ListeningChild, user: string, resume?: SocketIoPosition): Promise<SocketIoLoadSocket> =>
-    SocketIoLoadSocket.open(socketIoUrl(server), user, { recovery: true, forStorm: true, ...(resume === undefined ? {} : { resume }) });
+    SocketIoLoadSocket.open(socketIoUrl(server), user, { recovery, forStorm: true, ...(resume === undefined ? {} : { resume }) });
   return {
-    target: 'socket.io',
-    drainHow: "SIGTERM: io.close() closes every socket, each one's session kept in Redis for 2 minutes",
-    catchUpHow:
-      'connection state recovery: its session id and last offset in the new handshake; the server replays what it missed from the stream (a client with no offset, or whose session is gone, gets a fresh session)',
+    target: recovery ? 'socket.io+recovery' : 'socket.io',
+    drainHow: recovery ? "SIGTERM: io.close() closes every socket, each one's session kept in Redis for 2 minutes" : 'SIGTERM: io.close() closes every socket',
+    catchUpHow: recovery
+      ? 'connection state recovery: its session id and last offset in the new handshake; the server replays what it missed from the stream (a client with no offset, or whose session is gone, gets a fresh session)'
+      : 'connects again and joins its room afresh; no connection state recovery, so nothing missed is recovered',
     openOnDrained: (user) => open(drained, user),
     openOnSurvivor: (user, node, from) => open(survivorAt(node), user, from),
-    openSender: (user, node) => SocketIoLoadSocket.open(socketIoUrl(survivorAt(node)), user, { recovery: true }),
+    openSender: (user, node) => SocketIoLoadSocket.open(socketIoUrl(survivorAt(node)), user, { recovery }),
     survivors: survivors.length,
     drain: () => {
       drained.child.kill('SIGTERM');
