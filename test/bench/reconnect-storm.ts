@@ -147,6 +147,12 @@ export interface StormResult {
     lost: number;
     /** Acked, to a recipient that never came back and synced within the deadline: neither seen nor lost. */
     unverified: number;
+    /**
+     * The first lost messages (at most 5), each with when it was sent and when its recipient
+     * left and was back (ms after the drain began; null: not in the storm, or never back): whether a
+     * loss falls in a client's absence, or at its return.
+     */
+    lostExamples: { seq: number; sentMs: number; recipientLeftMs: number | null; recipientBackMs: number | null }[];
   } | null;
 }
 
@@ -404,7 +410,7 @@ export async function measureReconnectStorm<Position>(cluster: StormCluster<Posi
   );
 
   const senders: LoadSocket[] = [];
-  const load = { sent: 0, acked: new Set<number>(), errors: {} as Record<string, number>, stop: false };
+  const load = { sent: 0, sentAt: new Map<number, number>(), acked: new Set<number>(), errors: {} as Record<string, number>, stop: false };
   let loadDone: Promise<void> = Promise.resolve();
   // Message `seq` goes to the seq-th opened client, round and round.
   const recipients = clients.filter((client) => client.socket !== undefined);
@@ -488,12 +494,20 @@ export async function measureReconnectStorm<Position>(cluster: StormCluster<Posi
       let receivedBySyncOnly = 0;
       let lost = 0;
       let unverified = 0;
+      const lostExamples: NonNullable<StormResult['messages']>['lostExamples'] = [];
+      const sinceDrain = (at: number | undefined): number | null => (at === undefined ? null : round(at - drainStarted, 1));
       for (const seq of load.acked) {
         const how = received.get(seq);
+        const recipient = recipientOf(seq);
         if (how === 'live') receivedLive += 1;
         else if (how === 'sync') receivedBySyncOnly += 1;
-        else if (recipientOf(seq)?.syncedAt === undefined) unverified += 1;
-        else lost += 1;
+        else if (recipient?.syncedAt === undefined) unverified += 1;
+        else {
+          lost += 1;
+          if (lostExamples.length < 5) {
+            lostExamples.push({ seq, sentMs: sinceDrain(load.sentAt.get(seq)) ?? 0, recipientLeftMs: sinceDrain(recipient.drainAt), recipientBackMs: sinceDrain(recipient.backAt) });
+          }
+        }
       }
       messages = {
         perSecond: options.messagesPerSecond,
@@ -505,6 +519,7 @@ export async function measureReconnectStorm<Position>(cluster: StormCluster<Posi
         receivedBySyncOnly,
         lost,
         unverified,
+        lostExamples,
       };
     }
 
@@ -565,7 +580,7 @@ async function sendDirectLoad(
   senders: readonly LoadSocket[],
   recipientOf: (seq: number) => { user: string } | undefined,
   perSecond: number,
-  load: { sent: number; stop: boolean },
+  load: { sent: number; sentAt: Map<number, number>; stop: boolean },
 ): Promise<void> {
   const startedAt = performance.now();
   const gapMs = 1000 / perSecond;
@@ -576,6 +591,7 @@ async function sendDirectLoad(
     const recipient = recipientOf(seq);
     if (sender === undefined || recipient === undefined || !sender.isOpen) continue;
     sender.send({ type: 'send', ref: `m-${seq}`, to: { user: recipient.user }, text: `storm-${seq} a direct message during the storm` });
+    load.sentAt.set(seq, performance.now());
     load.sent += 1;
   }
 }

@@ -398,7 +398,11 @@ export function formatStorm(result: StormResult): string {
       ? 'no direct-message load ran during the storm.'
       : `direct messages to the storm's users during it (${messages.perSecond}/s from senders on the survivors): sent ${messages.sent}, acked ${messages.acked}, ` +
         `errors ${errorsText(messages.errors)}; of the acked: received live ${messages.receivedLive}, only in a catch-up ${messages.receivedBySyncOnly}, LOST ${messages.lost}` +
-        (messages.unverified === 0 ? '' : `; ${messages.unverified} more were to clients that never came back, so neither seen nor lost`),
+        (messages.unverified === 0 ? '' : `; ${messages.unverified} more were to clients that never came back, so neither seen nor lost`) +
+        (messages.lostExamples.length === 0
+          ? ''
+          : '\n  first lost (ms after the drain began): ' +
+            messages.lostExamples.map((lost) => `#${lost.seq} sent at ${lost.sentMs}, its recipient left at ${lost.recipientLeftMs ?? '-'} and was back at ${lost.recipientBackMs ?? '-'}`).join('; ')),
   ].join('\n');
 }
 

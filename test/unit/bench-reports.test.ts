@@ -378,7 +378,7 @@ describe('the storm report', () => {
     failureExamples: {},
     syncPages: 0,
     messagesInSync: 0,
-    messages: { perSecond: 50, sent: 200, acked: 200, errors: {}, received: 200 - lost, receivedLive: 150, receivedBySyncOnly: 50 - lost, lost, unverified: 0 },
+    messages: { perSecond: 50, sent: 200, acked: 200, errors: {}, received: 200 - lost, receivedLive: 150, receivedBySyncOnly: 50 - lost, lost, unverified: 0, lostExamples: lost === 0 ? [] : [{ seq: 42, sentMs: 120, recipientLeftMs: 100, recipientBackMs: 130.5 }] },
   });
 
   it('names how each target was drained and caught up, and what it lost', () => {
@@ -388,6 +388,7 @@ describe('the storm report', () => {
     expect(report).toContain('catches up: socket.io catches up');
     expect(report).toContain('60 of those back had a catch-up socket.io did not vouch for');
     expect(report).toContain('LOST 7');
+    expect(report).toContain('first lost (ms after the drain began): #42 sent at 120, its recipient left at 100 and was back at 130.5');
     expect(report).toContain('server CPU per client back and caught up (survivors + Cassandra + Redis): 10 ms');
     // No store was read on a peer: no line of store calls.
     expect(report).not.toContain('store calls');
