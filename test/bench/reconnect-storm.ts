@@ -34,6 +34,15 @@ export interface CatchUp {
   complete: boolean;
 }
 
+export type FrameHandler = (frame: Frame, receivedAt: number) => void;
+
+/** The `index`th of `nodes`, round and round: where a storm client with that index (and attempt) goes. */
+export function nodeAt<T>(nodes: readonly T[], index: number): T {
+  const node = nodes[index % nodes.length];
+  if (node === undefined) throw new Error('no node to connect to');
+  return node;
+}
+
 /** Where the storm happens: the node that is drained, and the nodes its clients come back to ("the load balancer"). */
 export interface StormCluster<Position> {
   /** Chat, or a peer's name. */
@@ -41,10 +50,13 @@ export interface StormCluster<Position> {
   /** How the node is drained and how a client catches up, for the report. */
   drainHow: string;
   catchUpHow: string;
-  /** Opens `user`'s connection on the node to be drained. */
-  openOnDrained(user: string): Promise<StormSocket<Position>>;
+  /**
+   * Opens `user`'s connection on the node to be drained, its frames to `onFrame` from the
+   * start (a peer's recovery hands over what it recovered before its open resolves).
+   */
+  openOnDrained(user: string, onFrame: FrameHandler): Promise<StormSocket<Position>>;
   /** Opens `user`'s connection on surviving node `node` (modulo their count), to resume from `from`. */
-  openOnSurvivor(user: string, node: number, from: Position): Promise<StormSocket<Position>>;
+  openOnSurvivor(user: string, node: number, from: Position, onFrame: FrameHandler): Promise<StormSocket<Position>>;
   /** Opens a sender of the direct load on surviving node `node`. */
   openSender(user: string, node: number): Promise<LoadSocket>;
   survivors: number;
@@ -143,7 +155,7 @@ export interface StormResult {
     received: number;
     receivedLive: number;
     receivedBySyncOnly: number;
-    /** Acked, and not at its recipient (which came back and synced) 15 s after the load stopped: must be 0. */
+    /** Acked, and not at its recipient (which came back and caught up) 15 s after the load stopped: 0 where the target recovers what a client missed. */
     lost: number;
     /** Acked, to a recipient that never came back and synced within the deadline: neither seen nor lost. */
     unverified: number;
@@ -297,7 +309,15 @@ class StormClient<Position> {
     private readonly onMessage: (frame: Frame, how: 'live' | 'sync') => void,
   ) {}
 
-  /** Uses `socket` from now on: records its messages; `onLeave` runs once, on a drain request or the end, whichever comes first. */
+  /** Records the messages of every connection it opens (handed to each opener, so none is missed before `attach`). */
+  readonly onFrame: FrameHandler = (frame) => {
+    if (frame.type !== 'message') return;
+    const how = frame.caughtUp === true ? 'sync' : 'live';
+    if (how === 'sync') this.messagesInSync += 1;
+    this.onMessage(frame, how);
+  };
+
+  /** Uses `socket` from now on; `onLeave` runs once, on a drain request or the end, whichever comes first. */
   attach(socket: StormSocket<Position>, onLeave: () => void): void {
     this.socket = socket;
     let left = false;
@@ -305,12 +325,6 @@ class StormClient<Position> {
       if (left) return;
       left = true;
       onLeave();
-    };
-    socket.onFrame = (frame) => {
-      if (frame.type !== 'message') return;
-      const how = frame.caughtUp === true ? 'sync' : 'live';
-      if (how === 'sync') this.messagesInSync += 1;
-      this.onMessage(frame, how);
     };
     socket.onDrain = (reconnectAfterMs, at) => {
       this.sawDrainFrame = true;
@@ -375,7 +389,7 @@ export async function measureReconnectStorm<Position>(cluster: StormCluster<Posi
       client.firstAttemptAt ??= performance.now();
       let opened = false;
       try {
-        const socket = await cluster.openOnSurvivor(client.user, node, from);
+        const socket = await cluster.openOnSurvivor(client.user, node, from, client.onFrame);
         opened = true;
         client.opens.push({ at: performance.now(), opening: socket.opening });
         client.attach(socket, () => undefined);
@@ -399,7 +413,7 @@ export async function measureReconnectStorm<Position>(cluster: StormCluster<Posi
     async (index) => {
       const client = clients[index];
       if (client === undefined) throw new Error('no client');
-      const socket = await cluster.openOnDrained(client.user);
+      const socket = await cluster.openOnDrained(client.user, client.onFrame);
       client.attach(socket, () => {
         if (stormStarted) reconnects.push(reconnect(client));
       });

@@ -3,7 +3,7 @@ import type { DirectLoadResult, DirectStep } from './direct-load.js';
 import type { GroupFanoutResult } from './group-fanout.js';
 import type { IdleSocketsResult } from './idle-sockets.js';
 import type { OpenRateStep } from './open-rate.js';
-import type { StormResult } from './reconnect-storm.js';
+import type { StormResult, StormStep } from './reconnect-storm.js';
 import { ratio, round } from './statistics.js';
 
 type Cell = string | number | null | undefined;
@@ -294,8 +294,11 @@ export interface Comparison {
 }
 
 /** Server-side cores of a measurement: chat nodes (or the relay, or a peer's servers) + Redis + Cassandra. */
+/** The CPU groups that are the servers' side: the target's processes, and its stores. */
+const SERVER_SIDE = ['server', 'cassandra', 'redis'] as const;
+
 function serverCores(cpuCores: Record<string, number>): number {
-  return (cpuCores.server ?? 0) + (cpuCores.redis ?? 0) + (cpuCores.cassandra ?? 0);
+  return SERVER_SIDE.reduce((sum, group) => sum + (cpuCores[group] ?? 0), 0);
 }
 
 /** Server-side cores per 1000 delivered msg/s. */
@@ -366,8 +369,11 @@ export function formatStorm(result: StormResult): string {
       `${result.notRecovered} of those back had a catch-up ${result.target} did not vouch for; ` +
       `all back and caught up ${round(result.totalMs / 1000, 2)} s after the drain began; the drained node ` +
       (result.drainedExitMs === null ? 'had not exited when the scenario ended' : `exited ${round(result.drainedExitMs / 1000, 2)} s after it`),
-    `drain frames ${result.drainFrames} (reconnectAfterMs up to ${result.reconnectAfterMsMax}); how the drained connections ended ${codes === '' ? '-' : codes}; connect attempts ${result.attempts} (${result.retried} clients retried); ` +
-      `sync pages ${result.syncPages}; messages caught up ${result.messagesInSync}; ` +
+    // Drain frames and sync pages are chat's; a peer has neither.
+    (result.drainFrames > 0 ? `drain frames ${result.drainFrames} (reconnectAfterMs up to ${result.reconnectAfterMsMax}); ` : '') +
+      `how the drained connections ended ${codes === '' ? '-' : codes}; connect attempts ${result.attempts} (${result.retried} clients retried); ` +
+      (result.syncPages > 0 ? `sync pages ${result.syncPages}; ` : '') +
+      `messages caught up ${result.messagesInSync}; ` +
       `connections dropped by the kernel for a full accept queue: ${result.listenOverflows ?? 'not readable'}`,
     table(['per client (ms)', 'count', 'p50', 'p95', 'p99', 'max'], rows),
     `cores used from the drain until all were caught up (this machine has ${availableParallelism()}; server: the survivors): ` +
@@ -385,14 +391,7 @@ export function formatStorm(result: StormResult): string {
     `the generator's own event-loop delay meanwhile: p50 ${result.generatorLagMs.p50} ms, p99 ${result.generatorLagMs.p99} ms, max ${result.generatorLagMs.max} ms ` +
       '(its clients read what the nodes sent that much later)',
     'over time (each row: what happened in the 5 s from its start):',
-    table(
-      ['s after the drain', 'connected', 'caught up', 'failed attempts', 'median ms to connect / upgrade / hello'],
-      result.timeline.map((step) => {
-        const opening = step.openingMedianMs;
-        const parts = opening === null ? '-' : `${opening.connect} / ${opening.upgrade} / ${opening.hello}`;
-        return [step.atMs / 1000, step.hellos, step.synced, errorsText(step.failures), parts];
-      }),
-    ),
+    stormTimeline(result.timeline),
     ...Object.entries(result.failureExamples).map(([kind, message]) => `  first ${kind}: ${message}`),
     messages === null
       ? 'no direct-message load ran during the storm.'
@@ -404,6 +403,19 @@ export function formatStorm(result: StormResult): string {
           : '\n  first lost (ms after the drain began): ' +
             messages.lostExamples.map((lost) => `#${lost.seq} sent at ${lost.sentMs}, its recipient left at ${lost.recipientLeftMs ?? '-'} and was back at ${lost.recipientBackMs ?? '-'}`).join('; ')),
   ].join('\n');
+}
+
+/** The storm's steps; the opening's phases only where the target's client times them (chat's). */
+function stormTimeline(steps: readonly StormStep[]): string {
+  const timed = steps.some((step) => step.openingMedianMs !== null);
+  return table(
+    ['s after the drain', 'connected', 'caught up', 'failed attempts', ...(timed ? ['median ms to connect / upgrade / hello'] : [])],
+    steps.map((step) => {
+      const opening = step.openingMedianMs;
+      const parts = opening === null ? '-' : `${opening.connect} / ${opening.upgrade} / ${opening.hello}`;
+      return [step.atMs / 1000, step.hellos, step.synced, errorsText(step.failures), ...(timed ? [parts] : [])];
+    }),
+  );
 }
 
 /** The storm on chat and on each peer, side by side: how fast all came back, what it cost, and what was lost. */
@@ -425,12 +437,15 @@ export function formatStormPeers(results: readonly StormResult[]): string {
       result.target === 'chat' || chat === undefined ? '-' : times(ratio(result.reconnectAndSyncMs.p99, chat.reconnectAndSyncMs.p99)),
     ];
   });
+  const servers = (results[0]?.survivors ?? 0) + 1;
   return [
-    "The reconnect storm on chat and the peers (each on 4 servers over the same Redis, the last drained; the same clients, load and deadline; the peers' after the chat nodes stopped)",
+    `The reconnect storm on chat and the peers (each on ${servers} servers over the same Redis, the last drained; the same clients, load and deadline; the peers' after the chat nodes stopped)`,
     table(['target', 'back', 'not vouched', 'all back s', 'connected p99 ms', 'caught up p50', 'caught up p99', 'server ms/client', 'acked', 'lost', 'p99 ÷ chat'], rows),
     '  back = back and caught up / sockets drained; not vouched = back, but the target did not say its catch-up was complete (a recovery that failed, or none to try); ' +
       'server ms/client = survivors\' CPU (with Redis, and Cassandra for chat) from the drain until all were back, per client back; ' +
       'lost = acked messages to clients that came back, seen neither live nor in their catch-up; "÷ chat" above 1: slower than chat',
+    '  acked means: chat, stored in Cassandra; Socket.IO, taken by the sender\'s server (its reply comes before the adapter\'s XADD); ' +
+      'Centrifugo, published (with history, once in the channel\'s history stream)',
   ].join('\n');
 }
 /**
@@ -442,8 +457,9 @@ function stormServerCost(result: StormResult): string {
   const perClientMs = stormServerMsPerClient(result);
   if (perClientMs === null) return 'server CPU per reconnect: not measured';
   const coresFor2s = (perClientMs * result.backAndSynced) / 2_000;
+  const parts = ['survivors', ...SERVER_SIDE.filter((group) => group !== 'server' && result.cpuCores[group] !== undefined)].join(' + ');
   return (
-    `server CPU per client back and caught up (survivors + Cassandra + Redis): ${round(perClientMs, 2)} ms; ` +
+    `server CPU per client back and caught up (${parts}): ${round(perClientMs, 2)} ms; ` +
     `${result.backAndSynced} clients back and caught up within 2 s would need ${round(coresFor2s, 1)} cores of it`
   );
 }

@@ -39,8 +39,8 @@
  *           history and recovery; printed side by side with chat and the relay (run with direct);
  *           with group, scenario 3's group on each peer too (a Socket.IO room, a Centrifugo channel), beside chat's;
  *           with idle and opens, those on one server of each peer; with storm, the storm on 4 servers of
- *           each (the last drained by SIGTERM; Socket.IO with connection state recovery, Centrifugo
- *           resubscribing from its stream position), counting what each lost
+ *           each (the last drained by SIGTERM; Socket.IO without and with connection state recovery,
+ *           Centrifugo resubscribing, from its stream position with history), counting what each lost
  *   limits  what this machine's Cassandra and Redis do without a node in the way: the Cassandra
  *           writes of a direct message at full speed, raw XADD and XREAD rates
  */
@@ -56,7 +56,7 @@ import { runDirectLoad, type DirectLoadOptions, type DirectLoadResult } from './
 import { measureGroupFanout, type GroupFanoutOptions, type GroupFanoutResult } from './group-fanout.js';
 import { measureIdleSockets, type IdleSocketsResult } from './idle-sockets.js';
 import { measureOpenRate, type OpenRateStep } from './open-rate.js';
-import { keptTokens, measureReconnectStorm, type StormOptions, type StormResult } from './reconnect-storm.js';
+import { keptTokens, measureReconnectStorm, nodeAt, type StormOptions, type StormResult } from './reconnect-storm.js';
 import { ChatStormSocket, type ChatPosition } from './storm-chat.js';
 import { BenchSocket } from './bench-socket.js';
 import { Launcher } from '../../dev/env/launcher.js';
@@ -69,7 +69,7 @@ import { centrifugoTarget, startCentrifugoServers, type CentrifugoServers, type 
 import { comparePeers, formatPeers, type PeerComparison } from './peers/report.js';
 import type { ListeningChild } from './listening-child.js';
 import { socketIoTarget, startSocketIoServers, type SocketIoServerOptions } from './peers/socket-io.js';
-import { centrifugoStorm, socketIoStorm } from './peers/storm.js';
+import { centrifugoStorm, SOCKET_IO_RECOVERY, socketIoStorm } from './peers/storm.js';
 import { Inspector, metric, readMetrics, settledGoMemory, settledMemory, withInspector } from './process-figures.js';
 import { RedisCommandCounter } from './redis-commands.js';
 import { startRelay, type RelayProcess } from './relay-process.js';
@@ -417,19 +417,14 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     const tokenOf = keptTokens(tokenFor);
     const openOn = async (node: NodeProcess, user: string): Promise<BenchSocket> =>
       BenchSocket.open(`${node.wsUrl}/ws`, { authorization: `Bearer ${await tokenOf(user)}` });
-    const survivorAt = (index: number): NodeProcess => {
-      const node = clusterNodes[index % clusterNodes.length];
-      if (node === undefined) throw new Error('no surviving node');
-      return node;
-    };
     figures.storm = await measureReconnectStorm<ChatPosition>(
       {
         target: 'chat',
         drainHow: 'POST /drain',
         catchUpHow: 'syncs from its last cursor',
-        openOnDrained: async (user) => new ChatStormSocket(await openOn(stormNode, user)),
-        openOnSurvivor: async (user, index, from) => new ChatStormSocket(await openOn(survivorAt(index), user), from),
-        openSender: (user, index) => openOn(survivorAt(index), user),
+        openOnDrained: async (user, onFrame) => new ChatStormSocket(await openOn(stormNode, user), 0, onFrame),
+        openOnSurvivor: async (user, index, from, onFrame) => new ChatStormSocket(await openOn(nodeAt(clusterNodes, index), user), from, onFrame),
+        openSender: (user, index) => openOn(nodeAt(clusterNodes, index), user),
         survivors: clusterNodes.length,
         drain: async () => {
           const response = await fetch(`${stormNode.adminUrl}/drain`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
@@ -521,9 +516,6 @@ interface PeerMeasure<T> {
   /** Servers of each peer (default: as many as chat's cluster has nodes). */
   servers?: number;
 }
-
-/** Socket.IO's name when its connection state recovery is on. */
-const SOCKET_IO_RECOVERY = 'socket.io+recovery';
 
 /** A scenario that needs only a peer's load target (and its servers' pids, for their CPU). */
 function onTargets<T>(measure: (target: LoadTarget, serverPids: number[]) => Promise<T>): PeerMeasure<T> {

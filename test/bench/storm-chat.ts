@@ -7,22 +7,27 @@ import type { CatchUp, StormSocket } from './reconnect-storm.js';
 export type ChatPosition = string | number;
 
 /**
- * A chat socket as the storm drives it: keeps the cursor of every message it sees, turns
- * `drain` frames into `onDrain`, and catches up with `sync` requests from its cursor.
+ * A chat socket as the storm drives it: keeps its cursor, turns `drain` frames into
+ * `onDrain`, and catches up with `sync` requests from its cursor. A live message's cursor
+ * is kept only once a sync on this socket has completed: until then the messages below it
+ * may not all be here, and a client that kept it would skip them after its next reconnect.
  */
 export class ChatStormSocket implements StormSocket<ChatPosition> {
   onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
   onDrain: (reconnectAfterMs: number, at: number) => void = () => undefined;
   onEnd: (how: string, at: number) => void = () => undefined;
   private readonly pending = new Map<string, (frame: Frame) => void>();
+  private synced = false;
 
   constructor(
     private readonly socket: BenchSocket,
-    private cursor: ChatPosition = 0,
+    private cursor: ChatPosition,
+    onFrame: (frame: Frame, receivedAt: number) => void,
   ) {
+    this.onFrame = onFrame;
     socket.onFrame = (frame, at) => {
       if (frame.type === 'message') {
-        if (typeof frame.cursor === 'string') this.cursor = frame.cursor;
+        if (this.synced && typeof frame.cursor === 'string') this.cursor = frame.cursor;
         this.onFrame(frame, at);
       } else if (frame.type === 'drain') {
         this.onDrain(typeof frame.reconnectAfterMs === 'number' ? frame.reconnectAfterMs : 0, at);
@@ -75,6 +80,7 @@ export class ChatStormSocket implements StormSocket<ChatPosition> {
         continue;
       }
       if (typeof reply.cursor === 'string') this.cursor = reply.cursor;
+      this.synced = true;
       return { pages, complete: true };
     }
   }

@@ -12,7 +12,7 @@ import type { ServerProcess } from '../../../dev/env/process.js';
 import type { Frame } from '../bench-socket.js';
 import type { CatchUp, StormSocket } from '../reconnect-storm.js';
 import type { LoadTarget } from '../targets.js';
-import { HeldFrames, peerRequest, replyTo, type SendTarget } from './chat-frames.js';
+import { peerRequest, replyTo, type SendTarget } from './chat-frames.js';
 
 /**
  * Each user's personal channel: user-limited (`#` then the user id), so only that user may
@@ -130,10 +130,11 @@ export function centrifugoTarget(started: CentrifugoServers): LoadTarget {
 /** Where a Centrifugo client resumes: its personal channel's stream position (none without history). */
 export type CentrifugoPosition = StreamPosition | undefined;
 
-/** How to open: for the storm (frames held until its catch-up); recovering the personal channel from a position. */
+/** How to open: recovering the personal channel from a position; handing frames to `onFrame` from the start. */
 export interface CentrifugoOpenOptions {
-  forStorm?: boolean;
   since?: CentrifugoPosition;
+  /** A recovery's publications arrive before the open resolves: a handler set only then would miss them. */
+  onFrame?: (frame: Frame, receivedAt: number) => void;
   timeoutMs?: number;
 }
 
@@ -152,15 +153,12 @@ export class CentrifugoLoadSocket implements StormSocket<CentrifugoPosition> {
   /** The personal channel's stream position: where the subscribe left it, then its latest publication's. */
   private personalPosition: CentrifugoPosition;
   private personalRecovered = false;
-  private readonly held: HeldFrames;
 
   private constructor(
     private readonly client: Centrifuge,
     private readonly personal: string,
     private readonly timeoutMs: number,
-    forStorm: boolean,
   ) {
-    this.held = new HeldFrames(forStorm);
     let connected = false;
     client.on('connected', () => {
       connected = true;
@@ -175,10 +173,11 @@ export class CentrifugoLoadSocket implements StormSocket<CentrifugoPosition> {
   }
 
   static async open(url: string, user: string, token: string, options: CentrifugoOpenOptions = {}): Promise<CentrifugoLoadSocket> {
-    const { forStorm = false, since, timeoutMs = 10_000 } = options;
+    const { since, onFrame, timeoutMs = 10_000 } = options;
     // The official client in Node.js: ws as its WebSocket, no browser online/offline events.
     const client = new Centrifuge(url, { token, websocket: WebSocket, networkEventTarget: null, timeout: timeoutMs });
-    const socket = new CentrifugoLoadSocket(client, personalChannel(user), timeoutMs, forStorm);
+    const socket = new CentrifugoLoadSocket(client, personalChannel(user), timeoutMs);
+    if (onFrame !== undefined) socket.onFrame = onFrame;
     client.connect();
     try {
       await socket.subscribe(socket.personal, since);
@@ -208,9 +207,8 @@ export class CentrifugoLoadSocket implements StormSocket<CentrifugoPosition> {
     else queueMicrotask(reply);
   }
 
-  /** Recovery came with the subscribe: hands over what it brought, and says whether Centrifugo recovered all that was missed. */
+  /** Recovery came with the subscribe (its publications right after it): says whether Centrifugo recovered all that was missed. */
   catchUp(): Promise<CatchUp> {
-    this.held.release((frame, at) => { this.onFrame(frame, at); });
     return Promise.resolve({ pages: 0, complete: this.personalRecovered });
   }
 
@@ -246,7 +244,7 @@ export class CentrifugoLoadSocket implements StormSocket<CentrifugoPosition> {
         this.personalPosition = { ...this.personalPosition, offset };
       }
       const data = context.data as { text?: unknown } | null;
-      this.held.deliver({ type: 'message', text: data?.text, caughtUp: recovering }, performance.now(), (frame, at) => { this.onFrame(frame, at); });
+      this.onFrame({ type: 'message', text: data?.text, caughtUp: recovering }, performance.now());
     });
     subscription.subscribe();
     try {

@@ -1,5 +1,3 @@
-import type { Frame } from '../bench-socket.js';
-
 /**
  * What a peer makes of the chat frames the load generator sends. The peers have no chat
  * protocol: each maps these requests onto its own means (Socket.IO rooms, Centrifugo
@@ -30,29 +28,3 @@ export function replyTo(request: PeerRequest): 'ack' | 'group' | 'ok' {
   return request.kind === 'send' ? 'ack' : request.kind === 'create' ? 'group' : 'ok';
 }
 
-/**
- * Frames a peer's connection received before the storm took its catch-up. A peer's client
- * hands over what it recovered during its connect, before the opener has returned and the
- * storm has set its handler; held here, none is lost to the default one. Connections not
- * opened for the storm hold nothing.
- */
-export class HeldFrames {
-  private held: [Frame, number][] | null;
-
-  constructor(hold: boolean) {
-    this.held = hold ? [] : null;
-  }
-
-  /** Hands `frame` to `to`, or holds it until `release`. */
-  deliver(frame: Frame, at: number, to: (frame: Frame, at: number) => void): void {
-    if (this.held === null) to(frame, at);
-    else this.held.push([frame, at]);
-  }
-
-  /** Hands every held frame to `to`, in order, and holds nothing from now on. */
-  release(to: (frame: Frame, at: number) => void): void {
-    const held = this.held ?? [];
-    this.held = null;
-    for (const [frame, at] of held) to(frame, at);
-  }
-}

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import type { Frame } from '../bench-socket.js';
-import { HeldFrames, peerRequest, replyTo, type SendTarget } from './chat-frames.js';
+import { peerRequest, replyTo, type SendTarget } from './chat-frames.js';
 import { stopChild } from '../lifecycle.js';
 import { startListeningChild, type ListeningChild } from '../listening-child.js';
 import type { CatchUp, StormSocket } from '../reconnect-storm.js';
@@ -65,11 +65,12 @@ interface SessionFields {
   _lastOffset?: string;
 }
 
-/** How to open: on servers with connection state recovery; for the storm (frames held until its catch-up); resuming from a position. */
+/** How to open: on servers with connection state recovery; resuming from a position; handing frames to `onFrame` from the start. */
 export interface SocketIoOpenOptions {
   recovery?: boolean;
-  forStorm?: boolean;
   resume?: SocketIoPosition;
+  /** A recovery's replayed messages arrive before the open resolves: a handler set only then would miss them. */
+  onFrame?: (frame: Frame, receivedAt: number) => void;
   timeoutMs?: number;
 }
 
@@ -84,27 +85,25 @@ export class SocketIoLoadSocket implements StormSocket<SocketIoPosition> {
   onDrain: (reconnectAfterMs: number, at: number) => void = () => undefined;
   onEnd: (how: string, at: number) => void = () => undefined;
   private connected = false;
-  private readonly held: HeldFrames;
 
   private constructor(
     private readonly socket: Socket,
-    forStorm: boolean,
     private readonly resumedPid: string | undefined,
   ) {
-    this.held = new HeldFrames(forStorm);
     socket.on('message', (message: { text?: unknown }) => {
       // A recovered session's missed packets come before the connect event.
-      this.held.deliver({ type: 'message', text: message.text, caughtUp: !this.connected }, performance.now(), (frame, at) => { this.onFrame(frame, at); });
+      this.onFrame({ type: 'message', text: message.text, caughtUp: !this.connected }, performance.now());
     });
     socket.on('disconnect', (reason: string) => { this.onEnd(reason, performance.now()); });
   }
 
   static open(url: string, user: string, options: SocketIoOpenOptions = {}): Promise<SocketIoLoadSocket> {
-    const { recovery = false, forStorm = false, resume = {}, timeoutMs = 10_000 } = options;
+    const { recovery = false, resume = {}, onFrame, timeoutMs = 10_000 } = options;
     const session = resume.pid !== undefined && resume.offset !== undefined ? { pid: resume.pid, offset: resume.offset } : {};
     // forceNew: one connection per user, as separate clients have (io() would multiplex them all on one).
     const socket = io(url, { auth: { user, ...session }, transports: ['websocket'], forceNew: true, reconnection: false, timeout: timeoutMs });
-    const wrapped = new SocketIoLoadSocket(socket, forStorm, session.pid);
+    const wrapped = new SocketIoLoadSocket(socket, session.pid);
+    if (onFrame !== undefined) wrapped.onFrame = onFrame;
     return new Promise((resolve, reject) => {
       const fail = (why: string): void => {
         clearTimeout(timer);
@@ -126,7 +125,11 @@ export class SocketIoLoadSocket implements StormSocket<SocketIoPosition> {
     });
   }
 
-  /** The server restored the session presented: it kept its id. */
+  /**
+   * The server restored the session presented: it kept its id. (socket.io-client's own
+   * `recovered` compares with the pid this client object had before, which a new client
+   * object never has: it is always false here.)
+   */
   private get recovered(): boolean {
     return this.resumedPid !== undefined && (this.socket as unknown as SessionFields)._pid === this.resumedPid;
   }
@@ -145,9 +148,8 @@ export class SocketIoLoadSocket implements StormSocket<SocketIoPosition> {
     else this.socket.emit('join', { room: groupRoom(request.group) }, answered);
   }
 
-  /** Recovery came with the connect: hands over what it replayed, and says whether the session was restored. */
+  /** Recovery came with the connect (its replayed messages before it): says whether the session was restored. */
   catchUp(): Promise<CatchUp> {
-    this.held.release((frame, at) => { this.onFrame(frame, at); });
     return Promise.resolve({ pages: 0, complete: this.recovered });
   }
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../../../dev/env/process.js';
 import { exited } from '../lifecycle.js';
 import type { ListeningChild } from '../listening-child.js';
-import { keptTokens, type StormCluster } from '../reconnect-storm.js';
+import { keptTokens, nodeAt, type FrameHandler, type StormCluster } from '../reconnect-storm.js';
 import { CentrifugoLoadSocket, centrifugoToken, centrifugoUrl, type CentrifugoPosition, type CentrifugoServers } from './centrifugo.js';
 import { SocketIoLoadSocket, socketIoUrl, type SocketIoPosition } from './socket-io.js';
 
@@ -12,13 +12,26 @@ export interface StormCpu {
   generator: readonly number[];
 }
 
+/** Socket.IO's name when its connection state recovery is on. */
+export const SOCKET_IO_RECOVERY = 'socket.io+recovery';
+
 /** The last of `servers` is drained; the others survive. */
 function drainedAndSurvivors<T>(servers: readonly T[]): { drained: T; survivorAt: (node: number) => T; survivors: T[] } {
   const drained = servers.at(-1);
   const survivors = servers.slice(0, -1);
   if (drained === undefined || survivors.length === 0) throw new Error(`a storm needs a server to drain and one to survive, not ${servers.length}`);
-  const survivorAt = (node: number): T => survivors[node % survivors.length] as T;
-  return { drained, survivorAt, survivors };
+  return { drained, survivorAt: (node) => nodeAt(survivors, node), survivors };
+}
+
+/** Sends SIGTERM to `pid`; a process already gone is an error (the storm would wait for a drain that never comes). */
+function terminate(pid: number | undefined, what: string): Promise<void> {
+  try {
+    if (pid === undefined) throw new Error('it has no pid');
+    process.kill(pid, 'SIGTERM');
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(new Error(`could not drain ${what}: ${error instanceof Error ? error.message : String(error)}`));
+  }
 }
 
 /**
@@ -29,22 +42,19 @@ function drainedAndSurvivors<T>(servers: readonly T[]): { drained: T; survivorAt
  */
 export function socketIoStorm(servers: readonly ListeningChild[], cpu: StormCpu, recovery: boolean): StormCluster<SocketIoPosition> {
   const { drained, survivorAt, survivors } = drainedAndSurvivors(servers);
-  const open = (server: ListeningChild, user: string, resume?: SocketIoPosition): Promise<SocketIoLoadSocket> =>
-    SocketIoLoadSocket.open(socketIoUrl(server), user, { recovery, forStorm: true, ...(resume === undefined ? {} : { resume }) });
+  const open = (server: ListeningChild, user: string, onFrame: FrameHandler, resume?: SocketIoPosition): Promise<SocketIoLoadSocket> =>
+    SocketIoLoadSocket.open(socketIoUrl(server), user, { recovery, onFrame, ...(resume === undefined ? {} : { resume }) });
   return {
-    target: recovery ? 'socket.io+recovery' : 'socket.io',
+    target: recovery ? SOCKET_IO_RECOVERY : 'socket.io',
     drainHow: recovery ? "SIGTERM: io.close() closes every socket, each one's session kept in Redis for 2 minutes" : 'SIGTERM: io.close() closes every socket',
     catchUpHow: recovery
       ? 'connection state recovery: its session id and last offset in the new handshake; the server replays what it missed from the stream (a client with no offset, or whose session is gone, gets a fresh session)'
       : 'connects again and joins its room afresh; no connection state recovery, so nothing missed is recovered',
-    openOnDrained: (user) => open(drained, user),
-    openOnSurvivor: (user, node, from) => open(survivorAt(node), user, from),
+    openOnDrained: (user, onFrame) => open(drained, user, onFrame),
+    openOnSurvivor: (user, node, from, onFrame) => open(survivorAt(node), user, onFrame, from),
     openSender: (user, node) => SocketIoLoadSocket.open(socketIoUrl(survivorAt(node)), user, { recovery }),
     survivors: survivors.length,
-    drain: () => {
-      drained.child.kill('SIGTERM');
-      return Promise.resolve();
-    },
+    drain: () => terminate(drained.child.pid, 'the Socket.IO server'),
     drainedExit: () => exited(drained.child),
     cpu: { server: survivors.flatMap(({ child }) => (child.pid === undefined ? [] : [child.pid])), ...cpu },
   };
@@ -59,8 +69,8 @@ export function socketIoStorm(servers: readonly ListeningChild[], cpu: StormCpu,
 export function centrifugoStorm(started: CentrifugoServers, cpu: StormCpu): StormCluster<CentrifugoPosition> {
   const { drained, survivorAt, survivors } = drainedAndSurvivors(started.servers);
   const tokenOf = keptTokens((user) => centrifugoToken(started, user));
-  const open = async (server: CentrifugoServers['servers'][number], user: string, forStorm: boolean, since?: CentrifugoPosition): Promise<CentrifugoLoadSocket> =>
-    CentrifugoLoadSocket.open(centrifugoUrl(server), user, await tokenOf(user), { forStorm, since });
+  const open = async (server: CentrifugoServers['servers'][number], user: string, options: { onFrame?: FrameHandler; since?: CentrifugoPosition } = {}): Promise<CentrifugoLoadSocket> =>
+    CentrifugoLoadSocket.open(centrifugoUrl(server), user, await tokenOf(user), options);
   const pid = drained.process.pid;
   return {
     target: started.variant.name,
@@ -68,14 +78,12 @@ export function centrifugoStorm(started: CentrifugoServers, cpu: StormCpu): Stor
     catchUpHow: started.variant.history
       ? "connects again and subscribes to its personal channel from its last stream position; Centrifugo recovers what it missed from the channel's history in Redis"
       : 'connects again and subscribes to its personal channel; no history, so nothing missed is recovered',
-    openOnDrained: (user) => open(drained, user, true),
-    openOnSurvivor: (user, node, from) => open(survivorAt(node), user, true, from),
-    openSender: (user, node) => open(survivorAt(node), user, false),
+    openOnDrained: (user, onFrame) => open(drained, user, { onFrame }),
+    openOnSurvivor: (user, node, from, onFrame) => open(survivorAt(node), user, { onFrame, since: from }),
+    openSender: (user, node) => open(survivorAt(node), user),
     survivors: survivors.length,
-    drain: () => {
-      process.kill(pid, 'SIGTERM');
-      return Promise.resolve();
-    },
+    drain: () => terminate(pid, 'the Centrifugo server'),
+    // The launcher stops whatever is left when the scenario ends, which ends this too.
     drainedExit: async () => {
       while (isAlive(pid)) await sleep(50);
     },
