@@ -4,6 +4,9 @@ import WebSocket, { type RawData } from 'ws';
 /** A frame as a server sent it, loosely typed: the load generator reads a few fields. */
 export type Frame = Record<string, unknown> & { type: string };
 
+/** Takes a frame, stamped with the generator's monotonic clock when it arrived. */
+export type FrameHandler = (frame: Frame, receivedAt: number) => void;
+
 /** Why an open failed: refused (an HTTP answer instead of 101), no upgrade or no `hello` in time, closed before `hello`, or a socket error. */
 export type OpenFailureKind = 'refused' | 'no-upgrade' | 'no-hello' | 'closed' | 'error';
 
@@ -27,7 +30,7 @@ export class OpenFailure extends Error {
  */
 export interface LoadSocket {
   /** Called with every frame after the connection is up, stamped with the generator's monotonic clock; scenarios replace it. */
-  onFrame: (frame: Frame, receivedAt: number) => void;
+  onFrame: FrameHandler;
   readonly isOpen: boolean;
   send(frame: Record<string, unknown>): void;
   /** Closes and resolves once closed (or after `timeoutMs`, dropping it). */
@@ -41,7 +44,7 @@ export interface LoadSocket {
  */
 export class BenchSocket implements LoadSocket {
   /** Called with every frame after `hello`; scenarios replace it. */
-  onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+  onFrame: FrameHandler = () => undefined;
   /** Called once when an open socket closes (after `hello`), stamped with the generator's clock. */
   onClose: (code: number, closedAt: number) => void = () => undefined;
   closeCode: number | undefined;

@@ -81,3 +81,8 @@ export async function stopChild(child: ChildProcess, graceMs = 15_000, signal: N
   child.kill('SIGKILL');
   await gone;
 }
+
+/** The pids of child processes that have one, for the CPU meter. */
+export function pidsOf(children: readonly { child: { pid?: number | undefined } }[]): number[] {
+  return children.flatMap(({ child }) => (child.pid === undefined ? [] : [child.pid]));
+}

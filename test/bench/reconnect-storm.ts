@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeAll, OpenFailure, openMany, type BenchSocket, type Frame, type LoadSocket, type OpenFailureKind } from './bench-socket.js';
+import { closeAll, OpenFailure, openMany, type BenchSocket, type Frame, type FrameHandler, type LoadSocket, type OpenFailureKind } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { CpuMeter, histogramCount, histogramMeanMs, listenOverflows, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
@@ -33,8 +33,6 @@ export interface CatchUp {
   /** The target vouches that nothing was missed (chat's sync always does; a peer's recovery may not). */
   complete: boolean;
 }
-
-export type FrameHandler = (frame: Frame, receivedAt: number) => void;
 
 /** The `index`th of `nodes`, round and round: where a storm client with that index (and attempt) goes. */
 export function nodeAt<T>(nodes: readonly T[], index: number): T {

@@ -10,7 +10,6 @@
 import { createServer } from 'node:http';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 
-
 const socketsByUser = new Map<string, Set<WebSocket>>();
 let sessions = 0;
 let messages = 0;

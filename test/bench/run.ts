@@ -51,20 +51,19 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportsOf, startParts, stopEnvironment, type EnvironmentState, type PartName } from '../../dev/env/environment.js';
 import { removeWhenOwnerExits } from '../../dev/env/process.js';
-import { migrate, startNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
+import { migrate, startNode, type NodeProcess } from '../../dev/node-processes.js';
 import { runDirectLoad, type DirectLoadOptions, type DirectLoadResult } from './direct-load.js';
 import { measureGroupFanout, type GroupFanoutOptions, type GroupFanoutResult } from './group-fanout.js';
 import { measureIdleSockets, type IdleSocketsResult } from './idle-sockets.js';
 import { measureOpenRate, type OpenRateStep } from './open-rate.js';
-import { keptTokens, measureReconnectStorm, nodeAt, type StormOptions, type StormResult } from './reconnect-storm.js';
-import { ChatStormSocket, type ChatPosition } from './storm-chat.js';
-import { BenchSocket } from './bench-socket.js';
+import { measureReconnectStorm, type StormOptions, type StormResult } from './reconnect-storm.js';
+import { chatStorm } from './storm-chat.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { measureCassandraWrites, type CassandraWriteLimits } from './limits/cassandra-writes.js';
 import { formatLimits } from './limits/report.js';
 import { measureRedisStreams, type RedisStreamLimits } from './limits/redis-streams.js';
 import { nodeLogProblems } from './node-logs.js';
-import { exited, progress, stopChild, stopChildWhenOwnerExits, Teardown, tearDownOnSignals } from './lifecycle.js';
+import { pidsOf, progress, stopChild, stopChildWhenOwnerExits, Teardown, tearDownOnSignals } from './lifecycle.js';
 import { centrifugoTarget, startCentrifugoServers, type CentrifugoServers, type CentrifugoVariant } from './peers/centrifugo.js';
 import { comparePeers, formatPeers, type PeerComparison } from './peers/report.js';
 import type { ListeningChild } from './listening-child.js';
@@ -277,9 +276,6 @@ function measured<T extends object>(result: T | Failed): T | null {
   return isFailed(result) ? null : result;
 }
 
-const pidsOf = (children: readonly { child: { pid?: number | undefined } }[]): number[] =>
-  children.flatMap(({ child }) => (child.pid === undefined ? [] : [child.pid]));
-
 interface Run {
   figures: Figures;
   /** Each chat node, as it was when the run was done with it (exit code and signal null: it was still running). */
@@ -414,29 +410,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     progress('storm: a node drained under its clients');
     const stormNode = await startBenchNode({ ...env, CHAT_DRAIN_SPREAD_MS: String(options.storm.spreadMs) }, `bench-${id}-storm`, teardown);
     nodes.push(stormNode);
-    const tokenOf = keptTokens(tokenFor);
-    const openOn = async (node: NodeProcess, user: string): Promise<BenchSocket> =>
-      BenchSocket.open(`${node.wsUrl}/ws`, { authorization: `Bearer ${await tokenOf(user)}` });
-    figures.storm = await measureReconnectStorm<ChatPosition>(
-      {
-        target: 'chat',
-        drainHow: 'POST /drain',
-        catchUpHow: 'syncs from its last cursor',
-        openOnDrained: async (user, onFrame) => new ChatStormSocket(await openOn(stormNode, user), 0, onFrame),
-        openOnSurvivor: async (user, index, from, onFrame) => new ChatStormSocket(await openOn(nodeAt(clusterNodes, index), user), from, onFrame),
-        openSender: (user, index) => openOn(nodeAt(clusterNodes, index), user),
-        survivors: clusterNodes.length,
-        drain: async () => {
-          const response = await fetch(`${stormNode.adminUrl}/drain`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
-          if (response.status !== 202) throw new Error(`POST /drain answered ${response.status}`);
-        },
-        drainedExit: () => exited(stormNode.child),
-        // The drained node is not a group: it exits during the storm, and its CPU falls in `other`.
-        cpu: { server: pidsOf(clusterNodes), cassandra: cassandraPids, redis: redisPids, generator: [process.pid] },
-        survivorMetricsUrls: clusterNodes.map((node) => `${node.adminUrl}/metrics`),
-      },
-      stormLoad(options),
-    );
+    figures.storm = await measureReconnectStorm(chatStorm(stormNode, clusterNodes, { cassandra: cassandraPids, redis: redisPids, generator: [process.pid] }), stormLoad(options));
     recordExit(stormNode);
     await stopChild(stormNode.child);
   }

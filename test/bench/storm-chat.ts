@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { BenchSocket, Frame } from './bench-socket.js';
-import type { CatchUp, StormSocket } from './reconnect-storm.js';
+import { tokenFor, type NodeProcess } from '../../dev/node-processes.js';
+import { BenchSocket, type Frame, type FrameHandler } from './bench-socket.js';
+import { exited, pidsOf } from './lifecycle.js';
+import { keptTokens, nodeAt, type CatchUp, type StormCluster, type StormSocket } from './reconnect-storm.js';
 
 /** A chat client's position: the cursor of the last message it has (0: none yet). */
 export type ChatPosition = string | number;
@@ -13,7 +15,7 @@ export type ChatPosition = string | number;
  * may not all be here, and a client that kept it would skip them after its next reconnect.
  */
 export class ChatStormSocket implements StormSocket<ChatPosition> {
-  onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+  onFrame: FrameHandler = () => undefined;
   onDrain: (reconnectAfterMs: number, at: number) => void = () => undefined;
   onEnd: (how: string, at: number) => void = () => undefined;
   private readonly pending = new Map<string, (frame: Frame) => void>();
@@ -22,7 +24,7 @@ export class ChatStormSocket implements StormSocket<ChatPosition> {
   constructor(
     private readonly socket: BenchSocket,
     private cursor: ChatPosition,
-    onFrame: (frame: Frame, receivedAt: number) => void,
+    onFrame: FrameHandler,
   ) {
     this.onFrame = onFrame;
     socket.onFrame = (frame, at) => {
@@ -100,4 +102,30 @@ export class ChatStormSocket implements StormSocket<ChatPosition> {
       this.socket.send({ ...frame, ref });
     });
   }
+}
+
+/**
+ * The storm on chat nodes: `drained` is asked to drain (`POST /drain`), and its clients come
+ * back to `survivors`, each syncing from its cursor. The drained node is not a CPU group: it
+ * exits during the storm, and its CPU falls in `other`.
+ */
+export function chatStorm(drained: NodeProcess, survivors: readonly NodeProcess[], cpu: { cassandra: readonly number[]; redis: readonly number[]; generator: readonly number[] }): StormCluster<ChatPosition> {
+  const tokenOf = keptTokens(tokenFor);
+  const openOn = async (node: NodeProcess, user: string): Promise<BenchSocket> => BenchSocket.open(`${node.wsUrl}/ws`, { authorization: `Bearer ${await tokenOf(user)}` });
+  return {
+    target: 'chat',
+    drainHow: 'POST /drain',
+    catchUpHow: 'syncs from its last cursor',
+    openOnDrained: async (user, onFrame) => new ChatStormSocket(await openOn(drained, user), 0, onFrame),
+    openOnSurvivor: async (user, index, from, onFrame) => new ChatStormSocket(await openOn(nodeAt(survivors, index), user), from, onFrame),
+    openSender: (user, index) => openOn(nodeAt(survivors, index), user),
+    survivors: survivors.length,
+    drain: async () => {
+      const response = await fetch(`${drained.adminUrl}/drain`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+      if (response.status !== 202) throw new Error(`POST /drain answered ${response.status}`);
+    },
+    drainedExit: () => exited(drained.child),
+    cpu: { server: pidsOf(survivors), ...cpu },
+    survivorMetricsUrls: survivors.map((node) => `${node.adminUrl}/metrics`),
+  };
 }

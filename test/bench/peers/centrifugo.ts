@@ -9,7 +9,7 @@ import type { Launcher } from '../../../dev/env/launcher.js';
 import { freePort } from '../../../dev/env/ports.js';
 import { answersOk } from '../../../dev/env/probes.js';
 import type { ServerProcess } from '../../../dev/env/process.js';
-import type { Frame } from '../bench-socket.js';
+import type { FrameHandler } from '../bench-socket.js';
 import type { CatchUp, StormSocket } from '../reconnect-storm.js';
 import type { LoadTarget } from '../targets.js';
 import { peerRequest, replyTo, type SendTarget } from './chat-frames.js';
@@ -134,7 +134,7 @@ export type CentrifugoPosition = StreamPosition | undefined;
 export interface CentrifugoOpenOptions {
   since?: CentrifugoPosition;
   /** A recovery's publications arrive before the open resolves: a handler set only then would miss them. */
-  onFrame?: (frame: Frame, receivedAt: number) => void;
+  onFrame?: FrameHandler;
   timeoutMs?: number;
 }
 
@@ -146,7 +146,7 @@ export interface CentrifugoOpenOptions {
  * group messages skip the sender's socket.
  */
 export class CentrifugoLoadSocket implements StormSocket<CentrifugoPosition> {
-  onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+  onFrame: FrameHandler = () => undefined;
   /** Never called: Centrifugo's shutdown disconnects its clients with a code that asks them to reconnect. */
   onDrain: (reconnectAfterMs: number, at: number) => void = () => undefined;
   onEnd: (how: string, at: number) => void = () => undefined;

@@ -27,4 +27,3 @@ export function peerRequest(frame: Record<string, unknown>): PeerRequest {
 export function replyTo(request: PeerRequest): 'ack' | 'group' | 'ok' {
   return request.kind === 'send' ? 'ack' : request.kind === 'create' ? 'group' : 'ok';
 }
-

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
-import type { Frame } from '../bench-socket.js';
+import type { FrameHandler } from '../bench-socket.js';
 import { peerRequest, replyTo, type SendTarget } from './chat-frames.js';
 import { stopChild } from '../lifecycle.js';
 import { startListeningChild, type ListeningChild } from '../listening-child.js';
@@ -70,7 +70,7 @@ export interface SocketIoOpenOptions {
   recovery?: boolean;
   resume?: SocketIoPosition;
   /** A recovery's replayed messages arrive before the open resolves: a handler set only then would miss them. */
-  onFrame?: (frame: Frame, receivedAt: number) => void;
+  onFrame?: FrameHandler;
   timeoutMs?: number;
 }
 
@@ -80,7 +80,7 @@ export interface SocketIoOpenOptions {
  * by a recovery, which arrive before the connect, marked `caughtUp`).
  */
 export class SocketIoLoadSocket implements StormSocket<SocketIoPosition> {
-  onFrame: (frame: Frame, receivedAt: number) => void = () => undefined;
+  onFrame: FrameHandler = () => undefined;
   /** Never called: Socket.IO has no way to ask a client to go before it closes. */
   onDrain: (reconnectAfterMs: number, at: number) => void = () => undefined;
   onEnd: (how: string, at: number) => void = () => undefined;

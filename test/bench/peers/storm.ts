@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../../../dev/env/process.js';
-import { exited } from '../lifecycle.js';
+import { exited, pidsOf } from '../lifecycle.js';
 import type { ListeningChild } from '../listening-child.js';
-import { keptTokens, nodeAt, type FrameHandler, type StormCluster } from '../reconnect-storm.js';
+import type { FrameHandler } from '../bench-socket.js';
+import { keptTokens, nodeAt, type StormCluster } from '../reconnect-storm.js';
 import { CentrifugoLoadSocket, centrifugoToken, centrifugoUrl, type CentrifugoPosition, type CentrifugoServers } from './centrifugo.js';
 import { SocketIoLoadSocket, socketIoUrl, type SocketIoPosition } from './socket-io.js';
 
@@ -56,7 +57,7 @@ export function socketIoStorm(servers: readonly ListeningChild[], cpu: StormCpu,
     survivors: survivors.length,
     drain: () => terminate(drained.child.pid, 'the Socket.IO server'),
     drainedExit: () => exited(drained.child),
-    cpu: { server: survivors.flatMap(({ child }) => (child.pid === undefined ? [] : [child.pid])), ...cpu },
+    cpu: { server: pidsOf(survivors), ...cpu },
   };
 }
 
