@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { type RawData } from 'ws';
 import { round } from './statistics.js';
@@ -231,14 +231,56 @@ const TICKS_PER_SECOND = 100;
 
 /** CPU seconds (user + system) a process has used so far, from /proc; undefined once it is gone. */
 export function cpuSecondsOf(pid: number): number | undefined {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds in a /proc `stat` file (a process's or a thread's); undefined when it cannot be read. */
+function statCpuSeconds(path: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // The command name (field 2) may hold spaces; the fields after it are plain numbers.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
   } catch {
     return undefined;
   }
+}
+
+/** HotSpot names its JIT compiler threads `C1 CompilerThread<n>` and `C2 CompilerThread<n>` (cut to 15 characters). */
+const JIT_COMPILER_THREAD = /^C[12] CompilerThre/;
+
+/**
+ * CPU seconds each of a JVM's JIT compiler threads has used so far, by thread id, from /proc;
+ * undefined once the process is gone. HotSpot starts and stops compiler threads as work comes
+ * and goes, so a span's compiling is the growth of each thread (from 0 for one born in it).
+ */
+export function jitCompilerCpuSeconds(pid: number): Map<string, number> | undefined {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const seconds = new Map<string, number>();
+  for (const thread of threads) {
+    const dir = `/proc/${pid}/task/${thread}`;
+    let name: string;
+    try {
+      name = readFileSync(`${dir}/comm`, 'utf8');
+    } catch {
+      continue;
+    }
+    const used = JIT_COMPILER_THREAD.test(name) ? statCpuSeconds(`${dir}/stat`) : undefined;
+    if (used !== undefined) seconds.set(thread, used);
+  }
+  return seconds;
+}
+
+/** The compiling done between two readings of jitCompilerCpuSeconds (a thread that ended in between is not counted). */
+export function jitCompilingBetween(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): number {
+  let seconds = 0;
+  for (const [thread, used] of after) seconds += used - (before.get(thread) ?? 0);
+  return seconds;
 }
 
 /**

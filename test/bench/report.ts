@@ -4,6 +4,7 @@ import type { GroupFanoutResult } from './group-fanout.js';
 import type { IdleSocketsResult } from './idle-sockets.js';
 import type { OpenRateStep } from './open-rate.js';
 import type { StormResult, StormStep } from './reconnect-storm.js';
+import type { StoreWarmUp } from './store-warm-up.js';
 import { ratio, round } from './statistics.js';
 
 type Cell = string | number | null | undefined;
@@ -38,6 +39,16 @@ function times(value: number | null): string {
 function errorsText(errors: Readonly<Partial<Record<string, number>>>): string {
   const entries = Object.entries(errors).filter((entry): entry is [string, number] => entry[1] !== undefined);
   return entries.length === 0 ? '-' : entries.map(([code, count]) => `${code}:${count}`).join(' ');
+}
+
+/** How a Cassandra was warmed up before the chat scenarios, and whether its JIT compilers went quiet. */
+export function formatStoreWarmUp(warmUp: StoreWarmUp, which: string): string {
+  const cores = warmUp.compilerCores.join(', ');
+  const outcome = warmUp.settled ? `warm: under ${warmUp.quietCores} cores in the last` : `NOT warm when the warm-up's time ran out: ${warmUp.quietCores} cores or more in the last`;
+  return (
+    `${which} warmed up in ${round(warmUp.ms / 1000, 1)} s of chat traffic (${warmUp.rounds} round${warmUp.rounds === 1 ? '' : 's'} of sockets opened, synced, messaging, synced again and closed); ` +
+    `its JIT compilers used ${cores} cores round by round (${outcome})`
+  );
 }
 
 /** Scenario 1: per step and target, what the clients saw, then what it cost the servers. */

@@ -19,6 +19,9 @@
  *     --quick                   a short smoke run (2 steps of 3 s, 300 idle sockets, 50 group messages to 30 members,
  *                               a storm of 300 sockets, 300 opens per row, one limits step)
  *
+ * Before the first chat scenario, chat traffic runs through the nodes until Cassandra's JIT
+ * compilers go quiet (store-warm-up.ts; one short round with --quick), whichever scenarios run.
+ *
  * The report goes to stdout, progress to stderr. direct,peers,limits took 8-8.5 minutes here
  * on 2 cores; every scenario takes a few minutes more (the first run longer still: Centrifugo
  * is built once, about 6 minutes, and cached). Stepping stops at a target's first saturated
@@ -71,6 +74,7 @@ import { socketIoTarget, startSocketIoServers, type SocketIoServerOptions } from
 import { centrifugoStorm, SOCKET_IO_RECOVERY, socketIoStorm } from './peers/storm.js';
 import { Inspector, metric, readMetrics, settledGoMemory, settledMemory, withInspector } from './process-figures.js';
 import { RedisCommandCounter } from './redis-commands.js';
+import { warmUpStore, type StoreWarmUp, type StoreWarmUpOptions } from './store-warm-up.js';
 import { startRelay, type RelayProcess } from './relay-process.js';
 import {
   compare,
@@ -83,6 +87,7 @@ import {
   formatOpenRate,
   formatStorm,
   formatStormPeers,
+  formatStoreWarmUp,
   table,
   type Comparison,
 } from './report.js';
@@ -99,6 +104,8 @@ type Scenario = (typeof SCENARIOS)[number];
 interface BenchOptions {
   scenarios: ReadonlySet<Scenario>;
   direct: DirectLoadOptions;
+  /** The traffic that warms Cassandra up before the chat scenarios (store-warm-up.ts). */
+  storeWarmUp: StoreWarmUpOptions;
   idleSockets: number;
   groupMessages: number;
   groupMembers: number;
@@ -165,6 +172,9 @@ function parseOptions(argv: string[]): BenchOptions {
       textBytes: 100,
       warmup: quick ? { ms: 1_000, messagesPerSecond: 200 } : { ms: 30_000, messagesPerSecond: 500 },
     },
+    storeWarmUp: quick
+      ? { sockets: 100, messagesPerSecond: 200, sendMs: 1_000, quietCores: 0.05, maxMs: 1 }
+      : { sockets: 1_000, messagesPerSecond: 1_000, sendMs: 10_000, quietCores: 0.05, maxMs: 180_000 },
     idleSockets: whole('idle-sockets', values['idle-sockets'], quick ? 300 : 2000, IDLE_SOCKETS_MAX),
     groupMessages: whole('group-messages', values['group-messages'], quick ? 50 : 60, 10_000),
     groupMembers: whole('group-members', values['group-members'], quick ? 30 : 10_000, IDLE_SOCKETS_MAX),
@@ -238,8 +248,11 @@ function measuredAndFailed<T extends object>(
 }
 
 interface Figures {
+  /** The chat scenarios' Cassandra, warmed up before the first of them. */
+  storeWarmUp?: StoreWarmUp;
   scenario1?: { chat: DirectLoadResult; relay: DirectLoadResult };
-  scenario4?: { encrypted: DirectLoadResult; plaintext: DirectLoadResult | null };
+  /** `storeWarmUp`: the TLS-only Cassandra's, warmed up as the other. */
+  scenario4?: { encrypted: DirectLoadResult; plaintext: DirectLoadResult | null; storeWarmUp: StoreWarmUp | null };
   scenario2?: { chat: IdleSocketsResult; relay: IdleSocketsResult; aimBytesPerSocket: number };
   scenario3?: GroupFanoutResult;
   storm?: StormResult;
@@ -324,6 +337,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     progress(`starting ${NODE_COUNT} chat nodes`);
     for (let index = 0; index < NODE_COUNT; index++) clusterNodes.push(await startBenchNode(env, `bench-${id}-${index}`, teardown));
     nodes.push(...clusterNodes);
+    if (cassandraPid !== undefined) figures.storeWarmUp = await warmUpStore(chatTarget(clusterNodes), cassandraPid, options.storeWarmUp);
   }
   const redis = await RedisCommandCounter.connect(redisUrl);
   teardown.add('close the Redis counter', () => {
@@ -350,8 +364,8 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     // Redis and Cassandra of its own; the plaintext nodes and stores stay up but idle (which
     // scenario 1 did not have beside it: if anything, the cost of encryption is overstated).
     progress('scenario 4: cross-node direct messages, encrypted in transit and at rest');
-    const encrypted = await runEncryptedDirectLoad(services.dir, env, id, options, teardown, recordExit);
-    figures.scenario4 = { encrypted, plaintext: figures.scenario1?.chat ?? null };
+    const { result: encrypted, storeWarmUp } = await runEncryptedDirectLoad(services.dir, env, id, options, teardown, recordExit);
+    figures.scenario4 = { encrypted, plaintext: figures.scenario1?.chat ?? null, storeWarmUp };
   }
 
   if (scenarios.has('idle')) {
@@ -634,7 +648,7 @@ async function runEncryptedDirectLoad(
   options: BenchOptions,
   teardown: Teardown,
   recordExit: (node: NodeProcess) => void,
-): Promise<DirectLoadResult> {
+): Promise<{ result: DirectLoadResult; storeWarmUp: StoreWarmUp | null }> {
   progress('starting the TLS-only Redis and Cassandra');
   const services = await startParts(['tls'], join(servicesDir, 'tls-pair'), { ownerPid: process.pid });
   teardown.add('stop the TLS-only pair', () => stopEnvironment(services));
@@ -659,7 +673,10 @@ async function runEncryptedDirectLoad(
   const pidOf = (name: string): number | undefined => services.parts.tls?.processes.find((server) => server.name === name)?.pid;
   const [redisPid, cassandraPid] = [pidOf('redis-tls'), pidOf('cassandra')];
   const ca = readFileSync(variables.CHAT_TEST_CA_FILE ?? '', 'utf8');
-  const result = await runDirectLoad(chatTarget(nodes, { name: 'chat, encrypted', ca }), options.direct, {
+  const target = chatTarget(nodes, { name: 'chat, encrypted', ca });
+  // Warmed as the plaintext one was, or the comparison would charge encryption with a JVM's compiling.
+  const storeWarmUp = cassandraPid === undefined ? null : await warmUpStore(target, cassandraPid, options.storeWarmUp);
+  const result = await runDirectLoad(target, options.direct, {
     cpu: {
       server: pidsOf(nodes),
       redis: redisPid === undefined ? [] : [redisPid],
@@ -671,20 +688,24 @@ async function runEncryptedDirectLoad(
   for (const node of nodes) recordExit(node);
   await Promise.all(nodes.map((node) => stopChild(node.child)));
   await stopEnvironment(services);
-  return result;
+  return { result, storeWarmUp };
 }
 
 /** The report's sections for what ran, in scenario order. */
 function reportSections(figures: Figures, options: BenchOptions): string[] {
   const sections: string[] = [];
+  if (figures.storeWarmUp !== undefined) sections.push(formatStoreWarmUp(figures.storeWarmUp, 'The chat scenarios\' Cassandra'));
   if (figures.scenario1 !== undefined) sections.push(formatDirectLoad(figures.scenario1.chat, figures.scenario1.relay));
   if (figures.scenario4 !== undefined) {
-    const { encrypted, plaintext } = figures.scenario4;
+    const { encrypted, plaintext, storeWarmUp } = figures.scenario4;
     sections.push(
-      formatDirectSteps(
-        [encrypted, ...(plaintext === null ? [] : [plaintext])],
-        `Scenario 4: scenario 1's load with every hop on TLS and texts sealed at rest${plaintext === null ? '' : ", beside scenario 1's plaintext run"}`,
-      ),
+      [
+        formatDirectSteps(
+          [encrypted, ...(plaintext === null ? [] : [plaintext])],
+          `Scenario 4: scenario 1's load with every hop on TLS and texts sealed at rest${plaintext === null ? '' : ", beside scenario 1's plaintext run"}`,
+        ),
+        ...(storeWarmUp === null ? [] : [formatStoreWarmUp(storeWarmUp, 'Its TLS-only Cassandra')]),
+      ].join('\n'),
     );
   }
   if (figures.scenario2 !== undefined) {

@@ -10,7 +10,8 @@ import type { IdleSocketsResult } from '../bench/idle-sockets.js';
 import type { MemorySample } from '../bench/process-figures.js';
 import type { OpenRateStep } from '../bench/open-rate.js';
 import type { StormResult } from '../bench/reconnect-storm.js';
-import { formatGroupPeers, formatIdleSockets, formatOpenRate, formatStorm, formatStormPeers } from '../bench/report.js';
+import { formatGroupPeers, formatIdleSockets, formatOpenRate, formatStorm, formatStormPeers, formatStoreWarmUp } from '../bench/report.js';
+import { jitCompilingBetween } from '../bench/process-figures.js';
 import type { Percentiles } from '../bench/statistics.js';
 
 function latency(p50: number | null, p99: number | null): Percentiles {
@@ -406,5 +407,22 @@ describe('the storm report', () => {
       ['socket.io', '100/100', '60', '2', '200', '10', '400', '10', '200', '7', '2x'],
       ['centrifugo', '100/100', '100', '2', '50', '10', '100', '10', '200', '50', '0.5x'],
     ]);
+  });
+});
+
+describe('the store warm-up', () => {
+  it('counts each compiler thread’s growth, a thread born in between from nothing, and not a thread that ended', () => {
+    const before = new Map([['11', 4.5], ['12', 1], ['13', 7]]);
+    const after = new Map([['11', 5], ['12', 1], ['14', 0.25]]);
+    expect(jitCompilingBetween(before, after)).toBeCloseTo(0.75);
+  });
+
+  it('says how long it took, the compilers’ cores round by round, and whether they went quiet', () => {
+    const warm = formatStoreWarmUp({ rounds: 3, ms: 41_234, compilerCores: [0.61, 0.12, 0.03], settled: true, quietCores: 0.05 }, 'The chat scenarios’ Cassandra');
+    expect(warm).toContain('The chat scenarios’ Cassandra warmed up in 41.2 s');
+    expect(warm).toContain('3 rounds');
+    expect(warm).toContain('0.61, 0.12, 0.03 cores round by round (warm: under 0.05 cores in the last)');
+    const cold = formatStoreWarmUp({ rounds: 1, ms: 900, compilerCores: [0.4], settled: false, quietCores: 0.05 }, 'Its TLS-only Cassandra');
+    expect(cold).toContain('NOT warm');
   });
 });
