@@ -138,16 +138,18 @@ export class ChatNode {
     const session = this.sessionRecord(connection);
     const firstHere = this.sockets.add(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
-    // The mapping row, the route and the user's groups at once: neither needs the other
-    // (a failure removes whatever was written, and a dead node's clean-up finds each by
-    // its own index), and a socket opens in one round trip instead of three.
+    // The mapping row beside the route and the user's groups (a failure removes whatever was
+    // written, and a dead node's clean-up finds each by its own index). The groups are read
+    // once the route is in: a join answered on another node meanwhile was then either stored
+    // before the read, or found the route and advertised this node for the group and told it
+    // through its inbox. Read at once with the route, a join could miss both, and the socket
+    // would get none of the group's messages until the user reconnected.
     const registration = [
       store.putSession(session, this.registry.sessionTtlSeconds),
-      bus.routes.addSession(session),
-      firstHere ? store.groupsOf(connection.user) : Promise.resolve([]),
+      bus.routes.addSession(session).then(async (cameOnline) => ({ cameOnline, groups: firstHere ? await store.groupsOf(connection.user) : [] })),
     ] as const;
     try {
-      const [, cameOnline, groups] = await Promise.all(registration);
+      const [, { cameOnline, groups }] = await Promise.all(registration);
       await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
       // Watchers' news, not part of the registration: the hello does not wait a round trip
       // for it. It leaves on the bus's publishing connection ahead of any later `offline`.
