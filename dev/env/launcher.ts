@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
+import { say } from './progress.js';
 import { startServer, stopServer, waitUntilReady, type ServerProcess } from './process.js';
 
 /** How many ports startOnFreePort tries before it gives up. */
@@ -70,6 +71,8 @@ export class Launcher {
         // It exited while starting: nothing of it is left to stop.
         const failed = this.started.findIndex((server) => server.name === name);
         if (failed !== -1) this.started.splice(failed, 1);
+        // Said, so a run's log shows how often the picks collide (none seen yet, which would make the retry worth removing).
+        say(`${name}: port ${port} was taken while it started; trying another (attempt ${attempt + 1} of ${PORT_ATTEMPTS})`);
       }
     }
   }

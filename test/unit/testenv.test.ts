@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cached, clearStaging } from '../../dev/env/cache.js';
 import { singleNodeCassandraYaml } from '../../dev/env/cassandra.js';
 import { EnvError } from '../../dev/env/errors.js';
@@ -180,6 +180,7 @@ describe('a server started on a free port', () => {
       require('node:http').createServer((request, response) => response.end('ok')).listen(Number(port), '127.0.0.1');`;
     const launcher = new Launcher(dir);
     const tried: number[] = [];
+    const stderr = vi.spyOn(process.stderr, 'write');
     try {
       const port = await launcher.startOnFreePort(
         'flaky',
@@ -193,7 +194,9 @@ describe('a server started on a free port', () => {
       expect(tried).toHaveLength(2);
       expect(port).toBe(tried[1]);
       expect(launcher.started.map((server) => server.name)).toEqual(['flaky']);
+      expect(stderr.mock.calls.map(([text]) => String(text))).toContain(`[testenv] flaky: port ${tried[0] ?? ''} was taken while it started; trying another (attempt 2 of 3)\n`);
     } finally {
+      stderr.mockRestore();
       await launcher.stopAll();
     }
   });
