@@ -134,20 +134,13 @@ export class ChatNode {
   /** Brings a new authenticated socket into the cluster: mapping row, route, groups, presence. */
   async connect(connection: ClientConnection): Promise<void> {
     if (this.draining) throw new ChatError('unavailable', 'this node is draining');
-    const { store, bus } = this.options;
+    const { store } = this.options;
     const session = this.sessionRecord(connection);
     const firstHere = this.sockets.add(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
-    // The mapping row beside the route and the user's groups (a failure removes whatever was
-    // written, and a dead node's clean-up finds each by its own index). The groups are read
-    // once the route is in: a join answered on another node meanwhile was then either stored
-    // before the read, or found the route and advertised this node for the group and told it
-    // through its inbox. Read at once with the route, a join could miss both, and the socket
-    // would get none of the group's messages until the user reconnected.
-    const registration = [
-      store.putSession(session, this.registry.sessionTtlSeconds),
-      bus.routes.addSession(session).then(async (cameOnline) => ({ cameOnline, groups: firstHere ? await store.groupsOf(connection.user) : [] })),
-    ] as const;
+    // The mapping row is written while the route goes in and the groups are read (a failure
+    // removes whatever was written, and a dead node's clean-up finds each by its own index).
+    const registration = [store.putSession(session, this.registry.sessionTtlSeconds), this.routeThenGroups(session, firstHere)] as const;
     try {
       const [, { cameOnline, groups }] = await Promise.all(registration);
       await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
@@ -167,6 +160,18 @@ export class ChatNode {
       await this.disconnect(connection);
       throw error;
     }
+  }
+
+  /**
+   * Adds the socket's route, then reads the user's groups when this is their first socket
+   * here. In that order: a join answered on another node meanwhile was then either stored
+   * before the read, or found the route, advertised this node for the group and told it
+   * through its inbox. Read at once with the route, a join could miss both, and the socket
+   * would get none of the group's messages until the user reconnected.
+   */
+  private async routeThenGroups(session: SessionRecord, firstHere: boolean): Promise<{ cameOnline: boolean; groups: string[] }> {
+    const cameOnline = await this.options.bus.routes.addSession(session);
+    return { cameOnline, groups: firstHere ? await this.options.store.groupsOf(session.user) : [] };
   }
 
   /**

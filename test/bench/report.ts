@@ -42,11 +42,11 @@ function errorsText(errors: Readonly<Partial<Record<string, number>>>): string {
 }
 
 /** How a Cassandra was warmed up before the chat scenarios, and whether its JIT compilers went quiet. */
-export function formatStoreWarmUp(warmUp: StoreWarmUp, which: string): string {
+export function formatStoreWarmUp(warmUp: StoreWarmUp, storeName: string): string {
   const cores = warmUp.compilerCores.join(', ');
   const outcome = warmUp.settled ? `warm: under ${warmUp.quietCores} cores in the last` : `NOT warm when the warm-up's time ran out: ${warmUp.quietCores} cores or more in the last`;
   return (
-    `${which} warmed up in ${round(warmUp.ms / 1000, 1)} s of chat traffic (${warmUp.rounds} round${warmUp.rounds === 1 ? '' : 's'} of sockets opened, synced, messaging, synced again and closed); ` +
+    `${storeName}: ${round(warmUp.ms / 1000, 1)} s of warm-up traffic (${warmUp.rounds} round${warmUp.rounds === 1 ? '' : 's'} of sockets opened, synced, messaging, synced again and closed); ` +
     `its JIT compilers used ${cores} cores round by round (${outcome})`
   );
 }

@@ -19,8 +19,9 @@
  *     --quick                   a short smoke run (2 steps of 3 s, 300 idle sockets, 50 group messages to 30 members,
  *                               a storm of 300 sockets, 300 opens per row, one limits step)
  *
- * Before the first chat scenario, chat traffic runs through the nodes until Cassandra's JIT
- * compilers go quiet (store-warm-up.ts; one short round with --quick), whichever scenarios run.
+ * Before the first scenario that drives chat nodes (direct, group, opens, storm), chat traffic
+ * runs through them until Cassandra's JIT compilers go quiet (store-warm-up.ts; one short
+ * round with --quick); tls warms its own Cassandra the same way.
  *
  * The report goes to stdout, progress to stderr. direct,peers,limits took 8-8.5 minutes here
  * on 2 cores; every scenario takes a few minutes more (the first run longer still: Centrifugo
@@ -249,10 +250,10 @@ function measuredAndFailed<T extends object>(
 
 interface Figures {
   /** The chat scenarios' Cassandra, warmed up before the first of them. */
-  storeWarmUp?: StoreWarmUp;
+  storeWarmUp?: StoreWarmUp | Failed;
   scenario1?: { chat: DirectLoadResult; relay: DirectLoadResult };
   /** `storeWarmUp`: the TLS-only Cassandra's, warmed up as the other. */
-  scenario4?: { encrypted: DirectLoadResult; plaintext: DirectLoadResult | null; storeWarmUp: StoreWarmUp | null };
+  scenario4?: { encrypted: DirectLoadResult; plaintext: DirectLoadResult | null; storeWarmUp: StoreWarmUp | Failed | null };
   scenario2?: { chat: IdleSocketsResult; relay: IdleSocketsResult; aimBytesPerSocket: number };
   scenario3?: GroupFanoutResult;
   storm?: StormResult;
@@ -337,7 +338,8 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     progress(`starting ${NODE_COUNT} chat nodes`);
     for (let index = 0; index < NODE_COUNT; index++) clusterNodes.push(await startBenchNode(env, `bench-${id}-${index}`, teardown));
     nodes.push(...clusterNodes);
-    if (cassandraPid !== undefined) figures.storeWarmUp = await warmUpStore(chatTarget(clusterNodes), cassandraPid, options.storeWarmUp);
+    // A failed warm-up is reported, not fatal: the scenarios after it still measure (on a cooler store).
+    if (cassandraPid !== undefined) figures.storeWarmUp = await attempt('store warm-up', () => warmUpStore(chatTarget(clusterNodes), cassandraPid, options.storeWarmUp));
   }
   const redis = await RedisCommandCounter.connect(redisUrl);
   teardown.add('close the Redis counter', () => {
@@ -648,7 +650,7 @@ async function runEncryptedDirectLoad(
   options: BenchOptions,
   teardown: Teardown,
   recordExit: (node: NodeProcess) => void,
-): Promise<{ result: DirectLoadResult; storeWarmUp: StoreWarmUp | null }> {
+): Promise<{ result: DirectLoadResult; storeWarmUp: StoreWarmUp | Failed | null }> {
   progress('starting the TLS-only Redis and Cassandra');
   const services = await startParts(['tls'], join(servicesDir, 'tls-pair'), { ownerPid: process.pid });
   teardown.add('stop the TLS-only pair', () => stopEnvironment(services));
@@ -675,7 +677,7 @@ async function runEncryptedDirectLoad(
   const ca = readFileSync(variables.CHAT_TEST_CA_FILE ?? '', 'utf8');
   const target = chatTarget(nodes, { name: 'chat, encrypted', ca });
   // Warmed as the plaintext one was, or the comparison would charge encryption with a JVM's compiling.
-  const storeWarmUp = cassandraPid === undefined ? null : await warmUpStore(target, cassandraPid, options.storeWarmUp);
+  const storeWarmUp = cassandraPid === undefined ? null : await attempt('store warm-up (TLS)', () => warmUpStore(target, cassandraPid, options.storeWarmUp));
   const result = await runDirectLoad(target, options.direct, {
     cpu: {
       server: pidsOf(nodes),
@@ -691,10 +693,15 @@ async function runEncryptedDirectLoad(
   return { result, storeWarmUp };
 }
 
+/** A warm-up's line in the report, or why it failed. */
+function warmUpText(warmUp: StoreWarmUp | Failed, storeName: string): string {
+  return isFailed(warmUp) ? `${storeName}: the warm-up failed (${warmUp.failed}); the scenarios after it met a store still compiling` : formatStoreWarmUp(warmUp, storeName);
+}
+
 /** The report's sections for what ran, in scenario order. */
 function reportSections(figures: Figures, options: BenchOptions): string[] {
   const sections: string[] = [];
-  if (figures.storeWarmUp !== undefined) sections.push(formatStoreWarmUp(figures.storeWarmUp, 'The chat scenarios\' Cassandra'));
+  if (figures.storeWarmUp !== undefined) sections.push(warmUpText(figures.storeWarmUp, 'The chat scenarios\' Cassandra'));
   if (figures.scenario1 !== undefined) sections.push(formatDirectLoad(figures.scenario1.chat, figures.scenario1.relay));
   if (figures.scenario4 !== undefined) {
     const { encrypted, plaintext, storeWarmUp } = figures.scenario4;
@@ -704,7 +711,7 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
           [encrypted, ...(plaintext === null ? [] : [plaintext])],
           `Scenario 4: scenario 1's load with every hop on TLS and texts sealed at rest${plaintext === null ? '' : ", beside scenario 1's plaintext run"}`,
         ),
-        ...(storeWarmUp === null ? [] : [formatStoreWarmUp(storeWarmUp, 'Its TLS-only Cassandra')]),
+        ...(storeWarmUp === null ? [] : [warmUpText(storeWarmUp, 'Its TLS-only Cassandra')]),
       ].join('\n'),
     );
   }

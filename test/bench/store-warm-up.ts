@@ -29,9 +29,10 @@ export interface StoreWarmUp {
   quietCores: number;
 }
 
-/** Sockets opened at once, and how long a round waits for the replies it asked for. */
+/** Sockets opened at once, and how long a round waits for all the replies it asked for. */
 const OPENS_IN_FLIGHT = 50;
 const REPLIES_WAIT_MS = 30_000;
+const PACER_TICK_MS = 10;
 
 /**
  * Runs chat traffic through the nodes until Cassandra's JIT compilers go quiet. The bench
@@ -40,60 +41,69 @@ const REPLIES_WAIT_MS = 30_000;
  * cores Cassandra used (0.49 of 1.02 while the storm's sockets opened), CPU that a Cassandra
  * in service, warmed for days, does not spend and the peers (no JVM) never do. Each round
  * does what the scenarios ask of the store: sessions written and deleted, syncs from nothing
- * and from a cursor, direct messages appended. Runs before any scenario, whichever are chosen,
- * so a scenario run alone measures the store it would meet in a full run.
+ * and from a cursor, direct messages appended. Runs before the first scenario that drives
+ * chat nodes (direct, group, opens, storm; tls warms its own Cassandra), so one of those run
+ * alone meets the store it would meet in a full run. No round starts after `maxMs`.
  */
 export async function warmUpStore(target: LoadTarget, cassandraPid: number, options: StoreWarmUpOptions): Promise<StoreWarmUp> {
   const started = performance.now();
   const compilerCores: number[] = [];
-  const users = Array.from({ length: options.sockets }, (_, index) => `warm-u${index}`);
   for (;;) {
-    const rounds = compilerCores.length + 1;
-    const before = jitCompilerCpuSeconds(cassandraPid);
+    const roundNumber = compilerCores.length + 1;
+    const before = compilerThreadsOf(cassandraPid);
     const roundStarted = performance.now();
+    // Fresh users each round, so every round asks the store the same: each round's compiling is comparable.
+    const users = Array.from({ length: options.sockets }, (_, index) => `warm-r${roundNumber}-u${index}`);
     await storeRound(target, users, options);
-    const after = jitCompilerCpuSeconds(cassandraPid);
-    if (before === undefined || after === undefined) throw new Error(`cannot read the JIT compiler threads of Cassandra (pid ${cassandraPid}) in /proc`);
-    const cores = jitCompilingBetween(before, after) / ((performance.now() - roundStarted) / 1000);
-    compilerCores.push(round2(cores));
-    progress(`store warm-up: round ${rounds}, Cassandra's JIT compilers used ${round2(cores)} cores`);
+    const cores = round(jitCompilingBetween(before, compilerThreadsOf(cassandraPid)) / ((performance.now() - roundStarted) / 1000), 2);
+    compilerCores.push(cores);
+    progress(`store warm-up: round ${roundNumber}, Cassandra's JIT compilers used ${cores} cores`);
     const settled = cores < options.quietCores;
     if (settled || performance.now() - started > options.maxMs) {
-      return { rounds, ms: Math.round(performance.now() - started), compilerCores, settled, quietCores: options.quietCores };
+      return { rounds: roundNumber, ms: Math.round(performance.now() - started), compilerCores, settled, quietCores: options.quietCores };
     }
   }
 }
 
-function round2(value: number): number {
-  return round(value, 2);
+/** The JVM's compiler threads now; throws when there are none to read, which would pass for a quiet compiler. */
+function compilerThreadsOf(pid: number): Map<string, number> {
+  const threads = jitCompilerCpuSeconds(pid);
+  if (threads === undefined || threads.size === 0) throw new Error(`no JIT compiler threads of Cassandra (pid ${pid}) to read in /proc`);
+  return threads;
 }
 
 /** One round: open, sync from nothing, send, sync from the cursor, close. */
 async function storeRound(target: LoadTarget, users: readonly string[], options: StoreWarmUpOptions): Promise<void> {
   const opened = await openMany(users.length, OPENS_IN_FLIGHT, (index) => target.open(users[index] ?? '', index));
-  const replies = new Replies(opened.sockets);
+  const requests = new SyncRequests(opened.sockets);
   try {
-    if (opened.failures.length > 0) throw new Error(`store warm-up: ${opened.failures.length} sockets did not open: ${opened.failures[0] ?? ''}`);
-    const cursors = await replies.askAll('sync', () => ({ type: 'sync', since: 0 }));
-    const deadline = performance.now() + options.sendMs;
-    const perTick = Math.max(1, Math.round(options.messagesPerSecond / 100));
-    let sent = 0;
-    while (performance.now() < deadline) {
-      for (let i = 0; i < perTick; i++, sent++) {
-        const sender = opened.sockets[sent % opened.sockets.length];
-        sender?.send({ type: 'send', to: { user: users[(sent + 1) % users.length] }, text: `warm-${sent}` });
-      }
-      await sleep(10);
-    }
-    await replies.askAll('sync', (index) => ({ type: 'sync', since: cursors[index] ?? 0 }));
+    if (opened.failures.length > 0) throw new Error(`${opened.failures.length} sockets did not open: ${opened.failures[0] ?? ''}`);
+    const cursors = await requests.syncAll(() => 0);
+    await sendDirect(opened.sockets, users, options.messagesPerSecond, options.sendMs);
+    await requests.syncAll((index) => cursors[index] ?? 0);
   } finally {
+    requests.stop();
     await closeAll(opened.sockets);
   }
 }
 
-/** Asks every socket the same kind of request and waits for all the replies. */
-class Replies {
-  private readonly waiting = new Map<string, (frame: Frame) => void>();
+/** Direct messages from each socket to the next user, `perSecond` in all for `ms`, paced by elapsed time. */
+async function sendDirect(sockets: readonly LoadSocket[], users: readonly string[], perSecond: number, ms: number): Promise<void> {
+  const started = performance.now();
+  let sent = 0;
+  for (let elapsed = 0; elapsed < ms; elapsed = performance.now() - started) {
+    for (const due = Math.floor((perSecond * elapsed) / 1000); sent < due; sent++) {
+      sockets[sent % sockets.length]?.send({ type: 'send', to: { user: users[(sent + 1) % users.length] }, text: `warm-${sent}` });
+    }
+    await sleep(PACER_TICK_MS);
+  }
+}
+
+/** `sync` asked of every socket at once, with one deadline for all the replies. */
+class SyncRequests {
+  private readonly waiting = new Map<string, (reply: Frame) => void>();
+  private nextRef = 0;
+  private deadline: NodeJS.Timeout | undefined;
 
   constructor(private readonly sockets: readonly LoadSocket[]) {
     for (const socket of sockets) {
@@ -105,24 +115,34 @@ class Replies {
     }
   }
 
-  /** Each socket's reply's `cursor` (a sync's), in socket order; throws on an error reply or a timeout. */
-  async askAll(type: string, request: (index: number) => Record<string, unknown>): Promise<(string | undefined)[]> {
-    const answers = this.sockets.map(
+  /** Each socket's sync from `since(index)`: the cursor of its first page, in socket order. */
+  async syncAll(since: (index: number) => string | 0): Promise<(string | undefined)[]> {
+    const replies = this.sockets.map(
       (socket, index) =>
         new Promise<string | undefined>((resolve, reject) => {
-          const ref = `warm-${type}-${index}-${performance.now()}`;
-          const timer = setTimeout(() => {
-            this.waiting.delete(ref);
-            reject(new Error(`store warm-up: no ${type} reply within ${REPLIES_WAIT_MS} ms`));
-          }, REPLIES_WAIT_MS);
-          this.waiting.set(ref, (frame) => {
-            clearTimeout(timer);
-            if (frame.type === type) resolve(typeof frame.cursor === 'string' ? frame.cursor : undefined);
-            else reject(new Error(`store warm-up: ${type} answered ${JSON.stringify(frame).slice(0, 200)}`));
+          const ref = `warm-sync-${this.nextRef++}`;
+          this.waiting.set(ref, (reply) => {
+            if (reply.type === 'sync') resolve(typeof reply.cursor === 'string' ? reply.cursor : undefined);
+            else reject(new Error(`sync answered ${JSON.stringify(reply).slice(0, 200)}`));
           });
-          socket.send({ ...request(index), ref });
+          socket.send({ type: 'sync', since: since(index), ref });
         }),
     );
-    return Promise.all(answers);
+    const timedOut = new Promise<never>((_, reject) => {
+      this.deadline = setTimeout(() => {
+        reject(new Error(`${this.waiting.size} sync replies missing after ${REPLIES_WAIT_MS} ms`));
+      }, REPLIES_WAIT_MS);
+    });
+    try {
+      return await Promise.race([Promise.all(replies), timedOut]);
+    } finally {
+      clearTimeout(this.deadline);
+    }
+  }
+
+  /** Forgets the replies still awaited (the round is over). */
+  stop(): void {
+    clearTimeout(this.deadline);
+    this.waiting.clear();
   }
 }

@@ -419,7 +419,7 @@ describe('the store warm-up', () => {
 
   it('says how long it took, the compilers’ cores round by round, and whether they went quiet', () => {
     const warm = formatStoreWarmUp({ rounds: 3, ms: 41_234, compilerCores: [0.61, 0.12, 0.03], settled: true, quietCores: 0.05 }, 'The chat scenarios’ Cassandra');
-    expect(warm).toContain('The chat scenarios’ Cassandra warmed up in 41.2 s');
+    expect(warm).toContain('The chat scenarios’ Cassandra: 41.2 s of warm-up traffic');
     expect(warm).toContain('3 rounds');
     expect(warm).toContain('0.61, 0.12, 0.03 cores round by round (warm: under 0.05 cores in the last)');
     const cold = formatStoreWarmUp({ rounds: 1, ms: 900, compilerCores: [0.4], settled: false, quietCores: 0.05 }, 'Its TLS-only Cassandra');

@@ -180,7 +180,7 @@ describe('a server started on a free port', () => {
       require('node:http').createServer((request, response) => response.end('ok')).listen(Number(port), '127.0.0.1');`;
     const launcher = new Launcher(dir);
     const tried: number[] = [];
-    const stderr = vi.spyOn(process.stderr, 'write');
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const port = await launcher.startOnFreePort(
         'flaky',
