@@ -4,14 +4,14 @@ import { MemoryBus } from '../bus/memory/bus.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionRecord } from '../store/store.js';
+import { recordingConnection } from '../../test/support/recording-connection.js';
 import { ChatNode } from './chat-node.js';
-import { EncodedFrame, type ClientConnection, type OutgoingFrame } from './local-sockets.js';
 
 const log = createLogger('chat-node-test', 'silent');
 const running: ChatNode[] = [];
 
 /** Two nodes of one cluster on the embedded store and bus (one instance serves both, as in the embedded node). */
-async function twoNodes(): Promise<{ bus: MemoryBus; nodes: [ChatNode, ChatNode] }> {
+async function twoNodes(): Promise<{ store: MemoryStore; bus: MemoryBus; nodes: [ChatNode, ChatNode] }> {
   const store = new MemoryStore();
   const bus = new MemoryBus();
   const make = (id: string): ChatNode =>
@@ -21,18 +21,7 @@ async function twoNodes(): Promise<{ bus: MemoryBus; nodes: [ChatNode, ChatNode]
     await node.start();
     running.push(node);
   }
-  return { bus, nodes };
-}
-
-function socketOf(user: string, session: string): { connection: ClientConnection; frames: ServerFrame[] } {
-  const frames: ServerFrame[] = [];
-  const connection: ClientConnection = {
-    user,
-    session,
-    send: (frame: OutgoingFrame) => frames.push(frame instanceof EncodedFrame ? frame.frame : frame),
-    close: () => undefined,
-  };
-  return { connection, frames };
+  return { store, bus, nodes };
 }
 
 afterEach(async () => {
@@ -54,16 +43,53 @@ describe('a socket registering while its user joins a group on another node', ()
       return addSession(session);
     };
 
-    const member = socketOf('member', 'session-1');
+    const member = recordingConnection('member', 'session-1');
     const registering = here.connect(member.connection);
     await elsewhere.operations.joinGroup('member', 'crew');
     routeMayLand();
     await registering;
 
-    const { ack, route } = await elsewhere.operations.send('owner', { to: { group: 'crew' }, text: 'welcome aboard' });
-    await route?.();
-    await vi.waitFor(() => {
-      expect(member.frames).toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
+    await expectGroupMessageReaches(member.frames, elsewhere);
+  });
+
+  it('gets the group’s messages, the join landing after the route while the groups read still sees none', async () => {
+    const { store, nodes: [here, elsewhere] } = await twoNodes();
+    await elsewhere.operations.createGroup('owner', 'crew');
+    // The socket's groups read answers from before the join, but only once the join has been
+    // answered: the join must have found the route and told this node through its inbox.
+    let readMayAnswer: () => void = () => undefined;
+    const joinAnswered = new Promise<void>((resolve) => {
+      readMayAnswer = resolve;
     });
+    let groupsRead: () => void = () => undefined;
+    const readDone = new Promise<void>((resolve) => {
+      groupsRead = resolve;
+    });
+    const groupsOf = store.groupsOf.bind(store);
+    store.groupsOf = async (user: string) => {
+      const groups = await groupsOf(user);
+      if (user !== 'member') return groups;
+      groupsRead();
+      await joinAnswered;
+      return groups;
+    };
+
+    const member = recordingConnection('member', 'session-1');
+    const registering = here.connect(member.connection);
+    await readDone;
+    await elsewhere.operations.joinGroup('member', 'crew');
+    readMayAnswer();
+    await registering;
+
+    await expectGroupMessageReaches(member.frames, elsewhere);
   });
 });
+
+/** A message `owner` sends to `crew` from `sender` reaches `frames`. */
+async function expectGroupMessageReaches(frames: readonly ServerFrame[], sender: ChatNode): Promise<void> {
+  const { ack, route } = await sender.operations.send('owner', { to: { group: 'crew' }, text: 'welcome aboard' });
+  await route?.();
+  await vi.waitFor(() => {
+    expect(frames).toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
+  });
+}

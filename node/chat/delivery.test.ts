@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../common/log.js';
 import { MemoryBus } from '../bus/memory/bus.js';
 import { NodeMetrics } from '../metrics.js';
-import type { ServerFrame } from '../protocol/frames.js';
 import { MemoryStore } from '../store/memory-store.js';
+import { recordingConnection } from '../../test/support/recording-connection.js';
 import { Delivery } from './delivery.js';
-import { type ClientConnection, EncodedFrame, LocalSockets } from './local-sockets.js';
+import { EncodedFrame, LocalSockets } from './local-sockets.js';
 
 /** Two nodes on one in-process bus; each reads its inbox only when the test says so. */
 function twoNodes() {
@@ -29,16 +29,10 @@ function twoNodes() {
       await unsubscribe();
     };
     const connect = async (user: string, session: string) => {
-      const frames: ServerFrame[] = [];
-      const connection: ClientConnection = {
-        user,
-        session,
-        send: (frame) => frames.push(frame instanceof EncodedFrame ? frame.frame : frame),
-        close: () => undefined,
-      };
-      sockets.add(connection);
+      const socket = recordingConnection(user, session);
+      sockets.add(socket.connection);
       await bus.routes.addSession({ user, node: nodeId, session });
-      return { connection, frames };
+      return socket;
     };
     return { delivery, sockets, readInbox, connect };
   };
