@@ -5,6 +5,7 @@ import type { ServerFrame } from '../protocol/frames.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionRecord } from '../store/store.js';
 import { recordingConnection } from '../../test/support/recording-connection.js';
+import { Gate } from '../../test/support/gate.js';
 import { ChatNode } from './chat-node.js';
 
 const log = createLogger('chat-node-test', 'silent');
@@ -33,20 +34,17 @@ describe('a socket registering while its user joins a group on another node', ()
     const { bus, nodes: [here, elsewhere] } = await twoNodes();
     await elsewhere.operations.createGroup('owner', 'crew');
     // The route of the socket below reaches the bus only once the join has been answered.
-    let routeMayLand: () => void = () => undefined;
-    const joinAnswered = new Promise<void>((resolve) => {
-      routeMayLand = resolve;
-    });
+    const joinAnswered = new Gate();
     const addSession = bus.routes.addSession.bind(bus.routes);
     bus.routes.addSession = async (session: SessionRecord) => {
-      await joinAnswered;
+      await joinAnswered.passed;
       return addSession(session);
     };
 
     const member = recordingConnection('member', 'session-1');
     const registering = here.connect(member.connection);
     await elsewhere.operations.joinGroup('member', 'crew');
-    routeMayLand();
+    joinAnswered.open();
     await registering;
 
     await expectGroupMessageReaches(member.frames, elsewhere);
@@ -57,28 +55,22 @@ describe('a socket registering while its user joins a group on another node', ()
     await elsewhere.operations.createGroup('owner', 'crew');
     // The socket's groups read answers from before the join, but only once the join has been
     // answered: the join must have found the route and told this node through its inbox.
-    let readMayAnswer: () => void = () => undefined;
-    const joinAnswered = new Promise<void>((resolve) => {
-      readMayAnswer = resolve;
-    });
-    let groupsRead: () => void = () => undefined;
-    const readDone = new Promise<void>((resolve) => {
-      groupsRead = resolve;
-    });
+    const [joinAnswered, groupsRead] = [new Gate(), new Gate()];
+    // Replaced before either node has read any groups: each node's timed store keeps the method it first finds.
     const groupsOf = store.groupsOf.bind(store);
     store.groupsOf = async (user: string) => {
       const groups = await groupsOf(user);
       if (user !== 'member') return groups;
-      groupsRead();
-      await joinAnswered;
+      groupsRead.open();
+      await joinAnswered.passed;
       return groups;
     };
 
     const member = recordingConnection('member', 'session-1');
     const registering = here.connect(member.connection);
-    await readDone;
+    await groupsRead.passed;
     await elsewhere.operations.joinGroup('member', 'crew');
-    readMayAnswer();
+    joinAnswered.open();
     await registering;
 
     await expectGroupMessageReaches(member.frames, elsewhere);

@@ -10,6 +10,7 @@ import { ChatError } from '../../node/protocol/errors.js';
 import { messageEnvelope, publishRange, range, seqOf } from '../contract/bus/index.js';
 import { freePort } from '../../dev/env/ports.js';
 import { testEnvironment } from '../support/env.js';
+import { Gate } from '../support/gate.js';
 import { ownServers, startRestartableRedis, type OwnServers, type RestartableServer } from '../support/fault-servers.js';
 
 /** Keys of this file's own, so files running side by side on the shared Redis never meet. */
@@ -409,13 +410,10 @@ describe('RedisBus when Redis fails', () => {
     const node = 'node-killed';
     const inboxConnection = `${prefix}inbox:${node}`;
     const seen: number[] = [];
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const released = new Gate();
     await bus.inbox.consume(node, async (envelope: Envelope) => {
       seen.push(seqOf(envelope));
-      if (seqOf(envelope) === 1) await released;
+      if (seqOf(envelope) === 1) await released.passed;
     });
 
     // The consumer is busy with 1 while 2..10 wait unread in the inbox when its connection dies.
@@ -425,7 +423,7 @@ describe('RedisBus when Redis fails', () => {
     });
     for (const seq of range(2, 10)) await bus.inbox.publish(node, messageEnvelope(seq));
     expect(await killConnections(admin, inboxConnection)).toBe(1);
-    release();
+    released.open();
     await vi.waitFor(() => {
       expect(seen).toEqual(range(1, 10));
     }, { timeout: 10_000 });

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
 import type { Envelope } from '../../../node/bus/bus.js';
+import { Gate } from '../../support/gate.js';
 import { messageEnvelope, publishRange, QUIET_MS, range, seqOf, unique, useBus, WAIT, type OpenBus } from './harness.js';
 
 /** The inbox port of the Bus contract. */
@@ -118,24 +119,17 @@ export function describeInboxContract(name: string, open: () => Promise<OpenBus>
       const node = unique('node');
       await publishRange(h.bus, node, 1, 30);
       const seen: number[] = [];
-      let reachedTen: () => void = () => undefined;
-      const atTen = new Promise<void>((resolve) => {
-        reachedTen = resolve;
-      });
-      let release: () => void = () => undefined;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const [atTen, released] = [new Gate(), new Gate()];
       const stop = await h.bus.inbox.consume(node, async (envelope) => {
         seen.push(seqOf(envelope));
         if (seen.length === 10) {
-          reachedTen();
-          await released;
+          atTen.open();
+          await released.passed;
         }
       });
-      await atTen;
+      await atTen.passed;
       const stopping = stop();
-      release();
+      released.open();
       await stopping;
       const processed = seen.length;
       expect(processed).toBeGreaterThanOrEqual(10);
