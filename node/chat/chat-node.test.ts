@@ -77,6 +77,55 @@ describe('a socket registering while its user joins a group on another node', ()
   });
 });
 
+describe('a socket registering while its user leaves a group on another node', () => {
+  it('gets none of the group’s messages, the leave heard while the groups read still has the group', async () => {
+    const { store, nodes: [here, elsewhere] } = await twoNodes();
+    await elsewhere.operations.createGroup('owner', 'crew');
+    await elsewhere.operations.joinGroup('member', 'crew');
+    // The socket's groups read answers from before the leave, but only once this node has
+    // heard of the leave through its inbox, before the group is hosted.
+    const [leaveHeard, groupsRead] = [new Gate(), new Gate()];
+    // Replaced before either node has read any groups: each node's timed store keeps the method it first finds.
+    const groupsOf = store.groupsOf.bind(store);
+    store.groupsOf = async (user: string) => {
+      const groups = await groupsOf(user);
+      if (user !== 'member') return groups;
+      groupsRead.open();
+      await leaveHeard.passed;
+      return groups;
+    };
+
+    const member = recordingConnection('member', 'session-1');
+    const registering = here.connect(member.connection);
+    await groupsRead.passed;
+    await elsewhere.operations.leaveGroup('member', 'crew');
+    // This node's inbox hands it the leave, then this message, in that order.
+    await expectDirectMessageReaches(member.frames, elsewhere, 'member');
+    leaveHeard.open();
+    await registering;
+
+    expect(here.sockets.membersOf('crew')).toEqual([]);
+    const { ack } = await sendAndRoute(elsewhere, 'owner', { group: 'crew' });
+    await expectDirectMessageReaches(member.frames, elsewhere, 'member');
+    expect(member.frames).not.toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
+  });
+});
+
+/** Sends a message from `from` on `node` and routes it. */
+async function sendAndRoute(node: ChatNode, from: string, to: { group: string } | { user: string }): Promise<{ ack: { id: string } }> {
+  const { ack, route } = await node.operations.send(from, { to, text: 'hello' });
+  await route?.();
+  return { ack };
+}
+
+/** A direct message `owner` sends to `user` from `sender` reaches `frames`. */
+async function expectDirectMessageReaches(frames: readonly ServerFrame[], sender: ChatNode, user: string): Promise<void> {
+  const { ack } = await sendAndRoute(sender, 'owner', { user });
+  await vi.waitFor(() => {
+    expect(frames).toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
+  });
+}
+
 /** A message `owner` sends to `crew` from `sender` reaches `frames`. */
 async function expectGroupMessageReaches(frames: readonly ServerFrame[], sender: ChatNode): Promise<void> {
   const { ack, route } = await sender.operations.send('owner', { to: { group: 'crew' }, text: 'welcome aboard' });

@@ -138,12 +138,15 @@ export class ChatNode {
     const session = this.sessionRecord(connection);
     const firstHere = this.sockets.add(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
+    // Open until the groups are hosted: a leave heard before then keeps its group out.
+    const groupsRead = firstHere ? this.sockets.startGroupsRead(connection.user) : undefined;
     // The mapping row is written while the route goes in and the groups are read (a failure
     // removes whatever was written, and a dead node's clean-up finds each by its own index).
     const registration = [store.putSession(session, this.registry.sessionTtlSeconds), this.routeThenGroups(session, firstHere)] as const;
     try {
       const [, { cameOnline, groups }] = await Promise.all(registration);
-      await Promise.all(groups.map((group) => this.delivery.hostGroup(connection.user, group)));
+      // hostGroup records each group before its first await, so no leave comes between.
+      await Promise.all((groupsRead?.finish(groups) ?? []).map((group) => this.delivery.hostGroup(connection.user, group)));
       // Watchers' news, not part of the registration: the hello does not wait a round trip
       // for it. It leaves on the bus's publishing connection ahead of any later `offline`.
       // Should it fail (the bus is away), watchers see the user offline until their next
@@ -155,6 +158,7 @@ export class ChatNode {
         });
       }
     } catch (error) {
+      groupsRead?.finish([]);
       // Every write has ended before the clean-up starts, so none lands after it.
       await Promise.allSettled(registration);
       await this.disconnect(connection);

@@ -22,4 +22,18 @@ describe('LocalSockets', () => {
     expect(sockets.connectionCount).toBe(0);
     expect(sockets.all()).toEqual([]);
   });
+
+  it('takes out of a groups read the groups its user left while it was on its way, and only those', () => {
+    const sockets = new LocalSockets();
+    const first = sockets.startGroupsRead('a');
+    const second = sockets.startGroupsRead('a');
+    sockets.leaveGroup('a', 'crew');
+    sockets.leaveGroup('b', 'band');
+    expect(first.finish(['crew', 'band', 'team'])).toEqual(['band', 'team']);
+    sockets.leaveGroup('a', 'team');
+    expect(first.finish(['crew', 'team'])).toEqual(['team']);
+    expect(second.finish(['crew', 'team'])).toEqual([]);
+    sockets.leaveGroup('a', 'band');
+    expect(sockets.startGroupsRead('a').finish(['band'])).toEqual(['band']);
+  });
 });

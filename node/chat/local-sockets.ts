@@ -24,6 +24,12 @@ export interface ClientConnection {
   close(code: number, reason: string): void;
 }
 
+/** A read of a user's groups in progress (LocalSockets.startGroupsRead). */
+export interface GroupsRead {
+  /** The groups the read answered, without those the user left since it began; ends the read (again: no more leaves taken out). */
+  finish(groups: readonly string[]): string[];
+}
+
 /**
  * This node's sockets by user, and the groups of its connected users, so a message that
  * reaches the node is delivered to exactly its local sockets.
@@ -32,6 +38,8 @@ export class LocalSockets {
   private readonly byUser = new Map<string, Set<ClientConnection>>();
   private readonly groupsByUser = new Map<string, Set<string>>();
   private readonly usersByGroup = new Map<string, Set<string>>();
+  /** For each read of a user's groups in progress, the groups the user left since it began. */
+  private readonly leftDuringReads = new Map<string, Set<Set<string>>>();
   /** Kept as sockets come and go: counting them over every user on each open and close made opening n sockets O(n²). */
   private count = 0;
 
@@ -100,12 +108,30 @@ export class LocalSockets {
 
   /** Records that a user left `group`; true when the node no longer hosts any member. */
   leaveGroup(user: string, group: string): boolean {
+    for (const left of this.leftDuringReads.get(user) ?? []) left.add(group);
     this.groupsByUser.get(user)?.delete(group);
     const users = this.usersByGroup.get(group);
     if (users?.delete(user) !== true) return false;
     if (users.size > 0) return false;
     this.usersByGroup.delete(group);
     return true;
+  }
+
+  /**
+   * Starts a read of `user`'s groups whose answer will be hosted here. A leave heard while it
+   * is on its way may be one the read missed: had the node hosted the answer, the socket would
+   * get the messages of a group its user left. `finish` takes such groups out.
+   */
+  startGroupsRead(user: string): GroupsRead {
+    const left = new Set<string>();
+    const reads = this.leftDuringReads.get(user) ?? new Set<Set<string>>();
+    this.leftDuringReads.set(user, reads.add(left));
+    return {
+      finish: (groups) => {
+        if (reads.delete(left) && reads.size === 0) this.leftDuringReads.delete(user);
+        return groups.filter((group) => !left.has(group));
+      },
+    };
   }
 
   /** Forgets a disconnected user's groups; the groups this node no longer hosts. */
