@@ -47,7 +47,7 @@ describe('a socket registering while its user joins a group on another node', ()
     joinAnswered.open();
     await registering;
 
-    await expectGroupMessageReaches(member.frames, elsewhere);
+    await expectMessageReaches(member.frames, elsewhere, { group: 'crew' });
   });
 
   it('gets the group’s messages, the join landing after the route while the groups read still sees none', async () => {
@@ -56,15 +56,7 @@ describe('a socket registering while its user joins a group on another node', ()
     // The socket's groups read answers from before the join, but only once the join has been
     // answered: the join must have found the route and told this node through its inbox.
     const [joinAnswered, groupsRead] = [new Gate(), new Gate()];
-    // Replaced before either node has read any groups: each node's timed store keeps the method it first finds.
-    const groupsOf = store.groupsOf.bind(store);
-    store.groupsOf = async (user: string) => {
-      const groups = await groupsOf(user);
-      if (user !== 'member') return groups;
-      groupsRead.open();
-      await joinAnswered.passed;
-      return groups;
-    };
+    holdGroupsRead(store, groupsRead, joinAnswered);
 
     const member = recordingConnection('member', 'session-1');
     const registering = here.connect(member.connection);
@@ -73,7 +65,7 @@ describe('a socket registering while its user joins a group on another node', ()
     joinAnswered.open();
     await registering;
 
-    await expectGroupMessageReaches(member.frames, elsewhere);
+    await expectMessageReaches(member.frames, elsewhere, { group: 'crew' });
   });
 });
 
@@ -85,31 +77,39 @@ describe('a socket registering while its user leaves a group on another node', (
     // The socket's groups read answers from before the leave, but only once this node has
     // heard of the leave through its inbox, before the group is hosted.
     const [leaveHeard, groupsRead] = [new Gate(), new Gate()];
-    // Replaced before either node has read any groups: each node's timed store keeps the method it first finds.
-    const groupsOf = store.groupsOf.bind(store);
-    store.groupsOf = async (user: string) => {
-      const groups = await groupsOf(user);
-      if (user !== 'member') return groups;
-      groupsRead.open();
-      await leaveHeard.passed;
-      return groups;
-    };
+    holdGroupsRead(store, groupsRead, leaveHeard);
 
     const member = recordingConnection('member', 'session-1');
     const registering = here.connect(member.connection);
     await groupsRead.passed;
     await elsewhere.operations.leaveGroup('member', 'crew');
     // This node's inbox hands it the leave, then this message, in that order.
-    await expectDirectMessageReaches(member.frames, elsewhere, 'member');
+    await expectMessageReaches(member.frames, elsewhere, { user: 'member' });
     leaveHeard.open();
     await registering;
 
     expect(here.sockets.membersOf('crew')).toEqual([]);
     const { ack } = await sendAndRoute(elsewhere, 'owner', { group: 'crew' });
-    await expectDirectMessageReaches(member.frames, elsewhere, 'member');
+    await expectMessageReaches(member.frames, elsewhere, { user: 'member' });
     expect(member.frames).not.toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
   });
 });
+
+/**
+ * Makes `member`'s groups read open `started` once it has its answer, and return that answer
+ * only once `release` is open. Call it before either node has read any groups: each node's
+ * timed store keeps the method it first finds.
+ */
+function holdGroupsRead(store: MemoryStore, started: Gate, release: Gate): void {
+  const groupsOf = store.groupsOf.bind(store);
+  store.groupsOf = async (user: string) => {
+    const groups = await groupsOf(user);
+    if (user !== 'member') return groups;
+    started.open();
+    await release.passed;
+    return groups;
+  };
+}
 
 /** Sends a message from `from` on `node` and routes it. */
 async function sendAndRoute(node: ChatNode, from: string, to: { group: string } | { user: string }): Promise<{ ack: { id: string } }> {
@@ -118,18 +118,9 @@ async function sendAndRoute(node: ChatNode, from: string, to: { group: string } 
   return { ack };
 }
 
-/** A direct message `owner` sends to `user` from `sender` reaches `frames`. */
-async function expectDirectMessageReaches(frames: readonly ServerFrame[], sender: ChatNode, user: string): Promise<void> {
-  const { ack } = await sendAndRoute(sender, 'owner', { user });
-  await vi.waitFor(() => {
-    expect(frames).toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
-  });
-}
-
-/** A message `owner` sends to `crew` from `sender` reaches `frames`. */
-async function expectGroupMessageReaches(frames: readonly ServerFrame[], sender: ChatNode): Promise<void> {
-  const { ack, route } = await sender.operations.send('owner', { to: { group: 'crew' }, text: 'welcome aboard' });
-  await route?.();
+/** A message `owner` sends to `to` from `sender` reaches `frames`. */
+async function expectMessageReaches(frames: readonly ServerFrame[], sender: ChatNode, to: { group: string } | { user: string }): Promise<void> {
+  const { ack } = await sendAndRoute(sender, 'owner', to);
   await vi.waitFor(() => {
     expect(frames).toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
   });
