@@ -123,6 +123,8 @@ export interface StormResult {
   generatorLagMs: { p50: number; p99: number; max: number };
   /** Connections the kernel dropped meanwhile for a full accept queue (null: not readable here). */
   listenOverflows: number | null;
+  /** Where the bench bounded Redis's client memory (Socket.IO's recovery): the bound, and the connections Redis closed to stay under it. */
+  redisClientMemory?: { limitBytes: number; clientsEvicted: number };
   /** From `POST /drain` until the drained node's process exited (null: not by the deadline). */
   drainedExitMs: number | null;
   /** Clients that got a `drain` frame before the close, and how their drained connections ended (chat: 1001, the node closed first; 1005 or 1006, the client did, as told; a peer: its disconnect reason). */

@@ -385,7 +385,8 @@ export function formatStorm(result: StormResult): string {
       `how the drained connections ended ${codes === '' ? '-' : codes}; connect attempts ${result.attempts} (${result.retried} clients retried); ` +
       (result.syncPages > 0 ? `sync pages ${result.syncPages}; ` : '') +
       `messages caught up ${result.messagesInSync}; ` +
-      `connections dropped by the kernel for a full accept queue: ${result.listenOverflows ?? 'not readable'}`,
+      `connections dropped by the kernel for a full accept queue: ${result.listenOverflows ?? 'not readable'}` +
+      (result.redisClientMemory === undefined ? '' : `; ${redisClientMemoryText(result.redisClientMemory)}`),
     table(['per client (ms)', 'count', 'p50', 'p95', 'p99', 'max'], rows),
     `cores used from the drain until all were caught up (this machine has ${availableParallelism()}; server: the survivors): ` +
       Object.entries(result.cpuCores)
@@ -414,6 +415,10 @@ export function formatStorm(result: StormResult): string {
           : '\n  first lost (ms after the drain began): ' +
             messages.lostExamples.map((lost) => `#${lost.seq} sent at ${lost.sentMs}, its recipient left at ${lost.recipientLeftMs ?? '-'} and was back at ${lost.recipientBackMs ?? '-'}`).join('; ')),
   ].join('\n');
+}
+
+function redisClientMemoryText(bound: NonNullable<StormResult['redisClientMemory']>): string {
+  return `Redis's clients held to ${round(bound.limitBytes / 1024 ** 3, 1)} GiB of buffers (maxmemory-clients), ${bound.clientsEvicted} connections closed to stay under it`;
 }
 
 /** The storm's steps; the opening's phases only where the target's client times them (chat's). */
@@ -452,6 +457,7 @@ export function formatStormPeers(results: readonly StormResult[]): string {
   return [
     `The reconnect storm on chat and the peers (each on ${servers} servers over the same Redis, the last drained; the same clients, load and deadline; the peers' after the chat nodes stopped)`,
     table(['target', 'back', 'not vouched', 'all back s', 'connected p99 ms', 'caught up p50', 'caught up p99', 'server ms/client', 'acked', 'lost', 'p99 ÷ chat'], rows),
+    ...results.flatMap((result) => (result.redisClientMemory === undefined ? [] : [`  ${result.target}: ${redisClientMemoryText(result.redisClientMemory)}`])),
     '  back = back and caught up / sockets drained; not vouched = back, but the target did not say its catch-up was complete (a recovery that failed, or none to try); ' +
       'server ms/client = survivors\' CPU (with Redis, and Cassandra for chat) from the drain until all were back, per client back; ' +
       'lost = acked messages to clients that came back, seen neither live nor in their catch-up; "÷ chat" above 1: slower than chat',

@@ -74,6 +74,7 @@ import type { ListeningChild } from './listening-child.js';
 import { socketIoTarget, startSocketIoServers, type SocketIoServerOptions } from './peers/socket-io.js';
 import { centrifugoStorm, SOCKET_IO_RECOVERY, socketIoStorm } from './peers/storm.js';
 import { Inspector, metric, readMetrics, settledGoMemory, settledMemory, withInspector } from './process-figures.js';
+import { withClientMemoryBound } from './redis-client-memory.js';
 import { RedisCommandCounter } from './redis-commands.js';
 import { warmUpStore, type StoreWarmUp, type StoreWarmUpOptions } from './store-warm-up.js';
 import { startRelay, type RelayProcess } from './relay-process.js';
@@ -472,6 +473,15 @@ const IDLE_IN_FLIGHT = 50;
 /** The opening scenario's rows: connects in flight at once. */
 const OPENS_IN_FLIGHT = [10, 100];
 
+/**
+ * How much memory the bench's Redis may give its clients during Socket.IO's recovery storm.
+ * Each restore reads the adapter's stream from the client's offset to its end in one reply,
+ * and those replies wait in Redis's output buffers (unbounded by default) while the servers
+ * fall behind: 20.6 GB before the OOM killer ended Redis in one run. Past this, Redis closes
+ * the connections holding the most, and those restores fail instead of taking the machine.
+ */
+const SOCKET_IO_RESTORE_CLIENT_MEMORY = 4 * 1024 ** 3;
+
 /** The reconnect storm's clients and load, the same for chat and a peer. */
 function stormLoad(options: BenchOptions): StormOptions {
   return {
@@ -624,7 +634,12 @@ async function runPeers(
     ? await onEachPeer<StormResult>('storm', {
         servers: NODE_COUNT + 1,
         alsoWithRecovery: true,
-        socketIo: (servers, recovery) => measureReconnectStorm(socketIoStorm(servers, stormCpu, recovery), stormLoad(options)),
+        socketIo: async (servers, recovery) => {
+          const storm = (): Promise<StormResult> => measureReconnectStorm(socketIoStorm(servers, stormCpu, recovery), stormLoad(options));
+          if (!recovery) return storm();
+          const { result, clientsEvicted } = await withClientMemoryBound(redisUrl, SOCKET_IO_RESTORE_CLIENT_MEMORY, storm);
+          return { ...result, redisClientMemory: { limitBytes: SOCKET_IO_RESTORE_CLIENT_MEMORY, clientsEvicted } };
+        },
         centrifugo: (started) => measureReconnectStorm(centrifugoStorm(started, stormCpu), stormLoad(options)),
       })
     : undefined;

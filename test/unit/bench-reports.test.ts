@@ -407,6 +407,14 @@ describe('the storm report', () => {
       ['socket.io', '100/100', '60', '2', '200', '10', '400', '10', '200', '7', '2x'],
       ['centrifugo', '100/100', '100', '2', '50', '10', '100', '10', '200', '50', '0.5x'],
     ]);
+    expect(report).not.toContain('maxmemory-clients');
+  });
+
+  it('says where Redis’s client memory was bounded and how many connections it closed', () => {
+    const bounded = { ...storm('socket.io+recovery', 400, 7, 60), redisClientMemory: { limitBytes: 4 * 1024 ** 3, clientsEvicted: 3 } };
+    const expected = "Redis's clients held to 4 GiB of buffers (maxmemory-clients), 3 connections closed to stay under it";
+    expect(formatStorm(bounded)).toContain(expected);
+    expect(formatStormPeers([storm('chat', 200, 0, 0), bounded])).toContain(`  socket.io+recovery: ${expected}`);
   });
 });
 

@@ -72,6 +72,8 @@ export interface SocketIoOpenOptions {
   /** A recovery's replayed messages arrive before the open resolves: a handler set only then would miss them. */
   onFrame?: FrameHandler;
   timeoutMs?: number;
+  /** Once the transport is open, the wait for CONNECT (the server restores first) and `ready` (default: timeoutMs). socket.io-client bounds only the transport's open. */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -98,21 +100,31 @@ export class SocketIoLoadSocket implements StormSocket<SocketIoPosition> {
   }
 
   static open(url: string, user: string, options: SocketIoOpenOptions = {}): Promise<SocketIoLoadSocket> {
-    const { recovery = false, resume = {}, onFrame, timeoutMs = 10_000 } = options;
+    const { recovery = false, resume = {}, onFrame, timeoutMs = 10_000, connectTimeoutMs = timeoutMs } = options;
     const session = resume.pid !== undefined && resume.offset !== undefined ? { pid: resume.pid, offset: resume.offset } : {};
     // forceNew: one connection per user, as separate clients have (io() would multiplex them all on one).
     const socket = io(url, { auth: { user, ...session }, transports: ['websocket'], forceNew: true, reconnection: false, timeout: timeoutMs });
     const wrapped = new SocketIoLoadSocket(socket, session.pid);
     if (onFrame !== undefined) wrapped.onFrame = onFrame;
     return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
       const fail = (why: string): void => {
         clearTimeout(timer);
+        socket.off('disconnect', dropped);
         socket.disconnect();
         reject(new Error(`Socket.IO: ${user} ${why}`));
       };
-      const timer = setTimeout(() => { fail(`not ready on ${url} within ${timeoutMs} ms`); }, timeoutMs);
+      const dropped = (reason: string): void => { fail(`dropped by ${url} before ready: ${reason}`); };
+      const wait = (ms: number, what: string): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => { fail(`${what} on ${url} within ${ms} ms`); }, ms);
+      };
+      wait(timeoutMs, 'not ready');
+      socket.io.once('open', () => { wait(connectTimeoutMs, 'transport open, not ready'); });
+      socket.once('disconnect', dropped);
       const ready = (): void => {
         clearTimeout(timer);
+        socket.off('disconnect', dropped);
         resolve(wrapped);
       };
       socket.once('connect', () => {

@@ -13,6 +13,14 @@ export interface StormCpu {
   generator: readonly number[];
 }
 
+/**
+ * How long a resuming Socket.IO client waits, once its transport is open, for the server to
+ * restore its session and connect it: socket.io-client sets no limit there, and a client that
+ * gave up sooner would come back to a session the restore had already taken (and lose what
+ * it missed). Socket.IO keeps a session 2 minutes (its default maxDisconnectionDuration).
+ */
+const RESTORE_WAIT_MS = 120_000;
+
 /** Socket.IO's name when its connection state recovery is on. */
 export const SOCKET_IO_RECOVERY = 'socket.io+recovery';
 
@@ -44,7 +52,7 @@ function terminate(pid: number | undefined, what: string): Promise<void> {
 export function socketIoStorm(servers: readonly ListeningChild[], cpu: StormCpu, recovery: boolean): StormCluster<SocketIoPosition> {
   const { drained, survivorAt, survivors } = drainedAndSurvivors(servers);
   const open = (server: ListeningChild, user: string, onFrame: FrameHandler, resume?: SocketIoPosition): Promise<SocketIoLoadSocket> =>
-    SocketIoLoadSocket.open(socketIoUrl(server), user, { recovery, onFrame, ...(resume === undefined ? {} : { resume }) });
+    SocketIoLoadSocket.open(socketIoUrl(server), user, { recovery, onFrame, ...(resume === undefined ? {} : { resume, connectTimeoutMs: RESTORE_WAIT_MS }) });
   return {
     target: recovery ? SOCKET_IO_RECOVERY : 'socket.io',
     drainHow: recovery ? "SIGTERM: io.close() closes every socket, each one's session kept in Redis for 2 minutes" : 'SIGTERM: io.close() closes every socket',
