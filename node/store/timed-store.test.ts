@@ -28,4 +28,17 @@ describe('timedStore', () => {
     await expect(store.members('team')).rejects.toThrow('down');
     expect(timed).toEqual(['members']);
   });
+
+  it('calls a method replaced on the store after it was first used, timed under the same name', async () => {
+    const timed: string[] = [];
+    const memory = new MemoryStore();
+    const store = timedStore(memory, (operation, call) => {
+      timed.push(operation);
+      return call();
+    });
+    expect(await store.groupsOf('alice')).toEqual([]);
+    memory.groupsOf = () => Promise.resolve(['replaced']);
+    expect(await store.groupsOf('alice')).toEqual(['replaced']);
+    expect(timed).toEqual(['groups_of', 'groups_of']);
+  });
 });
