@@ -7,8 +7,8 @@ import { recordingConnection } from '../../test/support/recording-connection.js'
 import { Delivery } from './delivery.js';
 import { EncodedFrame, LocalSockets } from './local-sockets.js';
 
-/** Two nodes on one in-process bus; each reads its inbox only when the test says so. */
-function twoNodes() {
+/** Two nodes' Delivery on one in-process bus (no ChatNode around them); each reads its inbox only when the test says so. */
+function twoDeliveries() {
   const bus = new MemoryBus();
   const store = new MemoryStore();
   const node = (nodeId: string) => {
@@ -41,7 +41,7 @@ function twoNodes() {
 
 describe('group membership across nodes', () => {
   it('advertises every node hosting the joining user before the join returns, ahead of their inbox', async () => {
-    const { bus, nodes } = twoNodes();
+    const { bus, nodes } = twoDeliveries();
     const [n1, n2] = nodes;
     await n1.connect('late', 's1');
     await n2.connect('late', 's2');
@@ -56,7 +56,7 @@ describe('group membership across nodes', () => {
   });
 
   it('withdraws that advertisement when the user’s socket left the other node before it read the news', async () => {
-    const { bus, nodes } = twoNodes();
+    const { bus, nodes } = twoDeliveries();
     const [n1, n2] = nodes;
     await n1.connect('late', 's1');
     const other = await n2.connect('late', 's2');
@@ -69,7 +69,7 @@ describe('group membership across nodes', () => {
   });
 
   it('keeps the other node advertised when it hosts another member', async () => {
-    const { bus, nodes } = twoNodes();
+    const { bus, nodes } = twoDeliveries();
     const [n1, n2] = nodes;
     await n1.connect('late', 's1');
     const other = await n2.connect('late', 's2');

@@ -5,6 +5,7 @@ import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.
 import { progress } from './lifecycle.js';
 import { histogramCount, histogramQuantileMs, metric, readMetrics } from './process-figures.js';
 import { commandsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
+import { RefRequests } from './ref-requests.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
 
@@ -242,18 +243,12 @@ async function sendGroupMessages(
 }
 
 /** Sends a frame with a ref and resolves with the reply of type `expected`; rejects on error or timeout. */
-function request(socket: LoadSocket, frame: Record<string, unknown>, expected: string, timeoutMs = 10_000): Promise<Frame> {
-  const ref = `q-${randomBytes(4).toString('hex')}`;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`no reply to ${String(frame.type)} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.onFrame = (reply) => {
-      if (reply.ref !== ref) return;
-      clearTimeout(timer);
-      if (reply.type === expected) resolve(reply);
-      else reject(new Error(`${String(frame.type)} answered ${JSON.stringify(reply).slice(0, 200)}`));
-    };
-    socket.send({ ...frame, ref });
-  });
+async function request(socket: LoadSocket, frame: Record<string, unknown>, expected: string, timeoutMs = 10_000): Promise<Frame> {
+  const requests = new RefRequests();
+  socket.onFrame = (reply) => {
+    requests.answer(reply);
+  };
+  const reply = await requests.request(socket, frame, timeoutMs);
+  if (reply.type !== expected) throw new Error(`${String(frame.type)} answered ${JSON.stringify(reply).slice(0, 200)}`);
+  return reply;
 }

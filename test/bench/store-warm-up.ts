@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
+import { closeAll, openMany, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
+import { RefRequests } from './ref-requests.js';
 import { jitCompilerCpuSeconds, jitCompilingBetween } from './process-figures.js';
 import { round } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -33,6 +34,7 @@ export interface StoreWarmUp {
 const OPENS_IN_FLIGHT = 50;
 const REPLIES_WAIT_MS = 30_000;
 const PACER_TICK_MS = 10;
+const COMPILER_SAMPLE_MS = 1_000;
 
 /**
  * Runs chat traffic through the nodes until Cassandra's JIT compilers go quiet. The bench
@@ -50,18 +52,63 @@ export async function warmUpStore(target: LoadTarget, cassandraPid: number, opti
   const compilerCores: number[] = [];
   for (;;) {
     const roundNumber = compilerCores.length + 1;
-    const before = compilerThreadsOf(cassandraPid);
+    const compiling = new CompilerSampler(cassandraPid);
     const roundStarted = performance.now();
     // Fresh users each round, so every round asks the store the same: each round's compiling is comparable.
     const users = Array.from({ length: options.sockets }, (_, index) => `warm-r${roundNumber}-u${index}`);
-    await storeRound(target, users, options);
-    const cores = round(jitCompilingBetween(before, compilerThreadsOf(cassandraPid)) / ((performance.now() - roundStarted) / 1000), 2);
+    try {
+      await storeRound(target, users, options);
+    } finally {
+      compiling.stop();
+    }
+    const cores = round(compiling.cpuSeconds() / ((performance.now() - roundStarted) / 1000), 2);
     compilerCores.push(cores);
     progress(`store warm-up: round ${roundNumber}, Cassandra's JIT compilers used ${cores} cores`);
     const settled = cores < options.quietCores;
     if (settled || performance.now() - started > options.maxMs) {
       return { rounds: roundNumber, ms: Math.round(performance.now() - started), compilerCores, settled, quietCores: options.quietCores };
     }
+  }
+}
+
+/**
+ * CPU seconds the JVM's compiler threads used from its start to `cpuSeconds()`, read every
+ * COMPILER_SAMPLE_MS: a JVM starts and ends compiler threads as the queue grows and shrinks,
+ * and a thread that ended takes its time with it, so reading only at a round's ends would
+ * miss what such threads did in the round (now at most their last sample period is missed).
+ */
+class CompilerSampler {
+  private last: Map<string, number>;
+  private used = 0;
+  private failure: Error | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number) {
+    this.last = compilerThreadsOf(pid);
+    this.timer = setInterval(() => {
+      try {
+        this.sample();
+      } catch (error) {
+        // Thrown from cpuSeconds(): a timer's throw would end the whole bench.
+        this.failure ??= error instanceof Error ? error : new Error(String(error));
+      }
+    }, COMPILER_SAMPLE_MS);
+  }
+
+  cpuSeconds(): number {
+    if (this.failure !== undefined) throw this.failure;
+    this.sample();
+    return this.used;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    const now = compilerThreadsOf(this.pid);
+    this.used += jitCompilingBetween(this.last, now);
+    this.last = now;
   }
 }
 
@@ -99,50 +146,31 @@ async function sendDirect(sockets: readonly LoadSocket[], users: readonly string
   }
 }
 
-/** `sync` asked of every socket at once, with one deadline for all the replies. */
+/** `sync` asked of every socket at once, each reply awaited at most REPLIES_WAIT_MS. */
 class SyncRequests {
-  private readonly waiting = new Map<string, (reply: Frame) => void>();
-  private nextRef = 0;
-  private deadline: NodeJS.Timeout | undefined;
+  private readonly requests = new RefRequests();
 
   constructor(private readonly sockets: readonly LoadSocket[]) {
     for (const socket of sockets) {
       socket.onFrame = (frame) => {
-        if (typeof frame.ref !== 'string') return;
-        this.waiting.get(frame.ref)?.(frame);
-        this.waiting.delete(frame.ref);
+        this.requests.answer(frame);
       };
     }
   }
 
   /** Each socket's sync from `since(index)`: the cursor of its first page, in socket order. */
-  async syncAll(since: (index: number) => string | 0): Promise<(string | undefined)[]> {
-    const replies = this.sockets.map(
-      (socket, index) =>
-        new Promise<string | undefined>((resolve, reject) => {
-          const ref = `warm-sync-${this.nextRef++}`;
-          this.waiting.set(ref, (reply) => {
-            if (reply.type === 'sync') resolve(typeof reply.cursor === 'string' ? reply.cursor : undefined);
-            else reject(new Error(`sync answered ${JSON.stringify(reply).slice(0, 200)}`));
-          });
-          socket.send({ type: 'sync', since: since(index), ref });
-        }),
+  syncAll(since: (index: number) => string | 0): Promise<(string | undefined)[]> {
+    return Promise.all(
+      this.sockets.map(async (socket, index) => {
+        const reply = await this.requests.request(socket, { type: 'sync', since: since(index) }, REPLIES_WAIT_MS);
+        if (reply.type !== 'sync') throw new Error(`sync answered ${JSON.stringify(reply).slice(0, 200)}`);
+        return typeof reply.cursor === 'string' ? reply.cursor : undefined;
+      }),
     );
-    const timedOut = new Promise<never>((_, reject) => {
-      this.deadline = setTimeout(() => {
-        reject(new Error(`${this.waiting.size} sync replies missing after ${REPLIES_WAIT_MS} ms`));
-      }, REPLIES_WAIT_MS);
-    });
-    try {
-      return await Promise.race([Promise.all(replies), timedOut]);
-    } finally {
-      clearTimeout(this.deadline);
-    }
   }
 
-  /** Forgets the replies still awaited (the round is over). */
+  /** Gives up on the replies still awaited (the round is over). */
   stop(): void {
-    clearTimeout(this.deadline);
-    this.waiting.clear();
+    this.requests.answerAll({ type: 'round over' });
   }
 }

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 import { BenchSocket, type Frame, type FrameHandler } from './bench-socket.js';
 import { exited, pidsOf } from './lifecycle.js';
 import { keptTokens, nodeAt, type CatchUp, type StormCluster, type StormSocket } from './reconnect-storm.js';
+import { RefRequests } from './ref-requests.js';
 
 /** A chat client's position: the cursor of the last message it has (0: none yet). */
 export type ChatPosition = string | number;
@@ -18,7 +18,7 @@ export class ChatStormSocket implements StormSocket<ChatPosition> {
   onFrame: FrameHandler = () => undefined;
   onDrain: (reconnectAfterMs: number, at: number) => void = () => undefined;
   onEnd: (how: string, at: number) => void = () => undefined;
-  private readonly pending = new Map<string, (frame: Frame) => void>();
+  private readonly requests = new RefRequests();
   private synced = false;
 
   constructor(
@@ -33,15 +33,12 @@ export class ChatStormSocket implements StormSocket<ChatPosition> {
         this.onFrame(frame, at);
       } else if (frame.type === 'drain') {
         this.onDrain(typeof frame.reconnectAfterMs === 'number' ? frame.reconnectAfterMs : 0, at);
-      } else if (typeof frame.ref === 'string') {
-        const answer = this.pending.get(frame.ref);
-        this.pending.delete(frame.ref);
-        answer?.(frame);
+      } else {
+        this.requests.answer(frame);
       }
     };
     socket.onClose = (code, at) => {
-      for (const answer of this.pending.values()) answer({ type: 'closed', code });
-      this.pending.clear();
+      this.requests.answerAll({ type: 'closed', code });
       this.onEnd(String(code), at);
     };
   }
@@ -89,18 +86,7 @@ export class ChatStormSocket implements StormSocket<ChatPosition> {
 
   private request(frame: Record<string, unknown>, timeoutMs: number): Promise<Frame> {
     if (!this.socket.isOpen) return Promise.reject(new Error('socket not open'));
-    const ref = `r-${randomBytes(4).toString('hex')}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(ref);
-        reject(new Error(`no reply to ${String(frame.type)} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(ref, (reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      });
-      this.socket.send({ ...frame, ref });
-    });
+    return this.requests.request(this.socket, frame, timeoutMs);
   }
 }
 
