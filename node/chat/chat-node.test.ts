@@ -97,8 +97,7 @@ describe('a socket registering while its user leaves a group on another node', (
 
 /**
  * Makes `member`'s groups read open `started` once it has its answer, and return that answer
- * only once `release` is open. Call it before either node has read any groups: each node's
- * timed store keeps the method it first finds.
+ * only once `release` is open.
  */
 function holdGroupsRead(store: MemoryStore, started: Gate, release: Gate): void {
   const groupsOf = store.groupsOf.bind(store);
