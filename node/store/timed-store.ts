@@ -12,22 +12,21 @@ const UNTIMED = new Set<string>(['isHealthy', 'close']);
  * (`appendMessage` → `append_message`), as the dashboards read it.
  */
 export function timedStore(store: Store, time: StoreTimer): Store {
-  // One wrapper per method, made on first use (store calls are on the send path), and keyed
-  // by the function itself, so a method replaced on the store later is the one called.
   // Every method of Store returns a promise (the interface says so); the Proxy cannot know the types.
   type Method = (...args: unknown[]) => Promise<unknown>;
-  const wrapped = new WeakMap<Method, Method>();
+  // One wrapper per method name, made on first use (store calls are on the send path), and
+  // made again when the store's method under that name was replaced since (as tests do).
+  const wrapped = new Map<string, { method: Method; timed: Method }>();
   return new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof property !== 'string' || typeof value !== 'function' || UNTIMED.has(property)) return value;
       const method = value as Method;
-      let timed = wrapped.get(method);
-      if (timed === undefined) {
-        const operation = property.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
-        timed = (...args: unknown[]) => time(operation, () => method.apply(target, args));
-        wrapped.set(method, timed);
-      }
+      const known = wrapped.get(property);
+      if (known?.method === method) return known.timed;
+      const operation = property.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+      const timed: Method = (...args) => time(operation, () => method.apply(target, args));
+      wrapped.set(property, { method, timed });
       return timed;
     },
   });

@@ -243,12 +243,10 @@ async function sendGroupMessages(
 }
 
 /** Sends a frame with a ref and resolves with the reply of type `expected`; rejects on error or timeout. */
-async function request(socket: LoadSocket, frame: Record<string, unknown>, expected: string, timeoutMs = 10_000): Promise<Frame> {
+function request(socket: LoadSocket, frame: Record<string, unknown>, expected: string, timeoutMs = 10_000): Promise<Frame> {
   const requests = new RefRequests();
   socket.onFrame = (reply) => {
     requests.answer(reply);
   };
-  const reply = await requests.request(socket, frame, timeoutMs);
-  if (reply.type !== expected) throw new Error(`${String(frame.type)} answered ${JSON.stringify(reply).slice(0, 200)}`);
-  return reply;
+  return requests.request(socket, frame, timeoutMs, expected);
 }

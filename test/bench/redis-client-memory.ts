@@ -10,30 +10,43 @@ export interface BoundedRun<T> {
  * Runs `run` with the bench's Redis holding its clients' memory (query and output buffers
  * together) under `limitBytes` (`maxmemory-clients`, Redis 7): past it, Redis closes the
  * connections using the most until it is under again, instead of growing until the kernel's
- * OOM killer ends it. The setting before is put back after, and the count of connections it
- * closed meanwhile is returned.
+ * OOM killer ends it. The setting before is put back after, whether `run` succeeded or not,
+ * and the count of connections Redis closed meanwhile is returned.
  */
 export async function withClientMemoryBound<T>(redisUrl: string, limitBytes: number, run: () => Promise<T>): Promise<BoundedRun<T>> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'bench-client-memory-bound' });
+  redis.on('error', () => {
+    // Reported by the commands that fail; ioredis would otherwise print each reconnect's error.
+  });
   await redis.connect();
   try {
-    // This connection must outlive the run to put the setting back.
+    // Not this connection: it puts the setting back.
     await redis.call('CLIENT', 'NO-EVICT', 'on');
     const [, before] = (await redis.config('GET', 'maxmemory-clients')) as [string, string];
     const evictedBefore = await evictedClients(redis);
     await redis.config('SET', 'maxmemory-clients', String(limitBytes));
+    let result: T;
     try {
-      const result = await run();
-      return { result, clientsEvicted: (await evictedClients(redis)) - evictedBefore };
-    } finally {
-      await redis.config('SET', 'maxmemory-clients', before);
+      result = await run();
+    } catch (error) {
+      await restore(redis, before).catch((restoreError: unknown) => {
+        throw new AggregateError([error, restoreError], `the bounded run failed, and maxmemory-clients could not be put back to ${before}`);
+      });
+      throw error;
     }
+    await restore(redis, before);
+    return { result, clientsEvicted: (await evictedClients(redis)) - evictedBefore };
   } finally {
     redis.disconnect();
   }
 }
 
-async function evictedClients(redis: Redis): Promise<number> {
+async function restore(redis: Redis, value: string): Promise<void> {
+  await redis.config('SET', 'maxmemory-clients', value);
+}
+
+/** Connections Redis closed for client memory since it started (INFO stats). */
+export async function evictedClients(redis: Redis): Promise<number> {
   const match = /^evicted_clients:(\d+)/m.exec(await redis.info('stats'));
   if (match?.[1] === undefined) throw new Error('INFO stats has no evicted_clients (maxmemory-clients needs Redis 7)');
   return Number(match[1]);

@@ -17,9 +17,10 @@ export class RefRequests {
 
   /**
    * Sends `frame` with a fresh ref through `socket`; resolves with the frame that answers it,
-   * whatever its type, and rejects when none came within `timeoutMs`.
+   * and rejects when none came within `timeoutMs`, or when `expected` is given and the reply
+   * is of another type (an error, or the socket closed).
    */
-  request(socket: { send(frame: Record<string, unknown>): void }, frame: Record<string, unknown>, timeoutMs: number): Promise<Frame> {
+  request(socket: { send(frame: Record<string, unknown>): void }, frame: Record<string, unknown>, timeoutMs: number, expected?: string): Promise<Frame> {
     const ref = `req-${nextRef++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -28,9 +29,16 @@ export class RefRequests {
       }, timeoutMs);
       this.pending.set(ref, (reply) => {
         clearTimeout(timer);
-        resolve(reply);
+        if (expected === undefined || reply.type === expected) resolve(reply);
+        else reject(new Error(`${String(frame.type)} answered ${JSON.stringify(reply).slice(0, 200)}`));
       });
-      socket.send({ ...frame, ref });
+      try {
+        socket.send({ ...frame, ref });
+      } catch (error) {
+        clearTimeout(timer);
+        this.pending.delete(ref);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 

@@ -474,11 +474,15 @@ const IDLE_IN_FLIGHT = 50;
 const OPENS_IN_FLIGHT = [10, 100];
 
 /**
- * How much memory the bench's Redis may give its clients during Socket.IO's recovery storm.
- * Each restore reads the adapter's stream from the client's offset to its end in one reply,
- * and those replies wait in Redis's output buffers (unbounded by default) while the servers
- * fall behind: 20.6 GB before the OOM killer ended Redis in one run. Past this, Redis closes
- * the connections holding the most, and those restores fail instead of taking the machine.
+ * How much memory the bench's Redis may give its clients while Socket.IO's recovery storm
+ * runs, from its servers' start to their stop (they keep restoring after the storm's
+ * deadline, until they stop). Each restore reads the adapter's stream from the client's offset
+ * to its end in one reply, and those replies wait in Redis's output buffers (unbounded by
+ * default) while the servers fall behind: 20.6 GB before the OOM killer ended Redis in one
+ * run. Past this, Redis closes the connections holding the most. The server's ioredis then
+ * reconnects and sends its unanswered commands again: an `XRANGE` builds its reply anew, a
+ * `GETDEL` that had already run finds no session (that client gets a fresh one and loses what
+ * it missed), an `XADD` may be written twice. Costly for Socket.IO, but the machine survives.
  */
 const SOCKET_IO_RESTORE_CLIENT_MEMORY = 4 * 1024 ** 3;
 
@@ -512,6 +516,8 @@ interface PeerMeasure<T> {
   socketIoOptions?: Omit<SocketIoServerOptions, 'recovery'>;
   /** Measures on Socket.IO a second time, with connection state recovery on ('socket.io+recovery'). */
   alsoWithRecovery?: boolean;
+  /** Runs that second measure, from its servers' start to their stop, inside this (e.g. a bound on Redis). */
+  aroundSocketIoRecovery?: (run: () => Promise<T>) => Promise<T>;
   centrifugo: (started: CentrifugoServers) => Promise<T>;
   /** Servers of each peer (default: as many as chat's cluster has nodes). */
   servers?: number;
@@ -577,8 +583,11 @@ async function runPeers(
   /** Runs a scenario on each peer in turn, each on fresh servers and keys of its own: Socket.IO, then Centrifugo without and with history. */
   const onEachPeer = async <T>(scenario: string, measure: PeerMeasure<T>): Promise<Record<string, T | Failed>> => {
     const count = measure.servers ?? NODE_COUNT;
-    const onSocketIoWith = (recovery: boolean) => (): Promise<T> =>
-      onSocketIo(`${recovery ? SOCKET_IO_RECOVERY : 'socket.io'}-${scenario}`, count, (servers) => measure.socketIo(servers, recovery), { ...measure.socketIoOptions, recovery });
+    const onSocketIoWith = (recovery: boolean) => (): Promise<T> => {
+      const run = (): Promise<T> =>
+        onSocketIo(`${recovery ? SOCKET_IO_RECOVERY : 'socket.io'}-${scenario}`, count, (servers) => measure.socketIo(servers, recovery), { ...measure.socketIoOptions, recovery });
+      return recovery && measure.aroundSocketIoRecovery !== undefined ? measure.aroundSocketIoRecovery(run) : run();
+    };
     const runs: [string, () => Promise<T>][] = [
       ['socket.io', onSocketIoWith(false)],
       ...(measure.alsoWithRecovery === true ? [[SOCKET_IO_RECOVERY, onSocketIoWith(true)] as [string, () => Promise<T>]] : []),
@@ -634,10 +643,9 @@ async function runPeers(
     ? await onEachPeer<StormResult>('storm', {
         servers: NODE_COUNT + 1,
         alsoWithRecovery: true,
-        socketIo: async (servers, recovery) => {
-          const storm = (): Promise<StormResult> => measureReconnectStorm(socketIoStorm(servers, stormCpu, recovery), stormLoad(options));
-          if (!recovery) return storm();
-          const { result, clientsEvicted } = await withClientMemoryBound(redisUrl, SOCKET_IO_RESTORE_CLIENT_MEMORY, storm);
+        socketIo: (servers, recovery) => measureReconnectStorm(socketIoStorm(servers, stormCpu, recovery), stormLoad(options)),
+        aroundSocketIoRecovery: async (run) => {
+          const { result, clientsEvicted } = await withClientMemoryBound(redisUrl, SOCKET_IO_RESTORE_CLIENT_MEMORY, run);
           return { ...result, redisClientMemory: { limitBytes: SOCKET_IO_RESTORE_CLIENT_MEMORY, clientsEvicted } };
         },
         centrifugo: (started) => measureReconnectStorm(centrifugoStorm(started, stormCpu), stormLoad(options)),

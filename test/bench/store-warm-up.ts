@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { RefRequests } from './ref-requests.js';
 import { jitCompilerCpuSeconds, jitCompilingBetween } from './process-figures.js';
+import { RefRequests } from './ref-requests.js';
 import { round } from './statistics.js';
 import type { LoadTarget } from './targets.js';
 
@@ -72,7 +72,7 @@ export async function warmUpStore(target: LoadTarget, cassandraPid: number, opti
 }
 
 /**
- * CPU seconds the JVM's compiler threads used from its start to `cpuSeconds()`, read every
+ * CPU seconds the JVM's compiler threads used from this sampler's making to `cpuSeconds()`, read every
  * COMPILER_SAMPLE_MS: a JVM starts and ends compiler threads as the queue grows and shrinks,
  * and a thread that ended takes its time with it, so reading only at a round's ends would
  * miss what such threads did in the round (now at most their last sample period is missed).
@@ -162,8 +162,7 @@ class SyncRequests {
   syncAll(since: (index: number) => string | 0): Promise<(string | undefined)[]> {
     return Promise.all(
       this.sockets.map(async (socket, index) => {
-        const reply = await this.requests.request(socket, { type: 'sync', since: since(index) }, REPLIES_WAIT_MS);
-        if (reply.type !== 'sync') throw new Error(`sync answered ${JSON.stringify(reply).slice(0, 200)}`);
+        const reply = await this.requests.request(socket, { type: 'sync', since: since(index) }, REPLIES_WAIT_MS, 'sync');
         return typeof reply.cursor === 'string' ? reply.cursor : undefined;
       }),
     );

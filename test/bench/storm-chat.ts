@@ -68,8 +68,7 @@ export class ChatStormSocket implements StormSocket<ChatPosition> {
     let since = this.cursor;
     let pages = 0;
     for (;;) {
-      const reply = await this.request({ type: 'sync', since }, timeoutMs);
-      if (reply.type !== 'sync') throw new Error(`sync answered ${JSON.stringify(reply).slice(0, 200)}`);
+      const reply = await this.request({ type: 'sync', since }, timeoutMs, 'sync');
       pages += 1;
       const messages = Array.isArray(reply.messages) ? (reply.messages as Frame[]) : [];
       const at = performance.now();
@@ -84,9 +83,9 @@ export class ChatStormSocket implements StormSocket<ChatPosition> {
     }
   }
 
-  private request(frame: Record<string, unknown>, timeoutMs: number): Promise<Frame> {
+  private request(frame: Record<string, unknown>, timeoutMs: number, expected: string): Promise<Frame> {
     if (!this.socket.isOpen) return Promise.reject(new Error('socket not open'));
-    return this.requests.request(this.socket, frame, timeoutMs);
+    return this.requests.request(this.socket, frame, timeoutMs, expected);
   }
 }
 

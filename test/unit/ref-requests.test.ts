@@ -74,4 +74,28 @@ describe('requests answered by ref', () => {
     await expect(Promise.all(waiting)).resolves.toEqual([closed, closed]);
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('rejects a reply of another type than the one expected, naming it', async () => {
+    const requests = new RefRequests();
+    const socket = sentTo();
+    const sync = requests.request(socket, { type: 'sync' }, 1_000, 'sync');
+    requests.answer({ type: 'error', ref: socket.sent[0]?.ref, code: 'unavailable' });
+    await expect(sync).rejects.toThrow('sync answered {"type":"error"');
+    const expected = requests.request(socket, { type: 'sync' }, 1_000, 'sync');
+    requests.answer({ type: 'sync', ref: socket.sent[1]?.ref, cursor: 'c' });
+    await expect(expected).resolves.toMatchObject({ cursor: 'c' });
+  });
+
+  it('forgets a request whose send threw: nothing left waiting, no timer left armed', async () => {
+    vi.useFakeTimers();
+    const requests = new RefRequests();
+    const closed = {
+      send(): void {
+        throw new Error('socket closed');
+      },
+    };
+    await expect(requests.request(closed, { type: 'sync' }, 500)).rejects.toThrow('socket closed');
+    expect(requests.waiting).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });

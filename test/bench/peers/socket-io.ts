@@ -72,7 +72,7 @@ export interface SocketIoOpenOptions {
   /** A recovery's replayed messages arrive before the open resolves: a handler set only then would miss them. */
   onFrame?: FrameHandler;
   timeoutMs?: number;
-  /** Once the transport is open, the wait for CONNECT (the server restores first) and `ready` (default: timeoutMs). socket.io-client bounds only the transport's open. */
+  /** Once the transport is open, the wait for CONNECT (the server restores first) and `ready` (default: none beyond timeoutMs from the start). socket.io-client bounds only the transport's open. */
   connectTimeoutMs?: number;
 }
 
@@ -100,7 +100,7 @@ export class SocketIoLoadSocket implements StormSocket<SocketIoPosition> {
   }
 
   static open(url: string, user: string, options: SocketIoOpenOptions = {}): Promise<SocketIoLoadSocket> {
-    const { recovery = false, resume = {}, onFrame, timeoutMs = 10_000, connectTimeoutMs = timeoutMs } = options;
+    const { recovery = false, resume = {}, onFrame, timeoutMs = 10_000, connectTimeoutMs } = options;
     const session = resume.pid !== undefined && resume.offset !== undefined ? { pid: resume.pid, offset: resume.offset } : {};
     // forceNew: one connection per user, as separate clients have (io() would multiplex them all on one).
     const socket = io(url, { auth: { user, ...session }, transports: ['websocket'], forceNew: true, reconnection: false, timeout: timeoutMs });
@@ -120,7 +120,8 @@ export class SocketIoLoadSocket implements StormSocket<SocketIoPosition> {
         timer = setTimeout(() => { fail(`${what} on ${url} within ${ms} ms`); }, ms);
       };
       wait(timeoutMs, 'not ready');
-      socket.io.once('open', () => { wait(connectTimeoutMs, 'transport open, not ready'); });
+      // Only a client told to wait longer once its transport is open gets a second deadline; any other keeps the first.
+      if (connectTimeoutMs !== undefined) socket.io.once('open', () => { wait(connectTimeoutMs, 'transport open, not ready'); });
       socket.once('disconnect', dropped);
       const ready = (): void => {
         clearTimeout(timer);
