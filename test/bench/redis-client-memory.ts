@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { infoCount } from './redis-commands.js';
 
 /** What a run under a client-memory bound did, and how many connections Redis closed to keep it. */
 export interface BoundedRun<T> {
@@ -47,7 +48,6 @@ async function restore(redis: Redis, value: string): Promise<void> {
 
 /** Connections Redis closed for client memory since it started (INFO stats). */
 export async function evictedClients(redis: Redis): Promise<number> {
-  const match = /^evicted_clients:(\d+)/m.exec(await redis.info('stats'));
-  if (match?.[1] === undefined) throw new Error('INFO stats has no evicted_clients (maxmemory-clients needs Redis 7)');
-  return Number(match[1]);
+  // Redis 7 and later, as maxmemory-clients.
+  return infoCount(await redis.info('stats'), 'evicted_clients');
 }

@@ -21,15 +21,11 @@ export class RedisCommandCounter {
   async read(): Promise<CommandCounts> {
     const text = await this.redis.info('stats', 'commandstats');
     const byCommand: Record<string, number> = {};
-    let total = Number.NaN;
     for (const line of text.split(/\r?\n/)) {
-      const totalMatch = /^total_commands_processed:(\d+)/.exec(line);
-      if (totalMatch?.[1] !== undefined) total = Number(totalMatch[1]);
       const command = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
       if (command?.[1] !== undefined && command[2] !== undefined) byCommand[command[1]] = Number(command[2]);
     }
-    if (Number.isNaN(total)) throw new Error('INFO stats has no total_commands_processed');
-    return { total, byCommand };
+    return { total: infoCount(text, 'total_commands_processed'), byCommand };
   }
 
   /** The members of a set, e.g. the group-nodes set scenario 3 checks. */
@@ -40,6 +36,13 @@ export class RedisCommandCounter {
   close(): void {
     this.redis.disconnect();
   }
+}
+
+/** A whole-number field of an `INFO` reply (`name:123`); throws when the reply has none. */
+export function infoCount(info: string, name: string): number {
+  const match = new RegExp(`^${name}:(\\d+)`, 'm').exec(info);
+  if (match?.[1] === undefined) throw new Error(`INFO has no ${name}`);
+  return Number(match[1]);
 }
 
 /** `after - before`, per command, leaving out commands that did not change. */
