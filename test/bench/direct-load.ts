@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
+import { pace } from './pacer.js';
 import { CpuMeter, histogramMeanMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
@@ -259,9 +260,6 @@ class StepLedger {
 /** How long CPU is measured with the sockets open and nothing sent, as the steps' baseline. */
 const IDLE_CPU_MS = 3_000;
 
-/** How often the pacer wakes; sends due since the last wake go out together. */
-const PACER_TICK_MS = 2;
-
 async function runStep(
   pairs: readonly Pair[],
   rate: number,
@@ -289,27 +287,15 @@ async function runStep(
 
   const startedAt = performance.now();
   const windowEnd = startedAt + durationMs;
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const timer = setInterval(() => {
-      const elapsed = Math.min(performance.now() - startedAt, durationMs);
-      const due = Math.min(ledger.capacity, Math.floor((rate * elapsed) / 1000));
-      while (next < due) {
-        const seq = next++;
-        const pair = pairs[seq % pairs.length];
-        if (pair === undefined || !pair.sender.isOpen || ledger.unacked >= maxUnacked) {
-          heldBack += 1;
-          continue;
-        }
-        ledger.sentAt[seq] = performance.now();
-        ledger.sent += 1;
-        pair.sender.send({ type: 'send', ref: `${ledger.prefix}${seq}`, to: { user: pair.recipientUser }, text: `${ledger.prefix}${seq} ${padding}` });
-      }
-      if (elapsed >= durationMs) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, PACER_TICK_MS);
+  await pace(rate, durationMs, (seq) => {
+    const pair = pairs[seq % pairs.length];
+    if (pair === undefined || !pair.sender.isOpen || ledger.unacked >= maxUnacked) {
+      heldBack += 1;
+      return;
+    }
+    ledger.sentAt[seq] = performance.now();
+    ledger.sent += 1;
+    pair.sender.send({ type: 'send', ref: `${ledger.prefix}${seq}`, to: { user: pair.recipientUser }, text: `${ledger.prefix}${seq} ${padding}` });
   });
   const graceEnd = performance.now() + options.graceMs;
   while (ledger.open > 0 && performance.now() < graceEnd) await sleep(20);

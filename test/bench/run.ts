@@ -46,7 +46,8 @@
  *           each (the last drained by SIGTERM; Socket.IO without and with connection state recovery,
  *           Centrifugo resubscribing, from its stream position with history), counting what each lost
  *   limits  what this machine's Cassandra and Redis do without a node in the way: the Cassandra
- *           writes of a direct message at full speed, raw XADD and XREAD rates
+ *           writes of a direct message at full speed and at steady rates (what Cassandra costs
+ *           per message at the chat's own rates), raw XADD and XREAD rates
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -118,6 +119,8 @@ interface BenchOptions {
   limits: {
     /** Direct messages whose Cassandra writes are in flight at once, one step each. */
     cassandraConcurrency: number[];
+    /** Offered rates (messages/s) of the store path at a steady pace, one step each. */
+    cassandraRates: number[];
     /** XADDs in flight over the three writer connections, one step each. */
     xaddConcurrency: number[];
   };
@@ -189,6 +192,8 @@ function parseOptions(argv: string[]): BenchOptions {
     openSockets: whole('open-sockets', values['open-sockets'], quick ? 300 : 2000, IDLE_SOCKETS_MAX),
     limits: {
       cassandraConcurrency: quick ? [64] : [16, 64, 256],
+      // The lowest direct rate, one where chat is at ease, and the rate of the issue's aim for cores per message.
+      cassandraRates: quick ? [200] : [50, 500, 2000],
       xaddConcurrency: quick ? [48] : [3, 48, 384],
     },
     out: resolve(values.out ?? join(tmpdir(), 'chatcluster-bench', `bench-${stamp}.json`)),
@@ -445,7 +450,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     const cassandra = await attempt('limits: Cassandra', () =>
       measureCassandraWrites(
         { contactPoints: (variables.CHAT_CASSANDRA_CONTACT_POINTS ?? '').split(','), localDataCenter: variables.CHAT_CASSANDRA_DC ?? '', keyspace: `bench_${id}` },
-        { concurrency: options.limits.cassandraConcurrency, stepMs: options.direct.stepMs, warmupMs: options.direct.warmup.ms, pairs: options.direct.pairs, textBytes: options.direct.textBytes },
+        { concurrency: options.limits.cassandraConcurrency, pacedRates: options.limits.cassandraRates, stepMs: options.direct.stepMs, warmupMs: options.direct.warmup.ms, pairs: options.direct.pairs, textBytes: options.direct.textBytes },
         { cassandra: cassandraPids, generator: [process.pid] },
       ),
     );

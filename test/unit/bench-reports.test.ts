@@ -184,6 +184,32 @@ const cassandra: CassandraWriteLimits = {
     { ...closedLoop(64, 2600, [18, 70]), path: 'store', requestsPerSecond: 7800, requestsPerMessage: 3, errors: { 'Operation timed out': 3 }, cpuCores: { cassandra: 1.7, generator: 0.5 } },
   ],
   peakMessagesPerSecond: { statements: 2400, store: 2600 },
+  paced: [
+    {
+      path: 'store',
+      offeredPerSecond: 50,
+      seconds: 10,
+      completed: 500,
+      perSecond: 50,
+      heldBack: 0,
+      latencyMs: latency(1.5, 4),
+      errors: {},
+      cpuCores: { cassandra: 0.3, generator: 0.02 },
+      cassandraCoresPer1000: 6,
+    },
+    {
+      path: 'store',
+      offeredPerSecond: 2000,
+      seconds: 10.2,
+      completed: 19_000,
+      perSecond: 1862.7,
+      heldBack: 1000,
+      latencyMs: latency(40, 900),
+      errors: { 'Operation timed out': 2 },
+      cpuCores: { cassandra: 0.9, generator: 0.3 },
+      cassandraCoresPer1000: 0.483,
+    },
+  ],
 };
 
 const redis: RedisStreamLimits = {
@@ -214,6 +240,18 @@ describe('the limits report', () => {
       ['store', '64', '2600', '7800', '3', '18', '70', '1.7', '0.5', '-', '3× Operation timed out'],
     ]);
     expect(report).toContain('Peak: statements 2400 messages/s, store 2600 messages/s.');
+  });
+
+  it('shows what Cassandra alone costs per message at each steady offered rate', () => {
+    expect(report).toContain("Cassandra at the chat scenario's offered rates");
+    expect(tableRows(report, 'offered msg/s')).toEqual([
+      ['50', '50', '0', '1.5', '4', '0.3', '6', '0.02', '-'],
+      ['2000', '1862.7', '1000', '40', '900', '0.9', '0.483', '0.3', '2× Operation timed out'],
+    ]);
+  });
+
+  it('leaves the steady-rate table out when no rate was asked for', () => {
+    expect(formatLimits({ ...cassandra, paced: [] }, redis)).not.toContain("Cassandra at the chat scenario's offered rates");
   });
 
   it('shows the XADD steps, XREAD alone and both together', () => {

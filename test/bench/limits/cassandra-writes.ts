@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { types, type Client } from 'cassandra-driver';
 import type { ChatMessage } from '../../../node/protocol/frames.js';
 import { conversationId } from '../../../node/protocol/conversations.js';
@@ -8,9 +10,10 @@ import { CQL, WRITE } from '../../../node/store/cassandra/queries.js';
 import { CassandraStore } from '../../../node/store/cassandra/store.js';
 import type { CpuGroups } from '../direct-load.js';
 import { progress } from '../lifecycle.js';
-import { CpuMeter } from '../process-figures.js';
-import { round } from '../statistics.js';
-import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
+import { pace } from '../pacer.js';
+import { CpuMeter, roundCores } from '../process-figures.js';
+import { percentiles, round, type Percentiles } from '../statistics.js';
+import { countFailure, runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 
 /**
  * How a direct message is written:
@@ -31,12 +34,38 @@ export interface CassandraWriteStep extends ClosedLoopResult {
   cpuCores: Record<string, number>;
 }
 
+/**
+ * The store path at a steady offered rate (open loop), as the chat scenario offers it: what
+ * Cassandra itself costs per message at that rate, the floor under the chat's server cores.
+ */
+export interface CassandraPacedStep {
+  path: 'store';
+  offeredPerSecond: number;
+  seconds: number;
+  completed: number;
+  perSecond: number;
+  /** Writes not started because MAX_PACED_IN_FLIGHT were already waiting (Cassandra fell behind). */
+  heldBack: number;
+  latencyMs: Percentiles;
+  errors: Record<string, number>;
+  cpuCores: Record<string, number>;
+  /** Cassandra's cores per 1,000 stored messages a second. */
+  cassandraCoresPer1000: number | null;
+}
+
 export interface CassandraWriteLimits {
   textBytes: number;
   /** One step per path and number of messages in flight (a node has one in flight per send it is storing). */
   steps: CassandraWriteStep[];
   peakMessagesPerSecond: Record<WritePath, number>;
+  /** The store path at each of the given offered rates. */
+  paced: CassandraPacedStep[];
 }
+
+/** Past this many paced writes waiting, new ones are held back: Cassandra is not keeping up. */
+const MAX_PACED_IN_FLIGHT = 1_000;
+/** How long a paced step waits for its last writes after the window. */
+const PACED_GRACE_MS = 5_000;
 
 /**
  * The most direct messages per second Cassandra stores on this machine without a node in
@@ -45,7 +74,7 @@ export interface CassandraWriteLimits {
  */
 export async function measureCassandraWrites(
   connection: CassandraConnection,
-  options: { concurrency: readonly number[]; stepMs: number; warmupMs: number; pairs: number; textBytes: number },
+  options: { concurrency: readonly number[]; pacedRates: readonly number[]; stepMs: number; warmupMs: number; pairs: number; textBytes: number },
   cpu: CpuGroups,
 ): Promise<CassandraWriteLimits> {
   const client = cassandraClient(connection);
@@ -77,7 +106,7 @@ export async function measureCassandraWrites(
         const requestsBefore = requests();
         meter.start();
         const result = await runClosedLoop(concurrency, options.stepMs, write[path]);
-        const cpuCores = Object.fromEntries(Object.entries(meter.stop()).map(([name, cores]) => [name, round(cores, 2)]));
+        const cpuCores = roundCores(meter.stop());
         const answered = requests() - requestsBefore;
         steps.push({
           ...result,
@@ -89,11 +118,62 @@ export async function measureCassandraWrites(
         progress(`limits: Cassandra (${path}), ${concurrency} messages in flight → ${result.perSecond} messages/s, p99 ${result.latencyMs.p99 ?? '-'} ms`);
       }
     }
+    const paced: CassandraPacedStep[] = [];
+    for (const rate of options.pacedRates) {
+      const step = await runPacedStep(rate, options.stepMs, write.store, cpu);
+      paced.push(step);
+      progress(`limits: Cassandra (store) at ${rate} messages/s offered → ${step.perSecond} stored/s, ${step.cassandraCoresPer1000 ?? '-'} Cassandra cores per 1000 messages/s`);
+    }
     const peak = (path: WritePath): number => Math.max(0, ...steps.filter((step) => step.path === path).map((step) => step.perSecond));
-    return { textBytes: options.textBytes, steps, peakMessagesPerSecond: { statements: peak('statements'), store: peak('store') } };
+    return { textBytes: options.textBytes, steps, peakMessagesPerSecond: { statements: peak('statements'), store: peak('store') }, paced };
   } finally {
     await client.shutdown();
   }
+}
+
+/** `write` started `rate` times a second for `stepMs`, each without waiting for the others, and what Cassandra spent on them. */
+async function runPacedStep(rate: number, stepMs: number, write: (seq: number) => Promise<void>, cpu: CpuGroups): Promise<CassandraPacedStep> {
+  const latencies: number[] = [];
+  const errors: Record<string, number> = {};
+  const inFlight = new Set<Promise<void>>();
+  let heldBack = 0;
+  const meter = new CpuMeter(cpu);
+  meter.start();
+  const startedAt = performance.now();
+  await pace(rate, stepMs, (seq) => {
+    if (inFlight.size >= MAX_PACED_IN_FLIGHT) {
+      heldBack += 1;
+      return;
+    }
+    const callStarted = performance.now();
+    const call = write(seq).then(
+      () => {
+        latencies.push(performance.now() - callStarted);
+      },
+      (error: unknown) => {
+        countFailure(errors, error);
+      },
+    );
+    inFlight.add(call);
+    void call.finally(() => inFlight.delete(call));
+  });
+  await Promise.race([Promise.all(inFlight), sleep(PACED_GRACE_MS, undefined, { ref: false })]);
+  const cores = meter.stop();
+  const seconds = (performance.now() - startedAt) / 1000;
+  const perSecond = round(latencies.length / seconds);
+  const cassandraCores = cores.cassandra;
+  return {
+    path: 'store',
+    offeredPerSecond: rate,
+    seconds: round(seconds, 2),
+    completed: latencies.length,
+    perSecond,
+    heldBack,
+    latencyMs: percentiles(latencies),
+    errors,
+    cpuCores: roundCores(cores),
+    cassandraCoresPer1000: cassandraCores === undefined || latencies.length === 0 ? null : round((cassandraCores / (latencies.length / seconds)) * 1000, 3),
+  };
 }
 
 /** Counts the requests the client got a successful answer to (the driver's own metrics hook); returns the reader. */

@@ -31,12 +31,17 @@ export async function runClosedLoop(concurrency: number, durationMs: number, ope
         await operation(seq);
         latencies.push(performance.now() - callStarted);
       } catch (error) {
-        const message = (error instanceof Error ? error.message : String(error)).slice(0, 80);
-        errors[message] = (errors[message] ?? 0) + 1;
+        countFailure(errors, error);
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - startedAt) / 1000;
   return { concurrency, seconds: round(seconds, 2), completed: latencies.length, perSecond: round(latencies.length / seconds), latencyMs: percentiles(latencies), errors };
+}
+
+/** Counts a failed operation under its error message (first 80 characters). */
+export function countFailure(errors: Record<string, number>, error: unknown): void {
+  const message = (error instanceof Error ? error.message : String(error)).slice(0, 80);
+  errors[message] = (errors[message] ?? 0) + 1;
 }

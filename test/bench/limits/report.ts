@@ -23,12 +23,32 @@ export function formatLimits(cassandra: CassandraWriteLimits | null, redis: Redi
           step.cpuCores.cassandra,
           step.cpuCores.generator,
           step.cpuCores.other,
-          Object.keys(step.errors).length === 0 ? '-' : Object.entries(step.errors).map(([message, count]) => `${count}× ${message}`).join('; '),
+          formatErrors(step.errors),
         ]),
       ),
       `requests = driver requests answered (a statement or a batch); latency = one whole message. Peak: statements ${cassandra.peakMessagesPerSecond.statements} ` +
         `messages/s, store ${cassandra.peakMessagesPerSecond.store} messages/s.`,
     );
+    if (cassandra.paced.length > 0) {
+      parts.push(
+        'Cassandra at the chat scenario\'s offered rates: the store path started at a steady rate, each write without waiting for the others ' +
+          '(as nodes store sends); what Cassandra alone costs per message at that rate, under the chat\'s server cores at the same rate',
+        table(
+          ['offered msg/s', 'stored/s', 'held back', 'p50 ms', 'p99 ms', 'cpu cassandra', 'cassandra cores per 1000 msg/s', 'cpu generator', 'errors'],
+          cassandra.paced.map((step) => [
+            step.offeredPerSecond,
+            step.perSecond,
+            step.heldBack,
+            step.latencyMs.p50,
+            step.latencyMs.p99,
+            step.cpuCores.cassandra,
+            step.cassandraCoresPer1000,
+            step.cpuCores.generator,
+            formatErrors(step.errors),
+          ]),
+        ),
+      );
+    }
   }
   if (redis !== null) {
     parts.push(
@@ -48,4 +68,8 @@ export function formatLimits(cassandra: CassandraWriteLimits | null, redis: Redi
     );
   }
   return parts.join('\n\n');
+}
+
+function formatErrors(errors: Record<string, number>): string {
+  return Object.keys(errors).length === 0 ? '-' : Object.entries(errors).map(([message, count]) => `${count}× ${message}`).join('; ');
 }
