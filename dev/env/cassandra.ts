@@ -171,8 +171,7 @@ export async function startCassandra(install: CassandraInstall, launcher: Launch
   const contactPoint = `127.0.0.1:${native}`;
   await launcher.start(
     'cassandra',
-    install.java,
-    [
+    ...withCassandraTimerSlack(install.java, [
       ...jvmFlags(install.libDir),
       `-Dcassandra.config=file://${config}`,
       `-Dlogback.configurationFile=file://${logback}`,
@@ -185,11 +184,36 @@ export async function startCassandra(install: CassandraInstall, launcher: Launch
       '-Dcassandra.ring_delay_ms=0',
       '-cp', `${install.libDir}/*`,
       'org.apache.cassandra.service.CassandraDaemon',
-    ],
+    ]),
     () => answersQuery(contactPoint, clientTls === undefined ? undefined : readFileSync(clientTls.caFile, 'utf8')),
     { timeoutMs: 180_000 },
   );
   return contactPoint;
+}
+
+/**
+ * How long the kernel may defer the timed sleeps of Cassandra's threads (their timer slack;
+ * Linux's default is 50 µs). Cassandra's shared worker pool keeps an idle worker spinning
+ * for new requests in sleeps of 10 µs to 1 ms for up to 10 ms after each burst of work
+ * (SEPWorker), a wake-up every few tens of microseconds. On this 2-core machine, which
+ * Cassandra shares with the chat nodes, that spin cost more than the writes themselves:
+ * the bench's limits scenario measured Cassandra alone storing direct messages at 6 cores
+ * per 1,000 messages/s at 50 messages/s and 0.35 at 2,000; with 1 ms of slack, 1.4 and
+ * 0.13. The price is latency: a request handed to a spinning worker waits for its wake-up,
+ * up to the slack (the store path's p50 at 2,000 messages/s went from 0.9 to 2.2 ms).
+ */
+export const CASSANDRA_TIMER_SLACK_NS = 1_000_000;
+
+/**
+ * The command line that runs `command args` with Cassandra's timer slack: a shell sets its
+ * own (any process may set its own, no privilege needed) and execs the JVM, whose threads
+ * inherit it. Where the kernel refuses, Cassandra runs with the default and the shell says
+ * so in Cassandra's log.
+ */
+export function withCassandraTimerSlack(command: string, args: readonly string[]): [string, string[]] {
+  const script = `{ echo "$0" > /proc/self/timerslack_ns; } 2>/dev/null || echo "cannot set the timer slack of $1; it runs with the kernel's default" >&2
+exec "$@"`;
+  return ['/bin/sh', ['-c', script, String(CASSANDRA_TIMER_SLACK_NS), command, ...args]];
 }
 
 async function answersQuery(contactPoint: string, ca: string | undefined): Promise<boolean> {

@@ -226,6 +226,15 @@ export function roundCores(cores: Record<string, number>): Record<string, number
   return Object.fromEntries(Object.entries(cores).map(([name, value]) => [name, round(value, 2)]));
 }
 
+/** How long the kernel may defer a process's timed sleeps (ns), from /proc; undefined once it is gone. */
+export function timerSlackNs(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/timerslack_ns`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Linux's USER_HZ: /proc reports CPU time in these ticks. */
 const TICKS_PER_SECOND = 100;
 

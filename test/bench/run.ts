@@ -74,7 +74,7 @@ import { comparePeers, formatPeers, type PeerComparison } from './peers/report.j
 import type { ListeningChild } from './listening-child.js';
 import { socketIoTarget, startSocketIoServers, type SocketIoServerOptions } from './peers/socket-io.js';
 import { centrifugoStorm, SOCKET_IO_RECOVERY, socketIoStorm } from './peers/storm.js';
-import { Inspector, metric, readMetrics, settledGoMemory, settledMemory, withInspector } from './process-figures.js';
+import { Inspector, metric, readMetrics, settledGoMemory, settledMemory, timerSlackNs, withInspector } from './process-figures.js';
 import { withClientMemoryBound } from './redis-client-memory.js';
 import { RedisCommandCounter } from './redis-commands.js';
 import { warmUpStore, type StoreWarmUp, type StoreWarmUpOptions } from './store-warm-up.js';
@@ -301,7 +301,7 @@ interface Run {
   /** Each chat node, as it was when the run was done with it (exit code and signal null: it was still running). */
   nodeExits: { node: string; exitCode: number | null; signal: string | null }[];
   nodes: NodeProcess[];
-  cluster: Record<string, string>;
+  cluster: { keyspace: string; redisKeyPrefix: string; redisUrl: string; cassandra: string; cassandraTimerSlackNs: number | null };
 }
 
 async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<Run> {
@@ -469,7 +469,13 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     figures,
     nodeExits,
     nodes,
-    cluster: { keyspace: `bench_${id}`, redisKeyPrefix, redisUrl, cassandra: variables.CHAT_CASSANDRA_CONTACT_POINTS ?? '' },
+    cluster: {
+      keyspace: `bench_${id}`,
+      redisKeyPrefix,
+      redisUrl,
+      cassandra: variables.CHAT_CASSANDRA_CONTACT_POINTS ?? '',
+      cassandraTimerSlackNs: cassandraPid === undefined ? null : (timerSlackNs(cassandraPid) ?? null),
+    },
   };
 }
 
@@ -812,7 +818,8 @@ async function main(): Promise<void> {
     const sections = [
       `ChatCluster benchmark, ${report.startedAt}: ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB, Node ${process.version}; ` +
         `scenarios ${[...options.scenarios].join(', ')}; ${NODE_COUNT} servers of each target, Redis (and Cassandra) on the same machine, everything on loopback; ` +
-        `took ${report.durationSeconds} s; load average ${loadAtStart.join(' ')} at start, ${report.machine.loadAverageAtEnd.join(' ')} at end`,
+        `took ${report.durationSeconds} s; load average ${loadAtStart.join(' ')} at start, ${report.machine.loadAverageAtEnd.join(' ')} at end` +
+        (cluster.cassandraTimerSlackNs === null ? '' : `; Cassandra's threads' timer slack ${cluster.cassandraTimerSlackNs / 1000} µs (dev/env/cassandra.ts says why)`),
       ...reportSections(figures, options),
       nodes.length === 0
         ? 'No chat node ran.'

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
-import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from '../../dev/env/cassandra.js';
+import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra, withCassandraTimerSlack } from '../../dev/env/cassandra.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { isAlive, removeWhenOwnerExits, type ServerProcess } from '../../dev/env/process.js';
 import type { ChatCluster } from './chat-cluster.js';
@@ -76,8 +76,9 @@ export async function startRestartableCassandra(launcher: Launcher): Promise<Res
   const first = launcher.process('cassandra');
   const [command, ...args] = commandLineOf(first.pid);
   if (command === undefined) throw new Error(`cannot read the command line of Cassandra (pid ${first.pid})`);
+  // The JVM's own command line: the shell that set its timer slack exec'ed it.
   return restartable(contactPoint, first, (name) =>
-    launcher.start(name, command, args, () => answersQuery(contactPoint), { timeoutMs: 180_000 }),
+    launcher.start(name, ...withCassandraTimerSlack(command, args), () => answersQuery(contactPoint), { timeoutMs: 180_000 }),
   );
 }
 

@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cached, clearStaging } from '../../dev/env/cache.js';
-import { singleNodeCassandraYaml } from '../../dev/env/cassandra.js';
+import { CASSANDRA_TIMER_SLACK_NS, singleNodeCassandraYaml, withCassandraTimerSlack } from '../../dev/env/cassandra.js';
 import { EnvError } from '../../dev/env/errors.js';
 import { exportLines, parsePartNames, PART_NAMES } from '../../dev/env/environment.js';
 import { Launcher } from '../../dev/env/launcher.js';
@@ -133,6 +133,21 @@ describe('the single-node cassandra.yaml', () => {
       'data_file_directories', 'commitlog_directory', 'saved_caches_directory', 'hints_directory', 'cdc_raw_directory',
     ]);
     for (const [, , value] of directories) expect(value).toMatch(/"\/data\/c\/\w+"/);
+  });
+});
+
+describe('the command that starts Cassandra with its timer slack', () => {
+  it('runs the command itself (the shell execs it) with the timer slack set, its arguments untouched', () => {
+    const [shell, args] = withCassandraTimerSlack('sh', ['-c', 'echo "$(cat /proc/self/timerslack_ns)|$1|$#"', 'sh', 'one argument, with spaces']);
+    // The slack is the command's, and its children's (cat) too.
+    const output = execFileSync(shell, args, { encoding: 'utf8' }).trim().split('|');
+    expect(output).toEqual([String(CASSANDRA_TIMER_SLACK_NS), 'one argument, with spaces', '1']);
+  });
+
+  it('keeps the pid it was started with: the launcher stops and measures the JVM by it', () => {
+    const [shell, args] = withCassandraTimerSlack('sh', ['-c', 'echo $$']);
+    const child = spawnSync(shell, args, { encoding: 'utf8' });
+    expect(Number(child.stdout.trim())).toBe(child.pid);
   });
 });
 
