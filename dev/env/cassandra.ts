@@ -193,27 +193,33 @@ export async function startCassandra(install: CassandraInstall, launcher: Launch
 
 /**
  * How long the kernel may defer the timed sleeps of Cassandra's threads (their timer slack;
- * Linux's default is 50 µs). Cassandra's shared worker pool keeps an idle worker spinning
- * for new requests in sleeps of 10 µs to 1 ms for up to 10 ms after each burst of work
- * (SEPWorker), a wake-up every few tens of microseconds. On this 2-core machine, which
- * Cassandra shares with the chat nodes, that spin cost more than the writes themselves:
- * the bench's limits scenario measured Cassandra alone storing direct messages at 6 cores
- * per 1,000 messages/s at 50 messages/s and 0.35 at 2,000; with 1 ms of slack, 1.4 and
- * 0.13. The price is latency: a request handed to a spinning worker waits for its wake-up,
- * up to the slack (the store path's p50 at 2,000 messages/s went from 0.9 to 2.2 ms).
+ * Linux's default is 50 µs). Once a burst of work is done, Cassandra's shared worker pool
+ * keeps a worker looking for the next request in sleeps of 10 µs to 1 ms for up to 10 ms
+ * (SEPWorker's spin): tens of wake-ups after every request when requests come apart. On
+ * this 2-core machine, which Cassandra shares with the chat nodes and the load generator,
+ * that spin cost more than the writes: the bench's limits scenario measured Cassandra alone
+ * storing direct messages at 6 cores per 1,000 msg/s at 50 msg/s and 0.35 at 2,000; with
+ * 1 ms of slack, 1.4 and 0.13. The price is latency: a request handed to a sleeping spinner
+ * waits for its wake-up, up to the slack (the store path's p50 at 2,000 msg/s went from 0.9
+ * to 2.2 ms, a message being two requests in a row).
  */
 export const CASSANDRA_TIMER_SLACK_NS = 1_000_000;
 
-/**
- * The command line that runs `command args` with Cassandra's timer slack: a shell sets its
- * own (any process may set its own, no privilege needed) and execs the JVM, whose threads
- * inherit it. Where the kernel refuses, Cassandra runs with the default and the shell says
- * so in Cassandra's log.
- */
+/** The command line that runs `command args` as Cassandra: with its timer slack. */
 export function withCassandraTimerSlack(command: string, args: readonly string[]): [string, string[]] {
-  const script = `{ echo "$0" > /proc/self/timerslack_ns; } 2>/dev/null || echo "cannot set the timer slack of $1; it runs with the kernel's default" >&2
+  return withTimerSlack(CASSANDRA_TIMER_SLACK_NS, command, args);
+}
+
+/**
+ * The command line that runs `command args` with a timer slack of `slackNs`: a shell sets
+ * its own (any process may set its own, no privilege needed) and execs the command, which
+ * keeps the shell's pid and passes the slack on to its threads and children. Where the
+ * kernel refuses, the shell says so on stderr (the server's log) and runs the command anyway.
+ */
+export function withTimerSlack(slackNs: number, command: string, args: readonly string[]): [string, string[]] {
+  const script = `{ echo "$0" > /proc/self/timerslack_ns; } 2>/dev/null || echo "cannot set a timer slack of $0 ns for $1; it runs with the kernel's default" >&2
 exec "$@"`;
-  return ['/bin/sh', ['-c', script, String(CASSANDRA_TIMER_SLACK_NS), command, ...args]];
+  return ['/bin/sh', ['-c', script, String(slackNs), command, ...args]];
 }
 
 async function answersQuery(contactPoint: string, ca: string | undefined): Promise<boolean> {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { pace } from './pacer.js';
+import { backlogLimit, callsIn, pace } from './pacer.js';
 import { CpuMeter, histogramMeanMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
@@ -268,7 +268,7 @@ async function runStep(
   options: DirectLoadOptions,
   probes: LoadProbes,
 ): Promise<DirectStep> {
-  const ledger = new StepLedger(`${tag}-`, Math.ceil((rate * durationMs) / 1000));
+  const ledger = new StepLedger(`${tag}-`, callsIn(rate, durationMs));
   const closedBefore = countClosed(pairs);
   for (const pair of pairs) {
     pair.sender.onFrame = (frame, at) => {
@@ -277,8 +277,7 @@ async function runStep(
     pair.recipient.onFrame = pair.sender.onFrame;
   }
   const padding = 'x'.repeat(Math.max(0, options.textBytes - `${ledger.prefix}${ledger.capacity} `.length));
-  // More than 2 s of sends waiting for their ack: the target is not keeping up; hold back.
-  const maxUnacked = Math.max(200, rate * 2);
+  const maxUnacked = backlogLimit(rate);
   let heldBack = 0;
   const cpu = new CpuMeter(probes.cpu);
   const redisBefore = await probes.redis?.read();

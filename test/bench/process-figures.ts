@@ -226,7 +226,10 @@ export function roundCores(cores: Record<string, number>): Record<string, number
   return Object.fromEntries(Object.entries(cores).map(([name, value]) => [name, round(value, 2)]));
 }
 
-/** How long the kernel may defer a process's timed sleeps (ns), from /proc; undefined once it is gone. */
+/**
+ * How long the kernel may defer a process's timed sleeps (ns), from /proc; undefined once it
+ * is gone, or when this process may not read it (another process's needs CAP_SYS_NICE).
+ */
 export function timerSlackNs(pid: number): number | undefined {
   try {
     return Number(readFileSync(`/proc/${pid}/timerslack_ns`, 'utf8'));

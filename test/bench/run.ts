@@ -328,6 +328,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
   const cassandraPid = services.parts.cassandra?.processes[0]?.pid;
   const redisPids = redisPid === undefined ? [] : [redisPid];
   const cassandraPids = cassandraPid === undefined ? [] : [cassandraPid];
+  const cassandraTimerSlackNs = cassandraPid === undefined ? null : (timerSlackNs(cassandraPid) ?? null);
   const figures: Figures = {};
   const nodes: NodeProcess[] = [];
   const nodeExits: Run['nodeExits'] = [];
@@ -474,7 +475,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
       redisKeyPrefix,
       redisUrl,
       cassandra: variables.CHAT_CASSANDRA_CONTACT_POINTS ?? '',
-      cassandraTimerSlackNs: cassandraPid === undefined ? null : (timerSlackNs(cassandraPid) ?? null),
+      cassandraTimerSlackNs,
     },
   };
 }
@@ -819,7 +820,9 @@ async function main(): Promise<void> {
       `ChatCluster benchmark, ${report.startedAt}: ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB, Node ${process.version}; ` +
         `scenarios ${[...options.scenarios].join(', ')}; ${NODE_COUNT} servers of each target, Redis (and Cassandra) on the same machine, everything on loopback; ` +
         `took ${report.durationSeconds} s; load average ${loadAtStart.join(' ')} at start, ${report.machine.loadAverageAtEnd.join(' ')} at end` +
-        (cluster.cassandraTimerSlackNs === null ? '' : `; Cassandra's threads' timer slack ${cluster.cassandraTimerSlackNs / 1000} µs (dev/env/cassandra.ts says why)`),
+        (cluster.cassandra === ''
+          ? ''
+          : `; Cassandra's threads' timer slack ${cluster.cassandraTimerSlackNs === null ? "unknown (reading another process's needs CAP_SYS_NICE)" : `${cluster.cassandraTimerSlackNs / 1000} µs`} (dev/env/cassandra.ts says why)`),
       ...reportSections(figures, options),
       nodes.length === 0
         ? 'No chat node ran.'

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
+import { pace } from './pacer.js';
 import { jitCompilerCpuSeconds, jitCompilingBetween } from './process-figures.js';
 import { RefRequests } from './ref-requests.js';
 import { round } from './statistics.js';
@@ -33,7 +33,6 @@ export interface StoreWarmUp {
 /** Sockets opened at once, and how long a round waits for all the replies it asked for. */
 const OPENS_IN_FLIGHT = 50;
 const REPLIES_WAIT_MS = 30_000;
-const PACER_TICK_MS = 10;
 const COMPILER_SAMPLE_MS = 1_000;
 
 /**
@@ -134,16 +133,11 @@ async function storeRound(target: LoadTarget, users: readonly string[], options:
   }
 }
 
-/** Direct messages from each socket to the next user, `perSecond` in all for `ms`, paced by elapsed time. */
-async function sendDirect(sockets: readonly LoadSocket[], users: readonly string[], perSecond: number, ms: number): Promise<void> {
-  const started = performance.now();
-  let sent = 0;
-  for (let elapsed = 0; elapsed < ms; elapsed = performance.now() - started) {
-    for (const due = Math.floor((perSecond * elapsed) / 1000); sent < due; sent++) {
-      sockets[sent % sockets.length]?.send({ type: 'send', to: { user: users[(sent + 1) % users.length] }, text: `warm-${sent}` });
-    }
-    await sleep(PACER_TICK_MS);
-  }
+/** Direct messages from each socket to the next user, `perSecond` in all for `ms`. */
+function sendDirect(sockets: readonly LoadSocket[], users: readonly string[], perSecond: number, ms: number): Promise<void> {
+  return pace(perSecond, ms, (seq) => {
+    sockets[seq % sockets.length]?.send({ type: 'send', to: { user: users[(seq + 1) % users.length] }, text: `warm-${seq}` });
+  });
 }
 
 /** `sync` asked of every socket at once, each reply awaited at most REPLIES_WAIT_MS. */

@@ -192,6 +192,7 @@ const cassandra: CassandraWriteLimits = {
       completed: 500,
       perSecond: 50,
       heldBack: 0,
+      unfinished: 0,
       latencyMs: latency(1.5, 4),
       errors: {},
       cpuCores: { cassandra: 0.3, generator: 0.02 },
@@ -204,12 +205,14 @@ const cassandra: CassandraWriteLimits = {
       completed: 19_000,
       perSecond: 1862.7,
       heldBack: 1000,
+      unfinished: 12,
       latencyMs: latency(40, 900),
       errors: { 'Operation timed out': 2 },
       cpuCores: { cassandra: 0.9, generator: 0.3 },
       cassandraCoresPer1000: 0.483,
     },
   ],
+  idleCpuCores: { cassandra: 0.04, generator: 0 },
 };
 
 const redis: RedisStreamLimits = {
@@ -243,15 +246,16 @@ describe('the limits report', () => {
   });
 
   it('shows what Cassandra alone costs per message at each steady offered rate', () => {
-    expect(report).toContain("Cassandra at the chat scenario's offered rates");
+    expect(report).toContain('Cassandra at steady offered rates');
     expect(tableRows(report, 'offered msg/s')).toEqual([
-      ['50', '50', '0', '1.5', '4', '0.3', '6', '0.02', '-'],
-      ['2000', '1862.7', '1000', '40', '900', '0.9', '0.483', '0.3', '2× Operation timed out'],
+      ['50', '50', '0', '0', '1.5', '4', '0.3', '6', '0.02', '-'],
+      ['2000', '1862.7', '1000', '12', '40', '900', '0.9', '0.483', '0.3', '2× Operation timed out'],
     ]);
+    expect(report).toContain('Idle just before (nothing written): cpu cassandra 0.04, generator 0.');
   });
 
   it('leaves the steady-rate table out when no rate was asked for', () => {
-    expect(formatLimits({ ...cassandra, paced: [] }, redis)).not.toContain("Cassandra at the chat scenario's offered rates");
+    expect(formatLimits({ ...cassandra, paced: [], idleCpuCores: null }, redis)).not.toContain('Cassandra at steady offered rates');
   });
 
   it('shows the XADD steps, XREAD alone and both together', () => {

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { pace } from '../bench/pacer.js';
 
@@ -23,5 +24,16 @@ describe('pace', () => {
     const [first = 0, , , , , , , , , , , twelfth = 0] = calledAt;
     expect(first).toBeGreaterThanOrEqual(60);
     expect(twelfth - first).toBeLessThan(1);
+  });
+
+  it('makes no more calls once one throws, and rejects with its error', async () => {
+    let calls = 0;
+    const paced = pace(1000, 100, (seq) => {
+      calls += 1;
+      if (seq === 5) throw new Error('the socket is gone');
+    });
+    await expect(paced).rejects.toThrow('the socket is gone');
+    await sleep(20);
+    expect(calls).toBe(6);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cached, clearStaging } from '../../dev/env/cache.js';
-import { CASSANDRA_TIMER_SLACK_NS, singleNodeCassandraYaml, withCassandraTimerSlack } from '../../dev/env/cassandra.js';
+import { CASSANDRA_TIMER_SLACK_NS, singleNodeCassandraYaml, withCassandraTimerSlack, withTimerSlack } from '../../dev/env/cassandra.js';
 import { EnvError } from '../../dev/env/errors.js';
 import { exportLines, parsePartNames, PART_NAMES } from '../../dev/env/environment.js';
 import { Launcher } from '../../dev/env/launcher.js';
@@ -142,6 +142,14 @@ describe('the command that starts Cassandra with its timer slack', () => {
     // The slack is the command's, and its children's (cat) too.
     const output = execFileSync(shell, args, { encoding: 'utf8' }).trim().split('|');
     expect(output).toEqual([String(CASSANDRA_TIMER_SLACK_NS), 'one argument, with spaces', '1']);
+  });
+
+  it('says so on stderr when the kernel refuses the slack, and runs the command anyway', () => {
+    const [shell, args] = withTimerSlack(-1, 'echo', ['went on']);
+    const child = spawnSync(shell, args, { encoding: 'utf8' });
+    expect(child.status).toBe(0);
+    expect(child.stdout).toBe('went on\n');
+    expect(child.stderr).toBe("cannot set a timer slack of -1 ns for echo; it runs with the kernel's default\n");
   });
 
   it('keeps the pid it was started with: the launcher stops and measures the JVM by it', () => {

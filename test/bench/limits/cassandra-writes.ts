@@ -10,7 +10,7 @@ import { CQL, WRITE } from '../../../node/store/cassandra/queries.js';
 import { CassandraStore } from '../../../node/store/cassandra/store.js';
 import type { CpuGroups } from '../direct-load.js';
 import { progress } from '../lifecycle.js';
-import { pace } from '../pacer.js';
+import { backlogLimit, pace } from '../pacer.js';
 import { CpuMeter, roundCores } from '../process-figures.js';
 import { percentiles, round, type Percentiles } from '../statistics.js';
 import { countFailure, runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
@@ -44,8 +44,10 @@ export interface CassandraPacedStep {
   seconds: number;
   completed: number;
   perSecond: number;
-  /** Writes not started because MAX_PACED_IN_FLIGHT were already waiting (Cassandra fell behind). */
+  /** Writes not started because backlogLimit(rate) were already awaited (Cassandra fell behind). */
   heldBack: number;
+  /** Writes still running when the step's grace ran out (not in `completed`). */
+  unfinished: number;
   latencyMs: Percentiles;
   errors: Record<string, number>;
   cpuCores: Record<string, number>;
@@ -60,12 +62,10 @@ export interface CassandraWriteLimits {
   peakMessagesPerSecond: Record<WritePath, number>;
   /** The store path at each of the given offered rates. */
   paced: CassandraPacedStep[];
+  /** Cores used with nothing written, measured just before the paced steps (null: none ran). */
+  idleCpuCores: Record<string, number> | null;
 }
 
-/** Past this many paced writes waiting, new ones are held back: Cassandra is not keeping up. */
-const MAX_PACED_IN_FLIGHT = 1_000;
-/** How long a paced step waits for its last writes after the window. */
-const PACED_GRACE_MS = 5_000;
 
 /**
  * The most direct messages per second Cassandra stores on this machine without a node in
@@ -118,6 +118,10 @@ export async function measureCassandraWrites(
         progress(`limits: Cassandra (${path}), ${concurrency} messages in flight → ${result.perSecond} messages/s, p99 ${result.latencyMs.p99 ?? '-'} ms`);
       }
     }
+    // The steady rates last, on a Cassandra the full-speed steps warmed (its JIT compilers cost
+    // more than any write while they work); the idle baseline just before says what the flushes
+    // and compactions those steps left behind cost meanwhile.
+    const idleCpuCores = options.pacedRates.length === 0 ? null : await idleCores(options.stepMs, cpu);
     const paced: CassandraPacedStep[] = [];
     for (const rate of options.pacedRates) {
       const step = await runPacedStep(rate, options.stepMs, write.store, cpu);
@@ -125,30 +129,55 @@ export async function measureCassandraWrites(
       progress(`limits: Cassandra (store) at ${rate} messages/s offered → ${step.perSecond} stored/s, ${step.cassandraCoresPer1000 ?? '-'} Cassandra cores per 1000 messages/s`);
     }
     const peak = (path: WritePath): number => Math.max(0, ...steps.filter((step) => step.path === path).map((step) => step.perSecond));
-    return { textBytes: options.textBytes, steps, peakMessagesPerSecond: { statements: peak('statements'), store: peak('store') }, paced };
+    return { textBytes: options.textBytes, steps, peakMessagesPerSecond: { statements: peak('statements'), store: peak('store') }, paced, idleCpuCores };
   } finally {
     await client.shutdown();
   }
 }
 
-/** `write` started `rate` times a second for `stepMs`, each without waiting for the others, and what Cassandra spent on them. */
-async function runPacedStep(rate: number, stepMs: number, write: (seq: number) => Promise<void>, cpu: CpuGroups): Promise<CassandraPacedStep> {
+/** How long a paced step waits after its window for the writes it started, and how long more for stragglers (uncounted). */
+export interface PacedGrace {
+  graceMs: number;
+  drainMs: number;
+}
+
+const PACED_GRACE: PacedGrace = { graceMs: 5_000, drainMs: 30_000 };
+
+/**
+ * `write` started `rate` times a second for `stepMs`, each without waiting for the others
+ * (at most backlogLimit(rate) awaited at once), and what it cost the processes of `cpu`,
+ * measured until the writes settled or the grace ran out. Writes still running then are
+ * counted as unfinished and awaited a while longer, so that they do not run on into the
+ * next measurement.
+ */
+export async function runPacedStep(
+  rate: number,
+  stepMs: number,
+  write: (seq: number) => Promise<void>,
+  cpu: CpuGroups,
+  { graceMs, drainMs }: PacedGrace = PACED_GRACE,
+): Promise<CassandraPacedStep> {
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   const inFlight = new Set<Promise<void>>();
+  const maxInFlight = backlogLimit(rate);
   let heldBack = 0;
+  let storedInWindow = 0;
   const meter = new CpuMeter(cpu);
   meter.start();
   const startedAt = performance.now();
+  const windowEnd = startedAt + stepMs;
   await pace(rate, stepMs, (seq) => {
-    if (inFlight.size >= MAX_PACED_IN_FLIGHT) {
+    if (inFlight.size >= maxInFlight) {
       heldBack += 1;
       return;
     }
     const callStarted = performance.now();
     const call = write(seq).then(
       () => {
-        latencies.push(performance.now() - callStarted);
+        const storedAt = performance.now();
+        latencies.push(storedAt - callStarted);
+        if (storedAt <= windowEnd) storedInWindow += 1;
       },
       (error: unknown) => {
         countFailure(errors, error);
@@ -157,23 +186,40 @@ async function runPacedStep(rate: number, stepMs: number, write: (seq: number) =
     inFlight.add(call);
     void call.finally(() => inFlight.delete(call));
   });
-  await Promise.race([Promise.all(inFlight), sleep(PACED_GRACE_MS, undefined, { ref: false })]);
+  await settled(inFlight, graceMs);
   const cores = meter.stop();
   const seconds = (performance.now() - startedAt) / 1000;
-  const perSecond = round(latencies.length / seconds);
+  const unfinished = inFlight.size;
+  await settled(inFlight, drainMs);
   const cassandraCores = cores.cassandra;
   return {
     path: 'store',
     offeredPerSecond: rate,
     seconds: round(seconds, 2),
     completed: latencies.length,
-    perSecond,
+    perSecond: round(storedInWindow / (stepMs / 1000)),
     heldBack,
+    unfinished,
     latencyMs: percentiles(latencies),
     errors,
     cpuCores: roundCores(cores),
-    cassandraCoresPer1000: cassandraCores === undefined || latencies.length === 0 ? null : round((cassandraCores / (latencies.length / seconds)) * 1000, 3),
+    // CPU-seconds per 1,000 messages stored: cores per 1,000 messages a second.
+    cassandraCoresPer1000: cassandraCores === undefined || latencies.length === 0 ? null : round(((cassandraCores * seconds) / latencies.length) * 1000, 3),
   };
+}
+
+/** Cores the processes of `cpu` use over `ms` with nothing sent. */
+async function idleCores(ms: number, cpu: CpuGroups): Promise<Record<string, number>> {
+  const meter = new CpuMeter(cpu);
+  meter.start();
+  await sleep(ms);
+  return roundCores(meter.stop());
+}
+
+/** Resolves once `pending` is empty, or after `withinMs`. */
+async function settled(pending: ReadonlySet<unknown>, withinMs: number): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (pending.size > 0 && performance.now() < deadline) await sleep(20);
 }
 
 /** Counts the requests the client got a successful answer to (the driver's own metrics hook); returns the reader. */

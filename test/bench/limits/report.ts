@@ -30,15 +30,17 @@ export function formatLimits(cassandra: CassandraWriteLimits | null, redis: Redi
         `messages/s, store ${cassandra.peakMessagesPerSecond.store} messages/s.`,
     );
     if (cassandra.paced.length > 0) {
+      const idle = cassandra.idleCpuCores;
       parts.push(
-        'Cassandra at the chat scenario\'s offered rates: the store path started at a steady rate, each write without waiting for the others ' +
-          '(as nodes store sends); what Cassandra alone costs per message at that rate, under the chat\'s server cores at the same rate',
+        'Cassandra at steady offered rates: the store path started at each rate, every write without waiting for the others (as ' +
+          'nodes store sends); what Cassandra alone costs per message at that rate, the floor under the chat\'s server cores there',
         table(
-          ['offered msg/s', 'stored/s', 'held back', 'p50 ms', 'p99 ms', 'cpu cassandra', 'cassandra cores per 1000 msg/s', 'cpu generator', 'errors'],
+          ['offered msg/s', 'stored/s', 'held back', 'unfinished', 'p50 ms', 'p99 ms', 'cpu cassandra', 'cassandra cores per 1000 msg/s', 'cpu generator', 'errors'],
           cassandra.paced.map((step) => [
             step.offeredPerSecond,
             step.perSecond,
             step.heldBack,
+            step.unfinished,
             step.latencyMs.p50,
             step.latencyMs.p99,
             step.cpuCores.cassandra,
@@ -47,6 +49,8 @@ export function formatLimits(cassandra: CassandraWriteLimits | null, redis: Redi
             formatErrors(step.errors),
           ]),
         ),
+        `Idle just before (nothing written): cpu cassandra ${idle?.cassandra ?? '-'}, generator ${idle?.generator ?? '-'}. ` +
+          'held back = writes not started while 2 s of them (at least 200) were awaited; unfinished = still running 5 s after the window.',
       );
     }
   }
