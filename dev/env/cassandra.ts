@@ -171,7 +171,7 @@ export async function startCassandra(install: CassandraInstall, launcher: Launch
   const contactPoint = `127.0.0.1:${native}`;
   await launcher.start(
     'cassandra',
-    ...withCassandraTimerSlack(install.java, [
+    ...withTimerSlack(CASSANDRA_TIMER_SLACK_NS, install.java, [
       ...jvmFlags(install.libDir),
       `-Dcassandra.config=file://${config}`,
       `-Dlogback.configurationFile=file://${logback}`,
@@ -204,11 +204,6 @@ export async function startCassandra(install: CassandraInstall, launcher: Launch
  * to 2.2 ms, a message being two requests in a row).
  */
 export const CASSANDRA_TIMER_SLACK_NS = 1_000_000;
-
-/** The command line that runs `command args` as Cassandra: with its timer slack. */
-export function withCassandraTimerSlack(command: string, args: readonly string[]): [string, string[]] {
-  return withTimerSlack(CASSANDRA_TIMER_SLACK_NS, command, args);
-}
 
 /**
  * The command line that runs `command args` with a timer slack of `slackNs`: a shell sets

@@ -4,6 +4,13 @@ import { freePort } from './ports.js';
 import { say } from './progress.js';
 import { startServer, stopServer, waitUntilReady, type ServerProcess } from './process.js';
 
+/** How a server is started: how long it may take to be ready, its environment and folder. */
+export interface StartOptions {
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
 /** How many ports startOnFreePort tries before it gives up. */
 const PORT_ATTEMPTS = 3;
 
@@ -13,6 +20,8 @@ const PORT_ATTEMPTS = 3;
  */
 export class Launcher {
   readonly started: ServerProcess[] = [];
+  /** How each server was started, by name, so it can be started again the same way. */
+  private readonly commands = new Map<string, { command: string; args: readonly string[]; options: StartOptions }>();
 
   constructor(
     /** The part's folder: data, configuration and a `logs/` folder. */
@@ -32,8 +41,9 @@ export class Launcher {
     command: string,
     args: readonly string[],
     isReady: () => Promise<boolean>,
-    options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+    options: StartOptions = {},
   ): Promise<ServerProcess> {
+    this.commands.set(name, { command, args, options });
     const server = startServer({
       name,
       command,
@@ -75,6 +85,16 @@ export class Launcher {
         say(`${name}: port ${port} was taken while it started; trying another (attempt ${attempt + 1} of ${PORT_ATTEMPTS})`);
       }
     }
+  }
+
+  /**
+   * Starts `name`'s command line again, as it was started first (a server stopped to test
+   * its clients), as `asName` (its own log), and waits until `isReady` answers true.
+   */
+  startAgain(name: string, asName: string, isReady: () => Promise<boolean>): Promise<ServerProcess> {
+    const first = this.commands.get(name);
+    if (first === undefined) throw new Error(`${name} was not started`);
+    return this.start(asName, first.command, first.args, isReady, first.options);
   }
 
   /** A process this launcher started, by name. */

@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { backlogLimit, callsIn, pace } from './pacer.js';
-import { CpuMeter, histogramMeanMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
+import { backlogLimit, callsIn, pace, waitWhile } from './pacer.js';
+import { coresAtRest, CpuMeter, histogramMeanMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -119,10 +119,7 @@ export async function runDirectLoad(
   const steps: DirectStep[] = [];
   let idleCpuCores: Record<string, number> = {};
   try {
-    const idle = new CpuMeter(probes.cpu);
-    idle.start();
-    await sleep(IDLE_CPU_MS);
-    idleCpuCores = roundCores(idle.stop());
+    idleCpuCores = await coresAtRest(probes.cpu, IDLE_CPU_MS);
     const { warmup } = options;
     progress(`${target.name}: warm-up at ${warmup.messagesPerSecond} msg/s for ${warmup.ms} ms`);
     await runStep(pairs, warmup.messagesPerSecond, warmup.ms, 'w', options, probes);
@@ -296,8 +293,7 @@ async function runStep(
     ledger.sent += 1;
     pair.sender.send({ type: 'send', ref: `${ledger.prefix}${seq}`, to: { user: pair.recipientUser }, text: `${ledger.prefix}${seq} ${padding}` });
   });
-  const graceEnd = performance.now() + options.graceMs;
-  while (ledger.open > 0 && performance.now() < graceEnd) await sleep(20);
+  await waitWhile(() => ledger.open > 0, options.graceMs);
   const cpuCores = cpu.stop();
   const measuredSeconds = (performance.now() - startedAt) / 1000;
   const redisAfter = await probes.redis?.read();

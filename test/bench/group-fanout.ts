@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
+import { waitWhile } from './pacer.js';
 import { histogramCount, histogramQuantileMs, metric, readMetrics } from './process-figures.js';
 import { commandsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
 import { RefRequests } from './ref-requests.js';
@@ -235,7 +236,7 @@ async function sendGroupMessages(
     sender.send({ type: 'send', ref: `g-${seq}`, to: { group }, text: `g-${seq} a message to everyone in the group` });
   }
   const expected = options.messages * others.length;
-  while (deliveries < expected && performance.now() - startedAt < intervalMs) await sleep(20);
+  await waitWhile(() => deliveries < expected, startedAt + intervalMs - performance.now());
   const rest = intervalMs - (performance.now() - startedAt);
   if (rest > 0) await sleep(rest);
   const commands = commandsBetween(before, await redis.read());

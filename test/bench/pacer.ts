@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How often the pacer wakes; calls due since the last wake go out together. */
 const PACER_TICK_MS = 2;
@@ -44,4 +45,10 @@ export function pace(rate: number, durationMs: number, fire: (seq: number) => vo
       }
     }, PACER_TICK_MS);
   });
+}
+
+/** Resolves once `busy()` is false (checked every 20 ms), or after `withinMs`: the wait for a paced load's last answers. */
+export async function waitWhile(busy: () => boolean, withinMs: number): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (busy() && performance.now() < deadline) await sleep(20);
 }

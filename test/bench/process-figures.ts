@@ -226,6 +226,14 @@ export function roundCores(cores: Record<string, number>): Record<string, number
   return Object.fromEntries(Object.entries(cores).map(([name, value]) => [name, round(value, 2)]));
 }
 
+/** Cores each group uses over `ms` while nothing is asked of it: a measurement's baseline, rounded as reported. */
+export async function coresAtRest(groups: Record<string, readonly number[]>, ms: number): Promise<Record<string, number>> {
+  const meter = new CpuMeter(groups);
+  meter.start();
+  await sleep(ms);
+  return roundCores(meter.stop());
+}
+
 /**
  * How long the kernel may defer a process's timed sleeps (ns), from /proc; undefined once it
  * is gone, or when this process may not read it (another process's needs CAP_SYS_NICE).

@@ -785,6 +785,10 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
   return sections;
 }
 
+function formatSlack(slackNs: number | null): string {
+  return slackNs === null ? "unknown (reading another process's needs CAP_SYS_NICE)" : `${slackNs / 1000} µs`;
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const teardown = new Teardown();
@@ -820,9 +824,7 @@ async function main(): Promise<void> {
       `ChatCluster benchmark, ${report.startedAt}: ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB, Node ${process.version}; ` +
         `scenarios ${[...options.scenarios].join(', ')}; ${NODE_COUNT} servers of each target, Redis (and Cassandra) on the same machine, everything on loopback; ` +
         `took ${report.durationSeconds} s; load average ${loadAtStart.join(' ')} at start, ${report.machine.loadAverageAtEnd.join(' ')} at end` +
-        (cluster.cassandra === ''
-          ? ''
-          : `; Cassandra's threads' timer slack ${cluster.cassandraTimerSlackNs === null ? "unknown (reading another process's needs CAP_SYS_NICE)" : `${cluster.cassandraTimerSlackNs / 1000} µs`} (dev/env/cassandra.ts says why)`),
+        (cluster.cassandra === '' ? '' : `; Cassandra's threads' timer slack ${formatSlack(cluster.cassandraTimerSlackNs)} (dev/env/cassandra.ts says why)`),
       ...reportSections(figures, options),
       nodes.length === 0
         ? 'No chat node ran.'

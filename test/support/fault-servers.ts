@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'cassandra-driver';
-import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra, withCassandraTimerSlack } from '../../dev/env/cassandra.js';
+import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from '../../dev/env/cassandra.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { isAlive, removeWhenOwnerExits, type ServerProcess } from '../../dev/env/process.js';
 import type { ChatCluster } from './chat-cluster.js';
@@ -69,17 +69,11 @@ export async function startRestartableRedis(launcher: Launcher, name = 'redis'):
 
 /**
  * Starts a Cassandra with `startCassandra` (about 15 s), restarted with the very command
- * line the first JVM ran: same ports, same cassandra.yaml, same data and commit log.
+ * line the launcher started it with: same ports, cassandra.yaml, data, commit log and timer slack.
  */
 export async function startRestartableCassandra(launcher: Launcher): Promise<RestartableServer> {
   const contactPoint = await startCassandra(await provisionCassandra(), launcher);
-  const first = launcher.process('cassandra');
-  const [command, ...args] = commandLineOf(first.pid);
-  if (command === undefined) throw new Error(`cannot read the command line of Cassandra (pid ${first.pid})`);
-  // The JVM's own command line: the shell that set its timer slack exec'ed it.
-  return restartable(contactPoint, first, (name) =>
-    launcher.start(name, ...withCassandraTimerSlack(command, args), () => answersQuery(contactPoint), { timeoutMs: 180_000 }),
-  );
+  return restartable(contactPoint, launcher.process('cassandra'), (name) => launcher.startAgain('cassandra', name, () => answersQuery(contactPoint)));
 }
 
 function restartable(address: string, first: ServerProcess, launch: (name: string) => Promise<ServerProcess>): RestartableServer {
@@ -107,13 +101,6 @@ function restartable(address: string, first: ServerProcess, launch: (name: strin
       current = await launch(`${first.name}-${starts}`);
     },
   };
-}
-
-/** The argv a process was started with (Linux: /proc/<pid>/cmdline, NUL-separated and -terminated). */
-function commandLineOf(pid: number): string[] {
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  argv.pop();
-  return argv;
 }
 
 /** Signals a server's process group and resolves once it is gone (SIGKILL after `graceMs`). */

@@ -186,7 +186,6 @@ const cassandra: CassandraWriteLimits = {
   peakMessagesPerSecond: { statements: 2400, store: 2600 },
   paced: [
     {
-      path: 'store',
       offeredPerSecond: 50,
       seconds: 10,
       completed: 500,
@@ -199,7 +198,6 @@ const cassandra: CassandraWriteLimits = {
       cassandraCoresPer1000: 6,
     },
     {
-      path: 'store',
       offeredPerSecond: 2000,
       seconds: 10.2,
       completed: 19_000,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cached, clearStaging } from '../../dev/env/cache.js';
-import { CASSANDRA_TIMER_SLACK_NS, singleNodeCassandraYaml, withCassandraTimerSlack, withTimerSlack } from '../../dev/env/cassandra.js';
+import { CASSANDRA_TIMER_SLACK_NS, singleNodeCassandraYaml, withTimerSlack } from '../../dev/env/cassandra.js';
 import { EnvError } from '../../dev/env/errors.js';
 import { exportLines, parsePartNames, PART_NAMES } from '../../dev/env/environment.js';
 import { Launcher } from '../../dev/env/launcher.js';
@@ -138,7 +138,7 @@ describe('the single-node cassandra.yaml', () => {
 
 describe('the command that starts Cassandra with its timer slack', () => {
   it('runs the command itself (the shell execs it) with the timer slack set, its arguments untouched', () => {
-    const [shell, args] = withCassandraTimerSlack('sh', ['-c', 'echo "$(cat /proc/self/timerslack_ns)|$1|$#"', 'sh', 'one argument, with spaces']);
+    const [shell, args] = withTimerSlack(CASSANDRA_TIMER_SLACK_NS, 'sh', ['-c', 'echo "$(cat /proc/self/timerslack_ns)|$1|$#"', 'sh', 'one argument, with spaces']);
     // The slack is the command's, and its children's (cat) too.
     const output = execFileSync(shell, args, { encoding: 'utf8' }).trim().split('|');
     expect(output).toEqual([String(CASSANDRA_TIMER_SLACK_NS), 'one argument, with spaces', '1']);
@@ -153,7 +153,7 @@ describe('the command that starts Cassandra with its timer slack', () => {
   });
 
   it('keeps the pid it was started with: the launcher stops and measures the JVM by it', () => {
-    const [shell, args] = withCassandraTimerSlack('sh', ['-c', 'echo $$']);
+    const [shell, args] = withTimerSlack(CASSANDRA_TIMER_SLACK_NS, 'sh', ['-c', 'echo $$']);
     const child = spawnSync(shell, args, { encoding: 'utf8' });
     expect(Number(child.stdout.trim())).toBe(child.pid);
   });

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { types, type Client } from 'cassandra-driver';
 import type { ChatMessage } from '../../../node/protocol/frames.js';
 import { conversationId } from '../../../node/protocol/conversations.js';
@@ -10,8 +9,8 @@ import { CQL, WRITE } from '../../../node/store/cassandra/queries.js';
 import { CassandraStore } from '../../../node/store/cassandra/store.js';
 import type { CpuGroups } from '../direct-load.js';
 import { progress } from '../lifecycle.js';
-import { backlogLimit, pace } from '../pacer.js';
-import { CpuMeter, roundCores } from '../process-figures.js';
+import { backlogLimit, pace, waitWhile } from '../pacer.js';
+import { coresAtRest, CpuMeter, roundCores } from '../process-figures.js';
 import { percentiles, round, type Percentiles } from '../statistics.js';
 import { countFailure, runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 
@@ -39,7 +38,6 @@ export interface CassandraWriteStep extends ClosedLoopResult {
  * Cassandra itself costs per message at that rate, the floor under the chat's server cores.
  */
 export interface CassandraPacedStep {
-  path: 'store';
   offeredPerSecond: number;
   seconds: number;
   completed: number;
@@ -65,7 +63,6 @@ export interface CassandraWriteLimits {
   /** Cores used with nothing written, measured just before the paced steps (null: none ran). */
   idleCpuCores: Record<string, number> | null;
 }
-
 
 /**
  * The most direct messages per second Cassandra stores on this machine without a node in
@@ -121,7 +118,7 @@ export async function measureCassandraWrites(
     // The steady rates last, on a Cassandra the full-speed steps warmed (its JIT compilers cost
     // more than any write while they work); the idle baseline just before says what the flushes
     // and compactions those steps left behind cost meanwhile.
-    const idleCpuCores = options.pacedRates.length === 0 ? null : await idleCores(options.stepMs, cpu);
+    const idleCpuCores = options.pacedRates.length === 0 ? null : await coresAtRest(cpu, options.stepMs);
     const paced: CassandraPacedStep[] = [];
     for (const rate of options.pacedRates) {
       const step = await runPacedStep(rate, options.stepMs, write.store, cpu);
@@ -186,14 +183,13 @@ export async function runPacedStep(
     inFlight.add(call);
     void call.finally(() => inFlight.delete(call));
   });
-  await settled(inFlight, graceMs);
+  await waitWhile(() => inFlight.size > 0, graceMs);
   const cores = meter.stop();
   const seconds = (performance.now() - startedAt) / 1000;
   const unfinished = inFlight.size;
-  await settled(inFlight, drainMs);
+  await waitWhile(() => inFlight.size > 0, drainMs);
   const cassandraCores = cores.cassandra;
   return {
-    path: 'store',
     offeredPerSecond: rate,
     seconds: round(seconds, 2),
     completed: latencies.length,
@@ -208,19 +204,6 @@ export async function runPacedStep(
   };
 }
 
-/** Cores the processes of `cpu` use over `ms` with nothing sent. */
-async function idleCores(ms: number, cpu: CpuGroups): Promise<Record<string, number>> {
-  const meter = new CpuMeter(cpu);
-  meter.start();
-  await sleep(ms);
-  return roundCores(meter.stop());
-}
-
-/** Resolves once `pending` is empty, or after `withinMs`. */
-async function settled(pending: ReadonlySet<unknown>, withinMs: number): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (pending.size > 0 && performance.now() < deadline) await sleep(20);
-}
 
 /** Counts the requests the client got a successful answer to (the driver's own metrics hook); returns the reader. */
 function countRequests(client: Client): () => number {
