@@ -15,6 +15,11 @@ const LOWEST_LISTEN_PORT = 10_000;
 const NARROWEST_RANGE = 2_000;
 /** Draws before falling back to a port the OS picks. */
 const DRAWS = 50;
+/**
+ * The Fetch standard's "bad ports" at or above LOWEST_LISTEN_PORT: Node's fetch (undici)
+ * refuses them with "bad port", so a server there could not be reached by a test's fetch.
+ */
+export const FETCH_BLOCKED_PORTS: ReadonlySet<number> = new Set([10_080]);
 
 /**
  * Where servers of the environment listen: a range outside the OS's ephemeral ports.
@@ -58,8 +63,8 @@ let saidFallback = false;
  */
 export async function freePort(): Promise<number> {
   for (let draw = 0; LISTEN_RANGE !== undefined && draw < DRAWS; draw++) {
-    const port = LISTEN_RANGE.low + Math.floor(Math.random() * (LISTEN_RANGE.high - LISTEN_RANGE.low + 1));
-    if (handedOut.has(port)) continue;
+    const port = drawPort(LISTEN_RANGE, Math.random());
+    if (handedOut.has(port) || FETCH_BLOCKED_PORTS.has(port)) continue;
     // Held while probed, so a concurrent pick in this process draws another.
     handedOut.add(port);
     if ((await listenOn(port)) !== undefined) return port;
@@ -73,6 +78,11 @@ export async function freePort(): Promise<number> {
   if (port === undefined) throw new Error('no free port on 127.0.0.1');
   handedOut.add(port);
   return port;
+}
+
+/** The port of `range` that `fraction` (0 to 1, not 1) falls on. */
+export function drawPort(range: PortRange, fraction: number): number {
+  return range.low + Math.floor(fraction * (range.high - range.low + 1));
 }
 
 /** Listens on `port` of 127.0.0.1 and closes again: the port listened on, or undefined when taken. */

@@ -8,7 +8,7 @@ import { CASSANDRA_TIMER_SLACK_NS, singleNodeCassandraYaml, withTimerSlack } fro
 import { EnvError } from '../../dev/env/errors.js';
 import { exportLines, parsePartNames, PART_NAMES } from '../../dev/env/environment.js';
 import { Launcher } from '../../dev/env/launcher.js';
-import { freePort, LISTEN_RANGE, listenRange, parseEphemeralRange } from '../../dev/env/ports.js';
+import { drawPort, FETCH_BLOCKED_PORTS, freePort, LISTEN_RANGE, listenRange, parseEphemeralRange } from '../../dev/env/ports.js';
 import { answersOk } from '../../dev/env/probes.js';
 import { formatElapsed } from '../../dev/env/progress.js';
 
@@ -184,6 +184,17 @@ describe('small helpers', () => {
     expect(listenRange({ low: 1024, high: 65_000 })).toBeUndefined();
     expect(parseEphemeralRange('32768\t60999\n')).toEqual({ low: 32768, high: 60999 });
     expect(parseEphemeralRange('garbage')).toBeUndefined();
+    expect(drawPort({ low: 10_000, high: 10_009 }, 0)).toBe(10_000);
+    expect(drawPort({ low: 10_000, high: 10_009 }, 0.999)).toBe(10_009);
+  });
+
+  it('lists the ports, skipped by freePort, that the fetch of Node refuses to reach', async () => {
+    // Checked against Node's own fetch, so the list cannot drift from what it refuses.
+    for (const port of FETCH_BLOCKED_PORTS) {
+      await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toMatchObject({ cause: { message: 'bad port' } });
+    }
+    // 10079 is reachable in principle: nothing listens there, so fetch fails to connect instead.
+    await expect(fetch('http://127.0.0.1:10079/')).rejects.not.toMatchObject({ cause: { message: 'bad port' } });
   });
 });
 
