@@ -483,10 +483,18 @@ function stormServerCost(result: StormResult): string {
 
 /** The servers' CPU ms (survivors, Cassandra, Redis) per client back and caught up; null when none came back or nothing was measured. */
 function stormServerMsPerClient(result: StormResult): number | null {
-  const cores = serverCores(result.cpuCores);
-  if (result.backAndSynced === 0 || cores === 0) return null;
-  return (cores * result.cpuSeconds * 1000) / result.backAndSynced;
+  return serverMsEach(result.cpuCores, result.cpuSeconds, result.backAndSynced);
 }
+
+/** The server side's CPU (ms) per thing done, from its cores over `seconds`; null when none was done or measured. */
+function serverMsEach(cpuCores: Record<string, number>, seconds: number, count: number): number | null {
+  const cores = serverCores(cpuCores);
+  if (count === 0 || cores === 0) return null;
+  return (cores * seconds * 1000) / count;
+}
+
+/** The issue's aim for one node's opening rate, against which the report sets what an open costs. */
+const OPENS_AIM_PER_SECOND = 3_000;
 
 /** Socket opening rate on one process, chat beside the relay. */
 export function formatOpenRate(steps: readonly OpenRateStep[]): string {
@@ -494,14 +502,65 @@ export function formatOpenRate(steps: readonly OpenRateStep[]): string {
     'Socket opening rate on one process (chat: JWT in the Authorization header, verified, session registered, hello received; relay: no auth, hello received; ' +
       "with peers, one server of each: Socket.IO's handshake answered, no auth; Centrifugo's JWT verified and the user's personal channel subscribed)",
     table(
-      ['target', 'in flight', 'opened', 'failed', 'opens/s', 'open p50 ms', 'p95', 'p99', 'max', 'opens/s ÷ chat'],
+      ['target', 'in flight', 'opened', 'failed', 'opens/s', 'open p50 ms', 'p95', 'p99', 'max', 'opens/s ÷ chat', 'server ms/open', 'generator ms/open', 'machine cores'],
       steps.map((step) => {
         const chat = steps.find((other) => other.target === 'chat' && other.concurrency === step.concurrency);
         const versusChat = step.target === 'chat' ? '-' : times(ratio(step.opensPerSecond, chat?.opensPerSecond));
-        return [step.target, step.concurrency, step.opened, step.failures, step.opensPerSecond, step.openMs.p50, step.openMs.p95, step.openMs.p99, step.openMs.max, versusChat];
+        const cost = openCost(step);
+        return [
+          step.target,
+          step.concurrency,
+          step.opened,
+          step.failures,
+          step.opensPerSecond,
+          step.openMs.p50,
+          step.openMs.p95,
+          step.openMs.p99,
+          step.openMs.max,
+          versusChat,
+          roundOrNull(cost?.serverMs),
+          roundOrNull(cost?.generatorMs),
+          step.cpuCores?.machine,
+        ];
       }),
     ),
     'opens/s = sockets opened / time for the whole batch; sockets closed after each row; the chat and Centrifugo times include minting the JWT in the generator; ' +
-      '"÷ chat" = the target\'s rate over chat\'s with as many in flight (above 1: it opens faster).',
+      '"÷ chat" = the target\'s rate over chat\'s with as many in flight (above 1: it opens faster); ' +
+      "server ms/open = the CPU of the target's processes (all of its servers, with Redis, and Cassandra for chat) while the batch opened, per socket opened; " +
+      'generator ms/open the same for the process opening them; machine cores = all of the machine busy meanwhile',
+    ...openAimCost(steps),
   ].join('\n');
+}
+
+function roundOrNull(value: number | null | undefined): number | null {
+  return value === null || value === undefined ? null : round(value, 3);
+}
+
+/** What an open cost the servers and the generator, in CPU ms; undefined when not measured. */
+function openCost(step: OpenRateStep): { serverMs: number | null; generatorMs: number | null } | undefined {
+  if (step.cpuCores === null) return undefined;
+  const generatorCores = step.cpuCores.generator;
+  return {
+    serverMs: serverMsEach(step.cpuCores, step.cpuSeconds, step.opened),
+    generatorMs: generatorCores === undefined || step.opened === 0 ? null : (generatorCores * step.cpuSeconds * 1000) / step.opened,
+  };
+}
+
+/**
+ * The limit beside the aim: the cores chat's server side would need for the aim's rate at
+ * what its busiest row's opens cost, by part, with the generator's share beside it.
+ */
+function openAimCost(steps: readonly OpenRateStep[]): string[] {
+  const chat = steps.filter((step) => step.target === 'chat' && step.cpuCores !== null && step.opened > 0).sort((a, b) => b.concurrency - a.concurrency)[0];
+  const cost = chat === undefined ? undefined : openCost(chat);
+  if (chat?.cpuCores == null || cost?.serverMs == null) return [];
+  const { cpuCores } = chat;
+  const msEach = (cores: number | undefined): number => round(((cores ?? 0) * chat.cpuSeconds * 1000) / chat.opened, 3);
+  const parts = SERVER_SIDE.filter((group) => cpuCores[group] !== undefined).map((group) => `${group === 'server' ? 'nodes' : group} ${msEach(cpuCores[group])}`);
+  const generator = cost.generatorMs === null ? '' : ` and the generator ${round((cost.generatorMs * OPENS_AIM_PER_SECOND) / 1000, 1)} more`;
+  return [
+    `chat at ${chat.concurrency} in flight: ${round(cost.serverMs, 3)} ms of server CPU per socket opened (${parts.join(', ')}); ` +
+      `${OPENS_AIM_PER_SECOND.toLocaleString('en')} opens a second would need ${round((cost.serverMs * OPENS_AIM_PER_SECOND) / 1000, 1)} cores of it${generator}; ` +
+      `the machine was ${cpuCores.machine} cores busy opening ${chat.opensPerSecond} a second`,
+  ];
 }

@@ -421,9 +421,15 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
 
   if (scenarios.has('opens')) {
     progress('opens: socket opening rate on one node, then on the relay');
-    const chatOpens = await measureOpenRate(chatTarget(clusterNodes.slice(0, 1)), options.openSockets, OPENS_IN_FLIGHT);
+    // The cores of all three nodes: the others hear of each socket too (presence, routes).
+    const chatOpens = await measureOpenRate(chatTarget(clusterNodes.slice(0, 1)), options.openSockets, OPENS_IN_FLIGHT, {
+      server: pidsOf(clusterNodes),
+      cassandra: cassandraPids,
+      redis: redisPids,
+      generator: [process.pid],
+    });
     const opensRelay = await startBenchRelay(process.env, teardown);
-    const relayOpens = await measureOpenRate(relayTarget(opensRelay), options.openSockets, OPENS_IN_FLIGHT);
+    const relayOpens = await measureOpenRate(relayTarget(opensRelay), options.openSockets, OPENS_IN_FLIGHT, { server: pidsOf([opensRelay]), generator: [process.pid] });
     await stopChild(opensRelay.child);
     figures.opens = [...chatOpens, ...relayOpens];
   }
@@ -618,7 +624,12 @@ async function runPeers(
   );
   const groups = options.scenarios.has('group') ? await onEachPeer('group', onTargets((target) => measureGroupFanout(target, redis, null, groupLoad(options)))) : undefined;
   // Opening and idle sockets use one server of each peer (target.open's node 0), as chat's use one node.
-  const opens = options.scenarios.has('opens') ? await onEachPeer('opens', onTargets((target) => measureOpenRate(target, options.openSockets, OPENS_IN_FLIGHT))) : undefined;
+  const opens = options.scenarios.has('opens')
+    ? await onEachPeer(
+        'opens',
+        onTargets((target, serverPids) => measureOpenRate(target, options.openSockets, OPENS_IN_FLIGHT, { server: serverPids, redis: redisPids, generator: [process.pid] })),
+      )
+    : undefined;
   const idle = options.scenarios.has('idle')
     ? await onEachPeer<IdleSocketsResult>('idle', {
         socketIoOptions: { env: withInspector(process.env) },

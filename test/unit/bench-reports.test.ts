@@ -373,6 +373,8 @@ describe('the opening rate report', () => {
     firstFailure: null,
     opensPerSecond,
     openMs: latency(10, 20),
+    cpuCores: null,
+    cpuSeconds: 0.5,
   });
 
   it('divides each target’s rate by chat’s with as many connects in flight', () => {
@@ -381,7 +383,37 @@ describe('the opening rate report', () => {
       .split('\n')
       .filter((line) => /^(chat|socket\.io) /.test(line))
       .map((line) => line.trim().split(/\s+/).at(-1));
-    expect(ratios).toEqual(['-', '-', '2.5x', '0.5x']);
+    expect(ratios).toEqual(['-', '-', '-', '-']);
+    const versusChat = report
+      .split('\n')
+      .filter((line) => /^(chat|socket\.io) /.test(line))
+      .map((line) => line.trim().split(/\s+/)[9]);
+    expect(versusChat).toEqual(['-', '-', '2.5x', '0.5x']);
+  });
+
+  it('gives what an open cost the servers and the generator, and the cores the aim would need at chat’s busiest row', () => {
+    // 100 opened in 0.5 s: 1 server core for 0.5 s is 5 ms a socket.
+    const measured = (target: string, concurrency: number, cpuCores: Record<string, number>): OpenRateStep => ({ ...row(target, concurrency, 200), cpuCores });
+    const report = formatOpenRate([
+      measured('chat', 10, { server: 0.2, cassandra: 0.1, redis: 0.1, generator: 0.2, machine: 0.7, other: 0.1 }),
+      measured('chat', 100, { server: 0.6, cassandra: 0.3, redis: 0.1, generator: 0.4, machine: 1.5, other: 0.1 }),
+      measured('relay', 100, { server: 0.2, generator: 0.2, machine: 0.5, other: 0.1 }),
+    ]);
+    const cells = (target: string, concurrency: number): string[] | undefined =>
+      report
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/))
+        .find((words) => words[0] === target && words[1] === String(concurrency));
+    expect(cells('chat', 10)?.slice(10)).toEqual(['2', '1', '0.7']);
+    expect(cells('chat', 100)?.slice(10)).toEqual(['5', '2', '1.5']);
+    expect(cells('relay', 100)?.slice(10)).toEqual(['1', '1', '0.5']);
+    expect(report).toContain('chat at 100 in flight: 5 ms of server CPU per socket opened (nodes 3, cassandra 1.5, redis 0.5); 3,000 opens a second would need 15 cores of it and the generator 6 more');
+    expect(report).toContain('the machine was 1.5 cores busy opening 200 a second');
+  });
+
+  it('leaves the costs out when no processes were measured', () => {
+    const report = formatOpenRate([row('chat', 10, 400)]);
+    expect(report).not.toContain('chat at 10 in flight');
   });
 });
 
