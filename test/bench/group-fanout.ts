@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { waitWhile } from './pacer.js';
-import { histogramCount, histogramQuantileMs, metric, readMetrics } from './process-figures.js';
+import { histogramCount, histogramQuantileMs, meteredCpu, metric, readMetrics, type CpuSpan } from './process-figures.js';
 import { commandsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
 import { RefRequests } from './ref-requests.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
@@ -19,6 +19,8 @@ export interface GroupFanoutOptions {
   concurrency: number;
   /** The chat nodes' /metrics URLs: their own count of the inbox entries they published (none for a peer). */
   metricsUrls?: readonly string[];
+  /** Process ids by group (server, redis, cassandra, generator): what a message costs each in CPU, over the idle intervals' mean. */
+  cpu?: Record<string, readonly number[]>;
 }
 
 export interface GroupFanoutResult {
@@ -48,6 +50,12 @@ export interface GroupFanoutResult {
   errors: Record<string, number>;
   /** Length of both the measured and the idle interval. */
   intervalMs: number;
+  /**
+   * CPU (ms) per group message by group of processes, with `machine` (all of it): the
+   * messages' interval less the mean of the idle intervals before and after, per message.
+   * Null when no processes were given.
+   */
+  cpuMsPerMessage: Record<string, number> | null;
   redis: {
     measured: CommandCounts;
     /** The mean of the idle intervals before and after the messages (the background drifts: a large group's setup still settles before). */
@@ -98,17 +106,17 @@ export async function measureGroupFanout(
     const intervalMs = Math.ceil((options.messages / options.messagesPerSecond) * 1000) + 3_000;
     progress(`group: idle interval of ${intervalMs} ms (Redis baseline)`);
     const idleBefore = await redis.read();
-    await sleep(intervalMs);
+    const { cpu: cpuIdleFirst } = await metered(options.cpu, () => sleep(intervalMs));
     const idleFirst = commandsBetween(idleBefore, await redis.read());
 
     progress(`group: ${options.messages} group messages at ${options.messagesPerSecond}/s in an interval of ${intervalMs} ms`);
     const nodesBefore = await scrapeNodes(options.metricsUrls);
-    const sent = await sendGroupMessages(sender, others, group, options, intervalMs, redis);
+    const { result: sent, cpu: cpuSent } = await metered(options.cpu, () => sendGroupMessages(sender, others, group, options, intervalMs, redis));
     const nodesAfter = await scrapeNodes(options.metricsUrls);
     const nodes = nodesBefore === null || nodesAfter === null ? null : nodeFigures(nodesBefore, nodesAfter, options.messages);
     progress(`group: idle interval of ${intervalMs} ms after the messages (Redis baseline)`);
     const idleAfterStart = await redis.read();
-    await sleep(intervalMs);
+    const { cpu: cpuIdleSecond } = await metered(options.cpu, () => sleep(intervalMs));
     const idleSecond = commandsBetween(idleAfterStart, await redis.read());
     const idle = meanCounts(idleFirst, idleSecond);
     const net = commandsBetween(idle, sent.commands);
@@ -128,6 +136,7 @@ export async function measureGroupFanout(
       setupMs: { open: Math.round(opened.elapsedMs), join: Math.round(joinMs) },
       errors: sent.errors,
       intervalMs,
+      cpuMsPerMessage: cpuSent === null || cpuIdleFirst === null || cpuIdleSecond === null ? null : cpuPerMessage(cpuSent, [cpuIdleFirst, cpuIdleSecond], options.messages),
       redis: {
         measured: sent.commands,
         idle,
@@ -147,6 +156,28 @@ export async function measureGroupFanout(
     progress(`group: closing ${members.length} member sockets`);
     await closeAll(members);
   }
+}
+
+/** What `work` resolved to, and the cores each group used meanwhile (null without groups). */
+async function metered<T>(groups: Record<string, readonly number[]> | undefined, work: () => Promise<T>): Promise<{ result: T; cpu: CpuSpan | null }> {
+  if (groups === undefined) return { result: await work(), cpu: null };
+  const { result, cores, seconds } = await meteredCpu(groups, work);
+  return { result, cpu: { cores, seconds } };
+}
+
+/**
+ * CPU ms per message by group: the cores the messages' span used over the idle spans' mean
+ * (the background of thousands of idle sockets is not the messages'), for the messages' span.
+ */
+export function cpuPerMessage(sent: CpuSpan, idle: readonly CpuSpan[], messages: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(sent.cores)
+      .filter(([name]) => name !== 'other')
+      .map(([name, cores]) => {
+        const idleCores = idle.reduce((sum, span) => sum + (span.cores[name] ?? 0), 0) / idle.length;
+        return [name, round(((cores - idleCores) * sent.seconds * 1000) / messages, 2)] as const;
+      }),
+  );
 }
 
 /** Every node's metrics now; null without metrics URLs. */

@@ -226,6 +226,21 @@ export function roundCores(cores: Record<string, number>): Record<string, number
   return Object.fromEntries(Object.entries(cores).map(([name, value]) => [name, round(value, 2)]));
 }
 
+/** Cores each group of processes used (CpuMeter's figures) over a span of `seconds`. */
+export interface CpuSpan {
+  cores: Record<string, number>;
+  seconds: number;
+}
+
+/** What `work` resolved to, and the cores each group used while it ran. */
+export async function meteredCpu<T>(groups: Record<string, readonly number[]>, work: () => Promise<T>): Promise<{ result: T } & CpuSpan> {
+  const meter = new CpuMeter(groups);
+  meter.start();
+  const started = performance.now();
+  const result = await work();
+  return { result, cores: meter.stop(), seconds: (performance.now() - started) / 1000 };
+}
+
 /** Cores each group uses over `ms` while nothing is asked of it: a measurement's baseline, rounded as reported. */
 export async function coresAtRest(groups: Record<string, readonly number[]>, ms: number): Promise<Record<string, number>> {
   const meter = new CpuMeter(groups);

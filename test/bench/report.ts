@@ -237,9 +237,34 @@ export function formatGroupFanout(result: GroupFanoutResult): string {
     '"all members" = per message, until the last member\'s frame, over the messages every member got (count). "nodes" = the nodes\' own clock ' +
       '(chat_delivery_latency_seconds): each node times a message once, when it has handed the frame to all its local members, and counts it for each; ' +
       'estimated within the histogram\'s buckets (100, 250, 500 ms, 1 s), so it can pass the generator\'s figure.',
+    ...groupCpuLines(result),
     table(['command', 'per message', 'calls (messages)', 'calls (idle, mean)', 'what it is'], rows),
     'commands within ±0.05 per message of the idle interval (heartbeats, timers) are left out here; the JSON has them all.',
   ].join('\n');
+}
+
+/** The issue's aim for a message to reach every member of the 10,000-member group. */
+const GROUP_AIM_MS = 150;
+
+/**
+ * What a group message cost each part in CPU, per message and per member frame, and the
+ * floor that puts under reaching every member: the machine's CPU per message spread
+ * evenly over all its cores, as if nothing waited on anything.
+ */
+function groupCpuLines(result: GroupFanoutResult): string[] {
+  const cpu = result.cpuMsPerMessage;
+  if (cpu === null) return [];
+  const members = result.members - 1;
+  const parts = Object.entries(cpu)
+    .filter(([name]) => name !== 'machine')
+    .map(([name, ms]) => `${name === 'server' ? 'nodes' : name} ${ms} ms (${round((ms * 1000) / members, 1)} µs a member)`);
+  const machineMs = cpu.machine;
+  const cores = availableParallelism();
+  const floor =
+    machineMs === undefined
+      ? ''
+      : `; the machine ${machineMs} ms, so on its ${cores} cores a message cannot reach all ${members} members in less than ${round(machineMs / cores)} ms (aim: p99 ${GROUP_AIM_MS} ms)`;
+  return [`CPU per group message over the idle intervals' mean: ${parts.join(', ')}${floor}`];
 }
 
 /**
@@ -261,6 +286,9 @@ export function formatGroupPeers(results: readonly (readonly [string, GroupFanou
     result.allMembersLatencyMs.p99,
     result.allMembersLatencyMs.max,
     result.redis.commandsPerMessage,
+    result.cpuMsPerMessage?.server,
+    result.cpuMsPerMessage?.generator,
+    result.cpuMsPerMessage?.machine,
   ]);
   const [first, ...others] = results;
   const ratios =
@@ -273,9 +301,13 @@ export function formatGroupPeers(results: readonly (readonly [string, GroupFanou
         );
   return [
     "Scenario 3's group on the peers (the same members, messages and pace, each peer on as many servers as chat's nodes over the same Redis, measured after the chat nodes stopped)",
-    table(['target', 'members', 'servers', 'acked', 'delivered', 'dup', 'errors', 'each p50 ms', 'each p99', 'all p50', 'all p99', 'all max', 'redis cmds/msg'], rows),
+    table(
+      ['target', 'members', 'servers', 'acked', 'delivered', 'dup', 'errors', 'each p50 ms', 'each p99', 'all p50', 'all p99', 'all max', 'redis cmds/msg', 'server ms/msg', 'generator ms/msg', 'machine ms/msg'],
+      rows,
+    ),
     ...ratios,
     '  redis cmds/msg: all commands over the messages\' interval less the idle mean, per message; with many sockets the idle background (session upkeep) drifts by more than a message costs (see scenario 3)',
+    "  server, generator, machine ms/msg: CPU over the messages' interval less the idle intervals' mean, per message; server: the target's servers (chat's nodes), without Redis or Cassandra",
   ].join('\n');
 }
 

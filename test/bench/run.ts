@@ -67,6 +67,7 @@ import { Launcher } from '../../dev/env/launcher.js';
 import { measureCassandraWrites, type CassandraWriteLimits } from './limits/cassandra-writes.js';
 import { formatLimits } from './limits/report.js';
 import { measureRedisStreams, type RedisStreamLimits } from './limits/redis-streams.js';
+import { measureSocketWrites, type SocketWriteLimits } from './limits/socket-writes.js';
 import { nodeLogProblems } from './node-logs.js';
 import { pidsOf, progress, stopChild, stopChildWhenOwnerExits, Teardown, tearDownOnSignals } from './lifecycle.js';
 import { centrifugoTarget, startCentrifugoServers, type CentrifugoServers, type CentrifugoVariant } from './peers/centrifugo.js';
@@ -123,6 +124,8 @@ interface BenchOptions {
     cassandraRates: number[];
     /** XADDs in flight over the three writer connections, one step each. */
     xaddConcurrency: number[];
+    /** Paced rates (writes/s) of the loopback socket writes, one step each, before a full-speed step. */
+    socketWriteRates: number[];
   };
   out: string;
   /** Where each chat node writes a CPU profile when it stops (undefined: none). */
@@ -195,6 +198,8 @@ function parseOptions(argv: string[]): BenchOptions {
       // The lowest direct rate, one where chat is at ease, and the rate of the issue's aim for cores per message.
       cassandraRates: quick ? [200] : [50, 500, 2000],
       xaddConcurrency: quick ? [48] : [3, 48, 384],
+      // A quiet rate, the chat's rate of the aim, and one where writes come in bursts of 16 a pacer tick.
+      socketWriteRates: quick ? [2000] : [500, 2000, 8000],
     },
     out: resolve(values.out ?? join(tmpdir(), 'chatcluster-bench', `bench-${stamp}.json`)),
     cpuProfileDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
@@ -279,7 +284,7 @@ interface Figures {
     /** chat and the relay (from scenario 1, when run) and every peer that ran, side by side. */
     comparison: PeerComparison;
   };
-  limits?: { cassandra: CassandraWriteLimits | Failed; redis: RedisStreamLimits | Failed };
+  limits?: { cassandra: CassandraWriteLimits | Failed; redis: RedisStreamLimits | Failed; sockets: SocketWriteLimits | Failed };
 }
 
 async function attempt<T>(what: string, measure: () => Promise<T>): Promise<T | Failed> {
@@ -416,6 +421,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
     figures.scenario3 = await measureGroupFanout(chatTarget(clusterNodes), redis, (name) => `${redisKeyPrefix}group-nodes:${name}`, {
       ...groupLoad(options),
       metricsUrls: clusterNodes.map((node) => `${node.adminUrl}/metrics`),
+      cpu: { server: pidsOf(clusterNodes), redis: redisPids, cassandra: cassandraPids, generator: [process.pid] },
     });
   }
 
@@ -453,7 +459,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
   if (scenarios.has('peers')) figures.peers = await runPeers(options, services, redisUrl, redisKeyPrefix, redisPids, redis, teardown, figures.scenario1);
 
   if (scenarios.has('limits')) {
-    progress('limits: Cassandra writes of a direct message, Redis streams');
+    progress('limits: Cassandra writes of a direct message, Redis streams, loopback socket writes');
     const cassandra = await attempt('limits: Cassandra', () =>
       measureCassandraWrites(
         { contactPoints: (variables.CHAT_CASSANDRA_CONTACT_POINTS ?? '').split(','), localDataCenter: variables.CHAT_CASSANDRA_DC ?? '', keyspace: `bench_${id}` },
@@ -469,7 +475,10 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
         { redis: redisPids, generator: [process.pid] },
       ),
     );
-    figures.limits = { cassandra, redis: redisLimits };
+    const sockets = await attempt('limits: socket writes', () =>
+      measureSocketWrites({ sockets: options.direct.pairs, bytes: options.direct.textBytes, rates: options.limits.socketWriteRates, stepMs: options.direct.stepMs }, [process.pid]),
+    );
+    figures.limits = { cassandra, redis: redisLimits, sockets };
   }
 
   return {
@@ -622,7 +631,12 @@ async function runPeers(
     'direct',
     onTargets((target, serverPids) => runDirectLoad(target, options.direct, { cpu: { server: serverPids, redis: redisPids, generator: [process.pid] }, redis })),
   );
-  const groups = options.scenarios.has('group') ? await onEachPeer('group', onTargets((target) => measureGroupFanout(target, redis, null, groupLoad(options)))) : undefined;
+  const groups = options.scenarios.has('group')
+    ? await onEachPeer(
+        'group',
+        onTargets((target, serverPids) => measureGroupFanout(target, redis, null, { ...groupLoad(options), cpu: { server: serverPids, redis: redisPids, generator: [process.pid] } })),
+      )
+    : undefined;
   // Opening and idle sockets use one server of each peer (target.open's node 0), as chat's use one node.
   const opens = options.scenarios.has('opens')
     ? await onEachPeer(
@@ -791,7 +805,7 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
   }
   if (limits !== undefined) {
     const { failures } = measuredAndFailed(limits, (name) => `${name} limits`);
-    sections.push([formatLimits(measured(limits.cassandra), measured(limits.redis)), ...failures].join('\n'));
+    sections.push([formatLimits(measured(limits.cassandra), measured(limits.redis), measured(limits.sockets)), ...failures].join('\n'));
   }
   return sections;
 }

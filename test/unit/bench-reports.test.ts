@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import type { DirectLoadResult, DirectStep } from '../bench/direct-load.js';
-import type { GroupFanoutResult } from '../bench/group-fanout.js';
+import { cpuPerMessage, type GroupFanoutResult } from '../bench/group-fanout.js';
 import type { CassandraWriteLimits } from '../bench/limits/cassandra-writes.js';
 import type { ClosedLoopResult } from '../bench/limits/closed-loop.js';
 import { formatLimits } from '../bench/limits/report.js';
+import { stepOf } from '../bench/limits/socket-writes.js';
 import type { RedisStreamLimits } from '../bench/limits/redis-streams.js';
 import { comparePeers, formatPeers } from '../bench/peers/report.js';
 import type { IdleSocketsResult } from '../bench/idle-sockets.js';
 import type { MemorySample } from '../bench/process-figures.js';
 import type { OpenRateStep } from '../bench/open-rate.js';
 import type { StormResult } from '../bench/reconnect-storm.js';
-import { formatGroupPeers, formatIdleSockets, formatOpenRate, formatStorm, formatStormPeers, formatStoreWarmUp } from '../bench/report.js';
+import { formatGroupFanout, formatGroupPeers, formatIdleSockets, formatOpenRate, formatStorm, formatStormPeers, formatStoreWarmUp } from '../bench/report.js';
 import { jitCompilingBetween } from '../bench/process-figures.js';
 import type { Percentiles } from '../bench/statistics.js';
 
@@ -272,6 +274,25 @@ describe('the limits report', () => {
     expect(cassandraOnly).toContain('Peak: statements 2400 messages/s, store 2600 messages/s.');
     expect(cassandraOnly).not.toContain('Redis streams:');
     expect(formatLimits(null, null)).toBe('Limits of this machine for the design (no chat node in the way; the generator process issues the commands)');
+    expect(formatLimits(null, null, null)).not.toContain('Loopback socket writes');
+  });
+
+  it('shows what a loopback socket write costs each side, paced and at full speed', () => {
+    // 20,000 writes in 10 s at 2,000/s: 0.3 writer cores over the pacer's 0.1 at rest is 100 µs a write.
+    const paced = stepOf(2000, 20_000, { cores: { writer: 0.3, reader: 0.2, machine: 0.7, other: 0.2 }, seconds: 10, writingSeconds: 8 }, { writer: 0.1, reader: 0, machine: 0.2, other: 0.1 });
+    expect(paced.usPerWrite).toEqual({ writer: 100, reader: 100, machine: 250 });
+    // The rate counts the writing alone, not the reader's moment after it.
+    expect(paced.writesPerSecond).toBe(2500);
+    const full = stepOf(null, 500_000, { cores: { writer: 1, reader: 0.5, machine: 1.6, other: 0.1 }, seconds: 5, writingSeconds: 5 }, null);
+    expect(full.writesPerSecond).toBe(100_000);
+    expect(full.usPerWrite).toEqual({ writer: 10, reader: 5, machine: 16 });
+    const report = formatLimits(null, null, { sockets: 100, bytes: 100, pacerCpuCores: { writer: 0.1, reader: 0, machine: 0.2 }, steps: [paced, full] });
+    expect(report).toContain('Loopback socket writes: 100 bytes at a time from one process to 100 connections of another');
+    expect(tableRows(report, 'offered writes/s')).toEqual([
+      ['2000', '2500', '100', '100', '250', '0.3', '0.2', '0.7', '0.2'],
+      ['full speed', '100000', '10', '5', '16', '1', '0.5', '1.6', '0.1'],
+    ]);
+    expect(report).toContain('less the pacer ticking with nothing to write (writer 0.1, reader 0, machine 0.2 cores)');
   });
 });
 
@@ -282,6 +303,7 @@ function groupRun(
   each: Percentiles,
   all: Percentiles,
   commandsPerMessage: number,
+  cpuMsPerMessage: Record<string, number> | null = null,
 ): GroupFanoutResult {
   const redisCounts = { total: 0, byCommand: {} };
   return {
@@ -300,6 +322,7 @@ function groupRun(
     setupMs: { open: 1, join: 1 },
     errors: counts.errors,
     intervalMs: 8000,
+    cpuMsPerMessage,
     redis: {
       measured: redisCounts,
       idle: redisCounts,
@@ -314,20 +337,49 @@ function groupRun(
 
 describe('the group peers report', () => {
   const report = formatGroupPeers([
-    ['chat', groupRun(1000, { acked: 10, deliveries: 9990, duplicates: 0, errors: {} }, latency(120, 300), { count: 10, p50: 200, p95: 340, p99: 350, max: 400 }, 3.3)],
+    [
+      'chat',
+      groupRun(1000, { acked: 10, deliveries: 9990, duplicates: 0, errors: {} }, latency(120, 300), { count: 10, p50: 200, p95: 340, p99: 350, max: 400 }, 3.3, {
+        server: 30,
+        generator: 20,
+        machine: 60,
+      }),
+    ],
     ['socket.io', groupRun(999, { acked: 9, deliveries: 9970, duplicates: 2, errors: { unknown: 1 } }, latency(40, 100), { count: 9, p50: 70, p95: 130, p99: 140, max: 160 }, 1)],
   ]);
 
   it('lines the targets up with their acks, deliveries, errors and what each member and the last member saw', () => {
     // The ratio and note lines follow the table at once.
     expect(tableRows(report, 'target').slice(0, 2)).toEqual([
-      ['chat', '1000', '3', '10/10', '9990/9990', '0', '-', '120', '300', '200', '350', '400', '3.3'],
-      ['socket.io', '999', '3', '9/10', '9970/9980', '2', 'unknown:1', '40', '100', '70', '140', '160', '1'],
+      ['chat', '1000', '3', '10/10', '9990/9990', '0', '-', '120', '300', '200', '350', '400', '3.3', '30', '20', '60'],
+      ['socket.io', '999', '3', '9/10', '9970/9980', '2', 'unknown:1', '40', '100', '70', '140', '160', '1', '-', '-', '-'],
     ]);
   });
 
   it('divides chat’s p99s by each peer’s', () => {
     expect(report).toContain('chat / socket.io: p99 to each member 3x, p99 to all members 2.5x');
+  });
+});
+
+describe('the group scenario’s CPU per message', () => {
+  it('takes the idle spans’ mean rate off the messages’ span, per message, leaving out the unattributed rest', () => {
+    const sent = { cores: { server: 0.5, generator: 0.3, machine: 1, other: 0.2 }, seconds: 30 };
+    const idle = [
+      { cores: { server: 0.1, generator: 0, machine: 0.2, other: 0.1 }, seconds: 30 },
+      { cores: { server: 0.3, generator: 0.1, machine: 0.4, other: 0 }, seconds: 29 },
+    ];
+    // server: (0.5 - 0.2) cores × 30 s / 60 messages = 150 ms.
+    expect(cpuPerMessage(sent, idle, 60)).toEqual({ server: 150, generator: 125, machine: 350 });
+  });
+
+  it('reports each part per message and per member, and the floor the machine’s cores put under reaching them all', () => {
+    const report = formatGroupFanout(groupRun(1001, { acked: 10, deliveries: 10_000, duplicates: 0, errors: {} }, latency(100, 200), latency(150, 250), 3, { server: 40, generator: 20, machine: 64 }));
+    const cores = availableParallelism();
+    expect(report).toContain(
+      `CPU per group message over the idle intervals' mean: nodes 40 ms (40 µs a member), generator 20 ms (20 µs a member); ` +
+        `the machine 64 ms, so on its ${cores} cores a message cannot reach all 1000 members in less than ${Math.round((64 / cores) * 100) / 100} ms (aim: p99 150 ms)`,
+    );
+    expect(formatGroupFanout(groupRun(1001, { acked: 10, deliveries: 10_000, duplicates: 0, errors: {} }, latency(100, 200), latency(150, 250), 3))).not.toContain('CPU per group message');
   });
 });
 

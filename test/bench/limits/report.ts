@@ -1,9 +1,10 @@
 import { table } from '../report.js';
 import type { CassandraWriteLimits } from './cassandra-writes.js';
 import type { RedisStreamLimits } from './redis-streams.js';
+import type { SocketWriteLimits } from './socket-writes.js';
 
 /** The machine's limits for the design: Cassandra writes of a direct message, Redis stream rates. */
-export function formatLimits(cassandra: CassandraWriteLimits | null, redis: RedisStreamLimits | null): string {
+export function formatLimits(cassandra: CassandraWriteLimits | null, redis: RedisStreamLimits | null, sockets: SocketWriteLimits | null = null): string {
   const parts = ['Limits of this machine for the design (no chat node in the way; the generator process issues the commands)'];
   if (cassandra !== null) {
     parts.push(
@@ -69,6 +70,29 @@ export function formatLimits(cassandra: CassandraWriteLimits | null, redis: Redi
         `(cpu redis ${redis.through.cpuCores.redis ?? '-'}, generator ${redis.through.cpuCores.generator ?? '-'})`,
       'A direct message across nodes costs the bus one XADD and its share of an XREAD; the generator is one Node.js process, so where\n' +
         'cpu generator nears 1 the figure is the client\'s limit as much as Redis\'s (a node is one such process too).',
+    );
+  }
+  if (sockets !== null) {
+    parts.push(
+      `Loopback socket writes: ${sockets.bytes} bytes at a time from one process to ${sockets.sockets} connections of another that reads and discards, ` +
+        'round robin; paced (both sides mostly wait between writes, as a node does at chat rates), then as fast as the writer goes. ' +
+        'Every frame to a client, Redis command and Cassandra request on the chat\'s path is at least one such write and one such read',
+      table(
+        ['offered writes/s', 'writes/s', 'writer µs/write', 'reader µs/write', 'machine µs/write', 'cpu writer', 'cpu reader', 'cpu machine', 'cpu other'],
+        sockets.steps.map((step) => [
+          step.offeredPerSecond ?? 'full speed',
+          step.writesPerSecond,
+          step.usPerWrite.writer,
+          step.usPerWrite.reader,
+          step.usPerWrite.machine,
+          step.cpuCores.writer,
+          step.cpuCores.reader,
+          step.cpuCores.machine,
+          step.cpuCores.other,
+        ]),
+      ),
+      `µs/write = CPU over the step less the pacer ticking with nothing to write (writer ${sockets.pacerCpuCores.writer ?? '-'}, reader ` +
+        `${sockets.pacerCpuCores.reader ?? '-'}, machine ${sockets.pacerCpuCores.machine ?? '-'} cores), per write; at full speed nothing is taken off; cpu other = the rest of the machine meanwhile (e.g. Cassandra settling after its own steps), which machine µs/write counts too`,
     );
   }
   return parts.join('\n\n');
