@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { waitWhile } from './pacer.js';
-import { histogramCount, histogramQuantileMs, meteredCpu, metric, readMetrics, type CpuSpan } from './process-figures.js';
+import { cpuMsEach, histogramCount, histogramQuantileMs, meteredCpu, metric, readMetrics, roundCores, roundEach, type CpuSpan } from './process-figures.js';
 import { commandsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
 import { RefRequests } from './ref-requests.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
@@ -56,6 +56,8 @@ export interface GroupFanoutResult {
    * Null when no processes were given.
    */
   cpuMsPerMessage: Record<string, number> | null;
+  /** The spans cpuMsPerMessage comes from, as measured (a negative figure means the background drifted by more than the messages cost). */
+  cpuSpans: { idleBefore: CpuSpan; messages: CpuSpan; idleAfter: CpuSpan } | null;
   redis: {
     measured: CommandCounts;
     /** The mean of the idle intervals before and after the messages (the background drifts: a large group's setup still settles before). */
@@ -119,6 +121,7 @@ export async function measureGroupFanout(
     const { cpu: cpuIdleSecond } = await metered(options.cpu, () => sleep(intervalMs));
     const idleSecond = commandsBetween(idleAfterStart, await redis.read());
     const idle = meanCounts(idleFirst, idleSecond);
+    const cpuSpans = cpuSent === null || cpuIdleFirst === null || cpuIdleSecond === null ? null : { idleBefore: cpuIdleFirst, messages: cpuSent, idleAfter: cpuIdleSecond };
     const net = commandsBetween(idle, sent.commands);
     return {
       group,
@@ -136,7 +139,8 @@ export async function measureGroupFanout(
       setupMs: { open: Math.round(opened.elapsedMs), join: Math.round(joinMs) },
       errors: sent.errors,
       intervalMs,
-      cpuMsPerMessage: cpuSent === null || cpuIdleFirst === null || cpuIdleSecond === null ? null : cpuPerMessage(cpuSent, [cpuIdleFirst, cpuIdleSecond], options.messages),
+      cpuMsPerMessage: cpuSpans === null ? null : cpuPerMessage(cpuSpans.messages, [cpuSpans.idleBefore, cpuSpans.idleAfter], options.messages),
+      cpuSpans: cpuSpans === null ? null : { idleBefore: roundSpan(cpuSpans.idleBefore), messages: roundSpan(cpuSpans.messages), idleAfter: roundSpan(cpuSpans.idleAfter) },
       redis: {
         measured: sent.commands,
         idle,
@@ -158,6 +162,10 @@ export async function measureGroupFanout(
   }
 }
 
+function roundSpan(span: CpuSpan): CpuSpan {
+  return { cores: roundCores(span.cores), seconds: round(span.seconds, 2) };
+}
+
 /** What `work` resolved to, and the cores each group used meanwhile (null without groups). */
 async function metered<T>(groups: Record<string, readonly number[]> | undefined, work: () => Promise<T>): Promise<{ result: T; cpu: CpuSpan | null }> {
   if (groups === undefined) return { result: await work(), cpu: null };
@@ -166,18 +174,13 @@ async function metered<T>(groups: Record<string, readonly number[]> | undefined,
 }
 
 /**
- * CPU ms per message by group: the cores the messages' span used over the idle spans' mean
- * (the background of thousands of idle sockets is not the messages'), for the messages' span.
+ * CPU ms per message by group: the cores of the messages' span less the idle spans' mean
+ * (the background of thousands of idle sockets is not the messages'), over that span.
  */
-export function cpuPerMessage(sent: CpuSpan, idle: readonly CpuSpan[], messages: number): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(sent.cores)
-      .filter(([name]) => name !== 'other')
-      .map(([name, cores]) => {
-        const idleCores = idle.reduce((sum, span) => sum + (span.cores[name] ?? 0), 0) / idle.length;
-        return [name, round(((cores - idleCores) * sent.seconds * 1000) / messages, 2)] as const;
-      }),
-  );
+export function cpuPerMessage(sent: CpuSpan, idle: readonly CpuSpan[], messages: number): Record<string, number> | null {
+  const atRest = Object.fromEntries(Object.keys(sent.cores).map((name) => [name, idle.reduce((sum, span) => sum + (span.cores[name] ?? 0), 0) / Math.max(1, idle.length)]));
+  const perMessage = cpuMsEach(sent, messages, atRest);
+  return perMessage === null ? null : roundEach(perMessage, 2);
 }
 
 /** Every node's metrics now; null without metrics URLs. */

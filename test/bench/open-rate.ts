@@ -1,9 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { closeAll, openMany, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { CpuMeter, roundCores } from './process-figures.js';
+import { coresOnceQuiet, cpuMsEach, meteredCpu, roundCores, roundEach } from './process-figures.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
+
+/** How long each group's CPU at rest is measured before a batch, once quiet. */
+const AT_REST_MS = 2_000;
 
 export interface OpenRateStep {
   target: string;
@@ -22,8 +25,12 @@ export interface OpenRateStep {
    * `machine` and `other` as CpuMeter reports them; null when no groups were given.
    */
   cpuCores: Record<string, number> | null;
+  /** What each group used at rest just before, once the previous batch's closing had settled. */
+  cpuCoresAtRest: Record<string, number> | null;
   /** The span `cpuCores` was measured over: the whole batch's opening. */
   cpuSeconds: number;
+  /** CPU ms per socket opened by group (and `machine`), over what each used at rest; null when not measured. */
+  cpuMsPerOpen: Record<string, number> | null;
 }
 
 /**
@@ -42,23 +49,23 @@ export async function measureOpenRate(
   for (const concurrency of concurrencies) {
     progress(`opens: ${target.name}: ${count} sockets, ${concurrency} at a time`);
     const times: number[] = [];
-    const meter = cpu === undefined ? undefined : new CpuMeter(cpu);
-    meter?.start();
-    const meteredFrom = performance.now();
-    const opened = await openMany(
-      count,
-      concurrency,
-      async (index): Promise<LoadSocket> => {
-        const started = performance.now();
-        const socket = await target.open(`open-c${concurrency}-${index}`, 0);
-        times.push(performance.now() - started);
-        return socket;
-      },
-      Math.ceil(count * 0.05),
+    // Sockets a previous step closed are still being taken out of the cluster a while after.
+    const atRest = cpu === undefined ? null : await coresOnceQuiet(cpu, AT_REST_MS);
+    const { result: opened, ...span } = await meteredCpu(cpu ?? {}, () =>
+      openMany(
+        count,
+        concurrency,
+        async (index): Promise<LoadSocket> => {
+          const started = performance.now();
+          const socket = await target.open(`open-c${concurrency}-${index}`, 0);
+          times.push(performance.now() - started);
+          return socket;
+        },
+        Math.ceil(count * 0.05),
+      ),
     );
-    const cpuCores = meter === undefined ? null : roundCores(meter.stop());
-    const cpuSeconds = round((performance.now() - meteredFrom) / 1000, 2);
     await closeAll(opened.sockets);
+    const msPerOpen = atRest === null ? null : cpuMsEach(span, opened.sockets.length, atRest);
     steps.push({
       target: target.name,
       concurrency,
@@ -68,8 +75,10 @@ export async function measureOpenRate(
       firstFailure: opened.failures[0] ?? null,
       opensPerSecond: round(opened.sockets.length / (opened.elapsedMs / 1000)),
       openMs: percentiles(times),
-      cpuCores,
-      cpuSeconds,
+      cpuCores: atRest === null ? null : roundCores(span.cores),
+      cpuCoresAtRest: atRest,
+      cpuSeconds: round(span.seconds, 2),
+      cpuMsPerOpen: msPerOpen === null ? null : roundEach(msPerOpen, 3),
     });
   }
   return steps;

@@ -223,7 +223,12 @@ export async function settledGoMemory(baseUrl: string, quietMs = 2_000): Promise
 
 /** Cores per group, to two decimals (as the bench reports them). */
 export function roundCores(cores: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(cores).map(([name, value]) => [name, round(value, 2)]));
+  return roundEach(cores, 2);
+}
+
+/** Each value rounded to `digits` decimals. */
+export function roundEach(values: Record<string, number>, digits: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, round(value, digits)]));
 }
 
 /** Cores each group of processes used (CpuMeter's figures) over a span of `seconds`. */
@@ -236,17 +241,45 @@ export interface CpuSpan {
 export async function meteredCpu<T>(groups: Record<string, readonly number[]>, work: () => Promise<T>): Promise<{ result: T } & CpuSpan> {
   const meter = new CpuMeter(groups);
   meter.start();
-  const started = performance.now();
   const result = await work();
-  return { result, cores: meter.stop(), seconds: (performance.now() - started) / 1000 };
+  return { result, ...meter.stopSpan() };
+}
+
+/**
+ * CPU ms each group spent per thing done over a span: its cores less `atRest` (what it uses
+ * doing nothing), times the span, over `count`; `other` is no group's and is left out.
+ * Unrounded; null when nothing was done.
+ */
+export function cpuMsEach(span: CpuSpan, count: number, atRest: Readonly<Record<string, number>> = {}): Record<string, number> | null {
+  if (count <= 0) return null;
+  return Object.fromEntries(
+    Object.entries(span.cores)
+      .filter(([name]) => name !== 'other')
+      .map(([name, cores]) => [name, ((cores - (atRest[name] ?? 0)) * span.seconds * 1000) / count]),
+  );
 }
 
 /** Cores each group uses over `ms` while nothing is asked of it: a measurement's baseline, rounded as reported. */
 export async function coresAtRest(groups: Record<string, readonly number[]>, ms: number): Promise<Record<string, number>> {
-  const meter = new CpuMeter(groups);
-  meter.start();
-  await sleep(ms);
-  return roundCores(meter.stop());
+  return roundCores((await meteredCpu(groups, () => sleep(ms))).cores);
+}
+
+/** How long coresOnceQuiet waits at most for the servers to finish what came before. */
+const QUIET_WITHIN_MS = 15_000;
+/** Below this many cores in all (the groups but `except`), over a second, the servers count as quiet. */
+const QUIET_CORES = 0.15;
+
+/**
+ * Waits (up to 15 s) until the groups but `except` (the load generator) use under 0.15 cores
+ * over a second, so work left from before (sockets closed a moment ago) is not measured as
+ * the next step's, then returns their cores at rest over `ms`: the step's baseline.
+ */
+export async function coresOnceQuiet(groups: Record<string, readonly number[]>, ms: number, except: readonly string[] = ['generator']): Promise<Record<string, number>> {
+  const busy = (cores: Record<string, number>): number =>
+    Object.entries(cores).reduce((sum, [name, value]) => (name === 'machine' || name === 'other' || except.includes(name) ? sum : sum + value), 0);
+  const deadline = performance.now() + QUIET_WITHIN_MS;
+  while (performance.now() < deadline && busy(await coresAtRest(groups, 1_000)) >= QUIET_CORES);
+  return coresAtRest(groups, ms);
 }
 
 /**
@@ -357,7 +390,12 @@ export class CpuMeter {
   private startedAt = 0;
   private machineAtStart = 0;
 
-  constructor(private readonly groups: Record<string, readonly number[]>) {}
+  private readonly groups: Record<string, readonly number[]>;
+
+  /** Groups with no process (a server this run did not start) are left out, not reported as idle. */
+  constructor(groups: Record<string, readonly number[]>) {
+    this.groups = Object.fromEntries(Object.entries(groups).filter(([, pids]) => pids.length > 0));
+  }
 
   start(): void {
     this.startedAt = performance.now();
@@ -367,13 +405,18 @@ export class CpuMeter {
 
   /** Cores used per group since `start` (1.0 = one core busy all the time), plus `machine` and `other`. */
   stop(): Record<string, number> {
+    return this.stopSpan().cores;
+  }
+
+  /** As `stop`, with the span the cores were averaged over. */
+  stopSpan(): CpuSpan {
     const seconds = (performance.now() - this.startedAt) / 1000;
     const cores = Object.fromEntries(
       Object.entries(this.groups).map(([name, pids]) => [name, (this.total(pids) - (this.started.get(name) ?? 0)) / seconds]),
     );
     const machine = (machineBusySeconds() - this.machineAtStart) / seconds;
     const ours = Object.values(cores).reduce((sum, value) => sum + value, 0);
-    return { ...cores, machine, other: Math.max(0, machine - ours) };
+    return { cores: { ...cores, machine, other: Math.max(0, machine - ours) }, seconds };
   }
 
   private total(pids: readonly number[]): number {

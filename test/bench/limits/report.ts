@@ -3,7 +3,7 @@ import type { CassandraWriteLimits } from './cassandra-writes.js';
 import type { RedisStreamLimits } from './redis-streams.js';
 import type { SocketWriteLimits } from './socket-writes.js';
 
-/** The machine's limits for the design: Cassandra writes of a direct message, Redis stream rates. */
+/** The machine's limits for the design: Cassandra writes of a direct message, Redis stream rates, loopback socket writes. */
 export function formatLimits(cassandra: CassandraWriteLimits | null, redis: RedisStreamLimits | null, sockets: SocketWriteLimits | null = null): string {
   const parts = ['Limits of this machine for the design (no chat node in the way; the generator process issues the commands)'];
   if (cassandra !== null) {
@@ -76,22 +76,22 @@ export function formatLimits(cassandra: CassandraWriteLimits | null, redis: Redi
     parts.push(
       `Loopback socket writes: ${sockets.bytes} bytes at a time from one process to ${sockets.sockets} connections of another that reads and discards, ` +
         'round robin; paced (both sides mostly wait between writes, as a node does at chat rates), then as fast as the writer goes. ' +
-        'Every frame to a client, Redis command and Cassandra request on the chat\'s path is at least one such write and one such read',
+        'On the chat\'s path each frame to a client is one such write and one such read, and each Redis command or Cassandra request one, or a share of one where the client batches them',
       table(
         ['offered writes/s', 'writes/s', 'writer µs/write', 'reader µs/write', 'machine µs/write', 'cpu writer', 'cpu reader', 'cpu machine', 'cpu other'],
         sockets.steps.map((step) => [
           step.offeredPerSecond ?? 'full speed',
           step.writesPerSecond,
-          step.usPerWrite.writer,
-          step.usPerWrite.reader,
-          step.usPerWrite.machine,
+          step.usPerWrite?.writer,
+          step.usPerWrite?.reader,
+          step.usPerWrite?.machine,
           step.cpuCores.writer,
           step.cpuCores.reader,
           step.cpuCores.machine,
           step.cpuCores.other,
         ]),
       ),
-      `µs/write = CPU over the step less the pacer ticking with nothing to write (writer ${sockets.pacerCpuCores.writer ?? '-'}, reader ` +
+      `a step lasts until the reader has read every write; µs/write = CPU over the step less the pacer ticking with nothing to write (writer ${sockets.pacerCpuCores.writer ?? '-'}, reader ` +
         `${sockets.pacerCpuCores.reader ?? '-'}, machine ${sockets.pacerCpuCores.machine ?? '-'} cores), per write; at full speed nothing is taken off; cpu other = the rest of the machine meanwhile (e.g. Cassandra settling after its own steps), which machine µs/write counts too`,
     );
   }
