@@ -266,19 +266,22 @@ export async function coresAtRest(groups: Record<string, readonly number[]>, ms:
 
 /** How long coresOnceQuiet waits at most for the servers to finish what came before. */
 const QUIET_WITHIN_MS = 15_000;
-/** Below this many cores in all (the groups but `except`), over a second, the servers count as quiet. */
+/** Below this many cores in all (every group but the generator), over a second, the servers count as quiet. */
 const QUIET_CORES = 0.15;
 
 /**
- * Waits (up to 15 s) until the groups but `except` (the load generator) use under 0.15 cores
- * over a second, so work left from before (sockets closed a moment ago) is not measured as
- * the next step's, then returns their cores at rest over `ms`: the step's baseline.
+ * Waits (up to 15 s) until every group but `generator` (the load's own process) uses under
+ * 0.15 cores over a second, so work left from before (sockets closed a moment ago) is not
+ * measured as the next step's, then returns their cores at rest over `ms`: the step's baseline.
  */
-export async function coresOnceQuiet(groups: Record<string, readonly number[]>, ms: number, except: readonly string[] = ['generator']): Promise<Record<string, number>> {
-  const busy = (cores: Record<string, number>): number =>
-    Object.entries(cores).reduce((sum, [name, value]) => (name === 'machine' || name === 'other' || except.includes(name) ? sum : sum + value), 0);
+export async function coresOnceQuiet(groups: Record<string, readonly number[]>, ms: number): Promise<Record<string, number>> {
+  const servers = Object.fromEntries(Object.entries(groups).filter(([name]) => name !== 'generator'));
+  const serverCores = (cores: Record<string, number>): number => Object.keys(servers).reduce((sum, name) => sum + (cores[name] ?? 0), 0);
   const deadline = performance.now() + QUIET_WITHIN_MS;
-  while (performance.now() < deadline && busy(await coresAtRest(groups, 1_000)) >= QUIET_CORES);
+  for (;;) {
+    const quiet = serverCores(await coresAtRest(servers, 1_000)) < QUIET_CORES;
+    if (quiet || performance.now() >= deadline) break;
+  }
   return coresAtRest(groups, ms);
 }
 
