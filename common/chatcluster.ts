@@ -49,11 +49,18 @@ const ExternalRedis = z.object({
   caSecretRef: SecretKeyRef.optional(),
 });
 
+/**
+ * The most timer slack the managed Cassandra may be given: its worker pool's idle spin, the
+ * sleeps the slack defers, ends within 10 ms of the last request, so more saves nothing.
+ */
+export const MAX_CASSANDRA_TIMER_SLACK_US = 10_000;
 const ManagedCassandra = z.object({
   replicas: z.number().int().min(1).max(99).default(3),
   storage: Quantity.default('10Gi'),
   replicationFactor: z.number().int().min(1).max(9).default(3),
   resources: Resources.optional(),
+  /** The Cassandra process's timer slack (unset: the kernel's, 50 µs); operator/desired/dependencies.ts says when to set it. */
+  timerSlackMicroseconds: z.number().int().min(1).max(MAX_CASSANDRA_TIMER_SLACK_US).optional(),
 });
 const ExternalCassandra = z.object({
   contactPoints: z.array(z.string().regex(/^[^\s:,]+(:\d{1,5})?$/)).min(1),

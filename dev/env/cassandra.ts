@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'cassandra-driver';
+import { setOwnTimerSlack } from '../../common/timer-slack.js';
 import { cached } from './cache.js';
 import type { TestCertificates } from './certificates.js';
 import { EnvError } from './errors.js';
@@ -212,7 +213,7 @@ export const CASSANDRA_TIMER_SLACK_NS = 1_000_000;
  * kernel refuses, the shell says so on stderr (the server's log) and runs the command anyway.
  */
 export function withTimerSlack(slackNs: number, command: string, args: readonly string[]): [string, string[]] {
-  const script = `{ echo "$0" > /proc/self/timerslack_ns; } 2>/dev/null || echo "cannot set a timer slack of $0 ns for $1; it runs with the kernel's default" >&2
+  const script = `${setOwnTimerSlack('$0', '$1')}
 exec "$@"`;
   return ['/bin/sh', ['-c', script, String(slackNs), command, ...args]];
 }

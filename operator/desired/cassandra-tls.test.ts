@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { KubernetesObject, V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CASSANDRA_KEYSTORE_DIR, CASSANDRA_TLS_DIR, cassandraTlsStartScript } from './cassandra-tls.js';
+import { CASSANDRA_IMAGE_START } from './cassandra-start.js';
+import { CASSANDRA_KEYSTORE_DIR, CASSANDRA_TLS_DIR, cassandraTlsSetupScript } from './cassandra-tls.js';
 import { desiredCassandra } from './dependencies.js';
 import { appliedObjects, chatClusterOf } from '../../test/support/chatcluster-fixture.js';
 
@@ -47,8 +48,7 @@ describe('the managed Cassandra with the ChatCluster’s certificate', () => {
       { name: 'keystore', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     ]);
     expect(container?.volumeMounts).toContainEqual({ name: 'tls', mountPath: CASSANDRA_TLS_DIR, readOnly: true });
-    expect(container?.command).toEqual(['/bin/sh', '-c', cassandraTlsStartScript()]);
-    expect(cassandraTlsStartScript()).toMatch(/exec docker-entrypoint\.sh cassandra -f\n$/);
+    expect(container?.command).toEqual(['/bin/sh', '-c', `${cassandraTlsSetupScript()}\n${CASSANDRA_IMAGE_START}\n`]);
   });
 
   it('rewrites cassandra.yaml to one set of encryption blocks: TLS required from clients and between peers, PEM files, and the rest kept', () => {
@@ -57,12 +57,11 @@ describe('the managed Cassandra with the ChatCluster’s certificate', () => {
       writeFileSync(join(dir, 'cassandra.yaml'), IMAGE_YAML);
       const keystore = join(dir, 'keystore');
       mkdirSync(keystore);
-      const script = cassandraTlsStartScript()
+      const script = cassandraTlsSetupScript()
         .replaceAll('/etc/cassandra/cassandra.yaml', join(dir, 'cassandra.yaml'))
         .replaceAll(CASSANDRA_KEYSTORE_DIR, keystore)
         .replaceAll(CASSANDRA_TLS_DIR, dir)
-        .replace(/\(\n[\s\S]*?\n\) &\n/, '')
-        .replace('exec docker-entrypoint.sh cassandra -f', 'true');
+        .replace(/\(\n[\s\S]*?\n\) &\n/, '');
       writeFileSync(join(dir, 'tls.key'), 'KEY\n');
       writeFileSync(join(dir, 'tls.crt'), 'CERT\n');
       // Twice: a restarted container finds its own blocks and replaces them again.

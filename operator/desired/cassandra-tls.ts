@@ -44,12 +44,12 @@ export function cassandraEncryptionYaml(): string {
 }
 
 /**
- * The Cassandra container's command with TLS: make the keystore (key and certificate in
- * one PEM file, rewritten by a loop beside the server when the kubelet swaps in a renewed
- * certificate), replace the image's encryption blocks of cassandra.yaml with ours, then
- * hand over to the image's entrypoint as its default command would.
+ * What the Cassandra container does for TLS before it starts the server (cassandra-start.ts
+ * runs it): make the keystore (key and certificate in one PEM file, rewritten by a loop
+ * beside the server when the kubelet swaps in a renewed certificate), and replace the
+ * image's encryption blocks of cassandra.yaml with ours.
  */
-export function cassandraTlsStartScript(): string {
+export function cassandraTlsSetupScript(): string {
   return `set -eu
 write_keystore() {
   cat ${CASSANDRA_TLS_DIR}/tls.key ${CASSANDRA_TLS_DIR}/tls.crt > ${CASSANDRA_KEYSTORE_DIR}/keystore.pem.new
@@ -67,9 +67,7 @@ write_keystore
 awk '/^(client|server)_encryption_options:/ { skip = 1; next } skip && /^[^ #]/ { skip = 0 } !skip' ${CASSANDRA_YAML} > ${CASSANDRA_KEYSTORE_DIR}/cassandra.yaml
 cat >> ${CASSANDRA_KEYSTORE_DIR}/cassandra.yaml <<'EOF'
 ${cassandraEncryptionYaml()}EOF
-cat ${CASSANDRA_KEYSTORE_DIR}/cassandra.yaml > ${CASSANDRA_YAML}
-exec docker-entrypoint.sh cassandra -f
-`;
+cat ${CASSANDRA_KEYSTORE_DIR}/cassandra.yaml > ${CASSANDRA_YAML}`;
 }
 
 /** The certificate Secret (read by the pod's fsGroup) and the in-memory folder of the keystore, with their mounts. */

@@ -1,7 +1,8 @@
 import { cassandraHeapEnv } from './cassandra-heap.js';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import type { V1Affinity, V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
-import { cassandraTlsStartScript, cassandraTlsVolumes, managedCassandraTls } from './cassandra-tls.js';
+import { cassandraCommand } from './cassandra-start.js';
+import { cassandraTlsVolumes, managedCassandraTls } from './cassandra-tls.js';
 import { CQL_PORT, namesOf, ownedMeta, resourceRequirements, selectorLabels } from './meta.js';
 
 /** Images of the managed dependencies, pinned. */
@@ -50,6 +51,7 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
   const selector = selectorLabels(cluster, 'cassandra');
   const seeds = Array.from({ length: Math.min(managed.replicas, 2) }, (_, ordinal) => `${name}-${ordinal}.${name}.${namespace}.svc`).join(',');
   const tls = managedCassandraTls(cluster) ? cassandraTlsVolumes(cluster) : undefined;
+  const command = cassandraCommand(cluster);
   const statefulSet: V1StatefulSet = {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -71,8 +73,8 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
             {
               name: 'cassandra',
               image: CASSANDRA_IMAGE,
-              // With TLS, the encryption settings are written before the image's entrypoint runs.
-              ...(tls === undefined ? {} : { command: ['/bin/sh', '-c', cassandraTlsStartScript()] }),
+              // The timer slack and TLS's settings are set before the image's entrypoint runs.
+              ...(command === undefined ? {} : { command }),
               ports: [
                 { name: 'cql', containerPort: CQL_PORT },
                 { name: 'intra-node', containerPort: 7000 },

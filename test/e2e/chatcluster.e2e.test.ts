@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { docker } from '../../dev/env/docker/engine.js';
 import { E2E_NODE_PORT } from '../../dev/env/kind/cluster.js';
 import { installOperator, OPERATOR_CHART, OPERATOR_NAMESPACE, OPERATOR_RELEASE } from '../../dev/env/kind/operator.js';
 import { run } from '../../dev/env/process.js';
@@ -87,6 +88,17 @@ async function scaledReasons(): Promise<string[]> {
 }
 
 /** `kubectl apply` of a manifest as a user would type it. */
+/**
+ * The timer slack (ns) of each Cassandra server process on the kind node, read from the
+ * node: a process may read another's only with CAP_SYS_NICE, which the pods do not have.
+ */
+async function cassandraTimerSlacks(): Promise<string[]> {
+  // By name first: this shell's own command line names CassandraDaemon too.
+  const script = 'for p in /proc/[0-9]*; do if [ "$(cat "$p/comm" 2>/dev/null)" = java ] && grep -q CassandraDaemon "$p/cmdline" 2>/dev/null; then cat "$p/timerslack_ns"; fi; done';
+  const output = await docker(e2e.kindNode.engine, ['exec', e2e.kindNode.container, 'sh', '-c', script]);
+  return output.split('\n').filter((line) => line !== '');
+}
+
 async function apply(manifest: string): Promise<void> {
   const file = join(scratch, `manifest-${String(Date.now())}.yaml`);
   writeFileSync(file, manifest);
@@ -95,7 +107,8 @@ async function apply(manifest: string): Promise<void> {
 
 /**
  * A ChatCluster of a few lines, sized for a 2-core CI machine: one Cassandra replica with
- * replication factor 1 and a 2 GiB limit (the operator gives it a 1 GiB heap), and the
+ * replication factor 1, a 2 GiB limit (the operator gives it a 1 GiB heap) and a 1 ms timer
+ * slack (its idle spin would take the machine's cores from everything else), and the
  * autoscaler's floor of two chat nodes. The autoscaler's target is small (10 sockets a
  * node) and its stabilization window short, so the autoscaling story can load it; the CPU
  * request leaves the story's chat traffic under the default 70 % CPU target, so connections
@@ -105,7 +118,7 @@ const SMALL_CHATCLUSTER = `apiVersion: chatcluster.dev/v1alpha1
 kind: ChatCluster
 metadata: { name: chat, namespace: ${NAMESPACE} }
 spec:
-  cassandra: { managed: { replicas: 1, replicationFactor: 1, storage: 1Gi, resources: { limits: { memory: 2Gi } } } }
+  cassandra: { managed: { replicas: 1, replicationFactor: 1, storage: 1Gi, resources: { limits: { memory: 2Gi } }, timerSlackMicroseconds: 1000 } }
   autoscaling: { minReplicas: 2, maxReplicas: 3, targetConnectionsPerNode: 10, scaleDownStabilizationSeconds: 30 }
   resources: { requests: { cpu: 200m, memory: 96Mi } }
   service: { type: NodePort }
@@ -138,6 +151,7 @@ describe('a ChatCluster on a kind cluster', () => {
     expect(await kubectl('-n', NAMESPACE, 'get', 'chat')).toMatch(/^chat\s.*Ready/m);
     const heap = await kubectl('-n', NAMESPACE, 'get', 'statefulsets', '-o', 'jsonpath={.items[*].spec.template.spec.containers[*].env[?(@.name=="MAX_HEAP_SIZE")].value}');
     expect(heap.trim()).toBe('1024M');
+    expect(await cassandraTimerSlacks()).toEqual(['1000000']);
   }, 1_500_000);
 });
 
@@ -574,6 +588,8 @@ describe('TLS and encryption at rest turned on for a running ChatCluster', () =>
     expect(after.rows).toBeGreaterThan(before.rows);
     // After: the managed Redis and Cassandra speak TLS only; a plaintext client from a pod gets nothing.
     expect(await inPod(rolled[0]?.name, plaintextProbe)).toEqual({ redisPong: false, cassandraSession: false });
+    // The Cassandra restarted through the TLS start script still has the spec's timer slack.
+    expect(await cassandraTimerSlacks()).toEqual(['1000000']);
   }, 1_200_000);
 });
 

@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
+import type { DockerEngine } from '../../dev/env/docker/engine.js';
+import { nodeContainer } from '../../dev/env/kind/cluster.js';
 import { bringUpE2eCluster, tearDownE2eCluster } from '../../dev/env/kind/e2e-cluster.js';
 import type { ProjectImages } from '../../dev/env/kind/project-images.js';
 
@@ -17,6 +19,8 @@ export interface E2eContext {
   images: ProjectImages;
   /** http://127.0.0.1:<port>, reaching the node's E2E_NODE_PORT. */
   nodePortUrl: string;
+  /** The kind node's container and its Docker engine: `docker exec` there sees every pod's processes, as root. */
+  kindNode: { engine: DockerEngine; container: string };
 }
 
 declare module 'vitest' {
@@ -39,6 +43,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     helm: cluster.helm,
     images: cluster.images,
     nodePortUrl: `http://127.0.0.1:${cluster.nodePortOnLoopback}`,
+    kindNode: { engine: cluster.engine, container: nodeContainer(cluster.name) },
   });
   return () => (keep ? Promise.resolve() : tearDownE2eCluster());
 }

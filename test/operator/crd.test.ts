@@ -151,6 +151,12 @@ const INVALID_SPECS: InvalidSpec[] = [
     field: 'spec.cassandra.managed.replicationFactor',
     says: 'cassandra.managed.replicationFactor (default 3) must be less than or equal to cassandra.managed.replicas',
   },
+  {
+    what: 'a Cassandra timer slack above 10 ms',
+    spec: { cassandra: { managed: { replicas: 3, timerSlackMicroseconds: 10_001 } } },
+    field: 'spec.cassandra.managed.timerSlackMicroseconds',
+    says: 'should be less than or equal to 10000',
+  },
   { what: 'an empty list of Cassandra contact points', spec: { cassandra: { external: { contactPoints: [] } } }, field: 'spec.cassandra.external.contactPoints', says: 'should have at least 1 items' },
   { what: 'a contact point with a space in it', spec: { cassandra: { external: { contactPoints: ['cassandra 1:9042'] } } }, field: 'spec.cassandra.external.contactPoints[0]', says: 'should match' },
   { what: 'the same contact point twice', spec: { cassandra: { external: { contactPoints: ['c1:9042', 'c1:9042'] } } }, field: 'spec.cassandra.external.contactPoints[1]', says: 'Duplicate value' },

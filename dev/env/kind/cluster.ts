@@ -102,14 +102,18 @@ export async function createCluster(
   return { name, kubeconfig, nodePortOnLoopback: options.hostPort };
 }
 
+/** The Docker container of the cluster's one node (kind names it after the cluster). */
+export function nodeContainer(name = CLUSTER_NAME): string {
+  return `${name}-control-plane`;
+}
+
 /** The kubeconfig of an existing cluster, written to its folder again. */
 export async function existingCluster(kind: string, engine: DockerEngine, name = CLUSTER_NAME): Promise<KindCluster> {
   const dir = clusterDir(name);
   mkdirSync(dir, { recursive: true });
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, await run(kind, ['get', 'kubeconfig', '--name', name], { env: kindEnv(engine, name) }), { mode: 0o600 });
-  const node = `${name}-control-plane`;
-  const port = await run(engine.client, ['port', node, `${E2E_NODE_PORT}/tcp`], { env: dockerEnv(engine) });
+  const port = await run(engine.client, ['port', nodeContainer(name), `${E2E_NODE_PORT}/tcp`], { env: dockerEnv(engine) });
   const hostPort = Number(/:(\d+)\s*$/m.exec(port)?.[1]);
   return { name, kubeconfig, nodePortOnLoopback: hostPort };
 }
