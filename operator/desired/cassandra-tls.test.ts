@@ -49,6 +49,7 @@ describe('the managed Cassandra with the ChatCluster’s certificate', () => {
     ]);
     expect(container?.volumeMounts).toContainEqual({ name: 'tls', mountPath: CASSANDRA_TLS_DIR, readOnly: true });
     expect(container?.command).toEqual(['/bin/sh', '-c', `${cassandraTlsSetupScript()}\n${CASSANDRA_IMAGE_START}\n`]);
+    expect(container?.command?.[2]).toMatch(/\nexec docker-entrypoint\.sh cassandra -f\n$/);
   });
 
   it('rewrites cassandra.yaml to one set of encryption blocks: TLS required from clients and between peers, PEM files, and the rest kept', () => {

@@ -87,18 +87,18 @@ async function scaledReasons(): Promise<string[]> {
   return kube.lines('-n', NAMESPACE, 'get', 'events', '--field-selector', 'reason=Scaled,involvedObject.kind=ChatCluster', '--sort-by=.lastTimestamp', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}');
 }
 
-/** `kubectl apply` of a manifest as a user would type it. */
 /**
  * The timer slack (ns) of each Cassandra server process on the kind node, read from the
  * node: a process may read another's only with CAP_SYS_NICE, which the pods do not have.
  */
 async function cassandraTimerSlacks(): Promise<string[]> {
   // By name first: this shell's own command line names CassandraDaemon too.
-  const script = 'for p in /proc/[0-9]*; do if [ "$(cat "$p/comm" 2>/dev/null)" = java ] && grep -q CassandraDaemon "$p/cmdline" 2>/dev/null; then cat "$p/timerslack_ns"; fi; done';
+  const script = 'for p in /proc/[0-9]*; do if [ "$(cat "$p/comm" 2>/dev/null)" = java ] && grep -q CassandraDaemon "$p/cmdline" 2>/dev/null; then cat "$p/timerslack_ns" || true; fi; done';
   const output = await docker(e2e.kindNode.engine, ['exec', e2e.kindNode.container, 'sh', '-c', script]);
   return output.split('\n').filter((line) => line !== '');
 }
 
+/** `kubectl apply` of a manifest as a user would type it. */
 async function apply(manifest: string): Promise<void> {
   const file = join(scratch, `manifest-${String(Date.now())}.yaml`);
   writeFileSync(file, manifest);
