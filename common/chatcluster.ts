@@ -53,13 +53,13 @@ const ExternalRedis = z.object({
  * The most timer slack the managed Cassandra may be given: its worker pool's idle spin, the
  * sleeps the slack defers, ends within 10 ms of the last request, so more saves nothing.
  */
-export const MAX_CASSANDRA_TIMER_SLACK_US = 10_000;
+const MAX_CASSANDRA_TIMER_SLACK_US = 10_000;
 const ManagedCassandra = z.object({
   replicas: z.number().int().min(1).max(99).default(3),
   storage: Quantity.default('10Gi'),
   replicationFactor: z.number().int().min(1).max(9).default(3),
   resources: Resources.optional(),
-  /** The Cassandra process's timer slack (unset: the kernel's, 50 µs); operator/desired/dependencies.ts says when to set it. */
+  /** The Cassandra process's timer slack (unset: the kernel's, 50 µs), set by operator/desired/cassandra-start.ts; the CRD's description says when it pays. */
   timerSlackMicroseconds: z.number().int().min(1).max(MAX_CASSANDRA_TIMER_SLACK_US).optional(),
 });
 const ExternalCassandra = z.object({

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parseChatClusterSpec } from '../../common/chatcluster.js';
+import { parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import { CASSANDRA_IMAGE_START, cassandraCommand } from './cassandra-start.js';
 import { cassandraTlsSetupScript } from './cassandra-tls.js';
 import { desiredCassandra } from './dependencies.js';
 import { chatClusterOf } from '../../test/support/chatcluster-fixture.js';
 
-const withSlack = (timerSlackMicroseconds: number, more: object = {}): ReturnType<typeof chatClusterOf> =>
+const withSlack = (timerSlackMicroseconds: number, more: object = {}): ChatCluster =>
   chatClusterOf({ cassandra: { managed: { timerSlackMicroseconds } }, ...more });
 
 /** Runs a start script as the container would, with the server's start replaced by `instead`; its stdout. */

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dockerEnv, type DockerEngine } from '../docker/engine.js';
+import { docker, dockerEnv, type DockerEngine } from '../docker/engine.js';
 import { run } from '../process.js';
 import { say, slowStep } from '../progress.js';
 import type { NodeImage } from './node-image/choose.js';
@@ -113,7 +113,7 @@ export async function existingCluster(kind: string, engine: DockerEngine, name =
   mkdirSync(dir, { recursive: true });
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, await run(kind, ['get', 'kubeconfig', '--name', name], { env: kindEnv(engine, name) }), { mode: 0o600 });
-  const port = await run(engine.client, ['port', nodeContainer(name), `${E2E_NODE_PORT}/tcp`], { env: dockerEnv(engine) });
+  const port = await docker(engine, ['port', nodeContainer(name), `${E2E_NODE_PORT}/tcp`]);
   const hostPort = Number(/:(\d+)\s*$/m.exec(port)?.[1]);
   return { name, kubeconfig, nodePortOnLoopback: hostPort };
 }
