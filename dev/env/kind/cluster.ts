@@ -124,21 +124,20 @@ export async function existingCluster(kind: string, engine: DockerEngine, name =
  * the cluster's Docker network. Safe to repeat.
  */
 export async function deleteCluster(kind: string, engine: DockerEngine, name = CLUSTER_NAME): Promise<void> {
-  const env = kindEnv(engine, name);
   await slowStep(`kind delete cluster ${name}`, async () => {
     // Every step is tried, so what one failure left behind the next run of `down` still finds.
     const failures: unknown[] = [];
     const attempt = async (step: () => Promise<unknown>): Promise<void> => {
       await step().catch((error: unknown) => failures.push(error));
     };
-    await attempt(() => run(kind, ['delete', 'cluster', '--name', name], { env }));
+    await attempt(() => run(kind, ['delete', 'cluster', '--name', name], { env: kindEnv(engine, name) }));
     await attempt(async () => {
-      const leftovers = (await run(engine.client, ['ps', '-aq', '--filter', `label=${TEST_ENV_LABEL}`], { env })).split('\n').filter(Boolean);
-      if (leftovers.length > 0) await run(engine.client, ['rm', '-f', '-v', ...leftovers], { env });
+      const leftovers = (await docker(engine, ['ps', '-aq', '--filter', `label=${TEST_ENV_LABEL}`])).split('\n').filter(Boolean);
+      if (leftovers.length > 0) await docker(engine, ['rm', '-f', '-v', ...leftovers]);
     });
     await attempt(async () => {
-      const networks = (await run(engine.client, ['network', 'ls', '-q', '--filter', `name=^${name}$`], { env })).split('\n').filter(Boolean);
-      if (networks.length > 0) await run(engine.client, ['network', 'rm', ...networks], { env });
+      const networks = (await docker(engine, ['network', 'ls', '-q', '--filter', `name=^${name}$`])).split('\n').filter(Boolean);
+      if (networks.length > 0) await docker(engine, ['network', 'rm', ...networks]);
     });
     if (failures.length > 0) throw failures[0];
   });
