@@ -47,7 +47,9 @@
  *           Centrifugo resubscribing, from its stream position with history), counting what each lost
  *   limits  what this machine's Cassandra and Redis do without a node in the way: the Cassandra
  *           writes of a direct message at full speed and at steady rates (what Cassandra costs
- *           per message at the chat's own rates), raw XADD and XREAD rates
+ *           per message at the chat's own rates), raw XADD and XREAD rates, loopback socket writes;
+ *           with direct, the direct path's floor: those parts and the relay summed per message at
+ *           2,000 msg/s, beside what the chat cost and the aim of 0.25 cores per 1,000 msg/s
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -57,6 +59,7 @@ import { parseArgs } from 'node:util';
 import { exportsOf, startParts, stopEnvironment, type EnvironmentState, type PartName } from '../../dev/env/environment.js';
 import { removeWhenOwnerExits } from '../../dev/env/process.js';
 import { migrate, startNode, type NodeProcess } from '../../dev/node-processes.js';
+import { designFloor, floorRate, formatDesignFloor, type DesignFloor } from './design-floor.js';
 import { runDirectLoad, type DirectLoadOptions, type DirectLoadResult } from './direct-load.js';
 import { measureGroupFanout, type GroupFanoutOptions, type GroupFanoutResult } from './group-fanout.js';
 import { measureIdleSockets, type IdleSocketsResult } from './idle-sockets.js';
@@ -285,6 +288,8 @@ interface Figures {
     comparison: PeerComparison;
   };
   limits?: { cassandra: CassandraWriteLimits | Failed; redis: RedisStreamLimits | Failed; sockets: SocketWriteLimits | Failed };
+  /** The direct path's parts measured alone, summed, beside the chat's cost (when scenario 1 and the limits ran). */
+  directFloor?: DesignFloor | { missing: string[] };
 }
 
 async function attempt<T>(what: string, measure: () => Promise<T>): Promise<T | Failed> {
@@ -479,6 +484,7 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
       measureSocketWrites({ sockets: options.direct.pairs, bytes: options.direct.textBytes, rates: options.limits.socketWriteRates, stepMs: options.direct.stepMs }, [process.pid]),
     );
     figures.limits = { cassandra, redis: redisLimits, sockets };
+    if (figures.scenario1 !== undefined) figures.directFloor = directFloorOf(figures.scenario1, cassandra, redisLimits);
   }
 
   return {
@@ -493,6 +499,18 @@ async function runScenarios(options: BenchOptions, teardown: Teardown): Promise<
       cassandraTimerSlackNs,
     },
   };
+}
+
+/** The direct path's floor from scenario 1 and the limits, or what is missing for it. */
+function directFloorOf(
+  direct: { chat: DirectLoadResult; relay: DirectLoadResult },
+  cassandra: CassandraWriteLimits | Failed,
+  redis: RedisStreamLimits | Failed,
+): DesignFloor | { missing: string[] } {
+  if (isFailed(cassandra) || isFailed(redis)) return { missing: [...(isFailed(cassandra) ? ['Cassandra alone'] : []), ...(isFailed(redis) ? ['Redis streams'] : [])] };
+  const offeredPerSecond = floorRate(direct.chat, direct.relay, cassandra);
+  if (offeredPerSecond === undefined) return { missing: ['a rate chat, the relay and Cassandra alone all ran'] };
+  return designFloor({ offeredPerSecond, ...direct, cassandra, redis, machineCores: cpus().length });
 }
 
 /** Scenario 2's connects in flight at once. */
@@ -807,6 +825,7 @@ function reportSections(figures: Figures, options: BenchOptions): string[] {
     const { failures } = measuredAndFailed(limits, (name) => `${name} limits`);
     sections.push([formatLimits(measured(limits.cassandra), measured(limits.redis), measured(limits.sockets)), ...failures].join('\n'));
   }
+  if (figures.directFloor !== undefined) sections.push(formatDesignFloor(figures.directFloor));
   return sections;
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { designFloor, floorRate, formatDesignFloor } from '../bench/design-floor.js';
 import type { DirectLoadResult, DirectStep } from '../bench/direct-load.js';
 import { cpuPerMessage, type GroupFanoutResult } from '../bench/group-fanout.js';
 import type { CassandraWriteLimits } from '../bench/limits/cassandra-writes.js';
@@ -293,6 +294,58 @@ describe('the limits report', () => {
     ]);
     expect(report).toContain('less the pacer ticking with nothing to write (writer 0.1, reader 0, machine 0.2 cores)');
     expect(stepOf(500, 0, { cores: { writer: 0.1 }, seconds: 1, writingSeconds: 1 }, null).usPerWrite).toBeNull();
+  });
+});
+
+describe('the direct path’s floor', () => {
+  // At 2,000 msg/s: Cassandra 0.483 (its own figure); the store's client 0.3 cores over 10.2 s
+  // for 19,000 messages, 0.161; Redis 0.95 and the bus's client 1 core at 60,000 XADDs a
+  // second, 0.016 and 0.017; the relay 0.28 cores for 2,000 delivered, 0.14.
+  const floor = designFloor({ offeredPerSecond: 2000, chat, relay, cassandra, redis, machineCores: 2 });
+
+  it('sums each part of a direct message measured alone, in cores per 1000 msg/s, beside the chat’s', () => {
+    expect(floor).toMatchObject({
+      offeredPerSecond: 2000,
+      parts: { cassandra: 0.483, storeClient: 0.161, redis: 0.016, busClient: 0.017, webSockets: 0.14 },
+      serverCoresPer1000: 0.817,
+      chatServerCoresPer1000: 1.6,
+    });
+  });
+
+  it('says the aim is beyond this machine when the floor alone is over it, and how busy the parts keep the machine', () => {
+    // Clients: chat's 0.8 cores for 1,500 delivered (0.533) against the relay's 0.9 for 2,000 (0.45).
+    expect(floor).toMatchObject({ clientCoresPer1000: 0.45, machineCores: 2, machineShare: 1.27 });
+    const text = formatDesignFloor(floor);
+    expect(text).toContain('= 0.817 server cores per 1000 msg/s');
+    expect(text).toContain('chat: 1.6 (1.96x the floor); aim: ≤ 0.25 at 2000 msg/s, under the floor: beyond this machine for this design');
+    expect(text).toContain("with the clients' 0.45, these parts alone keep 127 % of the machine's 2 cores busy at 2000 msg/s");
+  });
+
+  it('says the aim is within reach when the floor is under it, and gives no verdict at another rate', () => {
+    const cheapStore = { ...cassandra, paced: cassandra.paced.map((step) => ({ ...step, cpuCores: { generator: 0.01 }, cassandraCoresPer1000: 0.01 })) };
+    const cheapRelay = result('relay', [step(1000, 1000, [1, 2], { server: 0.1, generator: 0.1 }), step(2000, 2000, [1, 2], { server: 0.1, generator: 0.1 })]);
+    expect(formatDesignFloor(designFloor({ offeredPerSecond: 2000, chat, relay: cheapRelay, cassandra: cheapStore, redis, machineCores: 2 }))).toContain(
+      'aim: ≤ 0.25 at 2000 msg/s, which the floor leaves room for',
+    );
+    const atThousand = { ...cassandra, paced: cassandra.paced.map((step) => (step.offeredPerSecond === 2000 ? { ...step, offeredPerSecond: 1000 } : step)) };
+    expect(formatDesignFloor(designFloor({ offeredPerSecond: 1000, chat, relay, cassandra: atThousand, redis, machineCores: 2 }))).toContain(
+      'aim: ≤ 0.25 at 2000 msg/s, a rate this run did not take the floor at',
+    );
+  });
+
+  it('names each part this run did not measure at the rate instead of guessing it', () => {
+    expect(designFloor({ offeredPerSecond: 4000, chat, relay, cassandra, redis, machineCores: 2 })).toEqual({
+      missing: ['chat delivering at 4000 msg/s', 'Cassandra storing at 4000 msg/s'],
+    });
+    expect(formatDesignFloor({ missing: ['Redis streams'] })).toBe("The direct path's floor could not be had from this run; not measured: Redis streams.");
+  });
+
+  it('takes the floor at the aims’ rate, or at the highest rate all three ran', () => {
+    expect(floorRate(chat, relay, cassandra)).toBe(2000);
+    const short = { ...cassandra, paced: cassandra.paced.filter((step) => step.offeredPerSecond !== 2000) };
+    expect(floorRate(chat, relay, short)).toBeUndefined();
+    const withThousand = { ...cassandra, paced: cassandra.paced.map((step) => (step.offeredPerSecond === 2000 ? { ...step, offeredPerSecond: 1000 } : step)) };
+    expect(floorRate(chat, relay, withThousand)).toBe(1000);
   });
 });
 
