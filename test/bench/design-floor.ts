@@ -42,7 +42,11 @@ export interface FloorParts {
 export interface DesignFloor {
   offeredPerSecond: number;
   parts: FloorParts;
-  /** The parts summed: server cores per 1,000 msg/s no implementation making these requests goes under at this rate. */
+  /**
+   * The parts summed: server cores per 1,000 msg/s that no implementation making these
+   * requests goes under at this rate while it leaves the machine no busier than the parts
+   * alone did (a busier machine shares wake-ups, and a part then costs less a message).
+   */
   serverCoresPer1000: number;
   /** The chat's measured server cores per 1,000 msg/s at this rate (nodes, Redis and Cassandra). */
   chatServerCoresPer1000: number;
@@ -132,8 +136,9 @@ export function formatDesignFloor(floor: DesignFloor | { missing: string[] }): s
     `  chat: ${floor.chatServerCoresPer1000} (${round(floor.chatServerCoresPer1000 / floor.serverCoresPer1000, 2)}x the floor); ` +
       `aim: ≤ ${DIRECT_AIMS.coresPer1000} at ${DIRECT_AIMS.ratePerSecond} msg/s, ${aimVerdict(floor)}`,
     `  with the clients' ${floor.clientCoresPer1000}, these parts alone keep ${round(floor.machineShare * 100, 0)} % of the machine's ${floor.machineCores} cores busy at ${rate} msg/s`,
-    '  A lower bound at this rate, for the store\'s requests as they are: the bus\'s parts were measured at full speed, where commands',
-    '  share writes, and nothing that joins the parts (validation, routing, the in-flight record, metrics) is counted. Not a bound on',
-    '  saturation: at full speed each part costs less a message (see the limits above).',
+    '  A lower bound at this rate, for the store\'s requests as they are and a machine no busier than the parts alone kept it (each',
+    '  paid its own wake-ups; in a busier machine a part costs less a message): the bus\'s parts were measured at full speed, where',
+    '  commands share writes, and nothing that joins the parts (validation, routing, the in-flight record, metrics) is counted. Not a',
+    '  bound on saturation: at full speed each part costs less a message (see the limits above).',
   ].join('\n');
 }
