@@ -1,8 +1,9 @@
 import type { DirectLoadResult, DirectStep } from './direct-load.js';
 import type { CassandraWriteLimits } from './limits/cassandra-writes.js';
 import type { RedisStreamLimits } from './limits/redis-streams.js';
+import { cpuMsEach } from './process-figures.js';
 import { coresPer1000 } from './report.js';
-import { round } from './statistics.js';
+import { ratio, round } from './statistics.js';
 
 /** Issue 16's aim for the direct path's cost: server cores per 1,000 msg/s, at 2,000 msg/s. */
 export const DIRECT_AIMS = { ratePerSecond: 2_000, coresPer1000: 0.25 } as const;
@@ -57,6 +58,11 @@ export interface DesignFloor {
   machineShare: number;
 }
 
+/** Why a run has no floor: the parts it did not measure. */
+export interface NoFloor {
+  missing: string[];
+}
+
 export interface FloorInputs {
   offeredPerSecond: number;
   chat: DirectLoadResult;
@@ -70,7 +76,7 @@ export interface FloorInputs {
  * The design's floor at `offeredPerSecond`, or why it cannot be had from this run: a part
  * missing at that rate, or a step that delivered nothing.
  */
-export function designFloor(inputs: FloorInputs): DesignFloor | { missing: string[] } {
+export function designFloor(inputs: FloorInputs): DesignFloor | NoFloor {
   const { offeredPerSecond: rate, chat, relay, cassandra, redis, machineCores } = inputs;
   const chatStep = stepAt(chat, rate);
   const relayStep = stepAt(relay, rate);
@@ -88,14 +94,14 @@ export function designFloor(inputs: FloorInputs): DesignFloor | { missing: strin
       ],
     };
   }
-  // CPU-seconds per message, times 1,000: cores per 1,000 messages a second.
-  const perThousand = (cores: number | undefined, seconds: number, messages: number): number => (((cores ?? 0) * seconds) / messages) * 1000;
-  const busCores = (group: string): number => perThousand(redis.through.cpuCores[group], 1, redis.through.xaddPerSecond);
+  // CPU ms a message is the same figure as cores per 1,000 messages a second.
+  const storeMs = cpuMsEach({ cores: stored.cpuCores, seconds: stored.seconds }, stored.completed);
+  const busMs = cpuMsEach({ cores: redis.through.cpuCores, seconds: 1 }, redis.through.xaddPerSecond);
   const parts: FloorParts = {
     cassandra: cassandraCores,
-    storeClient: round(perThousand(stored.cpuCores.generator, stored.seconds, stored.completed), 3),
-    redis: round(busCores('redis'), 3),
-    busClient: round(busCores('generator'), 3),
+    storeClient: round(storeMs?.generator ?? 0, 3),
+    redis: round(busMs?.redis ?? 0, 3),
+    busClient: round(busMs?.generator ?? 0, 3),
     webSockets,
   };
   const serverCoresPer1000 = round(parts.cassandra + parts.storeClient + parts.redis + parts.busClient + parts.webSockets, 3);
@@ -122,18 +128,18 @@ function stepAt(result: DirectLoadResult, rate: number): DirectStep | undefined 
 
 /** The load generator's cores per 1,000 delivered msg/s: the clients' side of the same messages. */
 function clientCores(step: DirectStep): number {
-  return ((step.cpuCores.generator ?? 0) / step.deliveredPerSecond) * 1000;
+  return cpuMsEach({ cores: step.cpuCores, seconds: 1 }, step.deliveredPerSecond)?.generator ?? 0;
 }
 
 /** The floor beside the chat's figure and the aims it bounds, or which parts were not measured. */
-export function formatDesignFloor(floor: DesignFloor | { missing: string[] }): string {
+export function formatDesignFloor(floor: DesignFloor | NoFloor): string {
   if ('missing' in floor) return `The direct path's floor could not be had from this run; not measured: ${floor.missing.join(', ')}.`;
   const { parts, offeredPerSecond: rate } = floor;
   return [
     `The direct path's floor at ${rate} msg/s: each part a cross-node direct message needs, measured alone in this run (cores per 1000 msg/s)`,
     `  Cassandra storing it ${parts.cassandra} + the store's client ${parts.storeClient} + Redis's XADD and XREAD ${parts.redis} + their client ${parts.busClient} ` +
       `+ the WebSocket side (the relay) ${parts.webSockets} = ${floor.serverCoresPer1000} server cores per 1000 msg/s`,
-    `  chat: ${floor.chatServerCoresPer1000} (${round(floor.chatServerCoresPer1000 / floor.serverCoresPer1000, 2)}x the floor); ` +
+    `  chat: ${floor.chatServerCoresPer1000} (${ratio(floor.chatServerCoresPer1000, floor.serverCoresPer1000) ?? '-'}x the floor); ` +
       `aim: ≤ ${DIRECT_AIMS.coresPer1000} at ${DIRECT_AIMS.ratePerSecond} msg/s, ${aimVerdict(floor)}`,
     `  with the clients' ${floor.clientCoresPer1000}, these parts alone keep ${round(floor.machineShare * 100, 0)} % of the machine's ${floor.machineCores} cores busy at ${rate} msg/s`,
     '  A lower bound at this rate, for the store\'s requests as they are and a machine no busier than the parts alone kept it (each',

@@ -59,7 +59,7 @@ import { parseArgs } from 'node:util';
 import { exportsOf, startParts, stopEnvironment, type EnvironmentState, type PartName } from '../../dev/env/environment.js';
 import { removeWhenOwnerExits } from '../../dev/env/process.js';
 import { migrate, startNode, type NodeProcess } from '../../dev/node-processes.js';
-import { designFloor, floorRate, formatDesignFloor, type DesignFloor } from './design-floor.js';
+import { designFloor, floorRate, formatDesignFloor, type DesignFloor, type NoFloor } from './design-floor.js';
 import { runDirectLoad, type DirectLoadOptions, type DirectLoadResult } from './direct-load.js';
 import { measureGroupFanout, type GroupFanoutOptions, type GroupFanoutResult } from './group-fanout.js';
 import { measureIdleSockets, type IdleSocketsResult } from './idle-sockets.js';
@@ -289,7 +289,7 @@ interface Figures {
   };
   limits?: { cassandra: CassandraWriteLimits | Failed; redis: RedisStreamLimits | Failed; sockets: SocketWriteLimits | Failed };
   /** The direct path's parts measured alone, summed, beside the chat's cost (when scenario 1 and the limits ran). */
-  directFloor?: DesignFloor | { missing: string[] };
+  directFloor?: DesignFloor | NoFloor;
 }
 
 async function attempt<T>(what: string, measure: () => Promise<T>): Promise<T | Failed> {
@@ -506,7 +506,7 @@ function directFloorOf(
   direct: { chat: DirectLoadResult; relay: DirectLoadResult },
   cassandra: CassandraWriteLimits | Failed,
   redis: RedisStreamLimits | Failed,
-): DesignFloor | { missing: string[] } {
+): DesignFloor | NoFloor {
   if (isFailed(cassandra) || isFailed(redis)) return { missing: [...(isFailed(cassandra) ? ['Cassandra alone'] : []), ...(isFailed(redis) ? ['Redis streams'] : [])] };
   const offeredPerSecond = floorRate(direct.chat, direct.relay, cassandra);
   if (offeredPerSecond === undefined) return { missing: ['a rate chat, the relay and Cassandra alone all ran'] };
