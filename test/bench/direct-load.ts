@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { backlogLimit, callsIn, pace, waitWhile } from './pacer.js';
-import { coresAtRest, CpuMeter, histogramMeanMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
+import { coresAtRest, CpuMeter, histogramMeanMs, readMetrics, roundCores, roundEach, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -79,6 +79,11 @@ export interface DirectStep {
   /** Redis commands per acked message over the step (incl. idle background traffic), when Redis is in play. */
   redisCommandsPerMessage: number | null;
   redisCommandsPerMessageByCommand: Record<string, number> | null;
+  /**
+   * Per acked message, how often each process group's threads were woken over the step
+   * (CpuMeter.wakeUpsSinceStart, idle background wake-ups included); null when none was acked.
+   */
+  wakeUpsPerMessage: Record<string, number> | null;
   /** Means over the step from the servers' own histograms (chat nodes only), in ms. */
   serverSideMs: ServerSideMeans | null;
   saturated: string | null;
@@ -295,6 +300,7 @@ async function runStep(
   });
   await waitWhile(() => ledger.open > 0, options.graceMs);
   const cpuCores = cpu.stop();
+  const wakeUps = cpu.wakeUpsSinceStart();
   const measuredSeconds = (performance.now() - startedAt) / 1000;
   const redisAfter = await probes.redis?.read();
   const serverAfter = await Promise.all((probes.metricsUrls ?? []).map(readMetrics));
@@ -325,6 +331,8 @@ async function runStep(
       redis === undefined
         ? null
         : Object.fromEntries(Object.entries(redis.byCommand).map(([name, calls]) => [name, round(calls / ledger.acked, 2)])),
+    wakeUpsPerMessage:
+      ledger.acked === 0 ? null : roundEach(Object.fromEntries(Object.entries(wakeUps).map(([group, count]) => [group, count / ledger.acked])), 1),
     serverSideMs:
       serverAfter.length === 0
         ? null

@@ -321,37 +321,71 @@ function statCpuSeconds(path: string): number | undefined {
 const JIT_COMPILER_THREAD = /^C[12] CompilerThre/;
 
 /**
- * CPU seconds each of a JVM's JIT compiler threads has used so far, by thread id, from /proc;
- * undefined once the process is gone. HotSpot starts and stops compiler threads as work comes
- * and goes, so a span's compiling is the growth of each thread (from 0 for one born in it).
+ * One figure of each of a process's threads, by thread id, from /proc: what `read` makes of
+ * the thread's directory, for the threads it gives one. Undefined once the process is gone.
  */
-export function jitCompilerCpuSeconds(pid: number): Map<string, number> | undefined {
+function perThread(pid: number, read: (dir: string) => number | undefined): Map<string, number> | undefined {
   let threads: string[];
   try {
     threads = readdirSync(`/proc/${pid}/task`);
   } catch {
     return undefined;
   }
-  const seconds = new Map<string, number>();
+  const figures = new Map<string, number>();
   for (const thread of threads) {
-    const dir = `/proc/${pid}/task/${thread}`;
-    let name: string;
-    try {
-      name = readFileSync(`${dir}/comm`, 'utf8');
-    } catch {
-      continue;
-    }
-    const used = JIT_COMPILER_THREAD.test(name) ? statCpuSeconds(`${dir}/stat`) : undefined;
-    if (used !== undefined) seconds.set(thread, used);
+    const figure = read(`/proc/${pid}/task/${thread}`);
+    if (figure !== undefined) figures.set(thread, figure);
   }
-  return seconds;
+  return figures;
 }
 
-/** The compiling done between two readings of jitCompilerCpuSeconds (a thread that ended in between is not counted). */
-export function jitCompilingBetween(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): number {
-  let seconds = 0;
-  for (const [thread, used] of after) seconds += used - (before.get(thread) ?? 0);
-  return seconds;
+/** A file's text; undefined when it cannot be read (its thread ended meanwhile). */
+function readIfThere(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds each of a JVM's JIT compiler threads has used so far, by thread id, from /proc;
+ * undefined once the process is gone. HotSpot starts and stops compiler threads as work comes
+ * and goes, so a span's compiling is the growth of each thread (from 0 for one born in it).
+ */
+export function jitCompilerCpuSeconds(pid: number): Map<string, number> | undefined {
+  return perThread(pid, (dir) => (JIT_COMPILER_THREAD.test(readIfThere(`${dir}/comm`) ?? '') ? statCpuSeconds(`${dir}/stat`) : undefined));
+}
+
+/**
+ * How often each thread of a process has gone to sleep so far (its voluntary context switches:
+ * it blocked in epoll, a futex or a read, so something had to wake it again), by thread id,
+ * from /proc; undefined once the process is gone. A span's count is each thread's growth
+ * (growthBetween): a wake-up costs a sleeping core far more than the work it was woken for
+ * when little is done each time, which CPU per message alone does not show.
+ */
+export function wakeUpsByThread(pid: number): Map<string, number> | undefined {
+  return perThread(pid, (dir) => {
+    const status = readIfThere(`${dir}/status`);
+    return status === undefined ? undefined : voluntarySwitches(status);
+  });
+}
+
+/** The `voluntary_ctxt_switches` of a /proc `status` file; undefined when it has none. */
+export function voluntarySwitches(status: string): number | undefined {
+  const match = /^voluntary_ctxt_switches:\s*(\d+)$/m.exec(status);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/**
+ * How much per-thread counters grew between two readings (of jitCompilerCpuSeconds or
+ * wakeUpsByThread): a thread born in between counts from nothing, one that ended in between
+ * is not counted (its last figures went with it).
+ */
+export function growthBetween(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): number {
+  let growth = 0;
+  for (const [thread, figure] of after) growth += figure - (before.get(thread) ?? 0);
+  return growth;
 }
 
 /**
@@ -372,6 +406,11 @@ export function listenOverflows(): number | undefined {
   }
 }
 
+/** A process's threads' sleeps so far; none once it is gone. */
+function sleepsOf(pid: number): Map<string, number> {
+  return wakeUpsByThread(pid) ?? new Map<string, number>();
+}
+
 /** CPU seconds the whole machine has been busy (all cores, everything but idle and iowait), from /proc/stat. */
 export function machineBusySeconds(): number {
   try {
@@ -390,6 +429,8 @@ export function machineBusySeconds(): number {
  */
 export class CpuMeter {
   private readonly started = new Map<string, number>();
+  /** Each group's processes' threads' sleeps at `start`, in the order of the group's pids. */
+  private readonly sleptAtStart = new Map<string, Map<string, number>[]>();
   private startedAt = 0;
   private machineAtStart = 0;
 
@@ -403,7 +444,23 @@ export class CpuMeter {
   start(): void {
     this.startedAt = performance.now();
     this.machineAtStart = machineBusySeconds();
-    for (const [name, pids] of Object.entries(this.groups)) this.started.set(name, this.total(pids));
+    for (const [name, pids] of Object.entries(this.groups)) {
+      this.started.set(name, this.total(pids));
+      this.sleptAtStart.set(name, pids.map(sleepsOf));
+    }
+  }
+
+  /**
+   * Times each group's threads were woken since `start` (wakeUpsByThread); a thread that
+   * ended meanwhile is not counted.
+   */
+  wakeUpsSinceStart(): Record<string, number> {
+    return Object.fromEntries(
+      Object.entries(this.groups).map(([name, pids]) => {
+        const before = this.sleptAtStart.get(name) ?? [];
+        return [name, pids.reduce((sum, pid, index) => sum + growthBetween(before[index] ?? new Map<string, number>(), sleepsOf(pid)), 0)];
+      }),
+    );
   }
 
   /** Cores used per group since `start` (1.0 = one core busy all the time), plus `machine` and `other`. */

@@ -113,6 +113,16 @@ export function formatDirectSteps(results: readonly DirectLoadResult[], heading:
       step.serverSideMs?.gcPerSecond,
     ]),
   ]);
+  const wakeUps = results.flatMap((result) =>
+    result.steps.map((step) => [
+      result.target,
+      step.offeredPerSecond,
+      step.wakeUpsPerMessage?.server,
+      step.wakeUpsPerMessage?.redis,
+      step.wakeUpsPerMessage?.cassandra,
+      step.wakeUpsPerMessage?.generator,
+    ]),
+  );
   const firstChatStep = chat.steps[0];
   const redisBreakdown = Object.entries(firstChatStep?.redisCommandsPerMessageByCommand ?? {})
     .filter(([name, perMessage]) => name !== 'info' && perMessage >= 0.05)
@@ -131,6 +141,11 @@ export function formatDirectSteps(results: readonly DirectLoadResult[], heading:
     'messages; node * ms = means of the nodes\' own histograms: Cassandra append_message, inbox entry age when processed',
     '(from accept), accept → frame written; loop = the worst node\'s event-loop delay during the step; gc = GC pause time',
     'of all nodes together per second.',
+    '',
+    table(['target', 'offered/s', 'wake-ups/msg server', 'redis', 'cassandra', 'generator'], wakeUps),
+    'wake-ups/msg = times the group\'s threads went to sleep and were woken again during the step (voluntary context switches',
+    'in /proc) / acked messages, idle background wake-ups included: each costs a sleeping core more than the little it wakes',
+    'for when traffic is light, which the cores above do not single out.',
     ...(firstChatStep === undefined || redisBreakdown === ''
       ? []
       : [`Redis commands per direct message at ${firstChatStep.offeredPerSecond} msg/s, by command: ${redisBreakdown}`]),

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { closeAll, openMany, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { pace } from './pacer.js';
-import { jitCompilerCpuSeconds, jitCompilingBetween } from './process-figures.js';
+import { jitCompilerCpuSeconds, growthBetween } from './process-figures.js';
 import { RefRequests } from './ref-requests.js';
 import { round } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -106,7 +106,7 @@ class CompilerSampler {
 
   private sample(): void {
     const now = compilerThreadsOf(this.pid);
-    this.used += jitCompilingBetween(this.last, now);
+    this.used += growthBetween(this.last, now);
     this.last = now;
   }
 }

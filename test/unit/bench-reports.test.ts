@@ -12,8 +12,8 @@ import type { IdleSocketsResult } from '../bench/idle-sockets.js';
 import type { MemorySample } from '../bench/process-figures.js';
 import type { OpenRateStep } from '../bench/open-rate.js';
 import type { StormResult } from '../bench/reconnect-storm.js';
-import { formatGroupFanout, formatGroupPeers, formatIdleSockets, formatOpenRate, formatStorm, formatStormPeers, formatStoreWarmUp } from '../bench/report.js';
-import { jitCompilingBetween } from '../bench/process-figures.js';
+import { formatDirectSteps, formatGroupFanout, formatGroupPeers, formatIdleSockets, formatOpenRate, formatStorm, formatStormPeers, formatStoreWarmUp } from '../bench/report.js';
+import { CpuMeter, growthBetween, voluntarySwitches, wakeUpsByThread } from '../bench/process-figures.js';
 import type { Percentiles } from '../bench/statistics.js';
 
 function latency(p50: number | null, p99: number | null): Percentiles {
@@ -27,6 +27,7 @@ function step(
   [p50, p99]: [number | null, number | null],
   cpuCores: Record<string, number>,
   saturated: string | null = null,
+  wakeUpsPerMessage: Record<string, number> | null = null,
 ): DirectStep {
   return {
     offeredPerSecond,
@@ -46,6 +47,7 @@ function step(
     cpuCores,
     redisCommandsPerMessage: null,
     redisCommandsPerMessageByCommand: null,
+    wakeUpsPerMessage,
     serverSideMs: null,
     saturated,
   };
@@ -601,12 +603,45 @@ describe('the storm report', () => {
   });
 });
 
-describe('the store warm-up', () => {
-  it('counts each compiler thread’s growth, a thread born in between from nothing, and not a thread that ended', () => {
+describe('wake-ups per message', () => {
+  it('reads a thread’s voluntary context switches from its /proc status, not the involuntary ones', () => {
+    const status = 'Name:\tnode\nvoluntary_ctxt_switches:\t4211\nnonvoluntary_ctxt_switches:\t37\n';
+    expect(voluntarySwitches(status)).toBe(4211);
+    expect(voluntarySwitches('Name:\tnode\nnonvoluntary_ctxt_switches:\t37\n')).toBeUndefined();
+  });
+
+  it('counts each thread’s growth, a thread born in between from nothing, and not a thread that ended', () => {
     const before = new Map([['11', 4.5], ['12', 1], ['13', 7]]);
     const after = new Map([['11', 5], ['12', 1], ['14', 0.25]]);
-    expect(jitCompilingBetween(before, after)).toBeCloseTo(0.75);
+    expect(growthBetween(before, after)).toBeCloseTo(0.75);
   });
+
+  it('counts this process’s own sleeps in /proc: each timer it waits for wakes its main thread', async () => {
+    const meter = new CpuMeter({ self: [process.pid], gone: [2 ** 22 + 1] });
+    meter.start();
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const { self = 0, gone } = meter.wakeUpsSinceStart();
+    expect(self).toBeGreaterThanOrEqual(5);
+    // A process that is not there has no threads to count, rather than failing the step.
+    expect(gone).toBe(0);
+    expect(wakeUpsByThread(process.pid)?.get(String(process.pid))).toBeGreaterThan(0);
+  });
+
+  it('prints each target’s wake-ups per message by process group, step by step', () => {
+    const woken = result('chat', [step(1000, 1000, [4, 20], { server: 0.6 }, null, { server: 2.8, redis: 1.1, cassandra: 5.5, generator: 0.8 })]);
+    const quiet = result('relay', [step(1000, 1000, [1, 3], { server: 0.15 }, null, { server: 1.9, generator: 0.7 })]);
+    const report = formatDirectSteps([woken, quiet], 'Scenario 1');
+    const section = report.split('\n\n').find((candidate) => candidate.startsWith('target  offered/s  wake-ups/msg server')) ?? '';
+    const rows = section.split('\n').slice(2, 4).map((line) => line.split(/ {2,}/));
+    expect(rows).toEqual([
+      ['chat', '1000', '2.8', '1.1', '5.5', '0.8'],
+      // The relay has no Redis or Cassandra.
+      ['relay', '1000', '1.9', '-', '-', '0.7'],
+    ]);
+  });
+});
+
+describe('the store warm-up', () => {
 
   it('says how long it took, the compilers’ cores round by round, and whether they went quiet', () => {
     const warm = formatStoreWarmUp({ rounds: 3, ms: 41_234, compilerCores: [0.61, 0.12, 0.03], settled: true, quietCores: 0.05 }, 'The chat scenarios’ Cassandra');
