@@ -361,8 +361,8 @@ export function jitCompilerCpuSeconds(pid: number): Map<string, number> | undefi
  * How often each thread of a process has gone to sleep so far (its voluntary context switches:
  * it blocked in epoll, a futex or a read, so something had to wake it again), by thread id,
  * from /proc; undefined once the process is gone. A span's count is each thread's growth
- * (growthBetween): a wake-up costs a sleeping core far more than the work it was woken for
- * when little is done each time, which CPU per message alone does not show.
+ * (growthBetween). Beside the cores, it says whether a process's cost per message goes in
+ * being woken for it or in the work it then does.
  */
 export function wakeUpsByThread(pid: number): Map<string, number> | undefined {
   return perThread(pid, (dir) => {

@@ -144,8 +144,7 @@ export function formatDirectSteps(results: readonly DirectLoadResult[], heading:
     '',
     table(['target', 'offered/s', 'wake-ups/msg server', 'redis', 'cassandra', 'generator'], wakeUps),
     'wake-ups/msg = times the group\'s threads went to sleep and were woken again during the step (voluntary context switches',
-    'in /proc) / acked messages, idle background wake-ups included: each costs a sleeping core more than the little it wakes',
-    'for when traffic is light, which the cores above do not single out.',
+    'in /proc, summed over its threads) / acked messages, idle background wake-ups included.',
     ...(firstChatStep === undefined || redisBreakdown === ''
       ? []
       : [`Redis commands per direct message at ${firstChatStep.offeredPerSecond} msg/s, by command: ${redisBreakdown}`]),
