@@ -406,8 +406,8 @@ export function listenOverflows(): number | undefined {
   }
 }
 
-/** A process's threads' sleeps so far; none once it is gone. */
-function sleepsOf(pid: number): Map<string, number> {
+/** A process's threads' wake-ups so far (wakeUpsByThread); none once it is gone. */
+function wakeUpsOf(pid: number): Map<string, number> {
   return wakeUpsByThread(pid) ?? new Map<string, number>();
 }
 
@@ -429,8 +429,8 @@ export function machineBusySeconds(): number {
  */
 export class CpuMeter {
   private readonly started = new Map<string, number>();
-  /** Each group's processes' threads' sleeps at `start`, in the order of the group's pids. */
-  private readonly sleptAtStart = new Map<string, Map<string, number>[]>();
+  /** Each group's processes' threads' wake-ups at `start`, in the order of the group's pids. */
+  private readonly wakeUpsAtStart = new Map<string, Map<string, number>[]>();
   private startedAt = 0;
   private machineAtStart = 0;
 
@@ -446,7 +446,7 @@ export class CpuMeter {
     this.machineAtStart = machineBusySeconds();
     for (const [name, pids] of Object.entries(this.groups)) {
       this.started.set(name, this.total(pids));
-      this.sleptAtStart.set(name, pids.map(sleepsOf));
+      this.wakeUpsAtStart.set(name, pids.map(wakeUpsOf));
     }
   }
 
@@ -457,8 +457,8 @@ export class CpuMeter {
   wakeUpsSinceStart(): Record<string, number> {
     return Object.fromEntries(
       Object.entries(this.groups).map(([name, pids]) => {
-        const before = this.sleptAtStart.get(name) ?? [];
-        return [name, pids.reduce((sum, pid, index) => sum + growthBetween(before[index] ?? new Map<string, number>(), sleepsOf(pid)), 0)];
+        const before = this.wakeUpsAtStart.get(name) ?? [];
+        return [name, pids.reduce((sum, pid, index) => sum + growthBetween(before[index] ?? new Map<string, number>(), wakeUpsOf(pid)), 0)];
       }),
     );
   }
