@@ -327,12 +327,8 @@ async function runStep(
     socketsClosed: countClosed(pairs) - closedBefore,
     cpuCores: roundCores(cpuCores),
     redisCommandsPerMessage: redis === undefined ? null : round(redis.total / ledger.acked, 2),
-    redisCommandsPerMessageByCommand:
-      redis === undefined
-        ? null
-        : Object.fromEntries(Object.entries(redis.byCommand).map(([name, calls]) => [name, round(calls / ledger.acked, 2)])),
-    wakeUpsPerMessage:
-      ledger.acked === 0 ? null : roundEach(Object.fromEntries(Object.entries(wakeUps).map(([group, count]) => [group, count / ledger.acked])), 1),
+    redisCommandsPerMessageByCommand: redis === undefined ? null : perMessage(redis.byCommand, ledger.acked),
+    wakeUpsPerMessage: perMessage(wakeUps, ledger.acked),
     serverSideMs:
       serverAfter.length === 0
         ? null
@@ -349,6 +345,12 @@ async function runStep(
 }
 
 /** Why a step counts as "delivery fell far behind", or null when it kept up. */
+/** Each count over the messages, to 2 decimals; null when there were none. */
+export function perMessage(counts: Readonly<Record<string, number>>, messages: number): Record<string, number> | null {
+  if (messages <= 0) return null;
+  return roundEach(Object.fromEntries(Object.entries(counts).map(([name, count]) => [name, count / messages])), 2);
+}
+
 function saturation(step: Omit<DirectStep, 'saturated'>, offered: number): string | null {
   if (step.deliveredPerSecond < 0.8 * step.offeredPerSecond) return 'delivered < 80% of offered';
   if (step.heldBack > 0.01 * offered) return 'over 2 s of sends unacknowledged (generator held back)';

@@ -425,12 +425,13 @@ export function machineBusySeconds(): number {
 /**
  * Measures CPU of named process groups over an interval: cores used on average. It adds
  * `machine` (every process) and `other` (machine minus the groups): how much of the box
- * something else (e.g. a concurrent test run) took meanwhile.
+ * something else (e.g. a concurrent test run) took meanwhile. It also counts how often each
+ * group's threads were woken over the same interval (wakeUpsSinceStart).
  */
 export class CpuMeter {
   private readonly started = new Map<string, number>();
-  /** Each group's processes' threads' wake-ups at `start`, in the order of the group's pids. */
-  private readonly wakeUpsAtStart = new Map<string, Map<string, number>[]>();
+  /** Each process's threads' wake-ups at `start`, by pid. */
+  private readonly wakeUpsAtStart = new Map<number, Map<string, number>>();
   private startedAt = 0;
   private machineAtStart = 0;
 
@@ -446,7 +447,7 @@ export class CpuMeter {
     this.machineAtStart = machineBusySeconds();
     for (const [name, pids] of Object.entries(this.groups)) {
       this.started.set(name, this.total(pids));
-      this.wakeUpsAtStart.set(name, pids.map(wakeUpsOf));
+      for (const pid of pids) this.wakeUpsAtStart.set(pid, wakeUpsOf(pid));
     }
   }
 
@@ -455,12 +456,10 @@ export class CpuMeter {
    * ended meanwhile is not counted.
    */
   wakeUpsSinceStart(): Record<string, number> {
-    return Object.fromEntries(
-      Object.entries(this.groups).map(([name, pids]) => {
-        const before = this.wakeUpsAtStart.get(name) ?? [];
-        return [name, pids.reduce((sum, pid, index) => sum + growthBetween(before[index] ?? new Map<string, number>(), wakeUpsOf(pid)), 0)];
-      }),
-    );
+    // Without a start every thread would count from its birth, which would pass for a busy step.
+    if (this.startedAt === 0) throw new Error('CpuMeter.wakeUpsSinceStart() before start()');
+    const since = (pid: number): number => growthBetween(this.wakeUpsAtStart.get(pid) ?? new Map<string, number>(), wakeUpsOf(pid));
+    return Object.fromEntries(Object.entries(this.groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + since(pid), 0)]));
   }
 
   /** Cores used per group since `start` (1.0 = one core busy all the time), plus `machine` and `other`. */

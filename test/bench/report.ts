@@ -142,9 +142,10 @@ export function formatDirectSteps(results: readonly DirectLoadResult[], heading:
     '(from accept), accept → frame written; loop = the worst node\'s event-loop delay during the step; gc = GC pause time',
     'of all nodes together per second.',
     '',
-    table(['target', 'offered/s', 'wake-ups/msg server', 'redis', 'cassandra', 'generator'], wakeUps),
-    'wake-ups/msg = times the group\'s threads went to sleep and were woken again during the step (voluntary context switches',
-    'in /proc, summed over its threads) / acked messages, idle background wake-ups included.',
+    table(['target', 'offered/s', 'wake-ups server', 'wake-ups redis', 'wake-ups cassandra', 'wake-ups generator'], wakeUps),
+    'wake-ups = times the group\'s threads went to sleep and were woken again during the step (voluntary context switches in',
+    '/proc, summed over its threads) / acked messages. Idle background wake-ups (timers) are in it: between two steps, the',
+    'growth of wake-ups a second (per message × rate) is what the added messages cost.',
     ...(firstChatStep === undefined || redisBreakdown === ''
       ? []
       : [`Redis commands per direct message at ${firstChatStep.offeredPerSecond} msg/s, by command: ${redisBreakdown}`]),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { designFloor, floorRate, formatDesignFloor } from '../bench/design-floor.js';
-import type { DirectLoadResult, DirectStep } from '../bench/direct-load.js';
+import { perMessage, type DirectLoadResult, type DirectStep } from '../bench/direct-load.js';
 import { cpuPerMessage, type GroupFanoutResult } from '../bench/group-fanout.js';
 import type { CassandraWriteLimits } from '../bench/limits/cassandra-writes.js';
 import type { ClosedLoopResult } from '../bench/limits/closed-loop.js';
@@ -616,22 +616,31 @@ describe('wake-ups per message', () => {
     expect(growthBetween(before, after)).toBeCloseTo(0.75);
   });
 
-  it('counts this process’s own sleeps in /proc: each timer it waits for wakes its main thread', async () => {
+  it('counts this process’s own wake-ups in /proc from start: each timer it waits for wakes its main thread', async () => {
+    // pid_max is at most 2^22, so no process has the pid `gone` names.
     const meter = new CpuMeter({ self: [process.pid], gone: [2 ** 22 + 1] });
+    expect(() => meter.wakeUpsSinceStart()).toThrow(/before start/);
+    const sinceBirthAtStart = growthBetween(new Map(), wakeUpsByThread(process.pid) ?? new Map<string, number>());
     meter.start();
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     const { self = 0, gone } = meter.wakeUpsSinceStart();
     expect(self).toBeGreaterThanOrEqual(5);
+    // Counted from start, not from each thread's birth.
+    expect(self).toBeLessThan(sinceBirthAtStart);
     // A process that is not there has no threads to count, rather than failing the step.
     expect(gone).toBe(0);
-    expect(wakeUpsByThread(process.pid)?.get(String(process.pid))).toBeGreaterThan(0);
+  });
+
+  it('divides each count by the acked messages, to 2 decimals, and gives none when nothing was acked', () => {
+    expect(perMessage({ server: 1234, redis: 2 }, 2000)).toEqual({ server: 0.62, redis: 0 });
+    expect(perMessage({ server: 1234 }, 0)).toBeNull();
   });
 
   it('prints each target’s wake-ups per message by process group, step by step', () => {
     const woken = result('chat', [step(1000, 1000, [4, 20], { server: 0.6 }, null, { server: 2.8, redis: 1.1, cassandra: 5.5, generator: 0.8 })]);
     const quiet = result('relay', [step(1000, 1000, [1, 3], { server: 0.15 }, null, { server: 1.9, generator: 0.7 })]);
     const report = formatDirectSteps([woken, quiet], 'Scenario 1');
-    const section = report.split('\n\n').find((candidate) => candidate.startsWith('target  offered/s  wake-ups/msg server')) ?? '';
+    const section = report.split('\n\n').find((candidate) => candidate.startsWith('target  offered/s  wake-ups server')) ?? '';
     const rows = section.split('\n').slice(2, 4).map((line) => line.split(/ {2,}/));
     expect(rows).toEqual([
       ['chat', '1000', '2.8', '1.1', '5.5', '0.8'],
