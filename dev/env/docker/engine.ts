@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,8 +167,13 @@ async function startOwnDockerd(client: string): Promise<void> {
 async function wrappedRuntimeArgs(): Promise<string[]> {
   await ensureDebianPackage('jq', 'jq');
   const runc = await ensureDebianPackage('runc', 'runc');
+  // dockerd outlives this checkout, and a later run may come from another one: it runs a
+  // copy of the wrapper kept beside its own state, never a path in a work tree.
+  const wrapper = join(OWN_STATE_DIR, 'runc-drop-sys-resource.sh');
+  copyFileSync(RUNC_WRAPPER, wrapper);
+  chmodSync(wrapper, 0o755);
   // dockerd takes a runtime's path only, so a shim passes the real runc to the wrapper.
   const shim = join(OWN_STATE_DIR, WRAPPED_RUNTIME);
-  writeFileSync(shim, `#!/bin/sh\nexec ${RUNC_WRAPPER} ${runc} "$@"\n`, { mode: 0o755 });
+  writeFileSync(shim, `#!/bin/sh\nexec ${wrapper} ${runc} "$@"\n`, { mode: 0o755 });
   return ['--add-runtime', `${WRAPPED_RUNTIME}=${shim}`, '--default-runtime', WRAPPED_RUNTIME];
 }
