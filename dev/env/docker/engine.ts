@@ -52,7 +52,10 @@ export async function provisionDocker(): Promise<DockerEngine> {
     tried.push(`${host}: ${problem}`);
   }
   if (ownDockerdPid() !== undefined) {
-    throw new EnvError(`the environment's own dockerd runs but does not work:\n  ${tried.join('\n  ')}\nits log: ${OWN_LOG}`, REMEDY);
+    throw new EnvError(
+      `the environment's own dockerd runs but does not work:\n  ${tried.join('\n  ')}\nits log: ${OWN_LOG}`,
+      'stop it with `npm run -s kind:down -- --engine` (its containers stop with it); the next run starts a fresh one',
+    );
   }
   if (tried.some((line) => !line.endsWith('no engine answers'))) say(`not using: ${tried.join('; ')}`);
   await startOwnDockerd(client);

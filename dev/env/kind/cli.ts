@@ -30,11 +30,17 @@ async function main(command: string | undefined, args: string[]): Promise<void> 
       process.stdout.write(`${exportLines({ variables, pathDirs: cluster.pathDirs })}\n`);
       return;
     }
-    case 'down':
-      await tearDownE2eCluster();
-      if (args.includes('--engine')) await stopOwnDockerd();
+    case 'down': {
+      // The engine is stopped even when the teardown cannot use it: a broken engine is what
+      // `--engine` is there to clear, and its containers stop with it.
+      try {
+        await tearDownE2eCluster();
+      } finally {
+        if (args.includes('--engine')) await stopOwnDockerd();
+      }
       say('deleted');
       return;
+    }
     default:
       throw new EnvError(`unknown command ${command ?? '(none)'}`, 'use: up [--cluster-only], down [--engine]');
   }
