@@ -290,11 +290,8 @@ export async function coresOnceQuiet(groups: Record<string, readonly number[]>, 
  * is gone, or when this process may not read it (another process's needs CAP_SYS_NICE).
  */
 export function timerSlackNs(pid: number): number | undefined {
-  try {
-    return Number(readFileSync(`/proc/${pid}/timerslack_ns`, 'utf8'));
-  } catch {
-    return undefined;
-  }
+  const slack = readIfThere(`/proc/${pid}/timerslack_ns`);
+  return slack === undefined ? undefined : Number(slack);
 }
 
 /** Linux's USER_HZ: /proc reports CPU time in these ticks. */
@@ -307,14 +304,11 @@ export function cpuSecondsOf(pid: number): number | undefined {
 
 /** CPU seconds in a /proc `stat` file (a process's or a thread's); undefined when it cannot be read. */
 function statCpuSeconds(path: string): number | undefined {
-  try {
-    const stat = readFileSync(path, 'utf8');
-    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
+  const stat = readIfThere(path);
+  if (stat === undefined) return undefined;
+  // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 /** HotSpot names its JIT compiler threads `C1 CompilerThread<n>` and `C2 CompilerThread<n>` (cut to 15 characters). */
@@ -339,7 +333,7 @@ function perThread(pid: number, read: (dir: string) => number | undefined): Map<
   return figures;
 }
 
-/** A file's text; undefined when it cannot be read (its thread ended meanwhile). */
+/** A /proc file's text; undefined when it cannot be read (its process or thread ended, or it is not ours to read). */
 function readIfThere(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
