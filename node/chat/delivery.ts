@@ -5,7 +5,7 @@ import { groupOfConversation } from '../protocol/conversations.js';
 import type { ChatMessage, Target } from '../protocol/frames.js';
 import type { SessionRecord, Store } from '../store/store.js';
 import { EncodedFrame, type ClientConnection, type LocalSockets } from './local-sockets.js';
-import { RecentIds } from './recent-ids.js';
+import { RecentSet } from '../recent-set.js';
 import { groupFanOut, routeToNodes } from './routing.js';
 
 export interface DeliveryDeps {
@@ -23,8 +23,10 @@ export interface DeliveryDeps {
 /** Pauses between attempts to reach other nodes' inboxes while the bus is away. */
 const ROUTE_RETRY_MS = [100, 250, 500, 1000, 2000] as const;
 /**
- * How many delivered message ids a node remembers to drop repeats: repeats come within
- * seconds (a retried publish, a dead node's messages routed again), far fewer than this.
+ * How many delivered message ids a node remembers to drop repeats. Routing is at least
+ * once: a publish whose reply was lost when a Redis server died may have been applied, and
+ * a survivor finishing a dead node's work routes its messages again. Repeats come within
+ * seconds, far fewer than this, and dropping them lets a socket see each message once.
  */
 const REMEMBERED_DELIVERIES = 20_000;
 
@@ -34,7 +36,7 @@ const REMEMBERED_DELIVERIES = 20_000;
  */
 export class Delivery {
   private stopped = false;
-  private readonly delivered = new RecentIds(REMEMBERED_DELIVERIES);
+  private readonly delivered = new RecentSet(REMEMBERED_DELIVERIES);
 
   constructor(private readonly deps: DeliveryDeps) {}
 
@@ -50,7 +52,7 @@ export class Delivery {
     // A direct message goes to both users' sockets: the sender's other sockets see it too.
     const localUsers = 'group' in to ? this.deps.sockets.membersOf(to.group) : [...new Set([to.user, message.from])];
     // A message routed again (a dead node's, finished by this one) may have reached this node's sockets already.
-    if (this.delivered.remember(message.id)) this.deliverLocally(message, localUsers, acceptedAt, exceptSession);
+    if (this.delivered.add(message.id)) this.deliverLocally(message, localUsers, acceptedAt, exceptSession);
     const reached = new Set<string>();
     const routeRemotely = (): Promise<void> =>
       'group' in to
@@ -80,7 +82,7 @@ export class Delivery {
       return envelope.joined ? this.heardOfJoin(envelope.user, envelope.group) : this.unhostGroup(envelope.user, envelope.group);
     }
     this.deps.metrics.busLag.observe(Math.max(0, this.deps.clock() - envelope.acceptedAt) / 1000);
-    if (!this.delivered.remember(envelope.message.id)) {
+    if (!this.delivered.add(envelope.message.id)) {
       this.deps.metrics.duplicateEnvelopes.inc();
       return Promise.resolve();
     }

@@ -3,9 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { backlogLimit, callsIn, pace, waitWhile } from './pacer.js';
-import { coresAtRest, CpuMeter, histogramMeanMs, readMetrics, roundCores, roundEach, STORE_LATENCY } from './process-figures.js';
+import { coresAtRest, CpuMeter, histogramMeanMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
-import { percentiles, round, type Percentiles } from './statistics.js';
+import { percentiles, perMessage, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
 
 export interface DirectLoadOptions {
@@ -345,12 +345,6 @@ async function runStep(
 }
 
 /** Why a step counts as "delivery fell far behind", or null when it kept up. */
-/** Each count over the messages, to 2 decimals; null when there were none. */
-export function perMessage(counts: Readonly<Record<string, number>>, messages: number): Record<string, number> | null {
-  if (messages <= 0) return null;
-  return roundEach(Object.fromEntries(Object.entries(counts).map(([name, count]) => [name, count / messages])), 2);
-}
-
 function saturation(step: Omit<DirectStep, 'saturated'>, offered: number): string | null {
   if (step.deliveredPerSecond < 0.8 * step.offeredPerSecond) return 'delivered < 80% of offered';
   if (step.heldBack > 0.01 * offered) return 'over 2 s of sends unacknowledged (generator held back)';

@@ -4,10 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { waitWhile } from './pacer.js';
-import { cpuMsEach, histogramCount, histogramQuantileMs, meteredCpu, metric, readMetrics, roundCores, roundEach, type CpuSpan } from './process-figures.js';
+import { cpuMsEach, histogramCount, histogramQuantileMs, meteredCpu, metric, readMetrics, roundCores, type CpuSpan } from './process-figures.js';
 import { commandsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
 import { RefRequests } from './ref-requests.js';
-import { percentiles, round, type Percentiles } from './statistics.js';
+import { percentiles, round, roundEach, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
 
 export interface GroupFanoutOptions {

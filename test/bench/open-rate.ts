@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { closeAll, openMany, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
-import { coresOnceQuiet, cpuMsEach, meteredCpu, roundCores, roundEach } from './process-figures.js';
-import { percentiles, round, type Percentiles } from './statistics.js';
+import { coresOnceQuiet, cpuMsEach, meteredCpu, roundCores } from './process-figures.js';
+import { percentiles, round, roundEach, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
 
 /** How long each group's CPU at rest is measured before a batch, once quiet. */

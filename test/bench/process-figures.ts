@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { type RawData } from 'ws';
-import { round } from './statistics.js';
+import { round, roundEach } from './statistics.js';
 
 /** Prometheus text format, flattened: `name{labels}` → value (one sample per line). */
 export async function readMetrics(metricsUrl: string): Promise<Map<string, number>> {
@@ -224,11 +224,6 @@ export async function settledGoMemory(baseUrl: string, quietMs = 2_000): Promise
 /** Cores per group, to two decimals (as the bench reports them). */
 export function roundCores(cores: Record<string, number>): Record<string, number> {
   return roundEach(cores, 2);
-}
-
-/** Each value rounded to `digits` decimals. */
-export function roundEach(values: Record<string, number>, digits: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, round(value, digits)]));
 }
 
 /** Cores each group of processes used (CpuMeter's figures) over a span of `seconds`. */

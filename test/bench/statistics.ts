@@ -23,6 +23,17 @@ export function round(value: number, digits = 1): number {
   return Math.round(value * scale) / scale;
 }
 
+/** Each value rounded to `digits` decimals. */
+export function roundEach(values: Record<string, number>, digits: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, round(value, digits)]));
+}
+
+/** Each count over the messages, to 2 decimals; null when there were none. */
+export function perMessage(counts: Readonly<Record<string, number>>, messages: number): Record<string, number> | null {
+  if (messages <= 0) return null;
+  return roundEach(Object.fromEntries(Object.entries(counts).map(([name, count]) => [name, count / messages])), 2);
+}
+
 /** `ours / peer`, rounded, or null when either is missing or the peer's is zero. */
 export function ratio(ours: number | null | undefined, peer: number | null | undefined): number | null {
   if (ours === null || ours === undefined || peer === null || peer === undefined || peer === 0) return null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { designFloor, floorRate, formatDesignFloor } from '../bench/design-floor.js';
-import { perMessage, type DirectLoadResult, type DirectStep } from '../bench/direct-load.js';
+import type { DirectLoadResult, DirectStep } from '../bench/direct-load.js';
 import { cpuPerMessage, type GroupFanoutResult } from '../bench/group-fanout.js';
 import type { CassandraWriteLimits } from '../bench/limits/cassandra-writes.js';
 import type { ClosedLoopResult } from '../bench/limits/closed-loop.js';
@@ -14,7 +14,7 @@ import type { OpenRateStep } from '../bench/open-rate.js';
 import type { StormResult } from '../bench/reconnect-storm.js';
 import { formatDirectSteps, formatGroupFanout, formatGroupPeers, formatIdleSockets, formatOpenRate, formatStorm, formatStormPeers, formatStoreWarmUp } from '../bench/report.js';
 import { CpuMeter, growthBetween, voluntarySwitches, wakeUpsByThread } from '../bench/process-figures.js';
-import type { Percentiles } from '../bench/statistics.js';
+import { perMessage, type Percentiles } from '../bench/statistics.js';
 
 function latency(p50: number | null, p99: number | null): Percentiles {
   return { count: p50 === null ? 0 : 100, p50, p95: p99, p99, max: p99 };

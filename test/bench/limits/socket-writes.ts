@@ -7,8 +7,8 @@ import type { CpuGroups } from '../direct-load.js';
 import { progress, stopChild } from '../lifecycle.js';
 import { startListeningChild, type ListeningChild } from '../listening-child.js';
 import { pace } from '../pacer.js';
-import { cpuMsEach, meteredCpu, roundCores, roundEach, type CpuSpan } from '../process-figures.js';
-import { round } from '../statistics.js';
+import { cpuMsEach, meteredCpu, roundCores, type CpuSpan } from '../process-figures.js';
+import { round, roundEach } from '../statistics.js';
 
 const SINK_MAIN = fileURLToPath(new URL('./socket-sink.ts', import.meta.url));
 /** Bytes a socket may hold unsent at full speed before the writer waits for it to drain. */
