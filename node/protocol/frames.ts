@@ -24,17 +24,19 @@ export const Target = z.union([
 export type Target = z.infer<typeof Target>;
 
 const ref = z.string().max(64).optional();
+const IDEM_LENGTH = 'an idempotency key is 1 to 64 characters';
+const LIMIT_RANGE = 'a page is 1 to 200 messages';
 
 /** A `send` as both the socket and `POST /v1/messages` accept it (text bytes checked apart). */
 export const SendBody = z.object({
   to: Target,
-  text: z.string().min(1),
-  idem: z.string().min(1).max(64).optional(),
+  text: z.string().min(1, 'a message needs some text'),
+  idem: z.string().min(1, IDEM_LENGTH).max(64, IDEM_LENGTH).optional(),
 });
 
 export const HistoryQuery = z.object({
   before: MessageIdOrZero.optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: z.coerce.number(LIMIT_RANGE).int(LIMIT_RANGE).min(1, LIMIT_RANGE).max(200, LIMIT_RANGE).default(50),
 });
 
 export const CreateGroupBody = z.object({ name: GroupName });

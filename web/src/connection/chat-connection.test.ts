@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelay } from './backoff.js';
+import { reconnectDelay } from '../../../node/protocol/reconnect-delay.js';
 import { harness, message } from './fake-node.js';
 
 describe('the web client’s protocol connection', () => {

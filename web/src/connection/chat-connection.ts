@@ -1,4 +1,4 @@
-import { reconnectDelay } from './backoff.js';
+import { reconnectDelay } from '../../../node/protocol/reconnect-delay.js';
 import { conversationOf } from './conversations.js';
 import { CLOSE, type ChatMessage, type ClientFrame, type ErrorCode, type PresenceStatus, type ServerFrame, type Target } from './frames.js';
 import { Outbox, type PendingSend } from './outbox.js';

@@ -1,6 +1,7 @@
 /**
  * The wire protocol's frames as the browser sees them: the node's own types (PROTOCOL.md,
- * version 1), imported as types only, so the bundle carries none of the node's code.
+ * version 1), imported as types only, so the bundle carries none of the node's code (the
+ * one module it does carry is the reconnect delay, which imports nothing).
  */
 import type { z } from 'zod';
 import type { ClientFrame as ClientFrameSchema } from '../../../node/protocol/frames.js';
