@@ -60,13 +60,14 @@ async function main(): Promise<void> {
 
   let environment: EnvironmentState | undefined;
   const nodes: NodeProcess[] = [];
-  let balancer: LoadBalancer | undefined;
+  /** Set once the nodes are up; Ctrl-C may come before. */
+  const running: { balancer?: LoadBalancer } = {};
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     say('stopping…');
-    balancer?.close();
+    running.balancer?.close();
     await Promise.all(nodes.map((node) => stopNode(node)));
     if (environment !== undefined) await stopEnvironment(environment);
     process.exit(0);
@@ -77,22 +78,20 @@ async function main(): Promise<void> {
   // The nodes serve the web client from dist/web: build it unless it is up to date.
   await buildWebClient({ ifStale: true });
   const baseEnv: NodeJS.ProcessEnv = { ...process.env, CHAT_JWT_SECRET: secret, CHAT_DRAIN_SPREAD_MS: '1000', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
-  let url: string;
   if (embedded) {
     delete baseEnv.CHAT_REDIS_URL;
     delete baseEnv.CHAT_CASSANDRA_CONTACT_POINTS;
-    const node = await startNode(baseEnv, 'embedded');
-    nodes.push(node);
-    url = node.url;
+    nodes.push(await startNode(baseEnv, 'embedded'));
   } else {
     environment = await startParts(['redis', 'cassandra'], mkdtempSync(join(tmpdir(), 'chatcluster-local-')), { ownerPid: process.pid });
     const env = { ...baseEnv, ...exportsOf(environment).variables, CHAT_CASSANDRA_KEYSPACE: 'chat' };
     await migrate(env);
     nodes.push(...(await Promise.all(Array.from({ length: nodeCount }, (_, index) => startNode(env, `local-${index}`)))));
-    balancer = new LoadBalancer(nodes.map((node) => ({ host: '127.0.0.1', port: Number(new URL(node.url).port), readyUrl: `${node.url}/readyz` })));
-    const port = await balancer.listen(await availablePort(Number(values.port)));
-    url = `http://127.0.0.1:${port}`;
   }
+  // One address in both modes (--port, 8080 unless taken), so what the README says works either way.
+  const balancer = new LoadBalancer(nodes.map((node) => ({ host: '127.0.0.1', port: Number(new URL(node.url).port), readyUrl: `${node.url}/readyz` })));
+  running.balancer = balancer;
+  const url = `http://127.0.0.1:${String(await balancer.listen(await availablePort(Number(values.port))))}`;
 
   const wsUrl = url.replace(/^http/, 'ws');
   // Each demo user's link is another node's own address, so two windows chat across nodes
@@ -100,7 +99,7 @@ async function main(): Promise<void> {
   // fragment (#token=) never reaches a server: the page reads it and drops it.
   const links = await Promise.all(
     DEMO_USERS.map(async (user, index) => {
-      const node = nodes[index % nodes.length] ?? nodes[0];
+      const node = embedded ? undefined : nodes[index % nodes.length];
       return `  ${user.padEnd(6)} ${node?.url ?? url}/#token=${await mintToken(secret, user, DEMO_TOKEN_SECONDS)}`;
     }),
   );
@@ -120,8 +119,10 @@ async function main(): Promise<void> {
     '',
     'Try it from another terminal:',
     `  export CHAT_JWT_SECRET=${secret} CHAT_URL=${wsUrl}`,
-    '  npm run -s chat -- listen --user bob                # bob’s live frames',
+    '  npm run -s chat -- listen --user bob                # bob’s frames, across reconnects',
     '  npm run -s chat -- send user:bob "hello" --user alice',
+    '  npm run -s chat -- group create team --user alice',
+    '  npm run -s chat -- sync --user bob --cursor-file bob.cursor   # what bob missed; the next run resumes from there',
     '  npm run -s chat -- token alice                      # a token for your own client (?token=… or Bearer)',
     '',
     'Stop everything with Ctrl-C.',
