@@ -25,11 +25,11 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { readVariable } from '../../common/env.js';
 import { mintToken } from '../auth/tokens.js';
-import { GroupName, UserId, type Target } from '../protocol/frames.js';
+import { ClientFrame, GroupName, parseOrBadRequest, UserId, type Target } from '../protocol/frames.js';
 import { RecentSet } from '../recent-set.js';
-import { Connection, type Frame } from './connection.js';
+import { Connection, expectReply, type Frame, type Session } from './connection.js';
 import { listen } from './listen.js';
-import { expectReply, KeptCursor, syncAll } from './sync-walk.js';
+import { KeptCursor, syncAll } from './sync-walk.js';
 
 class UsageError extends Error {}
 
@@ -86,7 +86,7 @@ interface CliEnvironment {
   token: string | undefined;
   jwtSecret: string | undefined;
   caFile: string | undefined;
-  /** Where the command was typed: `npm run` starts scripts in the package's folder and says where it came from in INIT_CWD. */
+  /** Where the command was typed: `npm run chat` starts in the package's folder and says where it came from in INIT_CWD. */
   workingDirectory: string;
 }
 
@@ -96,7 +96,8 @@ function readEnvironment(env: NodeJS.ProcessEnv): CliEnvironment {
     token: readVariable(env, 'CHAT_TOKEN', z.string().optional(), { secret: true }),
     jwtSecret: readVariable(env, 'CHAT_JWT_SECRET', z.string().min(32, 'an HS256 secret needs at least 32 characters').optional(), { secret: true }),
     caFile: readVariable(env, 'CHAT_CA_FILE', z.string().optional()),
-    workingDirectory: env.INIT_CWD ?? process.cwd(),
+    // Only under `npm run chat` itself: any child of an npm script inherits INIT_CWD, wherever it runs.
+    workingDirectory: env.npm_lifecycle_event === 'chat' && env.INIT_CWD !== undefined ? env.INIT_CWD : process.cwd(),
   };
 }
 
@@ -138,23 +139,34 @@ function parseCommandLine(argv: string[]) {
   });
 }
 
+/** `frame` when the node's own schema accepts it, else a usage error in the node's words. */
+function validFrame(frame: Record<string, unknown>): Record<string, unknown> {
+  try {
+    parseOrBadRequest(ClientFrame, frame);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return frame;
+}
+
 /**
- * What a command does once connected, its arguments checked first: a mistake in them is
- * reported before any credentials or connection are asked for.
+ * What a command does once connected, its arguments checked first (against the node's own
+ * frame schema): a mistake in them is reported before any credentials or connection are
+ * asked for.
  */
-function planRequest(command: string, args: string[], values: Values, cursor: KeptCursor): (connection: Connection) => Promise<void> {
+function planRequest(command: string, args: string[], values: Values, cursor: KeptCursor): (session: Session) => Promise<void> {
   switch (command) {
     case 'send': {
       const [to, text] = args;
       if (to === undefined || text === undefined) throw new UsageError('chat send <user:ID|group:NAME> <text>');
-      const frame = { type: 'send', to: parseTarget(to), text, ...(values.idem === undefined ? {} : { idem: values.idem }) };
-      return async (connection) => {
-        print(expectReply(await connection.request(frame)));
+      const frame = validFrame({ type: 'send', to: parseTarget(to), text, ...(values.idem === undefined ? {} : { idem: values.idem }) });
+      return async (session) => {
+        print(expectReply(await session.request(frame)));
       };
     }
     case 'groups':
-      return async (connection) => {
-        print(expectReply(await connection.request({ type: 'groups' })).groups);
+      return async (session) => {
+        print(expectReply(await session.request({ type: 'groups' })).groups);
       };
     case 'group': {
       const [action, name] = args;
@@ -164,24 +176,30 @@ function planRequest(command: string, args: string[], values: Values, cursor: Ke
         leave: { type: 'group.leave', group: name },
         members: { type: 'group.members', group: name },
       };
-      const frame = action === undefined ? undefined : frames[action];
-      if (frame === undefined || name === undefined) throw new UsageError('chat group <create|join|leave|members> <name>');
-      return async (connection) => {
-        print(expectReply(await connection.request(frame)));
+      const chosen = action === undefined ? undefined : frames[action];
+      if (chosen === undefined || name === undefined) throw new UsageError('chat group <create|join|leave|members> <name>');
+      const frame = validFrame(chosen);
+      return async (session) => {
+        print(expectReply(await session.request(frame)));
       };
     }
     case 'history': {
-      const limit = wholeNumber(values.limit, '--limit', 1, 200);
-      const frame = { type: 'history', conv: parseTarget(args[0]), ...(limit === undefined ? {} : { limit }), ...(values.before === undefined ? {} : { before: values.before }) };
-      return async (connection) => {
-        const page = expectReply(await connection.request(frame));
+      const frame = validFrame({
+        type: 'history',
+        conv: parseTarget(args[0]),
+        ...(values.limit === undefined ? {} : { limit: values.limit }),
+        ...(values.before === undefined ? {} : { before: values.before }),
+      });
+      return async (session) => {
+        const page = expectReply(await session.request(frame));
         for (const message of page.messages as unknown[]) print(message);
         if (page.more === true) process.stderr.write('(more: page on with --before <oldest id>)\n');
       };
     }
     case 'sync':
-      return async (connection) => {
-        const kept = await syncAll(connection, cursor.since(), new RecentSet(REMEMBERED_PRINTS), print);
+      validFrame({ type: 'sync', since: cursor.since() });
+      return async (session) => {
+        const kept = await syncAll(session, cursor.since(), new RecentSet(REMEMBERED_PRINTS), print);
         cursor.keep(kept);
         if (values['cursor-file'] === undefined) process.stderr.write(`cursor: ${kept} (resume with --since ${kept})\n`);
       };
@@ -217,6 +235,7 @@ async function main(argv: string[], environment: CliEnvironment): Promise<void> 
     Connection.open(url, await resolveToken(values, environment), ca, onPush);
 
   if (command === 'listen') {
+    validFrame({ type: 'sync', since: cursor.since() });
     await listen({
       open,
       cursor,

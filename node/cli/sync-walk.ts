@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { RecentSet } from '../recent-set.js';
-import type { Connection, Frame } from './connection.js';
+import { expectReply, type Frame, type Session } from './connection.js';
 
 /**
  * The cursor a client keeps (PROTOCOL.md: the last `cursor` received, from a `message`
@@ -31,7 +31,11 @@ export class KeptCursor {
   keep(cursor: unknown): void {
     if (typeof cursor !== 'string') return;
     this.current = cursor;
-    if (this.file !== undefined) writeFileSync(this.file, `${cursor}\n`);
+    if (this.file === undefined) return;
+    // Written aside and renamed over: a run stopped mid-write leaves the old cursor, never an empty file.
+    const aside = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(aside, `${cursor}\n`);
+    renameSync(aside, this.file);
   }
 
   private fromFile(): string | undefined {
@@ -45,21 +49,30 @@ export function printOnce(message: Frame, printed: RecentSet, print: (value: unk
   if (printed.add(String(message.id))) print(message);
 }
 
-/** Fails the command with the reply's words when it is an `error` frame. */
-export function expectReply(frame: Frame): Frame {
-  if (frame.type === 'error') throw new Error(`${String(frame.code)}: ${String(frame.message)}`);
-  return frame;
+interface SyncPage {
+  messages: Frame[];
+  next: string | null;
+  cursor: string;
+}
+
+/** A `sync` reply as PROTOCOL.md has it, or an error that says what came instead. */
+function syncPage(frame: Frame): SyncPage {
+  const { messages, next, cursor } = expectReply(frame);
+  if (frame.type !== 'sync' || !Array.isArray(messages) || (next !== null && typeof next !== 'string') || typeof cursor !== 'string') {
+    throw new Error(`the node answered sync with something else: ${JSON.stringify(frame).slice(0, 200)}`);
+  }
+  return { messages: messages as Frame[], next, cursor };
 }
 
 /** Walks `sync` from `since` to its last page, printing each message once; resolves with the cursor to keep. */
-export async function syncAll(connection: Connection, since: string, printed: RecentSet, print: (value: unknown) => void): Promise<string> {
+export async function syncAll(session: Session, since: string, printed: RecentSet, print: (value: unknown) => void): Promise<string> {
   let from: string | null = since;
   let cursor = since;
   while (from !== null) {
-    const page = expectReply(await connection.request({ type: 'sync', since: from }));
-    for (const message of page.messages as Frame[]) printOnce(message, printed, print);
-    from = page.next as string | null;
-    cursor = page.cursor as string;
+    const page = syncPage(await session.request({ type: 'sync', since: from }));
+    for (const message of page.messages) printOnce(message, printed, print);
+    from = page.next;
+    cursor = page.cursor;
   }
   return cursor;
 }

@@ -2,7 +2,7 @@
  * How long a client waits before reconnecting after a lost socket: exponential, capped,
  * with jitter (PROTOCOL.md asks clients to reconnect; a `drain` names its own delay). The
  * web client and the command-line client both wait this long. No imports: the web bundle
- * carries this module and nothing else of the node's.
+ * carries this module.
  */
 export interface BackoffPolicy {
   baseMs: number;

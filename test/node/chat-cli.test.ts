@@ -13,11 +13,13 @@ import { startNode, stopNode, TEST_JWT_SECRET, tokenFor, type NodeProcess } from
 
 const exec = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../node/cli/chat-cli.ts', import.meta.url));
+/** tsx's loader by its path, so the CLI runs from any working directory. */
+const TSX = import.meta.resolve('tsx');
 
 describe('the chat command-line client', () => {
   let node: NodeProcess;
   const chat = (...args: string[]) =>
-    exec(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    exec(process.execPath, ['--import', TSX, CLI, ...args], {
       env: { ...process.env, CHAT_URL: node.wsUrl, CHAT_JWT_SECRET: TEST_JWT_SECRET },
       timeout: 20_000,
     });
@@ -77,7 +79,7 @@ describe('the chat command-line client', () => {
   it('fails with a clear message and exit code 1 on a bad target or a refused operation', async () => {
     await expect(chat('send', 'bob', 'x', '--user', 'cli-alice')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('expected user:<id> or group:<name>') as unknown });
     await expect(chat('send', 'group:cli-crew', 'x', '--user', 'cli-outsider')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('forbidden') as unknown });
-    await expect(chat('send', 'user:cli-bob', '', '--user', 'cli-alice')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('bad_request: text: a message needs some text') as unknown });
+    await expect(chat('send', 'user:cli-bob', '', '--user', 'cli-alice')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('chat: text: a message needs some text') as unknown });
   });
 
   it('fails a send whose frame the node refuses by closing the socket (1009), rather than exiting 0 with nothing said', async () => {
@@ -101,25 +103,33 @@ describe('the chat command-line client', () => {
 
   it('checks its arguments before it asks for credentials or connects, and a missing command is an error', async () => {
     const noCredentials = (...args: string[]) =>
-      exec(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, CHAT_URL: 'ws://127.0.0.1:1', CHAT_JWT_SECRET: '', CHAT_TOKEN: '' }, timeout: 20_000 });
+      exec(process.execPath, ['--import', TSX, CLI, ...args], { env: { ...process.env, CHAT_URL: 'ws://127.0.0.1:1', CHAT_JWT_SECRET: '', CHAT_TOKEN: '' }, timeout: 20_000 });
     await expect(noCredentials('send', 'user:cli-bob')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('chat send <user:ID|group:NAME> <text>') as unknown });
-    await expect(noCredentials('history', 'user:cli-bob', '--limit', 'ten')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--limit takes a whole number from 1 to 200, got "ten"') as unknown });
+    await expect(noCredentials('history', 'user:cli-bob', '--limit', 'ten')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('limit: a page is 1 to 200 messages') as unknown });
     await expect(noCredentials('groups', '--url', 'http://127.0.0.1:1')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--url: expected a ws:// or wss:// URL') as unknown });
     await expect(noCredentials()).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('chat: no command') as unknown });
     await expect(chat('token', 'cli-alice', '--ttl', 'soon')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--ttl takes a whole number') as unknown });
   });
 
-  it('takes a relative cursor file from where the command was typed (INIT_CWD under npm run), not from its own folder', async () => {
-    const typedIn = mkdtempSync(join(tmpdir(), 'chat-cli-cwd-'));
-    try {
-      await exec(process.execPath, ['--import', 'tsx', CLI, 'sync', '--user', 'cli-erin', '--cursor-file', 'erin.cursor'], {
-        env: { ...process.env, CHAT_URL: node.wsUrl, CHAT_JWT_SECRET: TEST_JWT_SECRET, INIT_CWD: typedIn },
+  it('takes a relative cursor file from where `npm run chat` was typed (INIT_CWD), and from its own folder otherwise', async () => {
+    const typedIn = mkdtempSync(join(tmpdir(), 'chat-cli-typed-'));
+    const startedIn = mkdtempSync(join(tmpdir(), 'chat-cli-started-'));
+    const syncInto = (env: NodeJS.ProcessEnv) =>
+      exec(process.execPath, ['--import', TSX, CLI, 'sync', '--user', 'cli-erin', '--cursor-file', 'erin.cursor'], {
+        cwd: startedIn,
+        env: { ...process.env, CHAT_URL: node.wsUrl, CHAT_JWT_SECRET: TEST_JWT_SECRET, INIT_CWD: typedIn, ...env },
         timeout: 20_000,
       });
+    try {
+      await syncInto({ npm_lifecycle_event: 'chat' });
       expect(readFileSync(join(typedIn, 'erin.cursor'), 'utf8')).toMatch(/^c1\./);
-      expect(existsSync(join(process.cwd(), 'erin.cursor'))).toBe(false);
+      expect(existsSync(join(startedIn, 'erin.cursor'))).toBe(false);
+      // Any other npm script's child inherits INIT_CWD too (this test runs under `npm test`): not ours to follow.
+      await syncInto({ npm_lifecycle_event: 'test' });
+      expect(readFileSync(join(startedIn, 'erin.cursor'), 'utf8')).toMatch(/^c1\./);
     } finally {
       rmSync(typedIn, { recursive: true, force: true });
+      rmSync(startedIn, { recursive: true, force: true });
     }
   });
 });
@@ -144,8 +154,8 @@ describe('chat listen across a drain, through a load balancer to two nodes', () 
     // The sender goes to the node that stays, not through the balancer, which may still pick the draining one.
     let sendTo = url;
     const send = async (text: string): Promise<string> =>
-      (JSON.parse((await exec(process.execPath, ['--import', 'tsx', CLI, 'send', 'user:cli-frank', text, '--user', 'cli-gina', '--url', sendTo], { env, timeout: 20_000 })).stdout) as { id: string }).id;
-    const listener = spawn(process.execPath, ['--import', 'tsx', CLI, 'listen', '--user', 'cli-frank'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      (JSON.parse((await exec(process.execPath, ['--import', TSX, CLI, 'send', 'user:cli-frank', text, '--user', 'cli-gina', '--url', sendTo], { env, timeout: 20_000 })).stdout) as { id: string }).id;
+    const listener = spawn(process.execPath, ['--import', TSX, CLI, 'listen', '--user', 'cli-frank'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const frames: { type: string; node?: string; id?: string; text?: string }[] = [];
     let stderr = '';
     let partial = '';

@@ -1,7 +1,8 @@
 /**
  * The wire protocol's frames as the browser sees them: the node's own types (PROTOCOL.md,
- * version 1), imported as types only, so the bundle carries none of the node's code (the
- * one module it does carry is the reconnect delay, which imports nothing).
+ * version 1), imported as types only, so the bundle carries none of the node's frame code
+ * (zod among it). The node's modules the client does import, conversations and the
+ * reconnect delay, import nothing.
  */
 import type { z } from 'zod';
 import type { ClientFrame as ClientFrameSchema } from '../../../node/protocol/frames.js';
