@@ -1,3 +1,15 @@
+import type { Resources } from '../../common/chatcluster.js';
+
+/**
+ * What a managed Cassandra container gets when `cassandra.managed.resources` is not given:
+ * a bounded memory (and so a 1 GiB heap, below) and a CPU request that three replicas and
+ * two chat nodes fit beside on a small laptop cluster. Unbounded, each JVM sized its heap
+ * from the host's memory, a quarter of it: three replicas on one 24 GiB kind node took 20
+ * GiB, as BestEffort pods, the first a node evicts. Production sets its own; `resources: {}`
+ * asks for none.
+ */
+export const DEFAULT_CASSANDRA_RESOURCES: Resources = { requests: { cpu: '250m', memory: '2Gi' }, limits: { memory: '2Gi' } };
+
 /**
  * The JVM heap of a managed Cassandra container. Cassandra's own start script sizes the heap
  * from the host's memory (/proc/meminfo), not the container's limit: on a large node a

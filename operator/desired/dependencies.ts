@@ -1,4 +1,4 @@
-import { cassandraHeapEnv } from './cassandra-heap.js';
+import { cassandraHeapEnv, DEFAULT_CASSANDRA_RESOURCES } from './cassandra-heap.js';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import type { V1Affinity, V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { cassandraCommand } from './cassandra-start.js';
@@ -51,6 +51,7 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
   const selector = selectorLabels(cluster, 'cassandra');
   const seeds = Array.from({ length: Math.min(managed.replicas, 2) }, (_, ordinal) => `${name}-${ordinal}.${name}.${namespace}.svc`).join(',');
   const tls = managedCassandraTls(cluster) ? cassandraTlsVolumes(cluster) : undefined;
+  const resources = managed.resources ?? DEFAULT_CASSANDRA_RESOURCES;
   const command = cassandraCommand(cluster);
   const statefulSet: V1StatefulSet = {
     apiVersion: 'apps/v1',
@@ -85,13 +86,13 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
                 { name: 'CASSANDRA_DC', value: 'dc1' },
                 { name: 'CASSANDRA_RACK', value: 'rack1' },
                 { name: 'CASSANDRA_ENDPOINT_SNITCH', value: 'GossipingPropertyFileSnitch' },
-                ...cassandraHeapEnv(managed.resources?.limits?.memory),
+                ...cassandraHeapEnv(resources.limits?.memory),
               ],
               readinessProbe: { tcpSocket: { port: 'cql' }, initialDelaySeconds: 15, periodSeconds: 10 },
               lifecycle: { preStop: { exec: { command: ['nodetool', 'drain'] } } },
               volumeMounts: [{ name: 'data', mountPath: '/var/lib/cassandra' }, ...(tls?.mounts ?? [])],
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-              ...resourceRequirements(managed.resources),
+              ...resourceRequirements(resources),
             },
           ],
           ...(tls === undefined ? {} : { volumes: tls.volumes }),

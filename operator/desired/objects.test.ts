@@ -114,6 +114,22 @@ describe('the objects a minimal ChatCluster yields', () => {
     expect(cassandra.spec?.ingress?.map((rule) => rule.ports?.[0]?.port)).toEqual([9042, 7000]);
   });
 
+  it('bound the managed Cassandra’s memory, and so its heap, unless the spec names resources (an empty object: none)', () => {
+    const cassandraContainer = (spec: unknown) => find<V1StatefulSet>(objectsOf(spec).applied, 'StatefulSet', 'demo-cassandra').spec?.template.spec?.containers[0];
+    const heap = (spec: unknown) => cassandraContainer(spec)?.env?.filter((variable) => variable.name.endsWith('_SIZE') || variable.name === 'HEAP_NEWSIZE');
+    expect(cassandraContainer({})?.resources).toEqual({ requests: { cpu: '250m', memory: '2Gi' }, limits: { memory: '2Gi' } });
+    expect(heap({})).toEqual([
+      { name: 'MAX_HEAP_SIZE', value: '1024M' },
+      { name: 'HEAP_NEWSIZE', value: '256M' },
+    ]);
+    const sized = { cassandra: { managed: { resources: { limits: { memory: '8Gi' } } } } };
+    expect(cassandraContainer(sized)?.resources).toEqual({ limits: { memory: '8Gi' } });
+    expect(heap(sized)).toContainEqual({ name: 'MAX_HEAP_SIZE', value: '2048M' });
+    const unbounded = { cassandra: { managed: { resources: {} } } };
+    expect(cassandraContainer(unbounded)?.resources ?? {}).toEqual({});
+    expect(heap(unbounded)).toEqual([]);
+  });
+
   it('keep the dependencies’ data volumes when the ChatCluster is deleted', () => {
     for (const name of ['demo-redis', 'demo-cassandra']) {
       const statefulSet = find<V1StatefulSet>(applied, 'StatefulSet', name);
