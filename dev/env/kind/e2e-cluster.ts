@@ -69,7 +69,7 @@ export async function bringUpE2eCluster(options: E2eOptions): Promise<E2eCluster
     );
   }
   if (options.operator && images !== undefined) await installOperator(helm, cluster.kubeconfig, images);
-  return { ...cluster, engine, helm, kubectl: kubernetes.kubectl, images, pathDirs: [dirname(kubernetes.kubectl), dirname(helm)] };
+  return { ...cluster, engine, helm, kubectl: kubernetes.kubectl, images, pathDirs: [dirname(kubernetes.kubectl), dirname(helm), dirname(kind)] };
 }
 
 async function create(kind: string, engine: DockerEngine, options: E2eOptions): Promise<KindCluster> {

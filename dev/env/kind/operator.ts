@@ -19,7 +19,7 @@ export function splitImage(image: string): { repository: string; tag: string } {
 export async function installOperator(helm: string, kubeconfig: string, images: ProjectImages): Promise<void> {
   const operator = splitImage(images.operator);
   const node = splitImage(images.node);
-  await slowStep('helm install chatcluster-operator', () =>
+  await slowStep(`helm install ${OPERATOR_RELEASE} (the operator chart)`, () =>
     run(helm, [
       'upgrade', '--install', OPERATOR_RELEASE, OPERATOR_CHART,
       '--kubeconfig', kubeconfig,
