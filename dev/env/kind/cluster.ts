@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, dockerEnv, type DockerEngine } from '../docker/engine.js';
@@ -140,5 +140,7 @@ export async function deleteCluster(kind: string, engine: DockerEngine, name = C
       if (networks.length > 0) await docker(engine, ['network', 'rm', ...networks]);
     });
     if (failures.length > 0) throw failures[0];
+    // Its kubeconfig and kind config go last: kept while a failed step may leave the cluster reachable with them.
+    rmSync(clusterDir(name), { recursive: true, force: true });
   });
 }
