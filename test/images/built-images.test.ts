@@ -91,7 +91,8 @@ const cluster: ChatCluster = {
   apiVersion: CHATCLUSTER_API_VERSION,
   kind: CHATCLUSTER_KIND,
   metadata: { name: 'images', namespace: 'default', uid: randomUUID(), generation: 1 },
-  spec: parseChatClusterSpec({ redis: { managed: { mode: 'standalone' } }, cassandra: { managed: { replicas: 1, storage: '1Gi', replicationFactor: 1 } } }),
+  // Cassandra with `resources: {}`: no heap from the operator, so the image sizes it from the container's memory limit itself.
+  spec: parseChatClusterSpec({ redis: { managed: { mode: 'standalone' } }, cassandra: { managed: { replicas: 1, storage: '1Gi', replicationFactor: 1, resources: {} } } }),
 };
 
 /** The one container of a StatefulSet the operator builds. */
