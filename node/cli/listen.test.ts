@@ -38,6 +38,29 @@ const END = new RefusedError(401, 'unauthorized: the test is over');
 /** Each socket's script in turn: what it pushes and how it ends; after the last, a final refusal ends listen. */
 type Step = (onPush: (frame: Frame) => void) => { connection: Session };
 
+const LOST: Closed = { code: 1006, reason: '', drainAfterMs: undefined };
+
+/**
+ * A socket on `node` that pushes hello and `frames`, then closes with `closes`: at once, or
+ * (`later`) after the walk it answers has run.
+ */
+function socketOn(node: string, options: { session?: ScriptedSession; frames?: Frame[]; closes?: Closed; later?: boolean } = {}): Step {
+  return (onPush) => {
+    const session = options.session ?? new ScriptedSession();
+    onPush(hello(node));
+    for (const frame of options.frames ?? []) onPush(frame);
+    const { closes } = options;
+    if (closes !== undefined && options.later === true) {
+      queueMicrotask(() => {
+        session.drop(closes);
+      });
+    } else if (closes !== undefined) {
+      session.drop(closes);
+    }
+    return { connection: session };
+  };
+}
+
 function harness(steps: Step[], options: { syncFirst?: boolean; cursor?: string; random?: number; steadyAfterOpen?: boolean } = {}) {
   const printed: unknown[] = [];
   const warnings: string[] = [];
@@ -89,20 +112,8 @@ describe('listen', () => {
   it('after a drain, waits the delay the node asked for and syncs from the cursor a live message brought, printing each message once', async () => {
     const second = new ScriptedSession(() => page(['m1', 'm2'], 'c2'));
     const { deps, sleeps, ids, printed } = harness([
-      (onPush) => {
-        const first = new ScriptedSession();
-        onPush(hello('a'));
-        onPush(message('m1', 'c1'));
-        first.drop({ code: 1001, reason: 'node draining', drainAfterMs: 500 });
-        return { connection: first };
-      },
-      (onPush) => {
-        onPush(hello('b'));
-        queueMicrotask(() => {
-          second.drop({ code: 1006, reason: '', drainAfterMs: undefined });
-        });
-        return { connection: second };
-      },
+      socketOn('a', { frames: [message('m1', 'c1')], closes: { code: 1001, reason: 'node draining', drainAfterMs: 500 } }),
+      socketOn('b', { session: second, closes: LOST, later: true }),
     ]);
     await expect(listen(deps)).rejects.toBe(END);
     expect(sleeps[0]).toBe(500);
@@ -122,15 +133,7 @@ describe('listen', () => {
     expect(sleeps).toEqual([500, 1000, 2000]);
     expect(warnings[0]).toMatch(/cannot reach|ECONNREFUSED/);
 
-    const lost = (): Step => (onPush) => {
-      const session = new ScriptedSession();
-      onPush(hello('a'));
-      queueMicrotask(() => {
-          session.drop({ code: 1006, reason: '', drainAfterMs: undefined });
-        });
-      return { connection: session };
-    };
-    const steady = harness([unreachable, unreachable, lost()], { steadyAfterOpen: true });
+    const steady = harness([unreachable, unreachable, socketOn('a', { closes: LOST, later: true })], { steadyAfterOpen: true });
     await expect(listen(steady.deps)).rejects.toBe(END);
     expect(steady.sleeps).toEqual([500, 1000, 500]);
   });
@@ -143,49 +146,23 @@ describe('listen', () => {
     ]);
     await expect(listen(deps)).rejects.toThrow('HTTP 401');
     expect(sleeps).toEqual([]);
-    const abuse = harness([
-      (onPush) => {
-        const session = new ScriptedSession();
-        onPush(hello('a'));
-        session.drop({ code: 1008, reason: 'too many bad frames', drainAfterMs: undefined });
-        return { connection: session };
-      },
-    ]);
+    const abuse = harness([socketOn('a', { closes: { code: 1008, reason: 'too many bad frames', drainAfterMs: undefined } })]);
     await expect(listen(abuse.deps)).rejects.toThrow('1008');
   });
 
   it('without a cursor, resumes from the last message shown, and says so; with nothing shown, says what it cannot resume', async () => {
     const resumed = new ScriptedSession(() => page(['m7', 'm8'], 'c8'));
     const { deps, warnings, ids } = harness([
-      (onPush) => {
-        const first = new ScriptedSession();
-        onPush(hello('a'));
-        // A socket that never synced gets no cursors.
-        onPush(message('m7'));
-        first.drop({ code: 1006, reason: '', drainAfterMs: undefined });
-        return { connection: first };
-      },
-      (onPush) => {
-        onPush(hello('b'));
-        queueMicrotask(() => {
-          resumed.drop({ code: 1006, reason: '', drainAfterMs: undefined });
-        });
-        return { connection: resumed };
-      },
+      // A socket that never synced gets no cursors.
+      socketOn('a', { frames: [message('m7')], closes: LOST }),
+      socketOn('b', { session: resumed, closes: LOST, later: true }),
     ]);
     await expect(listen(deps)).rejects.toBe(END);
     expect(resumed.requests).toEqual([{ type: 'sync', since: 'm7' }]);
     expect(ids()).toEqual(['m7', 'm8']);
     expect(warnings.join('\n')).toContain('resuming from the last message shown');
 
-    const nothing = harness([
-      (onPush) => {
-        const first = new ScriptedSession();
-        onPush(hello('a'));
-        first.drop({ code: 1006, reason: '', drainAfterMs: undefined });
-        return { connection: first };
-      },
-    ]);
+    const nothing = harness([socketOn('a', { closes: LOST })]);
     await expect(listen(nothing.deps)).rejects.toBe(END);
     expect(nothing.warnings.join('\n')).toContain('nothing to resume from');
   });
@@ -197,8 +174,8 @@ describe('listen', () => {
       push(message('m2'));
       push(message('m3'));
       queueMicrotask(() => {
-          session.drop({ code: 1006, reason: '', drainAfterMs: undefined });
-        });
+        session.drop(LOST);
+      });
       return page(['m1', 'm2'], 'c2');
     });
     const { deps, ids } = harness(
@@ -219,15 +196,7 @@ describe('listen', () => {
   it('takes a drain that closes the socket during its walk as a drain', async () => {
     const session = new ScriptedSession();
     session.request = () => Promise.reject(new ClosedError({ code: 1001, reason: 'node draining', drainAfterMs: 750 }));
-    const { deps, sleeps } = harness(
-      [
-        (onPush) => {
-          onPush(hello('a'));
-          return { connection: session };
-        },
-      ],
-      { syncFirst: true },
-    );
+    const { deps, sleeps } = harness([socketOn('a', { session })], { syncFirst: true });
     await expect(listen(deps)).rejects.toBe(END);
     expect(sleeps).toEqual([750]);
   });

@@ -57,6 +57,11 @@ export async function listen(deps: ListenDeps): Promise<never> {
     if (typeof frame.id === 'string') lastLiveId = frame.id;
     deps.cursor.keep(frame.cursor);
   };
+  const releaseHeld = (): void => {
+    const held = heldBack ?? [];
+    heldBack = undefined;
+    for (const frame of held) showLive(frame);
+  };
   const onPush = (frame: Frame): void => {
     if (frame.type !== 'message') deps.print(frame);
     else if (heldBack !== undefined) heldBack.push(frame);
@@ -88,11 +93,10 @@ export async function listen(deps: ListenDeps): Promise<never> {
         continue;
       }
     } finally {
-      const held = heldBack ?? [];
-      heldBack = undefined;
-      for (const frame of held) showLive(frame);
+      releaseHeld();
     }
-    if (!worthRetrying(new ClosedError(closed))) throw new ClosedError(closed);
+    const ended = new ClosedError(closed);
+    if (!worthRetrying(ended)) throw ended;
     let delay: number;
     if (closed.drainAfterMs !== undefined) {
       attempt = 0;
@@ -117,9 +121,7 @@ export async function listen(deps: ListenDeps): Promise<never> {
         connection.close();
         throw error;
       }
-      const held = heldBack ?? [];
-      heldBack = undefined;
-      for (const frame of held) showLive(frame);
+      releaseHeld();
     }
     return connection.closed;
   }
