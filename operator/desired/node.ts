@@ -1,5 +1,5 @@
 import type { V1ConfigMap, V1Deployment, V1EnvVar, V1HTTPGetAction, V1PodDisruptionBudget, V1PodTemplateSpec, V1Service, V1ServicePort, V1TopologySpreadConstraint } from '@kubernetes/client-node';
-import type { ChatCluster } from '../../common/chatcluster.js';
+import type { ChatCluster, Resources } from '../../common/chatcluster.js';
 import { atRestKeyMounts, combineMounts, dependencyTlsMounts, servesTls, servingTlsMounts, type FileMounts } from './encryption.js';
 import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, ownedMeta, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
 import { managedRedisUrl } from './redis.js';
@@ -16,6 +16,18 @@ export const DRAIN_SECONDS = PRE_STOP_SLEEP_SECONDS + DRAIN_SPREAD_SECONDS + 5;
 export const TEMPLATE_HASH = 'chatcluster.dev/template-hash';
 /** The chat node image's user (`node`, 1000:1000 in the Dockerfile): numeric, so runAsNonRoot can be checked. */
 export const NODE_UID = 1000;
+
+/**
+ * What a chat node container gets when `spec.resources` is not given. The CPU request is what
+ * the autoscaler's second signal is a percent of (`autoscaling.targetCPUUtilization`): without
+ * one, the nodes would scale on connections alone, though the CRD's defaults name both
+ * signals. The memory request covers a node at rest (about 100 MiB) and the default 5,000
+ * sockets a node (a few KiB each). Small, like the managed Cassandra's default: two nodes, a
+ * third when scaled, and three Cassandra replicas fit beside Kubernetes' own pods on one
+ * 2-core kind node. No limits: a throttled or OOM-killed node fails every socket it holds.
+ * Production sets its own; `resources: {}` asks for none.
+ */
+export const DEFAULT_NODE_RESOURCES: Resources = { requests: { cpu: '100m', memory: '128Mi' } };
 
 /** Where the node's JWT secret comes from: the user's Secret, or the one the operator generates. */
 export function jwtSecretRef(cluster: ChatCluster): { name: string; key: string } {
@@ -169,7 +181,7 @@ function desiredNodePodTemplate(cluster: ChatCluster, image: string): V1PodTempl
               startupProbe: { httpGet: publicProbe(cluster, '/healthz'), periodSeconds: 2, failureThreshold: 60 },
               // The node drains itself on SIGTERM; the pause first lets endpoints drop the pod.
               lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
-              ...resourceRequirements(cluster.spec.resources),
+              ...resourceRequirements(cluster.spec.resources ?? DEFAULT_NODE_RESOURCES),
               securityContext: RESTRICTED_CONTAINER,
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...volumeMounts],
             },

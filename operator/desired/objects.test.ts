@@ -172,6 +172,13 @@ describe('spec changes', () => {
     });
   });
 
+  it('give the chat nodes a CPU request, which the autoscaler’s CPU signal is a percent of, unless the spec names resources (an empty object: none)', () => {
+    const nodeContainer = (spec: unknown) => find<V1Deployment>(objectsOf(spec).applied, 'Deployment').spec?.template.spec?.containers[0];
+    expect(nodeContainer({})?.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' } });
+    expect(nodeContainer({ resources: { limits: { cpu: 2 } } })?.resources).toEqual({ limits: { cpu: '2' } });
+    expect(nodeContainer({ resources: {} })?.resources ?? {}).toEqual({});
+  });
+
   it('pass the pod template through to the node pods', () => {
     const spec = {
       podTemplate: {
