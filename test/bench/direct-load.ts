@@ -281,7 +281,7 @@ async function runStep(
   const padding = 'x'.repeat(Math.max(0, options.textBytes - `${ledger.prefix}${ledger.capacity} `.length));
   const maxUnacked = backlogLimit(rate);
   let heldBack = 0;
-  const cpu = new CpuMeter(probes.cpu);
+  const cpu = new CpuMeter(probes.cpu, { wakeUps: true });
   const redisBefore = await probes.redis?.read();
   const serverBefore = await Promise.all((probes.metricsUrls ?? []).map(readMetrics));
   cpu.start();

@@ -414,21 +414,24 @@ export function machineBusySeconds(): number {
 /**
  * Measures CPU of named process groups over an interval: cores used on average. It adds
  * `machine` (every process) and `other` (machine minus the groups): how much of the box
- * something else (e.g. a concurrent test run) took meanwhile. It also counts how often each
- * group's threads were woken over the same interval (wakeUpsSinceStart).
+ * something else (e.g. a concurrent test run) took meanwhile. Made with `{ wakeUps: true }`,
+ * it also counts how often each group's threads were woken over the same interval
+ * (wakeUpsSinceStart); reading every thread's status at each start is not free, so only
+ * the meters that report it pay for it.
  */
 export class CpuMeter {
   private readonly started = new Map<string, number>();
-  /** Each process's threads' wake-ups at `start`, by pid. */
-  private readonly wakeUpsAtStart = new Map<number, Map<string, number>>();
+  /** Each process's threads' wake-ups at `start`, by pid; undefined when the meter does not count them. */
+  private readonly wakeUpsAtStart: Map<number, Map<string, number>> | undefined;
   private startedAt = 0;
   private machineAtStart = 0;
 
   private readonly groups: Record<string, readonly number[]>;
 
   /** Groups with no process (a server this run did not start) are left out, not reported as idle. */
-  constructor(groups: Record<string, readonly number[]>) {
+  constructor(groups: Record<string, readonly number[]>, options: { wakeUps?: boolean } = {}) {
     this.groups = Object.fromEntries(Object.entries(groups).filter(([, pids]) => pids.length > 0));
+    this.wakeUpsAtStart = options.wakeUps === true ? new Map() : undefined;
   }
 
   start(): void {
@@ -436,7 +439,7 @@ export class CpuMeter {
     this.machineAtStart = machineBusySeconds();
     for (const [name, pids] of Object.entries(this.groups)) {
       this.started.set(name, this.total(pids));
-      for (const pid of pids) this.wakeUpsAtStart.set(pid, wakeUpsOf(pid));
+      if (this.wakeUpsAtStart !== undefined) for (const pid of pids) this.wakeUpsAtStart.set(pid, wakeUpsOf(pid));
     }
   }
 
@@ -445,9 +448,11 @@ export class CpuMeter {
    * ended meanwhile is not counted.
    */
   wakeUpsSinceStart(): Record<string, number> {
+    const atStart = this.wakeUpsAtStart;
+    if (atStart === undefined) throw new Error('CpuMeter.wakeUpsSinceStart() on a meter made without { wakeUps: true }');
     // Without a start every thread would count from its birth, which would pass for a busy step.
     if (this.startedAt === 0) throw new Error('CpuMeter.wakeUpsSinceStart() before start()');
-    const since = (pid: number): number => growthBetween(this.wakeUpsAtStart.get(pid) ?? new Map<string, number>(), wakeUpsOf(pid));
+    const since = (pid: number): number => growthBetween(atStart.get(pid) ?? new Map<string, number>(), wakeUpsOf(pid));
     return Object.fromEntries(Object.entries(this.groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + since(pid), 0)]));
   }
 

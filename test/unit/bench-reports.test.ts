@@ -618,8 +618,11 @@ describe('wake-ups per message', () => {
 
   it('counts this process’s own wake-ups in /proc from start: each timer it waits for wakes its main thread', async () => {
     // pid_max is at most 2^22, so no process has the pid `gone` names.
-    const meter = new CpuMeter({ self: [process.pid], gone: [2 ** 22 + 1] });
+    const meter = new CpuMeter({ self: [process.pid], gone: [2 ** 22 + 1] }, { wakeUps: true });
     expect(() => meter.wakeUpsSinceStart()).toThrow(/before start/);
+    const uncounting = new CpuMeter({ self: [process.pid] });
+    uncounting.start();
+    expect(() => uncounting.wakeUpsSinceStart()).toThrow(/without \{ wakeUps: true \}/);
     const sinceBirthAtStart = growthBetween(new Map(), wakeUpsByThread(process.pid) ?? new Map<string, number>());
     meter.start();
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 20));
