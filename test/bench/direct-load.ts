@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { backlogLimit, callsIn, pace, waitWhile } from './pacer.js';
-import { coresAtRest, CpuMeter, histogramMeanMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
+import { coresAtRest, CpuMeter, histogramMeanMs, histogramQuantileMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, perMessage, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -29,7 +29,7 @@ export interface Warmup {
   messagesPerSecond: number;
 }
 
-/** What the chat nodes measured themselves during a step (means of their histograms, ms). */
+/** What the chat nodes measured themselves during a step (means of their histograms unless said, ms). */
 export interface ServerSideMeans {
   /** Cassandra write of a message (`chat_store_latency_seconds{operation="append_message"}`). */
   appendMessage: number | null;
@@ -37,6 +37,14 @@ export interface ServerSideMeans {
   busLag: number | null;
   /** Send accepted → frame written, on the recipient's node (`chat_delivery_latency_seconds`). */
   delivery: number | null;
+  /**
+   * The p99s of the same three over all nodes, estimated from the histograms' buckets as
+   * Prometheus's histogram_quantile does. `delivery`'s is the part of the clients' delivery
+   * p99 spent inside the nodes, from reading the send to writing the frame.
+   */
+  appendMessageP99: number | null;
+  busLagP99: number | null;
+  deliveryP99: number | null;
   /** The worst node's event-loop delay, p99 and max over the step (`nodejs_eventloop_lag_*`, reset by each scrape). */
   eventLoopP99: number | null;
   eventLoopMax: number | null;
@@ -336,6 +344,9 @@ async function runStep(
             appendMessage: histogramMeanMs(serverBefore, serverAfter, STORE_LATENCY, '{operation="append_message"}'),
             busLag: histogramMeanMs(serverBefore, serverAfter, 'chat_bus_consumer_lag_seconds'),
             delivery: histogramMeanMs(serverBefore, serverAfter, 'chat_delivery_latency_seconds'),
+            appendMessageP99: histogramQuantileMs(serverBefore, serverAfter, STORE_LATENCY, 0.99, '{operation="append_message"}'),
+            busLagP99: histogramQuantileMs(serverBefore, serverAfter, 'chat_bus_consumer_lag_seconds', 0.99),
+            deliveryP99: histogramQuantileMs(serverBefore, serverAfter, 'chat_delivery_latency_seconds', 0.99),
             eventLoopP99: worstGaugeMs(serverAfter, 'nodejs_eventloop_lag_p99_seconds'),
             eventLoopMax: worstGaugeMs(serverAfter, 'nodejs_eventloop_lag_max_seconds'),
             gcPerSecond: round(((sumOf(serverAfter, 'nodejs_gc_duration_seconds_sum') - sumOf(serverBefore, 'nodejs_gc_duration_seconds_sum')) * 1000) / measuredSeconds, 1),

@@ -56,21 +56,26 @@ function sumBetween(before: readonly Map<string, number>[], after: readonly Map<
  * A quantile (0 to 1) of a Prometheus histogram between two scrapes of several processes, in
  * ms, estimated as Prometheus's histogram_quantile does: linearly within the bucket it falls
  * in. Null when nothing was observed; the highest finite bound when it falls past it.
+ * `labels` (`{operation="append_message"}`, as histogramMeanMs takes them) picks one series;
+ * without them every series of the histogram counts.
  */
 export function histogramQuantileMs(
   before: readonly Map<string, number>[],
   after: readonly Map<string, number>[],
   name: string,
   quantile: number,
+  labels = '',
 ): number | null {
   if (!(quantile >= 0 && quantile <= 1)) throw new RangeError(`a quantile is between 0 and 1, not ${quantile}`);
   const prefix = `${name}_bucket{le="`;
+  // prom-client writes `le` first: `name_bucket{le="0.1",operation="append_message"}`.
+  const series = labels === '' ? '' : `,${labels.slice(1, -1)}}`;
   // Upper bound (s) → observations at or below it, between the scrapes, over all processes.
   const cumulative = new Map<number, number>();
   const add = (scrapes: readonly Map<string, number>[], sign: 1 | -1): void => {
     for (const samples of scrapes) {
       for (const [key, value] of samples) {
-        if (!key.startsWith(prefix)) continue;
+        if (!key.startsWith(prefix) || !key.endsWith(series)) continue;
         const bound = key.slice(prefix.length, key.indexOf('"', prefix.length));
         const upper = bound === '+Inf' ? Number.POSITIVE_INFINITY : Number(bound);
         cumulative.set(upper, (cumulative.get(upper) ?? 0) + sign * value);

@@ -26,4 +26,17 @@ describe('a quantile of a histogram between two scrapes', () => {
     expect(histogramQuantileMs(before, [new Map()], 'other_metric', 0.5)).toBeNull();
     expect(() => histogramQuantileMs(before, before, NAME, 99)).toThrow(RangeError);
   });
+
+  it('counts only the series its labels name, as prom-client writes them (le first)', () => {
+    const store = 'chat_store_latency_seconds';
+    const series = (operation: string, counts: Record<string, number>): [string, number][] =>
+      Object.entries(counts).map(([le, count]) => [`${store}_bucket{le="${le}",operation="${operation}"}`, count]);
+    const before = [new Map<string, number>()];
+    const after = [new Map([...series('append_message', { '0.01': 99, '0.1': 100, '+Inf': 100 }), ...series('read_history', { '0.01': 0, '0.1': 0, '+Inf': 100 })])];
+    expect(histogramQuantileMs(before, after, store, 0.5, '{operation="append_message"}')).toBeCloseTo(5.05);
+    expect(histogramQuantileMs(before, after, store, 0.5, '{operation="read_history"}')).toBe(100);
+    // Without labels both series count: the 50th of 200 observations, where the 25th of append_message's 100 was.
+    expect(histogramQuantileMs(before, after, store, 0.25, '{operation="append_message"}')).toBeCloseTo(2.53);
+    expect(histogramQuantileMs(before, after, store, 0.25)).toBeCloseTo(5.05);
+  });
 });
