@@ -5,7 +5,7 @@ import { progress } from './lifecycle.js';
 import { backlogLimit, callsIn, pace, waitWhile } from './pacer.js';
 import { coresAtRest, CpuMeter, histogramMeanMs, histogramQuantileMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
-import { percentiles, perMessage, round, type Percentiles } from './statistics.js';
+import { percentiles, perMessage, round, roundEach, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
 
 export interface DirectLoadOptions {
@@ -92,6 +92,13 @@ export interface DirectStep {
    * (CpuMeter.wakeUpsSinceStart, idle background wake-ups included); null when none was acked.
    */
   wakeUpsPerMessage: Record<string, number> | null;
+  /**
+   * Seconds each process group's threads waited for a core, per second of the span the
+   * cores were measured over (CpuMeter.runQueueSecondsSinceStart): beside `cpuCores`, how
+   * much longer the group's work took because every core was busy. Absent from runs made
+   * before it was measured (2026-12-07).
+   */
+  runQueueSecondsPerSecond?: Record<string, number>;
   /** Means over the step from the servers' own histograms (chat nodes only), in ms. */
   serverSideMs: ServerSideMeans | null;
   saturated: string | null;
@@ -289,7 +296,7 @@ async function runStep(
   const padding = 'x'.repeat(Math.max(0, options.textBytes - `${ledger.prefix}${ledger.capacity} `.length));
   const maxUnacked = backlogLimit(rate);
   let heldBack = 0;
-  const cpu = new CpuMeter(probes.cpu, { wakeUps: true });
+  const cpu = new CpuMeter(probes.cpu, { threads: true });
   const redisBefore = await probes.redis?.read();
   const serverBefore = await Promise.all((probes.metricsUrls ?? []).map(readMetrics));
   cpu.start();
@@ -307,8 +314,9 @@ async function runStep(
     pair.sender.send({ type: 'send', ref: `${ledger.prefix}${seq}`, to: { user: pair.recipientUser }, text: `${ledger.prefix}${seq} ${padding}` });
   });
   await waitWhile(() => ledger.open > 0, options.graceMs);
-  const cpuCores = cpu.stop();
+  const { cores: cpuCores, seconds: meteredSeconds } = cpu.stopSpan();
   const wakeUps = cpu.wakeUpsSinceStart();
+  const runQueueSeconds = cpu.runQueueSecondsSinceStart();
   const measuredSeconds = (performance.now() - startedAt) / 1000;
   const redisAfter = await probes.redis?.read();
   const serverAfter = await Promise.all((probes.metricsUrls ?? []).map(readMetrics));
@@ -337,6 +345,7 @@ async function runStep(
     redisCommandsPerMessage: redis === undefined ? null : round(redis.total / ledger.acked, 2),
     redisCommandsPerMessageByCommand: redis === undefined ? null : perMessage(redis.byCommand, ledger.acked),
     wakeUpsPerMessage: perMessage(wakeUps, ledger.acked),
+    runQueueSecondsPerSecond: roundEach(Object.fromEntries(Object.entries(runQueueSeconds).map(([group, waited]) => [group, waited / meteredSeconds])), 2),
     serverSideMs:
       serverAfter.length === 0
         ? null

@@ -372,6 +372,19 @@ export function voluntarySwitches(status: string): number | undefined {
 }
 
 /**
+ * Seconds each thread of a process has so far spent ready to run with no core to run on (the
+ * run delay, the second figure of /proc/<pid>/task/<tid>/schedstat), by thread id; undefined
+ * once the process is gone. Beside the cores a process used, it says how much longer its work
+ * took because every core was busy: on a full machine, queues that no profile shows.
+ */
+export function runQueueSecondsByThread(pid: number): Map<string, number> | undefined {
+  return perThread(pid, (dir) => {
+    const delayNs = Number((readIfThere(`${dir}/schedstat`) ?? '').split(' ')[1]);
+    return Number.isFinite(delayNs) ? delayNs / 1e9 : undefined;
+  });
+}
+
+/**
  * How much per-thread counters grew between two readings (of jitCompilerCpuSeconds or
  * wakeUpsByThread): a thread born in between counts from nothing, one that ended in between
  * is not counted (its last figures went with it).
@@ -400,9 +413,20 @@ export function listenOverflows(): number | undefined {
   }
 }
 
-/** A process's threads' wake-ups so far (wakeUpsByThread); none once it is gone. */
-function wakeUpsOf(pid: number): Map<string, number> {
-  return wakeUpsByThread(pid) ?? new Map<string, number>();
+/** A per-thread counter (wakeUpsByThread, runQueueSecondsByThread), read at a start and again when asked. */
+class ThreadCounter {
+  private readonly atStart = new Map<number, Map<string, number>>();
+
+  constructor(private readonly read: (pid: number) => Map<string, number> | undefined) {}
+
+  start(pids: readonly number[]): void {
+    for (const pid of pids) this.atStart.set(pid, this.read(pid) ?? new Map<string, number>());
+  }
+
+  /** The processes' growth since start (growthBetween); a process that is gone counts nothing. */
+  since(pids: readonly number[]): number {
+    return pids.reduce((sum, pid) => sum + growthBetween(this.atStart.get(pid) ?? new Map<string, number>(), this.read(pid) ?? new Map<string, number>()), 0);
+  }
 }
 
 /** CPU seconds the whole machine has been busy (all cores, everything but idle and iowait), from /proc/stat. */
@@ -419,24 +443,25 @@ export function machineBusySeconds(): number {
 /**
  * Measures CPU of named process groups over an interval: cores used on average. It adds
  * `machine` (every process) and `other` (machine minus the groups): how much of the box
- * something else (e.g. a concurrent test run) took meanwhile. Made with `{ wakeUps: true }`,
- * it also counts how often each group's threads were woken over the same interval
- * (wakeUpsSinceStart); reading every thread's status at each start is not free, so only
- * the meters that report it pay for it.
+ * something else (e.g. a concurrent test run) took meanwhile. Made with `{ threads: true }`,
+ * it also counts, over the same interval, how often each group's threads were woken
+ * (wakeUpsSinceStart) and how long they waited for a core (runQueueSecondsSinceStart);
+ * reading every thread's files at each start is not free, so only the meters that report
+ * them pay for it.
  */
 export class CpuMeter {
   private readonly started = new Map<string, number>();
-  /** Each process's threads' wake-ups at `start`, by pid; undefined when the meter does not count them. */
-  private readonly wakeUpsAtStart: Map<number, Map<string, number>> | undefined;
+  /** Undefined when the meter does not read its groups' threads. */
+  private readonly threads: { wakeUps: ThreadCounter; runQueueSeconds: ThreadCounter } | undefined;
   private startedAt = 0;
   private machineAtStart = 0;
 
   private readonly groups: Record<string, readonly number[]>;
 
   /** Groups with no process (a server this run did not start) are left out, not reported as idle. */
-  constructor(groups: Record<string, readonly number[]>, options: { wakeUps?: boolean } = {}) {
+  constructor(groups: Record<string, readonly number[]>, options: { threads?: boolean } = {}) {
     this.groups = Object.fromEntries(Object.entries(groups).filter(([, pids]) => pids.length > 0));
-    this.wakeUpsAtStart = options.wakeUps === true ? new Map() : undefined;
+    this.threads = options.threads === true ? { wakeUps: new ThreadCounter(wakeUpsByThread), runQueueSeconds: new ThreadCounter(runQueueSecondsByThread) } : undefined;
   }
 
   start(): void {
@@ -444,21 +469,27 @@ export class CpuMeter {
     this.machineAtStart = machineBusySeconds();
     for (const [name, pids] of Object.entries(this.groups)) {
       this.started.set(name, this.total(pids));
-      if (this.wakeUpsAtStart !== undefined) for (const pid of pids) this.wakeUpsAtStart.set(pid, wakeUpsOf(pid));
+      this.threads?.wakeUps.start(pids);
+      this.threads?.runQueueSeconds.start(pids);
     }
   }
 
-  /**
-   * Times each group's threads were woken since `start` (wakeUpsByThread); a thread that
-   * ended meanwhile is not counted.
-   */
+  /** Times each group's threads were woken since `start` (wakeUpsByThread); a thread that ended meanwhile is not counted. */
   wakeUpsSinceStart(): Record<string, number> {
-    const atStart = this.wakeUpsAtStart;
-    if (atStart === undefined) throw new Error('CpuMeter.wakeUpsSinceStart() on a meter made without { wakeUps: true }');
+    return this.threadGrowth('wakeUps');
+  }
+
+  /** Seconds each group's threads waited for a core since `start` (runQueueSecondsByThread), likewise. */
+  runQueueSecondsSinceStart(): Record<string, number> {
+    return this.threadGrowth('runQueueSeconds');
+  }
+
+  private threadGrowth(counter: 'wakeUps' | 'runQueueSeconds'): Record<string, number> {
+    if (this.threads === undefined) throw new Error(`CpuMeter: ${counter} asked of a meter made without { threads: true }`);
     // Without a start every thread would count from its birth, which would pass for a busy step.
-    if (this.startedAt === 0) throw new Error('CpuMeter.wakeUpsSinceStart() before start()');
-    const since = (pid: number): number => growthBetween(atStart.get(pid) ?? new Map<string, number>(), wakeUpsOf(pid));
-    return Object.fromEntries(Object.entries(this.groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + since(pid), 0)]));
+    if (this.startedAt === 0) throw new Error(`CpuMeter: ${counter} asked before start()`);
+    const threadCounter = this.threads[counter];
+    return Object.fromEntries(Object.entries(this.groups).map(([name, pids]) => [name, threadCounter.since(pids)]));
   }
 
   /** Cores used per group since `start` (1.0 = one core busy all the time), plus `machine` and `other`. */

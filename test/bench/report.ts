@@ -124,6 +124,10 @@ export function formatDirectSteps(results: readonly DirectLoadResult[], heading:
       step.wakeUpsPerMessage?.redis,
       step.wakeUpsPerMessage?.cassandra,
       step.wakeUpsPerMessage?.generator,
+      step.runQueueSecondsPerSecond?.server,
+      step.runQueueSecondsPerSecond?.redis,
+      step.runQueueSecondsPerSecond?.cassandra,
+      step.runQueueSecondsPerSecond?.generator,
     ]),
   );
   const firstChatStep = chat.steps[0];
@@ -146,10 +150,12 @@ export function formatDirectSteps(results: readonly DirectLoadResult[], heading:
     'histogram_quantile does (the deliver p99 is the part of the p99 above spent inside the nodes); loop = the worst',
     'node\'s event-loop delay during the step; gc = GC pause time of all nodes together per second.',
     '',
-    table(['target', 'offered/s', 'wake-ups server', 'wake-ups redis', 'wake-ups cassandra', 'wake-ups generator'], wakeUps),
+    table(['target', 'offered/s', 'wake-ups server', 'wake-ups redis', 'wake-ups cassandra', 'wake-ups generator', 'core wait server', 'core wait redis', 'core wait cassandra', 'core wait generator'], wakeUps),
     'wake-ups = times the group\'s threads went to sleep and were woken again during the step (voluntary context switches in',
     '/proc, summed over its threads) / acked messages. Idle background wake-ups (timers) are in it: between two steps, the',
-    'growth of wake-ups a second (per message × rate) is what the added messages cost.',
+    'growth of wake-ups a second (per message × rate) is what the added messages cost. core wait = seconds a second the',
+    'group\'s threads were ready to run with no core free (run delay in /proc/<pid>/task/*/schedstat, summed over its',
+    'threads); beside its cpu above, how much longer its work took because the machine was full.',
     ...(firstChatStep === undefined || redisBreakdown === ''
       ? []
       : [`Redis commands per direct message at ${firstChatStep.offeredPerSecond} msg/s, by command: ${redisBreakdown}`]),

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { designFloor, floorRate, formatDesignFloor } from '../bench/design-floor.js';
 import type { DirectLoadResult, DirectStep } from '../bench/direct-load.js';
@@ -28,6 +30,7 @@ function step(
   cpuCores: Record<string, number>,
   saturated: string | null = null,
   wakeUpsPerMessage: Record<string, number> | null = null,
+  runQueueSecondsPerSecond?: Record<string, number>,
 ): DirectStep {
   return {
     offeredPerSecond,
@@ -48,6 +51,7 @@ function step(
     redisCommandsPerMessage: null,
     redisCommandsPerMessageByCommand: null,
     wakeUpsPerMessage,
+    ...(runQueueSecondsPerSecond === undefined ? {} : { runQueueSecondsPerSecond }),
     serverSideMs: null,
     saturated,
   };
@@ -618,11 +622,12 @@ describe('wake-ups per message', () => {
 
   it('counts this process’s own wake-ups in /proc from start: each timer it waits for wakes its main thread', async () => {
     // pid_max is at most 2^22, so no process has the pid `gone` names.
-    const meter = new CpuMeter({ self: [process.pid], gone: [2 ** 22 + 1] }, { wakeUps: true });
+    const meter = new CpuMeter({ self: [process.pid], gone: [2 ** 22 + 1] }, { threads: true });
     expect(() => meter.wakeUpsSinceStart()).toThrow(/before start/);
     const uncounting = new CpuMeter({ self: [process.pid] });
     uncounting.start();
-    expect(() => uncounting.wakeUpsSinceStart()).toThrow(/without \{ wakeUps: true \}/);
+    expect(() => uncounting.wakeUpsSinceStart()).toThrow(/without \{ threads: true \}/);
+    expect(() => uncounting.runQueueSecondsSinceStart()).toThrow(/without \{ threads: true \}/);
     const sinceBirthAtStart = growthBetween(new Map(), wakeUpsByThread(process.pid) ?? new Map<string, number>());
     meter.start();
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -634,21 +639,47 @@ describe('wake-ups per message', () => {
     expect(gone).toBe(0);
   });
 
+  it('counts the seconds this process waited for a core while more busy processes than cores ran', async () => {
+    const spinners = Array.from({ length: availableParallelism() }, () =>
+      spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end);'], { stdio: 'ignore' }),
+    );
+    const exited = Promise.all(spinners.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const meter = new CpuMeter({ self: [process.pid], gone: [2 ** 22 + 1] }, { threads: true });
+      meter.start();
+      const startedAt = performance.now();
+      while (performance.now() - startedAt < 500);
+      const { self = 0, gone } = meter.runQueueSecondsSinceStart();
+      // One core's worth of spinners besides this one: the kernel shares the cores, so this thread waited.
+      expect(self).toBeGreaterThan(0.02);
+      expect(gone).toBe(0);
+    } finally {
+      for (const child of spinners) child.kill();
+      await exited;
+    }
+  });
+
   it('divides each count by the acked messages, to 2 decimals, and gives none when nothing was acked', () => {
     expect(perMessage({ server: 1234, redis: 2 }, 2000)).toEqual({ server: 0.62, redis: 0 });
     expect(perMessage({ server: 1234 }, 0)).toBeNull();
   });
 
-  it('prints each target’s wake-ups per message by process group, step by step', () => {
-    const woken = result('chat', [step(1000, 1000, [4, 20], { server: 0.6 }, null, { server: 2.8, redis: 1.1, cassandra: 5.5, generator: 0.8 })]);
-    const quiet = result('relay', [step(1000, 1000, [1, 3], { server: 0.15 }, null, { server: 1.9, generator: 0.7 })]);
-    const report = formatDirectSteps([woken, quiet], 'Scenario 1');
+  it('prints each target’s wake-ups per message and waits for a core by process group, step by step', () => {
+    const woken = result('chat', [
+      step(1000, 1000, [4, 20], { server: 0.6 }, null, { server: 2.8, redis: 1.1, cassandra: 5.5, generator: 0.8 }, { server: 1.97, redis: 0.08, cassandra: 1.01, generator: 0.39 }),
+    ]);
+    const quiet = result('relay', [step(1000, 1000, [1, 3], { server: 0.15 }, null, { server: 1.9, generator: 0.7 }, { server: 0.01, generator: 0 })]);
+    // A run made before the waits were measured has none to print.
+    const older = result('peer', [step(1000, 1000, [1, 3], { server: 0.2 }, null, { server: 1.2, generator: 0.7 })]);
+    const report = formatDirectSteps([woken, quiet, older], 'Scenario 1');
     const section = report.split('\n\n').find((candidate) => candidate.startsWith('target  offered/s  wake-ups server')) ?? '';
-    const rows = section.split('\n').slice(2, 4).map((line) => line.split(/ {2,}/));
+    const rows = section.split('\n').slice(2, 5).map((line) => line.split(/ {2,}/));
     expect(rows).toEqual([
-      ['chat', '1000', '2.8', '1.1', '5.5', '0.8'],
+      ['chat', '1000', '2.8', '1.1', '5.5', '0.8', '1.97', '0.08', '1.01', '0.39'],
       // The relay has no Redis or Cassandra.
-      ['relay', '1000', '1.9', '-', '-', '0.7'],
+      ['relay', '1000', '1.9', '-', '-', '0.7', '0.01', '-', '-', '0'],
+      ['peer', '1000', '1.2', '-', '-', '0.7', '-', '-', '-', '-'],
     ]);
   });
 });
