@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decideReplicas, type Recommendation } from './decide.js';
+import { decideReplicas, type NodesCpu, type Recommendation } from './decide.js';
 
 const autoscaling = { enabled: true, minReplicas: 2, maxReplicas: 20, targetConnectionsPerNode: 5000, targetCPUUtilization: 70, scaleDownStabilizationSeconds: 300 };
 
-function decide(connections: number, currentReplicas: number, now = 0, history: Recommendation[] = [], cpuUtilization?: number) {
-  return decideReplicas({ autoscaling, connections, currentReplicas, now, history, cpuUtilization });
+function decide(connections: number, currentReplicas: number, now = 0, history: Recommendation[] = [], cpu?: NodesCpu) {
+  return decideReplicas({ autoscaling, connections, currentReplicas, now, history, cpu });
 }
 
 describe('the autoscaling decision', () => {
@@ -23,8 +23,17 @@ describe('the autoscaling decision', () => {
   });
 
   it('follows CPU when it asks for more than connections do', () => {
-    expect(decide(5_000, 4, 0, [], 140).replicas).toBe(8);
-    expect(decide(30_000, 4, 0, [], 10).replicas).toBe(6);
+    const busy = decide(5_000, 4, 0, [], { utilization: 140, nodes: 4 });
+    expect(busy.replicas).toBe(8);
+    expect(busy.reason).toBe('scale up: CPU 140% on 4 nodes, target 70%');
+    expect(decide(30_000, 4, 0, [], { utilization: 10, nodes: 4 }).replicas).toBe(6);
+  });
+
+  it('counts a replica that is not ready (Pending, starting) as idle, so one that cannot be scheduled does not raise the count again', () => {
+    // Three ready nodes at 80 % of a 70 % target ask for a fourth.
+    expect(decide(0, 3, 0, [], { utilization: 80, nodes: 3 }).replicas).toBe(4);
+    // The fourth stays Pending: the three still ask for four, not ⌈4 × 80 ÷ 70⌉ = 5, and so on to maxReplicas.
+    expect(decide(0, 4, 15_000, [], { utilization: 80, nodes: 3 }).replicas).toBe(4);
   });
 
   it('scales down only after the stabilization window has seen nothing higher', () => {

@@ -8,7 +8,7 @@ describe('observeLoad', () => {
       { name: 'b', load: { connections: 30, draining: false, cpuUtilization: 40 }, cost: undefined },
       { name: 'silent', load: undefined, cost: undefined },
     ]);
-    expect(observed).toMatchObject({ connections: 40, cpuUtilization: 60 });
+    expect(observed).toMatchObject({ connections: 40, cpu: { utilization: 60, nodes: 2 } });
     expect(observed.candidates.map((pod) => pod.name)).toEqual(['a', 'b', 'silent']);
   });
 
@@ -17,11 +17,11 @@ describe('observeLoad', () => {
       { name: 'staying', load: { connections: 10, draining: false, cpuUtilization: 30 }, cost: undefined },
       { name: 'leaving', load: { connections: 500, draining: true, cpuUtilization: 190 }, cost: '500' },
     ]);
-    expect(observed).toMatchObject({ openConnections: 510, connections: 10, cpuUtilization: 30 });
+    expect(observed).toMatchObject({ openConnections: 510, connections: 10, cpu: { utilization: 30, nodes: 1 } });
     expect(observed.candidates.map((pod) => pod.name)).toEqual(['staying']);
   });
 
   it('has no CPU signal when no node reports one (no CPU request)', () => {
-    expect(observeLoad([{ name: 'a', load: { connections: 1, draining: false }, cost: undefined }]).cpuUtilization).toBeUndefined();
+    expect(observeLoad([{ name: 'a', load: { connections: 1, draining: false }, cost: undefined }]).cpu).toBeUndefined();
   });
 });

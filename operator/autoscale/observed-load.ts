@@ -1,3 +1,4 @@
+import type { NodesCpu } from './decide.js';
 import type { NodeLoad } from './node-load.js';
 
 /** A ready node pod and what its `/load` said (undefined: it did not answer). */
@@ -13,8 +14,8 @@ export interface ObservedLoad {
   openConnections: number;
   /** Open connections on the nodes that are staying (for scaling). */
   connections: number;
-  /** Mean CPU use of the staying nodes that report it, as a percentage of their request. */
-  cpuUtilization: number | undefined;
+  /** Mean CPU use of the staying nodes that report it, as a percentage of their request, and how many they are. */
+  cpu: NodesCpu | undefined;
   /** The pods a scale-down may choose from: not draining already. */
   candidates: PodReport[];
 }
@@ -31,7 +32,7 @@ export function observeLoad(reports: readonly PodReport[]): ObservedLoad {
   return {
     openConnections: sumOf(reports),
     connections: sumOf(staying),
-    cpuUtilization: cpu.length === 0 ? undefined : Math.round(cpu.reduce((sum, value) => sum + value, 0) / cpu.length),
+    cpu: cpu.length === 0 ? undefined : { utilization: Math.round(cpu.reduce((sum, value) => sum + value, 0) / cpu.length), nodes: cpu.length },
     candidates: staying,
   };
 }

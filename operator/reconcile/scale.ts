@@ -28,7 +28,7 @@ export async function scaleNodes(step: ScaleStep): Promise<{ replicas: number; h
     autoscaling: cluster.spec.autoscaling,
     currentReplicas: currentReplicas === 0 ? cluster.spec.autoscaling.minReplicas : currentReplicas,
     connections: load.connections,
-    cpuUtilization: load.cpuUtilization,
+    cpu: load.cpu,
     now: step.now,
     history: step.history,
   });
