@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { backlogLimit, callsIn, pace, waitWhile } from './pacer.js';
-import { coresAtRest, CpuMeter, histogramMeanMs, histogramQuantileMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
+import { coresAtRest, CpuMeter, histogramMeanMs, histogramQuantileMs, readMetrics, roundCores, SCHEDSTAT_READABLE, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentiles, perMessage, round, roundEach, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
@@ -96,7 +96,7 @@ export interface DirectStep {
    * Seconds each process group's threads waited for a core, per second of the span the
    * cores were measured over (CpuMeter.runQueueSecondsSinceStart): beside `cpuCores`, how
    * much longer the group's work took because every core was busy. Absent from runs made
-   * before it was measured (2026-12-07).
+   * before it was measured (2026-12-07) and on kernels without scheduler statistics.
    */
   runQueueSecondsPerSecond?: Record<string, number>;
   /** Means over the step from the servers' own histograms (chat nodes only), in ms. */
@@ -345,7 +345,7 @@ async function runStep(
     redisCommandsPerMessage: redis === undefined ? null : round(redis.total / ledger.acked, 2),
     redisCommandsPerMessageByCommand: redis === undefined ? null : perMessage(redis.byCommand, ledger.acked),
     wakeUpsPerMessage: perMessage(wakeUps, ledger.acked),
-    runQueueSecondsPerSecond: roundEach(Object.fromEntries(Object.entries(runQueueSeconds).map(([group, waited]) => [group, waited / meteredSeconds])), 2),
+    ...(SCHEDSTAT_READABLE ? { runQueueSecondsPerSecond: roundEach(Object.fromEntries(Object.entries(runQueueSeconds).map(([group, waited]) => [group, waited / meteredSeconds])), 2) } : {}),
     serverSideMs:
       serverAfter.length === 0
         ? null

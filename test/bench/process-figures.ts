@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { type RawData } from 'ws';
 import { round, roundEach } from './statistics.js';
@@ -371,6 +371,9 @@ export function voluntarySwitches(status: string): number | undefined {
   return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
+/** Whether this kernel keeps scheduler statistics (CONFIG_SCHEDSTATS' run delay); without them every wait would read as none. */
+export const SCHEDSTAT_READABLE = existsSync('/proc/self/schedstat');
+
 /**
  * Seconds each thread of a process has so far spent ready to run with no core to run on (the
  * run delay, the second figure of /proc/<pid>/task/<tid>/schedstat), by thread id; undefined
@@ -378,6 +381,7 @@ export function voluntarySwitches(status: string): number | undefined {
  * took because every core was busy: on a full machine, queues that no profile shows.
  */
 export function runQueueSecondsByThread(pid: number): Map<string, number> | undefined {
+  if (!SCHEDSTAT_READABLE) return undefined;
   return perThread(pid, (dir) => {
     const delayNs = Number((readIfThere(`${dir}/schedstat`) ?? '').split(' ')[1]);
     return Number.isFinite(delayNs) ? delayNs / 1e9 : undefined;

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { designFloor, floorRate, formatDesignFloor } from '../bench/design-floor.js';
 import type { DirectLoadResult, DirectStep } from '../bench/direct-load.js';
@@ -639,24 +638,24 @@ describe('wake-ups per message', () => {
     expect(gone).toBe(0);
   });
 
-  it('counts the seconds this process waited for a core while more busy processes than cores ran', async () => {
-    const spinners = Array.from({ length: availableParallelism() }, () =>
-      spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end);'], { stdio: 'ignore' }),
-    );
-    const exited = Promise.all(spinners.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+  it('counts the seconds a process waited for a core while another process spun on the same core', async () => {
+    // Two spinners pinned to one core (taskset, util-linux) share it however many cores the machine has: each waits about half the time.
+    const spinners = [0, 1].map(() => spawn('taskset', ['-c', '0', process.execPath, '-e', 'const end = Date.now() + 1500; while (Date.now() < end);'], { stdio: 'ignore' }));
+    const ended = Promise.all(spinners.map((child) => new Promise((resolve) => child.once('exit', resolve).once('error', resolve))));
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const meter = new CpuMeter({ self: [process.pid], gone: [2 ** 22 + 1] }, { threads: true });
+      const [first] = spinners;
+      if (first?.pid === undefined) throw new Error('the spinner did not start');
+      const meter = new CpuMeter({ spinner: [first.pid], gone: [2 ** 22 + 1] }, { threads: true });
       meter.start();
-      const startedAt = performance.now();
-      while (performance.now() - startedAt < 500);
-      const { self = 0, gone } = meter.runQueueSecondsSinceStart();
-      // One core's worth of spinners besides this one: the kernel shares the cores, so this thread waited.
-      expect(self).toBeGreaterThan(0.02);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const { spinner = 0, gone } = meter.runQueueSecondsSinceStart();
+      expect(spinner).toBeGreaterThan(0.1);
+      expect(spinner).toBeLessThan(0.6);
       expect(gone).toBe(0);
     } finally {
       for (const child of spinners) child.kill();
-      await exited;
+      await ended;
     }
   });
 
