@@ -3,9 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeAll, openMany, type Frame, type LoadSocket } from './bench-socket.js';
 import { progress } from './lifecycle.js';
 import { backlogLimit, callsIn, pace, waitWhile } from './pacer.js';
-import { coresAtRest, CpuMeter, histogramMeanMs, histogramQuantileMs, readMetrics, roundCores, SCHEDSTAT_READABLE, STORE_LATENCY } from './process-figures.js';
+import { coresAtRest, CpuMeter, histogramMeanMs, histogramQuantileMs, readMetrics, roundCores, STORE_LATENCY } from './process-figures.js';
 import { commandsBetween, type RedisCommandCounter } from './redis-commands.js';
-import { percentiles, perMessage, round, roundEach, type Percentiles } from './statistics.js';
+import { eachOver, percentiles, perMessage, round, type Percentiles } from './statistics.js';
 import type { LoadTarget } from './targets.js';
 
 export interface DirectLoadOptions {
@@ -29,8 +29,8 @@ export interface Warmup {
   messagesPerSecond: number;
 }
 
-/** What the chat nodes measured themselves during a step (means of their histograms unless said, ms). */
-export interface ServerSideMeans {
+/** What the chat nodes measured themselves during a step (means of their histograms, and p99s where named, ms). */
+export interface ServerSideFigures {
   /** Cassandra write of a message (`chat_store_latency_seconds{operation="append_message"}`). */
   appendMessage: number | null;
   /** Age of inbox entries when the receiving node processed them (`chat_bus_consumer_lag_seconds`). */
@@ -99,8 +99,8 @@ export interface DirectStep {
    * before it was measured (2026-12-07) and on kernels without scheduler statistics.
    */
   runQueueSecondsPerSecond?: Record<string, number>;
-  /** Means over the step from the servers' own histograms (chat nodes only), in ms. */
-  serverSideMs: ServerSideMeans | null;
+  /** From the servers' own histograms over the step (chat nodes only), in ms. */
+  serverSideMs: ServerSideFigures | null;
   saturated: string | null;
 }
 
@@ -317,7 +317,6 @@ async function runStep(
   const { cores: cpuCores, seconds: meteredSeconds } = cpu.stopSpan();
   const wakeUps = cpu.wakeUpsSinceStart();
   const runQueueSeconds = cpu.runQueueSecondsSinceStart();
-  const measuredSeconds = (performance.now() - startedAt) / 1000;
   const redisAfter = await probes.redis?.read();
   const serverAfter = await Promise.all((probes.metricsUrls ?? []).map(readMetrics));
 
@@ -345,7 +344,7 @@ async function runStep(
     redisCommandsPerMessage: redis === undefined ? null : round(redis.total / ledger.acked, 2),
     redisCommandsPerMessageByCommand: redis === undefined ? null : perMessage(redis.byCommand, ledger.acked),
     wakeUpsPerMessage: perMessage(wakeUps, ledger.acked),
-    ...(SCHEDSTAT_READABLE ? { runQueueSecondsPerSecond: roundEach(Object.fromEntries(Object.entries(runQueueSeconds).map(([group, waited]) => [group, waited / meteredSeconds])), 2) } : {}),
+    ...(runQueueSeconds === undefined ? {} : { runQueueSecondsPerSecond: eachOver(runQueueSeconds, meteredSeconds) }),
     serverSideMs:
       serverAfter.length === 0
         ? null
@@ -358,7 +357,7 @@ async function runStep(
             deliveryP99: histogramQuantileMs(serverBefore, serverAfter, 'chat_delivery_latency_seconds', 0.99),
             eventLoopP99: worstGaugeMs(serverAfter, 'nodejs_eventloop_lag_p99_seconds'),
             eventLoopMax: worstGaugeMs(serverAfter, 'nodejs_eventloop_lag_max_seconds'),
-            gcPerSecond: round(((sumOf(serverAfter, 'nodejs_gc_duration_seconds_sum') - sumOf(serverBefore, 'nodejs_gc_duration_seconds_sum')) * 1000) / measuredSeconds, 1),
+            gcPerSecond: round(((sumOf(serverAfter, 'nodejs_gc_duration_seconds_sum') - sumOf(serverBefore, 'nodejs_gc_duration_seconds_sum')) * 1000) / meteredSeconds, 1),
           },
   };
   return { ...step, saturated: saturation(step, ledger.capacity) };

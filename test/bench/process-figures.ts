@@ -371,8 +371,8 @@ export function voluntarySwitches(status: string): number | undefined {
   return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
-/** Whether this kernel keeps scheduler statistics (CONFIG_SCHEDSTATS' run delay); without them every wait would read as none. */
-export const SCHEDSTAT_READABLE = existsSync('/proc/self/schedstat');
+/** Whether this kernel keeps scheduler statistics (the run delay); without them every wait would read as none. */
+const SCHEDSTAT_READABLE = existsSync('/proc/self/schedstat');
 
 /**
  * Seconds each thread of a process has so far spent ready to run with no core to run on (the
@@ -381,7 +381,6 @@ export const SCHEDSTAT_READABLE = existsSync('/proc/self/schedstat');
  * took because every core was busy: on a full machine, queues that no profile shows.
  */
 export function runQueueSecondsByThread(pid: number): Map<string, number> | undefined {
-  if (!SCHEDSTAT_READABLE) return undefined;
   return perThread(pid, (dir) => {
     const delayNs = Number((readIfThere(`${dir}/schedstat`) ?? '').split(' ')[1]);
     return Number.isFinite(delayNs) ? delayNs / 1e9 : undefined;
@@ -455,8 +454,8 @@ export function machineBusySeconds(): number {
  */
 export class CpuMeter {
   private readonly started = new Map<string, number>();
-  /** Undefined when the meter does not read its groups' threads. */
-  private readonly threads: { wakeUps: ThreadCounter; runQueueSeconds: ThreadCounter } | undefined;
+  /** Undefined when the meter does not read its groups' threads; no run-queue counter where the kernel keeps no run delay. */
+  private readonly threads: { wakeUps: ThreadCounter; runQueueSeconds: ThreadCounter | undefined } | undefined;
   private startedAt = 0;
   private machineAtStart = 0;
 
@@ -465,7 +464,10 @@ export class CpuMeter {
   /** Groups with no process (a server this run did not start) are left out, not reported as idle. */
   constructor(groups: Record<string, readonly number[]>, options: { threads?: boolean } = {}) {
     this.groups = Object.fromEntries(Object.entries(groups).filter(([, pids]) => pids.length > 0));
-    this.threads = options.threads === true ? { wakeUps: new ThreadCounter(wakeUpsByThread), runQueueSeconds: new ThreadCounter(runQueueSecondsByThread) } : undefined;
+    this.threads =
+      options.threads === true
+        ? { wakeUps: new ThreadCounter(wakeUpsByThread), runQueueSeconds: SCHEDSTAT_READABLE ? new ThreadCounter(runQueueSecondsByThread) : undefined }
+        : undefined;
   }
 
   start(): void {
@@ -474,26 +476,33 @@ export class CpuMeter {
     for (const [name, pids] of Object.entries(this.groups)) {
       this.started.set(name, this.total(pids));
       this.threads?.wakeUps.start(pids);
-      this.threads?.runQueueSeconds.start(pids);
+      this.threads?.runQueueSeconds?.start(pids);
     }
   }
 
   /** Times each group's threads were woken since `start` (wakeUpsByThread); a thread that ended meanwhile is not counted. */
   wakeUpsSinceStart(): Record<string, number> {
-    return this.threadGrowth('wakeUps');
+    return this.growthOf(this.startedThreads('wakeUps').wakeUps);
   }
 
-  /** Seconds each group's threads waited for a core since `start` (runQueueSecondsByThread), likewise. */
-  runQueueSecondsSinceStart(): Record<string, number> {
-    return this.threadGrowth('runQueueSeconds');
+  /**
+   * Seconds each group's threads waited for a core since `start` (runQueueSecondsByThread),
+   * likewise; undefined where the kernel keeps no run delay.
+   */
+  runQueueSecondsSinceStart(): Record<string, number> | undefined {
+    const counter = this.startedThreads('runQueueSeconds').runQueueSeconds;
+    return counter === undefined ? undefined : this.growthOf(counter);
   }
 
-  private threadGrowth(counter: 'wakeUps' | 'runQueueSeconds'): Record<string, number> {
-    if (this.threads === undefined) throw new Error(`CpuMeter: ${counter} asked of a meter made without { threads: true }`);
+  private startedThreads(asked: string): NonNullable<CpuMeter['threads']> {
+    if (this.threads === undefined) throw new Error(`CpuMeter: ${asked} asked of a meter made without { threads: true }`);
     // Without a start every thread would count from its birth, which would pass for a busy step.
-    if (this.startedAt === 0) throw new Error(`CpuMeter: ${counter} asked before start()`);
-    const threadCounter = this.threads[counter];
-    return Object.fromEntries(Object.entries(this.groups).map(([name, pids]) => [name, threadCounter.since(pids)]));
+    if (this.startedAt === 0) throw new Error(`CpuMeter: ${asked} asked before start()`);
+    return this.threads;
+  }
+
+  private growthOf(counter: ThreadCounter): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.groups).map(([name, pids]) => [name, counter.since(pids)]));
   }
 
   /** Cores used per group since `start` (1.0 = one core busy all the time), plus `machine` and `other`. */

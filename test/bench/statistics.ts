@@ -28,10 +28,14 @@ export function roundEach(values: Record<string, number>, digits: number): Recor
   return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, round(value, digits)]));
 }
 
+/** Each value over `divisor`, to 2 decimals. */
+export function eachOver(values: Readonly<Record<string, number>>, divisor: number): Record<string, number> {
+  return roundEach(Object.fromEntries(Object.entries(values).map(([name, value]) => [name, value / divisor])), 2);
+}
+
 /** Each count over the messages, to 2 decimals; null when there were none. */
 export function perMessage(counts: Readonly<Record<string, number>>, messages: number): Record<string, number> | null {
-  if (messages <= 0) return null;
-  return roundEach(Object.fromEntries(Object.entries(counts).map(([name, count]) => [name, count / messages])), 2);
+  return messages <= 0 ? null : eachOver(counts, messages);
 }
 
 /** `ours / peer`, rounded, or null when either is missing or the peer's is zero. */
