@@ -57,8 +57,13 @@ function validUser(id: string | undefined): string {
 }
 
 function valid(schema: typeof UserId, value: string | undefined, what: string): string {
+  return parsedOrUsage(schema, value, (complaint) => `${JSON.stringify(value ?? '')} is not a valid ${what}: ${complaint}`);
+}
+
+/** `value` as `schema` parses it, or a usage error that `explain` words from zod's first complaint. */
+function parsedOrUsage<T>(schema: z.ZodType<T>, value: unknown, explain: (complaint: string) => string): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw new UsageError(`${JSON.stringify(value ?? '')} is not a valid ${what}: ${result.error.issues[0]?.message ?? ''}`);
+  if (!result.success) throw new UsageError(explain(result.error.issues[0]?.message ?? 'invalid'));
   return result.data;
 }
 
@@ -71,9 +76,7 @@ function wholeNumber(value: string | undefined, flag: string, min: number, max: 
 }
 
 function webSocketUrl(value: string, from: string): string {
-  const result = WebSocketUrl.safeParse(value);
-  if (!result.success) throw new UsageError(`${from}: ${result.error.issues[0]?.message ?? 'not a URL'}, got ${JSON.stringify(value)}`);
-  return result.data;
+  return parsedOrUsage(WebSocketUrl, value, (complaint) => `${from}: ${complaint}, got ${JSON.stringify(value)}`);
 }
 
 function print(value: unknown): void {
