@@ -13,6 +13,8 @@ export interface ScalingInput {
   connections: number;
   /** The ready nodes' CPU, when they report it (their container has a CPU request). */
   cpu?: NodesCpu | undefined;
+  /** Ready nodes that did not answer `/load` (none when left out). */
+  silentNodes?: number;
   now: number;
   /** Earlier recommendations (the decision's own memory, kept per ChatCluster). */
   history: readonly Recommendation[];
@@ -42,19 +44,26 @@ export interface ScalingDecision {
  * ready (starting, or Pending for want of room) counts as idle, as a HorizontalPodAutoscaler
  * counts a pod without metrics when it scales up. Counted at the mean instead, a Pending
  * replica would raise the count each round without adding a core, up to maxReplicas.
+ *
+ * A ready node that did not answer `/load` counts as idle when scaling up and as loaded to
+ * the target when scaling down, as an HPA counts a pod whose metrics are missing: a node too
+ * busy to answer, or a network that keeps the operator from the nodes, must not read as no
+ * load and drain the cluster to minReplicas.
  */
 export function decideReplicas(input: ScalingInput): ScalingDecision {
-  const { autoscaling, currentReplicas, connections, cpu, now } = input;
-  const byConnections = Math.ceil(connections / autoscaling.targetConnectionsPerNode);
-  const byCpu = cpu === undefined ? 0 : Math.ceil((cpu.nodes * cpu.utilization) / autoscaling.targetCPUUtilization);
+  const { autoscaling, currentReplicas, now } = input;
+  const silentNodes = input.silentNodes ?? 0;
   const clamp = (replicas: number): number => Math.min(autoscaling.maxReplicas, Math.max(autoscaling.minReplicas, replicas));
-  const recommended = clamp(Math.max(byConnections, byCpu));
+  const asIdle = recommend(autoscaling, input.connections, input.cpu);
+  const counted =
+    asIdle.replicas >= currentReplicas || silentNodes === 0
+      ? asIdle
+      : recommend(autoscaling, input.connections + silentNodes * autoscaling.targetConnectionsPerNode, input.cpu === undefined ? undefined : withNodesAtTarget(input.cpu, silentNodes, autoscaling.targetCPUUtilization));
+  const recommended = clamp(counted.replicas);
+  const silence = counted === asIdle ? 'count as idle' : 'count at the target';
+  const signal = silentNodes === 0 ? counted.signal : `${counted.signal} (${silentNodes} ready nodes did not answer /load and ${silence})`;
   const windowStart = now - autoscaling.scaleDownStabilizationSeconds * 1000;
   const history = [...input.history.filter((entry) => entry.at > windowStart), { at: now, replicas: recommended }];
-  const signal =
-    byCpu > byConnections
-      ? `CPU ${cpu?.utilization ?? 0}% on ${cpu?.nodes ?? 0} nodes, target ${autoscaling.targetCPUUtilization}%`
-      : `${connections} connections at ${autoscaling.targetConnectionsPerNode} per node`;
   if (recommended >= currentReplicas) {
     return { replicas: recommended, recommended, history, reason: recommended > currentReplicas ? `scale up: ${signal}` : `steady: ${signal}` };
   }
@@ -65,4 +74,20 @@ export function decideReplicas(input: ScalingInput): ScalingDecision {
     history,
     reason: stabilized < currentReplicas ? `scale down: ${signal}` : `holding ${currentReplicas} for the ${autoscaling.scaleDownStabilizationSeconds}s stabilization window (${signal})`,
   };
+}
+
+/** The replicas each signal asks for, unclamped, and the words for the one that asks most. */
+function recommend(autoscaling: ScalingInput['autoscaling'], connections: number, cpu: NodesCpu | undefined): { replicas: number; signal: string } {
+  const byConnections = Math.ceil(connections / autoscaling.targetConnectionsPerNode);
+  const byCpu = cpu === undefined ? 0 : Math.ceil((cpu.nodes * cpu.utilization) / autoscaling.targetCPUUtilization);
+  if (cpu !== undefined && byCpu > byConnections) {
+    return { replicas: byCpu, signal: `CPU ${cpu.utilization}% on ${cpu.nodes} nodes, target ${autoscaling.targetCPUUtilization}%` };
+  }
+  return { replicas: byConnections, signal: `${connections} connections at ${autoscaling.targetConnectionsPerNode} per node` };
+}
+
+/** The reporting nodes' CPU with `silent` more nodes counted at the target. */
+function withNodesAtTarget(cpu: NodesCpu, silent: number, target: number): NodesCpu {
+  const nodes = cpu.nodes + silent;
+  return { utilization: Math.round((cpu.utilization * cpu.nodes + target * silent) / nodes), nodes };
 }

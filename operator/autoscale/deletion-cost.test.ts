@@ -4,17 +4,17 @@ import { deletionCostChanges } from './deletion-cost.js';
 const serving = (connections: number) => ({ connections, draining: false });
 
 describe('pod-deletion-cost before a scale-down', () => {
-  it('is each pod\'s open connections, so the least-loaded pods are deleted first; unanswered pods cost 0', () => {
+  it('is each pod\'s open connections, so the least-loaded pods are deleted first; a pod that did not answer keeps its cost', () => {
     expect(
       deletionCostChanges([
         { name: 'busy', load: serving(40), cost: undefined },
         { name: 'idle', load: serving(2), cost: undefined },
-        { name: 'silent', load: undefined, cost: undefined },
+        { name: 'silent', load: undefined, cost: '900' },
+        { name: 'silent-new', load: undefined, cost: undefined },
       ]),
     ).toEqual([
       { name: 'busy', cost: '40' },
       { name: 'idle', cost: '2' },
-      { name: 'silent', cost: '0' },
     ]);
   });
 

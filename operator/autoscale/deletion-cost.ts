@@ -6,12 +6,12 @@ import type { PodReport } from './observed-load.js';
 /**
  * The pod-deletion-cost each pod should carry before a scale-down: its open connections,
  * so the least-loaded pods go (and drain) first and the fewest clients have to reconnect.
- * A pod that did not answer `/load` costs nothing: it goes before any that serves.
- * Only the pods whose annotation differs are returned.
+ * A pod that did not answer `/load` keeps the cost it has: not answering says nothing of
+ * how many clients it holds. Only the pods whose annotation differs are returned.
  */
 export function deletionCostChanges(pods: readonly PodReport[]): { name: string; cost: string }[] {
   return pods
-    .map((pod) => ({ name: pod.name, cost: String(pod.load?.connections ?? 0), current: pod.cost }))
+    .flatMap((pod) => (pod.load === undefined ? [] : [{ name: pod.name, cost: String(pod.load.connections), current: pod.cost }]))
     .filter((change) => change.cost !== change.current)
     .map(({ name, cost }) => ({ name, cost }));
 }

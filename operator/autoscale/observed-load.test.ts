@@ -8,7 +8,7 @@ describe('observeLoad', () => {
       { name: 'b', load: { connections: 30, draining: false, cpuUtilization: 40 }, cost: undefined },
       { name: 'silent', load: undefined, cost: undefined },
     ]);
-    expect(observed).toMatchObject({ connections: 40, cpu: { utilization: 60, nodes: 2 } });
+    expect(observed).toMatchObject({ connections: 40, cpu: { utilization: 60, nodes: 2 }, silent: 1 });
     expect(observed.candidates.map((pod) => pod.name)).toEqual(['a', 'b', 'silent']);
   });
 

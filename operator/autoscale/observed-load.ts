@@ -16,6 +16,8 @@ export interface ObservedLoad {
   connections: number;
   /** Mean CPU use of the staying nodes that report it, as a percentage of their request, and how many they are. */
   cpu: NodesCpu | undefined;
+  /** Ready pods that did not answer `/load`: their load is unknown, not zero. */
+  silent: number;
   /** The pods a scale-down may choose from: not draining already. */
   candidates: PodReport[];
 }
@@ -33,6 +35,7 @@ export function observeLoad(reports: readonly PodReport[]): ObservedLoad {
     openConnections: sumOf(reports),
     connections: sumOf(staying),
     cpu: cpu.length === 0 ? undefined : { utilization: Math.round(cpu.reduce((sum, value) => sum + value, 0) / cpu.length), nodes: cpu.length },
+    silent: reports.filter((report) => report.load === undefined).length,
     candidates: staying,
   };
 }

@@ -10,8 +10,11 @@ export interface ScaleStep {
   deployment: V1Deployment | undefined;
   load: ObservedLoad;
   now: number;
-  /** The autoscaler's memory for this ChatCluster (its stabilization window). */
-  history: readonly Recommendation[];
+  /**
+   * The autoscaler's memory for this ChatCluster (its stabilization window); undefined when
+   * this operator has none yet (it just started or became the leader).
+   */
+  history: readonly Recommendation[] | undefined;
   writer: KubeWriter;
 }
 
@@ -24,13 +27,17 @@ export async function scaleNodes(step: ScaleStep): Promise<{ replicas: number; h
   const { cluster, deployment, load, writer } = step;
   if (!cluster.spec.autoscaling.enabled) return { replicas: cluster.spec.replicas, history: [] };
   const currentReplicas = deployment?.spec?.replicas ?? 0;
+  const replicasNow = currentReplicas === 0 ? cluster.spec.autoscaling.minReplicas : currentReplicas;
   const decision = decideReplicas({
     autoscaling: cluster.spec.autoscaling,
-    currentReplicas: currentReplicas === 0 ? cluster.spec.autoscaling.minReplicas : currentReplicas,
+    currentReplicas: replicasNow,
     connections: load.connections,
     cpu: load.cpu,
+    silentNodes: load.silent,
     now: step.now,
-    history: step.history,
+    // Without memory, the window starts at today's count, as an HPA's does: an operator that
+    // restarts or changes leader waits out the window before a scale-down, as it would have.
+    history: step.history ?? [{ at: step.now, replicas: replicasNow }],
   });
   if (deployment !== undefined && decision.replicas !== currentReplicas) {
     await writer.event(cluster.metadata, 'Normal', 'Scaled', `${currentReplicas} → ${decision.replicas} nodes: ${decision.reason}`);
