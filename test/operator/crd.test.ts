@@ -333,6 +333,38 @@ describe('the ChatCluster CRD on the API server', () => {
       const switched = await patch({ managed: null, external: externalRedis });
       expect(switched.spec.redis).toEqual({ external: externalRedis });
     });
+
+    it('refuses a tls.secretName that names a Secret the operator writes for this ChatCluster (<name>-tls, <name>-ca)', async () => {
+      for (const secretName of ['mine-tls', 'mine-ca']) {
+        const refusal = await refusalOf(create('mine', { tls: { secretName } }));
+        expect(refusal.code).toBe(422);
+        expect(refusal.message).toContain('spec.tls.secretName: ');
+        expect(refusal.message).toContain('the operator writes those Secrets');
+        expect(refusal.fields).toContain('spec.tls.secretName');
+      }
+      // Another ChatCluster's names are not this one's.
+      expect((await create('theirs', { tls: { secretName: 'mine-tls' } })).spec.tls).toEqual({ secretName: 'mine-tls' });
+    });
+
+    it('refuses changes a running cluster cannot take in place, and takes the ones it can', async () => {
+      await create('settled', {});
+      const patch = (spec: object) => customObjects.patchNamespacedCustomObject({ ...RESOURCE, namespace: namespace.name, name: 'settled', body: { spec } }, mergePatch) as Promise<StoredChatCluster>;
+      const refused = [
+        { spec: { redis: { managed: { storage: '2Gi' } } }, field: 'spec.redis.managed.storage', says: 'volume claims cannot change in place' },
+        { spec: { cassandra: { managed: { storage: '20Gi' } } }, field: 'spec.cassandra.managed.storage', says: 'volume claims cannot change in place' },
+        { spec: { cassandra: { managed: { replicas: 2, replicationFactor: 2 } } }, field: 'spec.cassandra.managed.replicas', says: 'does not decommission' },
+        { spec: { cassandra: { managed: { replicas: 5, replicationFactor: 5 } } }, field: 'spec.cassandra.managed.replicationFactor', says: 'ALTER KEYSPACE' },
+        { spec: { cassandra: { keyspace: 'chat2' } }, field: 'spec.cassandra.keyspace', says: 'new, empty keyspace' },
+      ];
+      for (const { spec, field, says } of refused) {
+        const refusal = await refusalOf(patch(spec));
+        expect(refusal.code, field).toBe(422);
+        expect(refusal.message, field).toContain(`${field}: `);
+        expect(refusal.message, field).toContain(says);
+      }
+      const grown = await patch({ cassandra: { managed: { replicas: 5 } }, redis: { managed: { resources: { requests: { memory: '256Mi' } } } } });
+      expect(grown.spec.cassandra).toMatchObject({ managed: { replicas: 5, replicationFactor: 3, storage: '10Gi' }, keyspace: 'chat' });
+    });
   });
 
   describe('status and scale subresources, and kubectl', () => {

@@ -155,6 +155,14 @@ function applyDefaults(value: unknown, schema: Schema): unknown {
   return result;
 }
 
+/** The schema a rule's fieldPath (`.a.b`) leads to from `schema`, through its properties. */
+function schemaAt(schema: Schema, fieldPath: string): Schema | undefined {
+  return fieldPath
+    .split('.')
+    .slice(1)
+    .reduce<Schema | undefined>((at, name) => at?.properties?.[name], schema);
+}
+
 /** Each path at which a schema has CEL rules, with the rules. */
 function celRules(schema: Schema, path: string, out: { path: string; schema: Schema; rule: NonNullable<Schema['x-kubernetes-validations']>[number] }[] = []) {
   for (const rule of schema['x-kubernetes-validations'] ?? []) out.push({ path, schema, rule });
@@ -196,7 +204,7 @@ describe('the CRD’s spec schema and common/chatcluster.ts', () => {
     expect(stored.spec).toEqual(parseChatClusterSpec(spec));
   });
 
-  it('has cross-field CEL rules for min <= max, exactly one of managed/external, replication factor, auth and TLS', () => {
+  it('has cross-field CEL rules for min <= max, exactly one of managed/external, replication factor, auth and TLS, and transition rules for what cannot change in place', () => {
     const rules = celRules(specSchema, 'spec').map(({ path, rule }) => `${path}: ${rule.rule}`);
     expect(rules).toEqual([
       'spec.autoscaling: self.minReplicas <= self.maxReplicas',
@@ -205,11 +213,16 @@ describe('the CRD’s spec schema and common/chatcluster.ts', () => {
       "spec.redis.managed: !has(self.replicas) || self.replicas == 1 || (self.replicas >= 3 && self.replicas % 2 == 1)",
       "spec.redis.managed: !(has(self.mode) && self.mode == 'standalone' && has(self.replicas) && self.replicas != 1)",
       "spec.redis.managed: !(has(self.mode) && self.mode == 'sentinel' && has(self.replicas) && self.replicas < 3)",
+      'spec.redis.managed.storage: self == oldSelf',
       "spec.redis.external: has(self.secretRef) || !has(self.caSecretRef) || self.url.startsWith('rediss')",
       'spec.cassandra: has(self.managed) || has(self.external)',
       'spec.cassandra: !(has(self.managed) && has(self.external))',
       'spec.cassandra.managed: self.replicationFactor <= self.replicas',
+      'spec.cassandra.managed.replicas: self >= oldSelf',
+      'spec.cassandra.managed.storage: self == oldSelf',
+      'spec.cassandra.managed.replicationFactor: self == oldSelf',
       'spec.cassandra.external.tls: self.enabled || !has(self.caSecretRef)',
+      'spec.cassandra.keyspace: self == oldSelf',
       'spec.auth: !(has(self.jwtSecretRef) && has(self.jwksURL))',
       'spec.tls: (has(self.secretName) ? 1 : 0) + (has(self.issuerRef) ? 1 : 0) + (has(self.selfSigned) ? 1 : 0) == 1',
       'spec.tls: !has(self.dnsNames) || !has(self.secretName)',
@@ -222,8 +235,14 @@ describe('the CRD’s spec schema and common/chatcluster.ts', () => {
       const field = path.replace(/^\.spec\./, '');
       expect(rule.message, path).toContain(field);
       expect(['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate', undefined], path).toContain(rule.reason);
-      if (rule.fieldPath !== undefined) expect(schema.properties, `${path}: fieldPath ${rule.fieldPath}`).toHaveProperty(rule.fieldPath.replace(/^\./, ''));
+      if (rule.fieldPath !== undefined) expect(schemaAt(schema, rule.fieldPath), `${path}: fieldPath ${rule.fieldPath}`).toBeDefined();
     }
+  });
+
+  it('refuses, at the root, a tls.secretName that is one of the Secrets the operator writes', () => {
+    const rules = celRules(rootSchema, '').filter(({ path }) => path === '');
+    expect(rules.map(({ rule }) => rule.fieldPath)).toEqual(['.spec.tls.secretName']);
+    expect(rules[0]?.rule.rule).toContain("self.metadata.name + '-tls', self.metadata.name + '-ca'");
   });
 });
 
