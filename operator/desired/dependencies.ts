@@ -1,9 +1,9 @@
 import { cassandraHeapEnv, DEFAULT_CASSANDRA_RESOURCES } from './cassandra-heap.js';
 import type { ChatCluster } from '../../common/chatcluster.js';
-import type { V1Affinity, V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Affinity, V1PersistentVolumeClaim, V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { cassandraCommand } from './cassandra-start.js';
 import { cassandraTlsVolumes, managedCassandraTls } from './cassandra-tls.js';
-import { CQL_PORT, namesOf, ownedMeta, resourceRequirements, selectorLabels } from './meta.js';
+import { CQL_PORT, labelsOf, namesOf, oneAtATimeDisruptionBudget, ownedMeta, resourceRequirements, selectorLabels, type Component } from './meta.js';
 
 /** Images of the managed dependencies, pinned. */
 export const REDIS_IMAGE = 'redis:7.4.2';
@@ -19,10 +19,10 @@ export const KEEP_VOLUMES = { whenDeleted: 'Retain', whenScaled: 'Retain' };
 /** The official Redis and Cassandra images run as uid 999; their data volume is made theirs. */
 export const DEPENDENCY_POD_SECURITY = { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } };
 
-/** The one persistent volume claim of a dependency pod, mounted as `data`. */
-export function dataVolumeClaim(selector: Record<string, string>, storage: string | number): V1PersistentVolumeClaim {
+/** The one persistent volume claim of a dependency pod, mounted as `data`, labelled like everything the operator makes. */
+export function dataVolumeClaim(cluster: ChatCluster, component: Component, storage: string | number): V1PersistentVolumeClaim {
   return {
-    metadata: { name: 'data', labels: selector },
+    metadata: { name: 'data', labels: labelsOf(cluster, component) },
     spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(storage) } } },
   };
 }
@@ -42,8 +42,9 @@ export function spreadOverHosts(selector: Record<string, string>): V1Affinity {
 /**
  * Managed Cassandra: a StatefulSet with a headless Service for stable peer names; the
  * first pods are the seeds, and pods start one at a time (each joins the ring in turn).
+ * Its disruption budget lets a drain take one pod at a time, so LOCAL_QUORUM holds.
  */
-export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1StatefulSet; service: V1Service } | undefined {
+export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1StatefulSet; service: V1Service; disruptionBudget: V1PodDisruptionBudget } | undefined {
   const managed = cluster.spec.cassandra.managed;
   if (managed === undefined || cluster.spec.cassandra.external !== undefined) return undefined;
   const name = namesOf(cluster).cassandra;
@@ -98,7 +99,7 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
           ...(tls === undefined ? {} : { volumes: tls.volumes }),
         },
       },
-      volumeClaimTemplates: [dataVolumeClaim(selector, managed.storage)],
+      volumeClaimTemplates: [dataVolumeClaim(cluster, 'cassandra', managed.storage)],
     },
   };
   const service: V1Service = {
@@ -116,5 +117,5 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
       ],
     },
   };
-  return { statefulSet, service };
+  return { statefulSet, service, disruptionBudget: oneAtATimeDisruptionBudget(cluster, name, 'cassandra') };
 }

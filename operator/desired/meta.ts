@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { V1ObjectMeta, V1OwnerReference, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { V1ObjectMeta, V1OwnerReference, V1PodDisruptionBudget, V1ResourceRequirements } from '@kubernetes/client-node';
 import { CHATCLUSTER_API_VERSION, CHATCLUSTER_KIND, type ChatCluster, type Resources } from '../../common/chatcluster.js';
 
 export type Component = 'node' | 'redis' | 'cassandra' | 'schema';
@@ -83,6 +83,20 @@ export function ownedMeta(cluster: ChatCluster, name: string, component: Compone
     ...extra,
     labels: { ...labelsOf(cluster, component), ...extra.labels },
     ownerReferences: [ownerReference(cluster)],
+  };
+}
+
+/**
+ * Voluntary disruptions (node drains, cluster upgrades) take one pod of a component at a
+ * time: one chat node's clients move at once, a Sentinel Redis keeps its majority, a
+ * Cassandra ring of replication factor 3 keeps its quorum.
+ */
+export function oneAtATimeDisruptionBudget(cluster: ChatCluster, name: string, component: Component): V1PodDisruptionBudget {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: ownedMeta(cluster, name, component),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cluster, component) } },
   };
 }
 

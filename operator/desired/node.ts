@@ -1,7 +1,7 @@
 import type { V1ConfigMap, V1Deployment, V1EnvVar, V1HTTPGetAction, V1PodDisruptionBudget, V1PodTemplateSpec, V1Service, V1ServicePort, V1TopologySpreadConstraint } from '@kubernetes/client-node';
 import type { ChatCluster, Resources } from '../../common/chatcluster.js';
 import { atRestKeyMounts, combineMounts, dependencyTlsMounts, servesTls, servingTlsMounts, type FileMounts } from './encryption.js';
-import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, ownedMeta, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
+import { ADMIN_PORT, CQL_PORT, hashOf, namesOf, NODE_PORT, oneAtATimeDisruptionBudget, ownedMeta, resourceRequirements, RESTRICTED_CONTAINER, selectorLabels } from './meta.js';
 import { managedRedisUrl } from './redis.js';
 import { resolveManagedRedis } from './redis-mode.js';
 
@@ -225,10 +225,5 @@ export function desiredHeadlessService(cluster: ChatCluster): V1Service {
 
 /** Voluntary disruptions (drains, upgrades) take one node at a time. */
 export function desiredNodeDisruptionBudget(cluster: ChatCluster): V1PodDisruptionBudget {
-  return {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata: ownedMeta(cluster, namesOf(cluster).nodes, 'node'),
-    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cluster, 'node') } },
-  };
+  return oneAtATimeDisruptionBudget(cluster, namesOf(cluster).nodes, 'node');
 }

@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Job, V1NetworkPolicy, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Job, V1NetworkPolicy, V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
@@ -32,6 +32,7 @@ describe('the objects a minimal ChatCluster yields', () => {
       'StatefulSet/demo-redis',
       'NetworkPolicy/demo-cassandra',
       'Service/demo-cassandra',
+      'PodDisruptionBudget/demo-cassandra',
       'StatefulSet/demo-cassandra',
       expect.stringMatching(/^Job\/demo-schema-[0-9a-f]{10}$/) as unknown as string,
       'Service/demo-chat',
@@ -135,6 +136,15 @@ describe('the objects a minimal ChatCluster yields', () => {
       const statefulSet = find<V1StatefulSet>(applied, 'StatefulSet', name);
       expect(statefulSet.spec?.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
       expect(statefulSet.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.storage).toBe(name === 'demo-redis' ? '1Gi' : '10Gi');
+      // The kept volumes are found by the labels everything else carries.
+      expect(statefulSet.spec?.volumeClaimTemplates?.[0]?.metadata?.labels).toEqual(statefulSet.metadata?.labels);
+    }
+  });
+
+  it('let a drain take one pod at a time of the nodes, a Sentinel Redis and the Cassandra ring (its quorum holds)', () => {
+    for (const [name, component] of [['demo-chat', 'node'], ['demo-redis', 'redis'], ['demo-cassandra', 'cassandra']] as const) {
+      const budget = find<V1PodDisruptionBudget>(applied, 'PodDisruptionBudget', name);
+      expect(budget.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'chatcluster', 'app.kubernetes.io/instance': 'demo', 'app.kubernetes.io/component': component } } });
     }
   });
 });

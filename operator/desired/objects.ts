@@ -70,7 +70,7 @@ export function desiredObjects(cluster: ChatCluster, context: DesiredContext, ra
     // Before everything that mounts the Secret it writes.
     ...(certificate === undefined ? [] : [certificate]),
     ...(redis === undefined ? [] : redisObjects(cluster, redis, context.adminPortClients)),
-    ...(cassandra === undefined ? [] : [desiredDependencyNetworkPolicy(cluster, 'cassandra'), cassandra.service, cassandra.statefulSet]),
+    ...(cassandra === undefined ? [] : [desiredDependencyNetworkPolicy(cluster, 'cassandra'), cassandra.service, cassandra.disruptionBudget, cassandra.statefulSet]),
     schemaJob,
     desiredPublicService(cluster),
     desiredHeadlessService(cluster),

@@ -1,7 +1,7 @@
 import type { V1Container, V1EnvVar, V1PodDisruptionBudget, V1PodSpec, V1Service, V1StatefulSet, V1StatefulSetSpec, V1VolumeMount } from '@kubernetes/client-node';
 import type { ChatCluster, RedisMode } from '../../common/chatcluster.js';
 import { dataVolumeClaim, DEPENDENCY_POD_SECURITY, KEEP_VOLUMES, REDIS_IMAGE, spreadOverHosts } from './dependencies.js';
-import { namesOf, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels, SENTINEL_PORT } from './meta.js';
+import { namesOf, oneAtATimeDisruptionBudget, ownedMeta, REDIS_PORT, resourceRequirements, selectorLabels, SENTINEL_PORT } from './meta.js';
 import { resolveManagedRedis, SENTINEL_CONTAINER, type ResolvedManagedRedis } from './redis-mode.js';
 import { redisHandOverScript, redisStartScript, sentinelStartScript } from './redis-scripts.js';
 import { managedRedisTls, redisCertificateReloadLoop, redisTlsConfigLines, redisTlsVolume, sentinelCertificateRecord, type RedisTls } from './redis-tls.js';
@@ -87,7 +87,7 @@ function redisStatefulSet(cluster: ChatCluster, managed: ResolvedManagedRedis, p
           ...(tls === undefined ? {} : { volumes: [redisTlsVolume(cluster).volume] }),
         },
       },
-      volumeClaimTemplates: [dataVolumeClaim(selector, managed.storage)],
+      volumeClaimTemplates: [dataVolumeClaim(cluster, 'redis', managed.storage)],
       ...extra,
     },
   };
@@ -180,11 +180,5 @@ function sentinelRedis(cluster: ChatCluster, managed: ResolvedManagedRedis): Des
       ],
     },
   };
-  const disruptionBudget: V1PodDisruptionBudget = {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata: ownedMeta(cluster, name, 'redis'),
-    spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-  };
-  return { mode: 'sentinel', statefulSet, service, disruptionBudget };
+  return { mode: 'sentinel', statefulSet, service, disruptionBudget: oneAtATimeDisruptionBudget(cluster, name, 'redis') };
 }

@@ -32,6 +32,10 @@ import { managedRedisTls } from '../desired/redis-tls.js';
 import { CERTIFICATE_API_VERSION, CERTIFICATE_CRD } from '../desired/certificate.js';
 
 const UNCACHED_RECHECK_MS = 10 * 60_000;
+/** How often the nodes' load is read while autoscaling (an HPA's sync period). */
+const AUTOSCALING_POLL_MS = 15_000;
+/** How often it is read without autoscaling, only to keep status.connections current. */
+const CONNECTIONS_POLL_MS = 60_000;
 const SENTINEL_RECHECK_MS = 30_000;
 /** How often a ChatCluster waiting for cert-manager looks for it again. */
 const BLOCKED_RECHECK_MS = 15_000;
@@ -191,15 +195,16 @@ export class Reconciler {
     const observed = this.observe(cluster, nodeReplicas, load.openConnections, plan.schemaJobName);
     await this.writeStatus(cluster, { ...observed, sentinels: await this.askRedisPrimary(cluster, observed.redis) });
     this.deps.metrics.readyReplicas.set({ namespace, chatcluster: cluster.metadata.name }, observed.deployment?.status?.readyReplicas ?? 0);
-    // Load changes without any watch event: poll it while autoscaling. A failover changes
-    // no Kubernetes object either: look at the Sentinels now and then.
+    // Load changes without any watch event: poll it, often while autoscaling, and without
+    // autoscaling now and then for status.connections (the Connections column).
+    // A failover changes no Kubernetes object either: look at the Sentinels now and then.
     // A certificate's renewal is due at a time, not on an event: look again by then.
     const polls = [
-      ...(cluster.spec.autoscaling.enabled ? [15_000] : []),
+      cluster.spec.autoscaling.enabled ? AUTOSCALING_POLL_MS : CONNECTIONS_POLL_MS,
       ...(observed.redisMode === 'sentinel' ? [SENTINEL_RECHECK_MS] : []),
       ...(certificateRecheckAt === undefined ? [] : [Math.max(1000, certificateRecheckAt - this.now())]),
     ];
-    return polls.length === 0 ? {} : { requeueAfterMs: Math.min(...polls) };
+    return { requeueAfterMs: Math.min(...polls) };
   }
 
   /** Why this spec cannot be applied in this cluster, if it cannot: spec.tls.issuerRef without cert-manager. */

@@ -139,6 +139,7 @@ describe('the ChatCluster operator on a real control plane', () => {
             `NetworkPolicy/${name}-cassandra`,
             `NetworkPolicy/${name}-chat`,
             `NetworkPolicy/${name}-redis`,
+            `PodDisruptionBudget/${name}-cassandra`,
             `PodDisruptionBudget/${name}-chat`,
             `PodDisruptionBudget/${name}-redis`,
             `Secret/${name}-chat-jwt`,
@@ -435,7 +436,7 @@ describe('the ChatCluster operator on a real control plane', () => {
           Deployment: 1,
           StatefulSet: managed ? 2 : 0,
           Job: 1,
-          PodDisruptionBudget: 1,
+          PodDisruptionBudget: managed ? 2 : 1,
           NetworkPolicy: managed ? 3 : 1,
         });
         const ownReplicaSets = replicaSets.items.filter((set) => set.metadata?.labels?.['app.kubernetes.io/instance'] === name);
