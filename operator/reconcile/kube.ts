@@ -16,10 +16,10 @@ export class KubeWriter {
     this.objects = config.makeApiClient(KubernetesObjectApi);
   }
 
-  /** Server-side apply: the operator owns exactly the fields it sets, and takes them back (force). */
-  async apply(object: KubernetesObject): Promise<void> {
+  /** Server-side apply: the operator owns exactly the fields it sets, and takes them back (force). Resolves to the object as stored. */
+  async apply(object: KubernetesObject): Promise<KubernetesObject> {
     this.metrics.writes.inc({ verb: 'apply', kind: object.kind ?? '' });
-    await this.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    return this.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   }
 
   /** Creates an object unless it exists; true when this call created it. */

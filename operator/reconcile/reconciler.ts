@@ -18,7 +18,7 @@ import { rolloutMinReadySeconds } from '../desired/rollout-pace.js';
 import { resealJobName, resealOutcome } from '../desired/reseal-job.js';
 import { schemaJobName } from '../desired/schema-job.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { applyIfChanged } from './apply.js';
+import { applyIfChanged, LastApplied } from './apply.js';
 import { cacheFor, type Caches } from './caches.js';
 import { describeFailure, type KubeWriter } from './kube.js';
 import { RecentWrites } from './recent-writes.js';
@@ -67,6 +67,8 @@ export interface ReconcileResult {
  */
 export class Reconciler {
   private readonly scalingHistory = new Map<string, Recommendation[]>();
+  /** What this operator's own writes left on the objects, so it sees a hand edit as a change. */
+  private readonly lastApplied = new LastApplied();
   /** The uids of the reseal Jobs whose outcome has been told in an Event (once per operator process). */
   private readonly resealsTold = new Set<string>();
   /**
@@ -94,6 +96,7 @@ export class Reconciler {
     if (raw?.metadata?.uid === undefined || raw.metadata.deletionTimestamp !== undefined) {
       // Gone or going: owner references let the garbage collector remove what it owned.
       this.scalingHistory.delete(key);
+      this.lastApplied.forget(key);
       // Its gauges go with it, or a deleted cluster would show (and alert on) stale replicas.
       this.deps.metrics.desiredReplicas.remove({ namespace, chatcluster: name });
       this.deps.metrics.readyReplicas.remove({ namespace, chatcluster: name });
@@ -185,7 +188,7 @@ export class Reconciler {
     }
     let applied = 0;
     for (const object of objects) {
-      if (await applyIfChanged(cluster, object, cacheFor(caches, object.kind), writer, this.uncachedWrites)) applied += 1;
+      if (await applyIfChanged(cluster, object, { cache: cacheFor(caches, object.kind), writer, uncachedWrites: this.uncachedWrites, lastApplied: this.lastApplied, clusterKey: key })) applied += 1;
     }
     if (applied > 0) log.info({ key, applied }, 'applied changed objects');
     await this.prune(cluster, [...objects, ...plan.createOnly], { jobName: plan.schemaJobName, ready: schemaReady });

@@ -16,7 +16,7 @@ const RECHECK_MS = 10 * 60_000;
 /** The reads and writes this step makes (KubeWriter's). */
 export interface SecretAccess {
   readSecret(namespace: string, name: string): Promise<unknown>;
-  apply(object: KubernetesObject): Promise<void>;
+  apply(object: KubernetesObject): Promise<unknown>;
 }
 
 /** A Secret written, and why: for the ChatCluster's Events. */

@@ -341,6 +341,21 @@ describe('the ChatCluster operator on a real control plane', () => {
         }, { timeout: 30_000, interval: 200 });
         expect((await clusters.waitForReady(name)).status).toMatchObject({ replicas: 1, readyReplicas: 1 });
       });
+
+      it('takes back a hand edit of what it owns: the Deployment scaled by hand, the NetworkPolicy opened to all', async () => {
+        const kubectl = (...args: string[]) => run('kubectl', [...args, '--namespace', watchNamespace], { env: env.processEnv });
+        const ingressOf = async () => (await kubectl('get', 'networkpolicy', `${name}-chat`, '-o', 'jsonpath={.spec.ingress}')).stdout;
+        const ingress = await ingressOf();
+        expect(ingress).toContain('"port"');
+
+        expect((await kubectl('scale', `deployment/${name}-chat`, '--replicas=3')).stdout).toContain('scaled');
+        expect((await kubectl('patch', 'networkpolicy', `${name}-chat`, '--type=merge', '-p', '{"spec":{"ingress":[{}]}}')).stdout).toContain('patched');
+        await vi.waitFor(async () => {
+          expect((await deployment()).spec?.replicas).toBe(1);
+          expect(await ingressOf()).toBe(ingress);
+        }, { timeout: 30_000, interval: 200 });
+        expect((await clusters.waitForReady(name)).status).toMatchObject({ replicas: 1, readyReplicas: 1 });
+      });
     });
 
     describe('external dependencies', () => {
