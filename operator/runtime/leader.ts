@@ -8,6 +8,12 @@ export interface LeaderElectionOptions {
   /** This process's identity (pod name); the Lease's holderIdentity while it leads. */
   identity: string;
   leaseDurationSeconds?: number;
+  /**
+   * How long a leader keeps acting without a renewal the API server answered (client-go's
+   * RenewDeadline): well inside the Lease's duration, so it has stopped before a candidate
+   * can take the Lease. Default: two thirds of the duration.
+   */
+  renewDeadlineMs?: number;
   /** How often the leader renews and candidates retry. */
   retryPeriodMs?: number;
   log: Logger;
@@ -51,18 +57,23 @@ export class LeaderElector {
   /** Campaigns until leading, then keeps renewing; `onLost` is called if leadership is lost. */
   run(onStartedLeading: () => void, onLost: () => void): void {
     const retry = this.options.retryPeriodMs ?? 2000;
+    const renewDeadline = this.options.renewDeadlineMs ?? (this.durationSeconds * 1000 * 2) / 3;
     const attempt = async (): Promise<void> => {
-      const now = Date.now();
-      const held = await this.tryAcquireOrRenew(new Date(now)).catch((error: unknown) => {
+      const startedAt = Date.now();
+      // A request that hangs (a partition, an API server that stopped answering) must not
+      // keep a leader acting past its deadline: each attempt gets what is left of it.
+      const budget = this.leading ? renewDeadline - (startedAt - this.lastRenewal) : renewDeadline;
+      const held = await withDeadline(this.tryAcquireOrRenew(new Date(startedAt)), Math.max(0, budget)).catch((error: unknown) => {
         this.options.log.warn({ err: error }, 'leader election: could not reach the Lease');
         return false;
       });
-      if (held) this.lastRenewal = now;
+      // The renewal the server took was written at startedAt, so that is when the Lease was last renewed.
+      if (held) this.lastRenewal = startedAt;
       if (held && !this.leading) {
         this.leading = true;
         this.options.log.info({ lease: this.options.name, identity: this.options.identity }, 'became leader');
         onStartedLeading();
-      } else if (this.leading && !held && now - this.lastRenewal > this.durationSeconds * 1000 * 0.66) {
+      } else if (this.leading && !held && Date.now() - this.lastRenewal >= renewDeadline) {
         // Could not renew in time: another candidate may take over; stop acting at once.
         this.leading = false;
         this.options.log.error('lost leadership');
@@ -135,5 +146,18 @@ export class LeaderElector {
     };
     // A conflict (409) means someone else wrote the Lease since we read it: not ours this round.
     return rawRequest(this.config, 'PUT', `${this.path}/${name}`, this.leaseBody(next, lease.metadata)).then(() => true, () => false);
+  }
+}
+
+/** `work`'s outcome, or a rejection once `ms` have passed without one. */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => { reject(new Error(`no answer within ${String(Math.round(ms))} ms`)); }, ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -10,8 +10,9 @@
  * are the ones the operator is killed among and the ones it then leaves alone.
  */
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -31,6 +32,7 @@ import { testEnvironment } from '../support/env.js';
 import { adminKubeConfig, createTestNamespace } from '../support/kubernetes.js';
 import { grantOperatorAccess, type OperatorAccess } from '../support/operator-access.js';
 import { ChatClusters, EXTERNAL_DEPENDENCIES, installChatClusterCrd, inventory, OWNED_KINDS } from '../support/operator-chatclusters.js';
+import { PartitionProxy } from '../support/partition-proxy.js';
 import { cleanUpOperatorTest, printOperatorOutputOnFailure, startOperator, sumOf, type OperatorProcess } from '../support/operator-process.js';
 
 const run = promisify(execFile);
@@ -569,6 +571,35 @@ describe('the ChatCluster operator on a real control plane', () => {
       expect(Date.now() - stoppedAt).toBeLessThan(6000);
       await waitUntilLeading(third);
     });
+
+    it('a leader cut off from the API server stops acting within its renew deadline, before a standby can take the Lease', async () => {
+      const lease = await newNamespace('chatcut-lease');
+      await granted().allowLeasesIn(lease);
+      const apiServer = new URL(admin.getCurrentCluster()?.server ?? '');
+      const proxy = await PartitionProxy.start(apiServer.hostname, Number(apiServer.port));
+      try {
+        const throughProxy = join(dir ?? '', 'through-proxy.kubeconfig');
+        writeFileSync(throughProxy, readFileSync(granted().kubeconfig, 'utf8').replace(apiServer.origin, `https://${apiServer.hostname}:${String(proxy.port)}`), { mode: 0o600 });
+        const cutOff = await startOperator({ kubeconfig: throughProxy, leaseNamespace: lease, watchNamespace, identity: unique('cut-off') });
+        await waitUntilLeading(cutOff);
+        const standby = await operatorFor(watchNamespace, lease);
+
+        proxy.cut();
+        const exited = once(cutOff.child, 'exit').then(() => Date.now());
+        await vi.waitFor(async () => {
+          expect(await leaseHolder(lease)).toBe(standby.identity);
+        }, { timeout: (LEASE_DURATION_SECONDS + 15) * 1000, interval: 250 });
+        const takenOverAt = Date.now();
+        // Its requests hang rather than fail; it must not go on acting as leader while another does.
+        expect(cutOff.exited).toBe(true);
+        expect(await exited).toBeLessThan(takenOverAt);
+        expect(cutOff.tail()).toContain('leadership lost; exiting');
+        await waitUntilLeading(standby);
+        await standby.stop();
+      } finally {
+        await proxy.close();
+      }
+    }, 90_000);
   });
 
   describe('figures: creation latency and memory', () => {
