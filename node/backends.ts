@@ -10,6 +10,7 @@ import { TextSealer } from './at-rest/text-sealer.js';
 import { cassandraClient, type CassandraConnection } from './store/cassandra/client.js';
 import { resealMessages, type ResealReport } from './store/cassandra/reseal.js';
 import { CassandraStore } from './store/cassandra/store.js';
+import { refusedLogin } from './store/cassandra/errors.js';
 import { MemoryStore } from './store/memory-store.js';
 import { migrate, networkTopologyStrategy } from './store/schema.js';
 import type { Store } from './store/store.js';
@@ -117,11 +118,12 @@ export function openTextSealer(cassandra: CassandraConfig, log: Logger): { seale
 
 /** The driver's connection settings of a configured cluster, the CA bundle read from its file. */
 export function cassandraConnection(cassandra: CassandraConfig, keyspace?: string): CassandraConnection {
-  const { tls } = cassandra;
+  const { tls, credentials } = cassandra;
   return {
     contactPoints: cassandra.contactPoints,
     localDataCenter: cassandra.datacenter,
     ...(keyspace === undefined ? {} : { keyspace }),
+    ...(credentials === undefined ? {} : { credentials }),
     ...(tls === undefined ? {} : { tls: { ca: tls.caFile === undefined ? undefined : readPem(tls.caFile, 'CHAT_CASSANDRA_CA_FILE') } }),
   };
 }
@@ -176,11 +178,17 @@ export async function runReseal(cassandra: CassandraConfig, log: Logger): Promis
   }
 }
 
+/**
+ * Connects, retrying while the dependency is away (it may start after the node). A refused
+ * Cassandra login is not retried: it is the configuration's fault, and says so.
+ */
 async function withRetry<T>(dependency: string, log: Logger, connect: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await connect();
     } catch (error) {
+      const refusal = refusedLogin(error);
+      if (refusal !== undefined) throw new ConfigError('CHAT_CASSANDRA_USERNAME', `Cassandra refused the login (CHAT_CASSANDRA_USERNAME and CHAT_CASSANDRA_PASSWORD): ${refusal}`);
       const delay = Math.min(MAX_RETRY_DELAY_MS, 500 * 2 ** Math.min(attempt, 6));
       log.warn({ err: error, attempt, retryInMs: delay }, `${dependency} is not reachable yet`);
       await new Promise((resolve) => setTimeout(resolve, delay));

@@ -95,6 +95,14 @@ describe('the node configuration', () => {
     );
   });
 
+  it('takes a Cassandra login as a pair, and never the password alone or the user name alone', () => {
+    const points = { CHAT_CASSANDRA_CONTACT_POINTS: '127.0.0.1:9042' };
+    expect(loadCassandraConfig({ ...points, CHAT_CASSANDRA_USERNAME: 'chat', CHAT_CASSANDRA_PASSWORD: 's3cret' }).credentials).toEqual({ username: 'chat', password: 's3cret' });
+    expect(loadCassandraConfig(points).credentials).toBeUndefined();
+    expect(() => loadCassandraConfig({ ...points, CHAT_CASSANDRA_USERNAME: 'chat' })).toThrow('CHAT_CASSANDRA_PASSWORD: set both CHAT_CASSANDRA_USERNAME and CHAT_CASSANDRA_PASSWORD, or neither');
+    expect(() => loadCassandraConfig({ ...points, CHAT_CASSANDRA_PASSWORD: 's3cret' })).toThrow('CHAT_CASSANDRA_USERNAME: set both');
+  });
+
   it('lets migrate run with the Cassandra settings alone', () => {
     expect(loadCassandraConfig({ CHAT_CASSANDRA_CONTACT_POINTS: '127.0.0.1:9042' })).toEqual({
       contactPoints: ['127.0.0.1:9042'],

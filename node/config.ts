@@ -47,6 +47,8 @@ export interface CassandraConfig {
   replicationFactor: number;
   /** Client encryption: the CA bundle the servers' certificates are checked against (undefined: the system's). */
   tls: { caFile: string | undefined } | undefined;
+  /** A login for Cassandra's PasswordAuthenticator (undefined: none). */
+  credentials: { username: string; password: string } | undefined;
   /** Directory of at-rest keys `v1`, `v2`, … (node/at-rest/keyring.ts); unset: texts are stored as they are. */
   atRestKeysDir: string | undefined;
 }
@@ -125,6 +127,7 @@ export function loadCassandraConfig(env: NodeJS.ProcessEnv): CassandraConfig {
     keyspace: readVariable(env, 'CHAT_CASSANDRA_KEYSPACE', identifier.default('chat')),
     replicationFactor: readVariable(env, 'CHAT_CASSANDRA_REPLICATION_FACTOR', wholeNumber(1, 9).default(1)),
     tls: readCassandraTls(env),
+    credentials: readCassandraCredentials(env),
     atRestKeysDir: readVariable(env, 'CHAT_AT_REST_KEYS_DIR', filePath.optional()),
   };
 }
@@ -143,6 +146,15 @@ function readCassandraTls(env: NodeJS.ProcessEnv): CassandraConfig['tls'] {
   const enabled = readVariable(env, 'CHAT_CASSANDRA_TLS', booleanText.default(caFile !== undefined));
   if (!enabled && caFile !== undefined) throw new ConfigError('CHAT_CASSANDRA_TLS', 'is false but CHAT_CASSANDRA_CA_FILE is set');
   return enabled ? { caFile } : undefined;
+}
+
+function readCassandraCredentials(env: NodeJS.ProcessEnv): CassandraConfig['credentials'] {
+  const username = readVariable(env, 'CHAT_CASSANDRA_USERNAME', z.string().min(1).optional());
+  const password = readVariable(env, 'CHAT_CASSANDRA_PASSWORD', z.string().min(1).optional(), { secret: true });
+  if ((username === undefined) !== (password === undefined)) {
+    throw new ConfigError(username === undefined ? 'CHAT_CASSANDRA_USERNAME' : 'CHAT_CASSANDRA_PASSWORD', 'set both CHAT_CASSANDRA_USERNAME and CHAT_CASSANDRA_PASSWORD, or neither');
+  }
+  return username === undefined || password === undefined ? undefined : { username, password };
 }
 
 function readAuth(env: NodeJS.ProcessEnv): AuthConfig {

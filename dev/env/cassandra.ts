@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from 'cassandra-driver';
+import { auth, Client } from 'cassandra-driver';
 import { setOwnTimerSlack } from '../../common/timer-slack.js';
 import { cached } from './cache.js';
 import type { TestCertificates } from './certificates.js';
@@ -66,8 +66,27 @@ export interface CassandraPorts {
   storage: number;
 }
 
+/** A login to a test Cassandra: its default superuser, which PasswordAuthenticator makes at the first start. */
+export interface CassandraLogin {
+  username: string;
+  password: string;
+}
+export const DEFAULT_CASSANDRA_LOGIN: CassandraLogin = { username: 'cassandra', password: 'cassandra' };
+
+/** What a test Cassandra asks of its clients besides its address: TLS only, a login. */
+export interface CassandraClientRequirements {
+  clientTls?: TestCertificates;
+  /** Turns on PasswordAuthenticator: clients must log in, as with most managed Cassandras. */
+  login?: CassandraLogin;
+}
+
 /** A minimal single-node cassandra.yaml on loopback (Cassandra rejects unknown keys). */
-export function singleNodeCassandraYaml(dir: string, ports: CassandraPorts, clientTls?: Pick<TestCertificates, 'keystoreFile' | 'keystorePassword'>): string {
+export function singleNodeCassandraYaml(
+  dir: string,
+  ports: CassandraPorts,
+  requirements: { clientTls?: Pick<TestCertificates, 'keystoreFile' | 'keystorePassword'>; login?: CassandraLogin } = {},
+): string {
+  const { clientTls } = requirements;
   const path = (name: string): string => JSON.stringify(join(dir, name));
   // TLS only: `optional: false` refuses a plaintext client on the native port.
   const tls =
@@ -103,7 +122,7 @@ export function singleNodeCassandraYaml(dir: string, ports: CassandraPorts, clie
     `saved_caches_directory: ${path('saved_caches')}`,
     `hints_directory: ${path('hints')}`,
     `cdc_raw_directory: ${path('cdc_raw')}`,
-    'authenticator: AllowAllAuthenticator',
+    `authenticator: ${requirements.login === undefined ? 'AllowAllAuthenticator' : 'PasswordAuthenticator'}`,
     'authorizer: AllowAllAuthorizer',
     // Tests create and drop a keyspace per file; snapshots on drop would only fill the disk.
     'auto_snapshot: false',
@@ -160,13 +179,14 @@ function jammAgent(libDir: string): string {
  * Starts one Cassandra node as its own JVM; resolves with its contact point
  * (`127.0.0.1:<port>`) once `SELECT release_version FROM system.local` answers.
  */
-export async function startCassandra(install: CassandraInstall, launcher: Launcher, clientTls?: TestCertificates): Promise<string> {
+export async function startCassandra(install: CassandraInstall, launcher: Launcher, requirements: CassandraClientRequirements = {}): Promise<string> {
+  const { clientTls, login } = requirements;
   const [native, storage] = await Promise.all([freePort(), freePort()]);
   const dataDir = launcher.path('data');
   mkdirSync(dataDir, { recursive: true });
   const config = launcher.path('cassandra.yaml');
   const logback = launcher.path('logback.xml');
-  writeFileSync(config, singleNodeCassandraYaml(dataDir, { native, storage }, clientTls));
+  writeFileSync(config, singleNodeCassandraYaml(dataDir, { native, storage }, requirements));
   writeFileSync(logback, LOGBACK);
 
   const contactPoint = `127.0.0.1:${native}`;
@@ -183,10 +203,12 @@ export async function startCassandra(install: CassandraInstall, launcher: Launch
       // One node: no ring to wait for.
       '-Dcassandra.skip_wait_for_gossip_to_settle=0',
       '-Dcassandra.ring_delay_ms=0',
+      // The default superuser at once, not 10 s after the start.
+      ...(login === undefined ? [] : ['-Dcassandra.superuser_setup_delay_ms=0']),
       '-cp', `${install.libDir}/*`,
       'org.apache.cassandra.service.CassandraDaemon',
     ]),
-    () => answersQuery(contactPoint, clientTls === undefined ? undefined : readFileSync(clientTls.caFile, 'utf8')),
+    () => answersQuery(contactPoint, clientTls === undefined ? undefined : readFileSync(clientTls.caFile, 'utf8'), login),
     { timeoutMs: 180_000 },
   );
   return contactPoint;
@@ -218,11 +240,12 @@ exec "$@"`;
   return ['/bin/sh', ['-c', script, String(slackNs), command, ...args]];
 }
 
-async function answersQuery(contactPoint: string, ca: string | undefined): Promise<boolean> {
+async function answersQuery(contactPoint: string, ca?: string, login?: CassandraLogin): Promise<boolean> {
   const client = new Client({
     contactPoints: [contactPoint],
     localDataCenter: CASSANDRA_DATACENTER,
     ...(ca === undefined ? {} : { sslOptions: { ca, rejectUnauthorized: true } }),
+    ...(login === undefined ? {} : { authProvider: new auth.PlainTextAuthProvider(login.username, login.password) }),
   });
   try {
     const result = await client.execute('SELECT release_version FROM system.local');

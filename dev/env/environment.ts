@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from './cassandra.js';
+import { CASSANDRA_DATACENTER, DEFAULT_CASSANDRA_LOGIN, provisionCassandra, startCassandra } from './cassandra.js';
 import { makeTestCertificates } from './certificates.js';
 import { provisionChromium } from './chromium.js';
 import { EnvError } from './errors.js';
@@ -72,12 +72,13 @@ const PARTS = {
     }),
   }),
   // Every hop over TLS: a CA and a certificate of this run's own, a Redis and a Cassandra
-  // that refuse plaintext clients, and the files a node serves wss:// from.
+  // that refuse plaintext clients (the Cassandra also a client that does not log in, as a
+  // managed one would), and the files a node serves wss:// from.
   tls: part({
     provision: async () => ({ redisServer: await provisionRedis(), cassandra: await provisionCassandra() }),
     start: async ({ redisServer, cassandra }, launcher) => {
       const certs = await makeTestCertificates(launcher.path('certificates'));
-      const [redisUrl, contactPoints] = await Promise.all([startTlsRedis(redisServer, launcher, certs), startCassandra(cassandra, launcher, certs)]);
+      const [redisUrl, contactPoints] = await Promise.all([startTlsRedis(redisServer, launcher, certs), startCassandra(cassandra, launcher, { clientTls: certs, login: DEFAULT_CASSANDRA_LOGIN })]);
       const sentinelUrl = await startTlsSentinel(redisServer, launcher, certs, Number(new URL(redisUrl).port));
       return {
         variables: {
@@ -87,6 +88,8 @@ const PARTS = {
           CHAT_REDIS_TLS_URL: redisUrl,
           CHAT_REDIS_SENTINEL_TLS_URL: sentinelUrl,
           CHAT_CASSANDRA_TLS_CONTACT_POINTS: contactPoints,
+          CHAT_CASSANDRA_TLS_USERNAME: DEFAULT_CASSANDRA_LOGIN.username,
+          CHAT_CASSANDRA_TLS_PASSWORD: DEFAULT_CASSANDRA_LOGIN.password,
         },
         pathDirs: [],
       };

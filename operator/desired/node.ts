@@ -68,7 +68,7 @@ export function desiredConfigMap(cluster: ChatCluster): V1ConfigMap {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: ownedMeta(cluster, names.config, 'node'), data };
 }
 
-/** Secret-sourced environment: the JWT secret (unless JWKS) and an external Redis URL kept in a Secret. */
+/** Secret-sourced environment: the JWT secret (unless JWKS), an external Redis URL kept in a Secret, an external Cassandra's login. */
 function secretEnv(cluster: ChatCluster): V1EnvVar[] {
   const env: V1EnvVar[] = [];
   if (cluster.spec.auth.jwksURL === undefined) {
@@ -77,6 +77,13 @@ function secretEnv(cluster: ChatCluster): V1EnvVar[] {
   const externalRedis = cluster.spec.redis.external;
   if (externalRedis?.secretRef !== undefined) {
     env.push({ name: 'CHAT_REDIS_URL', valueFrom: { secretKeyRef: externalRedis.secretRef } });
+  }
+  const cassandraLogin = cluster.spec.cassandra.external?.secretRef;
+  if (cassandraLogin !== undefined) {
+    env.push(
+      { name: 'CHAT_CASSANDRA_USERNAME', valueFrom: { secretKeyRef: { name: cassandraLogin.name, key: 'username' } } },
+      { name: 'CHAT_CASSANDRA_PASSWORD', valueFrom: { secretKeyRef: { name: cassandraLogin.name, key: 'password' } } },
+    );
   }
   return env;
 }

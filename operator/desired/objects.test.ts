@@ -210,7 +210,7 @@ describe('spec changes', () => {
   it('reference external dependencies instead of running them', () => {
     const { applied } = objectsOf({
       redis: { external: { url: 'redis://cache:6379', secretRef: { name: 'redis-auth', key: 'url' } } },
-      cassandra: { external: { contactPoints: ['cass-a', 'cass-b:9142'], datacenter: 'eu1' }, keyspace: 'chat_eu' },
+      cassandra: { external: { contactPoints: ['cass-a', 'cass-b:9142'], datacenter: 'eu1', secretRef: { name: 'cassandra-login' } }, keyspace: 'chat_eu' },
     });
     expect(applied.some((object) => object.kind === 'StatefulSet')).toBe(false);
     const data = find<V1ConfigMap>(applied, 'ConfigMap').data ?? {};
@@ -218,6 +218,13 @@ describe('spec changes', () => {
     expect(data).toMatchObject({ CHAT_CASSANDRA_CONTACT_POINTS: 'cass-a:9042,cass-b:9142', CHAT_CASSANDRA_DC: 'eu1', CHAT_CASSANDRA_KEYSPACE: 'chat_eu' });
     const env = find<V1Deployment>(applied, 'Deployment').spec?.template.spec?.containers[0]?.env;
     expect(env).toContainEqual({ name: 'CHAT_REDIS_URL', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'url' } } });
+    // The Cassandra login, for the nodes and for the schema Job that makes the keyspace.
+    const login = [
+      { name: 'CHAT_CASSANDRA_USERNAME', valueFrom: { secretKeyRef: { name: 'cassandra-login', key: 'username' } } },
+      { name: 'CHAT_CASSANDRA_PASSWORD', valueFrom: { secretKeyRef: { name: 'cassandra-login', key: 'password' } } },
+    ];
+    expect(env).toEqual(expect.arrayContaining(login));
+    expect(find<V1Job>(applied, 'Job').spec?.template.spec?.containers[0]?.env).toEqual(expect.arrayContaining(login));
   });
 
   it('generate no JWT secret when the spec names one or uses a JWKS', () => {

@@ -3,24 +3,26 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { Client } from 'cassandra-driver';
+import { auth, Client } from 'cassandra-driver';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectRedisBus } from '../../node/bus/redis/bus.js';
 import { makeTestCertificates } from '../../dev/env/certificates.js';
-import { startNode, stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
+import { migrate, startNode, stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 import { describeProtocol } from '../contract/protocol-contract.js';
 import { ChatClient } from '../support/chat-client.js';
 import { startChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment } from '../support/env.js';
 
-/** The variables that put every hop of a node on TLS, with the test environment's CA and certificate. */
+/** The variables that put every hop of a node on TLS, with the test environment's CA and certificate, and log it in to Cassandra. */
 function tlsNodeEnv(env: ReturnType<typeof testEnvironment>, keysDir: string): NodeJS.ProcessEnv {
   return {
     CHAT_TLS_CERT_FILE: env.CHAT_TEST_CERT_FILE,
     CHAT_TLS_KEY_FILE: env.CHAT_TEST_KEY_FILE,
     CHAT_REDIS_CA_FILE: env.CHAT_TEST_CA_FILE,
     CHAT_CASSANDRA_CA_FILE: env.CHAT_TEST_CA_FILE,
+    CHAT_CASSANDRA_USERNAME: env.CHAT_CASSANDRA_TLS_USERNAME,
+    CHAT_CASSANDRA_PASSWORD: env.CHAT_CASSANDRA_TLS_PASSWORD,
     CHAT_AT_REST_KEYS_DIR: keysDir,
   };
 }
@@ -83,6 +85,15 @@ describe('TLS on every hop refuses plaintext', () => {
     trusted.close();
   });
 
+  it('a node or `migrate` without the login Cassandra asks for stops at once and says so, rather than waiting for it', async () => {
+    const base = { ...process.env, ...cluster.env, CHAT_CASSANDRA_KEYSPACE: `nologin_${randomBytes(3).toString('hex')}` };
+    for (const login of [{ CHAT_CASSANDRA_USERNAME: undefined, CHAT_CASSANDRA_PASSWORD: undefined }, { CHAT_CASSANDRA_PASSWORD: 'not-the-password' }]) {
+      const refusal = migrate({ ...base, ...login });
+      await expect(refusal).rejects.toThrow(/exited 1/);
+      await expect(refusal).rejects.toThrow(/Cassandra refused the login \(CHAT_CASSANDRA_USERNAME and CHAT_CASSANDRA_PASSWORD\)/);
+    }
+  });
+
   it('Redis: a plaintext client gets no answer, a TLS client that trusts the CA does', async () => {
     const port = Number(new URL(env.CHAT_REDIS_TLS_URL).port);
     const plain = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000, commandTimeout: 2_000 });
@@ -94,12 +105,24 @@ describe('TLS on every hop refuses plaintext', () => {
     secure.disconnect();
   });
 
-  it('Cassandra: a plaintext client is refused, a TLS client that trusts the CA is served', async () => {
+  it('Cassandra: a plaintext client is refused, a TLS client that trusts the CA is served once it logs in, as the node does', async () => {
     const contactPoints = env.CHAT_CASSANDRA_TLS_CONTACT_POINTS.split(',');
     const plain = new Client({ contactPoints, localDataCenter: env.CHAT_CASSANDRA_DC, socketOptions: { connectTimeout: 3_000 } });
     await expect(plain.connect()).rejects.toThrow(/All host\(s\) tried/);
     await plain.shutdown();
-    const secure = new Client({ contactPoints, localDataCenter: env.CHAT_CASSANDRA_DC, sslOptions: { ca, rejectUnauthorized: true } });
+    // Over TLS it asks for a login: none, or a wrong one, is refused before any query.
+    const anonymous = new Client({ contactPoints, localDataCenter: env.CHAT_CASSANDRA_DC, sslOptions: { ca, rejectUnauthorized: true } });
+    await expect(anonymous.connect()).rejects.toThrow(/requires authentication/);
+    await anonymous.shutdown();
+    const wrong = new Client({ contactPoints, localDataCenter: env.CHAT_CASSANDRA_DC, sslOptions: { ca, rejectUnauthorized: true }, authProvider: new auth.PlainTextAuthProvider(env.CHAT_CASSANDRA_TLS_USERNAME, 'not-the-password') });
+    await expect(wrong.connect()).rejects.toThrow(/Provided username .* and\/or password are incorrect/);
+    await wrong.shutdown();
+    const secure = new Client({
+      contactPoints,
+      localDataCenter: env.CHAT_CASSANDRA_DC,
+      sslOptions: { ca, rejectUnauthorized: true },
+      authProvider: new auth.PlainTextAuthProvider(env.CHAT_CASSANDRA_TLS_USERNAME, env.CHAT_CASSANDRA_TLS_PASSWORD),
+    });
     expect((await secure.execute('SELECT release_version FROM system.local')).first().get('release_version')).toMatch(/^5\./);
 
     // What the node stored through it is sealed: no message text in the rows.

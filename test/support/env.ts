@@ -17,6 +17,9 @@ const TestEnvironment = z.object({
   /** A sentinel on TLS only watching that Redis. */
   CHAT_REDIS_SENTINEL_TLS_URL: z.string().startsWith('rediss+sentinel://'),
   CHAT_CASSANDRA_TLS_CONTACT_POINTS: z.string().min(1),
+  /** The login that Cassandra asks for (PasswordAuthenticator). */
+  CHAT_CASSANDRA_TLS_USERNAME: z.string().min(1),
+  CHAT_CASSANDRA_TLS_PASSWORD: z.string().min(1),
   KUBECONFIG: z.string().min(1),
   /** libfaketime, preloaded into a node whose clock a test shifts. */
   FAKETIME_LIBRARY: z.string().min(1),

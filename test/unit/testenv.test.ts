@@ -122,6 +122,8 @@ describe('env:up output', () => {
 describe('the single-node cassandra.yaml', () => {
   it('binds loopback on the given ports and keeps every directory under the data folder', () => {
     const yaml = singleNodeCassandraYaml('/data/c', { native: 19042, storage: 17000 });
+    expect(yaml).toContain('authenticator: AllowAllAuthenticator');
+    expect(singleNodeCassandraYaml('/data/c', { native: 19042, storage: 17000 }, { login: { username: 'u', password: 'p' } })).toContain('authenticator: PasswordAuthenticator');
     expect(yaml).toContain('native_transport_port: 19042');
     expect(yaml).toContain('storage_port: 17000');
     expect(yaml).toContain('seeds: "127.0.0.1:17000"');

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Client, policies } from 'cassandra-driver';
+import { auth, Client, policies } from 'cassandra-driver';
 
 /** Where the Cassandra cluster is and how long to wait for it. */
 export interface CassandraConnection {
@@ -12,6 +12,8 @@ export interface CassandraConnection {
   readTimeoutMs?: number;
   /** Client encryption; `ca`: the PEM bundle the servers' certificates must chain to (default: the system's CAs). */
   tls?: { ca?: string | undefined } | undefined;
+  /** A login for Cassandra's PasswordAuthenticator. */
+  credentials?: { username: string; password: string };
 }
 
 /**
@@ -42,6 +44,7 @@ export function cassandraClient(connection: CassandraConnection): Client {
     pooling: { maxRequestsPerConnection: MAX_REQUESTS_PER_CONNECTION },
     policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, MAX_RECONNECT_DELAY_MS) },
     ...(connection.tls === undefined ? {} : { sslOptions: verifiedTls(connection.tls.ca) }),
+    ...(connection.credentials === undefined ? {} : { authProvider: new auth.PlainTextAuthProvider(connection.credentials.username, connection.credentials.password) }),
   });
 }
 

@@ -20,6 +20,18 @@ export function isCassandraUnavailable(error: unknown): boolean {
   );
 }
 
+/**
+ * What Cassandra said when every node it tried refused the login (none given, or a wrong
+ * one), or undefined for any other failure: waiting does not mend a refused login.
+ */
+export function refusedLogin(error: unknown): string | undefined {
+  const cause = error instanceof ChatError ? error.cause : error;
+  if (!(cause instanceof errors.NoHostAvailableError)) return undefined;
+  const reasons = Object.values(cause.innerErrors as Record<string, unknown>);
+  if (reasons.length === 0 || !reasons.every((reason) => reason instanceof errors.AuthenticationError)) return undefined;
+  return (reasons[0] as Error).message;
+}
+
 /** A store failure as a protocol error: `unavailable` (safe to retry) or `internal`, with the cause. */
 export function storeError(error: unknown, operation: string): ChatError {
   if (error instanceof ChatError) return error;
