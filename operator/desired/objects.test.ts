@@ -166,6 +166,15 @@ describe('spec changes', () => {
     expect(find<V1Job>(waiting.applied, 'Job').spec?.template.spec?.containers[0]?.args).toEqual(['migrate']);
   });
 
+  it('keep scaling a running Deployment on its previous template while the new image’s schema Job has not succeeded', () => {
+    const running = find<V1Deployment>(objectsOf({ image: 'chat-node:1' }).applied, 'Deployment').spec?.template;
+    const waiting = objectsOf({ image: 'chat-node:2' }, { schemaReady: false, liveNodeTemplate: running, nodeReplicas: 7 });
+    const deployment = find<V1Deployment>(waiting.applied, 'Deployment');
+    expect(deployment.spec?.replicas).toBe(7);
+    expect(deployment.spec?.template).toEqual(running);
+    expect(deployment.spec?.template.spec?.containers[0]?.image).toBe('chat-node:1');
+  });
+
   it('give the node Deployment minReadySeconds only while told to (a rollout), leaving the steady object as it was', () => {
     const deployment = (nodeMinReadySeconds: number | undefined) => find<V1Deployment>(objectsOf({}, { nodeMinReadySeconds }).applied, 'Deployment');
     expect(deployment(20).spec?.minReadySeconds).toBe(20);

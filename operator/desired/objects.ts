@@ -1,4 +1,4 @@
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { desiredDependencyNetworkPolicy, desiredJwtSecret, desiredNetworkPolicy, desiredSentinelNetworkPolicy, desiredServiceMonitor, type AdminPortClients } from './access.js';
 import { desiredCertificate } from './certificate.js';
@@ -18,6 +18,11 @@ export interface DesiredContext {
   serviceMonitorCrdPresent: boolean;
   /** Whether the schema Job of the current image has succeeded; nodes roll only after it. */
   schemaReady: boolean;
+  /**
+   * The running node Deployment's pod template, if there is one: until the schema is ready
+   * the Deployment keeps it (the previous image and settings) and takes only the replicas.
+   */
+  liveNodeTemplate?: V1PodTemplateSpec | undefined;
   /** The node Deployment's minReadySeconds: set while its pods are being replaced (see rollout-pace.ts). */
   nodeMinReadySeconds: number | undefined;
   /** Who may call the nodes' admin port. */
@@ -55,8 +60,10 @@ function redisObjects(cluster: ChatCluster, redis: DesiredRedis, clients: AdminP
  * The objects a ChatCluster should own, as a pure function of its spec and the context.
  * An unset managed Redis mode is read as a new cluster's (sentinel) unless the caller
  * resolved it first (withResolvedRedis, which knows what runs).
- * Until the schema Job of the current image succeeds, the node Deployment is left out
- * (an existing one keeps running its previous image), so nodes never run on an old schema.
+ * Until the schema Job of the current image succeeds, an existing node Deployment keeps its
+ * pod template (the previous image) and follows only the replica count, so nodes never run
+ * on an old schema and a Job that cannot run (a mistyped image) does not stop scaling; a
+ * new cluster gets its Deployment once the Job has succeeded.
  */
 export function desiredObjects(cluster: ChatCluster, context: DesiredContext, randomSecret: () => string): DesiredObjects {
   const image = nodeImage(cluster, context.defaultImage);
@@ -76,9 +83,17 @@ export function desiredObjects(cluster: ChatCluster, context: DesiredContext, ra
     desiredHeadlessService(cluster),
     desiredNodeDisruptionBudget(cluster),
     desiredNetworkPolicy(cluster, context.adminPortClients),
-    ...(context.schemaReady ? [desiredNodeDeployment(cluster, context.nodeReplicas, image, context.nodeMinReadySeconds)] : []),
+    ...nodeDeployment(cluster, context, image),
     ...(wantsServiceMonitor(cluster, context.serviceMonitorCrdPresent) ? [desiredServiceMonitor(cluster)] : []),
   ];
   const reseal = context.schemaReady && context.newestKeyVersion !== undefined ? desiredResealJob(cluster, image, context.newestKeyVersion) : undefined;
   return { createOnly: [...(secret === undefined ? [] : [secret]), ...(reseal === undefined ? [] : [reseal])], applied, schemaJobName: schemaJob.metadata?.name ?? '' };
+}
+
+/** The node Deployment to apply: the desired one, or while the schema is not ready, the running template at the new count. */
+function nodeDeployment(cluster: ChatCluster, context: DesiredContext, image: string): V1Deployment[] {
+  const desired = desiredNodeDeployment(cluster, context.nodeReplicas, image, context.nodeMinReadySeconds);
+  if (context.schemaReady) return [desired];
+  if (context.liveNodeTemplate === undefined || desired.spec === undefined) return [];
+  return [{ apiVersion: desired.apiVersion, kind: desired.kind, metadata: desired.metadata, spec: Object.assign({}, desired.spec, { template: context.liveNodeTemplate }) }];
 }

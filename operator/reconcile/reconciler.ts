@@ -164,7 +164,16 @@ export class Reconciler {
     const newestKeyVersion = schemaReady ? await this.keyVersions.newest(cluster) : undefined;
     const plan = desiredObjects(
       cluster,
-      { nodeReplicas, defaultImage: this.deps.defaultImage, serviceMonitorCrdPresent, schemaReady, nodeMinReadySeconds, adminPortClients: this.deps.adminPortClients, newestKeyVersion },
+      {
+        nodeReplicas,
+        defaultImage: this.deps.defaultImage,
+        serviceMonitorCrdPresent,
+        schemaReady,
+        liveNodeTemplate: deployment?.spec?.template,
+        nodeMinReadySeconds,
+        adminPortClients: this.deps.adminPortClients,
+        newestKeyVersion,
+      },
       () => randomBytes(32).toString('base64url'),
     );
     const objects = plan.applied;
