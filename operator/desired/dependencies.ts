@@ -3,7 +3,7 @@ import type { ChatCluster } from '../../common/chatcluster.js';
 import type { V1Affinity, V1PersistentVolumeClaim, V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { cassandraCommand } from './cassandra-start.js';
 import { cassandraTlsVolumes, managedCassandraTls } from './cassandra-tls.js';
-import { CQL_PORT, labelsOf, namesOf, oneAtATimeDisruptionBudget, ownedMeta, resourceRequirements, selectorLabels, type Component } from './meta.js';
+import { CQL_PORT, namesOf, oneAtATimeDisruptionBudget, ownedMeta, resourceRequirements, selectorLabels, type Component } from './meta.js';
 
 /** Images of the managed dependencies, pinned. */
 export const REDIS_IMAGE = 'redis:7.4.2';
@@ -19,10 +19,14 @@ export const KEEP_VOLUMES = { whenDeleted: 'Retain', whenScaled: 'Retain' };
 /** The official Redis and Cassandra images run as uid 999; their data volume is made theirs. */
 export const DEPENDENCY_POD_SECURITY = { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } };
 
-/** The one persistent volume claim of a dependency pod, mounted as `data`, labelled like everything the operator makes. */
+/**
+ * The one persistent volume claim of a dependency pod, mounted as `data`. Its labels are the
+ * pods' selector only: a StatefulSet's claim template cannot change once it exists, so
+ * labels added here would stop the operator from updating any ChatCluster made before.
+ */
 export function dataVolumeClaim(cluster: ChatCluster, component: Component, storage: string | number): V1PersistentVolumeClaim {
   return {
-    metadata: { name: 'data', labels: labelsOf(cluster, component) },
+    metadata: { name: 'data', labels: selectorLabels(cluster, component) },
     spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(storage) } } },
   };
 }

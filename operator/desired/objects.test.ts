@@ -136,8 +136,8 @@ describe('the objects a minimal ChatCluster yields', () => {
       const statefulSet = find<V1StatefulSet>(applied, 'StatefulSet', name);
       expect(statefulSet.spec?.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
       expect(statefulSet.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.storage).toBe(name === 'demo-redis' ? '1Gi' : '10Gi');
-      // The kept volumes are found by the labels everything else carries.
-      expect(statefulSet.spec?.volumeClaimTemplates?.[0]?.metadata?.labels).toEqual(statefulSet.metadata?.labels);
+      // The claim template keeps the labels it was made with: it cannot change on a StatefulSet that exists.
+      expect(statefulSet.spec?.volumeClaimTemplates?.[0]?.metadata?.labels).toEqual(statefulSet.spec?.selector.matchLabels);
     }
   });
 
