@@ -65,6 +65,8 @@ const ManagedCassandra = z.object({
 const ExternalCassandra = z.object({
   contactPoints: z.array(z.string().regex(/^[^\s:,]+(:\d{1,5})?$/)).min(1),
   datacenter: z.string().min(1).default('datacenter1'),
+  /** The replication the schema Job gives the keyspace when it creates it (an existing keyspace keeps its own). */
+  replicationFactor: z.number().int().min(1).max(9).default(3),
   /** A Secret with the keys `username` and `password` (a kubernetes.io/basic-auth Secret): Cassandra's login. */
   secretRef: z.object({ name: z.string().min(1) }).optional(),
   /** Client encryption to the external Cassandra, checked against the CA bundle. */

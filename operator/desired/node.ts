@@ -63,6 +63,7 @@ export function desiredConfigMap(cluster: ChatCluster): V1ConfigMap {
   } else {
     data.CHAT_CASSANDRA_CONTACT_POINTS = cassandra.external.contactPoints.map((point) => (point.includes(':') ? point : `${point}:${CQL_PORT}`)).join(',');
     data.CHAT_CASSANDRA_DC = cassandra.external.datacenter;
+    data.CHAT_CASSANDRA_REPLICATION_FACTOR = String(cassandra.external.replicationFactor);
   }
   if (spec.auth.jwksURL !== undefined) data.CHAT_JWT_JWKS_URL = spec.auth.jwksURL;
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: ownedMeta(cluster, names.config, 'node'), data };

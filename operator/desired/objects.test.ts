@@ -224,7 +224,8 @@ describe('spec changes', () => {
     expect(applied.some((object) => object.kind === 'StatefulSet')).toBe(false);
     const data = find<V1ConfigMap>(applied, 'ConfigMap').data ?? {};
     expect(data.CHAT_REDIS_URL).toBeUndefined();
-    expect(data).toMatchObject({ CHAT_CASSANDRA_CONTACT_POINTS: 'cass-a:9042,cass-b:9142', CHAT_CASSANDRA_DC: 'eu1', CHAT_CASSANDRA_KEYSPACE: 'chat_eu' });
+    // The keyspace, if the schema Job makes it, is replicated three times unless the spec says otherwise (it used to get 1).
+    expect(data).toMatchObject({ CHAT_CASSANDRA_CONTACT_POINTS: 'cass-a:9042,cass-b:9142', CHAT_CASSANDRA_DC: 'eu1', CHAT_CASSANDRA_KEYSPACE: 'chat_eu', CHAT_CASSANDRA_REPLICATION_FACTOR: '3' });
     const env = find<V1Deployment>(applied, 'Deployment').spec?.template.spec?.containers[0]?.env;
     expect(env).toContainEqual({ name: 'CHAT_REDIS_URL', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'url' } } });
     // The Cassandra login, for the nodes and for the schema Job that makes the keyspace.

@@ -221,6 +221,7 @@ describe('the CRD’s spec schema and common/chatcluster.ts', () => {
       'spec.cassandra.managed.replicas: self >= oldSelf',
       'spec.cassandra.managed.storage: self == oldSelf',
       'spec.cassandra.managed.replicationFactor: self == oldSelf',
+      'spec.cassandra.external.replicationFactor: self == oldSelf',
       'spec.cassandra.external.tls: self.enabled || !has(self.caSecretRef)',
       'spec.cassandra.keyspace: self == oldSelf',
       'spec.auth: !(has(self.jwtSecretRef) && has(self.jwksURL))',
