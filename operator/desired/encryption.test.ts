@@ -139,6 +139,19 @@ describe('TLS to an external Redis and Cassandra', () => {
     expect(jobName(EXTERNAL)).not.toBe(jobName(plain));
     expect(jobName(plain)).toBe(jobName({}));
   });
+
+  it('makes a new schema Job for anything else that changes its pod: a Cassandra login, another JWT Secret', () => {
+    const jobOf = (spec: unknown) => find<V1Job>(applied(spec), 'Job');
+    const external = { contactPoints: ['c.example:9042'] };
+    const names = [
+      jobOf({ cassandra: { external } }),
+      jobOf({ cassandra: { external: { ...external, secretRef: { name: 'cassandra-login' } } } }),
+      jobOf({ cassandra: { external }, auth: { jwtSecretRef: { name: 'mine', key: 'k' } } }),
+    ].map((job) => job.metadata?.name);
+    expect(new Set(names).size).toBe(3);
+    // The same spec, the same Job: nothing runs again at steady state.
+    expect(jobOf({ cassandra: { external } }).metadata?.name).toBe(names[0]);
+  });
 });
 
 describe('the names the ChatCluster’s certificate covers', () => {

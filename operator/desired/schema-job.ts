@@ -1,23 +1,20 @@
 import type { V1Container, V1Job, V1Volume } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { hashOf, namesOf, ownedMeta, RESTRICTED_CONTAINER } from './meta.js';
-import { dependencyTlsMounts } from './encryption.js';
 import { NODE_UID, nodeEnv } from './node.js';
 
 /**
- * The schema Job's name for an image: a new image (or keyspace, or TLS towards the data
- * stores) is a new Job, as a Job's pod template cannot change in place. TLS counts only
- * when set, so the Jobs of clusters without it keep their names.
+ * The schema Job's name: a hash of everything its pod template is made of (the image, the
+ * keyspace, the environment and the volumes that carry the secrets, the CA bundles and the
+ * Cassandra login), as a Job's pod template cannot change in place. Whatever would change
+ * the template names a new Job, which also runs `migrate` again with the new settings
+ * before the nodes take them.
  */
 export function schemaJobName(cluster: ChatCluster, image: string): string {
-  const tls = dependencyTlsMounts(cluster);
-  return `${namesOf(cluster).schemaJob}-${hashOf({ image, keyspace: cluster.spec.cassandra.keyspace, ...(tls.env.length === 0 ? {} : { tls }) })}`;
+  return `${namesOf(cluster).schemaJob}-${hashOf({ image, keyspace: cluster.spec.cassandra.keyspace, ...nodeEnv(cluster) })}`;
 }
 
-/**
- * The schema Job: the node image's `migrate` (idempotent). Its name carries a hash of the
- * image and keyspace, so a new image or keyspace runs it again before nodes roll.
- */
+/** The schema Job: the node image's `migrate` (idempotent), named for what it runs with. */
 export function desiredSchemaJob(cluster: ChatCluster, image: string): V1Job {
   const { envFrom, env, volumes, volumeMounts } = nodeEnv(cluster);
   return nodeImageJob(cluster, schemaJobName(cluster, image), { name: 'migrate', image, args: ['migrate'], envFrom, env, volumeMounts }, volumes);
