@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { desiredObjects, type DesiredContext } from './objects.js';
 import { nodeTemplateHash, TEMPLATE_HASH, TERMINATION_GRACE_SECONDS } from './node.js';
+import { rolloutMinReadySeconds } from './rollout-pace.js';
 import { chatClusterOf, THREE_NODE_CONTEXT } from '../../test/support/chatcluster-fixture.js';
 
 const cluster = (spec: unknown = {}, name = 'demo'): ChatCluster => chatClusterOf(spec, { name });
@@ -167,12 +168,16 @@ describe('spec changes', () => {
   });
 
   it('keep scaling a running Deployment on its previous template while the new image’s schema Job has not succeeded', () => {
-    const running = find<V1Deployment>(objectsOf({ image: 'chat-node:1' }).applied, 'Deployment').spec?.template;
-    const waiting = objectsOf({ image: 'chat-node:2' }, { schemaReady: false, liveNodeTemplate: running, nodeReplicas: 7 });
+    const running = find<V1Deployment>(objectsOf({ image: 'chat-node:1' }).applied, 'Deployment');
+    const waiting = objectsOf({ image: 'chat-node:2' }, { schemaReady: false, liveNodeDeployment: running, nodeReplicas: 7 });
     const deployment = find<V1Deployment>(waiting.applied, 'Deployment');
     expect(deployment.spec?.replicas).toBe(7);
-    expect(deployment.spec?.template).toEqual(running);
+    expect(deployment.spec?.template).toEqual(running.spec?.template);
     expect(deployment.spec?.template.spec?.containers[0]?.image).toBe('chat-node:1');
+    // It still says which template runs, so the rollout that follows the Job is paced as one.
+    expect(deployment.metadata?.annotations?.[TEMPLATE_HASH]).toBe(running.metadata?.annotations?.[TEMPLATE_HASH]);
+    const ready = find<V1Deployment>(objectsOf({ image: 'chat-node:2' }).applied, 'Deployment');
+    expect(rolloutMinReadySeconds(deployment, ready.metadata?.annotations?.[TEMPLATE_HASH] ?? '')).toBeGreaterThan(0);
   });
 
   it('give the node Deployment minReadySeconds only while told to (a rollout), leaving the steady object as it was', () => {

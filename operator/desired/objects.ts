@@ -1,10 +1,10 @@
-import type { KubernetesObject, V1Deployment, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import type { ChatCluster } from '../../common/chatcluster.js';
 import { desiredDependencyNetworkPolicy, desiredJwtSecret, desiredNetworkPolicy, desiredSentinelNetworkPolicy, desiredServiceMonitor, type AdminPortClients } from './access.js';
 import { desiredCertificate } from './certificate.js';
 import { desiredCassandra } from './dependencies.js';
 import { desiredRedis, type DesiredRedis } from './redis.js';
-import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService } from './node.js';
+import { desiredConfigMap, desiredHeadlessService, desiredNodeDeployment, desiredNodeDisruptionBudget, desiredPublicService, TEMPLATE_HASH } from './node.js';
 import { desiredResealJob } from './reseal-job.js';
 import { desiredSchemaJob } from './schema-job.js';
 
@@ -19,10 +19,10 @@ export interface DesiredContext {
   /** Whether the schema Job of the current image has succeeded; nodes roll only after it. */
   schemaReady: boolean;
   /**
-   * The running node Deployment's pod template, if there is one: until the schema is ready
-   * the Deployment keeps it (the previous image and settings) and takes only the replicas.
+   * The running node Deployment, if there is one: until the schema is ready it keeps its pod
+   * template (the previous image and settings) and takes only the replicas.
    */
-  liveNodeTemplate?: V1PodTemplateSpec | undefined;
+  liveNodeDeployment?: V1Deployment | undefined;
   /** The node Deployment's minReadySeconds: set while its pods are being replaced (see rollout-pace.ts). */
   nodeMinReadySeconds: number | undefined;
   /** Who may call the nodes' admin port. */
@@ -90,10 +90,25 @@ export function desiredObjects(cluster: ChatCluster, context: DesiredContext, ra
   return { createOnly: [...(secret === undefined ? [] : [secret]), ...(reseal === undefined ? [] : [reseal])], applied, schemaJobName: schemaJob.metadata?.name ?? '' };
 }
 
-/** The node Deployment to apply: the desired one, or while the schema is not ready, the running template at the new count. */
+/**
+ * The node Deployment to apply: the desired one, or while the schema is not ready, the
+ * running one's template, and the hash that says which template that is (the rollout's
+ * pacing reads it), at the new count. Pods it adds meanwhile read the ConfigMap as it is
+ * now, as a running pod that restarts does.
+ */
 function nodeDeployment(cluster: ChatCluster, context: DesiredContext, image: string): V1Deployment[] {
   const desired = desiredNodeDeployment(cluster, context.nodeReplicas, image, context.nodeMinReadySeconds);
   if (context.schemaReady) return [desired];
-  if (context.liveNodeTemplate === undefined || desired.spec === undefined) return [];
-  return [{ apiVersion: desired.apiVersion, kind: desired.kind, metadata: desired.metadata, spec: Object.assign({}, desired.spec, { template: context.liveNodeTemplate }) }];
+  const live = context.liveNodeDeployment;
+  if (live?.spec === undefined || desired.spec === undefined) return [];
+  const runningHash = live.metadata?.annotations?.[TEMPLATE_HASH];
+  const annotations = { ...desired.metadata?.annotations, ...(runningHash === undefined ? {} : { [TEMPLATE_HASH]: runningHash }) };
+  return [
+    {
+      apiVersion: desired.apiVersion,
+      kind: desired.kind,
+      metadata: Object.assign({}, desired.metadata, { annotations }),
+      spec: Object.assign({}, desired.spec, { template: live.spec.template }),
+    },
+  ];
 }

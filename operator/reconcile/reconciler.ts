@@ -169,7 +169,7 @@ export class Reconciler {
         defaultImage: this.deps.defaultImage,
         serviceMonitorCrdPresent,
         schemaReady,
-        liveNodeTemplate: deployment?.spec?.template,
+        liveNodeDeployment: deployment,
         nodeMinReadySeconds,
         adminPortClients: this.deps.adminPortClients,
         newestKeyVersion,
