@@ -61,17 +61,20 @@ describe('the autoscaling decision', () => {
     // Ten ready nodes, none answering (too busy, or the operator cut off from them): hold, not 10 → 2.
     const allSilent = decide(0, 10, 0, [], undefined, 10);
     expect(allSilent.replicas).toBe(10);
-    expect(allSilent.reason).toBe('steady: 50000 connections at 5000 per node (10 ready nodes did not answer /load and count at the target)');
+    expect(allSilent.reason).toBe('steady: 0 connections at 5000 per node; 10 ready nodes did not answer /load and count at the target');
     // Two silent of six, the four that answer nearly idle: the silent two count at the target, so it goes to 3, not 2.
     expect(decide(400, 6, 0, [], undefined, 2).replicas).toBe(3);
     // The CPU signal counts them at its target as well: four at 10 % and two at 70 % make 180 % of one node's target, 3 nodes.
     expect(decide(0, 6, 0, [], { utilization: 10, nodes: 4 }, 2).replicas).toBe(3);
     expect(decide(0, 6, 0, [], { utilization: 60, nodes: 4 }, 2)).toMatchObject({ replicas: 6 });
+    // Counted at the target they only soften a scale-down: four answering nodes that ask for 5 of 6 hold 6, not 7.
+    expect(decide(24_000, 6, 0, [], undefined, 2).replicas).toBe(6);
+    expect(decide(0, 6, 0, [], { utilization: 80, nodes: 4 }, 2).replicas).toBe(6);
   });
 
   it('counts ready nodes that did not answer as idle when scaling up', () => {
     const decision = decide(0, 3, 0, [], { utilization: 140, nodes: 2 }, 1);
     expect(decision.replicas).toBe(4);
-    expect(decision.reason).toBe('scale up: CPU 140% on 2 nodes, target 70% (1 ready nodes did not answer /load and count as idle)');
+    expect(decision.reason).toBe('scale up: CPU 140% on 2 nodes, target 70%; 1 ready nodes did not answer /load and count as idle');
   });
 });

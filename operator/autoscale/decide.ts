@@ -48,20 +48,22 @@ export interface ScalingDecision {
  * A ready node that did not answer `/load` counts as idle when scaling up and as loaded to
  * the target when scaling down, as an HPA counts a pod whose metrics are missing: a node too
  * busy to answer, or a network that keeps the operator from the nodes, must not read as no
- * load and drain the cluster to minReplicas.
+ * load and drain the cluster to minReplicas. Counting them at the target only softens a
+ * scale-down (to holding at most); it never turns one into a scale-up.
  */
 export function decideReplicas(input: ScalingInput): ScalingDecision {
   const { autoscaling, currentReplicas, now } = input;
   const silentNodes = input.silentNodes ?? 0;
   const clamp = (replicas: number): number => Math.min(autoscaling.maxReplicas, Math.max(autoscaling.minReplicas, replicas));
   const asIdle = recommend(autoscaling, input.connections, input.cpu);
-  const counted =
-    asIdle.replicas >= currentReplicas || silentNodes === 0
-      ? asIdle
-      : recommend(autoscaling, input.connections + silentNodes * autoscaling.targetConnectionsPerNode, input.cpu === undefined ? undefined : withNodesAtTarget(input.cpu, silentNodes, autoscaling.targetCPUUtilization));
-  const recommended = clamp(counted.replicas);
-  const silence = counted === asIdle ? 'count as idle' : 'count at the target';
-  const signal = silentNodes === 0 ? counted.signal : `${counted.signal} (${silentNodes} ready nodes did not answer /load and ${silence})`;
+  const scalingDown = asIdle.replicas < currentReplicas && silentNodes > 0;
+  const atTarget = scalingDown
+    ? recommend(autoscaling, input.connections + silentNodes * autoscaling.targetConnectionsPerNode, input.cpu === undefined ? undefined : withNodesAtTarget(input.cpu, silentNodes, autoscaling.targetCPUUtilization))
+    : asIdle;
+  const recommended = clamp(scalingDown ? Math.min(currentReplicas, atTarget.replicas) : asIdle.replicas);
+  // The figures the nodes reported, and what the silent ones were taken for.
+  const silence = scalingDown ? 'count at the target' : 'count as idle';
+  const signal = silentNodes === 0 ? asIdle.signal : `${asIdle.signal}; ${silentNodes} ready nodes did not answer /load and ${silence}`;
   const windowStart = now - autoscaling.scaleDownStabilizationSeconds * 1000;
   const history = [...input.history.filter((entry) => entry.at > windowStart), { at: now, replicas: recommended }];
   if (recommended >= currentReplicas) {

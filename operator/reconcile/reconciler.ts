@@ -150,7 +150,8 @@ export class Reconciler {
     const deployment = caches.owned.Deployment.get(namespace, names.nodes);
     const load = observeLoad(await this.nodeLoads(cluster));
     const scaled = await scaleNodes({ cluster, deployment, load, now: this.now(), history: this.scalingHistory.get(key), writer });
-    this.scalingHistory.set(key, scaled.history);
+    if (scaled.history === undefined) this.scalingHistory.delete(key);
+    else this.scalingHistory.set(key, scaled.history);
     const nodeReplicas = scaled.replicas;
     this.deps.metrics.desiredReplicas.set({ namespace, chatcluster: cluster.metadata.name }, nodeReplicas);
 

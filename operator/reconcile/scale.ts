@@ -23,9 +23,10 @@ export interface ScaleStep {
  * told in a Scaled event; before a scale-down, each pod's pod-deletion-cost is set to its
  * connections, so the Deployment deletes (and drains) the least-loaded pods.
  */
-export async function scaleNodes(step: ScaleStep): Promise<{ replicas: number; history: Recommendation[] }> {
+export async function scaleNodes(step: ScaleStep): Promise<{ replicas: number; history: Recommendation[] | undefined }> {
   const { cluster, deployment, load, writer } = step;
-  if (!cluster.spec.autoscaling.enabled) return { replicas: cluster.spec.replicas, history: [] };
+  // No memory while off: autoscaling switched on later starts its window at the count then.
+  if (!cluster.spec.autoscaling.enabled) return { replicas: cluster.spec.replicas, history: undefined };
   const currentReplicas = deployment?.spec?.replicas ?? 0;
   const replicasNow = currentReplicas === 0 ? cluster.spec.autoscaling.minReplicas : currentReplicas;
   const decision = decideReplicas({
