@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../common/log.js';
 import { MemoryBus } from '../bus/memory/bus.js';
+import { ChatError } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionRecord } from '../store/store.js';
@@ -95,6 +96,110 @@ describe('a socket registering while its user leaves a group on another node', (
   });
 });
 
+describe('a user with several sockets registering on one node', () => {
+  it('a second socket says hello only once the groups the first one is reading are hosted', async () => {
+    const { store, nodes: [here, elsewhere] } = await twoNodes();
+    await elsewhere.operations.createGroup('owner', 'crew');
+    await elsewhere.operations.joinGroup('member', 'crew');
+    const [groupsRead, release] = [new Gate(), new Gate()];
+    holdGroupsRead(store, groupsRead, release);
+
+    const first = recordingConnection('member', 'session-1');
+    const second = recordingConnection('member', 'session-2');
+    const firstRegistered = here.connect(first.connection);
+    await groupsRead.passed;
+    // A message sent the moment the second socket is registered (its hello out) must reach it.
+    const sentAtHello = here.connect(second.connection).then(() => sendAndRoute(elsewhere, 'owner', { group: 'crew' }));
+    setTimeout(() => {
+      release.open();
+    }, 20);
+    const { ack } = await sentAtHello;
+    await firstRegistered;
+
+    await expectFrame(second.frames, ack.id);
+  });
+
+  it('a socket registered beside one whose registration failed still gets the group’s messages, and watchers hear the user online', async () => {
+    const { store, nodes: [here, elsewhere] } = await twoNodes();
+    await elsewhere.operations.createGroup('owner', 'crew');
+    await elsewhere.operations.joinGroup('member', 'crew');
+    const watcher = recordingConnection('watcher', 'watcher-1');
+    await elsewhere.presence.watch(watcher.connection, ['member'], () => undefined);
+    // The first socket's mapping row fails, but only once the second socket has registered.
+    const secondRegistered = new Gate();
+    const putSession = store.putSession.bind(store);
+    store.putSession = async (session: SessionRecord, ttlSeconds: number) => {
+      if (session.session !== 'session-1') return putSession(session, ttlSeconds);
+      await secondRegistered.passed;
+      throw new ChatError('unavailable', 'Cassandra blip');
+    };
+
+    const first = recordingConnection('member', 'session-1');
+    const second = recordingConnection('member', 'session-2');
+    const firstRegistered = here.connect(first.connection);
+    await here.connect(second.connection);
+    secondRegistered.open();
+    await expect(firstRegistered).rejects.toThrow('Cassandra blip');
+
+    await expectMessageReaches(second.frames, elsewhere, { group: 'crew' });
+    await vi.waitFor(() => {
+      expect(watcher.frames).toContainEqual({ type: 'presence', user: 'member', status: 'online' });
+    });
+  });
+
+  it('when reading the groups fails, the sockets waiting for it fail and the next socket reads them again', async () => {
+    const { store, nodes: [here, elsewhere] } = await twoNodes();
+    await elsewhere.operations.createGroup('owner', 'crew');
+    await elsewhere.operations.joinGroup('member', 'crew');
+    const [groupsRead, release] = [new Gate(), new Gate()];
+    const groupsOf = store.groupsOf.bind(store);
+    store.groupsOf = async () => {
+      store.groupsOf = groupsOf;
+      groupsRead.open();
+      await release.passed;
+      throw new ChatError('unavailable', 'Cassandra blip');
+    };
+
+    const first = here.connect(recordingConnection('member', 'session-1').connection);
+    await groupsRead.passed;
+    const second = here.connect(recordingConnection('member', 'session-2').connection);
+    release.open();
+    await expect(first).rejects.toThrow('Cassandra blip');
+    await expect(second).rejects.toThrow('Cassandra blip');
+
+    const third = recordingConnection('member', 'session-3');
+    await here.connect(third.connection);
+    await expectMessageReaches(third.frames, elsewhere, { group: 'crew' });
+  });
+
+  it('another member’s socket says hello only once this node is in the group’s route', async () => {
+    const { bus, nodes: [here, elsewhere] } = await twoNodes();
+    await elsewhere.operations.createGroup('owner', 'crew');
+    await elsewhere.operations.joinGroup('member', 'crew');
+    await elsewhere.operations.joinGroup('other', 'crew');
+    // The first member's write of this node into the group's route is held back.
+    const [written, release] = [new Gate(), new Gate()];
+    const addGroupNode = bus.routes.addGroupNode.bind(bus.routes);
+    bus.routes.addGroupNode = async (group: string, node: string) => {
+      written.open();
+      await release.passed;
+      return addGroupNode(group, node);
+    };
+
+    const firstRegistered = here.connect(recordingConnection('member', 'session-1').connection);
+    await written.passed;
+    const other = recordingConnection('other', 'session-2');
+    const sentAtHello = here.connect(other.connection).then(() => sendAndRoute(elsewhere, 'owner', { group: 'crew' }));
+    setTimeout(() => {
+      release.open();
+    }, 20);
+    const { ack } = await sentAtHello;
+    await firstRegistered;
+
+    await expectFrame(other.frames, ack.id);
+  });
+});
+
 /**
  * Makes `member`'s groups read open `started` once it has its answer, and return that answer
  * only once `release` is open.
@@ -120,7 +225,12 @@ async function sendAndRoute(node: ChatNode, from: string, to: { group: string } 
 /** A message `owner` sends to `to` from `sender` reaches `frames`. */
 async function expectMessageReaches(frames: readonly ServerFrame[], sender: ChatNode, to: { group: string } | { user: string }): Promise<void> {
   const { ack } = await sendAndRoute(sender, 'owner', to);
+  await expectFrame(frames, ack.id);
+}
+
+/** The message `id` reaches `frames`. */
+async function expectFrame(frames: readonly ServerFrame[], id: string): Promise<void> {
   await vi.waitFor(() => {
-    expect(frames).toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
+    expect(frames).toContainEqual(expect.objectContaining({ type: 'message', id }));
   });
 }

@@ -14,6 +14,7 @@ import { ClusterProgress } from './progress.js';
 import { NodeRegistry } from './node-registry.js';
 import { finishUnsettledMessages } from './recovery.js';
 import { reconnectDelays } from './routing.js';
+import { SharedAttempts } from './shared-attempts.js';
 import { SocketCursors } from './socket-cursors.js';
 
 export interface ChatNodeOptions {
@@ -54,6 +55,8 @@ export class ChatNode {
   private readonly clock: () => number;
   private readonly registry: NodeRegistry;
   private subscriptions: Unsubscribe[] = [];
+  /** Per user with sockets here, the read and hosting of their groups, which each of their sockets waits for. */
+  private readonly groupsHosted = new SharedAttempts<string>();
   private draining = false;
 
   private readonly options: ChatNodeOptions;
@@ -136,29 +139,14 @@ export class ChatNode {
     if (this.draining) throw new ChatError('unavailable', 'this node is draining');
     const { store } = this.options;
     const session = this.sessionRecord(connection);
-    const firstHere = this.sockets.add(connection);
+    this.sockets.add(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
-    // Open until the groups are hosted: a leave heard before then keeps its group out.
-    const groupsRead = firstHere ? this.sockets.startGroupsRead(connection.user) : undefined;
-    // The mapping row is written while the route goes in and the groups are read (a failure
+    // The mapping row is written while the route goes in and the groups are hosted (a failure
     // removes whatever was written, and a dead node's clean-up finds each by its own index).
-    const registration = [store.putSession(session, this.registry.sessionTtlSeconds), this.routeThenGroups(session, firstHere)] as const;
+    const registration = [store.putSession(session, this.registry.sessionTtlSeconds), this.routeThenGroups(session)] as const;
     try {
-      const [, { cameOnline, groups }] = await Promise.all(registration);
-      // hostGroup records each group before its first await, so no leave comes between.
-      await Promise.all((groupsRead?.finish(groups) ?? []).map((group) => this.delivery.hostGroup(connection.user, group)));
-      // Watchers' news, not part of the registration: the hello does not wait a round trip
-      // for it. It leaves on the bus's publishing connection ahead of any later `offline`.
-      // Should it fail (the bus is away), watchers see the user offline until their next
-      // change or until they watch again (presence.watch reads the routes), as with any
-      // pub/sub message lost.
-      if (cameOnline) {
-        this.presence.announce(connection.user, 'online').catch((error: unknown) => {
-          this.options.log.warn({ err: error, user: connection.user }, 'could not announce a user online');
-        });
-      }
+      await Promise.all(registration);
     } catch (error) {
-      groupsRead?.finish([]);
       // Every write has ended before the clean-up starts, so none lands after it.
       await Promise.allSettled(registration);
       await this.disconnect(connection);
@@ -167,15 +155,43 @@ export class ChatNode {
   }
 
   /**
-   * Adds the socket's route, then reads the user's groups when this is their first socket
-   * here. In that order: a join answered on another node meanwhile was then either stored
-   * before the read, or found the route, advertised this node for the group and told it
-   * through its inbox. Read at once with the route, a join could miss both, and the socket
-   * would get none of the group's messages until the user reconnected.
+   * Adds the socket's route, then waits until its user's groups are hosted here. In that
+   * order: a join answered on another node meanwhile was then either stored before the
+   * groups read, or found a route of the user on this node, advertised this node for the
+   * group and told it through its inbox. Read at once with the route, a join could miss
+   * both, and the socket would get none of the group's messages until the user reconnected.
+   * Every socket of the user waits for the same read (started once one route is in), so
+   * none says hello before the groups are hosted, whichever socket's registration fails.
    */
-  private async routeThenGroups(session: SessionRecord, firstHere: boolean): Promise<{ cameOnline: boolean; groups: string[] }> {
-    const cameOnline = await this.options.bus.routes.addSession(session);
-    return { cameOnline, groups: firstHere ? await this.options.store.groupsOf(session.user) : [] };
+  private async routeThenGroups(session: SessionRecord): Promise<void> {
+    // Announced as soon as the route is in, whatever becomes of this registration: should it
+    // fail, its clean-up announces `offline` after this if the user has no other socket, and
+    // if they have, no other registration would announce them online.
+    if (await this.options.bus.routes.addSession(session)) this.announceOnline(session.user);
+    await this.groupsHosted.run(session.user, () => this.hostGroupsOf(session.user));
+  }
+
+  /** Reads the user's groups and hosts them here, but those the user left while the read was on its way. */
+  private async hostGroupsOf(user: string): Promise<void> {
+    const read = this.sockets.startGroupsRead(user);
+    const answered = await this.options.store.groupsOf(user).catch((error: unknown) => {
+      read.finish([]);
+      throw error;
+    });
+    // hostGroup records each group before its first await, so no leave comes between.
+    await Promise.all(read.finish(answered).map((group) => this.delivery.hostGroup(user, group)));
+  }
+
+  /**
+   * Watchers' news, not part of the registration: the hello does not wait a round trip for
+   * it. It leaves on the bus's publishing connection ahead of any later `offline`. Should it
+   * fail (the bus is away), watchers see the user offline until their next change or until
+   * they watch again (presence.watch reads the routes), as with any pub/sub message lost.
+   */
+  private announceOnline(user: string): void {
+    this.presence.announce(user, 'online').catch((error: unknown) => {
+      this.options.log.warn({ err: error, user }, 'could not announce a user online');
+    });
   }
 
   /**
@@ -191,6 +207,8 @@ export class ChatNode {
     const lastHere = this.sockets.remove(connection);
     this.metrics.connections.set(this.sockets.connectionCount);
     const unhosted = lastHere ? this.sockets.forgetGroupsOf(connection.user) : [];
+    // The user's next socket here reads and hosts their groups afresh.
+    if (lastHere) this.groupsHosted.forget(connection.user);
     if (this.draining && this.registry.isRegistered) {
       this.presence.drop(connection);
       return;
@@ -208,7 +226,7 @@ export class ChatNode {
     const { bus } = this.options;
     await this.presence.forget(connection);
     const wentOffline = await bus.routes.removeSession(session);
-    await Promise.all(unhostedGroups.map((group) => bus.routes.removeGroupNode(group, this.nodeId)));
+    await Promise.all(unhostedGroups.map((group) => this.delivery.withdrawGroup(group)));
     if (wentOffline) await this.presence.announce(connection.user, 'offline');
   }
 

@@ -7,6 +7,7 @@ import type { SessionRecord, Store } from '../store/store.js';
 import { EncodedFrame, type ClientConnection, type LocalSockets } from './local-sockets.js';
 import { RecentSet } from '../recent-set.js';
 import { groupFanOut, routeToNodes } from './routing.js';
+import { SharedAttempts } from './shared-attempts.js';
 
 export interface DeliveryDeps {
   nodeId: string;
@@ -37,6 +38,8 @@ const REMEMBERED_DELIVERIES = 20_000;
 export class Delivery {
   private stopped = false;
   private readonly delivered = new RecentSet(REMEMBERED_DELIVERIES);
+  /** This node's entries in the groups' routes, written or being written. */
+  private readonly advertised = new SharedAttempts<string>();
 
   constructor(private readonly deps: DeliveryDeps) {}
 
@@ -116,9 +119,23 @@ export class Delivery {
     );
   }
 
-  /** Records that a locally connected user is in `group`, advertising this node for it. */
+  /**
+   * Records that a locally connected user is in `group`, and resolves once this node is in the
+   * group's route. Every member hosted here waits for that one write, not only the first: a
+   * socket whose hello went out before it would miss the group's messages sent meanwhile, and
+   * its cursor would later pass them. A failed write is tried again by the next member hosted.
+   */
   async hostGroup(user: string, group: string): Promise<void> {
-    if (this.deps.sockets.joinGroup(user, group)) await this.deps.bus.routes.addGroupNode(group, this.deps.nodeId);
+    // A first member means the node had stopped hosting the group: its old entry may be gone.
+    if (this.deps.sockets.joinGroup(user, group)) this.advertised.forget(group);
+    await this.advertised.run(group, () => this.deps.bus.routes.addGroupNode(group, this.deps.nodeId));
+  }
+
+  /** Takes this node out of `group`'s route, unless a member is hosted here again by now. */
+  async withdrawGroup(group: string): Promise<void> {
+    if (this.deps.sockets.membersOf(group).length > 0) return;
+    this.advertised.forget(group);
+    await this.deps.bus.routes.removeGroupNode(group, this.deps.nodeId);
   }
 
   /** Like hostGroup, for a user who may have no socket here (a join over HTTP). */
@@ -133,11 +150,11 @@ export class Delivery {
    */
   private async heardOfJoin(user: string, group: string): Promise<void> {
     if (this.deps.sockets.hasUser(user)) return this.hostGroup(user, group);
-    if (this.deps.sockets.membersOf(group).length === 0) await this.deps.bus.routes.removeGroupNode(group, this.deps.nodeId);
+    await this.withdrawGroup(group);
   }
 
   private async unhostGroup(user: string, group: string): Promise<void> {
-    if (this.deps.sockets.leaveGroup(user, group)) await this.deps.bus.routes.removeGroupNode(group, this.deps.nodeId);
+    if (this.deps.sockets.leaveGroup(user, group)) await this.withdrawGroup(group);
   }
 
   /**
