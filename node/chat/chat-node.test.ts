@@ -16,14 +16,16 @@ const running: ChatNode[] = [];
 async function twoNodes(): Promise<{ store: MemoryStore; bus: MemoryBus; nodes: [ChatNode, ChatNode] }> {
   const store = new MemoryStore();
   const bus = new MemoryBus();
-  const make = (id: string): ChatNode =>
-    new ChatNode({ nodeId: id, address: `${id}:9090`, store, bus, log, limits: { maxTextBytes: 4096, messagesPerSecondPerUser: 100 }, heartbeatMs: 60_000 });
-  const nodes: [ChatNode, ChatNode] = [make('node-a'), make('node-b')];
-  for (const node of nodes) {
-    await node.start();
-    running.push(node);
-  }
+  const nodes: [ChatNode, ChatNode] = [await startedNode('node-a', store, bus), await startedNode('node-b', store, bus)];
   return { store, bus, nodes };
+}
+
+/** A started node of the cluster on `store` and `bus`, stopped after the test. */
+async function startedNode(id: string, store: MemoryStore, bus: MemoryBus): Promise<ChatNode> {
+  const node = new ChatNode({ nodeId: id, address: `${id}:9090`, store, bus, log, limits: { maxTextBytes: 4096, messagesPerSecondPerUser: 100 }, heartbeatMs: 60_000 });
+  await node.start();
+  running.push(node);
+  return node;
 }
 
 afterEach(async () => {
@@ -197,6 +199,25 @@ describe('a user with several sockets registering on one node', () => {
     await firstRegistered;
 
     await expectFrame(other.frames, ack.id);
+  });
+});
+
+describe('a node restarted under the id of its previous life (a container restarted in its pod)', () => {
+  it('forgets that life’s routes, group entries and mapping rows before taking sockets, and watchers hear its users offline', async () => {
+    const { store, bus, nodes: [previousLife, elsewhere] } = await twoNodes();
+    await elsewhere.operations.createGroup('member', 'crew');
+    const watcher = recordingConnection('watcher', 'watcher-1');
+    await elsewhere.presence.watch(watcher.connection, ['member'], () => undefined);
+    await previousLife.connect(recordingConnection('member', 'session-1').connection);
+    expect(await bus.routes.groupNodes('crew')).toEqual(['node-a']);
+
+    // The previous life dies without a word (nothing of it is cleaned up); the next starts under its id.
+    await startedNode('node-a', store, bus);
+
+    expect(await bus.routes.onlineStatus(['member'])).toEqual({ member: false });
+    expect(await bus.routes.groupNodes('crew')).toEqual([]);
+    expect(await store.sessionsOf('member')).toEqual([]);
+    expect(watcher.frames).toContainEqual({ type: 'presence', user: 'member', status: 'offline' });
   });
 });
 

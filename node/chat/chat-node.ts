@@ -125,8 +125,10 @@ export class ChatNode {
       void this.registry.reassertRoutes();
     });
     await this.registry.announce();
-    // A previous life of this node id may have died with messages in flight: route them
+    // A previous life of this node id (a restarted container) may have left sockets' routes
+    // and messages in flight. Its routes go before this life adds any. Its messages are routed
     // before joining, since joining replaces the watermark that holds cursors below them.
+    await this.registry.forgetPreviousLife();
     const previous = await finishUnsettledMessages(this.nodeId, { bus, store: this.options.store, delivery: this.delivery });
     for (const id of previous) this.progress.finished(id);
     await this.progress.join();

@@ -140,21 +140,38 @@ export class NodeRegistry {
     await Promise.all(share.map((connection) => store.putSession(this.sessionRecord(connection.user, connection.session), this.sessionTtlSeconds)));
   }
 
+  /**
+   * Forgets what a previous life of this node id left behind: its routes, group entries and
+   * mapping rows, as a survivor does for a dead node (removeSessionsOf), telling watchers who
+   * went offline. A container restarted in its pod (after an OOM kill) keeps the pod's name,
+   * and its heartbeat never lapses, so no survivor cleans up after the life before; without
+   * this its users stayed online for good. Called before the node takes sockets.
+   */
+  async forgetPreviousLife(): Promise<void> {
+    await this.removeSessionsOf(this.deps.nodeId);
+  }
+
   /** Any live node removes a dead node's mapping rows, routes and inbox; one wins the claim. */
   private async removeDeadNodes(): Promise<void> {
-    const { store, bus, log, delivery, presence } = this.deps;
+    const { store, bus, log, delivery } = this.deps;
     for (const dead of await bus.heartbeats.expired()) {
       if (dead === this.deps.nodeId || !(await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds))) continue;
       log.info({ deadNode: dead }, 'removing a dead node’s sessions and routes');
-      await bus.routes.removeNode(dead, announceOffline(presence));
+      await this.removeSessionsOf(dead);
       const unsettled = await finishUnsettledMessages(dead, { bus, store, delivery });
       if (unsettled.length > 0) log.info({ deadNode: dead, messages: unsettled.length }, 'routed the messages a dead node left in flight');
       await bus.progress.forget(dead);
       await bus.inbox.remove(dead);
-      await store.deleteSessionsOnNode(dead);
       await store.deleteNode(dead);
       await bus.heartbeats.forget(dead);
     }
+  }
+
+  /** Removes every route, group entry and mapping row of a node that is gone, telling watchers of the users now offline. */
+  private async removeSessionsOf(node: string): Promise<void> {
+    const { store, bus, presence } = this.deps;
+    await bus.routes.removeNode(node, announceOffline(presence));
+    await store.deleteSessionsOnNode(node);
   }
 
   /**
