@@ -232,6 +232,18 @@ export class ChatNode {
     if (wentOffline) await this.presence.announce(connection.user, 'offline');
   }
 
+  /**
+   * Routes an acked message with no socket to chain it to (an HTTP send). Routing retries
+   * while the bus is away, and the message stays in flight until it is routed, so a drain
+   * waits for it and a survivor finishes it should this node die first. It rejects only on a
+   * fault of its own, which is logged here.
+   */
+  routeInBackground(route: () => Promise<void>): void {
+    route().catch((error: unknown) => {
+      this.options.log.error({ err: error }, 'could not route a stored message');
+    });
+  }
+
   /** Ready to take sockets: registered, not draining, store and bus answering. */
   async isReady(): Promise<boolean> {
     if (!this.registry.isRegistered || this.draining) return false;

@@ -1,10 +1,14 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../common/log.js';
+import { recordingConnection } from '../../test/support/recording-connection.js';
 import type { TokenVerifier } from '../auth/tokens.js';
-import type { ChatNode } from '../chat/chat-node.js';
+import { MemoryBus } from '../bus/memory/bus.js';
+import { ChatNode } from '../chat/chat-node.js';
 import { ChatError } from '../protocol/errors.js';
+import { MemoryStore } from '../store/memory-store.js';
 import { httpApi, httpErrorOf } from './http-api.js';
 
 describe('httpErrorOf', () => {
@@ -88,6 +92,48 @@ describe('the HTTP API router', () => {
         status: 400,
         body: { code: 'bad_request', message: expect.any(String) as unknown },
       });
+    }
+  });
+});
+
+describe('POST /v1/messages while the bus cannot route', () => {
+  it('answers 201 with the ack once the message is stored, and routes it once the bus is back', async () => {
+    const store = new MemoryStore();
+    const bus = new MemoryBus();
+    const [node, bobsNode] = ['node-a', 'node-b'].map(
+      (id) => new ChatNode({ nodeId: id, address: `${id}:9090`, store, bus, log: createLogger('http-api-test', 'silent'), limits: { maxTextBytes: 4096, messagesPerSecondPerUser: 100 }, heartbeatMs: 60_000 }),
+    ) as [ChatNode, ChatNode];
+    await node.start();
+    await bobsNode.start();
+    const bob = recordingConnection('bob', 'session-1');
+    await bobsNode.connect(bob.connection);
+    // Redis is away: the recipient's routes cannot be read, so routing retries until they can.
+    const sessionsOf = bus.routes.sessionsOf.bind(bus.routes);
+    bus.routes.sessionsOf = () => Promise.reject(new ChatError('unavailable', 'Redis is down'));
+    const verifier: TokenVerifier = { verify: () => Promise.resolve({ user: 'alice', expiresAt: Date.now() + 60_000 }) };
+    const app = express();
+    app.use('/v1', httpApi(node, verifier, 4096));
+    const server = app.listen(0, '127.0.0.1');
+    try {
+      await once(server, 'listening');
+      const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+        body: JSON.stringify({ to: { user: 'bob' }, text: 'while Redis is down' }),
+        signal: AbortSignal.timeout(3_000),
+      });
+      expect(response.status).toBe(201);
+      const ack = (await response.json()) as { id: string; conv: string };
+      expect(await store.findMessage(ack.conv, ack.id)).toMatchObject({ text: 'while Redis is down' });
+      expect(bob.frames).not.toContainEqual(expect.objectContaining({ type: 'message' }));
+
+      bus.routes.sessionsOf = sessionsOf;
+      await vi.waitFor(() => {
+        expect(bob.frames).toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
+      });
+    } finally {
+      server.close();
+      await Promise.all([node.stop(), bobsNode.stop()]);
     }
   });
 });

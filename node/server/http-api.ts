@@ -49,10 +49,11 @@ export function httpApi(node: ChatNode, verifier: TokenVerifier, maxBodyBytes: n
 
   router.post('/messages', async (req, res) => {
     const body = parseOrBadRequest(SendBody, req.body);
-    // Answered once the message is routed too: a backend's next call sees it delivered.
     const { ack, route } = await ops.send(userOf(res), body);
-    await route?.();
+    // Answered once stored, as a socket's send is acked: routing waits for the bus, and a
+    // client kept waiting through a Redis outage would time out and send again without idem.
     res.status(201).json(ack);
+    if (route !== undefined) node.routeInBackground(route);
   });
   router.post('/groups', async (req, res) => {
     const { name } = parseOrBadRequest(CreateGroupBody, req.body);
