@@ -26,6 +26,7 @@ describe('the node configuration', () => {
       cassandra: undefined,
       maxFrameBytes: 65536,
       messagesPerSecondPerUser: 20,
+      pingIntervalMs: 30_000,
       auth: { kind: 'secret', secret: SECRET },
     });
   });
@@ -55,6 +56,7 @@ describe('the node configuration', () => {
     [{ CHAT_PORT: '70000' }, 'CHAT_PORT'],
     [{ CHAT_ADMIN_PORT: '-1' }, 'CHAT_ADMIN_PORT'],
     [{ CHAT_MAX_FRAME_BYTES: '12' }, 'CHAT_MAX_FRAME_BYTES'],
+    [{ CHAT_PING_INTERVAL_MS: '10' }, 'CHAT_PING_INTERVAL_MS'],
     [{ CHAT_REDIS_URL: 'http://redis:6379', CHAT_CASSANDRA_CONTACT_POINTS: 'c:9042' }, 'CHAT_REDIS_URL'],
     [{ CHAT_REDIS_URL: 'redis+sentinel://s-0:26379', CHAT_CASSANDRA_CONTACT_POINTS: 'c:9042' }, 'CHAT_REDIS_URL'],
     [{ CHAT_REDIS_URL: 'redis://redis:6379' }, 'CHAT_CASSANDRA_CONTACT_POINTS'],

@@ -26,6 +26,8 @@ export interface NodeConfig {
   drainSpreadMs: number;
   /** Bytes a socket may have unsent before it is dropped as a slow consumer. */
   maxBufferedBytes: number;
+  /** How often every socket is pinged; one that has not answered the previous ping is dropped. */
+  pingIntervalMs: number;
   socketOpening: OpeningLimits;
   /** What the embedded node's in-memory store keeps (unused by a cluster node). */
   embeddedStore: MemoryStoreBounds;
@@ -98,6 +100,7 @@ export function loadNodeConfig(env: NodeJS.ProcessEnv): NodeConfig {
     messagesPerSecondPerUser: readVariable(env, 'CHAT_MESSAGES_PER_SECOND', wholeNumber(1, 100_000).default(20)),
     drainSpreadMs: readVariable(env, 'CHAT_DRAIN_SPREAD_MS', wholeNumber(0, 600_000).default(10_000)),
     maxBufferedBytes: readVariable(env, 'CHAT_MAX_BUFFERED_BYTES', wholeNumber(64 * 1024).default(4 * 1024 * 1024)),
+    pingIntervalMs: readVariable(env, 'CHAT_PING_INTERVAL_MS', wholeNumber(1_000, 3_600_000).default(30_000)),
     socketOpening: {
       atOnce: readVariable(env, 'CHAT_SOCKETS_OPENING_AT_ONCE', wholeNumber(1, 100_000).default(128)),
       maxWaiting: readVariable(env, 'CHAT_SOCKETS_WAITING_MAX', wholeNumber(0, 1_000_000).default(5_000)),

@@ -39,6 +39,7 @@ async function serve(config: NodeConfig): Promise<void> {
     // Sustained abuse: more than 100 bad or rate-limited frames within 10 s.
     socketLimits: { maxBufferedBytes: config.maxBufferedBytes, abuseLimit: 100, abuseWindowMs: 10_000 },
     socketOpening: config.socketOpening,
+    pingIntervalMs: config.pingIntervalMs,
     tls: config.tls === undefined ? undefined : { files: config.tls },
   });
   let shuttingDown = false;

@@ -11,7 +11,7 @@ import { asChatError, HTTP_STATUS } from '../protocol/errors.js';
 import { readCertificatePair, reloadCertificateOnChange, type CertificateFiles } from './certificate-files.js';
 import { bearerToken, httpApi } from './http-api.js';
 import { OpeningGate, type OpeningLimits } from './opening-gate.js';
-import { serveSocket, type SocketLimits } from './socket.js';
+import { checkSocketsAlive, serveSocket, type SocketLimits } from './socket.js';
 import { webClient } from './web-client.js';
 
 export interface PublicServerOptions {
@@ -21,6 +21,8 @@ export interface PublicServerOptions {
   maxFrameBytes: number;
   socketLimits: SocketLimits;
   socketOpening: OpeningLimits;
+  /** How often every socket is pinged; one that has not answered the previous ping is dropped. */
+  pingIntervalMs: number;
   /** Serve HTTPS and wss:// from these files, re-read every `reloadIntervalMs` (5 s); unset: plain HTTP and ws://. */
   tls?: { files: CertificateFiles; reloadIntervalMs?: number } | undefined;
 }
@@ -28,6 +30,7 @@ export interface PublicServerOptions {
 /**
  * The public port: `/ws` (credentials checked before the upgrade: no socket without a
  * valid token), the HTTP API under `/v1`, `/healthz`, `/readyz`, and the web client at `/`.
+ * Every socket is pinged each `pingIntervalMs`, and one that did not answer is dropped.
  */
 export function createPublicServer(options: PublicServerOptions): Server {
   const { node, verifier, log } = options;
@@ -102,6 +105,13 @@ export function createPublicServer(options: PublicServerOptions): Server {
         refuseUpgrade(stream, HTTP_STATUS[chatError.code], chatError.code, chatError.message);
       },
     );
+  });
+  const liveness = setInterval(() => {
+    checkSocketsAlive(node.sockets.all());
+  }, options.pingIntervalMs);
+  liveness.unref();
+  server.on('close', () => {
+    clearInterval(liveness);
   });
   return server;
 }

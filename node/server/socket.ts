@@ -36,6 +36,17 @@ export function serveSocket(socket: WebSocket, identity: Identity, node: ChatNod
 }
 
 /**
+ * Pings each socket served here among `connections`, dropping those that did not answer the
+ * previous ping (SocketSession.checkAlive). Called by one timer for the whole node, not one
+ * per socket: a timer is memory every idle socket would pay.
+ */
+export function checkSocketsAlive(connections: Iterable<ClientConnection>): void {
+  for (const connection of connections) {
+    if (connection instanceof SocketSession) connection.checkAlive();
+  }
+}
+
+/**
  * One socket's state. A class rather than closures: an idle socket costs what its fields
  * cost, and thousands of idle sockets are what a chat node mostly holds.
  */
@@ -54,6 +65,8 @@ class SocketSession implements ClientConnection {
   private registration: Promise<boolean> = SETTLED.then(() => false);
   private expiry: NodeJS.Timeout | undefined;
   private abuse: AbuseMeter | undefined;
+  /** A ping went out and no pong has come back since. */
+  private pingUnanswered = false;
 
   constructor(
     private readonly socket: WebSocket,
@@ -76,6 +89,9 @@ class SocketSession implements ClientConnection {
       this.finish().catch((error: unknown) => {
         this.log.error({ err: error }, 'socket failed');
       });
+    });
+    socket.on('pong', () => {
+      this.pingUnanswered = false;
     });
     this.registration = this.register();
     this.queue = this.registration.then(() => undefined);
@@ -116,6 +132,23 @@ class SocketSession implements ClientConnection {
     void answered.then(() => {
       this.socket.close(code, reason);
     });
+  }
+
+  /**
+   * Pings the client, or drops the socket when the previous ping got no answer: the client is
+   * gone without a close (a half-open connection), which TCP may not notice for hours, and
+   * the socket would keep its user online and take their messages meanwhile. The drop closes
+   * the socket, which leaves the cluster as any closed socket does.
+   */
+  checkAlive(): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.pingUnanswered) {
+      this.log.debug({ user: this.user }, 'dropping a socket that did not answer a ping');
+      this.socket.terminate();
+      return;
+    }
+    this.pingUnanswered = true;
+    this.socket.ping();
   }
 
   private write(frame: OutgoingFrame): void {
