@@ -48,13 +48,22 @@ async function serve(config: NodeConfig): Promise<void> {
     shuttingDown = true;
     log.info({ reason }, 'draining');
     void (async () => {
-      await node.drain(config.drainSpreadMs);
-      await node.stop();
-      publicServer.close();
-      adminServer.close();
-      await backends.close();
-      log.info('drained; exiting');
-      process.exit(0);
+      // A step that fails is logged and the rest still run: the ports and the backends are
+      // closed and the process exits, whatever state a dependency left the drain in.
+      const failures = await stepsSettled(log, [
+        ['drain', () => node.drain(config.drainSpreadMs)],
+        ['stop the node', () => node.stop()],
+        [
+          'close the ports',
+          () => {
+            publicServer.close();
+            adminServer.close();
+          },
+        ],
+        ['close the backends', () => backends.close()],
+      ]);
+      log.info({ failures }, 'drained; exiting');
+      process.exit(failures === 0 ? 0 : 1);
     })();
   };
   const cpu = config.cpuRequestMillicores === undefined ? undefined : new CpuMeter({ requestMillicores: config.cpuRequestMillicores });
@@ -70,6 +79,20 @@ async function serve(config: NodeConfig): Promise<void> {
   process.on('SIGINT', () => {
     drainAndExit('SIGINT');
   });
+}
+
+/** Runs each step in turn, logging a failure and going on; resolves with how many failed. */
+async function stepsSettled(logger: Logger, steps: readonly [string, () => unknown][]): Promise<number> {
+  let failures = 0;
+  for (const [step, run] of steps) {
+    try {
+      await run();
+    } catch (error) {
+      failures += 1;
+      logger.error({ err: error, step }, 'shutdown step failed; going on');
+    }
+  }
+  return failures;
 }
 
 /**

@@ -221,6 +221,28 @@ describe('a node restarted under the id of its previous life (a container restar
   });
 });
 
+describe('a node stopping while the bus is away', () => {
+  it('settles every unsubscribe, the failed ones too, and still leaves the registry', async () => {
+    const store = new MemoryStore();
+    const bus = new MemoryBus();
+    const subscribe = bus.signals.subscribe.bind(bus.signals);
+    bus.signals.subscribe = async (node, handler) => {
+      const unsubscribe = await subscribe(node, handler);
+      return async () => {
+        await unsubscribe();
+        throw new ChatError('unavailable', 'Redis is down');
+      };
+    };
+    const node = new ChatNode({ nodeId: 'node-a', address: 'node-a:9090', store, bus, log, limits: { maxTextBytes: 4096, messagesPerSecondPerUser: 100 }, heartbeatMs: 60_000 });
+    await node.start();
+    expect(await node.isReady()).toBe(true);
+
+    await expect(node.stop()).resolves.toBeUndefined();
+    expect(await node.isReady()).toBe(false);
+    expect(await store.nodes()).toEqual([]);
+  });
+});
+
 /**
  * Makes `member`'s groups read open `started` once it has its answer, and return that answer
  * only once `release` is open.

@@ -305,8 +305,13 @@ export class ChatNode {
     await this.progress.stop(true).catch((error: unknown) => {
       this.options.log.warn({ err: error }, 'could not leave the watermarks; survivors will once the heartbeat lapses');
     });
-    await Promise.all(this.subscriptions.map((unsubscribe) => unsubscribe()));
+    // Each is settled, not awaited together: an unsubscribe fails while Redis is down, and
+    // the node must still leave and let its process close its servers and exit.
+    const unsubscribed = await Promise.allSettled(this.subscriptions.map((unsubscribe) => unsubscribe()));
     this.subscriptions = [];
+    for (const result of unsubscribed) {
+      if (result.status === 'rejected') this.options.log.warn({ err: result.reason }, 'could not end a bus subscription; it ends with the bus connection');
+    }
     await this.registry.leave();
   }
 

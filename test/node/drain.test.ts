@@ -8,6 +8,7 @@ import { cassandraClient } from '../../node/store/cassandra/client.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { ChatClient, type Frame } from '../support/chat-client.js';
 import { testEnvironment } from '../support/env.js';
+import { ownServers, startRestartableRedis, stopClusterUnderTest, type OwnServers, type RestartableServer } from '../support/fault-servers.js';
 import { tokenFor } from '../../dev/node-processes.js';
 
 const SENDS = 400;
@@ -94,5 +95,34 @@ describe('a node that drains while a client is sending', () => {
       await client.shutdown();
     }
     for (const socket of [watcher, ...clients]) socket.close();
+  });
+});
+
+describe('a node told to stop (SIGTERM) while Redis is down', () => {
+  let servers: OwnServers | undefined;
+  let redis: RestartableServer | undefined;
+  let cluster: ChatCluster | undefined;
+
+  beforeAll(async () => {
+    servers = ownServers('drain-redis-down');
+    redis = await startRestartableRedis(servers.launcher);
+    cluster = await startChatCluster({ ...testEnvironment(), CHAT_REDIS_URL: redis.address }, 1);
+  });
+  afterAll(async () => {
+    await stopClusterUnderTest([], cluster);
+    await servers?.stop();
+  });
+
+  it('still drains its sockets, closes its ports and backends, and exits 0', async () => {
+    const node = cluster?.nodes[0];
+    if (node === undefined || redis === undefined) throw new Error('the cluster did not start');
+    const client = await ChatClient.connect(node.wsUrl, await tokenFor('stop-while-redis-down'));
+    await redis.stop('SIGKILL');
+
+    const exited = once(node.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    node.child.kill('SIGTERM');
+    expect(await client.closed(30_000)).toBe(1001);
+    expect(await exited, node.output.slice(-10).join('\n')).toEqual([0, null]);
+    expect(node.output.some((line) => line.includes('drained; exiting'))).toBe(true);
   });
 });
