@@ -12,7 +12,7 @@ import {
   readAfter,
   successorId,
 } from './cursor.js';
-import { parseClientFrame } from './frames.js';
+import { HistoryQuery, parseClientFrame, parseOrBadRequest, SyncQuery } from './frames.js';
 
 describe('sync cursors', () => {
   it('the floor of a millisecond sorts below every id of that millisecond and above every id before it', () => {
@@ -67,6 +67,31 @@ describe('sync cursors', () => {
     for (const since of ['c1.', 'c1.yesterday', `c2.${id}`, `p1.${id}`, `p1.${id}.0`, `c1.${id}x`]) {
       expect(() => parseClientFrame(JSON.stringify({ type: 'sync', since }))).toThrow(/^since/);
     }
+  });
+
+  it('refuses ids past the largest millisecond a ULID holds (first character above 7) as bad_request, in every place an id is taken', () => {
+    const past = 'Z'.repeat(26);
+    const largest = `7${'Z'.repeat(25)}`;
+    for (const frame of [
+      { type: 'history', conv: { user: 'bob' }, before: past },
+      { type: 'history', conv: { user: 'bob' }, before: `8${'0'.repeat(25)}` },
+      { type: 'sync', since: past },
+      { type: 'sync', since: encodeCursor(past) },
+      { type: 'sync', since: encodePageToken(past, largest) },
+      { type: 'sync', since: encodePageToken(undefined, past) },
+    ]) {
+      expect(() => parseClientFrame(JSON.stringify(frame)), JSON.stringify(frame)).toThrow(expect.objectContaining({ code: 'bad_request' }));
+    }
+    expect(() => parseOrBadRequest(HistoryQuery, { before: past })).toThrow(expect.objectContaining({ code: 'bad_request', message: expect.stringMatching(/^before/) as unknown }));
+    expect(() => parseOrBadRequest(SyncQuery, { since: encodeCursor(past) })).toThrow(expect.objectContaining({ code: 'bad_request' }));
+    expect(parseClientFrame(JSON.stringify({ type: 'history', conv: { user: 'bob' }, before: largest }))).toMatchObject({ before: largest });
+  });
+
+  it('syncing from the largest id hands out a cursor the node takes back', () => {
+    const largest = `7${'Z'.repeat(25)}`;
+    expect(successorId(largest)).toBe(largest);
+    const cursor = encodeCursor(parseSince(largest).floor);
+    expect(parseClientFrame(JSON.stringify({ type: 'sync', since: cursor }))).toMatchObject({ since: cursor });
   });
 
   it('later and earlier treat "no id" as before every id', () => {

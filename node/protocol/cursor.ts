@@ -17,6 +17,8 @@ import { MESSAGE_ID } from './ids.js';
  */
 const ULID_CHARS = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const ULID = MESSAGE_ID.source.slice(1, -1);
+/** The largest id there can be (the last millisecond of 48 bits). */
+const LARGEST_ID = `7${'Z'.repeat(25)}`;
 
 /** A cursor or page token as the protocol carries it, for zod. */
 export const CURSOR = new RegExp(`^(c1\\.(0|${ULID})|p1\\.(0|${ULID})\\.${ULID})$`);
@@ -76,9 +78,12 @@ export function predecessorId(id: string): string {
   return step(id, -1);
 }
 
-/** The id just above `id` in sort order. */
+/**
+ * The id just above `id` in sort order; the largest id for itself, so a cursor made from it
+ * stays one the node takes back.
+ */
 export function successorId(id: string): string {
-  return step(id, 1);
+  return id >= LARGEST_ID ? LARGEST_ID : step(id, 1);
 }
 
 /** Adds ±1 to a 26-character Crockford base32 number, clamping at the ends of the range. */

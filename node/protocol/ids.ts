@@ -33,8 +33,12 @@ function pooledRandom(): () => number {
   };
 }
 
-/** A ULID: 26 characters of Crockford base32. */
-export const MESSAGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+/**
+ * A ULID: 26 characters of Crockford base32, the first at most 7: the first ten hold 48 bits
+ * of milliseconds, and a larger first character is no time. Refused where a client's id is
+ * read (frames, cursors, the HTTP API), so none reaches messageIdTime, which throws for it.
+ */
+export const MESSAGE_ID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 
 export function isMessageId(value: string): boolean {
   return MESSAGE_ID.test(value);
