@@ -20,6 +20,14 @@ async function twoNodes(): Promise<{ store: MemoryStore; bus: MemoryBus; nodes: 
   return { store, bus, nodes };
 }
 
+/** Two nodes, and a group `crew` made by `owner` on the second with `member` in it. */
+async function twoNodesWithCrew(): Promise<{ store: MemoryStore; bus: MemoryBus; nodes: [ChatNode, ChatNode] }> {
+  const cluster = await twoNodes();
+  await cluster.nodes[1].operations.createGroup('owner', 'crew');
+  await cluster.nodes[1].operations.joinGroup('member', 'crew');
+  return cluster;
+}
+
 /** A started node of the cluster on `store` and `bus`, stopped after the test. */
 async function startedNode(id: string, store: MemoryStore, bus: MemoryBus): Promise<ChatNode> {
   const node = new ChatNode({ nodeId: id, address: `${id}:9090`, store, bus, log, limits: { maxTextBytes: 4096, messagesPerSecondPerUser: 100 }, heartbeatMs: 60_000 });
@@ -74,9 +82,7 @@ describe('a socket registering while its user joins a group on another node', ()
 
 describe('a socket registering while its user leaves a group on another node', () => {
   it('gets none of the group’s messages, the leave heard while the groups read still has the group', async () => {
-    const { store, nodes: [here, elsewhere] } = await twoNodes();
-    await elsewhere.operations.createGroup('owner', 'crew');
-    await elsewhere.operations.joinGroup('member', 'crew');
+    const { store, nodes: [here, elsewhere] } = await twoNodesWithCrew();
     // The socket's groups read answers from before the leave, but only once this node has
     // heard of the leave through its inbox, before the group is hosted.
     const [leaveHeard, groupsRead] = [new Gate(), new Gate()];
@@ -100,9 +106,7 @@ describe('a socket registering while its user leaves a group on another node', (
 
 describe('a user with several sockets registering on one node', () => {
   it('a second socket says hello only once the groups the first one is reading are hosted', async () => {
-    const { store, nodes: [here, elsewhere] } = await twoNodes();
-    await elsewhere.operations.createGroup('owner', 'crew');
-    await elsewhere.operations.joinGroup('member', 'crew');
+    const { store, nodes: [here, elsewhere] } = await twoNodesWithCrew();
     const [groupsRead, release] = [new Gate(), new Gate()];
     holdGroupsRead(store, groupsRead, release);
 
@@ -110,21 +114,12 @@ describe('a user with several sockets registering on one node', () => {
     const second = recordingConnection('member', 'session-2');
     const firstRegistered = here.connect(first.connection);
     await groupsRead.passed;
-    // A message sent the moment the second socket is registered (its hello out) must reach it.
-    const sentAtHello = here.connect(second.connection).then(() => sendAndRoute(elsewhere, 'owner', { group: 'crew' }));
-    setTimeout(() => {
-      release.open();
-    }, 20);
-    const { ack } = await sentAtHello;
+    await expectGroupMessageFromHello(here, second, elsewhere, release);
     await firstRegistered;
-
-    await expectFrame(second.frames, ack.id);
   });
 
   it('a socket registered beside one whose registration failed still gets the group’s messages, and watchers hear the user online', async () => {
-    const { store, nodes: [here, elsewhere] } = await twoNodes();
-    await elsewhere.operations.createGroup('owner', 'crew');
-    await elsewhere.operations.joinGroup('member', 'crew');
+    const { store, nodes: [here, elsewhere] } = await twoNodesWithCrew();
     const watcher = recordingConnection('watcher', 'watcher-1');
     await elsewhere.presence.watch(watcher.connection, ['member'], () => undefined);
     // The first socket's mapping row fails, but only once the second socket has registered.
@@ -150,9 +145,7 @@ describe('a user with several sockets registering on one node', () => {
   });
 
   it('when reading the groups fails, the sockets waiting for it fail and the next socket reads them again', async () => {
-    const { store, nodes: [here, elsewhere] } = await twoNodes();
-    await elsewhere.operations.createGroup('owner', 'crew');
-    await elsewhere.operations.joinGroup('member', 'crew');
+    const { store, nodes: [here, elsewhere] } = await twoNodesWithCrew();
     const [groupsRead, release] = [new Gate(), new Gate()];
     const groupsOf = store.groupsOf.bind(store);
     store.groupsOf = async () => {
@@ -175,9 +168,7 @@ describe('a user with several sockets registering on one node', () => {
   });
 
   it('another member’s socket says hello only once this node is in the group’s route', async () => {
-    const { bus, nodes: [here, elsewhere] } = await twoNodes();
-    await elsewhere.operations.createGroup('owner', 'crew');
-    await elsewhere.operations.joinGroup('member', 'crew');
+    const { bus, nodes: [here, elsewhere] } = await twoNodesWithCrew();
     await elsewhere.operations.joinGroup('other', 'crew');
     // The first member's write of this node into the group's route is held back.
     const [written, release] = [new Gate(), new Gate()];
@@ -191,14 +182,8 @@ describe('a user with several sockets registering on one node', () => {
     const firstRegistered = here.connect(recordingConnection('member', 'session-1').connection);
     await written.passed;
     const other = recordingConnection('other', 'session-2');
-    const sentAtHello = here.connect(other.connection).then(() => sendAndRoute(elsewhere, 'owner', { group: 'crew' }));
-    setTimeout(() => {
-      release.open();
-    }, 20);
-    const { ack } = await sentAtHello;
+    await expectGroupMessageFromHello(here, other, elsewhere, release);
     await firstRegistered;
-
-    await expectFrame(other.frames, ack.id);
   });
 });
 
@@ -256,6 +241,20 @@ function holdGroupsRead(store: MemoryStore, started: Gate, release: Gate): void 
     await release.passed;
     return groups;
   };
+}
+
+/**
+ * Registers `socket` on `node` while another registration's work is held back (`held`, let go
+ * 20 ms later), and expects a message `owner` sends to crew from `sender` the moment the
+ * registration resolves (its hello out) to reach the socket.
+ */
+async function expectGroupMessageFromHello(node: ChatNode, socket: ReturnType<typeof recordingConnection>, sender: ChatNode, held: Gate): Promise<void> {
+  const sentAtHello = node.connect(socket.connection).then(() => sendAndRoute(sender, 'owner', { group: 'crew' }));
+  setTimeout(() => {
+    held.open();
+  }, 20);
+  const { ack } = await sentAtHello;
+  await expectFrame(socket.frames, ack.id);
 }
 
 /** Sends a message from `from` on `node` and routes it. */

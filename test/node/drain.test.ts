@@ -8,7 +8,7 @@ import { cassandraClient } from '../../node/store/cassandra/client.js';
 import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { ChatClient, type Frame } from '../support/chat-client.js';
 import { testEnvironment } from '../support/env.js';
-import { ownServers, startRestartableRedis, stopClusterUnderTest, type OwnServers, type RestartableServer } from '../support/fault-servers.js';
+import { startClusterOnOwnRedis, type ClusterOnOwnRedis } from '../support/fault-servers.js';
 import { tokenFor } from '../../dev/node-processes.js';
 
 const SENDS = 400;
@@ -99,22 +99,18 @@ describe('a node that drains while a client is sending', () => {
 });
 
 describe('a node told to stop (SIGTERM) while Redis is down', () => {
-  let servers: OwnServers | undefined;
-  let redis: RestartableServer | undefined;
-  let cluster: ChatCluster | undefined;
+  let own: ClusterOnOwnRedis | undefined;
 
   beforeAll(async () => {
-    servers = ownServers('drain-redis-down');
-    redis = await startRestartableRedis(servers.launcher);
-    cluster = await startChatCluster({ ...testEnvironment(), CHAT_REDIS_URL: redis.address }, 1);
+    own = await startClusterOnOwnRedis('drain-redis-down', testEnvironment(), 1);
   });
   afterAll(async () => {
-    await stopClusterUnderTest([], cluster);
-    await servers?.stop();
+    await own?.stop();
   });
 
   it('still drains its sockets, closes its ports and backends, and exits 0', async () => {
-    const node = cluster?.nodes[0];
+    const node = own?.cluster.nodes[0];
+    const redis = own?.redis;
     if (node === undefined || redis === undefined) throw new Error('the cluster did not start');
     const client = await ChatClient.connect(node.wsUrl, await tokenFor('stop-while-redis-down'));
     await redis.stop('SIGKILL');

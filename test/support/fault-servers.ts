@@ -6,7 +6,8 @@ import { Client } from 'cassandra-driver';
 import { CASSANDRA_DATACENTER, provisionCassandra, startCassandra } from '../../dev/env/cassandra.js';
 import { Launcher } from '../../dev/env/launcher.js';
 import { isAlive, removeWhenOwnerExits, type ServerProcess } from '../../dev/env/process.js';
-import type { ChatCluster } from './chat-cluster.js';
+import { startChatCluster, type ChatCluster } from './chat-cluster.js';
+import type { TestEnvironment } from './env.js';
 import type { ChatUser } from './fault-traffic.js';
 import { freePort } from '../../dev/env/ports.js';
 import { provisionRedis, startRedisServer } from '../../dev/env/redis.js';
@@ -57,6 +58,34 @@ export async function stopClusterUnderTest(users: readonly ChatUser[], cluster: 
   if (cluster === undefined) return;
   await stopNodesWithin(cluster.nodes);
   if (dropKeyspace) await cluster.stop();
+}
+
+/** A chat cluster on a Redis of the test's own, which the test may stop and start again. */
+export interface ClusterOnOwnRedis {
+  cluster: ChatCluster;
+  redis: RestartableServer;
+  /** Stops the users, the nodes (killing those the test's faults hold up) and the Redis. */
+  stop(users?: readonly ChatUser[]): Promise<void>;
+}
+
+/** Starts a Redis of the test's own (in `$TMPDIR/chatcluster-<label>-*`) and `size` nodes on it and the shared Cassandra. */
+export async function startClusterOnOwnRedis(label: string, env: TestEnvironment, size: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<ClusterOnOwnRedis> {
+  const servers = ownServers(label);
+  try {
+    const redis = await startRestartableRedis(servers.launcher);
+    const cluster = await startChatCluster({ ...env, CHAT_REDIS_URL: redis.address }, size, extraEnv);
+    return {
+      cluster,
+      redis,
+      async stop(users = []) {
+        await stopClusterUnderTest(users, cluster);
+        await servers.stop();
+      },
+    };
+  } catch (error) {
+    await servers.stop();
+    throw error;
+  }
 }
 
 /** Starts a test Redis, restarted as a new redis-server on the same port (nothing persisted, so it comes back empty). */
