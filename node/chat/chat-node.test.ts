@@ -28,9 +28,18 @@ async function twoNodesWithCrew(): Promise<{ store: MemoryStore; bus: MemoryBus;
   return cluster;
 }
 
-/** A started node of the cluster on `store` and `bus`, stopped after the test. */
-async function startedNode(id: string, store: MemoryStore, bus: MemoryBus): Promise<ChatNode> {
-  const node = new ChatNode({ nodeId: id, address: `${id}:9090`, store, bus, log, limits: { maxTextBytes: 4096, messagesPerSecondPerUser: 100 }, heartbeatMs: 60_000 });
+/** A started node of the cluster on `store` and `bus` (and `clock`, when given), stopped after the test. */
+async function startedNode(id: string, store: MemoryStore, bus: MemoryBus, clock?: () => number): Promise<ChatNode> {
+  const node = new ChatNode({
+    nodeId: id,
+    address: `${id}:9090`,
+    store,
+    bus,
+    log,
+    limits: { maxTextBytes: 4096, messagesPerSecondPerUser: 100 },
+    heartbeatMs: 60_000,
+    ...(clock === undefined ? {} : { clock }),
+  });
   await node.start();
   running.push(node);
   return node;
@@ -225,6 +234,24 @@ describe('a node stopping while the bus is away', () => {
     await expect(node.stop()).resolves.toBeUndefined();
     expect(await node.isReady()).toBe(false);
     expect(await store.nodes()).toEqual([]);
+  });
+});
+
+describe('typing indicators of one user', () => {
+  it('are relayed up to a burst of 3, then one a second; the rest are dropped without a word', async () => {
+    let now = Date.now();
+    const here = await startedNode('node-a', new MemoryStore(), new MemoryBus(), () => now);
+    await here.operations.createGroup('typist', 'crew');
+    await here.operations.joinGroup('member', 'crew');
+    const member = recordingConnection('member', 'session-1');
+    await here.connect(member.connection);
+    const typingFrames = (): number => member.frames.filter((frame) => frame.type === 'typing').length;
+
+    for (let i = 0; i < 10; i++) await here.operations.typing('typist', { group: 'crew' }, 'typist-session');
+    expect(typingFrames()).toBe(3);
+    now += 1_000;
+    for (let i = 0; i < 10; i++) await here.operations.typing('typist', { user: 'member' }, 'typist-session');
+    expect(typingFrames()).toBe(4);
   });
 });
 

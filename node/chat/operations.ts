@@ -8,7 +8,7 @@ import type { HistoryPage, Store } from '../store/store.js';
 import type { Delivery } from './delivery.js';
 import type { InFlightMessages } from './in-flight.js';
 import type { ClusterProgress } from './progress.js';
-import { TokenBucket } from './rate-limit.js';
+import { PerUserLimit } from './rate-limit.js';
 
 export interface OperationsDeps {
   nodeId: string;
@@ -43,7 +43,15 @@ export interface SyncReply {
 /** How long a duplicate send waits for the first one with the same `idem` to finish. */
 const PENDING_IDEM_WAIT_MS = 3000;
 const SYNC_PAGE = 200;
-const BUCKET_SWEEP_MS = 60_000;
+/**
+ * Typing indicators relayed per user and second, and the burst allowed above that. The web
+ * client sends one every 2 s while its user types, and receivers show one for 4 s: one a
+ * second keeps the indicator lit for a user typing on two devices or in turn in a few
+ * conversations, and the burst covers switching between them. Past that, a socket spraying
+ * a large group costs the node one fan-out a second instead of one per frame.
+ */
+const TYPING_PER_SECOND = 1;
+const TYPING_BURST = 3;
 
 /**
  * What a send did: the ack, at once (the message is durable), and the routing still to do,
@@ -60,10 +68,12 @@ export interface SendOutcome {
  * the HTTP API. Each validates, authorizes, then reads or writes; errors are ChatErrors.
  */
 export class ChatOperations {
-  private readonly buckets = new Map<string, TokenBucket>();
-  private lastSweep = 0;
+  private readonly sends: PerUserLimit;
+  private readonly typings = new PerUserLimit(TYPING_PER_SECOND, TYPING_BURST);
 
-  constructor(private readonly deps: OperationsDeps) {}
+  constructor(private readonly deps: OperationsDeps) {
+    this.sends = new PerUserLimit(deps.limits.messagesPerSecondPerUser, deps.limits.messagesPerSecondPerUser);
+  }
 
   /**
    * validate → authorize → store → ack, then the routing for the caller to run. A repeated
@@ -74,7 +84,7 @@ export class ChatOperations {
     if (Buffer.byteLength(request.text, 'utf8') > deps.limits.maxTextBytes) {
       throw new ChatError('too_large', `text is longer than ${deps.limits.maxTextBytes} bytes`);
     }
-    if (!this.takeToken(user)) {
+    if (!this.sends.take(user, deps.clock())) {
       deps.metrics.rateLimited.inc();
       throw new ChatError('rate_limited', `more than ${deps.limits.messagesPerSecondPerUser} messages per second`);
     }
@@ -175,33 +185,15 @@ export class ChatOperations {
     return { messages: page.messages, next: null, cursor: encodeCursor(floor), completedAt: { floor } };
   }
 
-  /** Relays a typing indicator; never stored. Group typing needs membership like sending. */
+  /**
+   * Relays a typing indicator; never stored. Group typing needs membership like sending.
+   * Past the user's typing rate it is dropped without a word: typing gets no reply, and a
+   * hint arriving a second later is no loss.
+   */
   async typing(user: string, to: Target, exceptSession: string): Promise<void> {
+    if (!this.typings.take(user, this.deps.clock())) return;
     if ('group' in to) await this.requireMembership(user, to.group);
     await this.deps.delivery.relayTyping(user, conversationId(user, to), to, exceptSession);
-  }
-
-  private takeToken(user: string): boolean {
-    const now = this.deps.clock();
-    this.forgetRestedBuckets(now);
-    let bucket = this.buckets.get(user);
-    if (bucket === undefined) {
-      const rate = this.deps.limits.messagesPerSecondPerUser;
-      bucket = new TokenBucket(rate, rate, now);
-      this.buckets.set(user, bucket);
-    }
-    return bucket.take(now);
-  }
-
-  /**
-   * Drops the buckets of users idle long enough to have refilled: a full bucket is what a
-   * new one would be, so nothing is lost, and the map no longer grows with every sender
-   * the node has ever seen.
-   */
-  private forgetRestedBuckets(now: number): void {
-    if (now - this.lastSweep < BUCKET_SWEEP_MS) return;
-    this.lastSweep = now;
-    for (const [user, bucket] of this.buckets) if (bucket.isFull(now)) this.buckets.delete(user);
   }
 
   /** The first ack of a key, waiting briefly when the first send is still in flight. */

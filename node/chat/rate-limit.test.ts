@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbuseMeter, TokenBucket } from './rate-limit.js';
+import { AbuseMeter, PerUserLimit, TokenBucket } from './rate-limit.js';
 
 describe('the per-user token bucket', () => {
   it('allows a burst, then refuses until tokens refill at the configured rate', () => {
@@ -31,5 +31,21 @@ describe('the abuse meter', () => {
     expect(meter.offend(300)).toBe(true);
     const spread = new AbuseMeter(3, 1000);
     expect([0, 600, 1200, 1800, 2400].map((t) => spread.offend(t))).toEqual([false, false, false, false, false]);
+  });
+});
+
+describe('the per-user limit', () => {
+  it('keeps a bucket for each user: one user spending theirs leaves another’s whole', () => {
+    const limit = new PerUserLimit(1, 3);
+    expect(Array.from({ length: 5 }, () => limit.take('alice', 0)).filter(Boolean)).toHaveLength(3);
+    expect(Array.from({ length: 5 }, () => limit.take('bob', 0)).filter(Boolean)).toHaveLength(3);
+    expect(limit.take('alice', 999)).toBe(false);
+    expect(limit.take('alice', 1_000)).toBe(true);
+  });
+
+  it('gives a user back a full bucket after a long idle, as a new one would be', () => {
+    const limit = new PerUserLimit(1, 3);
+    for (let i = 0; i < 3; i++) limit.take('alice', 0);
+    expect(Array.from({ length: 5 }, () => limit.take('alice', 120_000)).filter(Boolean)).toHaveLength(3);
   });
 });

@@ -32,6 +32,41 @@ export class TokenBucket {
   }
 }
 
+/** How often buckets of idle users are looked for and dropped. */
+const BUCKET_SWEEP_MS = 60_000;
+
+/**
+ * A token bucket per user (`ratePerSecond`, up to `burst`). Buckets of users idle long enough
+ * to have refilled are dropped now and then: a full bucket is what a new one would be, so
+ * nothing is lost, and the map does not grow with every user the node has ever seen.
+ */
+export class PerUserLimit {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private lastSweep = 0;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+  ) {}
+
+  /** Takes one of the user's tokens if one is there; false means "rate limited". */
+  take(user: string, now: number): boolean {
+    this.forgetRestedBuckets(now);
+    let bucket = this.buckets.get(user);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(this.ratePerSecond, this.burst, now);
+      this.buckets.set(user, bucket);
+    }
+    return bucket.take(now);
+  }
+
+  private forgetRestedBuckets(now: number): void {
+    if (now - this.lastSweep < BUCKET_SWEEP_MS) return;
+    this.lastSweep = now;
+    for (const [user, bucket] of this.buckets) if (bucket.isFull(now)) this.buckets.delete(user);
+  }
+}
+
 /**
  * Counts a socket's offences (bad frames, rate-limited sends) in a sliding window; past
  * `limit` within `windowMs` the abuse is sustained and the socket is closed (1008).
