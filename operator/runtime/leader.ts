@@ -63,7 +63,8 @@ export class LeaderElector {
       // A request that hangs (a partition, an API server that stopped answering) must not
       // keep a leader acting past its deadline: each attempt gets what is left of it.
       const budget = this.leading ? renewDeadline - (startedAt - this.lastRenewal) : renewDeadline;
-      const held = await withDeadline(this.tryAcquireOrRenew(new Date(startedAt)), Math.max(0, budget)).catch((error: unknown) => {
+      // Aborted, not abandoned: a late answer must not update what this process saw of the Lease.
+      const held = await this.tryAcquireOrRenew(new Date(startedAt), AbortSignal.timeout(Math.max(1, budget))).catch((error: unknown) => {
         this.options.log.warn({ err: error }, 'leader election: could not reach the Lease');
         return false;
       });
@@ -112,29 +113,31 @@ export class LeaderElector {
     return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...kept, name, namespace }, spec };
   }
 
-  private async read(): Promise<Lease | undefined> {
+  private async read(signal?: AbortSignal): Promise<Lease | undefined> {
     try {
-      return await rawRequest<Lease>(this.config, 'GET', `${this.path}/${this.options.name}`);
+      return await rawRequest<Lease>(this.config, 'GET', `${this.path}/${this.options.name}`, undefined, undefined, signal);
     } catch (error) {
       if (error instanceof ApiError && error.statusCode === 404) return undefined;
       throw error;
     }
   }
 
-  private async tryAcquireOrRenew(now: Date): Promise<boolean> {
+  private async tryAcquireOrRenew(now: Date, signal: AbortSignal): Promise<boolean> {
     const { name, identity } = this.options;
-    const lease = await this.read();
+    const lease = await this.read(signal);
     if (lease === undefined) {
       const spec = { holderIdentity: identity, leaseDurationSeconds: this.durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
-      return rawRequest(this.config, 'POST', this.path, this.leaseBody(spec)).then(() => true, () => false);
+      return rawRequest(this.config, 'POST', this.path, this.leaseBody(spec), undefined, signal).then(() => true, () => false);
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     // As client-go: the Lease expires a duration after this process last SAW it change, by
     // its own clock; comparing the holder's renewTime with our clock would trust two clocks.
+    // Seen when the read answered, not when it was sent: a slow read must not age the Lease.
+    const seenAt = Date.now();
     const observed = `${holder}/${spec.renewTime ?? ''}`;
-    if (observed !== this.lastObserved.value) this.lastObserved = { value: observed, at: now.getTime() };
-    const expired = this.lastObserved.at + (spec.leaseDurationSeconds ?? this.durationSeconds) * 1000 < now.getTime();
+    if (observed !== this.lastObserved.value) this.lastObserved = { value: observed, at: seenAt };
+    const expired = this.lastObserved.at + (spec.leaseDurationSeconds ?? this.durationSeconds) * 1000 < seenAt;
     if (holder !== identity && holder !== '' && !expired) return false;
     const taking = holder !== identity;
     const next = {
@@ -145,19 +148,6 @@ export class LeaderElector {
       leaseTransitions: (spec.leaseTransitions ?? 0) + (taking ? 1 : 0),
     };
     // A conflict (409) means someone else wrote the Lease since we read it: not ours this round.
-    return rawRequest(this.config, 'PUT', `${this.path}/${name}`, this.leaseBody(next, lease.metadata)).then(() => true, () => false);
-  }
-}
-
-/** `work`'s outcome, or a rejection once `ms` have passed without one. */
-async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { reject(new Error(`no answer within ${String(Math.round(ms))} ms`)); }, ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
+    return rawRequest(this.config, 'PUT', `${this.path}/${name}`, this.leaseBody(next, lease.metadata), undefined, signal).then(() => true, () => false);
   }
 }

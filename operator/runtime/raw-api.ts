@@ -15,9 +15,9 @@ export class ApiError extends Error {
 /**
  * One JSON request to the API server with the kubeconfig's credentials, the body sent as
  * it is. Used where client-node's model serializer gets in the way (MicroTime fields of
- * Leases, merge patches of status).
+ * Leases, merge patches of status). `signal` aborts it (the socket too).
  */
-export async function rawRequest<T>(config: KubeConfig, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+export async function rawRequest<T>(config: KubeConfig, method: string, path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<T> {
   const cluster = config.getCurrentCluster();
   if (cluster === null) throw new Error('kubeconfig has no current cluster');
   const url = new URL(path, cluster.server);
@@ -26,7 +26,7 @@ export async function rawRequest<T>(config: KubeConfig, method: string, path: st
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
     const headers = { ...(options.headers as Record<string, string>), ...(payload === undefined ? {} : { 'content-type': contentType }) };
-    const req = request(url, { ...options, headers, timeout: 15_000 }, (res) => {
+    const req = request(url, { ...options, headers, timeout: 15_000, ...(signal === undefined ? {} : { signal }) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
