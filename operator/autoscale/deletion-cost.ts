@@ -7,7 +7,9 @@ import type { PodReport } from './observed-load.js';
  * The pod-deletion-cost each pod should carry before a scale-down: its open connections,
  * so the least-loaded pods go (and drain) first and the fewest clients have to reconnect.
  * A pod that did not answer `/load` keeps the cost it has: not answering says nothing of
- * how many clients it holds. Only the pods whose annotation differs are returned.
+ * how many clients it holds (one never annotated stays at the implicit 0, so it goes first,
+ * which for a node too wedged to answer is no loss). Only the pods whose annotation differs
+ * are returned.
  */
 export function deletionCostChanges(pods: readonly PodReport[]): { name: string; cost: string }[] {
   return pods

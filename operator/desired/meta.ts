@@ -89,7 +89,8 @@ export function ownedMeta(cluster: ChatCluster, name: string, component: Compone
 /**
  * Voluntary disruptions (node drains, cluster upgrades) take one pod of a component at a
  * time: one chat node's clients move at once, a Sentinel Redis keeps its majority, a
- * Cassandra ring of replication factor 3 keeps its quorum.
+ * Cassandra ring of replication factor 3 or more keeps its quorum (with 1 or 2, one pod
+ * away already costs LOCAL_QUORUM writes; the budget cannot help there).
  */
 export function oneAtATimeDisruptionBudget(cluster: ChatCluster, name: string, component: Component): V1PodDisruptionBudget {
   return {

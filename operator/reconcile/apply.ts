@@ -24,6 +24,7 @@ export class LastApplied {
     return mark !== undefined && this.marks.get(clusterKey)?.get(objectKey(live)) === mark;
   }
 
+  /** Remembers what the API server answered to this operator's apply of an object. */
   record(clusterKey: string, answer: KubernetesObject): void {
     const mark = writeMark(answer);
     if (mark === undefined) return;

@@ -32,6 +32,7 @@ export class PartitionProxy {
     this.cutOff = true;
   }
 
+  /** Drops every connection and stops listening. */
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => { resolve(); }));
