@@ -72,4 +72,19 @@ describe('the public port’s liveness pings', () => {
     expect(answering.readyState).toBe(WebSocket.OPEN);
     expect(node.sockets.hasUser('alice')).toBe(true);
   });
+
+  it('take a frame from the client for an answer: a client busy sending, whose pongs lag, is not dropped', async () => {
+    const { node, wsUrl } = await servingNode();
+    const busy = await openSocket(wsUrl, 'carol', { autoPong: false });
+    const sending = setInterval(() => {
+      busy.send(JSON.stringify({ type: 'groups' }));
+    }, PING_INTERVAL_MS / 4);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 6 * PING_INTERVAL_MS));
+      expect(busy.readyState).toBe(WebSocket.OPEN);
+      expect(node.sockets.hasUser('carol')).toBe(true);
+    } finally {
+      clearInterval(sending);
+    }
+  });
 });

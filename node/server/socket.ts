@@ -98,6 +98,8 @@ class SocketSession implements ClientConnection {
     // A client that sends faster than its frames are answered is paused (TCP back-pressure)
     // rather than queued without bound.
     socket.on('message', (data: RawData, isBinary: boolean) => {
+      // A frame read is as good an answer as a pong: the client is there.
+      this.pingUnanswered = false;
       this.pending += 1;
       if (this.pending === MAX_PENDING_FRAMES) socket.pause();
       this.queue = this.queue
@@ -138,10 +140,16 @@ class SocketSession implements ClientConnection {
    * Pings the client, or drops the socket when the previous ping got no answer: the client is
    * gone without a close (a half-open connection), which TCP may not notice for hours, and
    * the socket would keep its user online and take their messages meanwhile. The drop closes
-   * the socket, which leaves the cluster as any closed socket does.
+   * the socket, which leaves the cluster as any closed socket does. A socket paused for
+   * back-pressure is not checked: its reads stop, its client's pong with them, and the
+   * client is there (its frames are what filled the queue).
    */
   checkAlive(): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.pending >= MAX_PENDING_FRAMES) {
+      this.pingUnanswered = false;
+      return;
+    }
     if (this.pingUnanswered) {
       this.log.debug({ user: this.user }, 'dropping a socket that did not answer a ping');
       this.socket.terminate();
