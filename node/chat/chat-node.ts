@@ -180,8 +180,10 @@ export class ChatNode {
       read.finish([]);
       throw error;
     });
+    // The user's last socket may have gone meanwhile (a drain closes sockets still registering): nothing to host for.
+    const groups = read.finish(this.sockets.hasUser(user) ? answered : []);
     // hostGroup records each group before its first await, so no leave comes between.
-    await Promise.all(read.finish(answered).map((group) => this.delivery.hostGroup(user, group)));
+    await Promise.all(groups.map((group) => this.delivery.hostGroup(user, group)));
   }
 
   /**
