@@ -48,4 +48,13 @@ describe('the per-user limit', () => {
     for (let i = 0; i < 3; i++) limit.take('alice', 0);
     expect(Array.from({ length: 5 }, () => limit.take('alice', 120_000)).filter(Boolean)).toHaveLength(3);
   });
+
+  it('drops the buckets of users idle long enough to have refilled, so it does not grow with every user ever seen', () => {
+    const limit = new PerUserLimit(1, 3);
+    for (let user = 0; user < 100; user++) limit.take(`user-${String(user)}`, 60_000);
+    expect(limit.size).toBe(100);
+    // The next sweep, a minute on: each of them has refilled, and only the one taking now is kept.
+    limit.take('alice', 120_000);
+    expect(limit.size).toBe(1);
+  });
 });

@@ -49,6 +49,11 @@ export class PerUserLimit {
     private readonly burst: number,
   ) {}
 
+  /** How many users have a bucket kept. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
   /** Takes one of the user's tokens if one is there; false means "rate limited". */
   take(user: string, now: number): boolean {
     this.forgetRestedBuckets(now);
