@@ -3,7 +3,7 @@ import type { ChatCluster } from '../../common/chatcluster.js';
 import type { V1Affinity, V1PersistentVolumeClaim, V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { cassandraCommand } from './cassandra-start.js';
 import { cassandraTlsVolumes, managedCassandraTls } from './cassandra-tls.js';
-import { CQL_PORT, namesOf, oneAtATimeDisruptionBudget, ownedMeta, resourceRequirements, selectorLabels, type Component } from './meta.js';
+import { CQL_PORT, namesOf, oneAtATimeDisruptionBudget, ownedMeta, resourceRequirements, selectorLabels } from './meta.js';
 
 /** Images of the managed dependencies, pinned. */
 export const REDIS_IMAGE = 'redis:7.4.2';
@@ -24,9 +24,9 @@ export const DEPENDENCY_POD_SECURITY = { runAsNonRoot: true, runAsUser: 999, run
  * pods' selector only: a StatefulSet's claim template cannot change once it exists, so
  * labels added here would stop the operator from updating any ChatCluster made before.
  */
-export function dataVolumeClaim(cluster: ChatCluster, component: Component, storage: string | number): V1PersistentVolumeClaim {
+export function dataVolumeClaim(selector: Record<string, string>, storage: string | number): V1PersistentVolumeClaim {
   return {
-    metadata: { name: 'data', labels: selectorLabels(cluster, component) },
+    metadata: { name: 'data', labels: selector },
     spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(storage) } } },
   };
 }
@@ -103,7 +103,7 @@ export function desiredCassandra(cluster: ChatCluster): { statefulSet: V1Statefu
           ...(tls === undefined ? {} : { volumes: tls.volumes }),
         },
       },
-      volumeClaimTemplates: [dataVolumeClaim(cluster, 'cassandra', managed.storage)],
+      volumeClaimTemplates: [dataVolumeClaim(selector, managed.storage)],
     },
   };
   const service: V1Service = {

@@ -87,7 +87,7 @@ function redisStatefulSet(cluster: ChatCluster, managed: ResolvedManagedRedis, p
           ...(tls === undefined ? {} : { volumes: [redisTlsVolume(cluster).volume] }),
         },
       },
-      volumeClaimTemplates: [dataVolumeClaim(cluster, 'redis', managed.storage)],
+      volumeClaimTemplates: [dataVolumeClaim(selector, managed.storage)],
       ...extra,
     },
   };
