@@ -97,7 +97,7 @@ export async function upgradeOwnCrd(kubeConfig: KubeConfig, log: Logger, own: Ow
     return decision;
   }
   // Forced: Helm (or kubectl) created it under another field manager, and this copy is the newer truth.
-  await rawRequest(kubeConfig, 'PATCH', `${path}?fieldManager=${FIELD_MANAGER}&force=true`, own.object, 'application/apply-patch+yaml');
+  await rawRequest(kubeConfig, 'PATCH', `${path}?fieldManager=${FIELD_MANAGER}&force=true`, own.object, { contentType: 'application/apply-patch+yaml' });
   await waitEstablished(kubeConfig, path);
   log.info({ crd: name, version: own.version, reason: decision.reason }, 'CRD applied');
   return decision;

@@ -46,13 +46,13 @@ export class KubeWriter {
   /** Writes a ChatCluster's status through its status subresource (a merge patch of `status` only). */
   async patchStatus(namespace: string, name: string, status: unknown): Promise<void> {
     this.metrics.writes.inc({ verb: 'patch-status', kind: 'ChatCluster' });
-    await rawRequest(this.config, 'PATCH', `/apis/chatcluster.dev/v1alpha1/namespaces/${namespace}/chatclusters/${name}/status`, { status }, 'application/merge-patch+json');
+    await rawRequest(this.config, 'PATCH', `/apis/chatcluster.dev/v1alpha1/namespaces/${namespace}/chatclusters/${name}/status`, { status }, { contentType: 'application/merge-patch+json' });
   }
 
   /** Sets annotations on a pod (a merge patch of its metadata only), e.g. its pod-deletion-cost. */
   async annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<void> {
     this.metrics.writes.inc({ verb: 'patch', kind: 'Pod' });
-    await rawRequest(this.config, 'PATCH', `/api/v1/namespaces/${namespace}/pods/${name}`, { metadata: { annotations } }, 'application/merge-patch+json');
+    await rawRequest(this.config, 'PATCH', `/api/v1/namespaces/${namespace}/pods/${name}`, { metadata: { annotations } }, { contentType: 'application/merge-patch+json' });
   }
 
   /** Records a Kubernetes Event on the ChatCluster (best effort: an event never fails a reconcile). */

@@ -115,7 +115,7 @@ export class LeaderElector {
 
   private async read(signal?: AbortSignal): Promise<Lease | undefined> {
     try {
-      return await rawRequest<Lease>(this.config, 'GET', `${this.path}/${this.options.name}`, undefined, undefined, signal);
+      return await rawRequest<Lease>(this.config, 'GET', `${this.path}/${this.options.name}`, undefined, { signal });
     } catch (error) {
       if (error instanceof ApiError && error.statusCode === 404) return undefined;
       throw error;
@@ -127,7 +127,7 @@ export class LeaderElector {
     const lease = await this.read(signal);
     if (lease === undefined) {
       const spec = { holderIdentity: identity, leaseDurationSeconds: this.durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
-      return rawRequest(this.config, 'POST', this.path, this.leaseBody(spec), undefined, signal).then(() => true, () => false);
+      return rawRequest(this.config, 'POST', this.path, this.leaseBody(spec), { signal }).then(() => true, () => false);
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
@@ -148,6 +148,6 @@ export class LeaderElector {
       leaseTransitions: (spec.leaseTransitions ?? 0) + (taking ? 1 : 0),
     };
     // A conflict (409) means someone else wrote the Lease since we read it: not ours this round.
-    return rawRequest(this.config, 'PUT', `${this.path}/${name}`, this.leaseBody(next, lease.metadata), undefined, signal).then(() => true, () => false);
+    return rawRequest(this.config, 'PUT', `${this.path}/${name}`, this.leaseBody(next, lease.metadata), { signal }).then(() => true, () => false);
   }
 }

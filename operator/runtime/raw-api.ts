@@ -17,7 +17,13 @@ export class ApiError extends Error {
  * it is. Used where client-node's model serializer gets in the way (MicroTime fields of
  * Leases, merge patches of status). `signal` aborts it (the socket too).
  */
-export async function rawRequest<T>(config: KubeConfig, method: string, path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<T> {
+export async function rawRequest<T>(
+  config: KubeConfig,
+  method: string,
+  path: string,
+  body?: unknown,
+  { contentType = 'application/json', signal }: { contentType?: string; signal?: AbortSignal | undefined } = {},
+): Promise<T> {
   const cluster = config.getCurrentCluster();
   if (cluster === null) throw new Error('kubeconfig has no current cluster');
   const url = new URL(path, cluster.server);
