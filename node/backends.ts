@@ -54,9 +54,7 @@ export async function openBackends(config: NodeConfig, log: Logger): Promise<Bac
     return { mode: 'embedded', store, bus, close: () => Promise.all([bus.close(), store.close()]).then(() => undefined) };
   }
   const keys = openTextSealer(cassandra, log);
-  const store = await withRetry('Cassandra', log, () =>
-    CassandraStore.connect(cassandraConnection(cassandra, cassandra.keyspace), { sealer: keys?.sealer }),
-  );
+  const store = await withCassandraRetry(log, () => CassandraStore.connect(cassandraConnection(cassandra, cassandra.keyspace), { sealer: keys?.sealer }));
   const redisCa = config.redisCaFile === undefined ? undefined : readPem(config.redisCaFile, 'CHAT_REDIS_CA_FILE');
   const bus = await withRetry('Redis', log, () =>
     connectRedisBus(redisUrl, {
@@ -144,7 +142,7 @@ function readPem(file: string, variable: string): string {
 export async function runMigrations(cassandra: CassandraConfig, log: Logger): Promise<void> {
   const client = cassandraClient(cassandraConnection(cassandra));
   try {
-    await withRetry('Cassandra', log, () => client.connect());
+    await withCassandraRetry(log, () => client.connect());
     await migrate(client, {
       keyspace: cassandra.keyspace,
       replication: networkTopologyStrategy({ [cassandra.datacenter]: cassandra.replicationFactor }),
@@ -165,7 +163,7 @@ export async function runReseal(cassandra: CassandraConfig, log: Logger): Promis
   keys.stop();
   const client = cassandraClient(cassandraConnection(cassandra, cassandra.keyspace));
   try {
-    await withRetry('Cassandra', log, () => client.connect());
+    await withCassandraRetry(log, () => client.connect());
     const report = await resealMessages(client, keys.sealer, {
       onPage: (progress) => {
         log.info(progress, 'resealing');
@@ -178,17 +176,25 @@ export async function runReseal(cassandra: CassandraConfig, log: Logger): Promis
   }
 }
 
+/** withRetry for Cassandra: a refused login stops it at once, as the configuration error it is. */
+function withCassandraRetry<T>(log: Logger, connect: () => Promise<T>): Promise<T> {
+  return withRetry('Cassandra', log, connect, (error) => {
+    const refusal = refusedLogin(error);
+    return refusal === undefined ? undefined : new ConfigError('CHAT_CASSANDRA_USERNAME', `Cassandra refused the login (CHAT_CASSANDRA_USERNAME and CHAT_CASSANDRA_PASSWORD): ${refusal}`);
+  });
+}
+
 /**
- * Connects, retrying while the dependency is away (it may start after the node). A refused
- * Cassandra login is not retried: it is the configuration's fault, and says so.
+ * Connects, retrying while the dependency is away (it may start after the node), except for
+ * a failure `fatal` turns into the error to stop with: waiting does not mend those.
  */
-async function withRetry<T>(dependency: string, log: Logger, connect: () => Promise<T>): Promise<T> {
+async function withRetry<T>(dependency: string, log: Logger, connect: () => Promise<T>, fatal: (error: unknown) => Error | undefined = () => undefined): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await connect();
     } catch (error) {
-      const refusal = refusedLogin(error);
-      if (refusal !== undefined) throw new ConfigError('CHAT_CASSANDRA_USERNAME', `Cassandra refused the login (CHAT_CASSANDRA_USERNAME and CHAT_CASSANDRA_PASSWORD): ${refusal}`);
+      const stop = fatal(error);
+      if (stop !== undefined) throw stop;
       const delay = Math.min(MAX_RETRY_DELAY_MS, 500 * 2 ** Math.min(attempt, 6));
       log.warn({ err: error, attempt, retryInMs: delay }, `${dependency} is not reachable yet`);
       await new Promise((resolve) => setTimeout(resolve, delay));
