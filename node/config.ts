@@ -5,6 +5,7 @@ import { ConfigError, portNumber, readVariable, wholeNumber } from '../common/en
 import type { AuthConfig } from './auth/tokens.js';
 import { parseRedisAddress, RedisAddressError } from './bus/redis/address.js';
 import type { OpeningLimits } from './server/opening-gate.js';
+import type { CassandraCredentials } from './store/cassandra/client.js';
 import { DEFAULT_MEMORY_STORE_BOUNDS, type MemoryStoreBounds } from './store/memory-store.js';
 
 /** A chat node's configuration, read once at start from the environment. */
@@ -50,7 +51,7 @@ export interface CassandraConfig {
   /** Client encryption: the CA bundle the servers' certificates are checked against (undefined: the system's). */
   tls: { caFile: string | undefined } | undefined;
   /** A login for Cassandra's PasswordAuthenticator (undefined: none). */
-  credentials: { username: string; password: string } | undefined;
+  credentials: CassandraCredentials | undefined;
   /** Directory of at-rest keys `v1`, `v2`, … (node/at-rest/keyring.ts); unset: texts are stored as they are. */
   atRestKeysDir: string | undefined;
 }

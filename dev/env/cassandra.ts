@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { auth, Client } from 'cassandra-driver';
+import { cassandraClient, type CassandraCredentials } from '../../node/store/cassandra/client.js';
 import { setOwnTimerSlack } from '../../common/timer-slack.js';
 import { cached } from './cache.js';
 import type { TestCertificates } from './certificates.js';
@@ -66,26 +66,18 @@ export interface CassandraPorts {
   storage: number;
 }
 
-/** A login to a test Cassandra: its default superuser, which PasswordAuthenticator makes at the first start. */
-export interface CassandraLogin {
-  username: string;
-  password: string;
-}
-export const DEFAULT_CASSANDRA_LOGIN: CassandraLogin = { username: 'cassandra', password: 'cassandra' };
+/** The login to a test Cassandra: its default superuser, which PasswordAuthenticator makes at the first start. */
+export const DEFAULT_CASSANDRA_LOGIN: CassandraCredentials = { username: 'cassandra', password: 'cassandra' };
 
 /** What a test Cassandra asks of its clients besides its address: TLS only, a login. */
 export interface CassandraClientRequirements {
   clientTls?: TestCertificates;
   /** Turns on PasswordAuthenticator: clients must log in, as with most managed Cassandras. */
-  login?: CassandraLogin;
+  login?: CassandraCredentials;
 }
 
 /** A minimal single-node cassandra.yaml on loopback (Cassandra rejects unknown keys). */
-export function singleNodeCassandraYaml(
-  dir: string,
-  ports: CassandraPorts,
-  requirements: { clientTls?: Pick<TestCertificates, 'keystoreFile' | 'keystorePassword'>; login?: CassandraLogin } = {},
-): string {
+export function singleNodeCassandraYaml(dir: string, ports: CassandraPorts, requirements: CassandraClientRequirements = {}): string {
   const { clientTls } = requirements;
   const path = (name: string): string => JSON.stringify(join(dir, name));
   // TLS only: `optional: false` refuses a plaintext client on the native port.
@@ -240,12 +232,13 @@ exec "$@"`;
   return ['/bin/sh', ['-c', script, String(slackNs), command, ...args]];
 }
 
-async function answersQuery(contactPoint: string, ca?: string, login?: CassandraLogin): Promise<boolean> {
-  const client = new Client({
+/** Whether a client as the node makes it (node/store/cassandra/client.ts) gets an answer. */
+async function answersQuery(contactPoint: string, ca?: string, credentials?: CassandraCredentials): Promise<boolean> {
+  const client = cassandraClient({
     contactPoints: [contactPoint],
     localDataCenter: CASSANDRA_DATACENTER,
-    ...(ca === undefined ? {} : { sslOptions: { ca, rejectUnauthorized: true } }),
-    ...(login === undefined ? {} : { authProvider: new auth.PlainTextAuthProvider(login.username, login.password) }),
+    ...(ca === undefined ? {} : { tls: { ca } }),
+    ...(credentials === undefined ? {} : { credentials }),
   });
   try {
     const result = await client.execute('SELECT release_version FROM system.local');

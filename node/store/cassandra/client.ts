@@ -13,7 +13,13 @@ export interface CassandraConnection {
   /** Client encryption; `ca`: the PEM bundle the servers' certificates must chain to (default: the system's CAs). */
   tls?: { ca?: string | undefined } | undefined;
   /** A login for Cassandra's PasswordAuthenticator. */
-  credentials?: { username: string; password: string };
+  credentials?: CassandraCredentials;
+}
+
+/** A name and password for Cassandra's PasswordAuthenticator. */
+export interface CassandraCredentials {
+  username: string;
+  password: string;
 }
 
 /**
