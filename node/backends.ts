@@ -120,6 +120,7 @@ export function cassandraConnection(cassandra: CassandraConfig, keyspace?: strin
   return {
     contactPoints: cassandra.contactPoints,
     localDataCenter: cassandra.datacenter,
+    readTimeoutMs: cassandra.requestTimeoutMs,
     ...(keyspace === undefined ? {} : { keyspace }),
     ...(credentials === undefined ? {} : { credentials }),
     ...(tls === undefined ? {} : { tls: { ca: tls.caFile === undefined ? undefined : readPem(tls.caFile, 'CHAT_CASSANDRA_CA_FILE') } }),

@@ -40,7 +40,7 @@ describe('the node configuration', () => {
       CHAT_CASSANDRA_KEYSPACE: 'chat_prod',
     });
     expect(config.redisUrl).toBe('redis://redis:6379');
-    expect(config.cassandra).toEqual({ contactPoints: ['c-0.c:9042', 'c-1.c:9042'], datacenter: 'dc1', keyspace: 'chat_prod', replicationFactor: 1 });
+    expect(config.cassandra).toEqual({ contactPoints: ['c-0.c:9042', 'c-1.c:9042'], datacenter: 'dc1', keyspace: 'chat_prod', replicationFactor: 1, requestTimeoutMs: 12_000 });
     expect(config.auth).toEqual({ kind: 'jwks', url: 'https://issuer.example/.well-known/jwks.json' });
   });
 
@@ -111,6 +111,13 @@ describe('the node configuration', () => {
       datacenter: 'datacenter1',
       keyspace: 'chat',
       replicationFactor: 1,
+      requestTimeoutMs: 12_000,
     });
+  });
+
+  it('takes how long a Cassandra request may wait, within bounds', () => {
+    const points = { CHAT_CASSANDRA_CONTACT_POINTS: '127.0.0.1:9042' };
+    expect(loadCassandraConfig({ ...points, CHAT_CASSANDRA_REQUEST_TIMEOUT_MS: '2500' }).requestTimeoutMs).toBe(2_500);
+    expect(() => loadCassandraConfig({ ...points, CHAT_CASSANDRA_REQUEST_TIMEOUT_MS: '10' })).toThrow('CHAT_CASSANDRA_REQUEST_TIMEOUT_MS');
   });
 });

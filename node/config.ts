@@ -48,6 +48,12 @@ export interface CassandraConfig {
   keyspace: string;
   /** Replication factor `migrate` creates the keyspace with. */
   replicationFactor: number;
+  /**
+   * How long a request waits for Cassandra's answer before it fails (`unavailable`). A write
+   * that times out may still land: a send with an `idem` is then written again until it is
+   * stored (UnsettledAppends), one without is refused.
+   */
+  requestTimeoutMs: number;
   /** Client encryption: the CA bundle the servers' certificates are checked against (undefined: the system's). */
   tls: { caFile: string | undefined } | undefined;
   /** A login for Cassandra's PasswordAuthenticator (undefined: none). */
@@ -130,6 +136,7 @@ export function loadCassandraConfig(env: NodeJS.ProcessEnv): CassandraConfig {
     datacenter: readVariable(env, 'CHAT_CASSANDRA_DC', z.string().min(1).default('datacenter1')),
     keyspace: readVariable(env, 'CHAT_CASSANDRA_KEYSPACE', identifier.default('chat')),
     replicationFactor: readVariable(env, 'CHAT_CASSANDRA_REPLICATION_FACTOR', wholeNumber(1, 9).default(1)),
+    requestTimeoutMs: readVariable(env, 'CHAT_CASSANDRA_REQUEST_TIMEOUT_MS', wholeNumber(100, 600_000).default(12_000)),
     tls: readCassandraTls(env),
     credentials: readCassandraCredentials(env),
     atRestKeysDir: readVariable(env, 'CHAT_AT_REST_KEYS_DIR', filePath.optional()),

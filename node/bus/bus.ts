@@ -88,6 +88,11 @@ export interface IdempotencyKeys {
   complete(user: string, key: string, ack: Ack): Promise<void>;
   /** Gives up a claim whose send failed, so a retry with the same key can succeed. */
   release(user: string, key: string): Promise<void>;
+  /**
+   * Keeps a pending claim from lapsing while its send is still being settled (its store
+   * write is retried); a completed key is left as it is.
+   */
+  hold(user: string, key: string): Promise<void>;
 }
 
 /** Node liveness: a heartbeat with a time-to-live. */
@@ -108,6 +113,8 @@ export interface InFlightEntry {
   message: ChatMessage;
   acceptedAt: number;
   exceptSession?: string;
+  /** The sender's `idem`: whoever finishes the entry answers it, with the ack if it was stored, or frees it. */
+  idem?: string;
 }
 
 /**

@@ -255,6 +255,90 @@ describe('typing indicators of one user', () => {
   });
 });
 
+describe('a send with an idem whose store write failed, but may have landed (a timeout)', () => {
+  /**
+   * Makes the store's first `failures` appends fail with `unavailable`, the first of them
+   * after writing the message all the same (as a write that timed out after Cassandra took it).
+   */
+  function timingOutAppends(store: MemoryStore, failures: number): { appends: () => number } {
+    const appendMessage = store.appendMessage.bind(store);
+    let appends = 0;
+    store.appendMessage = async (message, participants) => {
+      appends += 1;
+      if (appends === 1) await appendMessage(message, participants);
+      if (appends <= failures) throw new ChatError('unavailable', 'Cassandra is unavailable (appendMessage)');
+      return appendMessage(message, participants);
+    };
+    return { appends: () => appends };
+  }
+
+  it('is written again under its own id: the retry with the same idem gets its ack, and it is stored and delivered once', async () => {
+    const { store, nodes: [here, elsewhere] } = await twoNodes();
+    const bob = recordingConnection('bob', 'session-1');
+    await elsewhere.connect(bob.connection);
+    timingOutAppends(store, 1);
+
+    const first = here.operations.send('alice', { to: { user: 'bob' }, text: 'once', idem: 'k1' });
+    await expect(first).rejects.toMatchObject({ code: 'unavailable' });
+    await vi.waitFor(() => {
+      expect(bob.frames.filter((frame) => frame.type === 'message')).toHaveLength(1);
+    });
+    const retried = await here.operations.send('alice', { to: { user: 'bob' }, text: 'once', idem: 'k1' });
+    expect(retried.route).toBeUndefined();
+    expect(bob.frames.filter((frame) => frame.type === 'message')).toEqual([expect.objectContaining({ id: retried.ack.id, text: 'once' })]);
+    const history = await store.history(retried.ack.conv, { limit: 10 });
+    expect(history.messages.map((message) => message.id)).toEqual([retried.ack.id]);
+  });
+
+  it('holds the cluster’s stored floor below it until it is stored, so no cursor passes it', async () => {
+    const { store, bus, nodes: [here, elsewhere] } = await twoNodes();
+    const writes = timingOutAppends(store, 4);
+    await expect(here.operations.send('alice', { to: { user: 'bob' }, text: 'late', idem: 'k1' })).rejects.toMatchObject({ code: 'unavailable' });
+    // Already in the store (the write landed), and not yet settled: it is retried.
+    const [stored] = (await store.sync('bob', { limit: 10 })).messages;
+    if (stored === undefined) throw new Error('the first write did not land');
+    await vi.waitFor(() => {
+      expect(writes.appends()).toBeGreaterThanOrEqual(3);
+    }, { timeout: 5_000 });
+    const whileUnsettled = await elsewhere.operations.sync('bob', undefined);
+    expect(whileUnsettled.completedAt?.floor === undefined || whileUnsettled.completedAt.floor <= stored.id).toBe(true);
+    expect(await bus.idempotency.claim('alice', 'k1')).toBe('pending');
+
+    await vi.waitFor(async () => {
+      expect(await bus.idempotency.claim('alice', 'k1')).toEqual({ id: stored.id, ts: stored.ts, conv: stored.conv });
+    }, { timeout: 15_000, interval: 100 });
+    await vi.waitFor(async () => {
+      const floor = (await elsewhere.operations.sync('bob', undefined)).completedAt?.floor;
+      expect(floor !== undefined && floor > stored.id).toBe(true);
+    });
+  }, 20_000);
+
+  it('without an idem, is refused and not written again (a retry has nothing to match it to)', async () => {
+    const { store, nodes: [here] } = await twoNodes();
+    const writes = timingOutAppends(store, 1);
+    await expect(here.operations.send('alice', { to: { user: 'bob' }, text: 'no idem' })).rejects.toMatchObject({ code: 'unavailable' });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(writes.appends()).toBe(1);
+  });
+
+  it('left in flight by a node that died, answers its idem with the stored ack, or frees it when it was never stored', async () => {
+    const store = new MemoryStore();
+    const bus = new MemoryBus();
+    const message = (id: string, text: string) => ({ id, conv: 'dm:alice:bob', from: 'alice', to: { user: 'bob' }, text, ts: 1_700_000_000_000 });
+    const stored = message('01JABCDEFGHJKMNPQRSTVWXYZ0', 'stored before the node died');
+    const lost = message('01JABCDEFGHJKMNPQRSTVWXYZ1', 'never stored');
+    await store.appendMessage(stored, ['alice', 'bob']);
+    for (const [entry, idem] of [[stored, 'k-stored'], [lost, 'k-lost']] as const) {
+      expect(await bus.idempotency.claim('alice', idem)).toBeUndefined();
+      await bus.progress.track('node-a', { message: entry, acceptedAt: entry.ts, idem });
+    }
+    // The node's next life finishes what its last one left, as a survivor would.
+    await startedNode('node-a', store, bus);
+    expect(await bus.idempotency.claim('alice', 'k-stored')).toEqual({ id: stored.id, ts: stored.ts, conv: stored.conv });
+    expect(await bus.idempotency.claim('alice', 'k-lost')).toBeUndefined();
+  });
+});
+
 /**
  * Makes `member`'s groups read open `started` once it has its answer, and return that answer
  * only once `release` is open.

@@ -16,6 +16,7 @@ import { finishUnsettledMessages } from './recovery.js';
 import { reconnectDelays } from './routing.js';
 import { SharedAttempts } from './shared-attempts.js';
 import { SocketCursors } from './socket-cursors.js';
+import { UnsettledAppends } from './unsettled-appends.js';
 
 export interface ChatNodeOptions {
   nodeId: string;
@@ -52,6 +53,7 @@ export class ChatNode {
   private readonly delivery: Delivery;
   private readonly inFlight = new InFlightMessages();
   private readonly progress: ClusterProgress;
+  private readonly unsettled: UnsettledAppends;
   private readonly clock: () => number;
   private readonly registry: NodeRegistry;
   private subscriptions: Unsubscribe[] = [];
@@ -84,11 +86,13 @@ export class ChatNode {
       log: options.log,
       cursorFor: (connection) => this.cursors.cursorFor(connection, this.progress.deliveredFloor),
     });
+    this.unsettled = new UnsettledAppends({ log: options.log });
     this.operations = new ChatOperations({
       ...common,
       delivery: this.delivery,
       inFlight: this.inFlight,
       progress: this.progress,
+      unsettled: this.unsettled,
       limits: options.limits,
     });
     this.presence = new PresenceHub(options.bus);
@@ -303,6 +307,7 @@ export class ChatNode {
   /** Stops timers and consumers and leaves the registry (for a drained or failing node). */
   async stop(): Promise<void> {
     this.registry.stopBeating();
+    this.unsettled.stop();
     this.delivery.stop();
     await this.progress.stop(true).catch((error: unknown) => {
       this.options.log.warn({ err: error }, 'could not leave the watermarks; survivors will once the heartbeat lapses');

@@ -1,7 +1,7 @@
 import type { Bus } from '../bus/bus.js';
 import type { NodeMetrics } from '../metrics.js';
 import { ChatError } from '../protocol/errors.js';
-import { cursorOf, type Ack, type ChatMessage, type GroupInfo, type Target } from '../protocol/frames.js';
+import { ackOf, cursorOf, type Ack, type ChatMessage, type GroupInfo, type Target } from '../protocol/frames.js';
 import { earlierId, encodeCursor, encodePageToken, laterId, parseSince, readAfter } from '../protocol/cursor.js';
 import { conversationId } from '../protocol/conversations.js';
 import type { HistoryPage, Store } from '../store/store.js';
@@ -9,6 +9,7 @@ import type { Delivery } from './delivery.js';
 import type { InFlightMessages } from './in-flight.js';
 import type { ClusterProgress } from './progress.js';
 import { PerUserLimit } from './rate-limit.js';
+import type { UnsettledAppends } from './unsettled-appends.js';
 
 export interface OperationsDeps {
   nodeId: string;
@@ -18,6 +19,7 @@ export interface OperationsDeps {
   metrics: NodeMetrics;
   inFlight: InFlightMessages;
   progress: ClusterProgress;
+  unsettled: UnsettledAppends;
   clock: () => number;
   limits: { maxTextBytes: number; messagesPerSecondPerUser: number };
 }
@@ -110,23 +112,54 @@ export class ChatOperations {
     // message is durable, so it is acked, and it stays in flight here until routed (routing
     // waits for the bus); only a node dying before the bus is back leaves it unrouted.
     const exceptSession = options.exceptSession === undefined ? {} : { exceptSession: options.exceptSession };
+    const idem = request.idem === undefined ? {} : { idem: request.idem };
     const [, stored] = await Promise.allSettled([
-      deps.bus.progress.track(deps.nodeId, { message, acceptedAt, ...exceptSession }),
+      deps.bus.progress.track(deps.nodeId, { message, acceptedAt, ...exceptSession, ...idem }),
       deps.store.appendMessage(message, participants),
     ]);
+    const route = (): Promise<void> => this.routeAndFinish(message, acceptedAt, options.exceptSession);
     if (stored.status === 'rejected') {
-      deps.progress.finished(message.id);
-      if (request.idem !== undefined) await deps.bus.idempotency.release(user, request.idem).catch(() => undefined);
+      if (request.idem === undefined || !this.keepUnsettled(user, request.idem, message, participants, stored.reason, route)) {
+        deps.progress.finished(message.id);
+        if (request.idem !== undefined) await deps.bus.idempotency.release(user, request.idem).catch(() => undefined);
+      }
       throw stored.reason;
     }
-    const ack: Ack = { id: message.id, ts: message.ts, conv: message.conv };
+    const ack = ackOf(message);
     if (request.idem !== undefined) await deps.bus.idempotency.complete(user, request.idem, ack).catch(() => undefined);
     deps.metrics.messagesReceived.inc({ kind: 'group' in request.to ? 'group' : 'direct' });
-    const route = async (): Promise<void> => {
-      // Not finished when the node stopped first: it stays recorded for a survivor to route.
-      if (await deps.delivery.routeMessage(message, acceptedAt, options.exceptSession)) deps.progress.finished(message.id);
-    };
     return { ack, route };
+  }
+
+  /**
+   * A send with an `idem` whose store write failed with `unavailable` may have been stored
+   * all the same (a timeout): it is written again in the background under the same id, and
+   * its `idem` kept pending, so a retry is answered with this message's ack once it is
+   * stored rather than storing a second message (UnsettledAppends). False when it is not
+   * kept: the send failed for good, or too many wait already.
+   */
+  private keepUnsettled(user: string, key: string, message: ChatMessage, participants: string[], failure: unknown, route: () => Promise<void>): boolean {
+    if (!(failure instanceof ChatError) || failure.code !== 'unavailable') return false;
+    const { deps } = this;
+    return deps.unsettled.keep({
+      id: message.id,
+      append: () => deps.store.appendMessage(message, participants),
+      beforeAttempt: () => deps.bus.idempotency.hold(user, key),
+      stored: async () => {
+        await deps.bus.idempotency.complete(user, key, ackOf(message)).catch(() => undefined);
+        deps.metrics.messagesReceived.inc({ kind: 'group' in message.to ? 'group' : 'direct' });
+        await route();
+      },
+      abandoned: () => {
+        deps.progress.finished(message.id);
+        void deps.bus.idempotency.release(user, key).catch(() => undefined);
+      },
+    });
+  }
+
+  /** Routes a stored message; it stays in flight (for a survivor to route) when the node stopped first. */
+  private async routeAndFinish(message: ChatMessage, acceptedAt: number, exceptSession: string | undefined): Promise<void> {
+    if (await this.deps.delivery.routeMessage(message, acceptedAt, exceptSession)) this.deps.progress.finished(message.id);
   }
 
   /** Creates a group; its creator is its first member. `conflict` when the name is taken. */

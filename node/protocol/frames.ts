@@ -97,6 +97,11 @@ export type ServerFrame =
   | { type: 'error'; ref?: string; code: string; message: string }
   | { type: 'drain'; reconnectAfterMs: number };
 
+/** What a send is answered with for `message` (and a retry with its `idem`, for 24 hours). */
+export function ackOf(message: ChatMessage): Ack {
+  return { id: message.id, ts: message.ts, conv: message.conv };
+}
+
 /** `0` (everything) and the oldest possible id are the same cursor. */
 export function cursorOf(since: string | 0 | undefined): string | undefined {
   return since === undefined || since === 0 || since === '0' ? undefined : since;

@@ -11,7 +11,7 @@ import { startChatCluster, type ChatCluster } from '../support/chat-cluster.js';
 import { testEnvironment, type TestEnvironment } from '../support/env.js';
 import { ownServers, startRestartableCassandra, startRestartableRedis, stopClusterUnderTest, type OwnServers, type RestartableServer } from '../support/fault-servers.js';
 import { ChatUser, outcomes, Traffic } from '../support/fault-traffic.js';
-import { ChatClient } from '../support/chat-client.js';
+import { ChatClient, type Frame } from '../support/chat-client.js';
 import { describeMissed, expectDeliveredAfterRecovery, formGroup, nodeAt, readiness, showNodeLogsOnFailure, startedBetween, summary } from '../support/fault-checks.js';
 import { stopNode, tokenFor, type NodeProcess } from '../../dev/node-processes.js';
 import { askRedis } from '../../dev/env/redis.js';
@@ -20,6 +20,9 @@ import { BusKeys } from '../../node/bus/redis/keys.js';
 // Fault tolerance of the chat node on real servers and real node processes: a node
 // SIGKILLed, Redis restarted, Cassandra stopped, each while users are chatting. PROTOCOL.md,
 // "Semantics": no acknowledged message is ever lost, whatever node dies.
+
+/** How long a node waits for Cassandra's answer in the Cassandra suite (CHAT_CASSANDRA_REQUEST_TIMEOUT_MS). */
+const REQUEST_TIMEOUT_MS = 3_000;
 
 describe('chat node fault tolerance', () => {
   const env = testEnvironment();
@@ -260,7 +263,8 @@ describe('chat node fault tolerance', () => {
       servers = ownServers('faults-cassandra');
       cassandra = await startRestartableCassandra(servers.launcher);
       const clusterEnv: TestEnvironment = { ...env, CHAT_CASSANDRA_CONTACT_POINTS: cassandra.address };
-      cluster = await startChatCluster(clusterEnv, 2);
+      // Requests time out within a freeze of the test below, not after 12 s.
+      cluster = await startChatCluster(clusterEnv, 2, { CHAT_CASSANDRA_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
     }, 240_000);
     afterAll(async () => {
       // The keyspace lives in this test's own Cassandra, which goes away with its folder.
@@ -368,6 +372,51 @@ describe('chat node fault tolerance', () => {
         ackedAfterRecovery: acked.length - 3,
       });
     }, 240_000);
+
+    it('a send with an idem whose write times out while Cassandra is frozen, and lands when it thaws, is stored and delivered once; its retry gets that ack', async () => {
+      if (cluster === undefined || cassandra === undefined) throw new Error('the cluster did not start');
+      showNodeLogsOnFailure(cluster.nodes);
+      const nodes = [nodeAt(cluster, 0), nodeAt(cluster, 1)] as const;
+      const dana = await ChatUser.connect(name('dana'), [nodes[0]]);
+      const erin = await ChatUser.connect(name('erin'), [nodes[1]]);
+      users.push(dana, erin);
+      const group = `frozen-${run}`;
+      await formGroup(group, [dana, erin]);
+      // A first message has dana's node write the group's bucket row, so the next one is the
+      // message row alone: one request, which the freeze catches on its way.
+      const before = await dana.request({ type: 'send', to: { group }, text: 'before the freeze' });
+      expect(before).toMatchObject({ type: 'ack' });
+
+      const text = 'through the freeze';
+      const send = { type: 'send', to: { group }, text, idem: `frozen-${run}` };
+      const frozenMs = REQUEST_TIMEOUT_MS * 2 + 2_000;
+      const freeze = cassandra.pause(frozenMs);
+      await sleep(300);
+      const startedAt = Date.now();
+      const refused = await dana.request(send, frozenMs);
+      const refusedAfterMs = Date.now() - startedAt;
+      expect(refused, 'the send while Cassandra is frozen').toMatchObject({ type: 'error', code: 'unavailable' });
+      await freeze;
+
+      // Retried as PROTOCOL.md allows ("safe to retry with the same idem") until it is acked.
+      let ack: Frame | undefined;
+      const retries: string[] = [];
+      await vi.waitFor(async () => {
+        const reply = await dana.request(send, 10_000);
+        retries.push(String(reply.type === 'ack' ? 'ack' : reply.code));
+        expect(reply).toMatchObject({ type: 'ack' });
+        ack = reply;
+      }, { timeout: 60_000, interval: 500 });
+      const id = String(ack?.id);
+      await vi.waitFor(() => {
+        expect(erin.live.has(id), `erin did not get ${id} live`).toBe(true);
+      }, { timeout: 10_000, interval: 50 });
+      const history = await erin.request({ type: 'history', conv: { group }, limit: 50 });
+      const copies = (history.messages as { id: string; text: string }[]).filter((message) => message.text === text).map((message) => message.id);
+      expect(copies, 'the message is stored once, under the id its retry was acked with').toEqual([id]);
+      expect([...erin.live.keys()].filter((liveId) => liveId !== before.id && liveId !== id)).toEqual([]);
+      summary('Cassandra frozen under a send', { refusedAfterMs, frozenMs, retriesBeforeTheAck: retries });
+    }, 120_000);
   });
 
   describe('sockets wait their turn while the node cannot register them', () => {

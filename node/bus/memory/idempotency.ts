@@ -29,6 +29,12 @@ export class MemoryIdempotencyKeys implements IdempotencyKeys {
     return Promise.resolve();
   }
 
+  hold(user: string, key: string): Promise<void> {
+    const existing = this.keys.get(`${user}\u0000${key}`);
+    if (existing?.ack === 'pending') existing.expiresAt = Math.max(existing.expiresAt, Date.now() + PENDING_MS);
+    return Promise.resolve();
+  }
+
   release(user: string, key: string): Promise<void> {
     this.keys.delete(`${user}\u0000${key}`);
     return Promise.resolve();

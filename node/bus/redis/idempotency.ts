@@ -38,6 +38,14 @@ export class RedisIdempotencyKeys implements IdempotencyKeys {
     );
   }
 
+  /**
+   * Pushes a pending claim's lapse 60 s out. `GT` only ever lengthens a time-to-live, so a
+   * completed key's 24 hours are never cut short; a key gone already stays gone.
+   */
+  async hold(user: string, key: string): Promise<void> {
+    await reach('hold an idempotency key', () => this.redis.expire(this.keys.idempotency(user, key), PENDING_TTL_SECONDS, 'GT'));
+  }
+
   /** Drops a claim so a retry with the same key can succeed. */
   async release(user: string, key: string): Promise<void> {
     await reach('release an idempotency key', () => this.redis.del(this.keys.idempotency(user, key)));

@@ -57,6 +57,7 @@ function parseEntry(text: string): InFlightEntry | undefined {
   try {
     const value = JSON.parse(text) as Partial<InFlightEntry>;
     if (typeof value.message?.id !== 'string' || typeof value.acceptedAt !== 'number') return undefined;
+    if (value.idem !== undefined && typeof value.idem !== 'string') return undefined;
     return value as InFlightEntry;
   } catch {
     return undefined;

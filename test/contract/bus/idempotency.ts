@@ -31,6 +31,20 @@ export function describeIdempotencyKeysContract(name: string, open: () => Promis
       expect(await h.bus.idempotency.claim(user, key)).toBe('pending');
     });
 
+    it('holding a claim keeps it pending, and leaves a completed key with its ack', async () => {
+      const [user, key] = [unique('user'), unique('key')];
+      expect(await h.bus.idempotency.claim(user, key)).toBeUndefined();
+      await h.bus.idempotency.hold(user, key);
+      expect(await h.bus.idempotency.claim(user, key)).toBe('pending');
+      await h.bus.idempotency.complete(user, key, ack);
+      await h.bus.idempotency.hold(user, key);
+      expect(await h.bus.idempotency.claim(user, key)).toEqual(ack);
+      // A key that is gone (released, or lapsed) is not brought back by a hold.
+      const gone = unique('key');
+      await h.bus.idempotency.hold(user, gone);
+      expect(await h.bus.idempotency.claim(user, gone)).toBeUndefined();
+    });
+
     it('keys belong to one user: the same key of another user is free', async () => {
       const [alice, bob, key] = [unique('alice'), unique('bob'), unique('key')];
       expect(await h.bus.idempotency.claim(alice, key)).toBeUndefined();

@@ -6,20 +6,25 @@ import { messageEnvelope, unique, useBus, type OpenBus } from './harness.js';
 export function describeProgressContract(name: string, open: () => Promise<OpenBus>): void {
   describe(`${name}: progress`, () => {
     const h = useBus(open);
-    const entry = (seq: number, exceptSession?: string): InFlightEntry => {
+    const entry = (seq: number, exceptSession?: string, idem?: string): InFlightEntry => {
       const envelope = messageEnvelope(seq);
       if (envelope.kind !== 'message') throw new Error('a message envelope');
-      return { message: envelope.message, acceptedAt: envelope.acceptedAt, ...(exceptSession === undefined ? {} : { exceptSession }) };
+      return {
+        message: envelope.message,
+        acceptedAt: envelope.acceptedAt,
+        ...(exceptSession === undefined ? {} : { exceptSession }),
+        ...(idem === undefined ? {} : { idem }),
+      };
     };
 
     it('keeps what a node has in flight, intact and oldest first, until it is settled', async () => {
       const node = unique('node');
       await h.bus.progress.track(node, entry(3));
       await h.bus.progress.track(node, entry(1, 'session-1'));
-      await h.bus.progress.track(node, entry(2));
-      expect(await h.bus.progress.unsettled(node)).toEqual([entry(1, 'session-1'), entry(2), entry(3)]);
+      await h.bus.progress.track(node, entry(2, undefined, 'idem-2'));
+      expect(await h.bus.progress.unsettled(node)).toEqual([entry(1, 'session-1'), entry(2, undefined, 'idem-2'), entry(3)]);
       await h.bus.progress.exchange(node, '01J00000000000000000000000', [entry(1).message.id, entry(3).message.id]);
-      expect(await h.bus.progress.unsettled(node)).toEqual([entry(2)]);
+      expect(await h.bus.progress.unsettled(node)).toEqual([entry(2, undefined, 'idem-2')]);
       expect(await h.bus.progress.unsettled(unique('node'))).toEqual([]);
     });
 
