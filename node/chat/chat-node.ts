@@ -34,7 +34,16 @@ export interface ChatNodeOptions {
   progressTickMs?: number;
   /** What `chat_dependency_up` calls the store and the bus (`cassandra`, `redis` in a cluster). */
   dependencyNames?: { store: string; bus: string };
+  /** HTTP sends stored and waiting to be routed, at most; past it they are refused (`unavailable`). */
+  maxBackgroundRoutings?: number;
 }
+
+/**
+ * HTTP sends a node holds stored and not yet routed, at most: during a Redis outage they wait
+ * (with their texts) until the bus is back, and past this a send is refused rather than
+ * taking the node's memory.
+ */
+const MAX_BACKGROUND_ROUTINGS = 10_000;
 
 /** How long a drain waits for its sockets' own teardown before doing it for them. */
 const DRAIN_CLOSE_WAIT_MS = 5000;
@@ -57,6 +66,9 @@ export class ChatNode {
   private readonly clock: () => number;
   private readonly registry: NodeRegistry;
   private subscriptions: Unsubscribe[] = [];
+  /** Per user, the last of their HTTP sends' routings: each waits for the one before. */
+  private readonly backgroundRoutings = new Map<string, Promise<void>>();
+  private backgroundRoutingsPending = 0;
   /** Per user with sockets here, the read and hosting of their groups, which each of their sockets waits for. */
   private readonly groupsHosted = new SharedAttempts<string>();
   private draining = false;
@@ -239,15 +251,37 @@ export class ChatNode {
   }
 
   /**
-   * Routes an acked message with no socket to chain it to (an HTTP send). Routing retries
-   * while the bus is away, and the message stays in flight until it is routed, so a drain
-   * waits for it and a survivor finishes it should this node die first. It rejects only on a
-   * fault of its own, which is logged here.
+   * Whether the node takes an HTTP send now; `unavailable` when it is draining (it would be
+   * routed late, by a survivor, once this node is gone) or when too many sends wait for the
+   * bus already. Asked before the send is stored, so a refused one is simply sent again.
    */
-  routeInBackground(route: () => Promise<void>): void {
-    route().catch((error: unknown) => {
-      this.options.log.error({ err: error }, 'could not route a stored message');
-    });
+  admitBackgroundSend(): void {
+    if (this.draining) throw new ChatError('unavailable', 'this node is draining; send through the load balancer');
+    const limit = this.options.maxBackgroundRoutings ?? MAX_BACKGROUND_ROUTINGS;
+    if (this.backgroundRoutingsPending >= limit) {
+      throw new ChatError('unavailable', `${limit} sent messages are waiting to be routed (the bus is away); retry with the same idem shortly`);
+    }
+  }
+
+  /**
+   * Routes an acked message with no socket to chain it to (an HTTP send), after `user`'s
+   * earlier ones, so they arrive live in the order they were acked, as a socket's do. Routing
+   * retries while the bus is away, and the message stays in flight until it is routed, so a
+   * drain waits for it and a survivor finishes it should this node die first. It rejects only
+   * on a fault of its own, which is logged here.
+   */
+  routeInBackground(user: string, route: () => Promise<void>): void {
+    this.backgroundRoutingsPending += 1;
+    const routed: Promise<void> = (this.backgroundRoutings.get(user) ?? Promise.resolve())
+      .then(route)
+      .catch((error: unknown) => {
+        this.options.log.error({ err: error }, 'could not route a stored message');
+      })
+      .finally(() => {
+        this.backgroundRoutingsPending -= 1;
+        if (this.backgroundRoutings.get(user) === routed) this.backgroundRoutings.delete(user);
+      });
+    this.backgroundRoutings.set(user, routed);
   }
 
   /** Ready to take sockets: registered, not draining, store and bus answering. */

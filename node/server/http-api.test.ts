@@ -96,44 +96,119 @@ describe('the HTTP API router', () => {
   });
 });
 
-describe('POST /v1/messages while the bus cannot route', () => {
-  it('answers 201 with the ack once the message is stored, and routes it once the bus is back', async () => {
-    const store = new MemoryStore();
-    const bus = new MemoryBus();
-    const [node, bobsNode] = ['node-a', 'node-b'].map(
-      (id) => new ChatNode({ nodeId: id, address: `${id}:9090`, store, bus, log: createLogger('http-api-test', 'silent'), limits: { maxTextBytes: 4096, messagesPerSecondPerUser: 100 }, heartbeatMs: 60_000 }),
-    ) as [ChatNode, ChatNode];
-    await node.start();
-    await bobsNode.start();
-    const bob = recordingConnection('bob', 'session-1');
-    await bobsNode.connect(bob.connection);
-    // Redis is away: the recipient's routes cannot be read, so routing retries until they can.
-    const sessionsOf = bus.routes.sessionsOf.bind(bus.routes);
-    bus.routes.sessionsOf = () => Promise.reject(new ChatError('unavailable', 'Redis is down'));
-    const verifier: TokenVerifier = { verify: () => Promise.resolve({ user: 'alice', expiresAt: Date.now() + 60_000 }) };
-    const app = express();
-    app.use('/v1', httpApi(node, verifier, 4096));
-    const server = app.listen(0, '127.0.0.1');
-    try {
-      await once(server, 'listening');
+/**
+ * Alice's HTTP API on one node and bob's socket on another, over one embedded store and bus,
+ * with Redis's route reads able to fail as while it is away (`busAway`).
+ */
+async function sendingToBob(options: { maxBackgroundRoutings?: number } = {}) {
+  const store = new MemoryStore();
+  const bus = new MemoryBus();
+  const log = createLogger('http-api-test', 'silent');
+  const limits = { maxTextBytes: 4096, messagesPerSecondPerUser: 100 };
+  const node = new ChatNode({ nodeId: 'node-a', address: 'node-a:9090', store, bus, log, limits, heartbeatMs: 60_000, ...options });
+  const bobsNode = new ChatNode({ nodeId: 'node-b', address: 'node-b:9090', store, bus, log, limits, heartbeatMs: 60_000 });
+  await node.start();
+  await bobsNode.start();
+  const bob = recordingConnection('bob', 'session-1');
+  await bobsNode.connect(bob.connection);
+  let away = false;
+  const sessionsOf = bus.routes.sessionsOf.bind(bus.routes);
+  bus.routes.sessionsOf = (user) => (away ? Promise.reject(new ChatError('unavailable', 'Redis is down')) : sessionsOf(user));
+  const verifier: TokenVerifier = { verify: () => Promise.resolve({ user: 'alice', expiresAt: Date.now() + 60_000 }) };
+  const app = express();
+  app.use('/v1', httpApi(node, verifier, 4096));
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    store,
+    node,
+    bob,
+    busAway: (isAway: boolean) => {
+      away = isAway;
+    },
+    post: async (text: string): Promise<{ status: number; body: { id: string; conv: string; code?: string } }> => {
       const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, {
         method: 'POST',
         headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
-        body: JSON.stringify({ to: { user: 'bob' }, text: 'while Redis is down' }),
+        body: JSON.stringify({ to: { user: 'bob' }, text }),
         signal: AbortSignal.timeout(3_000),
       });
-      expect(response.status).toBe(201);
-      const ack = (await response.json()) as { id: string; conv: string };
-      expect(await store.findMessage(ack.conv, ack.id)).toMatchObject({ text: 'while Redis is down' });
-      expect(bob.frames).not.toContainEqual(expect.objectContaining({ type: 'message' }));
-
-      bus.routes.sessionsOf = sessionsOf;
-      await vi.waitFor(() => {
-        expect(bob.frames).toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
-      });
-    } finally {
+      return { status: response.status, body: (await response.json()) as { id: string; conv: string; code?: string } };
+    },
+    close: async () => {
       server.close();
       await Promise.all([node.stop(), bobsNode.stop()]);
+    },
+  };
+}
+
+describe('POST /v1/messages while the bus cannot route', () => {
+  it('answers 201 with the ack once the message is stored, and routes it once the bus is back', async () => {
+    const api = await sendingToBob();
+    try {
+      api.busAway(true);
+      const { status, body: ack } = await api.post('while Redis is down');
+      expect(status).toBe(201);
+      expect(await api.store.findMessage(ack.conv, ack.id)).toMatchObject({ text: 'while Redis is down' });
+      expect(api.bob.frames).not.toContainEqual(expect.objectContaining({ type: 'message' }));
+
+      api.busAway(false);
+      await vi.waitFor(() => {
+        expect(api.bob.frames).toContainEqual(expect.objectContaining({ type: 'message', id: ack.id }));
+      });
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('routes one user’s sends in the order they were acked, a later one waiting for an earlier one that waits for the bus', async () => {
+    const api = await sendingToBob();
+    try {
+      api.busAway(true);
+      const first = await api.post('first');
+      // The bus is back between the first routing's attempts: the second would go at once.
+      api.busAway(false);
+      const second = await api.post('second');
+      expect([first.status, second.status]).toEqual([201, 201]);
+      await vi.waitFor(() => {
+        expect(api.bob.frames.filter((frame) => frame.type === 'message')).toHaveLength(2);
+      });
+      expect(api.bob.frames.flatMap((frame) => (frame.type === 'message' ? [frame.id] : []))).toEqual([first.body.id, second.body.id]);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('refuses sends with unavailable, storing nothing, once as many wait for the bus as the node holds', async () => {
+    const api = await sendingToBob({ maxBackgroundRoutings: 2 });
+    try {
+      api.busAway(true);
+      expect((await api.post('one')).status).toBe(201);
+      expect((await api.post('two')).status).toBe(201);
+      const refused = await api.post('three');
+      expect(refused).toMatchObject({ status: 503, body: { code: 'unavailable' } });
+      expect((await api.store.sync('alice', { limit: 10 })).messages.map((message) => message.text)).toEqual(['one', 'two']);
+
+      api.busAway(false);
+      await vi.waitFor(() => {
+        expect(api.bob.frames.filter((frame) => frame.type === 'message')).toHaveLength(2);
+      });
+      expect((await api.post('three')).status).toBe(201);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('POST /v1/messages on a draining node', () => {
+  it('is refused with unavailable and nothing is stored: a survivor would otherwise route it once this node is gone', async () => {
+    const api = await sendingToBob();
+    try {
+      await api.node.drain(0);
+      expect(await api.post('too late')).toMatchObject({ status: 503, body: { code: 'unavailable' } });
+      expect((await api.store.sync('alice', { limit: 10 })).messages).toEqual([]);
+    } finally {
+      await api.close();
     }
   });
 });

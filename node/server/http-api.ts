@@ -49,11 +49,13 @@ export function httpApi(node: ChatNode, verifier: TokenVerifier, maxBodyBytes: n
 
   router.post('/messages', async (req, res) => {
     const body = parseOrBadRequest(SendBody, req.body);
-    const { ack, route } = await ops.send(userOf(res), body);
+    node.admitBackgroundSend();
+    const user = userOf(res);
+    const { ack, route } = await ops.send(user, body);
     // Answered once stored, as a socket's send is acked: routing waits for the bus, and a
     // client kept waiting through a Redis outage would time out and send again without idem.
     res.status(201).json(ack);
-    if (route !== undefined) node.routeInBackground(route);
+    if (route !== undefined) node.routeInBackground(user, route);
   });
   router.post('/groups', async (req, res) => {
     const { name } = parseOrBadRequest(CreateGroupBody, req.body);
