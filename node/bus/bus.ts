@@ -103,9 +103,18 @@ export interface NodeHeartbeats {
   forget(node: string): Promise<void>;
   /**
    * Claims the clean-up of a dead node for `ttlSeconds`, so only one survivor does it;
-   * true when this caller won.
+   * true when this caller won. False, holding nothing, when the node beats again: a next
+   * life of it (a restarted container keeps its pod's name) is back, and it is not dead.
    */
   claimCleanup(node: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * The same claim, taken by a node's next life on itself before it writes anything, so no
+   * survivor cleans up after its previous life while it starts. False while a survivor
+   * holds it.
+   */
+  claimOwnCleanup(node: string, ttlSeconds: number): Promise<boolean>;
+  /** Gives a claim back once its clean-up is done. */
+  releaseCleanup(node: string): Promise<void>;
 }
 
 /** A message a node accepted and has not finished routing, kept so a survivor can finish it. */

@@ -213,6 +213,21 @@ describe('a node restarted under the id of its previous life (a container restar
     expect(await store.sessionsOf('member')).toEqual([]);
     expect(watcher.frames).toContainEqual({ type: 'presence', user: 'member', status: 'offline' });
   });
+
+  it('writes nothing while a survivor cleans up after the previous life, and is not taken for dead once it beats', async () => {
+    const store = new MemoryStore();
+    const bus = new MemoryBus();
+    // A survivor found the previous life's heartbeat lapsed and holds the clean-up for 1 s.
+    expect(await bus.heartbeats.claimCleanup('node-a', 1)).toBe(true);
+    const startedAt = Date.now();
+    const next = startedNode('node-a', store, bus);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await store.nodes()).toEqual([]);
+    await next;
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(900);
+    // Beating now: a survivor that still had it on its list of the dead cannot claim it.
+    expect(await bus.heartbeats.claimCleanup('node-a', 15)).toBe(false);
+  });
 });
 
 describe('a node stopping while the bus is away', () => {

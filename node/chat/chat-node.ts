@@ -123,6 +123,7 @@ export class ChatNode {
   /** Registers the node, starts consuming its inbox and heartbeating. */
   async start(): Promise<void> {
     const { bus } = this.options;
+    await this.registry.claimPreviousLife();
     await this.presence.start();
     this.subscriptions.push(
       await bus.inbox.consume(this.nodeId, (envelope) => {
@@ -143,10 +144,12 @@ export class ChatNode {
     await this.registry.announce();
     // A previous life of this node id (a restarted container) may have left sockets' routes
     // and messages in flight. Its routes go before this life adds any. Its messages are routed
-    // before joining, since joining replaces the watermark that holds cursors below them.
+    // before joining, since joining replaces the watermark that holds cursors below them. The
+    // claim taken first keeps survivors from doing the same meanwhile, to this life's state.
     await this.registry.forgetPreviousLife();
     const previous = await finishUnsettledMessages(this.nodeId, { bus, store: this.options.store, delivery: this.delivery });
     for (const id of previous) this.progress.finished(id);
+    await this.registry.releasePreviousLife();
     await this.progress.join();
     this.progress.start();
     this.registry.join();

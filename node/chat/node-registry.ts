@@ -8,6 +8,8 @@ import { finishUnsettledMessages } from './recovery.js';
 import { beatsPerRefreshRound, refreshShare, SESSION_TTL_SECONDS } from './session-refresh.js';
 
 const REASSERT_RETRY_MS = 1_000;
+/** How often a starting node asks again for the clean-up claim on its own id that a survivor holds. */
+const CLAIM_RETRY_MS = 250;
 
 export interface NodeRegistryDeps {
   nodeId: string;
@@ -151,6 +153,27 @@ export class NodeRegistry {
     await this.removeSessionsOf(this.deps.nodeId);
   }
 
+  /**
+   * Takes the clean-up claim on this node's own id before this life writes anything. A
+   * survivor that found the previous life dead (a container restarted after its heartbeat
+   * lapsed) may hold it, and would remove this life's routes, watermark and inbox with the
+   * previous life's: this life waits until it is done. Held until `releasePreviousLife`.
+   */
+  async claimPreviousLife(): Promise<void> {
+    const { bus, log, nodeId } = this.deps;
+    let told = false;
+    while (!(await bus.heartbeats.claimOwnCleanup(nodeId, this.nodeTtlSeconds))) {
+      if (!told) log.info('a survivor is cleaning up after this node id’s previous life; waiting until it is done');
+      told = true;
+      await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS));
+    }
+  }
+
+  /** This life has forgotten the previous one: survivors may claim this node id again (once its heartbeat lapses). */
+  async releasePreviousLife(): Promise<void> {
+    await this.deps.bus.heartbeats.releaseCleanup(this.deps.nodeId);
+  }
+
   /** Any live node removes a dead node's mapping rows, routes and inbox; one wins the claim. */
   private async removeDeadNodes(): Promise<void> {
     const { store, bus, log, delivery } = this.deps;
@@ -164,6 +187,8 @@ export class NodeRegistry {
       await bus.inbox.remove(dead);
       await store.deleteNode(dead);
       await bus.heartbeats.forget(dead);
+      // A next life of the node waits for this claim: done, it need not wait for it to lapse.
+      await bus.heartbeats.releaseCleanup(dead);
     }
   }
 

@@ -382,6 +382,9 @@ describe('RedisBus when Redis fails', () => {
       ['routes.groupNodes', () => bus.routes.groupNodes('team')],
       ['heartbeats.expired', () => bus.heartbeats.expired()],
       ['heartbeats.claimCleanup', () => bus.heartbeats.claimCleanup('node-gone', 10)],
+      ['heartbeats.claimOwnCleanup', () => bus.heartbeats.claimOwnCleanup('node-down', 10)],
+      ['heartbeats.releaseCleanup', () => bus.heartbeats.releaseCleanup('node-down')],
+      ['idempotency.hold', () => bus.idempotency.hold('alice', 'k1')],
       ['idempotency.complete', () => bus.idempotency.complete('alice', 'k1', { id: 'x', ts: 1, conv: 'dm:a:b' })],
     ];
     for (const [name, call] of calls) {

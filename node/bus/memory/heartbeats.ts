@@ -21,10 +21,21 @@ export class MemoryHeartbeats implements NodeHeartbeats {
   }
 
   claimCleanup(node: string, ttlSeconds: number): Promise<boolean> {
+    const expiry = this.expiries.get(node);
+    if (expiry !== undefined && expiry > Date.now()) return Promise.resolve(false);
+    return this.claimOwnCleanup(node, ttlSeconds);
+  }
+
+  claimOwnCleanup(node: string, ttlSeconds: number): Promise<boolean> {
     const now = Date.now();
     const claimedUntil = this.cleanupClaims.get(node);
     if (claimedUntil !== undefined && claimedUntil > now) return Promise.resolve(false);
     this.cleanupClaims.set(node, now + ttlSeconds * 1000);
     return Promise.resolve(true);
+  }
+
+  releaseCleanup(node: string): Promise<void> {
+    this.cleanupClaims.delete(node);
+    return Promise.resolve();
   }
 }

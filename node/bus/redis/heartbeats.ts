@@ -3,7 +3,7 @@ import type { NodeHeartbeats } from '../bus.js';
 import { stringsOf } from './codec.js';
 import type { BusKeys } from './keys.js';
 import { reach } from './replies.js';
-import { BEAT, EXPIRED } from './scripts.js';
+import { BEAT, BEATING, EXPIRED } from './scripts.js';
 
 /** Heartbeats in one sorted set scored by expiry on the Redis clock; clean-up claims as NX keys. */
 export class RedisNodeHeartbeats implements NodeHeartbeats {
@@ -29,12 +29,31 @@ export class RedisNodeHeartbeats implements NodeHeartbeats {
     await reach('forget a heartbeat', () => this.redis.zrem(this.keys.heartbeats(), node));
   }
 
-  /** Claims the clean-up of `node` for `ttlSeconds`; true for the one caller that won. */
+  /**
+   * Claims the clean-up of `node` for `ttlSeconds`; true for the one caller that won, unless
+   * the node beats again. The claim and the heartbeat are two keys (two masters of a
+   * Cluster), so the claim is taken first and the heartbeat read after it: a next life takes
+   * the same claim before its first beat, so either it waits for this clean-up, or its beat
+   * is seen here.
+   */
   async claimCleanup(node: string, ttlSeconds: number): Promise<boolean> {
+    if (!(await this.claimOwnCleanup(node, ttlSeconds))) return false;
+    const beating = await reach('read a heartbeat', () => this.redis.eval(BEATING, 1, this.keys.heartbeats(), node));
+    if (beating !== 1) return true;
+    await this.releaseCleanup(node);
+    return false;
+  }
+
+  /** Claims the clean-up of `node` whatever its heartbeat says. */
+  async claimOwnCleanup(node: string, ttlSeconds: number): Promise<boolean> {
     const seconds = Math.max(1, Math.ceil(ttlSeconds));
     const answer = await reach('claim a clean-up', () =>
       this.redis.set(this.keys.cleanup(node), 'claimed', 'EX', seconds, 'NX'),
     );
     return answer === 'OK';
+  }
+
+  async releaseCleanup(node: string): Promise<void> {
+    await reach('release a clean-up', () => this.redis.del(this.keys.cleanup(node)));
   }
 }

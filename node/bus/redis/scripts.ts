@@ -25,3 +25,9 @@ return 1`;
 
 export const EXPIRED = `${REDIS_NOW_MS}
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))`;
+
+// Whether a node's heartbeat has not expired yet (a node never seen, or forgotten, has none).
+export const BEATING = `${REDIS_NOW_MS}
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if expiry and tonumber(expiry) > now then return 1 end
+return 0`;

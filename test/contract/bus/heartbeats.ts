@@ -55,6 +55,29 @@ export function describeHeartbeatsContract(name: string, open: () => Promise<Ope
       expect(await h.bus.heartbeats.claimCleanup(otherDead, 30)).toBe(true);
     });
 
+    it('a node that beats again (its next life is back) cannot be claimed, and nothing is left held', async () => {
+      const node = unique('node');
+      await h.bus.heartbeats.beat(node, 1);
+      await vi.waitFor(
+        async () => {
+          expect(await h.bus.heartbeats.expired()).toContain(node);
+        },
+        { timeout: 5_000, interval: 100 },
+      );
+      await h.bus.heartbeats.beat(node, 60);
+      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBe(false);
+      expect(await h.bus.heartbeats.claimOwnCleanup(node, 30)).toBe(true);
+    });
+
+    it('a node’s claim on its own clean-up shuts survivors out until it is released', async () => {
+      const node = unique('node');
+      expect(await h.bus.heartbeats.claimOwnCleanup(node, 30)).toBe(true);
+      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBe(false);
+      expect(await h.bus.heartbeats.claimOwnCleanup(node, 30)).toBe(false);
+      await h.bus.heartbeats.releaseCleanup(node);
+      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBe(true);
+    });
+
     it('a clean-up claim lapses after its time', async () => {
       const dead = unique('dead');
       expect(await h.bus.heartbeats.claimCleanup(dead, 1)).toBe(true);
