@@ -162,13 +162,20 @@ export class ChatOperations {
     if (await this.deps.delivery.routeMessage(message, acceptedAt, exceptSession)) this.deps.progress.finished(message.id);
   }
 
-  /** Creates a group; its creator is its first member. `conflict` when the name is taken. */
+  /**
+   * Creates a group; its creator is its first member. `conflict` when another user took the
+   * name. Its creator asking again (a retry after an answer that was lost, or after the join
+   * failed) is answered with the group as it was made, and is its member: a retry neither
+   * reads as a stranger's name nor leaves the creator outside their own group.
+   */
   async createGroup(user: string, name: string): Promise<GroupInfo> {
+    const { store } = this.deps;
     const group: GroupInfo = { name, createdBy: user, createdAt: this.deps.clock() };
-    const created = await this.deps.store.createGroup(group);
-    if (!created) throw new ChatError('conflict', `group ${name} already exists`);
+    const created = await store.createGroup(group);
+    const answer = created ? group : await store.getGroup(name);
+    if (answer?.createdBy !== user) throw new ChatError('conflict', `group ${name} already exists`);
     await this.joinGroup(user, name);
-    return group;
+    return answer;
   }
 
   async joinGroup(user: string, group: string): Promise<void> {

@@ -256,6 +256,19 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
         expect(await ownerClient.request({ type: 'group.members', group })).toMatchObject({ members: [owner] });
       });
 
+      it('answers its creator asking again with the group as it was made, and keeps them a member (a retry after a lost answer)', async () => {
+        const owner = user('grp-retry');
+        const group = `retried-${run}`;
+        const client = await connect(owner);
+        const created = await client.request({ type: 'group.create', name: group });
+        expect(created).toMatchObject({ type: 'group', group: { name: group, createdBy: owner } });
+        expect(await client.request({ type: 'group.create', name: group })).toMatchObject({ type: 'group', group: created.group as object });
+        // Even after leaving: asking to create it again is asking to be in it.
+        expect(await client.request({ type: 'group.leave', group })).toMatchObject({ type: 'ok' });
+        expect(await client.request({ type: 'group.create', name: group })).toMatchObject({ type: 'group', group: created.group as object });
+        expect(await client.request({ type: 'group.members', group })).toMatchObject({ type: 'members', members: [owner] });
+      });
+
       it('refuses a taken name (conflict), unknown groups (not_found) and non-members (forbidden)', async () => {
         const [owner, outsider] = [user('acl-owner'), user('acl-outsider')];
         const group = `private-${run}`;
@@ -453,7 +466,9 @@ export function describeProtocol(name: string, deploy: () => Promise<ChatDeploym
         await receiver.waitFor((f) => f.id === id);
         expect((await api(a, 'POST', '/v1/messages', { to: { user: b }, text: 'over http', idem: 'h1' })).json).toMatchObject({ id });
         expect((await api(a, 'POST', '/v1/groups', { name: group })).status).toBe(201);
-        expect((await api(a, 'POST', '/v1/groups', { name: group })).status).toBe(409);
+        // Its creator asking again is a retry, answered with the group; anyone else is refused.
+        expect((await api(a, 'POST', '/v1/groups', { name: group })).status).toBe(201);
+        expect((await api(b, 'POST', '/v1/groups', { name: group })).status).toBe(409);
         expect((await api(b, 'POST', `/v1/groups/${group}/join`)).status).toBe(204);
         expect((await api(b, 'GET', `/v1/groups/${group}/members`)).json).toEqual({ members: [a, b].sort() });
         expect((await api(b, 'GET', '/v1/groups')).json).toEqual({ groups: [group] });
