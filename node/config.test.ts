@@ -119,5 +119,6 @@ describe('the node configuration', () => {
     const points = { CHAT_CASSANDRA_CONTACT_POINTS: '127.0.0.1:9042' };
     expect(loadCassandraConfig({ ...points, CHAT_CASSANDRA_REQUEST_TIMEOUT_MS: '2500' }).requestTimeoutMs).toBe(2_500);
     expect(() => loadCassandraConfig({ ...points, CHAT_CASSANDRA_REQUEST_TIMEOUT_MS: '10' })).toThrow('CHAT_CASSANDRA_REQUEST_TIMEOUT_MS');
+    expect(() => loadCassandraConfig({ ...points, CHAT_CASSANDRA_REQUEST_TIMEOUT_MS: '30000' })).toThrow('CHAT_CASSANDRA_REQUEST_TIMEOUT_MS');
   });
 });

@@ -136,7 +136,8 @@ export function loadCassandraConfig(env: NodeJS.ProcessEnv): CassandraConfig {
     datacenter: readVariable(env, 'CHAT_CASSANDRA_DC', z.string().min(1).default('datacenter1')),
     keyspace: readVariable(env, 'CHAT_CASSANDRA_KEYSPACE', identifier.default('chat')),
     replicationFactor: readVariable(env, 'CHAT_CASSANDRA_REPLICATION_FACTOR', wholeNumber(1, 9).default(1)),
-    requestTimeoutMs: readVariable(env, 'CHAT_CASSANDRA_REQUEST_TIMEOUT_MS', wholeNumber(100, 600_000).default(12_000)),
+    // At most 20 s: a send's two writes then end within the 60 s its pending `idem` lasts.
+    requestTimeoutMs: readVariable(env, 'CHAT_CASSANDRA_REQUEST_TIMEOUT_MS', wholeNumber(100, 20_000).default(12_000)),
     tls: readCassandraTls(env),
     credentials: readCassandraCredentials(env),
     atRestKeysDir: readVariable(env, 'CHAT_AT_REST_KEYS_DIR', filePath.optional()),

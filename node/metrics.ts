@@ -94,6 +94,11 @@ export class NodeMetrics {
     help: 'Messages this node accepted and has not finished storing and routing',
     registers: [this.registry],
   });
+  readonly storeWritesRetrying = new Gauge({
+    name: 'chat_store_writes_retrying',
+    help: 'Sends with an idem whose store write failed and are being written again (each holds the sync cursors below it)',
+    registers: [this.registry],
+  });
   readonly cursorLag = new Gauge({
     name: 'chat_cursor_lag_seconds',
     help: 'How far the sync cursors this node hands out trail its clock (grows while a message anywhere is stuck in flight)',

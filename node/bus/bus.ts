@@ -84,9 +84,13 @@ export interface IdempotencyKeys {
    * when one is still in flight.
    */
   claim(user: string, key: string): Promise<Ack | 'pending' | undefined>;
-  /** Records the ack of a claimed key, for 24 hours. */
+  /**
+   * Records the ack of a claimed key, for 24 hours. A key that holds an ack already (another
+   * send's, after this claim lapsed and a retry took the key) keeps it: what a client was
+   * answered with is never replaced.
+   */
   complete(user: string, key: string, ack: Ack): Promise<void>;
-  /** Gives up a claim whose send failed, so a retry with the same key can succeed. */
+  /** Gives up a pending claim whose send failed, so a retry with the same key can succeed; a completed key stays. */
   release(user: string, key: string): Promise<void>;
   /**
    * Keeps a pending claim from lapsing while its send is still being settled (its store
@@ -102,19 +106,25 @@ export interface NodeHeartbeats {
   expired(): Promise<string[]>;
   forget(node: string): Promise<void>;
   /**
-   * Claims the clean-up of a dead node for `ttlSeconds`, so only one survivor does it;
-   * true when this caller won. False, holding nothing, when the node beats again: a next
-   * life of it (a restarted container keeps its pod's name) is back, and it is not dead.
+   * Claims the clean-up of a dead node for `ttlSeconds`, so only one survivor does it:
+   * resolves with the claim's token for the caller that won. Undefined, holding nothing,
+   * when another holds it or when the node beats again: a next life of it (a restarted
+   * container keeps its pod's name) is back, and it is not dead.
    */
-  claimCleanup(node: string, ttlSeconds: number): Promise<boolean>;
+  claimCleanup(node: string, ttlSeconds: number): Promise<string | undefined>;
   /**
    * The same claim, taken by a node's next life on itself before it writes anything, so no
-   * survivor cleans up after its previous life while it starts. False while a survivor
+   * survivor cleans up after its previous life while it starts. Undefined while a survivor
    * holds it.
    */
-  claimOwnCleanup(node: string, ttlSeconds: number): Promise<boolean>;
-  /** Gives a claim back once its clean-up is done. */
-  releaseCleanup(node: string): Promise<void>;
+  claimOwnCleanup(node: string, ttlSeconds: number): Promise<string | undefined>;
+  /**
+   * Renews a survivor's claim for `ttlSeconds`: true while `token` still holds it and the
+   * node has not beaten again, so the clean-up may go on to its next step.
+   */
+  keepCleanup(node: string, token: string, ttlSeconds: number): Promise<boolean>;
+  /** Gives a claim back once its clean-up is done (only the holder of `token` can). */
+  releaseCleanup(node: string, token: string): Promise<void>;
 }
 
 /** A message a node accepted and has not finished routing, kept so a survivor can finish it. */

@@ -218,7 +218,7 @@ describe('a node restarted under the id of its previous life (a container restar
     const store = new MemoryStore();
     const bus = new MemoryBus();
     // A survivor found the previous life's heartbeat lapsed and holds the clean-up for 1 s.
-    expect(await bus.heartbeats.claimCleanup('node-a', 1)).toBe(true);
+    expect(await bus.heartbeats.claimCleanup('node-a', 1)).toBeTypeOf('string');
     const startedAt = Date.now();
     const next = startedNode('node-a', store, bus);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -226,7 +226,7 @@ describe('a node restarted under the id of its previous life (a container restar
     await next;
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(900);
     // Beating now: a survivor that still had it on its list of the dead cannot claim it.
-    expect(await bus.heartbeats.claimCleanup('node-a', 15)).toBe(false);
+    expect(await bus.heartbeats.claimCleanup('node-a', 15)).toBeUndefined();
   });
 });
 
@@ -291,12 +291,18 @@ describe('a send with an idem whose store write failed, but may have landed (a t
     const { store, nodes: [here, elsewhere] } = await twoNodes();
     const bob = recordingConnection('bob', 'session-1');
     await elsewhere.connect(bob.connection);
+    const alice = recordingConnection('alice', 'alice-1');
+    await here.connect(alice.connection);
     timingOutAppends(store, 1);
 
-    const first = here.operations.send('alice', { to: { user: 'bob' }, text: 'once', idem: 'k1' });
+    const first = here.operations.send('alice', { to: { user: 'bob' }, text: 'once', idem: 'k1' }, { exceptSession: 'alice-1' });
     await expect(first).rejects.toMatchObject({ code: 'unavailable' });
     await vi.waitFor(() => {
       expect(bob.frames.filter((frame) => frame.type === 'message')).toHaveLength(1);
+    });
+    // The sending socket was answered `unavailable`, so it is sent the message too.
+    await vi.waitFor(() => {
+      expect(alice.frames.filter((frame) => frame.type === 'message')).toHaveLength(1);
     });
     const retried = await here.operations.send('alice', { to: { user: 'bob' }, text: 'once', idem: 'k1' });
     expect(retried.route).toBeUndefined();
@@ -336,21 +342,26 @@ describe('a send with an idem whose store write failed, but may have landed (a t
     expect(writes.appends()).toBe(1);
   });
 
-  it('left in flight by a node that died, answers its idem with the stored ack, or frees it when it was never stored', async () => {
+  it('left in flight by a node that died, is stored if it was not, and answers its idem with the ack; without an idem, one never stored is dropped', async () => {
     const store = new MemoryStore();
     const bus = new MemoryBus();
     const message = (id: string, text: string) => ({ id, conv: 'dm:alice:bob', from: 'alice', to: { user: 'bob' }, text, ts: 1_700_000_000_000 });
     const stored = message('01JABCDEFGHJKMNPQRSTVWXYZ0', 'stored before the node died');
-    const lost = message('01JABCDEFGHJKMNPQRSTVWXYZ1', 'never stored');
+    const notYet = message('01JABCDEFGHJKMNPQRSTVWXYZ1', 'not stored yet (or its write is still on its way)');
+    const dropped = message('01JABCDEFGHJKMNPQRSTVWXYZ2', 'never stored, no idem');
     await store.appendMessage(stored, ['alice', 'bob']);
-    for (const [entry, idem] of [[stored, 'k-stored'], [lost, 'k-lost']] as const) {
+    for (const [entry, idem] of [[stored, 'k-stored'], [notYet, 'k-not-yet']] as const) {
       expect(await bus.idempotency.claim('alice', idem)).toBeUndefined();
       await bus.progress.track('node-a', { message: entry, acceptedAt: entry.ts, idem });
     }
+    await bus.progress.track('node-a', { message: dropped, acceptedAt: dropped.ts });
     // The node's next life finishes what its last one left, as a survivor would.
     await startedNode('node-a', store, bus);
-    expect(await bus.idempotency.claim('alice', 'k-stored')).toEqual({ id: stored.id, ts: stored.ts, conv: stored.conv });
-    expect(await bus.idempotency.claim('alice', 'k-lost')).toBeUndefined();
+    for (const [entry, idem] of [[stored, 'k-stored'], [notYet, 'k-not-yet']] as const) {
+      expect(await bus.idempotency.claim('alice', idem)).toEqual({ id: entry.id, ts: entry.ts, conv: entry.conv });
+    }
+    expect((await store.history('dm:alice:bob', { limit: 10 })).messages.map((kept) => kept.id)).toEqual([notYet.id, stored.id]);
+    expect(await bus.progress.unsettled('node-a')).toEqual([]);
   });
 });
 

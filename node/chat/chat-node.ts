@@ -45,6 +45,14 @@ export interface ChatNodeOptions {
  */
 const MAX_BACKGROUND_ROUTINGS = 10_000;
 
+/** A place taken for one HTTP send's routing (ChatNode.reserveBackgroundRouting). */
+export interface BackgroundRouting {
+  /** Routes the acked send after the user's earlier ones; the place is given back when it ends. */
+  route(user: string, route: () => Promise<void>): void;
+  /** Gives the place back: the send failed, or needs no routing. */
+  cancel(): void;
+}
+
 /** How long a drain waits for its sockets' own teardown before doing it for them. */
 const DRAIN_CLOSE_WAIT_MS = 5000;
 
@@ -98,7 +106,12 @@ export class ChatNode {
       log: options.log,
       cursorFor: (connection) => this.cursors.cursorFor(connection, this.progress.deliveredFloor),
     });
-    this.unsettled = new UnsettledAppends({ log: options.log });
+    this.unsettled = new UnsettledAppends({
+      log: options.log,
+      waiting: (count) => {
+        this.metrics.storeWritesRetrying.set(count);
+      },
+    });
     this.operations = new ChatOperations({
       ...common,
       delivery: this.delivery,
@@ -123,7 +136,7 @@ export class ChatNode {
   /** Registers the node, starts consuming its inbox and heartbeating. */
   async start(): Promise<void> {
     const { bus } = this.options;
-    await this.registry.claimPreviousLife();
+    const previousLife = await this.registry.claimPreviousLife();
     await this.presence.start();
     this.subscriptions.push(
       await bus.inbox.consume(this.nodeId, (envelope) => {
@@ -149,7 +162,7 @@ export class ChatNode {
     await this.registry.forgetPreviousLife();
     const previous = await finishUnsettledMessages(this.nodeId, { bus, store: this.options.store, delivery: this.delivery });
     for (const id of previous) this.progress.finished(id);
-    await this.registry.releasePreviousLife();
+    await this.registry.releasePreviousLife(previousLife);
     await this.progress.join();
     this.progress.start();
     this.registry.join();
@@ -254,37 +267,50 @@ export class ChatNode {
   }
 
   /**
-   * Whether the node takes an HTTP send now; `unavailable` when it is draining (it would be
-   * routed late, by a survivor, once this node is gone) or when too many sends wait for the
-   * bus already. Asked before the send is stored, so a refused one is simply sent again.
+   * Takes a place for one HTTP send's routing before the send is stored, or refuses it with
+   * `unavailable`: while the node drains (it would be routed late, by a survivor, once this
+   * node is gone) or while too many stored sends wait for the bus already. A refused send was
+   * not stored, so its client simply sends it again. The place is given back when the
+   * routing ends, or with `cancel` when the send fails.
    */
-  admitBackgroundSend(): void {
+  reserveBackgroundRouting(): BackgroundRouting {
     if (this.draining) throw new ChatError('unavailable', 'this node is draining; send through the load balancer');
     const limit = this.options.maxBackgroundRoutings ?? MAX_BACKGROUND_ROUTINGS;
     if (this.backgroundRoutingsPending >= limit) {
       throw new ChatError('unavailable', `${limit} sent messages are waiting to be routed (the bus is away); retry with the same idem shortly`);
     }
+    this.backgroundRoutingsPending += 1;
+    let held = true;
+    const giveBack = (): void => {
+      if (held) this.backgroundRoutingsPending -= 1;
+      held = false;
+    };
+    return {
+      route: (user, route) => {
+        void this.routeAfterEarlier(user, route).finally(giveBack);
+      },
+      cancel: giveBack,
+    };
   }
 
   /**
    * Routes an acked message with no socket to chain it to (an HTTP send), after `user`'s
    * earlier ones, so they arrive live in the order they were acked, as a socket's do. Routing
    * retries while the bus is away, and the message stays in flight until it is routed, so a
-   * drain waits for it and a survivor finishes it should this node die first. It rejects only
-   * on a fault of its own, which is logged here.
+   * drain waits for it and a survivor finishes it should this node die first. It never
+   * rejects: a fault of its own is logged here.
    */
-  routeInBackground(user: string, route: () => Promise<void>): void {
-    this.backgroundRoutingsPending += 1;
+  private routeAfterEarlier(user: string, route: () => Promise<void>): Promise<void> {
     const routed: Promise<void> = (this.backgroundRoutings.get(user) ?? Promise.resolve())
       .then(route)
       .catch((error: unknown) => {
         this.options.log.error({ err: error }, 'could not route a stored message');
       })
       .finally(() => {
-        this.backgroundRoutingsPending -= 1;
         if (this.backgroundRoutings.get(user) === routed) this.backgroundRoutings.delete(user);
       });
     this.backgroundRoutings.set(user, routed);
+    return routed;
   }
 
   /** Ready to take sockets: registered, not draining, store and bus answering. */

@@ -62,18 +62,22 @@ export class NodeRegistry {
     return this.registered;
   }
 
-  /** The first beat, before the node takes part in the cluster's progress. */
+  /**
+   * The first beat, before the node takes part in the cluster's progress, and one every
+   * heartbeatMs from then on: while it forgets a previous life, which can take longer than a
+   * heartbeat's lapse, survivors must not take it for dead.
+   */
   async announce(): Promise<void> {
     await this.beat();
-  }
-
-  /** Registered from now on, beating every heartbeatMs. */
-  join(): void {
-    this.registered = true;
     this.timer = setInterval(() => {
       void this.beat();
     }, this.deps.heartbeatMs);
     this.timer.unref();
+  }
+
+  /** Registered from now on. */
+  join(): void {
+    this.registered = true;
   }
 
   stopBeating(): void {
@@ -154,42 +158,64 @@ export class NodeRegistry {
   }
 
   /**
-   * Takes the clean-up claim on this node's own id before this life writes anything. A
-   * survivor that found the previous life dead (a container restarted after its heartbeat
-   * lapsed) may hold it, and would remove this life's routes, watermark and inbox with the
-   * previous life's: this life waits until it is done. Held until `releasePreviousLife`.
+   * Takes the clean-up claim on this node's own id before this life writes anything, and
+   * resolves with its token. A survivor that found the previous life dead (a container
+   * restarted after its heartbeat lapsed) may hold it, and would remove this life's routes,
+   * watermark and inbox with the previous life's: this life waits until it is done (or the
+   * claim lapses, should the survivor die). Held until `releasePreviousLife`.
    */
-  async claimPreviousLife(): Promise<void> {
+  async claimPreviousLife(): Promise<string> {
     const { bus, log, nodeId } = this.deps;
     let told = false;
-    while (!(await bus.heartbeats.claimOwnCleanup(nodeId, this.nodeTtlSeconds))) {
-      if (!told) log.info('a survivor is cleaning up after this node id’s previous life; waiting until it is done');
+    for (;;) {
+      const token = await bus.heartbeats.claimOwnCleanup(nodeId, this.nodeTtlSeconds);
+      if (token !== undefined) return token;
+      if (!told) log.info('another node is cleaning up after this node id’s previous life; waiting until it is done');
       told = true;
       await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS));
     }
   }
 
   /** This life has forgotten the previous one: survivors may claim this node id again (once its heartbeat lapses). */
-  async releasePreviousLife(): Promise<void> {
-    await this.deps.bus.heartbeats.releaseCleanup(this.deps.nodeId);
+  async releasePreviousLife(token: string): Promise<void> {
+    await this.deps.bus.heartbeats.releaseCleanup(this.deps.nodeId, token);
   }
 
   /** Any live node removes a dead node's mapping rows, routes and inbox; one wins the claim. */
   private async removeDeadNodes(): Promise<void> {
-    const { store, bus, log, delivery } = this.deps;
+    const { bus } = this.deps;
     for (const dead of await bus.heartbeats.expired()) {
-      if (dead === this.deps.nodeId || !(await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds))) continue;
-      log.info({ deadNode: dead }, 'removing a dead node’s sessions and routes');
-      await this.removeSessionsOf(dead);
-      const unsettled = await finishUnsettledMessages(dead, { bus, store, delivery });
-      if (unsettled.length > 0) log.info({ deadNode: dead, messages: unsettled.length }, 'routed the messages a dead node left in flight');
-      await bus.progress.forget(dead);
-      await bus.inbox.remove(dead);
-      await store.deleteNode(dead);
-      await bus.heartbeats.forget(dead);
-      // A next life of the node waits for this claim: done, it need not wait for it to lapse.
-      await bus.heartbeats.releaseCleanup(dead);
+      if (dead === this.deps.nodeId) continue;
+      const claim = await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds);
+      if (claim === undefined) continue;
+      try {
+        await this.cleanUpAfter(dead, claim);
+      } finally {
+        // A next life of the node waits for this claim: done or failed, it need not wait for it to lapse.
+        await bus.heartbeats.releaseCleanup(dead, claim).catch(() => undefined);
+      }
     }
+  }
+
+  /**
+   * Removes a dead node's sessions and finishes its messages in flight, then, if the claim is
+   * still this node's and the dead node has not come back meanwhile (finishing its messages
+   * can outlast the claim), its watermark, inbox, registry row and heartbeat.
+   */
+  private async cleanUpAfter(dead: string, claim: string): Promise<void> {
+    const { store, bus, log, delivery } = this.deps;
+    log.info({ deadNode: dead }, 'removing a dead node’s sessions and routes');
+    await this.removeSessionsOf(dead);
+    const unsettled = await finishUnsettledMessages(dead, { bus, store, delivery });
+    if (unsettled.length > 0) log.info({ deadNode: dead, messages: unsettled.length }, 'routed the messages a dead node left in flight');
+    if (!(await bus.heartbeats.keepCleanup(dead, claim, this.nodeTtlSeconds))) {
+      log.info({ deadNode: dead }, 'stopped cleaning up after a node: it is back, or another node took over');
+      return;
+    }
+    await bus.progress.forget(dead);
+    await bus.inbox.remove(dead);
+    await store.deleteNode(dead);
+    await bus.heartbeats.forget(dead);
   }
 
   /** Removes every route, group entry and mapping row of a node that is gone, telling watchers of the users now offline. */

@@ -3,7 +3,7 @@ import type { NodeMetrics } from '../metrics.js';
 import { ChatError } from '../protocol/errors.js';
 import { ackOf, cursorOf, type Ack, type ChatMessage, type GroupInfo, type Target } from '../protocol/frames.js';
 import { earlierId, encodeCursor, encodePageToken, laterId, parseSince, readAfter } from '../protocol/cursor.js';
-import { conversationId } from '../protocol/conversations.js';
+import { conversationId, syncParticipants } from '../protocol/conversations.js';
 import type { HistoryPage, Store } from '../store/store.js';
 import type { Delivery } from './delivery.js';
 import type { InFlightMessages } from './in-flight.js';
@@ -105,8 +105,7 @@ export class ChatOperations {
       text: request.text,
       ts: acceptedAt,
     };
-    // Group messages reach members' `sync` through their group membership, not a row per member.
-    const participants = 'user' in request.to ? [...new Set([user, request.to.user])] : [];
+    const participants = syncParticipants(user, request.to);
     // Recorded in flight beside the store write (no added round trip), so a survivor routes it
     // if this node dies before routing it. A bus that is away fails only the record: the
     // message is durable, so it is acked, and it stays in flight here until routed (routing
@@ -117,9 +116,10 @@ export class ChatOperations {
       deps.bus.progress.track(deps.nodeId, { message, acceptedAt, ...exceptSession, ...idem }),
       deps.store.appendMessage(message, participants),
     ]);
-    const route = (): Promise<void> => this.routeAndFinish(message, acceptedAt, options.exceptSession);
     if (stored.status === 'rejected') {
-      if (request.idem === undefined || !this.keepUnsettled(user, request.idem, message, participants, stored.reason, route)) {
+      // The sending socket was answered `unavailable`: should the message be stored later, it sees it live too.
+      const routeToAll = (): Promise<void> => this.routeAndFinish(message, acceptedAt, undefined);
+      if (request.idem === undefined || !this.keepUnsettled(user, request.idem, message, participants, stored.reason, routeToAll)) {
         deps.progress.finished(message.id);
         if (request.idem !== undefined) await deps.bus.idempotency.release(user, request.idem).catch(() => undefined);
       }
@@ -128,7 +128,7 @@ export class ChatOperations {
     const ack = ackOf(message);
     if (request.idem !== undefined) await deps.bus.idempotency.complete(user, request.idem, ack).catch(() => undefined);
     deps.metrics.messagesReceived.inc({ kind: 'group' in request.to ? 'group' : 'direct' });
-    return { ack, route };
+    return { ack, route: () => this.routeAndFinish(message, acceptedAt, options.exceptSession) };
   }
 
   /**
@@ -144,7 +144,7 @@ export class ChatOperations {
     return deps.unsettled.keep({
       id: message.id,
       append: () => deps.store.appendMessage(message, participants),
-      beforeAttempt: () => deps.bus.idempotency.hold(user, key),
+      hold: () => deps.bus.idempotency.hold(user, key),
       stored: async () => {
         await deps.bus.idempotency.complete(user, key, ackOf(message)).catch(() => undefined);
         deps.metrics.messagesReceived.inc({ kind: 'group' in message.to ? 'group' : 'direct' });

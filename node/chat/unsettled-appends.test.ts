@@ -18,7 +18,7 @@ function scripted(id: string, outcomes: (Error | undefined)[]): UnsettledAppend 
       record.attempts += 1;
       return outcome === undefined ? Promise.resolve() : Promise.reject(outcome);
     },
-    beforeAttempt: () => {
+    hold: () => {
       record.holds += 1;
       return Promise.resolve();
     },
@@ -36,7 +36,7 @@ function scripted(id: string, outcomes: (Error | undefined)[]): UnsettledAppend 
 const unavailable = (): ChatError => new ChatError('unavailable', 'Cassandra is unavailable (appendMessage)');
 
 describe('UnsettledAppends', () => {
-  it('writes again while the store is unavailable, holding the idem before each attempt, and answers once stored', async () => {
+  it('writes again while the store is unavailable, holding the idem from the start, and answers once stored', async () => {
     const appends = new UnsettledAppends({ log, delayMs: () => 1 });
     const append = scripted('m1', [unavailable(), unavailable(), undefined]);
     expect(appends.keep(append)).toBe(true);
@@ -45,7 +45,7 @@ describe('UnsettledAppends', () => {
       expect(append.storedTimes).toBe(1);
     });
     expect(append.attempts).toBe(3);
-    expect(append.holds).toBe(3);
+    expect(append.holds).toBe(1);
     expect(append.abandonedWith).toEqual([]);
     await vi.waitFor(() => {
       expect(appends.size).toBe(0);
@@ -74,6 +74,27 @@ describe('UnsettledAppends', () => {
       expect(appends.size).toBe(0);
     });
     expect(appends.keep(third)).toBe(true);
+  });
+
+  it('leaves a write that fails after it was stopped to the survivor: not given up, not answered', async () => {
+    const appends = new UnsettledAppends({ log, delayMs: () => 1 });
+    let failWrite: ((error: Error) => void) | undefined;
+    const append = scripted('m1', []);
+    append.append = () =>
+      new Promise<void>((_resolve, reject) => {
+        failWrite = reject;
+      });
+    appends.keep(append);
+    await vi.waitFor(() => {
+      expect(failWrite).toBeDefined();
+    });
+    appends.stop();
+    failWrite?.(new ChatError('internal', 'the connection closed as the node stopped'));
+    await vi.waitFor(() => {
+      expect(appends.size).toBe(0);
+    });
+    expect(append.abandonedWith).toEqual([]);
+    expect(append.storedTimes).toBe(0);
   });
 
   it('stops retrying when stopped, leaving what is unsettled unanswered, and takes nothing more', async () => {

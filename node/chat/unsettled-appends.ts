@@ -7,8 +7,8 @@ export interface UnsettledAppend {
   id: string;
   /** Writes the message again; idempotent (the same id, the same rows). */
   append: () => Promise<void>;
-  /** Before each attempt: keeps what waits on the outcome waiting (the sender's `idem`). */
-  beforeAttempt: () => Promise<void>;
+  /** Keeps what waits on the outcome waiting (the sender's pending `idem`); called at once and every 20 s. */
+  hold: () => Promise<void>;
   /** The message is stored: answer and route it. */
   stored: () => Promise<void>;
   /** A write failed for a reason no retry mends: the message is given up. */
@@ -21,11 +21,15 @@ export interface UnsettledAppendsOptions {
   capacity?: number;
   /** The wait before attempt `n` (1, 2, …). */
   delayMs?: (attempt: number) => number;
+  /** Told how many messages wait, each time it changes (a gauge). */
+  waiting?: (count: number) => void;
 }
 
 /** Enough for the sends of a few seconds' outage at the rates one node takes; each holds its text. */
 const DEFAULT_CAPACITY = 1_000;
 const FIRST_DELAY_MS = 250;
+/** Well inside the 60 s a pending `idem` lasts, whatever one attempt takes. */
+const HOLD_EVERY_MS = 20_000;
 const MAX_DELAY_MS = 5_000;
 
 /** Doubling from 250 ms up to 5 s, each drawn between half and all of it, so a recovered store is not hit all at once. */
@@ -56,12 +60,24 @@ export class UnsettledAppends {
 
   /** Takes a message on; false when full (or stopped), and the caller refuses it as before. */
   keep(append: UnsettledAppend): boolean {
-    if (this.stopping.signal.aborted || this.waiting.size >= this.capacity) {
+    if (this.stopping.signal.aborted) return false;
+    if (this.waiting.size >= this.capacity) {
       this.options.log.warn({ id: append.id, waiting: this.waiting.size }, 'cannot keep retrying a failed store write: too many wait already');
       return false;
     }
     this.waiting.add(append.id);
-    void this.settle(append).finally(() => this.waiting.delete(append.id));
+    this.options.waiting?.(this.waiting.size);
+    const hold = (): void => {
+      append.hold().catch(() => undefined);
+    };
+    hold();
+    const holding = setInterval(hold, HOLD_EVERY_MS);
+    holding.unref();
+    void this.settle(append).finally(() => {
+      clearInterval(holding);
+      this.waiting.delete(append.id);
+      this.options.waiting?.(this.waiting.size);
+    });
     return true;
   }
 
@@ -69,7 +85,7 @@ export class UnsettledAppends {
     return this.waiting.size;
   }
 
-  /** Stops retrying. What was not settled stays in flight, recorded for a survivor. */
+  /** Stops retrying. What was not settled stays in flight, recorded for a survivor, who writes it again. */
   stop(): void {
     this.stopping.abort();
   }
@@ -82,10 +98,11 @@ export class UnsettledAppends {
       } catch {
         return;
       }
-      await append.beforeAttempt().catch(() => undefined);
       try {
         await append.append();
       } catch (error) {
+        // Stopped meanwhile: whatever the failure, the outcome is the survivor's to settle.
+        if (this.stopping.signal.aborted) return;
         if (error instanceof ChatError && error.code === 'unavailable') continue;
         log.error({ err: error, id: append.id }, 'gave up a message whose store write failed');
         append.abandoned(error);

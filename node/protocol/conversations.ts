@@ -42,3 +42,12 @@ export function conversationTarget(me: string, conv: string): Target | undefined
   if (me === second) return { user: first };
   return undefined;
 }
+
+/**
+ * The users whose `sync` reaches a message through a row of its own: both users of a direct
+ * message (one, when it is to oneself); none for a group message, which members reach
+ * through their membership.
+ */
+export function syncParticipants(from: string, to: Target): string[] {
+  return 'user' in to ? [...new Set([from, to.user])] : [];
+}

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Identity, TokenVerifier } from '../auth/tokens.js';
 import type { ChatNode } from '../chat/chat-node.js';
+import type { SendOutcome } from '../chat/operations.js';
 import { conversationTarget, parseConversationId } from '../protocol/conversations.js';
 import { asChatError, ChatError, HTTP_STATUS } from '../protocol/errors.js';
 import { CreateGroupBody, GroupName, HistoryQuery, parseOrBadRequest, SendBody, SyncQuery, type Target } from '../protocol/frames.js';
@@ -49,13 +50,20 @@ export function httpApi(node: ChatNode, verifier: TokenVerifier, maxBodyBytes: n
 
   router.post('/messages', async (req, res) => {
     const body = parseOrBadRequest(SendBody, req.body);
-    node.admitBackgroundSend();
+    const routing = node.reserveBackgroundRouting();
     const user = userOf(res);
-    const { ack, route } = await ops.send(user, body);
+    let sent: SendOutcome;
+    try {
+      sent = await ops.send(user, body);
+    } catch (error) {
+      routing.cancel();
+      throw error;
+    }
     // Answered once stored, as a socket's send is acked: routing waits for the bus, and a
     // client kept waiting through a Redis outage would time out and send again without idem.
-    res.status(201).json(ack);
-    if (route !== undefined) node.routeInBackground(user, route);
+    res.status(201).json(sent.ack);
+    if (sent.route === undefined) routing.cancel();
+    else routing.route(user, sent.route);
   });
   router.post('/groups', async (req, res) => {
     const { name } = parseOrBadRequest(CreateGroupBody, req.body);

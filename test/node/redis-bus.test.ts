@@ -383,7 +383,8 @@ describe('RedisBus when Redis fails', () => {
       ['heartbeats.expired', () => bus.heartbeats.expired()],
       ['heartbeats.claimCleanup', () => bus.heartbeats.claimCleanup('node-gone', 10)],
       ['heartbeats.claimOwnCleanup', () => bus.heartbeats.claimOwnCleanup('node-down', 10)],
-      ['heartbeats.releaseCleanup', () => bus.heartbeats.releaseCleanup('node-down')],
+      ['heartbeats.keepCleanup', () => bus.heartbeats.keepCleanup('node-down', 'token', 10)],
+      ['heartbeats.releaseCleanup', () => bus.heartbeats.releaseCleanup('node-down', 'token')],
       ['idempotency.hold', () => bus.idempotency.hold('alice', 'k1')],
       ['idempotency.complete', () => bus.idempotency.complete('alice', 'k1', { id: 'x', ts: 1, conv: 'dm:a:b' })],
     ];

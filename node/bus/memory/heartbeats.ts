@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { NodeHeartbeats } from '../bus.js';
 
 /** Heartbeats in process, with the Redis ones' behaviour. */
 export class MemoryHeartbeats implements NodeHeartbeats {
   private readonly expiries = new Map<string, number>();
-  private readonly cleanupClaims = new Map<string, number>();
+  private readonly cleanupClaims = new Map<string, { token: string; until: number }>();
 
   beat(node: string, ttlSeconds: number): Promise<void> {
     this.expiries.set(node, Date.now() + ttlSeconds * 1000);
@@ -20,22 +21,34 @@ export class MemoryHeartbeats implements NodeHeartbeats {
     return Promise.resolve();
   }
 
-  claimCleanup(node: string, ttlSeconds: number): Promise<boolean> {
-    const expiry = this.expiries.get(node);
-    if (expiry !== undefined && expiry > Date.now()) return Promise.resolve(false);
+  claimCleanup(node: string, ttlSeconds: number): Promise<string | undefined> {
+    if (this.isBeating(node)) return Promise.resolve(undefined);
     return this.claimOwnCleanup(node, ttlSeconds);
   }
 
-  claimOwnCleanup(node: string, ttlSeconds: number): Promise<boolean> {
+  claimOwnCleanup(node: string, ttlSeconds: number): Promise<string | undefined> {
     const now = Date.now();
-    const claimedUntil = this.cleanupClaims.get(node);
-    if (claimedUntil !== undefined && claimedUntil > now) return Promise.resolve(false);
-    this.cleanupClaims.set(node, now + ttlSeconds * 1000);
-    return Promise.resolve(true);
+    const claim = this.cleanupClaims.get(node);
+    if (claim !== undefined && claim.until > now) return Promise.resolve(undefined);
+    const token = randomUUID();
+    this.cleanupClaims.set(node, { token, until: now + ttlSeconds * 1000 });
+    return Promise.resolve(token);
   }
 
-  releaseCleanup(node: string): Promise<void> {
-    this.cleanupClaims.delete(node);
+  keepCleanup(node: string, token: string, ttlSeconds: number): Promise<boolean> {
+    const claim = this.cleanupClaims.get(node);
+    if (claim?.token !== token || claim.until <= Date.now()) return Promise.resolve(false);
+    claim.until = Date.now() + ttlSeconds * 1000;
+    return Promise.resolve(!this.isBeating(node));
+  }
+
+  releaseCleanup(node: string, token: string): Promise<void> {
+    if (this.cleanupClaims.get(node)?.token === token) this.cleanupClaims.delete(node);
     return Promise.resolve();
+  }
+
+  private isBeating(node: string): boolean {
+    const expiry = this.expiries.get(node);
+    return expiry !== undefined && expiry > Date.now();
   }
 }

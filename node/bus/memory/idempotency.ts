@@ -17,27 +17,38 @@ export class MemoryIdempotencyKeys implements IdempotencyKeys {
 
   claim(user: string, key: string): Promise<Ack | 'pending' | undefined> {
     const id = `${user}\u0000${key}`;
-    const existing = this.keys.get(id);
-    if (existing !== undefined && existing.expiresAt > Date.now()) return Promise.resolve(existing.ack);
+    const existing = this.live(id);
+    if (existing !== undefined) return Promise.resolve(existing.ack);
     // As in Redis: a claim never completed lapses soon, so a retry can go ahead.
     this.remember(id, { ack: 'pending', expiresAt: Date.now() + PENDING_MS });
     return Promise.resolve(undefined);
   }
 
   complete(user: string, key: string, ack: Ack): Promise<void> {
-    this.remember(`${user}\u0000${key}`, { ack: { ...ack }, expiresAt: Date.now() + IDEMPOTENCY_MS });
+    const id = `${user}\u0000${key}`;
+    // As in Redis: an ack already there (another send's, after a lapsed claim) is kept.
+    const current = this.live(id)?.ack;
+    if (current !== undefined && current !== 'pending') return Promise.resolve();
+    this.remember(id, { ack: { ...ack }, expiresAt: Date.now() + IDEMPOTENCY_MS });
     return Promise.resolve();
   }
 
   hold(user: string, key: string): Promise<void> {
-    const existing = this.keys.get(`${user}\u0000${key}`);
+    const existing = this.live(`${user}\u0000${key}`);
     if (existing?.ack === 'pending') existing.expiresAt = Math.max(existing.expiresAt, Date.now() + PENDING_MS);
     return Promise.resolve();
   }
 
   release(user: string, key: string): Promise<void> {
-    this.keys.delete(`${user}\u0000${key}`);
+    const id = `${user}\u0000${key}`;
+    if (this.live(id)?.ack === 'pending') this.keys.delete(id);
     return Promise.resolve();
+  }
+
+  /** A key's entry unless it has expired. */
+  private live(id: string): { ack: Ack | 'pending'; expiresAt: number } | undefined {
+    const entry = this.keys.get(id);
+    return entry !== undefined && entry.expiresAt > Date.now() ? entry : undefined;
   }
 
   get size(): number {

@@ -4,6 +4,7 @@ import type { IdempotencyKeys } from '../bus.js';
 import { parseAck } from './codec.js';
 import type { BusKeys } from './keys.js';
 import { reach } from './replies.js';
+import { COMPLETE_IDEMPOTENCY, RELEASE_IDEMPOTENCY } from './scripts.js';
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 /**
@@ -30,11 +31,11 @@ export class RedisIdempotencyKeys implements IdempotencyKeys {
     return parseAck(previous);
   }
 
-  /** Stores the ack of a claimed key for 24 hours. */
+  /** Stores the ack of a claimed key for 24 hours, unless the key holds another send's ack. */
   async complete(user: string, key: string, ack: Ack): Promise<void> {
     const value = JSON.stringify({ id: ack.id, ts: ack.ts, conv: ack.conv });
     await reach('complete an idempotency key', () =>
-      this.redis.set(this.keys.idempotency(user, key), value, 'EX', IDEMPOTENCY_TTL_SECONDS),
+      this.redis.eval(COMPLETE_IDEMPOTENCY, 1, this.keys.idempotency(user, key), value, IDEMPOTENCY_TTL_SECONDS),
     );
   }
 
@@ -46,8 +47,8 @@ export class RedisIdempotencyKeys implements IdempotencyKeys {
     await reach('hold an idempotency key', () => this.redis.expire(this.keys.idempotency(user, key), PENDING_TTL_SECONDS, 'GT'));
   }
 
-  /** Drops a claim so a retry with the same key can succeed. */
+  /** Drops a pending claim so a retry with the same key can succeed; a completed key stays. */
   async release(user: string, key: string): Promise<void> {
-    await reach('release an idempotency key', () => this.redis.del(this.keys.idempotency(user, key)));
+    await reach('release an idempotency key', () => this.redis.eval(RELEASE_IDEMPOTENCY, 1, this.keys.idempotency(user, key)));
   }
 }

@@ -31,3 +31,26 @@ export const BEATING = `${REDIS_NOW_MS}
 local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if expiry and tonumber(expiry) > now then return 1 end
 return 0`;
+
+// An idempotency key gets its ack unless it holds another send's already (a claim that lapsed
+// and was taken again): what a retry was answered with is never replaced. ARGV: ack, seconds.
+export const COMPLETE_IDEMPOTENCY = `
+local current = redis.call('GET', KEYS[1])
+if current and current ~= 'pending' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1`;
+
+// Frees a pending idempotency key, never a completed one.
+export const RELEASE_IDEMPOTENCY = `
+if redis.call('GET', KEYS[1]) == 'pending' then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+// A clean-up claim is renewed or given back only by the caller holding it (its token in ARGV[1]).
+export const RENEW_CLAIM = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1`;
+
+export const RELEASE_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;

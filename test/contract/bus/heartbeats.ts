@@ -50,9 +50,9 @@ export function describeHeartbeatsContract(name: string, open: () => Promise<Ope
     it('exactly one of the survivors claims the clean-up of a dead node', async () => {
       const [dead, otherDead] = [unique('dead'), unique('dead')];
       const claims = await Promise.all(range(1, 8).map(() => h.bus.heartbeats.claimCleanup(dead, 30)));
-      expect(claims.filter(Boolean)).toHaveLength(1);
-      expect(await h.bus.heartbeats.claimCleanup(dead, 30)).toBe(false);
-      expect(await h.bus.heartbeats.claimCleanup(otherDead, 30)).toBe(true);
+      expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
+      expect(await h.bus.heartbeats.claimCleanup(dead, 30)).toBeUndefined();
+      expect(await h.bus.heartbeats.claimCleanup(otherDead, 30)).toBeTypeOf('string');
     });
 
     it('a node that beats again (its next life is back) cannot be claimed, and nothing is left held', async () => {
@@ -65,29 +65,49 @@ export function describeHeartbeatsContract(name: string, open: () => Promise<Ope
         { timeout: 5_000, interval: 100 },
       );
       await h.bus.heartbeats.beat(node, 60);
-      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBe(false);
-      expect(await h.bus.heartbeats.claimOwnCleanup(node, 30)).toBe(true);
+      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBeUndefined();
+      expect(await h.bus.heartbeats.claimOwnCleanup(node, 30)).toBeTypeOf('string');
     });
 
-    it('a node’s claim on its own clean-up shuts survivors out until it is released', async () => {
+    it('a node’s claim on its own clean-up shuts survivors out until its holder releases it', async () => {
       const node = unique('node');
-      expect(await h.bus.heartbeats.claimOwnCleanup(node, 30)).toBe(true);
-      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBe(false);
-      expect(await h.bus.heartbeats.claimOwnCleanup(node, 30)).toBe(false);
-      await h.bus.heartbeats.releaseCleanup(node);
-      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBe(true);
+      const own = await h.bus.heartbeats.claimOwnCleanup(node, 30);
+      if (own === undefined) throw new Error('the first claim failed');
+      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBeUndefined();
+      expect(await h.bus.heartbeats.claimOwnCleanup(node, 30)).toBeUndefined();
+      // Only the holder's token gives it back.
+      await h.bus.heartbeats.releaseCleanup(node, 'not-the-token');
+      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBeUndefined();
+      await h.bus.heartbeats.releaseCleanup(node, own);
+      expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBeTypeOf('string');
     });
 
-    it('a clean-up claim lapses after its time', async () => {
+    it('a survivor keeps its claim while it holds it and the node stays away, and not once the node beats again', async () => {
+      const node = unique('node');
+      const claim = await h.bus.heartbeats.claimCleanup(node, 30);
+      if (claim === undefined) throw new Error('the claim failed');
+      expect(await h.bus.heartbeats.keepCleanup(node, claim, 30)).toBe(true);
+      expect(await h.bus.heartbeats.keepCleanup(node, 'not-the-token', 30)).toBe(false);
+      await h.bus.heartbeats.beat(node, 60);
+      expect(await h.bus.heartbeats.keepCleanup(node, claim, 30)).toBe(false);
+    });
+
+    it('a clean-up claim lapses after its time, and its old token neither renews nor releases the next one', async () => {
       const dead = unique('dead');
-      expect(await h.bus.heartbeats.claimCleanup(dead, 1)).toBe(true);
-      expect(await h.bus.heartbeats.claimCleanup(dead, 1)).toBe(false);
+      const first = await h.bus.heartbeats.claimCleanup(dead, 1);
+      if (first === undefined) throw new Error('the first claim failed');
+      expect(await h.bus.heartbeats.claimCleanup(dead, 1)).toBeUndefined();
+      let second: string | undefined;
       await vi.waitFor(
         async () => {
-          expect(await h.bus.heartbeats.claimCleanup(dead, 1)).toBe(true);
+          second = await h.bus.heartbeats.claimCleanup(dead, 30);
+          expect(second).toBeTypeOf('string');
         },
         { timeout: 5_000, interval: 100 },
       );
+      expect(await h.bus.heartbeats.keepCleanup(dead, first, 30)).toBe(false);
+      await h.bus.heartbeats.releaseCleanup(dead, first);
+      expect(await h.bus.heartbeats.claimCleanup(dead, 30)).toBeUndefined();
     });
   });
 

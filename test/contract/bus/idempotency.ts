@@ -45,6 +45,20 @@ export function describeIdempotencyKeysContract(name: string, open: () => Promis
       expect(await h.bus.idempotency.claim(user, gone)).toBeUndefined();
     });
 
+    it('an ack once given is never replaced nor released (a late completion of a lapsed claim)', async () => {
+      const [user, key] = [unique('user'), unique('key')];
+      const other = { ...ack, id: '01JABCDEFGHJKMNPQRSTVWXYZ9' };
+      expect(await h.bus.idempotency.claim(user, key)).toBeUndefined();
+      await h.bus.idempotency.complete(user, key, ack);
+      await h.bus.idempotency.complete(user, key, other);
+      await h.bus.idempotency.release(user, key);
+      expect(await h.bus.idempotency.claim(user, key)).toEqual(ack);
+      // A key whose claim lapsed (or was never made) takes the ack of whoever completes it.
+      const lapsed = unique('key');
+      await h.bus.idempotency.complete(user, lapsed, other);
+      expect(await h.bus.idempotency.claim(user, lapsed)).toEqual(other);
+    });
+
     it('keys belong to one user: the same key of another user is free', async () => {
       const [alice, bob, key] = [unique('alice'), unique('bob'), unique('key')];
       expect(await h.bus.idempotency.claim(alice, key)).toBeUndefined();
