@@ -151,6 +151,11 @@ export interface ProgressLedger {
   exchange(node: string, watermark: string, settled: readonly string[]): Promise<Map<string, string>>;
   /** The entries a node left unsettled, oldest first. */
   unsettled(node: string): Promise<InFlightEntry[]>;
+  /**
+   * Drops a node's entries now, not at its next exchange: a send that failed for good is
+   * forgotten before its `idem` is freed, so no survivor finds it and stores it after all.
+   */
+  settle(node: string, ids: readonly string[]): Promise<void>;
   /** Removes a node's watermark and entries: it left, or a survivor finished its work. */
   forget(node: string): Promise<void>;
 }

@@ -334,6 +334,14 @@ describe('a send with an idem whose store write failed, but may have landed (a t
     });
   }, 20_000);
 
+  it('failed for good, is forgotten by the in-flight ledger before its idem is freed, so no survivor stores it beside the retry', async () => {
+    const { store, bus, nodes: [here] } = await twoNodes();
+    store.appendMessage = () => Promise.reject(new ChatError('internal', 'Cassandra failed (appendMessage)'));
+    await expect(here.operations.send('alice', { to: { user: 'bob' }, text: 'refused', idem: 'k1' })).rejects.toMatchObject({ code: 'internal' });
+    expect(await bus.progress.unsettled('node-a')).toEqual([]);
+    expect(await bus.idempotency.claim('alice', 'k1')).toBeUndefined();
+  });
+
   it('without an idem, is refused and not written again (a retry has nothing to match it to)', async () => {
     const { store, nodes: [here] } = await twoNodes();
     const writes = timingOutAppends(store, 1);
@@ -362,6 +370,20 @@ describe('a send with an idem whose store write failed, but may have landed (a t
     }
     expect((await store.history('dm:alice:bob', { limit: 10 })).messages.map((kept) => kept.id)).toEqual([notYet.id, stored.id]);
     expect(await bus.progress.unsettled('node-a')).toEqual([]);
+  });
+
+  it('left in flight by a node that died, whose write the store refuses for good, frees its idem for the retry', async () => {
+    const store = new MemoryStore();
+    const bus = new MemoryBus();
+    const refused = { id: '01JABCDEFGHJKMNPQRSTVWXYZ3', conv: 'dm:alice:bob', from: 'alice', to: { user: 'bob' }, text: 'refused', ts: 1_700_000_000_000 };
+    expect(await bus.idempotency.claim('alice', 'k-refused')).toBeUndefined();
+    await bus.progress.track('node-a', { message: refused, acceptedAt: refused.ts, idem: 'k-refused' });
+    const appendMessage = store.appendMessage.bind(store);
+    store.appendMessage = (message, participants) =>
+      message.id === refused.id ? Promise.reject(new ChatError('internal', 'Cassandra failed (appendMessage)')) : appendMessage(message, participants);
+    await startedNode('node-a', store, bus);
+    expect(await bus.idempotency.claim('alice', 'k-refused')).toBeUndefined();
+    expect(await store.findMessage(refused.conv, refused.id)).toBeUndefined();
   });
 });
 

@@ -188,9 +188,16 @@ export class NodeRegistry {
       if (dead === this.deps.nodeId) continue;
       const claim = await bus.heartbeats.claimCleanup(dead, this.nodeTtlSeconds);
       if (claim === undefined) continue;
+      // Finishing a dead node's messages can take longer than the claim lasts: it is renewed
+      // all along, and the last renewal before the removals must still hold.
+      const renewing = setInterval(() => {
+        bus.heartbeats.keepCleanup(dead, claim, this.nodeTtlSeconds).catch(() => undefined);
+      }, (this.nodeTtlSeconds * 1000) / 3);
+      renewing.unref();
       try {
         await this.cleanUpAfter(dead, claim);
       } finally {
+        clearInterval(renewing);
         // A next life of the node waits for this claim: done or failed, it need not wait for it to lapse.
         await bus.heartbeats.releaseCleanup(dead, claim).catch(() => undefined);
       }

@@ -9,7 +9,7 @@ import type { Delivery } from './delivery.js';
 import type { InFlightMessages } from './in-flight.js';
 import type { ClusterProgress } from './progress.js';
 import { PerUserLimit } from './rate-limit.js';
-import type { UnsettledAppends } from './unsettled-appends.js';
+import { keepHolding, type UnsettledAppends } from './unsettled-appends.js';
 
 export interface OperationsDeps {
   nodeId: string;
@@ -112,16 +112,18 @@ export class ChatOperations {
     // waits for the bus); only a node dying before the bus is back leaves it unrouted.
     const exceptSession = options.exceptSession === undefined ? {} : { exceptSession: options.exceptSession };
     const idem = request.idem === undefined ? {} : { idem: request.idem };
+    const key = request.idem;
+    const stopHolding = key === undefined ? undefined : keepHolding(() => deps.bus.idempotency.hold(user, key));
     const [, stored] = await Promise.allSettled([
       deps.bus.progress.track(deps.nodeId, { message, acceptedAt, ...exceptSession, ...idem }),
       deps.store.appendMessage(message, participants),
     ]);
+    stopHolding?.();
     if (stored.status === 'rejected') {
       // The sending socket was answered `unavailable`: should the message be stored later, it sees it live too.
       const routeToAll = (): Promise<void> => this.routeAndFinish(message, acceptedAt, undefined);
-      if (request.idem === undefined || !this.keepUnsettled(user, request.idem, message, participants, stored.reason, routeToAll)) {
-        deps.progress.finished(message.id);
-        if (request.idem !== undefined) await deps.bus.idempotency.release(user, request.idem).catch(() => undefined);
+      if (key === undefined || !this.keepUnsettled(user, key, message, participants, stored.reason, routeToAll)) {
+        await this.giveUp(message.id, user, key);
       }
       throw stored.reason;
     }
@@ -151,10 +153,27 @@ export class ChatOperations {
         await route();
       },
       abandoned: () => {
-        deps.progress.finished(message.id);
-        void deps.bus.idempotency.release(user, key).catch(() => undefined);
+        void this.giveUp(message.id, user, key);
       },
     });
+  }
+
+  /**
+   * A send that failed for good no longer holds cursors back. With an `idem`, its in-flight
+   * record goes before the `idem` is freed for a retry, so no survivor finds the record and
+   * stores the message beside the retry's; should the record stay (the bus is away), so does
+   * the claim, until it lapses.
+   */
+  private async giveUp(id: string, user: string, key: string | undefined): Promise<void> {
+    const { deps } = this;
+    deps.progress.finished(id);
+    if (key === undefined) return;
+    try {
+      await deps.bus.progress.settle(deps.nodeId, [id]);
+    } catch {
+      return;
+    }
+    await deps.bus.idempotency.release(user, key).catch(() => undefined);
   }
 
   /** Routes a stored message; it stays in flight (for a survivor to route) when the node stopped first. */

@@ -21,7 +21,14 @@ export async function finishUnsettledMessages(node: string, deps: { bus: Bus; st
     let stored = await store.findMessage(message.conv, message.id);
     if (stored === undefined) {
       if (idem === undefined) continue;
-      await store.appendMessage(message, syncParticipants(message.from, message.to));
+      try {
+        await store.appendMessage(message, syncParticipants(message.from, message.to));
+      } catch (error) {
+        // Unavailable: tried again on a later beat. Refused for good: the retry may go ahead.
+        if (error instanceof ChatError && error.code === 'unavailable') throw error;
+        await bus.idempotency.release(message.from, idem);
+        continue;
+      }
       stored = message;
     }
     if (idem !== undefined) await bus.idempotency.complete(message.from, idem, ackOf(stored));

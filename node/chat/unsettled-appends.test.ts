@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../common/log.js';
 import { ChatError } from '../protocol/errors.js';
-import { UnsettledAppends, type UnsettledAppend } from './unsettled-appends.js';
+import { keepHolding, UnsettledAppends, type UnsettledAppend } from './unsettled-appends.js';
 
 const log = createLogger('unsettled-appends-test', 'silent');
 
@@ -111,5 +111,27 @@ describe('UnsettledAppends', () => {
     expect(append.storedTimes).toBe(0);
     expect(append.abandonedWith).toEqual([]);
     expect(appends.keep(scripted('m2', []))).toBe(false);
+  });
+});
+
+describe('keepHolding', () => {
+  it('holds every 20 s, well inside the 60 s a pending idem lasts, until stopped', () => {
+    vi.useFakeTimers();
+    try {
+      let holds = 0;
+      const stop = keepHolding(() => {
+        holds += 1;
+        return Promise.resolve();
+      });
+      vi.advanceTimersByTime(19_999);
+      expect(holds).toBe(0);
+      vi.advanceTimersByTime(40_001);
+      expect(holds).toBe(3);
+      stop();
+      vi.advanceTimersByTime(60_000);
+      expect(holds).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

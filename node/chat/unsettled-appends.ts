@@ -32,6 +32,21 @@ const FIRST_DELAY_MS = 250;
 const HOLD_EVERY_MS = 20_000;
 const MAX_DELAY_MS = 5_000;
 
+/**
+ * Calls `hold` every 20 s until the returned function is called: a pending `idem` lasts 60 s,
+ * and a send's writes may take longer (the driver can try several hosts, each with its own
+ * timeout) than one claim lasts.
+ */
+export function keepHolding(hold: () => Promise<void>): () => void {
+  const timer = setInterval(() => {
+    hold().catch(() => undefined);
+  }, HOLD_EVERY_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+  };
+}
+
 /** Doubling from 250 ms up to 5 s, each drawn between half and all of it, so a recovered store is not hit all at once. */
 function backoff(attempt: number): number {
   const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1));
@@ -67,14 +82,10 @@ export class UnsettledAppends {
     }
     this.waiting.add(append.id);
     this.options.waiting?.(this.waiting.size);
-    const hold = (): void => {
-      append.hold().catch(() => undefined);
-    };
-    hold();
-    const holding = setInterval(hold, HOLD_EVERY_MS);
-    holding.unref();
+    append.hold().catch(() => undefined);
+    const stopHolding = keepHolding(append.hold);
     void this.settle(append).finally(() => {
-      clearInterval(holding);
+      stopHolding();
       this.waiting.delete(append.id);
       this.options.waiting?.(this.waiting.size);
     });

@@ -50,20 +50,20 @@ export function httpApi(node: ChatNode, verifier: TokenVerifier, maxBodyBytes: n
 
   router.post('/messages', async (req, res) => {
     const body = parseOrBadRequest(SendBody, req.body);
-    const routing = node.reserveBackgroundRouting();
     const user = userOf(res);
-    let sent: SendOutcome;
+    const routing = node.reserveBackgroundRouting();
+    let route: SendOutcome['route'];
     try {
-      sent = await ops.send(user, body);
-    } catch (error) {
-      routing.cancel();
-      throw error;
+      const sent = await ops.send(user, body);
+      route = sent.route;
+      // Answered once stored, as a socket's send is acked: routing waits for the bus, and a
+      // client kept waiting through a Redis outage would time out and send again without idem.
+      res.status(201).json(sent.ack);
+    } finally {
+      // Routed whether or not the answer could be written: the message is stored.
+      if (route === undefined) routing.cancel();
+      else routing.route(user, route);
     }
-    // Answered once stored, as a socket's send is acked: routing waits for the bus, and a
-    // client kept waiting through a Redis outage would time out and send again without idem.
-    res.status(201).json(sent.ack);
-    if (sent.route === undefined) routing.cancel();
-    else routing.route(user, sent.route);
   });
   router.post('/groups', async (req, res) => {
     const { name } = parseOrBadRequest(CreateGroupBody, req.body);

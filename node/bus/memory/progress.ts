@@ -25,6 +25,11 @@ export class MemoryProgressLedger implements ProgressLedger {
     return Promise.resolve(entries.map((entry) => structuredClone(entry)));
   }
 
+  settle(node: string, ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.inFlight.get(node)?.delete(id);
+    return Promise.resolve();
+  }
+
   forget(node: string): Promise<void> {
     this.watermarks.delete(node);
     this.inFlight.delete(node);

@@ -40,6 +40,11 @@ export class RedisProgressLedger implements ProgressLedger {
       });
   }
 
+  async settle(node: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await reach('settle messages in flight', () => this.redis.hdel(this.keys.inFlight(node), ...ids));
+  }
+
   /**
    * Drops a node's in-flight entries, then its watermark: two keys (two masters of a
    * Cluster), in the order that, should the second fail, leaves the watermark holding

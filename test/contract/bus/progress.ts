@@ -28,6 +28,16 @@ export function describeProgressContract(name: string, open: () => Promise<OpenB
       expect(await h.bus.progress.unsettled(unique('node'))).toEqual([]);
     });
 
+    it('settles entries at once, without an exchange', async () => {
+      const node = unique('node');
+      await h.bus.progress.track(node, entry(1));
+      await h.bus.progress.track(node, entry(2, undefined, 'idem-2'));
+      await h.bus.progress.settle(node, [entry(2).message.id]);
+      expect(await h.bus.progress.unsettled(node)).toEqual([entry(1)]);
+      await h.bus.progress.settle(node, []);
+      expect(await h.bus.progress.unsettled(node)).toEqual([entry(1)]);
+    });
+
     it('an exchange answers what was published before its own write, and later ones see it', async () => {
       const [first, second] = [unique('node'), unique('node')];
       const before = await h.bus.progress.exchange(first, '01J0000000000000000000000A', []);
