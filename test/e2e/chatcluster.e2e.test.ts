@@ -480,13 +480,23 @@ describe('the operator killed while it reconciles, with two replicas', () => {
   it('the standby takes the Lease and the cluster converges', async () => {
     await kube.helm('upgrade', OPERATOR_RELEASE, OPERATOR_CHART, '--namespace', OPERATOR_NAMESPACE, '--reuse-values', '--set', 'replicaCount=2', '--wait', '--timeout', '5m');
     const holder = async (): Promise<string> => kubectl('-n', OPERATOR_NAMESPACE, 'get', 'lease', '-l', `app.kubernetes.io/instance=${OPERATOR_RELEASE}`, '-o', 'jsonpath={.items[0].spec.holderIdentity}');
-    const leader = await kube.until('a leader holds the Lease', 60_000, async () => ((await holder()) === '' ? undefined : holder()));
     // A pod going away (terminating, or ended: evicted when the machine ran short) is not a candidate.
-    const listed = await kube.lines('-n', OPERATOR_NAMESPACE, 'get', 'pods', '-l', `app.kubernetes.io/instance=${OPERATOR_RELEASE}`, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.metadata.deletionTimestamp}{"\\n"}{end}');
-    const operatorPods = listed
-      .map((line) => line.trim().split(' '))
-      .filter(([, phase, deleting]) => (phase === 'Running' || phase === 'Pending') && deleting === undefined)
-      .map(([name]) => name ?? '');
+    const candidates = async (): Promise<{ listed: string[]; pods: string[] }> => {
+      const listed = await kube.lines('-n', OPERATOR_NAMESPACE, 'get', 'pods', '-l', `app.kubernetes.io/instance=${OPERATOR_RELEASE}`, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.metadata.deletionTimestamp}{"\\n"}{end}');
+      const pods = listed
+        .map((line) => line.trim().split(' '))
+        .filter(([, phase, deleting]) => (phase === 'Running' || phase === 'Pending') && deleting === undefined)
+        .map(([name]) => name ?? '');
+      return { listed, pods };
+    };
+    // When the upgrade replaced the operator's pods, the Lease names the old leader until one
+    // of the new pods takes it (at once if the old one gave it back, else once it lapses).
+    const leader = await kube.until('one of the operator’s current pods holds the Lease', 60_000, async () => {
+      const current = await holder();
+      const { pods } = await candidates();
+      return current !== '' && pods.some((pod) => current.includes(pod)) ? current : undefined;
+    });
+    const { listed, pods: operatorPods } = await candidates();
     expect(operatorPods, `operator pods: ${listed.join(', ')}`).toHaveLength(2);
     const leaderPod = operatorPods.find((pod) => leader.includes(pod)) ?? '';
     expect(leaderPod, `the leader ${leader} is one of ${operatorPods.join(', ')}`).not.toBe('');
