@@ -1,6 +1,6 @@
 import type { Bus } from '../bus/bus.js';
 import type { NodeMetrics } from '../metrics.js';
-import { ChatError } from '../protocol/errors.js';
+import { ChatError, isUnavailable } from '../protocol/errors.js';
 import { ackOf, cursorOf, type Ack, type ChatMessage, type GroupInfo, type Target } from '../protocol/frames.js';
 import { earlierId, encodeCursor, encodePageToken, laterId, parseSince, readAfter } from '../protocol/cursor.js';
 import { conversationId, syncParticipants } from '../protocol/conversations.js';
@@ -141,7 +141,7 @@ export class ChatOperations {
    * kept: the send failed for good, or too many wait already.
    */
   private keepUnsettled(user: string, key: string, message: ChatMessage, participants: string[], failure: unknown, route: () => Promise<void>): boolean {
-    if (!(failure instanceof ChatError) || failure.code !== 'unavailable') return false;
+    if (!isUnavailable(failure)) return false;
     const { deps } = this;
     return deps.unsettled.keep({
       id: message.id,

@@ -1,5 +1,5 @@
 import type { Bus } from '../bus/bus.js';
-import { ChatError } from '../protocol/errors.js';
+import { ChatError, isUnavailable } from '../protocol/errors.js';
 import { syncParticipants } from '../protocol/conversations.js';
 import { ackOf } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
@@ -25,7 +25,7 @@ export async function finishUnsettledMessages(node: string, deps: { bus: Bus; st
         await store.appendMessage(message, syncParticipants(message.from, message.to));
       } catch (error) {
         // Unavailable: tried again on a later beat. Refused for good: the retry may go ahead.
-        if (error instanceof ChatError && error.code === 'unavailable') throw error;
+        if (isUnavailable(error)) throw error;
         await bus.idempotency.release(message.from, idem);
         continue;
       }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/log.js';
-import { ChatError } from '../protocol/errors.js';
+import { isUnavailable } from '../protocol/errors.js';
 
 /** One message whose store write failed in a way that may still have landed. */
 export interface UnsettledAppend {
@@ -114,7 +114,7 @@ export class UnsettledAppends {
       } catch (error) {
         // Stopped meanwhile: whatever the failure, the outcome is the survivor's to settle.
         if (this.stopping.signal.aborted) return;
-        if (error instanceof ChatError && error.code === 'unavailable') continue;
+        if (isUnavailable(error)) continue;
         log.error({ err: error, id: append.id }, 'gave up a message whose store write failed');
         append.abandoned(error);
         return;

@@ -24,6 +24,11 @@ export class ChatError extends Error {
   }
 }
 
+/** A dependency was away or did not answer in time: trying again later may succeed (a write may also have landed). */
+export function isUnavailable(error: unknown): boolean {
+  return error instanceof ChatError && error.code === 'unavailable';
+}
+
 /** The HTTP status of each code, for the HTTP API. */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   bad_request: 400,

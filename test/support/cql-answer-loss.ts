@@ -1,4 +1,5 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, type Server, type Socket } from 'node:net';
+import { closeProxy, listenOnLoopback } from './loopback-proxy.js';
 
 /** A native protocol frame's header (v3 and v4): version, flags, stream id (2 bytes), opcode, body length (4 bytes). */
 const HEADER_BYTES = 9;
@@ -23,12 +24,9 @@ export class CqlAnswerLoss {
 
   /** Listens on a free loopback port and forwards each connection to `host:port`. */
   static async start(host: string, port: number): Promise<CqlAnswerLoss> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('the proxy has no TCP address');
-    const proxy = new CqlAnswerLoss(server, address.port);
-    server.on('connection', (client) => {
+    const listening = await listenOnLoopback();
+    const proxy = new CqlAnswerLoss(listening.server, listening.port);
+    listening.server.on('connection', (client) => {
       proxy.forward(client, createConnection({ host, port }));
     });
     return proxy;
@@ -43,9 +41,8 @@ export class CqlAnswerLoss {
   }
 
   /** Drops every connection and stops listening. */
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => { resolve(); }));
+  close(): Promise<void> {
+    return closeProxy(this.server, this.sockets);
   }
 
   private forward(client: Socket, upstream: Socket): void {

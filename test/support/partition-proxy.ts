@@ -1,4 +1,5 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, type Server, type Socket } from 'node:net';
+import { closeProxy, listenOnLoopback } from './loopback-proxy.js';
 
 /**
  * A TCP proxy on loopback in front of a real server, which a test can cut as a network
@@ -16,12 +17,9 @@ export class PartitionProxy {
 
   /** Listens on a free loopback port and forwards each connection to `host:port`. */
   static async start(host: string, port: number): Promise<PartitionProxy> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('the proxy has no TCP address');
-    const proxy = new PartitionProxy(server, address.port);
-    server.on('connection', (client) => {
+    const listening = await listenOnLoopback();
+    const proxy = new PartitionProxy(listening.server, listening.port);
+    listening.server.on('connection', (client) => {
       proxy.forward(client, createConnection({ host, port }));
     });
     return proxy;
@@ -33,9 +31,8 @@ export class PartitionProxy {
   }
 
   /** Drops every connection and stops listening. */
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => { resolve(); }));
+  close(): Promise<void> {
+    return closeProxy(this.server, this.sockets);
   }
 
   private forward(client: Socket, upstream: Socket): void {

@@ -5,17 +5,20 @@ import { range, unique, useBus, type OpenBus } from './harness.js';
 export function describeHeartbeatsContract(name: string, open: () => Promise<OpenBus>): void {
   describe(`${name}: heartbeats`, () => {
     const h = useBus(open);
+    const untilExpired = async (node: string): Promise<void> => {
+      await vi.waitFor(
+        async () => {
+          expect(await h.bus.heartbeats.expired()).toContain(node);
+        },
+        { timeout: 5_000, interval: 100 },
+      );
+    };
     it('a node whose heartbeat lapsed is expired; one still beating is not', async () => {
       const [lapsing, alive, never] = [unique('lapsing'), unique('alive'), unique('never')];
       await h.bus.heartbeats.beat(lapsing, 1);
       await h.bus.heartbeats.beat(alive, 60);
       expect(await h.bus.heartbeats.expired()).not.toContain(lapsing);
-      await vi.waitFor(
-        async () => {
-          expect(await h.bus.heartbeats.expired()).toContain(lapsing);
-        },
-        { timeout: 5_000, interval: 100 },
-      );
+      await untilExpired(lapsing);
       const expired = await h.bus.heartbeats.expired();
       expect(expired).not.toContain(alive);
       expect(expired).not.toContain(never);
@@ -24,12 +27,7 @@ export function describeHeartbeatsContract(name: string, open: () => Promise<Ope
     it('a new beat brings an expired node back', async () => {
       const node = unique('node');
       await h.bus.heartbeats.beat(node, 1);
-      await vi.waitFor(
-        async () => {
-          expect(await h.bus.heartbeats.expired()).toContain(node);
-        },
-        { timeout: 5_000, interval: 100 },
-      );
+      await untilExpired(node);
       await h.bus.heartbeats.beat(node, 60);
       expect(await h.bus.heartbeats.expired()).not.toContain(node);
     });
@@ -37,12 +35,7 @@ export function describeHeartbeatsContract(name: string, open: () => Promise<Ope
     it('a forgotten node is no longer reported expired', async () => {
       const node = unique('node');
       await h.bus.heartbeats.beat(node, 1);
-      await vi.waitFor(
-        async () => {
-          expect(await h.bus.heartbeats.expired()).toContain(node);
-        },
-        { timeout: 5_000, interval: 100 },
-      );
+      await untilExpired(node);
       await h.bus.heartbeats.forget(node);
       expect(await h.bus.heartbeats.expired()).not.toContain(node);
     });
@@ -58,12 +51,7 @@ export function describeHeartbeatsContract(name: string, open: () => Promise<Ope
     it('a node that beats again (its next life is back) cannot be claimed, and nothing is left held', async () => {
       const node = unique('node');
       await h.bus.heartbeats.beat(node, 1);
-      await vi.waitFor(
-        async () => {
-          expect(await h.bus.heartbeats.expired()).toContain(node);
-        },
-        { timeout: 5_000, interval: 100 },
-      );
+      await untilExpired(node);
       await h.bus.heartbeats.beat(node, 60);
       expect(await h.bus.heartbeats.claimCleanup(node, 30)).toBeUndefined();
       expect(await h.bus.heartbeats.claimOwnCleanup(node, 30)).toBeTypeOf('string');
