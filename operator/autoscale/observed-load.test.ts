@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { observeLoad } from './observed-load.js';
+import { decideReplicas } from './decide.js';
+import { observeLoad, type PodReport } from './observed-load.js';
 
 describe('observeLoad', () => {
   it('sums connections and averages CPU over the nodes that stay', () => {
@@ -19,6 +20,30 @@ describe('observeLoad', () => {
     ]);
     expect(observed).toMatchObject({ openConnections: 510, connections: 10, cpu: { utilization: 30, nodes: 1 } });
     expect(observed.candidates.map((pod) => pod.name)).toEqual(['staying']);
+  });
+
+  it('leaves out a pod being deleted that has not begun to drain (its preStop pause): it is neither counted nor chosen, even silent', () => {
+    const observed = observeLoad([
+      { name: 'a', load: { connections: 4, draining: false, cpuUtilization: 50 }, cost: '4' },
+      { name: 'b', load: { connections: 4, draining: false, cpuUtilization: 50 }, cost: '4' },
+      { name: 'removed', load: { connections: 2, draining: false, cpuUtilization: 60 }, cost: '2', deleting: true },
+      { name: 'removed-silent', load: undefined, cost: '0', deleting: true },
+    ]);
+    expect(observed).toMatchObject({ openConnections: 10, connections: 8, cpu: { utilization: 50, nodes: 2 }, silent: 0 });
+    expect(observed.candidates.map((pod) => pod.name)).toEqual(['a', 'b']);
+  });
+
+  it('so the scale-down that removed a pod does not call it back while it waits to drain (seen in the kind e2e: 3 → 2 → 3)', () => {
+    const autoscaling = { enabled: true, minReplicas: 2, maxReplicas: 3, targetConnectionsPerNode: 10, targetCPUUtilization: 70, scaleDownStabilizationSeconds: 30 };
+    const staying = (name: string): PodReport => ({ name, load: { connections: 4, draining: false, cpuUtilization: 50 }, cost: '4' });
+    const removed: PodReport = { name: 'removed', load: { connections: 2, draining: false, cpuUtilization: 50 }, cost: '2', deleting: true };
+    const replicasAfter = (reports: PodReport[]): number => {
+      const load = observeLoad(reports);
+      return decideReplicas({ autoscaling, currentReplicas: 2, connections: load.connections, cpu: load.cpu, silentNodes: load.silent, now: 0, history: [] }).replicas;
+    };
+    expect(replicasAfter([staying('a'), staying('b'), removed])).toBe(2);
+    // Counted as staying, its CPU would make three nodes' worth (150 % over a 70 % target).
+    expect(replicasAfter([staying('a'), staying('b'), { ...removed, deleting: false }])).toBe(3);
   });
 
   it('has no CPU signal when no node reports one (no CPU request)', () => {

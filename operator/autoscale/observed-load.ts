@@ -7,6 +7,8 @@ export interface PodReport {
   load: NodeLoad | undefined;
   /** The pod's current pod-deletion-cost annotation, if any. */
   cost: string | undefined;
+  /** The pod is being deleted (it has a deletionTimestamp), draining or not yet. */
+  deleting?: boolean;
 }
 
 export interface ObservedLoad {
@@ -16,26 +18,29 @@ export interface ObservedLoad {
   connections: number;
   /** Mean CPU use of the staying nodes that report it, as a percentage of their request, and how many they are. */
   cpu: NodesCpu | undefined;
-  /** Ready pods that did not answer `/load`: their load is unknown, not zero. */
+  /** Staying pods that did not answer `/load`: their load is unknown, not zero. */
   silent: number;
-  /** The pods a scale-down may choose from: not draining already. */
+  /** The pods a scale-down may choose from: the staying ones. */
   candidates: PodReport[];
 }
 
 /**
  * What the autoscaler counts. A draining node is leaving: its clients are moving to the
  * others (counting them twice would hold replicas that are not needed), its CPU is the
- * drain's, and it is not chosen again for a scale-down.
+ * drain's, and it is not chosen again for a scale-down. So is a pod being deleted that has
+ * not begun to drain: it waits out its preStop pause still ready and answering `/load`, and
+ * counted as staying, its CPU summed with the others' would call the replica the scale-down
+ * just removed straight back.
  */
 export function observeLoad(reports: readonly PodReport[]): ObservedLoad {
-  const staying = reports.filter((report) => report.load?.draining !== true);
+  const staying = reports.filter((report) => report.deleting !== true && report.load?.draining !== true);
   const cpu = staying.flatMap((report) => (report.load?.cpuUtilization === undefined ? [] : [report.load.cpuUtilization]));
   const sumOf = (some: readonly PodReport[]): number => some.reduce((sum, report) => sum + (report.load?.connections ?? 0), 0);
   return {
     openConnections: sumOf(reports),
     connections: sumOf(staying),
     cpu: cpu.length === 0 ? undefined : { utilization: Math.round(cpu.reduce((sum, value) => sum + value, 0) / cpu.length), nodes: cpu.length },
-    silent: reports.filter((report) => report.load === undefined).length,
+    silent: staying.filter((report) => report.load === undefined).length,
     candidates: staying,
   };
 }

@@ -337,7 +337,12 @@ export class Reconciler {
   private async nodeLoads(cluster: ChatCluster): Promise<PodReport[]> {
     const pods = this.nodePods(cluster).filter((pod) => pod.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') === true);
     return Promise.all(
-      pods.map(async (pod) => ({ name: pod.metadata?.name ?? '', load: await this.deps.readLoad(pod), cost: pod.metadata?.annotations?.[POD_DELETION_COST] })),
+      pods.map(async (pod) => ({
+        name: pod.metadata?.name ?? '',
+        load: await this.deps.readLoad(pod),
+        cost: pod.metadata?.annotations?.[POD_DELETION_COST],
+        deleting: pod.metadata?.deletionTimestamp !== undefined,
+      })),
     );
   }
 
