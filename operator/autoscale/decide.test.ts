@@ -29,6 +29,19 @@ describe('the autoscaling decision', () => {
     expect(decide(30_000, 4, 0, [], { utilization: 10, nodes: 4 }).replicas).toBe(6);
   });
 
+  it('asks for no change while the CPU over the current replicas is within 10 % of the target, as an HPA does', () => {
+    // 2 × 72 % against 70 %: ⌈144 ÷ 70⌉ would be 3, but the CPU is 3 % over its target.
+    expect(decide(0, 2, 0, [], { utilization: 72, nodes: 2 })).toMatchObject({ replicas: 2, reason: 'steady: CPU 72% on 2 nodes, target 70% (within 10% of it)' });
+    expect(decide(0, 2, 0, [], { utilization: 76, nodes: 2 }).replicas).toBe(2);
+    expect(decide(0, 2, 0, [], { utilization: 78, nodes: 2 }).replicas).toBe(3);
+    // Twenty replicas at 75 %: ⌈21.4⌉ = 22 without the tolerance.
+    expect(decide(0, 20, 0, [], { utilization: 75, nodes: 20 }).replicas).toBe(20);
+    // A replica not reporting counts as idle in the ratio too: 3 of 4 at 80 % is 86 % of the target, outside it.
+    expect(decide(0, 4, 0, [], { utilization: 80, nodes: 3 }).replicas).toBe(4);
+    // Below the band the count still falls (after the window): 4 × 40 % against 70 % asks for 3.
+    expect(decide(0, 4, 0, [], { utilization: 40, nodes: 4 }).recommended).toBe(3);
+  });
+
   it('counts a replica that is not ready (Pending, starting) as idle, so one that cannot be scheduled does not raise the count again', () => {
     // Three ready nodes at 80 % of a 70 % target ask for a fourth.
     expect(decide(0, 3, 0, [], { utilization: 80, nodes: 3 }).replicas).toBe(4);

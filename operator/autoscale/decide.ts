@@ -55,10 +55,15 @@ export function decideReplicas(input: ScalingInput): ScalingDecision {
   const { autoscaling, currentReplicas, now } = input;
   const silentNodes = input.silentNodes ?? 0;
   const clamp = (replicas: number): number => Math.min(autoscaling.maxReplicas, Math.max(autoscaling.minReplicas, replicas));
-  const asIdle = recommend(autoscaling, input.connections, input.cpu);
+  const asIdle = recommend(autoscaling, input.connections, input.cpu, currentReplicas);
   const scalingDown = asIdle.replicas < currentReplicas && silentNodes > 0;
   const atTarget = scalingDown
-    ? recommend(autoscaling, input.connections + silentNodes * autoscaling.targetConnectionsPerNode, input.cpu === undefined ? undefined : withNodesAtTarget(input.cpu, silentNodes, autoscaling.targetCPUUtilization))
+    ? recommend(
+        autoscaling,
+        input.connections + silentNodes * autoscaling.targetConnectionsPerNode,
+        input.cpu === undefined ? undefined : withNodesAtTarget(input.cpu, silentNodes, autoscaling.targetCPUUtilization),
+        currentReplicas,
+      )
     : asIdle;
   const recommended = clamp(scalingDown ? Math.min(currentReplicas, atTarget.replicas) : asIdle.replicas);
   // The figures the nodes reported, and what the silent ones were taken for.
@@ -78,14 +83,33 @@ export function decideReplicas(input: ScalingInput): ScalingDecision {
   };
 }
 
+/**
+ * CPU within this fraction of its target over the current replicas asks for no change, as
+ * with a HorizontalPodAutoscaler's default tolerance: 72 % against a 70 % target is a
+ * reading's noise (a GC, a reconnect), not a call for another node.
+ */
+const CPU_TOLERANCE = 0.1;
+
 /** The replicas each signal asks for, unclamped, and the words for the one that asks most. */
-function recommend(autoscaling: ScalingInput['autoscaling'], connections: number, cpu: NodesCpu | undefined): { replicas: number; signal: string } {
+function recommend(autoscaling: ScalingInput['autoscaling'], connections: number, cpu: NodesCpu | undefined, currentReplicas: number): { replicas: number; signal: string } {
   const byConnections = Math.ceil(connections / autoscaling.targetConnectionsPerNode);
-  const byCpu = cpu === undefined ? 0 : Math.ceil((cpu.nodes * cpu.utilization) / autoscaling.targetCPUUtilization);
+  const byCpu = cpu === undefined ? 0 : replicasForCpu(cpu, autoscaling.targetCPUUtilization, currentReplicas);
   if (cpu !== undefined && byCpu > byConnections) {
-    return { replicas: byCpu, signal: `CPU ${cpu.utilization}% on ${cpu.nodes} nodes, target ${autoscaling.targetCPUUtilization}%` };
+    const tolerated = byCpu === currentReplicas && byCpu !== Math.ceil((cpu.nodes * cpu.utilization) / autoscaling.targetCPUUtilization);
+    const signal = `CPU ${cpu.utilization}% on ${cpu.nodes} nodes, target ${autoscaling.targetCPUUtilization}%`;
+    return { replicas: byCpu, signal: tolerated ? `${signal} (within ${CPU_TOLERANCE * 100}% of it)` : signal };
   }
   return { replicas: byConnections, signal: `${connections} connections at ${autoscaling.targetConnectionsPerNode} per node` };
+}
+
+/**
+ * ⌈the CPU used ÷ the target⌉ (a replica not reporting counts as idle), or the current count
+ * while that CPU, spread over the current replicas, is within the tolerance of the target.
+ */
+function replicasForCpu(cpu: NodesCpu, target: number, currentReplicas: number): number {
+  const used = cpu.nodes * cpu.utilization;
+  if (currentReplicas > 0 && Math.abs(used / (currentReplicas * target) - 1) <= CPU_TOLERANCE) return currentReplicas;
+  return Math.ceil(used / target);
 }
 
 /** The reporting nodes' CPU with `silent` more nodes counted at the target. */

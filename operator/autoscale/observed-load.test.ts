@@ -35,14 +35,14 @@ describe('observeLoad', () => {
 
   it('so the scale-down that removed a pod does not call it back while it waits to drain (seen in the kind e2e: 3 → 2 → 3)', () => {
     const autoscaling = { enabled: true, minReplicas: 2, maxReplicas: 3, targetConnectionsPerNode: 10, targetCPUUtilization: 70, scaleDownStabilizationSeconds: 30 };
-    const staying = (name: string): PodReport => ({ name, load: { connections: 4, draining: false, cpuUtilization: 50 }, cost: '4' });
-    const removed: PodReport = { name: 'removed', load: { connections: 2, draining: false, cpuUtilization: 50 }, cost: '2', deleting: true };
+    const staying = (name: string): PodReport => ({ name, load: { connections: 4, draining: false, cpuUtilization: 55 }, cost: '4' });
+    const removed: PodReport = { name: 'removed', load: { connections: 2, draining: false, cpuUtilization: 55 }, cost: '2', deleting: true };
     const replicasAfter = (reports: PodReport[]): number => {
       const load = observeLoad(reports);
       return decideReplicas({ autoscaling, currentReplicas: 2, connections: load.connections, cpu: load.cpu, silentNodes: load.silent, now: 0, history: [] }).replicas;
     };
     expect(replicasAfter([staying('a'), staying('b'), removed])).toBe(2);
-    // Counted as staying, its CPU would make three nodes' worth (150 % over a 70 % target).
+    // Counted as staying, its CPU would make three nodes' worth (165 % over a 70 % target).
     expect(replicasAfter([staying('a'), staying('b'), { ...removed, deleting: false }])).toBe(3);
   });
 
