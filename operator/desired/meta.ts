@@ -92,21 +92,12 @@ export function ownedMeta(cluster: ChatCluster, name: string, component: Compone
  * Cassandra ring of replication factor 3 or more keeps its quorum (with 1 or 2, one pod
  * away already costs LOCAL_QUORUM writes; the budget cannot help there).
  */
-export function oneAtATimeDisruptionBudget(
-  cluster: ChatCluster,
-  name: string,
-  component: Component,
-  options: { evictUnhealthy?: boolean } = {},
-): V1PodDisruptionBudget {
+export function oneAtATimeDisruptionBudget(cluster: ChatCluster, name: string, component: Component): V1PodDisruptionBudget {
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
     metadata: ownedMeta(cluster, name, component),
-    spec: {
-      maxUnavailable: 1,
-      selector: { matchLabels: selectorLabels(cluster, component) },
-      ...(options.evictUnhealthy === true ? { unhealthyPodEvictionPolicy: 'AlwaysAllow' } : {}),
-    },
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cluster, component) } },
   };
 }
 

@@ -232,13 +232,11 @@ export function desiredHeadlessService(cluster: ChatCluster): V1Service {
 }
 
 /**
- * Voluntary disruptions (drains, upgrades) take one node at a time. A node pod that is not
- * ready holds no clients (the Service sends it none; it is starting, or crash-looping), so
- * it may be evicted whatever the budget says: with the default policy, one such pod while
- * another drains would block `kubectl drain` of its Kubernetes node. Redis and Cassandra
- * keep the default: their pod that is not ready may be catching up (a replica syncing, a
- * Cassandra node joining), and evicting it would start that over.
+ * Voluntary disruptions (drains, upgrades) take one node at a time. The default
+ * unhealthyPodEvictionPolicy stays: a node pod that is not ready may still hold its clients
+ * (readiness fails while Redis or Cassandra does not answer), and AlwaysAllow would let a
+ * drain evict every such pod at once.
  */
 export function desiredNodeDisruptionBudget(cluster: ChatCluster): V1PodDisruptionBudget {
-  return oneAtATimeDisruptionBudget(cluster, namesOf(cluster).nodes, 'node', { evictUnhealthy: true });
+  return oneAtATimeDisruptionBudget(cluster, namesOf(cluster).nodes, 'node');
 }
