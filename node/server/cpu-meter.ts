@@ -1,3 +1,5 @@
+import { CPU_UTILIZATION_WINDOW_MS } from '../../common/cpu-window.js';
+
 /** One reading of the process's CPU time (user + system) at a moment of the monotonic clock. */
 export interface CpuSample {
   atMs: number;
@@ -40,7 +42,7 @@ export class CpuMeter {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: CpuMeterOptions) {
-    this.windowMs = options.windowMs ?? 30_000;
+    this.windowMs = options.windowMs ?? CPU_UTILIZATION_WINDOW_MS;
     this.read = options.read ?? processSample;
     this.samples = [this.read()];
   }

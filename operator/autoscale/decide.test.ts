@@ -31,15 +31,40 @@ describe('the autoscaling decision', () => {
 
   it('asks for no change while the CPU over the current replicas is within 10 % of the target, as an HPA does', () => {
     // 2 × 72 % against 70 %: ⌈144 ÷ 70⌉ would be 3, but the CPU is 3 % over its target.
-    expect(decide(0, 2, 0, [], { utilization: 72, nodes: 2 })).toMatchObject({ replicas: 2, reason: 'steady: CPU 72% on 2 nodes, target 70% (within 10% of it)' });
+    expect(decide(0, 2, 0, [], { utilization: 72, nodes: 2 })).toMatchObject({
+      replicas: 2,
+      reason: 'steady: CPU 72% on 2 nodes, target 70% (72% over 2 replicas, within 10% of the target)',
+    });
     expect(decide(0, 2, 0, [], { utilization: 76, nodes: 2 }).replicas).toBe(2);
     expect(decide(0, 2, 0, [], { utilization: 78, nodes: 2 }).replicas).toBe(3);
     // Twenty replicas at 75 %: ⌈21.4⌉ = 22 without the tolerance.
     expect(decide(0, 20, 0, [], { utilization: 75, nodes: 20 }).replicas).toBe(20);
-    // A replica not reporting counts as idle in the ratio too: 3 of 4 at 80 % is 86 % of the target, outside it.
-    expect(decide(0, 4, 0, [], { utilization: 80, nodes: 3 }).replicas).toBe(4);
+    // The spread is over the current replicas, one not reporting taken as idle: 2 of 3 at 110 % is
+    // 73 % over the three, within the band (over the two reporting, 157 %, it would ask for 4).
+    expect(decide(0, 3, 0, [], { utilization: 110, nodes: 2 })).toMatchObject({
+      replicas: 3,
+      reason: 'steady: CPU 110% on 2 nodes, target 70% (73% over 3 replicas, within 10% of the target)',
+    });
     // Below the band the count still falls (after the window): 4 × 40 % against 70 % asks for 3.
     expect(decide(0, 4, 0, [], { utilization: 40, nodes: 4 }).recommended).toBe(3);
+  });
+
+  it('holds when the nodes that report are over the target and only those not reporting, taken as idle, bring the CPU under it', () => {
+    // 2 of 4 at 75 %: ⌈150 ÷ 70⌉ = 3 would remove a replica on CPU nobody measured.
+    expect(decide(0, 4, 0, [], { utilization: 75, nodes: 2 })).toMatchObject({
+      recommended: 4,
+      reason: 'steady: CPU 75% on 2 nodes, target 70% (38% over 4 replicas, those not reporting taken as idle: holding)',
+    });
+    // Reporting nodes under the target still let it fall: 2 of 4 at 30 % ask for 2 (⌈60 ÷ 70⌉ = 1, min 2).
+    expect(decide(0, 4, 0, [], { utilization: 30, nodes: 2 }).recommended).toBe(2);
+  });
+
+  it('holds when no ready node is there to read (all starting, or not ready while a dependency is down), as an HPA without metrics', () => {
+    const history = [{ at: 0, replicas: 9 }];
+    const decision = decideReplicas({ autoscaling, connections: 0, currentReplicas: 9, now: 1_000_000, history, readyNodes: 0 });
+    expect(decision).toMatchObject({ replicas: 9, recommended: 9, reason: 'holding 9: no ready node to read the load from' });
+    // Once a node is ready and reports nothing open, it falls (after the window) as before.
+    expect(decideReplicas({ autoscaling, connections: 0, currentReplicas: 9, now: 1_000_000, history: [], readyNodes: 2 }).replicas).toBe(2);
   });
 
   it('counts a replica that is not ready (Pending, starting) as idle, so one that cannot be scheduled does not raise the count again', () => {

@@ -15,6 +15,12 @@ export interface ScalingInput {
   cpu?: NodesCpu | undefined;
   /** Ready nodes that did not answer `/load` (none when left out). */
   silentNodes?: number;
+  /**
+   * Ready nodes that are staying, answering or not (left out: some). With none, nothing is
+   * known of the load (every pod starting, or not ready while a dependency is down), and the
+   * count holds, as an HPA does without metrics, rather than fall to minReplicas.
+   */
+  readyNodes?: number;
   now: number;
   /** Earlier recommendations (the decision's own memory, kept per ChatCluster). */
   history: readonly Recommendation[];
@@ -55,6 +61,11 @@ export function decideReplicas(input: ScalingInput): ScalingDecision {
   const { autoscaling, currentReplicas, now } = input;
   const silentNodes = input.silentNodes ?? 0;
   const clamp = (replicas: number): number => Math.min(autoscaling.maxReplicas, Math.max(autoscaling.minReplicas, replicas));
+  if (input.readyNodes === 0) {
+    const held = clamp(currentReplicas);
+    const windowStart = now - autoscaling.scaleDownStabilizationSeconds * 1000;
+    return { replicas: held, recommended: held, history: input.history.filter((entry) => entry.at > windowStart), reason: `holding ${currentReplicas}: no ready node to read the load from` };
+  }
   const asIdle = recommend(autoscaling, input.connections, input.cpu, currentReplicas);
   const scalingDown = asIdle.replicas < currentReplicas && silentNodes > 0;
   const atTarget = scalingDown
@@ -93,23 +104,32 @@ const CPU_TOLERANCE = 0.1;
 /** The replicas each signal asks for, unclamped, and the words for the one that asks most. */
 function recommend(autoscaling: ScalingInput['autoscaling'], connections: number, cpu: NodesCpu | undefined, currentReplicas: number): { replicas: number; signal: string } {
   const byConnections = Math.ceil(connections / autoscaling.targetConnectionsPerNode);
-  const byCpu = cpu === undefined ? 0 : replicasForCpu(cpu, autoscaling.targetCPUUtilization, currentReplicas);
-  if (cpu !== undefined && byCpu > byConnections) {
-    const tolerated = byCpu === currentReplicas && byCpu !== Math.ceil((cpu.nodes * cpu.utilization) / autoscaling.targetCPUUtilization);
+  const byCpu = cpu === undefined ? undefined : replicasForCpu(cpu, autoscaling.targetCPUUtilization, currentReplicas);
+  if (cpu !== undefined && byCpu !== undefined && byCpu.replicas > byConnections) {
     const signal = `CPU ${cpu.utilization}% on ${cpu.nodes} nodes, target ${autoscaling.targetCPUUtilization}%`;
-    return { replicas: byCpu, signal: tolerated ? `${signal} (within ${CPU_TOLERANCE * 100}% of it)` : signal };
+    return { replicas: byCpu.replicas, signal: byCpu.held === undefined ? signal : `${signal} (${byCpu.held})` };
   }
   return { replicas: byConnections, signal: `${connections} connections at ${autoscaling.targetConnectionsPerNode} per node` };
 }
 
 /**
- * ⌈the CPU used ÷ the target⌉ (a replica not reporting counts as idle), or the current count
- * while that CPU, spread over the current replicas, is within the tolerance of the target.
+ * ⌈the CPU used ÷ the target⌉, a replica not reporting counted as idle; or the current count,
+ * with why, as an HPA keeps it: while that CPU spread over the current replicas is within the
+ * tolerance of the target, or when the reporting nodes are over the target and only the
+ * replicas not reporting bring the spread under it (a scale-down on CPU nobody measured).
  */
-function replicasForCpu(cpu: NodesCpu, target: number, currentReplicas: number): number {
+function replicasForCpu(cpu: NodesCpu, target: number, currentReplicas: number): { replicas: number; held?: string } {
   const used = cpu.nodes * cpu.utilization;
-  if (currentReplicas > 0 && Math.abs(used / (currentReplicas * target) - 1) <= CPU_TOLERANCE) return currentReplicas;
-  return Math.ceil(used / target);
+  if (currentReplicas > 0) {
+    const spread = Math.round(used / currentReplicas);
+    if (Math.abs(used / (currentReplicas * target) - 1) <= CPU_TOLERANCE) {
+      return { replicas: currentReplicas, held: `${spread}% over ${currentReplicas} replicas, within ${CPU_TOLERANCE * 100}% of the target` };
+    }
+    if (cpu.utilization > target && used < currentReplicas * target) {
+      return { replicas: currentReplicas, held: `${spread}% over ${currentReplicas} replicas, those not reporting taken as idle: holding` };
+    }
+  }
+  return { replicas: Math.ceil(used / target) };
 }
 
 /** The reporting nodes' CPU with `silent` more nodes counted at the target. */

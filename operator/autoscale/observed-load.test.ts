@@ -46,6 +46,15 @@ describe('observeLoad', () => {
     expect(replicasAfter([staying('a'), staying('b'), { ...removed, deleting: false }])).toBe(3);
   });
 
+  it('counts the connections of a pod ready for less than the CPU window, not its CPU (mostly its start)', () => {
+    const observed = observeLoad([
+      { name: 'a', load: { connections: 4, draining: false, cpuUtilization: 40 }, cost: undefined },
+      { name: 'surge', load: { connections: 1, draining: false, cpuUtilization: 90 }, cost: undefined, warming: true },
+    ]);
+    expect(observed).toMatchObject({ connections: 5, cpu: { utilization: 40, nodes: 1 }, silent: 0 });
+    expect(observed.candidates.map((pod) => pod.name)).toEqual(['a', 'surge']);
+  });
+
   it('has no CPU signal when no node reports one (no CPU request)', () => {
     expect(observeLoad([{ name: 'a', load: { connections: 1, draining: false }, cost: undefined }]).cpu).toBeUndefined();
   });

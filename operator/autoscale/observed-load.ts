@@ -9,6 +9,11 @@ export interface PodReport {
   cost: string | undefined;
   /** The pod is being deleted (it has a deletionTimestamp), draining or not yet. */
   deleting?: boolean;
+  /**
+   * Ready for less than the CPU window: its CPU reading is mostly its start, so it counts as
+   * not reporting CPU (as an HPA leaves out a starting pod's), its connections still count.
+   */
+  warming?: boolean;
 }
 
 export interface ObservedLoad {
@@ -34,7 +39,7 @@ export interface ObservedLoad {
  */
 export function observeLoad(reports: readonly PodReport[]): ObservedLoad {
   const staying = reports.filter((report) => report.deleting !== true && report.load?.draining !== true);
-  const cpu = staying.flatMap((report) => (report.load?.cpuUtilization === undefined ? [] : [report.load.cpuUtilization]));
+  const cpu = staying.flatMap((report) => (report.warming === true || report.load?.cpuUtilization === undefined ? [] : [report.load.cpuUtilization]));
   const sumOf = (some: readonly PodReport[]): number => some.reduce((sum, report) => sum + (report.load?.connections ?? 0), 0);
   return {
     openConnections: sumOf(reports),

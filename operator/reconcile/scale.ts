@@ -35,6 +35,7 @@ export async function scaleNodes(step: ScaleStep): Promise<{ replicas: number; h
     connections: load.connections,
     cpu: load.cpu,
     silentNodes: load.silent,
+    readyNodes: load.candidates.length,
     now: step.now,
     // Without memory, the window starts at today's count, as an HPA's does: an operator that
     // restarts or changes leader waits out the window before a scale-down, as it would have.
