@@ -60,11 +60,22 @@ describe('the autoscaling decision', () => {
   });
 
   it('holds when no ready node is there to read (all starting, or not ready while a dependency is down), as an HPA without metrics', () => {
-    const history = [{ at: 0, replicas: 9 }];
-    const decision = decideReplicas({ autoscaling, connections: 0, currentReplicas: 9, now: 1_000_000, history, readyNodes: 0 });
-    expect(decision).toMatchObject({ replicas: 9, recommended: 9, reason: 'holding 9: no ready node to read the load from' });
-    // Once a node is ready and reports nothing open, it falls (after the window) as before.
-    expect(decideReplicas({ autoscaling, connections: 0, currentReplicas: 9, now: 1_000_000, history: [], readyNodes: 2 }).replicas).toBe(2);
+    // Nine nodes, none ready for six minutes (longer than the 300 s window).
+    let history: Recommendation[] = [{ at: 0, replicas: 9 }];
+    for (let at = 15_000; at <= 360_000; at += 15_000) {
+      const held = decideReplicas({ autoscaling, connections: 0, currentReplicas: 9, now: at, history, readyNodes: 0 });
+      expect(held).toMatchObject({ replicas: 9, recommended: 9, reason: 'holding 9: no ready node to read the load from' });
+      history = held.history;
+    }
+    // Back, with few clients reconnected yet: the window still holds the nine, so no fall at once.
+    const back = decideReplicas({ autoscaling, connections: 5, currentReplicas: 9, now: 375_000, history, readyNodes: 9 });
+    expect(back).toMatchObject({ replicas: 9, recommended: 2 });
+    // A whole window later, with the load still low, it falls.
+    expect(decideReplicas({ autoscaling, connections: 5, currentReplicas: 9, now: 675_000, history: back.history, readyNodes: 9 }).replicas).toBe(2);
+    // The hold keeps the count within [min, max]: maxReplicas lowered below it applies.
+    expect(decideReplicas({ autoscaling: { ...autoscaling, maxReplicas: 5 }, connections: 0, currentReplicas: 8, now: 0, history: [], readyNodes: 0 }).reason).toBe(
+      'holding 5: no ready node to read the load from',
+    );
   });
 
   it('counts a replica that is not ready (Pending, starting) as idle, so one that cannot be scheduled does not raise the count again', () => {

@@ -61,10 +61,13 @@ export function decideReplicas(input: ScalingInput): ScalingDecision {
   const { autoscaling, currentReplicas, now } = input;
   const silentNodes = input.silentNodes ?? 0;
   const clamp = (replicas: number): number => Math.min(autoscaling.maxReplicas, Math.max(autoscaling.minReplicas, replicas));
+  const windowStart = now - autoscaling.scaleDownStabilizationSeconds * 1000;
   if (input.readyNodes === 0) {
+    // Recorded as a recommendation, so the first readings after the nodes are back (few
+    // clients reconnected yet) cannot pass the window and fall at once.
     const held = clamp(currentReplicas);
-    const windowStart = now - autoscaling.scaleDownStabilizationSeconds * 1000;
-    return { replicas: held, recommended: held, history: input.history.filter((entry) => entry.at > windowStart), reason: `holding ${currentReplicas}: no ready node to read the load from` };
+    const history = [...input.history.filter((entry) => entry.at > windowStart), { at: now, replicas: held }];
+    return { replicas: held, recommended: held, history, reason: `holding ${held}: no ready node to read the load from` };
   }
   const asIdle = recommend(autoscaling, input.connections, input.cpu, currentReplicas);
   const scalingDown = asIdle.replicas < currentReplicas && silentNodes > 0;
@@ -80,7 +83,6 @@ export function decideReplicas(input: ScalingInput): ScalingDecision {
   // The figures the nodes reported, and what the silent ones were taken for.
   const silence = scalingDown ? 'count at the target' : 'count as idle';
   const signal = silentNodes === 0 ? asIdle.signal : `${asIdle.signal}; ${silentNodes} ready nodes did not answer /load and ${silence}`;
-  const windowStart = now - autoscaling.scaleDownStabilizationSeconds * 1000;
   const history = [...input.history.filter((entry) => entry.at > windowStart), { at: now, replicas: recommended }];
   if (recommended >= currentReplicas) {
     return { replicas: recommended, recommended, history, reason: recommended > currentReplicas ? `scale up: ${signal}` : `steady: ${signal}` };
