@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideReplicas } from './decide.js';
-import { observeLoad, type PodReport } from './observed-load.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import { observeLoad, podStanding, type PodReport } from './observed-load.js';
 
 describe('observeLoad', () => {
   it('sums connections and averages CPU over the nodes that stay', () => {
@@ -57,5 +58,32 @@ describe('observeLoad', () => {
 
   it('has no CPU signal when no node reports one (no CPU request)', () => {
     expect(observeLoad([{ name: 'a', load: { connections: 1, draining: false }, cost: undefined }]).cpu).toBeUndefined();
+  });
+});
+
+describe('podStanding', () => {
+  const now = Date.parse('2026-12-07T12:00:00Z');
+  const pod = (ready: { status: string; lastTransitionTime?: unknown } | undefined, deleting = false): V1Pod =>
+    // The informer hands the time over as a string from a watch event, as a Date from a list.
+    ({
+      metadata: deleting ? { deletionTimestamp: new Date(now) } : {},
+      status: { conditions: ready === undefined ? [] : [{ type: 'Ready', ...ready }] },
+    }) as V1Pod;
+
+  it('reads nothing of a pod that is not ready', () => {
+    expect(podStanding(pod(undefined), now)).toBeUndefined();
+    expect(podStanding(pod({ status: 'False', lastTransitionTime: new Date(now - 60_000) }), now)).toBeUndefined();
+  });
+
+  it('takes a pod ready for less than the CPU window as warming, whether its time is a Date or a string; a missing time as long ago', () => {
+    expect(podStanding(pod({ status: 'True', lastTransitionTime: new Date(now - 10_000) }), now)).toEqual({ deleting: false, warming: true });
+    expect(podStanding(pod({ status: 'True', lastTransitionTime: '2026-12-07T11:59:50Z' }), now)).toEqual({ deleting: false, warming: true });
+    expect(podStanding(pod({ status: 'True', lastTransitionTime: '2026-12-07T11:59:00Z' }), now)).toEqual({ deleting: false, warming: false });
+    expect(podStanding(pod({ status: 'True' }), now)).toEqual({ deleting: false, warming: false });
+    expect(podStanding(pod({ status: 'True', lastTransitionTime: 'not a time' }), now)).toEqual({ deleting: false, warming: false });
+  });
+
+  it('says when the pod is being deleted', () => {
+    expect(podStanding(pod({ status: 'True', lastTransitionTime: new Date(now - 60_000) }, true), now)).toEqual({ deleting: true, warming: false });
   });
 });

@@ -1,3 +1,5 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { CPU_UTILIZATION_WINDOW_MS } from '../../common/cpu-window.js';
 import type { NodesCpu } from './decide.js';
 import type { NodeLoad } from './node-load.js';
 
@@ -47,5 +49,21 @@ export function observeLoad(reports: readonly PodReport[]): ObservedLoad {
     cpu: cpu.length === 0 ? undefined : { utilization: Math.round(cpu.reduce((sum, value) => sum + value, 0) / cpu.length), nodes: cpu.length },
     silent: staying.filter((report) => report.load === undefined).length,
     candidates: staying,
+  };
+}
+
+/**
+ * What the autoscaler reads of a node pod before its `/load`: undefined when it is not ready
+ * (not read at all), else whether it is being deleted and whether it has been ready for less
+ * than the CPU window. The Ready condition's time may come as a Date (a list) or a string (a
+ * watch event); a missing one counts as long ago.
+ */
+export function podStanding(pod: V1Pod, now: number): Pick<PodReport, 'deleting' | 'warming'> | undefined {
+  const ready = pod.status?.conditions?.find((condition) => condition.type === 'Ready' && condition.status === 'True');
+  if (ready === undefined) return undefined;
+  const readySince = new Date(ready.lastTransitionTime ?? 0).getTime();
+  return {
+    deleting: pod.metadata?.deletionTimestamp !== undefined,
+    warming: Number.isFinite(readySince) && now - readySince < CPU_UTILIZATION_WINDOW_MS,
   };
 }

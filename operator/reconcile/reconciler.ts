@@ -3,11 +3,10 @@ import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-
 import { ZodError } from 'zod';
 import { CHATCLUSTER_API_VERSION, parseChatClusterSpec, type ChatCluster } from '../../common/chatcluster.js';
 import type { Logger } from '../../common/log.js';
-import { CPU_UTILIZATION_WINDOW_MS } from '../../common/cpu-window.js';
 import type { NodeLoad } from '../autoscale/node-load.js';
 import type { Recommendation } from '../autoscale/decide.js';
 import { POD_DELETION_COST } from '../autoscale/deletion-cost.js';
-import { observeLoad, type PodReport } from '../autoscale/observed-load.js';
+import { observeLoad, podStanding, type PodReport } from '../autoscale/observed-load.js';
 import { SERVICE_MONITOR_API_VERSION, SERVICE_MONITOR_CRD, type AdminPortClients } from '../desired/access.js';
 import { operatorSignsCertificate } from '../desired/encryption.js';
 import { namesOf } from '../desired/meta.js';
@@ -337,21 +336,16 @@ export class Reconciler {
   /** `/load` of each ready node pod (undefined: it did not answer). */
   private async nodeLoads(cluster: ChatCluster): Promise<PodReport[]> {
     const now = this.now();
-    const readySince = (pod: V1Pod): Date | undefined => {
-      const ready = pod.status?.conditions?.find((condition) => condition.type === 'Ready' && condition.status === 'True');
-      return ready === undefined ? undefined : new Date(ready.lastTransitionTime ?? 0);
-    };
     const pods = this.nodePods(cluster).flatMap((pod) => {
-      const since = readySince(pod);
-      return since === undefined ? [] : [{ pod, since }];
+      const standing = podStanding(pod, now);
+      return standing === undefined ? [] : [{ pod, standing }];
     });
     return Promise.all(
-      pods.map(async ({ pod, since }) => ({
+      pods.map(async ({ pod, standing }) => ({
         name: pod.metadata?.name ?? '',
         load: await this.deps.readLoad(pod),
         cost: pod.metadata?.annotations?.[POD_DELETION_COST],
-        deleting: pod.metadata?.deletionTimestamp !== undefined,
-        warming: now - since.getTime() < CPU_UTILIZATION_WINDOW_MS,
+        ...standing,
       })),
     );
   }
