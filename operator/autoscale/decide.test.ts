@@ -4,7 +4,7 @@ import { decideReplicas, type NodesCpu, type Recommendation } from './decide.js'
 const autoscaling = { enabled: true, minReplicas: 2, maxReplicas: 20, targetConnectionsPerNode: 5000, targetCPUUtilization: 70, scaleDownStabilizationSeconds: 300 };
 
 function decide(connections: number, currentReplicas: number, now = 0, history: Recommendation[] = [], cpu?: NodesCpu, silentNodes?: number) {
-  return decideReplicas({ autoscaling, connections, currentReplicas, now, history, cpu, ...(silentNodes === undefined ? {} : { silentNodes }) });
+  return decideReplicas({ autoscaling, connections, currentReplicas, now, history, cpu, readyNodes: currentReplicas, ...(silentNodes === undefined ? {} : { silentNodes }) });
 }
 
 describe('the autoscaling decision', () => {

@@ -16,11 +16,11 @@ export interface ScalingInput {
   /** Ready nodes that did not answer `/load` (none when left out). */
   silentNodes?: number;
   /**
-   * Ready nodes that are staying, answering or not (left out: some). With none, nothing is
-   * known of the load (every pod starting, or not ready while a dependency is down), and the
-   * count holds, as an HPA does without metrics, rather than fall to minReplicas.
+   * Ready nodes that are staying, answering or not. With none, nothing is known of the load
+   * (every pod starting, or not ready while a dependency is down), and the count holds, as an
+   * HPA does without metrics, rather than fall to minReplicas.
    */
-  readyNodes?: number;
+  readyNodes: number;
   now: number;
   /** Earlier recommendations (the decision's own memory, kept per ChatCluster). */
   history: readonly Recommendation[];
@@ -61,13 +61,14 @@ export function decideReplicas(input: ScalingInput): ScalingDecision {
   const { autoscaling, currentReplicas, now } = input;
   const silentNodes = input.silentNodes ?? 0;
   const clamp = (replicas: number): number => Math.min(autoscaling.maxReplicas, Math.max(autoscaling.minReplicas, replicas));
+  // The window's recommendations, this one's added.
   const windowStart = now - autoscaling.scaleDownStabilizationSeconds * 1000;
+  const remember = (replicas: number): Recommendation[] => [...input.history.filter((entry) => entry.at > windowStart), { at: now, replicas }];
   if (input.readyNodes === 0) {
     // Recorded as a recommendation, so the first readings after the nodes are back (few
     // clients reconnected yet) cannot pass the window and fall at once.
     const held = clamp(currentReplicas);
-    const history = [...input.history.filter((entry) => entry.at > windowStart), { at: now, replicas: held }];
-    return { replicas: held, recommended: held, history, reason: `holding ${held}: no ready node to read the load from` };
+    return { replicas: held, recommended: held, history: remember(held), reason: `holding ${held}: no ready node to read the load from` };
   }
   const asIdle = recommend(autoscaling, input.connections, input.cpu, currentReplicas);
   const scalingDown = asIdle.replicas < currentReplicas && silentNodes > 0;
@@ -83,7 +84,7 @@ export function decideReplicas(input: ScalingInput): ScalingDecision {
   // The figures the nodes reported, and what the silent ones were taken for.
   const silence = scalingDown ? 'count at the target' : 'count as idle';
   const signal = silentNodes === 0 ? asIdle.signal : `${asIdle.signal}; ${silentNodes} ready nodes did not answer /load and ${silence}`;
-  const history = [...input.history.filter((entry) => entry.at > windowStart), { at: now, replicas: recommended }];
+  const history = remember(recommended);
   if (recommended >= currentReplicas) {
     return { replicas: recommended, recommended, history, reason: recommended > currentReplicas ? `scale up: ${signal}` : `steady: ${signal}` };
   }
@@ -106,10 +107,12 @@ const CPU_TOLERANCE = 0.1;
 /** The replicas each signal asks for, unclamped, and the words for the one that asks most. */
 function recommend(autoscaling: ScalingInput['autoscaling'], connections: number, cpu: NodesCpu | undefined, currentReplicas: number): { replicas: number; signal: string } {
   const byConnections = Math.ceil(connections / autoscaling.targetConnectionsPerNode);
-  const byCpu = cpu === undefined ? undefined : replicasForCpu(cpu, autoscaling.targetCPUUtilization, currentReplicas);
-  if (cpu !== undefined && byCpu !== undefined && byCpu.replicas > byConnections) {
-    const signal = `CPU ${cpu.utilization}% on ${cpu.nodes} nodes, target ${autoscaling.targetCPUUtilization}%`;
-    return { replicas: byCpu.replicas, signal: byCpu.held === undefined ? signal : `${signal} (${byCpu.held})` };
+  if (cpu !== undefined) {
+    const byCpu = replicasForCpu(cpu, autoscaling.targetCPUUtilization, currentReplicas);
+    if (byCpu.replicas > byConnections) {
+      const signal = `CPU ${cpu.utilization}% on ${cpu.nodes} nodes, target ${autoscaling.targetCPUUtilization}%`;
+      return { replicas: byCpu.replicas, signal: byCpu.held === undefined ? signal : `${signal} (${byCpu.held})` };
+    }
   }
   return { replicas: byConnections, signal: `${connections} connections at ${autoscaling.targetConnectionsPerNode} per node` };
 }

@@ -1,6 +1,6 @@
+import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { decideReplicas } from './decide.js';
-import type { V1Pod } from '@kubernetes/client-node';
 import { observeLoad, podStanding, type PodReport } from './observed-load.js';
 
 describe('observeLoad', () => {
@@ -40,7 +40,7 @@ describe('observeLoad', () => {
     const removed: PodReport = { name: 'removed', load: { connections: 2, draining: false, cpuUtilization: 55 }, cost: '2', deleting: true };
     const replicasAfter = (reports: PodReport[]): number => {
       const load = observeLoad(reports);
-      return decideReplicas({ autoscaling, currentReplicas: 2, connections: load.connections, cpu: load.cpu, silentNodes: load.silent, now: 0, history: [] }).replicas;
+      return decideReplicas({ autoscaling, currentReplicas: 2, connections: load.connections, cpu: load.cpu, silentNodes: load.silent, readyNodes: load.candidates.length, now: 0, history: [] }).replicas;
     };
     expect(replicasAfter([staying('a'), staying('b'), removed])).toBe(2);
     // Counted as staying, its CPU would make three nodes' worth (165 % over a 70 % target).
