@@ -389,13 +389,15 @@ describe('chat node fault tolerance', () => {
       users.push(dana, erin);
       const text = `its answer lost ${run}`;
       const send = { type: 'send', to: { user: erin.name }, text, idem: `lost-${run}` };
-      // Cassandra stores the message row (the request carrying the text); its answer never reaches the node.
-      const answerLost = proxy.loseNextAnswerTo(text);
+      // Cassandra stores the message row (each request carrying the text); no answer reaches
+      // the node, its driver's own retries' answers neither, until the send is refused.
+      const loss = proxy.loseAnswersTo(text);
       const startedAt = Date.now();
-      const refused = await dana.request(send, REQUEST_TIMEOUT_MS * 3);
+      const refused = await dana.request(send, REQUEST_TIMEOUT_MS * 4).finally(() => loss.end());
       const refusedAfterMs = Date.now() - startedAt;
-      expect(refused, 'the send whose answer was lost').toMatchObject({ type: 'error', code: 'unavailable' });
-      await answerLost;
+      expect(refused, 'the send whose answers were lost').toMatchObject({ type: 'error', code: 'unavailable' });
+      await loss.firstLost;
+      const answersLost = loss.end();
 
       // Retried as PROTOCOL.md allows ("safe to retry with the same idem") until it is acked.
       let ack: Frame | undefined;
@@ -414,7 +416,7 @@ describe('chat node fault tolerance', () => {
       const copies = (history.messages as { id: string; text: string }[]).filter((message) => message.text === text).map((message) => message.id);
       expect(copies, 'the message is stored once, under the id its retry was acked with').toEqual([id]);
       expect([...erin.live.keys()]).toEqual([id]);
-      summary('a send whose answer was lost', { refusedAfterMs, retriesBeforeTheAck: retries });
+      summary('a send whose answer was lost', { refusedAfterMs, answersLost, retriesBeforeTheAck: retries });
     }, 120_000);
   });
 

@@ -4,17 +4,27 @@ import { closeProxy, listenOnLoopback } from './loopback-proxy.js';
 /** A native protocol frame's header (v3 and v4): version, flags, stream id (2 bytes), opcode, body length (4 bytes). */
 const HEADER_BYTES = 9;
 
+/** Answers being lost to requests that carry a marker, until ended. */
+export interface AnswerLoss {
+  /** Resolves once the first answer has been lost. */
+  firstLost: Promise<void>;
+  /** Stops losing answers; returns how many were lost. */
+  end(): number;
+}
+
 /**
  * A TCP proxy on loopback in front of a real Cassandra that reads the native protocol's
- * frames and can lose the answer to one request, as a network that drops a reply would: the
+ * frames and can lose the answers to chosen requests, as a reply path that breaks would: each
  * request reaches Cassandra and does its work, and the client hears nothing and times out.
- * The request is picked by bytes it carries (a bound value, such as a message's text). The
- * driver speaks protocol v4 here, whose frames are a header and a body, never compressed
- * unless asked.
+ * Requests are picked by bytes they carry (a bound value, such as a message's text), every
+ * one of them until the loss ends: the driver retries an idempotent request that timed out
+ * on the next host of its plan, and after Cassandra restarted that plan was seen to hold the
+ * one node of a test cluster twice (its retry reached it again: answered, or a second answer
+ * lost), so losing only the first answer would not always make a send fail. The driver speaks protocol v4 here, whose frames are a header and a body, never
+ * compressed unless asked.
  */
 export class CqlAnswerLoss {
-  private marker: Buffer | undefined;
-  private onLost: (() => void) | undefined;
+  private loss: { marker: Buffer; lost: number; onFirstLost: () => void } | undefined;
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -32,12 +42,22 @@ export class CqlAnswerLoss {
     return proxy;
   }
 
-  /** Loses the answer to the next request that carries `text` (UTF-8); resolves once it has been lost. */
-  loseNextAnswerTo(text: string): Promise<void> {
-    this.marker = Buffer.from(text, 'utf8');
-    return new Promise((resolve) => {
-      this.onLost = resolve;
+  /** Loses the answer to every request that carries `text` (UTF-8) from now until the loss is ended. */
+  loseAnswersTo(text: string): AnswerLoss {
+    if (this.loss !== undefined) throw new Error('answers are already being lost');
+    let onFirstLost = (): void => undefined;
+    const firstLost = new Promise<void>((resolve) => {
+      onFirstLost = resolve;
     });
+    const loss = { marker: Buffer.from(text, 'utf8'), lost: 0, onFirstLost };
+    this.loss = loss;
+    return {
+      firstLost,
+      end: () => {
+        if (this.loss === loss) this.loss = undefined;
+        return loss.lost;
+      },
+    };
   }
 
   /** Drops every connection and stops listening. */
@@ -46,23 +66,23 @@ export class CqlAnswerLoss {
   }
 
   private forward(client: Socket, upstream: Socket): void {
-    // Stream ids of this connection's requests whose answers are to be lost.
-    const losing = new Set<number>();
+    // Stream ids of this connection's requests whose answers are to be lost, and the loss each counts in.
+    const losing = new Map<number, { lost: number; onFirstLost: () => void }>();
     const requests = frames((frame) => {
-      if (this.marker !== undefined && frame.subarray(HEADER_BYTES).includes(this.marker)) {
-        losing.add(frame.readInt16BE(2));
-        this.marker = undefined;
-      }
+      const { loss } = this;
+      if (loss !== undefined && frame.subarray(HEADER_BYTES).includes(loss.marker)) losing.set(frame.readInt16BE(2), loss);
       upstream.write(frame);
     });
     const answers = frames((frame) => {
       const stream = frame.readInt16BE(2);
-      if (!losing.delete(stream)) {
+      const loss = losing.get(stream);
+      if (loss === undefined) {
         client.write(frame);
         return;
       }
-      this.onLost?.();
-      this.onLost = undefined;
+      losing.delete(stream);
+      loss.lost += 1;
+      loss.onFirstLost();
     });
     client.on('data', requests);
     upstream.on('data', answers);
