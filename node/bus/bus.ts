@@ -76,27 +76,39 @@ export interface RouteCache {
   removeNode(node: string, wentOffline: (users: string[]) => Promise<void>): Promise<void>;
 }
 
-/** Idempotency keys (`idem`), kept 24 hours per user. */
+/**
+ * Idempotency keys (`idem`), kept 24 hours per user. A pending claim names the message its
+ * send stores (`id`): only that send, or a survivor finishing it, may answer or free it, so
+ * a send whose claim lapsed and was taken by a retry neither replaces the retry's answer nor
+ * is stored beside the retry's copy.
+ */
 export interface IdempotencyKeys {
   /**
-   * Claims `key` for `user`. Resolves undefined when this call claimed it (go on and
-   * store), the first ack when a send with this key already completed, or 'pending'
-   * when one is still in flight.
+   * Claims `key` for `user` and the message `id` its send stores. Resolves undefined when
+   * this call claimed it (go on and store), the first ack when a send with this key already
+   * completed, or 'pending' when one is still in flight.
    */
-  claim(user: string, key: string): Promise<Ack | 'pending' | undefined>;
+  claim(user: string, key: string, id: string): Promise<Ack | 'pending' | undefined>;
   /**
-   * Records the ack of a claimed key, for 24 hours. A key that holds an ack already (another
-   * send's, after this claim lapsed and a retry took the key) keeps it: what a client was
-   * answered with is never replaced.
+   * Records the ack of the send that claimed the key (or of a key whose claim lapsed and no
+   * one took since), for 24 hours. A key that holds an ack already, or another send's claim
+   * (this claim lapsed and a retry took the key), keeps it: what a client was answered with
+   * is never replaced.
    */
   complete(user: string, key: string, ack: Ack): Promise<void>;
-  /** Gives up a pending claim whose send failed, so a retry with the same key can succeed; a completed key stays. */
-  release(user: string, key: string): Promise<void>;
+  /** Gives up the pending claim of message `id`, whose send failed, so a retry can succeed; anything else stays. */
+  release(user: string, key: string, id: string): Promise<void>;
   /**
-   * Keeps a pending claim from lapsing while its send is still being settled (its store
-   * write is retried); a completed key is left as it is.
+   * Keeps the pending claim of message `id` from lapsing while its send is still being
+   * settled (its store write is retried); a completed key, or another send's, is left as it is.
    */
-  hold(user: string, key: string): Promise<void>;
+  hold(user: string, key: string, id: string): Promise<void>;
+  /**
+   * Takes the claim over for message `id`, left unsettled by a node that died: true when
+   * the key is this message's claim (held on) or free (claimed now), false when another
+   * send claimed or answered it, and that send's copy is the one to keep.
+   */
+  adopt(user: string, key: string, id: string): Promise<boolean>;
 }
 
 /** Node liveness: a heartbeat with a time-to-live. */

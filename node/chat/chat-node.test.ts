@@ -11,6 +11,8 @@ import { ChatNode } from './chat-node.js';
 
 const log = createLogger('chat-node-test', 'silent');
 const running: ChatNode[] = [];
+/** The message of a later send with the same idem: claiming a key with it reads what a retry is answered. */
+const RETRY_ID = '01JABCDEFGHJKMNPQRSTVWXYZ9';
 
 /** Two nodes of one cluster on the embedded store and bus (one instance serves both, as in the embedded node). */
 async function twoNodes(): Promise<{ store: MemoryStore; bus: MemoryBus; nodes: [ChatNode, ChatNode] }> {
@@ -271,6 +273,9 @@ describe('typing indicators of one user', () => {
 });
 
 describe('a send with an idem whose store write failed, but may have landed (a timeout)', () => {
+  /** A message from alice to bob as a node took it. */
+  const message = (id: string, text: string) => ({ id, conv: 'dm:alice:bob', from: 'alice', to: { user: 'bob' }, text, ts: 1_700_000_000_000 });
+
   /**
    * Makes the store's first `failures` appends fail with `unavailable`, the first of them
    * after writing the message all the same (as a write that timed out after Cassandra took it).
@@ -323,10 +328,10 @@ describe('a send with an idem whose store write failed, but may have landed (a t
     }, { timeout: 5_000 });
     const whileUnsettled = await elsewhere.operations.sync('bob', undefined);
     expect(whileUnsettled.completedAt?.floor === undefined || whileUnsettled.completedAt.floor <= stored.id).toBe(true);
-    expect(await bus.idempotency.claim('alice', 'k1')).toBe('pending');
+    expect(await bus.idempotency.claim('alice', 'k1', RETRY_ID)).toBe('pending');
 
     await vi.waitFor(async () => {
-      expect(await bus.idempotency.claim('alice', 'k1')).toEqual({ id: stored.id, ts: stored.ts, conv: stored.conv });
+      expect(await bus.idempotency.claim('alice', 'k1', RETRY_ID)).toEqual({ id: stored.id, ts: stored.ts, conv: stored.conv });
     }, { timeout: 15_000, interval: 100 });
     await vi.waitFor(async () => {
       const floor = (await elsewhere.operations.sync('bob', undefined)).completedAt?.floor;
@@ -339,7 +344,7 @@ describe('a send with an idem whose store write failed, but may have landed (a t
     store.appendMessage = () => Promise.reject(new ChatError('internal', 'Cassandra failed (appendMessage)'));
     await expect(here.operations.send('alice', { to: { user: 'bob' }, text: 'refused', idem: 'k1' })).rejects.toMatchObject({ code: 'internal' });
     expect(await bus.progress.unsettled('node-a')).toEqual([]);
-    expect(await bus.idempotency.claim('alice', 'k1')).toBeUndefined();
+    expect(await bus.idempotency.claim('alice', 'k1', RETRY_ID)).toBeUndefined();
   });
 
   it('without an idem, is refused and not written again (a retry has nothing to match it to)', async () => {
@@ -353,36 +358,58 @@ describe('a send with an idem whose store write failed, but may have landed (a t
   it('left in flight by a node that died, is stored if it was not, and answers its idem with the ack; without an idem, one never stored is dropped', async () => {
     const store = new MemoryStore();
     const bus = new MemoryBus();
-    const message = (id: string, text: string) => ({ id, conv: 'dm:alice:bob', from: 'alice', to: { user: 'bob' }, text, ts: 1_700_000_000_000 });
     const stored = message('01JABCDEFGHJKMNPQRSTVWXYZ0', 'stored before the node died');
     const notYet = message('01JABCDEFGHJKMNPQRSTVWXYZ1', 'not stored yet (or its write is still on its way)');
     const dropped = message('01JABCDEFGHJKMNPQRSTVWXYZ2', 'never stored, no idem');
     await store.appendMessage(stored, ['alice', 'bob']);
     for (const [entry, idem] of [[stored, 'k-stored'], [notYet, 'k-not-yet']] as const) {
-      expect(await bus.idempotency.claim('alice', idem)).toBeUndefined();
+      expect(await bus.idempotency.claim('alice', idem, entry.id)).toBeUndefined();
       await bus.progress.track('node-a', { message: entry, acceptedAt: entry.ts, idem });
     }
     await bus.progress.track('node-a', { message: dropped, acceptedAt: dropped.ts });
     // The node's next life finishes what its last one left, as a survivor would.
     await startedNode('node-a', store, bus);
     for (const [entry, idem] of [[stored, 'k-stored'], [notYet, 'k-not-yet']] as const) {
-      expect(await bus.idempotency.claim('alice', idem)).toEqual({ id: entry.id, ts: entry.ts, conv: entry.conv });
+      expect(await bus.idempotency.claim('alice', idem, RETRY_ID)).toEqual({ id: entry.id, ts: entry.ts, conv: entry.conv });
     }
     expect((await store.history('dm:alice:bob', { limit: 10 })).messages.map((kept) => kept.id)).toEqual([notYet.id, stored.id]);
+    expect(await bus.progress.unsettled('node-a')).toEqual([]);
+  });
+
+  it('left in flight by a node that died, never stored, whose idem a retry took after the claim lapsed: dropped, the retry’s copy kept', async () => {
+    const store = new MemoryStore();
+    const bus = new MemoryBus();
+    const taken = message('01JABCDEFGHJKMNPQRSTVWXYZ4', 'its idem taken by a retry still in flight');
+    const answered = message('01JABCDEFGHJKMNPQRSTVWXYZ5', 'its idem answered to a retry');
+    const lapsed = message('01JABCDEFGHJKMNPQRSTVWXYZ6', 'its claim lapsed, no retry yet');
+    const retryAck = { id: RETRY_ID, ts: 1_700_000_001_000, conv: 'dm:alice:bob' };
+    // The dead node's claims lapsed (Cassandra stayed down past them), and the sender retried two of them.
+    expect(await bus.idempotency.claim('alice', 'k-taken', RETRY_ID)).toBeUndefined();
+    expect(await bus.idempotency.claim('alice', 'k-answered', RETRY_ID)).toBeUndefined();
+    await bus.idempotency.complete('alice', 'k-answered', retryAck);
+    for (const [entry, idem] of [[taken, 'k-taken'], [answered, 'k-answered'], [lapsed, 'k-lapsed']] as const) {
+      await bus.progress.track('node-a', { message: entry, acceptedAt: entry.ts, idem });
+    }
+    await startedNode('node-a', store, bus);
+    // The two retried are not stored beside the retries' copies; the third is, and answers its idem.
+    expect((await store.history('dm:alice:bob', { limit: 10 })).messages.map((kept) => kept.id)).toEqual([lapsed.id]);
+    expect(await bus.idempotency.claim('alice', 'k-taken', '01JABCDEFGHJKMNPQRSTVWXYZ8')).toBe('pending');
+    expect(await bus.idempotency.claim('alice', 'k-answered', '01JABCDEFGHJKMNPQRSTVWXYZ8')).toEqual(retryAck);
+    expect(await bus.idempotency.claim('alice', 'k-lapsed', '01JABCDEFGHJKMNPQRSTVWXYZ8')).toEqual({ id: lapsed.id, ts: lapsed.ts, conv: lapsed.conv });
     expect(await bus.progress.unsettled('node-a')).toEqual([]);
   });
 
   it('left in flight by a node that died, whose write the store refuses for good, frees its idem for the retry', async () => {
     const store = new MemoryStore();
     const bus = new MemoryBus();
-    const refused = { id: '01JABCDEFGHJKMNPQRSTVWXYZ3', conv: 'dm:alice:bob', from: 'alice', to: { user: 'bob' }, text: 'refused', ts: 1_700_000_000_000 };
-    expect(await bus.idempotency.claim('alice', 'k-refused')).toBeUndefined();
+    const refused = message('01JABCDEFGHJKMNPQRSTVWXYZ3', 'refused');
+    expect(await bus.idempotency.claim('alice', 'k-refused', refused.id)).toBeUndefined();
     await bus.progress.track('node-a', { message: refused, acceptedAt: refused.ts, idem: 'k-refused' });
     const appendMessage = store.appendMessage.bind(store);
     store.appendMessage = (message, participants) =>
       message.id === refused.id ? Promise.reject(new ChatError('internal', 'Cassandra failed (appendMessage)')) : appendMessage(message, participants);
     await startedNode('node-a', store, bus);
-    expect(await bus.idempotency.claim('alice', 'k-refused')).toBeUndefined();
+    expect(await bus.idempotency.claim('alice', 'k-refused', RETRY_ID)).toBeUndefined();
     expect(await store.findMessage(refused.conv, refused.id)).toBeUndefined();
   });
 });

@@ -92,13 +92,22 @@ export class ChatOperations {
     }
     if ('group' in request.to) await this.requireMembership(user, request.to.group);
 
-    if (request.idem !== undefined) {
-      const previous = await this.claimIdempotencyKey(user, request.idem);
-      if (previous !== undefined) return { ack: previous, route: undefined };
-    }
     const acceptedAt = deps.clock();
+    // Taken before the idem's claim, which names it: only this send (or a survivor finishing
+    // it) may then answer or free the claim.
+    const id = deps.inFlight.take(acceptedAt);
+    if (request.idem !== undefined) {
+      const previous = await this.claimIdempotencyKey(user, request.idem, id).catch((error: unknown) => {
+        deps.inFlight.finish(id);
+        throw error;
+      });
+      if (previous !== undefined) {
+        deps.inFlight.finish(id);
+        return { ack: previous, route: undefined };
+      }
+    }
     const message: ChatMessage = {
-      id: deps.inFlight.take(acceptedAt),
+      id,
       conv: conversationId(user, request.to),
       from: user,
       to: request.to,
@@ -113,7 +122,7 @@ export class ChatOperations {
     const exceptSession = options.exceptSession === undefined ? {} : { exceptSession: options.exceptSession };
     const idem = request.idem === undefined ? {} : { idem: request.idem };
     const key = request.idem;
-    const stopHolding = key === undefined ? undefined : keepHolding(() => deps.bus.idempotency.hold(user, key));
+    const stopHolding = key === undefined ? undefined : keepHolding(() => deps.bus.idempotency.hold(user, key, id));
     const [, stored] = await Promise.allSettled([
       deps.bus.progress.track(deps.nodeId, { message, acceptedAt, ...exceptSession, ...idem }),
       deps.store.appendMessage(message, participants),
@@ -146,7 +155,7 @@ export class ChatOperations {
     return deps.unsettled.keep({
       id: message.id,
       append: () => deps.store.appendMessage(message, participants),
-      hold: () => deps.bus.idempotency.hold(user, key),
+      hold: () => deps.bus.idempotency.hold(user, key, message.id),
       stored: async () => {
         await deps.bus.idempotency.complete(user, key, ackOf(message)).catch(() => undefined);
         deps.metrics.messagesReceived.inc({ kind: 'group' in message.to ? 'group' : 'direct' });
@@ -173,7 +182,7 @@ export class ChatOperations {
     } catch {
       return;
     }
-    await deps.bus.idempotency.release(user, key).catch(() => undefined);
+    await deps.bus.idempotency.release(user, key, id).catch(() => undefined);
   }
 
   /** Routes a stored message; it stays in flight (for a survivor to route) when the node stopped first. */
@@ -256,10 +265,10 @@ export class ChatOperations {
   }
 
   /** The first ack of a key, waiting briefly when the first send is still in flight. */
-  private async claimIdempotencyKey(user: string, key: string): Promise<Ack | undefined> {
+  private async claimIdempotencyKey(user: string, key: string, id: string): Promise<Ack | undefined> {
     const deadline = this.deps.clock() + PENDING_IDEM_WAIT_MS;
     for (;;) {
-      const claim = await this.deps.bus.idempotency.claim(user, key);
+      const claim = await this.deps.bus.idempotency.claim(user, key, id);
       if (claim !== 'pending') return claim;
       if (this.deps.clock() > deadline) {
         throw new ChatError('unavailable', 'a send with this idem is still in progress; retry with the same idem');

@@ -192,7 +192,7 @@ describe('RedisBus on the shared Redis', () => {
 
   it('keeps a completed idempotency key for 24 hours, and a claim never completed for a minute only', async () => {
     const bus = await openBus();
-    await bus.idempotency.claim('alice', 'k1');
+    await bus.idempotency.claim('alice', 'k1', '01JABCDEFGHJKMNPQRSTVWXYZ0');
     const pendingTtl = await admin.ttl(`${prefix}idem:alice:k1`);
     expect(pendingTtl).toBeGreaterThan(0);
     expect(pendingTtl).toBeLessThanOrEqual(60);
@@ -371,7 +371,7 @@ describe('RedisBus when Redis fails', () => {
 
     const calls: [string, () => Promise<unknown>][] = [
       ['publish', () => bus.inbox.publish('node-down', messageEnvelope(1))],
-      ['idempotency.claim', () => bus.idempotency.claim('alice', 'k1')],
+      ['idempotency.claim', () => bus.idempotency.claim('alice', 'k1', 'x')],
       ['routes.addSession', () => bus.routes.addSession({ user: 'alice', node: 'node-down', session: 's1' })],
       ['routes.onlineStatus', () => bus.routes.onlineStatus(['alice', 'bob'])],
       ['heartbeats.beat', () => bus.heartbeats.beat('node-down', 10)],
@@ -385,7 +385,9 @@ describe('RedisBus when Redis fails', () => {
       ['heartbeats.claimOwnCleanup', () => bus.heartbeats.claimOwnCleanup('node-down', 10)],
       ['heartbeats.keepCleanup', () => bus.heartbeats.keepCleanup('node-down', 'token', 10)],
       ['heartbeats.releaseCleanup', () => bus.heartbeats.releaseCleanup('node-down', 'token')],
-      ['idempotency.hold', () => bus.idempotency.hold('alice', 'k1')],
+      ['idempotency.hold', () => bus.idempotency.hold('alice', 'k1', 'x')],
+      ['idempotency.adopt', () => bus.idempotency.adopt('alice', 'k1', 'x')],
+      ['idempotency.release', () => bus.idempotency.release('alice', 'k1', 'x')],
       ['idempotency.complete', () => bus.idempotency.complete('alice', 'k1', { id: 'x', ts: 1, conv: 'dm:a:b' })],
     ];
     for (const [name, call] of calls) {

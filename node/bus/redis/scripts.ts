@@ -32,17 +32,42 @@ local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if expiry and tonumber(expiry) > now then return 1 end
 return 0`;
 
-// An idempotency key gets its ack unless it holds another send's already (a claim that lapsed
-// and was taken again): what a retry was answered with is never replaced. ARGV: ack, seconds.
-export const COMPLETE_IDEMPOTENCY = `
+// A pending idempotency key holds `pending:<message id>`, naming the send that claimed it; a
+// bare `pending` is a claim made before claims named their message, anyone's to settle.
+// Each script below takes the claim value of its caller's message (ARGV[1]).
+const OWN_CLAIM = `
 local current = redis.call('GET', KEYS[1])
-if current and current ~= 'pending' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local own = current == ARGV[1] or current == 'pending'`;
+
+// A key gets its ack when it is the caller's claim or free (a claim that lapsed): never when
+// it holds an ack already or another send's claim (this one lapsed and a retry took it),
+// since what a client was answered with is never replaced. ARGV: claim, ack, seconds.
+export const COMPLETE_IDEMPOTENCY = `${OWN_CLAIM}
+if current and not own then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1`;
 
-// Frees a pending idempotency key, never a completed one.
-export const RELEASE_IDEMPOTENCY = `
-if redis.call('GET', KEYS[1]) == 'pending' then return redis.call('DEL', KEYS[1]) end
+// Frees the caller's pending claim, never a completed key or another send's claim. ARGV: claim.
+export const RELEASE_IDEMPOTENCY = `${OWN_CLAIM}
+if own then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+// Pushes the caller's pending claim's lapse out; GT only ever lengthens it. ARGV: claim, seconds.
+export const HOLD_IDEMPOTENCY = `${OWN_CLAIM}
+if own then return redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT') end
+return 0`;
+
+// Takes a key over for a message a dead node left unsettled: its own claim (held on), or a
+// free key (claimed now); 0 when another send claimed or answered it. ARGV: claim, seconds.
+export const ADOPT_IDEMPOTENCY = `${OWN_CLAIM}
+if not current then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+if own then
+  redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')
+  return 1
+end
 return 0`;
 
 // A clean-up claim is renewed or given back only by the caller holding it (its token in ARGV[1]).
