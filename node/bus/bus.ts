@@ -78,9 +78,9 @@ export interface RouteCache {
 
 /**
  * Idempotency keys (`idem`), kept 24 hours per user. A pending claim names the message its
- * send stores (`id`): only that send, or a survivor finishing it, may answer or free it, so
- * a send whose claim lapsed and was taken by a retry neither replaces the retry's answer nor
- * is stored beside the retry's copy.
+ * send stores (`id`): only that send, or a survivor finishing it, may answer, hold or free
+ * it. A send whose claim lapsed and was taken by a retry never replaces the retry's answer,
+ * and a survivor does not store it beside the retry's copy when it was never stored.
  */
 export interface IdempotencyKeys {
   /**
@@ -105,8 +105,8 @@ export interface IdempotencyKeys {
   hold(user: string, key: string, id: string): Promise<void>;
   /**
    * Takes the claim over for message `id`, left unsettled by a node that died: true when
-   * the key is this message's claim (held on) or free (claimed now), false when another
-   * send claimed or answered it, and that send's copy is the one to keep.
+   * the key is this message's claim (held on), its ack, or free (claimed now); false when
+   * another send claimed or answered it, and that send's copy is the one to keep.
    */
   adopt(user: string, key: string, id: string): Promise<boolean>;
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../common/log.js';
 import { MemoryBus } from '../bus/memory/bus.js';
+import { idFloorAt } from '../protocol/cursor.js';
 import { ChatError } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -338,6 +339,22 @@ describe('a send with an idem whose store write failed, but may have landed (a t
       expect(floor !== undefined && floor > stored.id).toBe(true);
     });
   }, 20_000);
+
+  it('repeated, answered with the first ack or refused while another send holds it, holds no cursor back', async () => {
+    const { bus, nodes: [here, elsewhere] } = await twoNodes();
+    const first = await here.operations.send('alice', { to: { user: 'bob' }, text: 'once', idem: 'k1' });
+    await first.route?.();
+    const repeated = await here.operations.send('alice', { to: { user: 'bob' }, text: 'once', idem: 'k1' });
+    expect(repeated).toEqual({ ack: first.ack, route: undefined });
+    expect(await bus.idempotency.claim('alice', 'k2', RETRY_ID)).toBeUndefined();
+    await expect(here.operations.send('alice', { to: { user: 'bob' }, text: 'waits', idem: 'k2' })).rejects.toMatchObject({ code: 'unavailable' });
+    // Each took a message id before its claim answered; both ids are finished, so the floor moves on past them.
+    const after = idFloorAt(Date.now());
+    await vi.waitFor(async () => {
+      const floor = (await elsewhere.operations.sync('bob', undefined)).completedAt?.floor;
+      expect(floor !== undefined && floor > after).toBe(true);
+    });
+  }, 10_000);
 
   it('failed for good, is forgotten by the in-flight ledger before its idem is freed, so no survivor stores it beside the retry', async () => {
     const { store, bus, nodes: [here] } = await twoNodes();

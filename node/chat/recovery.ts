@@ -12,9 +12,10 @@ import type { Delivery } from './delivery.js';
  * a write that timed out may still land, so the message is written here under its own id
  * (an idempotent write) and routed, and the `idem` answered with its ack: a retry then gets
  * that ack, and no second copy is stored. Unless a retry took the `idem` already (the claim
- * lapsed first, as it does when Cassandra stays down past it): then it is the retry's copy
- * that is kept. Resolves with the ids it went through. Recipients
- * that got a message before the node died may get it once more; clients drop repeats by id.
+ * lapsed first, as it does when Cassandra stays down past it): then the retry's copy is the
+ * one kept, and this one is routed only if it was found stored. Resolves with the ids it went
+ * through. Recipients that got a message before the node died may get it once more; clients
+ * drop repeats by id.
  */
 export async function finishUnsettledMessages(node: string, deps: { bus: Bus; store: Store; delivery: Delivery }): Promise<string[]> {
   const { bus, store } = deps;

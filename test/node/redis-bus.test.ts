@@ -200,6 +200,34 @@ describe('RedisBus on the shared Redis', () => {
     expect(await admin.ttl(`${prefix}idem:alice:k1`)).toBeGreaterThan(86_000);
   });
 
+  it('holds only its own message’s claim, and takes a bare pending claim (an older node’s) for anyone’s', async () => {
+    const bus = await openBus();
+    const [first, retry] = ['01JABCDEFGHJKMNPQRSTVWXYZ0', '01JABCDEFGHJKMNPQRSTVWXYZ9'];
+    const ack = { id: first, ts: 1, conv: 'dm:alice:bob' };
+    const key = `${prefix}idem:alice:held`;
+    expect(await bus.idempotency.claim('alice', 'held', retry)).toBeUndefined();
+    expect(await admin.get(key)).toBe(`pending:${retry}`);
+    await admin.expire(key, 5);
+    await bus.idempotency.hold('alice', 'held', first);
+    expect(await admin.ttl(key)).toBeLessThanOrEqual(5);
+    await bus.idempotency.hold('alice', 'held', retry);
+    expect(await admin.ttl(key)).toBeGreaterThan(50);
+
+    // A claim written before claims named their message: held, adopted, answered or freed by any.
+    for (const [name, settle] of [
+      ['complete', () => bus.idempotency.complete('alice', 'bare', ack)],
+      ['release', () => bus.idempotency.release('alice', 'bare', first)],
+    ] as const) {
+      await admin.set(`${prefix}idem:alice:bare`, 'pending', 'EX', 5);
+      expect(await bus.idempotency.claim('alice', 'bare', retry), name).toBe('pending');
+      await bus.idempotency.hold('alice', 'bare', first);
+      expect(await admin.ttl(`${prefix}idem:alice:bare`), name).toBeGreaterThan(50);
+      expect(await bus.idempotency.adopt('alice', 'bare', first), name).toBe(true);
+      await settle();
+      expect(await admin.get(`${prefix}idem:alice:bare`), name).toBe(name === 'complete' ? JSON.stringify(ack) : null);
+    }
+  });
+
   it('rejects with unavailable at once when Redis cannot be reached at all', async () => {
     const nobody = `redis://127.0.0.1:${await freePort()}`;
     const started = Date.now();

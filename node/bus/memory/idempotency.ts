@@ -64,6 +64,7 @@ export class MemoryIdempotencyKeys implements IdempotencyKeys {
       this.remember(name, { state: { pendingFor: id }, expiresAt: Date.now() + PENDING_MS });
       return Promise.resolve(true);
     }
+    if (!isPending(existing.state)) return Promise.resolve(existing.state.id === id);
     if (!this.owns(existing.state, id)) return Promise.resolve(false);
     existing.expiresAt = Math.max(existing.expiresAt, Date.now() + PENDING_MS);
     return Promise.resolve(true);

@@ -59,10 +59,10 @@ export class RedisIdempotencyKeys implements IdempotencyKeys {
     await reach('release an idempotency key', () => this.redis.eval(RELEASE_IDEMPOTENCY, 1, this.keys.idempotency(user, key), claimOf(id)));
   }
 
-  /** Takes the key over for message `id` when it is its claim or free; false when another send has it. */
+  /** Takes the key over for message `id` when it is its claim, its ack or free; false when another send has it. */
   async adopt(user: string, key: string, id: string): Promise<boolean> {
     const adopted = await reach('adopt an idempotency key', () =>
-      this.redis.eval(ADOPT_IDEMPOTENCY, 1, this.keys.idempotency(user, key), claimOf(id), PENDING_TTL_SECONDS),
+      this.redis.eval(ADOPT_IDEMPOTENCY, 1, this.keys.idempotency(user, key), claimOf(id), PENDING_TTL_SECONDS, id),
     );
     return adopted === 1;
   }

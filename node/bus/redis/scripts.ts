@@ -57,8 +57,9 @@ export const HOLD_IDEMPOTENCY = `${OWN_CLAIM}
 if own then return redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT') end
 return 0`;
 
-// Takes a key over for a message a dead node left unsettled: its own claim (held on), or a
-// free key (claimed now); 0 when another send claimed or answered it. ARGV: claim, seconds.
+// Takes a key over for a message a dead node left unsettled: its own claim (held on), a free
+// key (claimed now), or its own ack (it was stored and answered); 0 when another send
+// claimed or answered it. ARGV: claim, seconds, message id.
 export const ADOPT_IDEMPOTENCY = `${OWN_CLAIM}
 if not current then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -68,6 +69,8 @@ if own then
   redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')
   return 1
 end
+local parsed, ack = pcall(cjson.decode, current)
+if parsed and type(ack) == 'table' and ack.id == ARGV[3] then return 1 end
 return 0`;
 
 // A clean-up claim is renewed or given back only by the caller holding it (its token in ARGV[1]).

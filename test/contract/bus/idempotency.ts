@@ -75,7 +75,7 @@ export function describeIdempotencyKeysContract(name: string, open: () => Promis
       expect(await answerOf(user, key)).toEqual(retry);
     });
 
-    it('a message left unsettled takes its own claim or a free key over, never another send’s', async () => {
+    it('a message left unsettled takes its own claim, its own ack or a free key over, never another send’s', async () => {
       const user = unique('user');
       const own = unique('key');
       expect(await h.bus.idempotency.claim(user, own, ack.id)).toBeUndefined();
@@ -87,6 +87,13 @@ export function describeIdempotencyKeysContract(name: string, open: () => Promis
       const free = unique('key');
       expect(await h.bus.idempotency.adopt(user, free, ack.id)).toBe(true);
       expect(await h.bus.idempotency.claim(user, free, retry.id)).toBe('pending');
+
+      // Stored and answered before its node died: the survivor routes it and answers it again.
+      const answered = unique('key');
+      expect(await h.bus.idempotency.claim(user, answered, ack.id)).toBeUndefined();
+      await h.bus.idempotency.complete(user, answered, ack);
+      expect(await h.bus.idempotency.adopt(user, answered, ack.id)).toBe(true);
+      expect(await answerOf(user, answered)).toEqual(ack);
 
       const taken = unique('key');
       expect(await h.bus.idempotency.claim(user, taken, retry.id)).toBeUndefined();
