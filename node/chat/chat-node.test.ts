@@ -3,7 +3,7 @@ import { createLogger } from '../../common/log.js';
 import { MemoryBus } from '../bus/memory/bus.js';
 import { idFloorAt } from '../protocol/cursor.js';
 import { ChatError } from '../protocol/errors.js';
-import type { ServerFrame } from '../protocol/frames.js';
+import { ackOf, type ServerFrame } from '../protocol/frames.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionRecord } from '../store/store.js';
 import { recordingConnection } from '../../test/support/recording-connection.js';
@@ -332,7 +332,7 @@ describe('a send with an idem whose store write failed, but may have landed (a t
     expect(await bus.idempotency.claim('alice', 'k1', RETRY_ID)).toBe('pending');
 
     await vi.waitFor(async () => {
-      expect(await bus.idempotency.claim('alice', 'k1', RETRY_ID)).toEqual({ id: stored.id, ts: stored.ts, conv: stored.conv });
+      expect(await bus.idempotency.claim('alice', 'k1', RETRY_ID)).toEqual(ackOf(stored));
     }, { timeout: 15_000, interval: 100 });
     await vi.waitFor(async () => {
       const floor = (await elsewhere.operations.sync('bob', undefined)).completedAt?.floor;
@@ -387,7 +387,7 @@ describe('a send with an idem whose store write failed, but may have landed (a t
     // The node's next life finishes what its last one left, as a survivor would.
     await startedNode('node-a', store, bus);
     for (const [entry, idem] of [[stored, 'k-stored'], [notYet, 'k-not-yet']] as const) {
-      expect(await bus.idempotency.claim('alice', idem, RETRY_ID)).toEqual({ id: entry.id, ts: entry.ts, conv: entry.conv });
+      expect(await bus.idempotency.claim('alice', idem, RETRY_ID)).toEqual(ackOf(entry));
     }
     expect((await store.history('dm:alice:bob', { limit: 10 })).messages.map((kept) => kept.id)).toEqual([notYet.id, stored.id]);
     expect(await bus.progress.unsettled('node-a')).toEqual([]);
@@ -410,9 +410,9 @@ describe('a send with an idem whose store write failed, but may have landed (a t
     await startedNode('node-a', store, bus);
     // The two retried are not stored beside the retries' copies; the third is, and answers its idem.
     expect((await store.history('dm:alice:bob', { limit: 10 })).messages.map((kept) => kept.id)).toEqual([lapsed.id]);
-    expect(await bus.idempotency.claim('alice', 'k-taken', '01JABCDEFGHJKMNPQRSTVWXYZ8')).toBe('pending');
-    expect(await bus.idempotency.claim('alice', 'k-answered', '01JABCDEFGHJKMNPQRSTVWXYZ8')).toEqual(retryAck);
-    expect(await bus.idempotency.claim('alice', 'k-lapsed', '01JABCDEFGHJKMNPQRSTVWXYZ8')).toEqual({ id: lapsed.id, ts: lapsed.ts, conv: lapsed.conv });
+    expect(await bus.idempotency.claim('alice', 'k-taken', RETRY_ID)).toBe('pending');
+    expect(await bus.idempotency.claim('alice', 'k-answered', RETRY_ID)).toEqual(retryAck);
+    expect(await bus.idempotency.claim('alice', 'k-lapsed', RETRY_ID)).toEqual(ackOf(lapsed));
     expect(await bus.progress.unsettled('node-a')).toEqual([]);
   });
 

@@ -94,7 +94,7 @@ export class ChatOperations {
 
     const acceptedAt = deps.clock();
     // Taken before the idem's claim, which names it: only this send (or a survivor finishing
-    // it) may then answer or free the claim.
+    // it) may then answer, hold or free the claim.
     const id = deps.inFlight.take(acceptedAt);
     if (request.idem !== undefined) {
       const previous = await this.claimIdempotencyKey(user, request.idem, id).catch((error: unknown) => {

@@ -23,7 +23,7 @@ export async function finishUnsettledMessages(node: string, deps: { bus: Bus; st
   for (const { message, acceptedAt, idem } of entries) {
     let stored = await store.findMessage(message.conv, message.id);
     if (stored === undefined) {
-      // Never acked. Its idem answered or claimed by another send (this claim lapsed and a
+      // Not stored. Its idem answered or claimed by another send (this claim lapsed and a
       // retry took it): the retry's copy is the one kept, and this one is dropped.
       if (idem === undefined || !(await bus.idempotency.adopt(message.from, idem, message.id))) continue;
       try {

@@ -393,11 +393,13 @@ describe('chat node fault tolerance', () => {
       // the node, its driver's own retries' answers neither, until the send is refused.
       const loss = proxy.loseAnswersTo(text);
       const startedAt = Date.now();
-      const refused = await dana.request(send, REQUEST_TIMEOUT_MS * 4).finally(() => loss.end());
+      const refused = await dana.request(send, REQUEST_TIMEOUT_MS * 4).finally(() => {
+        loss.end();
+      });
       const refusedAfterMs = Date.now() - startedAt;
       expect(refused, 'the send whose answers were lost').toMatchObject({ type: 'error', code: 'unavailable' });
       await loss.firstLost;
-      const answersLost = loss.end();
+      const answersLost = loss.lost;
 
       // Retried as PROTOCOL.md allows ("safe to retry with the same idem") until it is acked.
       let ack: Frame | undefined;

@@ -8,8 +8,17 @@ const HEADER_BYTES = 9;
 export interface AnswerLoss {
   /** Resolves once the first answer has been lost. */
   firstLost: Promise<void>;
-  /** Stops losing answers; returns how many were lost. */
-  end(): number;
+  /** How many answers were lost so far. */
+  readonly lost: number;
+  /** Stops losing the answers of requests sent from now on. */
+  end(): void;
+}
+
+/** One loss as the proxy keeps it: what marks a request, and what it lost. */
+interface Losing {
+  marker: Buffer;
+  lost: number;
+  onFirstLost: () => void;
 }
 
 /**
@@ -20,11 +29,11 @@ export interface AnswerLoss {
  * one of them until the loss ends: the driver retries an idempotent request that timed out
  * on the next host of its plan, and after Cassandra restarted that plan was seen to hold the
  * one node of a test cluster twice (its retry reached it again: answered, or a second answer
- * lost), so losing only the first answer would not always make a send fail. The driver speaks protocol v4 here, whose frames are a header and a body, never
- * compressed unless asked.
+ * lost), so losing only the first answer would not always make a send fail. The driver
+ * speaks protocol v4 here, whose frames are a header and a body, never compressed unless asked.
  */
 export class CqlAnswerLoss {
-  private loss: { marker: Buffer; lost: number; onFirstLost: () => void } | undefined;
+  private loss: Losing | undefined;
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -49,13 +58,15 @@ export class CqlAnswerLoss {
     const firstLost = new Promise<void>((resolve) => {
       onFirstLost = resolve;
     });
-    const loss = { marker: Buffer.from(text, 'utf8'), lost: 0, onFirstLost };
+    const loss: Losing = { marker: Buffer.from(text, 'utf8'), lost: 0, onFirstLost };
     this.loss = loss;
     return {
       firstLost,
+      get lost() {
+        return loss.lost;
+      },
       end: () => {
         if (this.loss === loss) this.loss = undefined;
-        return loss.lost;
       },
     };
   }
@@ -67,7 +78,7 @@ export class CqlAnswerLoss {
 
   private forward(client: Socket, upstream: Socket): void {
     // Stream ids of this connection's requests whose answers are to be lost, and the loss each counts in.
-    const losing = new Map<number, { lost: number; onFirstLost: () => void }>();
+    const losing = new Map<number, Losing>();
     const requests = frames((frame) => {
       const { loss } = this;
       if (loss !== undefined && frame.subarray(HEADER_BYTES).includes(loss.marker)) losing.set(frame.readInt16BE(2), loss);

@@ -6,11 +6,6 @@ const PENDING_MS = 60 * 1000;
 /** How many idempotency keys the embedded node keeps at most. */
 export const MAX_IDEMPOTENCY_KEYS = 100_000;
 
-/**
- * The embedded node's keys, bounded: expired keys are swept once a minute, and past
- * MAX_IDEMPOTENCY_KEYS the oldest go first (a retry that late may then store its message
- * again; Redis keeps every key its 24 hours).
- */
 /** A claimed key before its ack: the message its send stores. */
 interface Pending {
   pendingFor: string;
@@ -18,12 +13,27 @@ interface Pending {
 
 type KeyState = Ack | Pending;
 
+interface Entry {
+  state: KeyState;
+  expiresAt: number;
+}
+
+/** Whether a key's state is the pending claim of message `id`. */
+function isClaimOf(state: KeyState, id: string): boolean {
+  return isPending(state) && state.pendingFor === id;
+}
+
 function isPending(state: KeyState | undefined): state is Pending {
   return state !== undefined && 'pendingFor' in state;
 }
 
+/**
+ * The embedded node's keys, bounded: expired keys are swept once a minute, and past
+ * MAX_IDEMPOTENCY_KEYS the oldest go first (a retry that late may then store its message
+ * again; Redis keeps every key its 24 hours).
+ */
 export class MemoryIdempotencyKeys implements IdempotencyKeys {
-  private readonly keys = new Map<string, { state: KeyState; expiresAt: number }>();
+  private readonly keys = new Map<string, Entry>();
   private lastSweep = 0;
 
   claim(user: string, key: string, id: string): Promise<Ack | 'pending' | undefined> {
@@ -39,21 +49,21 @@ export class MemoryIdempotencyKeys implements IdempotencyKeys {
     const name = keyName(user, key);
     // As in Redis: another send's ack or claim (this claim lapsed, a retry took the key) is kept.
     const current = this.live(name)?.state;
-    if (current !== undefined && !this.owns(current, ack.id)) return Promise.resolve();
+    if (current !== undefined && !isClaimOf(current, ack.id)) return Promise.resolve();
     this.remember(name, { state: { ...ack }, expiresAt: Date.now() + IDEMPOTENCY_MS });
     return Promise.resolve();
   }
 
   hold(user: string, key: string, id: string): Promise<void> {
     const existing = this.live(keyName(user, key));
-    if (existing !== undefined && this.owns(existing.state, id)) existing.expiresAt = Math.max(existing.expiresAt, Date.now() + PENDING_MS);
+    if (existing !== undefined && isClaimOf(existing.state, id)) holdOn(existing);
     return Promise.resolve();
   }
 
   release(user: string, key: string, id: string): Promise<void> {
     const name = keyName(user, key);
     const existing = this.live(name);
-    if (existing !== undefined && this.owns(existing.state, id)) this.keys.delete(name);
+    if (existing !== undefined && isClaimOf(existing.state, id)) this.keys.delete(name);
     return Promise.resolve();
   }
 
@@ -65,8 +75,8 @@ export class MemoryIdempotencyKeys implements IdempotencyKeys {
       return Promise.resolve(true);
     }
     if (!isPending(existing.state)) return Promise.resolve(existing.state.id === id);
-    if (!this.owns(existing.state, id)) return Promise.resolve(false);
-    existing.expiresAt = Math.max(existing.expiresAt, Date.now() + PENDING_MS);
+    if (!isClaimOf(existing.state, id)) return Promise.resolve(false);
+    holdOn(existing);
     return Promise.resolve(true);
   }
 
@@ -74,19 +84,14 @@ export class MemoryIdempotencyKeys implements IdempotencyKeys {
     return this.keys.size;
   }
 
-  /** Whether a key's state is the pending claim of message `id`. */
-  private owns(state: KeyState, id: string): boolean {
-    return isPending(state) && state.pendingFor === id;
-  }
-
   /** A key's entry unless it has expired. */
-  private live(name: string): { state: KeyState; expiresAt: number } | undefined {
+  private live(name: string): Entry | undefined {
     const entry = this.keys.get(name);
     return entry !== undefined && entry.expiresAt > Date.now() ? entry : undefined;
   }
 
   /** Sets a key as the newest (Map order is insertion order), then keeps the map bounded. */
-  private remember(name: string, entry: { state: KeyState; expiresAt: number }): void {
+  private remember(name: string, entry: Entry): void {
     this.keys.delete(name);
     this.keys.set(name, entry);
     const now = Date.now();
@@ -99,6 +104,11 @@ export class MemoryIdempotencyKeys implements IdempotencyKeys {
       this.keys.delete(other);
     }
   }
+}
+
+/** Pushes a pending claim's lapse 60 s out; never sooner than it was. */
+function holdOn(entry: { expiresAt: number }): void {
+  entry.expiresAt = Math.max(entry.expiresAt, Date.now() + PENDING_MS);
 }
 
 function keyName(user: string, key: string): string {
