@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { auth, Client, policies } from 'cassandra-driver';
+import { CurrentHostsPolicy } from './current-hosts.js';
 
 /** Where the Cassandra cluster is and how long to wait for it. */
 export interface CassandraConnection {
@@ -27,7 +28,7 @@ export interface CassandraCredentials {
  * minutes, doubling from 1 s) would leave a node unready and refusing every send for up to
  * that long after Cassandra is back; one connection attempt every few seconds costs nothing.
  */
-const MAX_RECONNECT_DELAY_MS = 5_000;
+export const MAX_RECONNECT_DELAY_MS = 5_000;
 
 /** Stream ids of native protocol v3 and later. */
 const MAX_REQUESTS_PER_CONNECTION = 32_768;
@@ -48,7 +49,10 @@ export function cassandraClient(connection: CassandraConnection): Client {
     // the rest (REQUESTS_IN_FLIGHT in store.ts); this is the protocol's own limit, for any
     // other caller.
     pooling: { maxRequestsPerConnection: MAX_REQUESTS_PER_CONNECTION },
-    policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, MAX_RECONNECT_DELAY_MS) },
+    policies: {
+      loadBalancing: new CurrentHostsPolicy(),
+      reconnection: new policies.reconnection.ExponentialReconnectionPolicy(1_000, MAX_RECONNECT_DELAY_MS),
+    },
     ...(connection.tls === undefined ? {} : { sslOptions: verifiedTls(connection.tls.ca) }),
     ...(connection.credentials === undefined ? {} : { authProvider: new auth.PlainTextAuthProvider(connection.credentials.username, connection.credentials.password) }),
   });
