@@ -8,11 +8,6 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default', './test/reporters/closing-line.ts'],
-    // Vitest's default is one file fewer than the cores, one at a time on a 2-core machine;
-    // most integration and e2e files spend their time waiting on servers (outages, restarts,
-    // reconciles, kind), so two at a time overlap those waits. Files never share state: each
-    // makes its own keyspace, namespace, Redis or cluster.
-    maxWorkers: 2,
     projects: [
       {
         test: {
