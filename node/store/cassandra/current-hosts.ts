@@ -1,51 +1,62 @@
 import { policies, type Client, type EmptyCallback, type ExecutionOptions, type Host, type HostMap, type types } from 'cassandra-driver';
 
-/** What a query plan needs of a host: where it is and whether the driver sees it up. */
-export interface PlannedHost {
-  readonly address: string;
-  isUp(): boolean;
-}
+const { DefaultLoadBalancingPolicy, LoadBalancingPolicy } = policies.loadBalancing;
 
 /**
- * The hosts of `plan` in its order, each as the client knows it now (`current` by address),
- * each address once, and none the client no longer has or sees down.
+ * `replicas` (from the driver's token map) as the client knows them now (`current`, by
+ * address), in their order; a replica whose address the client no longer has is left out.
+ * The same array when every replica is current, as it is but after a host was replaced.
+ * Null (no token map for the keyspace yet) stays null.
  */
-export function* currentHostsOnce<H extends PlannedHost>(plan: Iterator<H>, current: (address: string) => H | undefined): Generator<H, void> {
-  const yielded = new Set<string>();
-  for (let next = plan.next(); next.done !== true; next = plan.next()) {
-    const host = current(next.value.address);
-    if (host === undefined || !host.isUp() || yielded.has(host.address)) continue;
-    yielded.add(host.address);
-    yield host;
-  }
+export function currentReplicas<H extends { readonly address: string }>(
+  replicas: readonly H[] | null,
+  current: (address: string) => H | undefined,
+): readonly H[] | null {
+  if (replicas === null || replicas.every((replica) => current(replica.address) === replica)) return replicas;
+  return replicas.flatMap((replica) => current(replica.address) ?? []);
+}
+
+/** The hook through which the default policy reads a key's replicas (cassandra-driver 4.10.0; not in its types). */
+interface ReplicasHook {
+  getReplicas(keyspace: string, routingKey: Buffer): readonly Host[] | null;
 }
 
 /**
- * The driver's default load balancing (token-aware, local data centre), with every query
- * plan made of the client's current hosts, and the pool of a host the client replaced closed.
+ * The driver's default load balancing (token-aware, local data centre), with each key's
+ * replicas taken as the client's current hosts, and the pool of a host the client replaced
+ * closed.
  *
- * cassandra-driver 4.10.0, once every node was down at once, reconnects from the contact
- * points and makes a new `Host` for the node it lands on; its token map is not rebuilt and
- * keeps the old one, whose pool is never closed. The old pool reconnects once Cassandra is
- * back, and plans then hold that node twice (as a replica from the token map, and as a local
- * host): a request that timed out was retried on the node that had just not answered, doubling
- * the time to `unavailable`, and each outage left one more pool open. Seen with a one-node
- * Cassandra after a restart (test/node/faults.test.ts).
+ * cassandra-driver 4.10.0, once every node was out of reach at once, may reconnect from the
+ * contact points and make a new `Host` for the node it lands on; its token map is not rebuilt
+ * and keeps the old one, whose pool is never closed. The old pool reconnected once Cassandra
+ * was back, and plans then held that node twice (a replica from the token map, and a local
+ * host): a write that timed out was tried again on the node that had just not answered,
+ * doubling the time to `unavailable`, and each outage left one more pool open. Closing the
+ * old pool alone would take the node out of token-aware routing (its old `Host` stays down),
+ * hence the replicas by address. Seen with a one-node Cassandra after a restart
+ * (test/node/faults.test.ts, test/node/cassandra-client.test.ts).
  */
-export class CurrentHostsPolicy extends policies.loadBalancing.LoadBalancingPolicy {
+export class CurrentHostsPolicy extends LoadBalancingPolicy {
+  private client: Client | undefined;
   private hosts: HostMap | undefined;
+  private readonly inner: policies.loadBalancing.LoadBalancingPolicy;
 
-  constructor(private readonly inner: policies.loadBalancing.LoadBalancingPolicy = new policies.loadBalancing.DefaultLoadBalancingPolicy()) {
+  constructor() {
     super();
+    const hook: ReplicasHook = { getReplicas: (keyspace, routingKey) => this.replicas(keyspace, routingKey) };
+    // Its types take a data centre or a filter; the hook is read from the same options.
+    this.inner = new DefaultLoadBalancingPolicy(hook as ConstructorParameters<typeof DefaultLoadBalancingPolicy>[0]);
   }
 
   override init(client: Client, hosts: HostMap, callback: EmptyCallback): void {
-    this.hosts = hosts;
-    hosts.on('remove', (host: Host) => {
+    // Called again, with the same hosts, when connecting is retried.
+    if (this.hosts !== hosts) hosts.on('remove', (host: Host) => {
       // Undefined when the node left the cluster (the driver's types say a host is always found).
       const successor = hosts.get(host.address) as Host | undefined;
       if (successor !== undefined && successor !== host) closePool(host);
     });
+    this.client = client;
+    this.hosts = hosts;
     this.inner.init(client, hosts, callback);
   }
 
@@ -54,15 +65,19 @@ export class CurrentHostsPolicy extends policies.loadBalancing.LoadBalancingPoli
   }
 
   override newQueryPlan(keyspace: string, executionOptions: ExecutionOptions, callback: (error: Error, iterator: Iterator<Host>) => void): void {
-    // The driver calls back with a null error when there is none (its types say an Error).
-    this.inner.newQueryPlan(keyspace, executionOptions, (error: Error | null, plan) => {
-      const { hosts } = this;
-      callback(error as Error, error !== null || hosts === undefined ? plan : currentHostsOnce(plan, (address) => hosts.get(address)));
-    });
+    this.inner.newQueryPlan(keyspace, executionOptions, callback);
   }
 
   override getOptions(): Map<string, object> {
     return this.inner.getOptions();
+  }
+
+  private replicas(keyspace: string, routingKey: Buffer): readonly Host[] | null {
+    const { client, hosts } = this;
+    if (client === undefined || hosts === undefined) return null;
+    // Null while the keyspace's metadata is not loaded (the driver's types say an array).
+    const replicas = client.getReplicas(keyspace, routingKey) as Host[] | null;
+    return currentReplicas(replicas, (address) => hosts.get(address) as Host | undefined);
   }
 }
 
