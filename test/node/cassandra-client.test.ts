@@ -3,14 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, Host } from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cassandraClient, MAX_RECONNECT_DELAY_MS } from '../../node/store/cassandra/client.js';
-import { cassandraConnection } from '../support/cassandra.js';
+import { isReplaced } from '../../node/store/cassandra/current-hosts.js';
+import { cassandraConnection, createTestKeyspace, type TestKeyspace } from '../support/cassandra.js';
 import { CqlAnswerLoss } from '../support/cql-answer-loss.js';
 import { testEnvironment } from '../support/env.js';
 import { summary } from '../support/fault-checks.js';
 
 const env = testEnvironment();
 const cluster = cassandraConnection(env);
-const keyspace = `client_${randomBytes(6).toString('hex')}`;
 const READ_TIMEOUT_MS = 2_000;
 /** Outages to try before giving up on seeing the driver replace the node's host (each about 5 s). */
 const MOST_OUTAGES = 12;
@@ -25,24 +25,21 @@ const RECONNECTIONS_SETTLED_MS = MAX_RECONNECT_DELAY_MS * 1.15 + 2_000;
  * the driver has replaced the host.
  */
 describe('the store client after every Cassandra node was out of reach at once', () => {
-  let admin: Client | undefined;
+  let keyspace: TestKeyspace | undefined;
   let proxy: CqlAnswerLoss | undefined;
   let client: Client | undefined;
 
   beforeAll(async () => {
-    admin = cassandraClient(cluster);
-    await admin.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
-    await admin.execute(`CREATE TABLE ${keyspace}.notes (id text PRIMARY KEY, body text)`);
-    const [host = '127.0.0.1', port = '9042'] = cluster.contactPoints[0]?.split(':') ?? [];
-    proxy = await CqlAnswerLoss.start(host, Number(port));
-    client = cassandraClient({ ...cluster, contactPoints: [`127.0.0.1:${proxy.port}`], keyspace, readTimeoutMs: READ_TIMEOUT_MS });
+    keyspace = await createTestKeyspace(env, 'client');
+    await keyspace.client.execute('CREATE TABLE notes (id text PRIMARY KEY, body text)');
+    proxy = await CqlAnswerLoss.start(cluster.contactPoints[0] ?? '127.0.0.1');
+    client = cassandraClient({ ...cluster, contactPoints: [`127.0.0.1:${proxy.port}`], keyspace: keyspace.name, readTimeoutMs: READ_TIMEOUT_MS });
     await client.connect();
   });
   afterAll(async () => {
     await client?.shutdown();
     await proxy?.close();
-    await admin?.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-    await admin?.shutdown();
+    await keyspace?.close();
   });
 
   it('plans the node once, on the host that replaced it, and closes the pool of the one replaced', async () => {
@@ -54,7 +51,7 @@ describe('the store client after every Cassandra node was out of reach at once',
     const connectionsBefore = proxy.connections;
     const replaced: Host[] = [];
     store.on('hostRemove', (host: Host) => {
-      if (store.hosts.get(host.address) !== host) replaced.push(host);
+      if (isReplaced(host, store.hosts)) replaced.push(host);
     });
 
     let outages = 0;

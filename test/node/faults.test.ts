@@ -267,8 +267,7 @@ describe('chat node fault tolerance', () => {
       const clusterEnv: TestEnvironment = { ...env, CHAT_CASSANDRA_CONTACT_POINTS: cassandra.address };
       // The first node reaches Cassandra through a proxy that can lose an answer, and
       // requests time out within seconds, not 12 (the last test below).
-      const [host, port] = cassandra.address.split(':');
-      proxy = await CqlAnswerLoss.start(host ?? '127.0.0.1', Number(port));
+      proxy = await CqlAnswerLoss.start(cassandra.address);
       const throughProxy = { CHAT_CASSANDRA_CONTACT_POINTS: `127.0.0.1:${proxy.port}` };
       cluster = await startChatCluster(clusterEnv, 2, { CHAT_CASSANDRA_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) }, [throughProxy]);
     }, 240_000);

@@ -23,12 +23,13 @@ interface Losing {
 
 /**
  * A TCP proxy on loopback in front of a real Cassandra that reads the native protocol's
- * frames and can lose the answers to chosen requests, or refuse every connection for a while, as a reply path that breaks would: each
+ * frames. It can lose the answers to chosen requests, as a reply path that breaks would: each
  * request reaches Cassandra and does its work, and the client hears nothing and times out.
  * Requests are picked by bytes they carry (a bound value, such as a message's text), every
  * one of them until the loss ends: the driver retries an idempotent request that timed out
  * on the next host of its plan, so a test counts the answers lost to see how often it was
- * tried (once, with one node; node/store/cassandra/current-hosts.ts says why not twice). The driver
+ * tried (once, with one node; node/store/cassandra/current-hosts.ts says why not twice). It
+ * can also refuse every connection for a while, as a Cassandra that is down would. The driver
  * speaks protocol v4 here, whose frames are a header and a body, never compressed unless asked.
  */
 export class CqlAnswerLoss {
@@ -42,13 +43,14 @@ export class CqlAnswerLoss {
     readonly port: number,
   ) {}
 
-  /** Listens on a free loopback port and forwards each connection to `host:port`. */
-  static async start(host: string, port: number): Promise<CqlAnswerLoss> {
+  /** Listens on a free loopback port and forwards each connection to `contactPoint` (`host:port`, or `host` on 9042). */
+  static async start(contactPoint: string): Promise<CqlAnswerLoss> {
+    const [host = '127.0.0.1', port = '9042'] = contactPoint.split(':');
     const listening = await listenOnLoopback();
     const proxy = new CqlAnswerLoss(listening.server, listening.port);
     listening.server.on('connection', (client) => {
       if (proxy.refusing) client.destroy();
-      else proxy.forward(client, createConnection({ host, port }));
+      else proxy.forward(client, createConnection({ host, port: Number(port) }));
     });
     return proxy;
   }

@@ -51,9 +51,7 @@ export class CurrentHostsPolicy extends LoadBalancingPolicy {
   override init(client: Client, hosts: HostMap, callback: EmptyCallback): void {
     // Called again, with the same hosts, when connecting is retried.
     if (this.hosts !== hosts) hosts.on('remove', (host: Host) => {
-      // Undefined when the node left the cluster (the driver's types say a host is always found).
-      const successor = hosts.get(host.address) as Host | undefined;
-      if (successor !== undefined && successor !== host) closePool(host);
+      if (isReplaced(host, hosts)) closePool(host);
     });
     this.client = client;
     this.hosts = hosts;
@@ -79,6 +77,13 @@ export class CurrentHostsPolicy extends LoadBalancingPolicy {
     const replicas = client.getReplicas(keyspace, routingKey) as Host[] | null;
     return currentReplicas(replicas, (address) => hosts.get(address) as Host | undefined);
   }
+}
+
+/** Whether `host`, just removed from `hosts`, was replaced there by another host for its address (not a node that left). */
+export function isReplaced(host: Host, hosts: HostMap): boolean {
+  // Undefined when the node left the cluster (the driver's types say a host is always found).
+  const successor = hosts.get(host.address) as Host | undefined;
+  return successor !== undefined && successor !== host;
 }
 
 /**
